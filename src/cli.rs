@@ -1,0 +1,764 @@
+//! The bubblewrap-style command line: options first, then the command. Filesystem operations,
+//! capability edits and environment edits keep the order in which they were given.
+
+use crate::spec::{BindKind, EnvOp, FsOp, Spec};
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+/// A command-line error, already worded as `<option>: <why>`.
+#[derive(Debug, PartialEq, Eq)]
+pub enum CliError {
+    /// `--help` or `--version`: print this on stdout and exit 0.
+    Display(String),
+    Invalid(String),
+}
+
+fn path_pair(name: &'static str, a: &'static str, b: &'static str, help: &'static str) -> Arg {
+    Arg::new(name)
+        .long(name)
+        .num_args(2)
+        .value_names([a, b])
+        .value_parser(value_parser!(PathBuf))
+        .action(ArgAction::Append)
+        .help(help)
+        .help_heading("Filesystem")
+}
+
+fn path_one(name: &'static str, v: &'static str, help: &'static str) -> Arg {
+    Arg::new(name)
+        .long(name)
+        .value_name(v)
+        .value_parser(value_parser!(PathBuf))
+        .action(ArgAction::Append)
+        .help(help)
+        .help_heading("Filesystem")
+}
+
+fn flag(name: &'static str, heading: &'static str, help: &'static str) -> Arg {
+    Arg::new(name)
+        .long(name)
+        .action(ArgAction::SetTrue)
+        .help(help)
+        .help_heading(heading)
+}
+
+/// The clap definition; also the source of the man page and completions.
+pub fn command() -> Command {
+    Command::new("sbox")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about("Run a command in an unprivileged, rootless sandbox")
+        .override_usage("sbox [OPTIONS] [--] COMMAND [ARGS...]")
+        .disable_version_flag(true)
+        .arg(
+            Arg::new("version")
+                .long("version")
+                .action(ArgAction::Version)
+                .help("Print version"),
+        )
+        .arg(path_pair(
+            "bind",
+            "SRC",
+            "DEST",
+            "Bind SRC read-write on DEST",
+        ))
+        .arg(path_pair(
+            "bind-try",
+            "SRC",
+            "DEST",
+            "Like --bind, skipped when SRC is missing",
+        ))
+        .arg(path_pair(
+            "ro-bind",
+            "SRC",
+            "DEST",
+            "Bind SRC read-only (submounts too) on DEST",
+        ))
+        .arg(path_pair(
+            "ro-bind-try",
+            "SRC",
+            "DEST",
+            "Like --ro-bind, skipped when SRC is missing",
+        ))
+        .arg(path_pair(
+            "dev-bind",
+            "SRC",
+            "DEST",
+            "Bind SRC on DEST, device nodes usable",
+        ))
+        .arg(path_pair(
+            "dev-bind-try",
+            "SRC",
+            "DEST",
+            "Like --dev-bind, skipped when SRC is missing",
+        ))
+        .arg(path_one("tmpfs", "DEST", "Mount a new tmpfs on DEST"))
+        .arg(path_one(
+            "proc",
+            "DEST",
+            "Mount a new procfs on DEST (needs --unshare-pid)",
+        ))
+        .arg(path_one("dev", "DEST", "Mount a minimal /dev on DEST"))
+        .arg(path_one("dir", "DEST", "Create the directory DEST"))
+        .arg(path_pair(
+            "symlink",
+            "TARGET",
+            "DEST",
+            "Create a symlink DEST pointing to TARGET",
+        ))
+        .arg(path_one(
+            "remount-ro",
+            "DEST",
+            "Make DEST and its submounts read-only",
+        ))
+        .arg(
+            Arg::new("perms")
+                .long("perms")
+                .value_name("OCTAL")
+                .action(ArgAction::Append)
+                .help("Permissions of the next --tmpfs or --dir")
+                .help_heading("Filesystem"),
+        )
+        .arg(
+            Arg::new("size")
+                .long("size")
+                .value_name("BYTES")
+                .action(ArgAction::Append)
+                .help("Size limit of the next --tmpfs (K, M, G suffixes)")
+                .help_heading("Filesystem"),
+        )
+        .arg(flag(
+            "unshare-user",
+            "Namespaces",
+            "Create a user namespace (always done)",
+        ))
+        .arg(flag("unshare-ipc", "Namespaces", "Create an IPC namespace"))
+        .arg(flag("unshare-pid", "Namespaces", "Create a PID namespace"))
+        .arg(flag(
+            "unshare-net",
+            "Namespaces",
+            "Create a network namespace (loopback only, up)",
+        ))
+        .arg(flag("unshare-uts", "Namespaces", "Create a UTS namespace"))
+        .arg(flag(
+            "unshare-cgroup",
+            "Namespaces",
+            "Create a cgroup namespace",
+        ))
+        .arg(flag(
+            "unshare-all",
+            "Namespaces",
+            "Create every namespace above",
+        ))
+        .arg(flag(
+            "share-net",
+            "Namespaces",
+            "Keep the host network (with --unshare-all)",
+        ))
+        .arg(
+            Arg::new("hostname")
+                .long("hostname")
+                .value_name("NAME")
+                .help("Hostname inside (needs --unshare-uts)")
+                .help_heading("Namespaces"),
+        )
+        .arg(
+            Arg::new("uid")
+                .long("uid")
+                .value_name("UID")
+                .value_parser(value_parser!(u32))
+                .help("User id inside the sandbox (default: yours)")
+                .help_heading("Process"),
+        )
+        .arg(
+            Arg::new("gid")
+                .long("gid")
+                .value_name("GID")
+                .value_parser(value_parser!(u32))
+                .help("Group id inside the sandbox (default: yours)")
+                .help_heading("Process"),
+        )
+        .arg(
+            Arg::new("chdir")
+                .long("chdir")
+                .value_name("DIR")
+                .value_parser(value_parser!(PathBuf))
+                .help("Working directory of the command")
+                .help_heading("Process"),
+        )
+        .arg(
+            Arg::new("setenv")
+                .long("setenv")
+                .num_args(2)
+                .value_names(["VAR", "VALUE"])
+                .value_parser(value_parser!(OsString))
+                .action(ArgAction::Append)
+                .help("Set an environment variable")
+                .help_heading("Process"),
+        )
+        .arg(
+            Arg::new("unsetenv")
+                .long("unsetenv")
+                .value_name("VAR")
+                .value_parser(value_parser!(OsString))
+                .action(ArgAction::Append)
+                .help("Unset an environment variable")
+                .help_heading("Process"),
+        )
+        .arg(flag(
+            "clearenv",
+            "Process",
+            "Start from an empty environment",
+        ))
+        .arg(flag(
+            "new-session",
+            "Process",
+            "Run the command in a new session (no controlling terminal)",
+        ))
+        .arg(flag(
+            "die-with-parent",
+            "Process",
+            "Kill the sandbox when sbox dies",
+        ))
+        .arg(flag(
+            "as-pid-1",
+            "Process",
+            "Run the command as pid 1 (no init) in the PID namespace",
+        ))
+        .arg(
+            Arg::new("cap-add")
+                .long("cap-add")
+                .value_name("CAP")
+                .action(ArgAction::Append)
+                .help("Keep a capability inside the user namespace (or ALL)")
+                .help_heading("Security"),
+        )
+        .arg(
+            Arg::new("cap-drop")
+                .long("cap-drop")
+                .value_name("CAP")
+                .action(ArgAction::Append)
+                .help("Remove a capability added earlier (or ALL)")
+                .help_heading("Security"),
+        )
+        .arg(
+            Arg::new("verbose")
+                .short('v')
+                .long("verbose")
+                .action(ArgAction::SetTrue)
+                .help("Print one line per setup step on stderr"),
+        )
+        .arg(
+            Arg::new("command")
+                .value_name("COMMAND")
+                .num_args(1..)
+                .trailing_var_arg(true)
+                .value_parser(value_parser!(OsString)),
+        )
+}
+
+/// `(position on the command line, value)` for every occurrence of a repeatable option.
+fn indexed<'a, T: Clone + Send + Sync + 'static>(
+    m: &'a ArgMatches,
+    id: &str,
+) -> Vec<(usize, Vec<&'a T>)> {
+    let (Some(idx), Some(occ)) = (m.indices_of(id), m.get_occurrences::<T>(id)) else {
+        return Vec::new();
+    };
+    let idx: Vec<usize> = idx.collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    for vals in occ {
+        let vals: Vec<&T> = vals.collect();
+        out.push((idx[i], vals.clone()));
+        i += vals.len();
+    }
+    out
+}
+
+/// Parse an octal mode such as `0755`.
+pub fn parse_octal(opt: &str, s: &str) -> Result<u32, CliError> {
+    match u32::from_str_radix(s, 8) {
+        Ok(v) if v <= 0o7777 && !s.is_empty() => Ok(v),
+        _ => Err(CliError::Invalid(format!(
+            "{opt}: '{s}': not an octal mode (e.g. 0755)"
+        ))),
+    }
+}
+
+/// Parse a size in bytes with an optional K, M, G or T suffix (powers of 1024).
+pub fn parse_size(opt: &str, s: &str) -> Result<u64, CliError> {
+    let bad = || {
+        CliError::Invalid(format!(
+            "{opt}: '{s}': not a size (bytes, or a number with K, M, G or T)"
+        ))
+    };
+    let t = s.trim();
+    let (num, mult) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let m: u64 = match c.to_ascii_uppercase() {
+                'K' => 1 << 10,
+                'M' => 1 << 20,
+                'G' => 1 << 30,
+                'T' => 1 << 40,
+                _ => return Err(bad()),
+            };
+            (&t[..i], m)
+        }
+        _ => (t, 1),
+    };
+    let n: u64 = num.parse().map_err(|_| bad())?;
+    match n.checked_mul(mult) {
+        Some(v) if v > 0 => Ok(v),
+        _ => Err(bad()),
+    }
+}
+
+/// Parse a capability name: `CAP_NET_RAW`, `net_raw` and `NET_RAW` all work.
+pub fn parse_cap(opt: &str, s: &str) -> Result<caps::Capability, CliError> {
+    let up = s.to_ascii_uppercase();
+    let full = if up.starts_with("CAP_") {
+        up
+    } else {
+        format!("CAP_{up}")
+    };
+    full.parse().map_err(|_| {
+        CliError::Invalid(format!(
+            "{opt}: '{s}': unknown capability (see capabilities(7), e.g. CAP_NET_RAW)"
+        ))
+    })
+}
+
+/// Turn a clap error into one line naming the option.
+fn clap_error(e: clap::Error) -> CliError {
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => CliError::Display(e.to_string()),
+        kind => {
+            let arg = match e.get(ContextKind::InvalidArg) {
+                Some(ContextValue::String(s)) => {
+                    s.split_whitespace().next().unwrap_or("").to_string()
+                }
+                _ => String::new(),
+            };
+            let value = match e.get(ContextKind::InvalidValue) {
+                Some(ContextValue::String(s)) => s.clone(),
+                _ => String::new(),
+            };
+            let msg = match kind {
+                ErrorKind::UnknownArgument => {
+                    format!("{arg}: unknown option (see 'sbox --help')")
+                }
+                ErrorKind::WrongNumberOfValues
+                | ErrorKind::TooFewValues
+                | ErrorKind::InvalidValue
+                    if value.is_empty() =>
+                {
+                    format!("{arg}: missing argument (see 'sbox --help')")
+                }
+                ErrorKind::ValueValidation | ErrorKind::InvalidValue => {
+                    let why = e
+                        .source_string()
+                        .unwrap_or_else(|| "invalid value".to_string());
+                    format!("{arg}: '{value}': {why}")
+                }
+                ErrorKind::ArgumentConflict => {
+                    format!("{arg}: given more than once; it takes one value")
+                }
+                _ => {
+                    let first = e.to_string();
+                    let line = first
+                        .lines()
+                        .next()
+                        .unwrap_or("invalid command line")
+                        .trim_start_matches("error: ")
+                        .to_string();
+                    if arg.is_empty() {
+                        line
+                    } else {
+                        format!("{arg}: {line}")
+                    }
+                }
+            };
+            CliError::Invalid(msg)
+        }
+    }
+}
+
+trait SourceString {
+    fn source_string(&self) -> Option<String>;
+}
+
+impl SourceString for clap::Error {
+    fn source_string(&self) -> Option<String> {
+        std::error::Error::source(self).map(|s| s.to_string())
+    }
+}
+
+/// Parse the arguments after argv[0] into a `Spec`.
+pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Spec, CliError> {
+    let argv = std::iter::once(OsString::from("sbox")).chain(args);
+    let m = command().try_get_matches_from(argv).map_err(clap_error)?;
+    let mut spec = Spec::default();
+
+    // Filesystem operations, with --perms/--size modifiers applying to the next one.
+    enum Item<'a> {
+        Op(FsOp),
+        Perms(&'a str),
+        Size(&'a str),
+    }
+    let mut items: Vec<(usize, Item)> = Vec::new();
+    for (id, kind, optional) in [
+        ("bind", BindKind::Rw, false),
+        ("bind-try", BindKind::Rw, true),
+        ("ro-bind", BindKind::Ro, false),
+        ("ro-bind-try", BindKind::Ro, true),
+        ("dev-bind", BindKind::Dev, false),
+        ("dev-bind-try", BindKind::Dev, true),
+    ] {
+        for (i, v) in indexed::<PathBuf>(&m, id) {
+            let op = FsOp::Bind {
+                kind,
+                src: v[0].clone(),
+                dst: v[1].clone(),
+                optional,
+            };
+            items.push((i, Item::Op(op)));
+        }
+    }
+    let one = |id: &str| {
+        indexed::<PathBuf>(&m, id)
+            .into_iter()
+            .map(|(i, v)| (i, v[0].clone()))
+    };
+    for (i, dst) in one("tmpfs") {
+        items.push((
+            i,
+            Item::Op(FsOp::Tmpfs {
+                dst,
+                perms: None,
+                size: None,
+            }),
+        ));
+    }
+    for (i, dst) in one("proc") {
+        items.push((i, Item::Op(FsOp::Proc { dst })));
+    }
+    for (i, dst) in one("dev") {
+        items.push((i, Item::Op(FsOp::Dev { dst })));
+    }
+    for (i, dst) in one("dir") {
+        items.push((i, Item::Op(FsOp::Dir { dst, perms: None })));
+    }
+    for (i, dst) in one("remount-ro") {
+        items.push((i, Item::Op(FsOp::RemountRo { dst })));
+    }
+    for (i, v) in indexed::<PathBuf>(&m, "symlink") {
+        let op = FsOp::Symlink {
+            target: v[0].clone(),
+            dst: v[1].clone(),
+        };
+        items.push((i, Item::Op(op)));
+    }
+    for (i, v) in indexed::<String>(&m, "perms") {
+        items.push((i, Item::Perms(v[0].as_str())));
+    }
+    for (i, v) in indexed::<String>(&m, "size") {
+        items.push((i, Item::Size(v[0].as_str())));
+    }
+    items.sort_by_key(|(i, _)| *i);
+
+    let mut perms: Option<u32> = None;
+    let mut size: Option<u64> = None;
+    for (_, item) in items {
+        match item {
+            Item::Perms(s) => {
+                if perms.is_some() {
+                    return Err(CliError::Invalid(
+                        "--perms: given twice before one operation".into(),
+                    ));
+                }
+                perms = Some(parse_octal("--perms", s)?);
+            }
+            Item::Size(s) => {
+                if size.is_some() {
+                    return Err(CliError::Invalid(
+                        "--size: given twice before one operation".into(),
+                    ));
+                }
+                size = Some(parse_size("--size", s)?);
+            }
+            Item::Op(mut op) => {
+                match &mut op {
+                    FsOp::Tmpfs {
+                        perms: p, size: s, ..
+                    } => {
+                        *p = perms.take();
+                        *s = size.take();
+                    }
+                    FsOp::Dir { perms: p, .. } => *p = perms.take(),
+                    _ => {}
+                }
+                if let Some(what) = perms.map(|_| "--perms").or(size.map(|_| "--size")) {
+                    return Err(CliError::Invalid(format!(
+                        "{what}: does not apply to the following {}",
+                        op.option()
+                    )));
+                }
+                spec.ops.push(op);
+            }
+        }
+    }
+    if let Some(what) = perms.map(|_| "--perms").or(size.map(|_| "--size")) {
+        return Err(CliError::Invalid(format!(
+            "{what}: must be followed by the operation it modifies"
+        )));
+    }
+
+    // Namespaces.
+    let on = |id: &str| m.get_flag(id);
+    let all = on("unshare-all");
+    spec.ns.ipc = all || on("unshare-ipc");
+    spec.ns.pid = all || on("unshare-pid");
+    spec.ns.net = (all && !on("share-net")) || on("unshare-net");
+    spec.ns.uts = all || on("unshare-uts");
+    spec.ns.cgroup = all || on("unshare-cgroup");
+    spec.hostname = m.get_one::<String>("hostname").cloned();
+    if spec.hostname.is_some() && !spec.ns.uts {
+        return Err(CliError::Invalid(
+            "--hostname: needs a UTS namespace: add --unshare-uts".into(),
+        ));
+    }
+
+    // Process.
+    spec.uid = m.get_one::<u32>("uid").copied();
+    spec.gid = m.get_one::<u32>("gid").copied();
+    spec.chdir = m.get_one::<PathBuf>("chdir").cloned();
+    spec.clearenv = on("clearenv");
+    spec.new_session = on("new-session");
+    spec.die_with_parent = on("die-with-parent");
+    spec.as_pid_1 = on("as-pid-1");
+    if spec.as_pid_1 && !spec.ns.pid {
+        return Err(CliError::Invalid(
+            "--as-pid-1: needs a PID namespace: add --unshare-pid".into(),
+        ));
+    }
+    let mut env: Vec<(usize, EnvOp)> = indexed::<OsString>(&m, "setenv")
+        .into_iter()
+        .map(|(i, v)| (i, EnvOp::Set(v[0].clone(), v[1].clone())))
+        .collect();
+    for (i, v) in indexed::<OsString>(&m, "unsetenv") {
+        env.push((i, EnvOp::Unset(v[0].clone())));
+    }
+    env.sort_by_key(|(i, _)| *i);
+    for (_, op) in env {
+        let (EnvOp::Set(k, _) | EnvOp::Unset(k)) = &op;
+        if k.is_empty() || k.as_encoded_bytes().contains(&b'=') {
+            let opt = if matches!(op, EnvOp::Set(..)) {
+                "--setenv"
+            } else {
+                "--unsetenv"
+            };
+            return Err(CliError::Invalid(format!(
+                "{opt}: '{}': not a variable name",
+                k.to_string_lossy()
+            )));
+        }
+        spec.env.push(op);
+    }
+
+    // Capabilities, in order: ALL adds or removes every one.
+    let mut capops: Vec<(usize, bool, &String)> = Vec::new();
+    for (i, v) in indexed::<String>(&m, "cap-add") {
+        capops.push((i, true, v[0]));
+    }
+    for (i, v) in indexed::<String>(&m, "cap-drop") {
+        capops.push((i, false, v[0]));
+    }
+    capops.sort_by_key(|(i, ..)| *i);
+    for (_, add, name) in capops {
+        let opt = if add { "--cap-add" } else { "--cap-drop" };
+        let set: Vec<caps::Capability> = if name.eq_ignore_ascii_case("ALL") {
+            caps::all().into_iter().collect()
+        } else {
+            vec![parse_cap(opt, name)?]
+        };
+        for c in set {
+            spec.caps.retain(|x| *x != c);
+            if add {
+                spec.caps.push(c);
+            }
+        }
+    }
+    spec.caps.sort_by_key(|c| c.index());
+
+    spec.verbose = on("verbose");
+    spec.command = m
+        .get_many::<OsString>("command")
+        .map(|v| v.cloned().collect())
+        .unwrap_or_default();
+    if spec.command.is_empty() {
+        return Err(CliError::Invalid(
+            "no command given (usage: sbox [OPTIONS] [--] COMMAND [ARGS...])".into(),
+        ));
+    }
+    Ok(spec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(args: &[&str]) -> Result<Spec, CliError> {
+        parse(args.iter().map(OsString::from))
+    }
+
+    fn err(args: &[&str]) -> String {
+        match p(args) {
+            Err(CliError::Invalid(s)) => s,
+            other => panic!("expected an error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn ops_keep_their_order() {
+        let s = p(&[
+            "--tmpfs",
+            "/a",
+            "--ro-bind",
+            "/x",
+            "/b",
+            "--dir",
+            "/c",
+            "--bind",
+            "/y",
+            "/d",
+            "--symlink",
+            "t",
+            "/e",
+            "true",
+        ])
+        .unwrap();
+        let dsts: Vec<_> = s.ops.iter().map(|o| o.dst().to_str().unwrap()).collect();
+        assert_eq!(dsts, ["/a", "/b", "/c", "/d", "/e"]);
+        assert_eq!(s.command, ["true"]);
+    }
+
+    #[test]
+    fn command_stops_option_parsing() {
+        let s = p(&["--unshare-pid", "sh", "-c", "--bind", "x"]).unwrap();
+        assert_eq!(s.command, ["sh", "-c", "--bind", "x"]);
+        assert!(s.ops.is_empty());
+        let s = p(&["--", "--weird"]).unwrap();
+        assert_eq!(s.command, ["--weird"]);
+    }
+
+    #[test]
+    fn modifiers_apply_to_the_next_op_only() {
+        let s = p(&[
+            "--perms", "0700", "--size", "1M", "--tmpfs", "/t", "--tmpfs", "/u", "true",
+        ])
+        .unwrap();
+        assert_eq!(
+            s.ops[0],
+            FsOp::Tmpfs {
+                dst: "/t".into(),
+                perms: Some(0o700),
+                size: Some(1 << 20)
+            }
+        );
+        assert_eq!(
+            s.ops[1],
+            FsOp::Tmpfs {
+                dst: "/u".into(),
+                perms: None,
+                size: None
+            }
+        );
+        assert!(
+            err(&["--perms", "0700", "--perms", "0700", "--dir", "/x", "true"])
+                .starts_with("--perms")
+        );
+        assert!(err(&["--perms", "9", "--dir", "/x", "true"]).contains("octal"));
+        assert!(err(&["--size", "1M", "--dir", "/x", "true"]).starts_with("--size"));
+        assert!(err(&["--perms", "0700", "true"]).starts_with("--perms"));
+    }
+
+    #[test]
+    fn unshare_all_and_share_net() {
+        let s = p(&["--unshare-all", "true"]).unwrap();
+        assert!(s.ns.pid && s.ns.net && s.ns.ipc && s.ns.uts && s.ns.cgroup);
+        let s = p(&["--unshare-all", "--share-net", "true"]).unwrap();
+        assert!(s.ns.pid && !s.ns.net);
+    }
+
+    #[test]
+    fn caps_in_order_with_all() {
+        let s = p(&["--cap-add", "ALL", "--cap-drop", "net_raw", "true"]).unwrap();
+        assert!(!s.caps.contains(&caps::Capability::CAP_NET_RAW));
+        assert!(s.caps.contains(&caps::Capability::CAP_SYS_ADMIN));
+        let s = p(&[
+            "--cap-add",
+            "CAP_NET_RAW",
+            "--cap-drop",
+            "ALL",
+            "--cap-add",
+            "chown",
+            "true",
+        ])
+        .unwrap();
+        assert_eq!(s.caps, [caps::Capability::CAP_CHOWN]);
+        assert!(err(&["--cap-add", "CAP_FLY", "true"]).contains("unknown capability"));
+    }
+
+    #[test]
+    fn env_ops_in_order() {
+        let s = p(&[
+            "--setenv",
+            "A",
+            "1",
+            "--unsetenv",
+            "B",
+            "--setenv",
+            "C",
+            "2",
+            "true",
+        ])
+        .unwrap();
+        assert_eq!(
+            s.env,
+            [
+                EnvOp::Set("A".into(), "1".into()),
+                EnvOp::Unset("B".into()),
+                EnvOp::Set("C".into(), "2".into())
+            ]
+        );
+        assert!(err(&["--setenv", "A=B", "1", "true"]).starts_with("--setenv"));
+    }
+
+    #[test]
+    fn errors_are_one_line_and_name_the_option() {
+        for (args, start) in [
+            (&["--bind", "/a"][..], "--bind"),
+            (&["--uid", "abc", "true"][..], "--uid"),
+            (&["--frobnicate", "true"][..], "--frobnicate"),
+            (&["--hostname", "h", "true"][..], "--hostname"),
+            (&["--as-pid-1", "true"][..], "--as-pid-1"),
+            (&[][..], "no command"),
+        ] {
+            let e = err(args);
+            assert!(e.starts_with(start), "{args:?} gave {e:?}");
+            assert!(!e.contains('\n'), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("x", "512K").unwrap(), 512 * 1024);
+        assert_eq!(parse_size("x", "64m").unwrap(), 64 << 20);
+        assert_eq!(parse_size("x", "100").unwrap(), 100);
+        for bad in ["", "K", "1X", "-1", "0", "99999999999T"] {
+            assert!(parse_size("x", bad).is_err(), "{bad}");
+        }
+    }
+}

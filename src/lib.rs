@@ -1,0 +1,9 @@
+//! sbox: an unprivileged, rootless sandbox for Linux.
+//!
+//! Data flows one way: the command line (and profiles) produce a [`spec::Spec`]; [`launch`]
+//! is the only code that calls the kernel to build the sandbox from it.
+
+pub mod cli;
+pub mod launch;
+pub mod mkroot;
+pub mod spec;

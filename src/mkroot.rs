@@ -1,0 +1,1 @@
+//! Build a minimal root filesystem from host programs and their shared-library closure.

@@ -1,0 +1,191 @@
+//! The one data model of a sandbox. The command line and profiles both produce a `Spec`;
+//! everything after it (checks, launch) reads only this.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+/// How a bind mount is attached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BindKind {
+    /// Writable, nosuid, nodev.
+    Rw,
+    /// Read-only (recursively), nosuid, nodev.
+    Ro,
+    /// Writable, nosuid, device nodes usable.
+    Dev,
+}
+
+/// One filesystem operation; applied in order inside the new root.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FsOp {
+    Bind {
+        kind: BindKind,
+        src: PathBuf,
+        dst: PathBuf,
+        /// `--*-bind-try`: a missing source skips the operation.
+        optional: bool,
+    },
+    Tmpfs {
+        dst: PathBuf,
+        perms: Option<u32>,
+        size: Option<u64>,
+    },
+    Proc {
+        dst: PathBuf,
+    },
+    Dev {
+        dst: PathBuf,
+    },
+    Dir {
+        dst: PathBuf,
+        perms: Option<u32>,
+    },
+    Symlink {
+        target: PathBuf,
+        dst: PathBuf,
+    },
+    RemountRo {
+        dst: PathBuf,
+    },
+}
+
+impl FsOp {
+    /// The destination inside the sandbox.
+    pub fn dst(&self) -> &std::path::Path {
+        match self {
+            FsOp::Bind { dst, .. }
+            | FsOp::Tmpfs { dst, .. }
+            | FsOp::Proc { dst }
+            | FsOp::Dev { dst }
+            | FsOp::Dir { dst, .. }
+            | FsOp::Symlink { dst, .. }
+            | FsOp::RemountRo { dst } => dst,
+        }
+    }
+
+    /// The option that produced this operation, for error messages.
+    pub fn option(&self) -> &'static str {
+        match self {
+            FsOp::Bind { kind, optional, .. } => match (kind, optional) {
+                (BindKind::Rw, false) => "--bind",
+                (BindKind::Rw, true) => "--bind-try",
+                (BindKind::Ro, false) => "--ro-bind",
+                (BindKind::Ro, true) => "--ro-bind-try",
+                (BindKind::Dev, false) => "--dev-bind",
+                (BindKind::Dev, true) => "--dev-bind-try",
+            },
+            FsOp::Tmpfs { .. } => "--tmpfs",
+            FsOp::Proc { .. } => "--proc",
+            FsOp::Dev { .. } => "--dev",
+            FsOp::Dir { .. } => "--dir",
+            FsOp::Symlink { .. } => "--symlink",
+            FsOp::RemountRo { .. } => "--remount-ro",
+        }
+    }
+}
+
+/// Namespaces to create. A user and a mount namespace are always created.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Namespaces {
+    pub ipc: bool,
+    pub pid: bool,
+    pub net: bool,
+    pub uts: bool,
+    pub cgroup: bool,
+}
+
+/// An environment edit, applied in order after `clear`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EnvOp {
+    Set(OsString, OsString),
+    Unset(OsString),
+}
+
+/// Built-in seccomp policies.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SeccompProfile {
+    /// Allow by default, deny the dangerous syscalls.
+    #[default]
+    Default,
+    /// Allow list of ordinary-program syscalls, everything else ENOSYS.
+    Strict,
+    /// No filter.
+    None,
+}
+
+/// Seccomp policy requested for the command.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Seccomp {
+    pub profile: SeccompProfile,
+    /// Syscall names allowed on top of the profile.
+    pub allow: Vec<String>,
+    /// Syscall names denied with the given errno (EPERM when not given).
+    pub deny: Vec<(String, i32)>,
+    /// Let i386 and x32 syscalls through.
+    pub allow_32bit: bool,
+}
+
+/// Landlock policy requested for the command.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Landlock {
+    /// `--landlock`: derive rules from the mounts.
+    pub from_mounts: bool,
+    pub ro: Vec<PathBuf>,
+    pub rw: Vec<PathBuf>,
+    pub tcp_connect: Vec<u16>,
+    pub tcp_bind: Vec<u16>,
+}
+
+impl Landlock {
+    pub fn enabled(&self) -> bool {
+        self.from_mounts
+            || !self.ro.is_empty()
+            || !self.rw.is_empty()
+            || !self.tcp_connect.is_empty()
+            || !self.tcp_bind.is_empty()
+    }
+}
+
+/// Resource limits, applied through a cgroup v2 subtree.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// memory.max in bytes.
+    pub memory: Option<u64>,
+    /// pids.max.
+    pub pids: Option<u64>,
+    /// CPU share in percent of one CPU (150 = one and a half CPUs).
+    pub cpu_percent: Option<u32>,
+}
+
+impl Limits {
+    pub fn any(&self) -> bool {
+        self.memory.is_some() || self.pids.is_some() || self.cpu_percent.is_some()
+    }
+}
+
+/// Everything sbox needs to know to start one sandbox.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Spec {
+    pub ops: Vec<FsOp>,
+    pub ns: Namespaces,
+    /// uid inside the sandbox (default: the caller's).
+    pub uid: Option<u32>,
+    /// gid inside the sandbox (default: the caller's).
+    pub gid: Option<u32>,
+    pub hostname: Option<String>,
+    pub chdir: Option<PathBuf>,
+    pub clearenv: bool,
+    pub env: Vec<EnvOp>,
+    pub new_session: bool,
+    pub die_with_parent: bool,
+    pub as_pid_1: bool,
+    /// Capabilities kept inside the user namespace (names like "CAP_NET_RAW").
+    pub caps: Vec<caps::Capability>,
+    pub seccomp: Seccomp,
+    pub landlock: Landlock,
+    pub limits: Limits,
+    /// One line per setup step on stderr.
+    pub verbose: bool,
+    /// The command and its arguments.
+    pub command: Vec<OsString>,
+}
