@@ -16,7 +16,7 @@ fn main() {
     let code = match sbox::launch::run(&spec) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("sbox: {e:#}");
+            eprintln!("sbox: {e}");
             1
         }
     };

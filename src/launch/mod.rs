@@ -1,8 +1,12 @@
 //! The launch sequence: the only code that calls the kernel.
 
+pub mod error;
+
+pub use error::SetupError;
+
 use crate::spec::Spec;
 
 /// Start the sandbox and wait for it; returns the exit status sbox should exit with.
-pub fn run(_spec: &Spec) -> anyhow::Result<i32> {
-    anyhow::bail!("not yet")
+pub fn run(_spec: &Spec) -> Result<i32, SetupError> {
+    Err(SetupError::new("launch", "", "not yet"))
 }

@@ -1,0 +1,75 @@
+//! The one error type of the launch sequence: `<step or option>: <path>: <why>`.
+//! Errors raised inside the sandbox travel to the supervisor as this type over a pipe.
+
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetupError {
+    /// The option (`--ro-bind`) or step (`uid map`) that failed.
+    pub step: String,
+    /// The path concerned, empty when there is none.
+    pub path: String,
+    /// Why, and the fix when there is one.
+    pub why: String,
+}
+
+impl SetupError {
+    pub fn new(step: impl Into<String>, path: impl Into<String>, why: impl Into<String>) -> Self {
+        SetupError {
+            step: step.into(),
+            path: path.into(),
+            why: why.into(),
+        }
+    }
+
+    /// An error from a failed system call, worded from its errno.
+    pub fn errno(step: impl Into<String>, path: impl Into<String>, e: nix::errno::Errno) -> Self {
+        SetupError::new(step, path, e.desc().to_string())
+    }
+
+    /// Encode for the pipe to the supervisor (fields separated by NUL).
+    pub fn encode(&self) -> Vec<u8> {
+        [
+            self.step.as_bytes(),
+            self.path.as_bytes(),
+            self.why.as_bytes(),
+        ]
+        .join(&0u8)
+    }
+
+    pub fn decode(b: &[u8]) -> SetupError {
+        let mut it = b
+            .split(|c| *c == 0)
+            .map(|s| String::from_utf8_lossy(s).into_owned());
+        SetupError {
+            step: it.next().unwrap_or_default(),
+            path: it.next().unwrap_or_default(),
+            why: it.next().unwrap_or_default(),
+        }
+    }
+}
+
+impl fmt::Display for SetupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            write!(f, "{}: {}", self.step, self.why)
+        } else {
+            write!(f, "{}: {}: {}", self.step, self.path, self.why)
+        }
+    }
+}
+
+impl std::error::Error for SetupError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        let e = SetupError::new("--ro-bind", "/nope", "No such file or directory");
+        assert_eq!(SetupError::decode(&e.encode()), e);
+        assert_eq!(e.to_string(), "--ro-bind: /nope: No such file or directory");
+        assert_eq!(SetupError::new("exec", "", "x").to_string(), "exec: x");
+    }
+}
