@@ -91,8 +91,12 @@ fn exec_command(command: &[OsString]) -> SetupError {
         Ok(never) => match never {},
     };
     let name = command[0].to_string_lossy().into_owned();
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    // execvp reports EACCES when any PATH entry was unreadable, even if the command exists
+    // nowhere: say "not found" whenever no candidate exists.
+    let found = std::env::split_paths(&path).any(|d| d.join(&name).exists());
     let why = match e {
-        Errno::ENOENT if !name.contains('/') => format!(
+        Errno::ENOENT | Errno::EACCES if !name.contains('/') && !found => format!(
             "command not found in the sandbox (PATH={})",
             std::env::var("PATH").unwrap_or_default()
         ),

@@ -129,17 +129,30 @@ fn relative(dst: &Path) -> PathBuf {
     }
 }
 
-/// Open (creating when missing) a directory inside the root, one component at a time.
-fn ensure_dir(root: BorrowedFd, rel: &Path) -> Result<OwnedFd, Errno> {
+/// Open (creating when missing) a directory inside the root, one component at a time. A
+/// dangling symlink on the way is followed the way the kernel would, inside the root.
+fn ensure_dir(root: BorrowedFd, rel: &Path, mode: u32, depth: u32) -> Result<OwnedFd, Errno> {
     let flags = libc::O_PATH | libc::O_DIRECTORY;
     match sys::open_in_root(root, rel, flags) {
-        Err(Errno::ENOENT) => {}
+        Err(Errno::ENOENT) if depth < 40 => {}
+        Err(Errno::ENOENT) => return Err(Errno::ELOOP),
         other => return other,
     }
     let (parent, name) = split(rel)?;
-    let pfd = ensure_dir(root, &parent)?;
-    match mkdirat(pfd.as_fd(), name.as_path(), Mode::from_bits_truncate(0o755)) {
-        Ok(()) | Err(Errno::EEXIST) => {}
+    let pfd = ensure_dir(root, &parent, 0o755, depth + 1)?;
+    match mkdirat(pfd.as_fd(), name.as_path(), Mode::from_bits_truncate(mode)) {
+        Ok(()) => {}
+        Err(Errno::EEXIST) => {
+            if let Ok(target) = nix::fcntl::readlinkat(pfd.as_fd(), name.as_path()) {
+                let target = Path::new(&target);
+                let inside = if target.is_absolute() {
+                    relative(target)
+                } else {
+                    parent.join(target)
+                };
+                ensure_dir(root, &inside, mode, depth + 1)?;
+            }
+        }
         Err(e) => return Err(e),
     }
     sys::open_in_root(root, rel, flags)
@@ -168,11 +181,10 @@ fn resolve(root: BorrowedFd, dst: &Path, create: Create) -> Result<OwnedFd, Errn
         other => return other,
     }
     let (parent, name) = split(&rel)?;
-    let pfd = ensure_dir(root, &parent)?;
     let made = match create {
-        Create::Dir(mode) => mkdirat(pfd.as_fd(), name.as_path(), Mode::from_bits_truncate(mode)),
+        Create::Dir(mode) => return ensure_dir(root, &rel, mode, 0),
         Create::File => openat(
-            pfd.as_fd(),
+            ensure_dir(root, &parent, 0o755, 0)?.as_fd(),
             name.as_path(),
             OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW,
             Mode::from_bits_truncate(0o644),
@@ -370,7 +382,7 @@ fn populate_dev(dev: BorrowedFd, nodes: Vec<(&'static str, OwnedFd)>) -> Result<
 /// Create a symlink; an identical existing one is fine.
 fn symlink(root: BorrowedFd, target: &Path, dst: &Path) -> Result<(), Errno> {
     let (parent, name) = split(&relative(dst))?;
-    let pfd = ensure_dir(root, &parent)?;
+    let pfd = ensure_dir(root, &parent, 0o755, 0)?;
     match nix::unistd::symlinkat(target, pfd.as_fd(), name.as_path()) {
         Err(Errno::EEXIST) => match nix::fcntl::readlinkat(pfd.as_fd(), name.as_path()) {
             Ok(existing) if Path::new(&existing) == target => Ok(()),
