@@ -70,7 +70,7 @@ fn host_facts() -> Host {
 
 /// The child, in its new namespaces. Never returns.
 fn child(spec: &Spec, host: &Host, err_w: OwnedFd, alive: Option<OwnedFd>) -> ! {
-    let e = match setup(spec, host, err_w.as_fd(), alive) {
+    let e = match setup(spec, host, alive) {
         Ok(Role::Command) => exec::exec(spec, host),
         Ok(Role::Init(command)) => {
             // The command holds its own copy of the error pipe until it execs.
@@ -89,27 +89,35 @@ enum Role {
     Command,
 }
 
+/// `-v`: run one setup step and say how long it took.
+fn step<T>(spec: &Spec, name: &str, f: impl FnOnce() -> T) -> T {
+    if !spec.verbose {
+        return f();
+    }
+    let t = std::time::Instant::now();
+    let r = f();
+    eprintln!("sbox: {name}: {:.3} ms", t.elapsed().as_secs_f64() * 1e3);
+    r
+}
+
 /// Build the sandbox, in order. Returns which process this is once the root is entered.
-fn setup(
-    spec: &Spec,
-    host: &Host,
-    err_w: std::os::fd::BorrowedFd,
-    alive: Option<OwnedFd>,
-) -> Result<Role, SetupError> {
+fn setup(spec: &Spec, host: &Host, alive: Option<OwnedFd>) -> Result<Role, SetupError> {
     if let Some(alive) = alive {
         die_with_parent(alive)?;
     }
     let inner = (spec.uid.unwrap_or(host.uid), spec.gid.unwrap_or(host.gid));
-    userns::write_maps(inner, (host.uid, host.gid))?;
+    step(spec, "uid/gid maps", || {
+        userns::write_maps(inner, (host.uid, host.gid))
+    })?;
     // Modes given on the command line are meant exactly.
     // SAFETY: umask(2) only sets this process's mask.
     unsafe { libc::umask(0) };
-    mounts::make_private()?;
-    let sources = mounts::open_sources(spec)?;
-    let root = mounts::build(spec, sources)?;
-    mounts::enter(root)?;
+    step(spec, "private mounts", mounts::make_private)?;
+    let sources = step(spec, "open sources", || mounts::open_sources(spec))?;
+    let root = step(spec, "build root", || mounts::build(spec, sources))?;
+    step(spec, "pivot_root", || mounts::enter(root))?;
     if spec.ns.net {
-        net::loopback_up()?;
+        step(spec, "loopback up", net::loopback_up)?;
     }
     if let Some(name) = &spec.hostname {
         nix::unistd::sethostname(name)
@@ -122,7 +130,6 @@ fn setup(
     match unsafe { fork() } {
         Ok(ForkResult::Child) => Ok(Role::Command),
         Ok(ForkResult::Parent { child }) => {
-            let _ = err_w;
             caps::restrict_to(&[])?;
             caps::no_new_privs()?;
             Ok(Role::Init(child))
