@@ -1,10 +1,11 @@
 //! The command process, last steps before execve: session, environment, working directory,
 //! capabilities, no_new_privs, descriptors, and exec itself.
 
-use super::{SetupError, caps, signals, sys};
+use super::{Plan, SetupError, caps, fds, signals, sys, userns};
 use crate::spec::{EnvOp, Spec};
 use nix::errno::Errno;
 use std::ffi::{CString, OsStr, OsString};
+use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
 
 /// What the supervisor knew about the host that the sandbox can't see any more.
@@ -55,14 +56,16 @@ fn cstring(s: &OsStr) -> Result<CString, SetupError> {
 }
 
 /// Everything from here on runs in the command's own process; on success it never returns.
-pub fn exec(spec: &Spec, host: &Host) -> SetupError {
-    match prepare(spec, host) {
-        Ok(()) => exec_command(&spec.command),
+/// `keep`: descriptors passed on purpose (--sync-fd, --lock-file without an init).
+pub fn exec(spec: &Spec, plan: &Plan, keep: &[RawFd]) -> SetupError {
+    match prepare(spec, plan, keep) {
+        Ok(()) => exec_command(&spec.command, spec.argv0.as_deref()),
         Err(e) => e,
     }
 }
 
-fn prepare(spec: &Spec, host: &Host) -> Result<(), SetupError> {
+fn prepare(spec: &Spec, plan: &Plan, keep: &[RawFd]) -> Result<(), SetupError> {
+    let host = &plan.host;
     if spec.new_session {
         // A new session has no controlling terminal: TIOCSTI can't reach the caller's.
         nix::unistd::setsid().map_err(|e| SetupError::errno("--new-session", "", e))?;
@@ -76,17 +79,32 @@ fn prepare(spec: &Spec, host: &Host) -> Result<(), SetupError> {
     // SAFETY: umask(2) only sets this process's file mode mask.
     unsafe { libc::umask(host.umask) };
     signals::reset_for_exec();
-    // Only 0, 1 and 2 cross into the command.
-    sys::cloexec_from(3, &[]).map_err(|e| SetupError::errno("file descriptors", "", e))
+    // Only 0, 1 and 2 cross into the command, and what was passed on purpose.
+    sys::cloexec_from(3, keep).map_err(|e| SetupError::errno("file descriptors", "", e))?;
+    if spec.ns.assert_userns_disabled {
+        userns::assert_disabled()?;
+    }
+    // Programs given with --seccomp/--add-seccomp-fd go last, in order.
+    for prog in &plan.bpf {
+        fds::install_bpf(prog)?;
+    }
+    Ok(())
 }
 
-fn exec_command(command: &[OsString]) -> SetupError {
+fn exec_command(command: &[OsString], argv0: Option<&OsStr>) -> SetupError {
     let args: Result<Vec<CString>, _> = command.iter().map(|a| cstring(a)).collect();
-    let args = match args {
+    let mut args = match args {
         Ok(a) => a,
         Err(e) => return e,
     };
-    let e = match nix::unistd::execvp(&args[0], &args) {
+    let file = args[0].clone();
+    if let Some(a) = argv0 {
+        match cstring(a) {
+            Ok(a) => args[0] = a,
+            Err(e) => return e,
+        }
+    }
+    let e = match nix::unistd::execvp(&file, &args) {
         Err(e) => e,
         Ok(never) => match never {},
     };

@@ -9,6 +9,7 @@
 pub mod caps;
 pub mod error;
 pub mod exec;
+pub mod fds;
 pub mod init;
 pub mod mounts;
 pub mod net;
@@ -21,14 +22,23 @@ pub use error::SetupError;
 use crate::spec::Spec;
 use exec::Host;
 use nix::fcntl::OFlag;
+use nix::sched::CloneFlags;
 use nix::sys::wait::{WaitPidFlag, waitpid};
 use nix::unistd::{ForkResult, Pid, fork, pipe2};
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 
 /// Start the sandbox and wait for it; returns the exit status sbox should exit with.
 pub fn run(spec: &Spec) -> Result<i32, SetupError> {
-    let host = host_facts();
+    let plan = Plan {
+        host: host_facts(),
+        bpf: spec
+            .fds
+            .seccomp
+            .iter()
+            .map(|&fd| fds::read_bpf(fd))
+            .collect::<Result<_, _>>()?,
+    };
     let pipe = |what| pipe2(OFlag::O_CLOEXEC).map_err(|e| SetupError::errno(what, "", e));
     let (err_r, err_w) = pipe("error pipe")?;
     // With --die-with-parent the child checks that the supervisor still holds this pipe open,
@@ -39,18 +49,51 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
         None
     };
     signals::block()?;
+    // Namespaces to join are joined by the supervisor: the child is then created inside them.
+    if let Some(fd) = spec.ns.userns {
+        userns::join("--userns", fd, CloneFlags::CLONE_NEWUSER)?;
+    }
+    if let Some(fd) = spec.ns.pidns {
+        userns::join("--pidns", fd, CloneFlags::CLONE_NEWPID)?;
+    }
 
-    let pid = sys::clone_fork(userns::clone_flags(spec)).map_err(userns::clone_error)?;
+    let flags = userns::clone_flags(spec);
+    let mut cloned = sys::clone_fork(flags);
+    if cloned == Err(nix::errno::Errno::EINVAL) && spec.ns.cgroup_try && !spec.ns.cgroup {
+        // --unshare-cgroup-try on a kernel without cgroup namespaces.
+        cloned = sys::clone_fork(flags & !libc::CLONE_NEWCGROUP);
+    }
+    let pid = cloned.map_err(userns::clone_error)?;
     if pid == 0 {
         drop(err_r);
         let alive_r = alive.map(|(r, w)| {
             drop(w);
             r
         });
-        child(spec, &host, err_w, alive_r)
+        child(spec, &plan, err_w, alive_r)
     }
     drop(err_w);
-    supervise(spec, Pid::from_raw(pid), err_r)
+    let child = Pid::from_raw(pid);
+    let start = fds::child_fields(child);
+    if let Some(fd) = spec.fds.info {
+        fds::write_json(fd, &start, true)?;
+        fds::close(fd);
+    }
+    if let Some(fd) = spec.fds.json_status {
+        fds::write_json(fd, &start, false)?;
+    }
+    let code = supervise(spec, child, err_r)?;
+    if let Some(fd) = spec.fds.json_status {
+        fds::write_json(fd, &[("exit-code".into(), code.to_string())], false)?;
+    }
+    Ok(code)
+}
+
+/// What the supervisor prepared before the clone, for the child to use.
+pub struct Plan {
+    pub host: Host,
+    /// `--seccomp`/`--add-seccomp-fd` programs, read before anything starts.
+    pub bpf: Vec<Vec<libc::sock_filter>>,
 }
 
 fn host_facts() -> Host {
@@ -69,12 +112,13 @@ fn host_facts() -> Host {
 }
 
 /// The child, in its new namespaces. Never returns.
-fn child(spec: &Spec, host: &Host, err_w: OwnedFd, alive: Option<OwnedFd>) -> ! {
-    let e = match setup(spec, host, alive) {
-        Ok(Role::Command) => exec::exec(spec, host),
-        Ok(Role::Init(command)) => {
+fn child(spec: &Spec, plan: &Plan, err_w: OwnedFd, alive: Option<OwnedFd>) -> ! {
+    let e = match setup(spec, &plan.host, alive) {
+        Ok(Role::Command { keep }) => exec::exec(spec, plan, &keep),
+        Ok(Role::Init { command, locks }) => {
             // The command holds its own copy of the error pipe until it execs.
             drop(err_w);
+            let _held = locks;
             init::run(command, spec.new_session)
         }
         Err(e) => e,
@@ -85,8 +129,13 @@ fn child(spec: &Spec, host: &Host, err_w: OwnedFd, alive: Option<OwnedFd>) -> ! 
 }
 
 enum Role {
-    Init(Pid),
-    Command,
+    /// pid 1 of the sandbox, holding the --lock-file locks.
+    Init {
+        command: Pid,
+        locks: Vec<std::fs::File>,
+    },
+    /// The process that execs the command, with the descriptors it must pass on.
+    Command { keep: Vec<RawFd> },
 }
 
 /// `-v`: run one setup step and say how long it took.
@@ -105,10 +154,33 @@ fn setup(spec: &Spec, host: &Host, alive: Option<OwnedFd>) -> Result<Role, Setup
     if let Some(alive) = alive {
         die_with_parent(alive)?;
     }
-    let inner = (spec.uid.unwrap_or(host.uid), spec.gid.unwrap_or(host.gid));
-    step(spec, "uid/gid maps", || {
-        userns::write_maps(inner, (host.uid, host.gid))
-    })?;
+    if let Some(fd) = spec.fds.userns_block {
+        // Someone else writes the id maps, then lets us go on.
+        fds::block_on("--userns-block-fd", fd)?;
+    } else if spec.ns.userns.is_none() {
+        let inner = (spec.uid.unwrap_or(host.uid), spec.gid.unwrap_or(host.gid));
+        step(spec, "uid/gid maps", || {
+            userns::write_maps(inner, (host.uid, host.gid))
+        })?;
+    }
+    if let Some(fd) = spec.fds.block {
+        fds::block_on("--block-fd", fd)?;
+    }
+    // /proc/self, kept for writing the maps of a nested user namespace after the old root
+    // (and its /proc) is gone.
+    let proc_self = if spec.ns.disable_userns {
+        userns::limit_nesting()?;
+        Some(
+            nix::fcntl::open(
+                "/proc/self",
+                OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .map_err(|e| SetupError::errno("--disable-userns", "/proc/self", e))?,
+        )
+    } else {
+        None
+    };
     // Modes given on the command line are meant exactly.
     // SAFETY: umask(2) only sets this process's mask.
     unsafe { libc::umask(0) };
@@ -123,19 +195,47 @@ fn setup(spec: &Spec, host: &Host, alive: Option<OwnedFd>) -> Result<Role, Setup
         nix::unistd::sethostname(name)
             .map_err(|e| SetupError::errno("--hostname", name.as_str(), e))?;
     }
+    let locks = fds::lock_files(&spec.lock_files)?;
+    if let Some(fd) = spec.ns.userns2 {
+        userns::join("--userns2", fd, CloneFlags::CLONE_NEWUSER)?;
+    }
+    if let Some(proc_self) = &proc_self {
+        step(spec, "nested user namespace", || userns::nest(proc_self))?;
+    }
+    let mut keep: Vec<RawFd> = spec.fds.sync.into_iter().collect();
     if !spec.ns.pid || spec.as_pid_1 {
-        return Ok(Role::Command);
+        // No init to hold the locks: the command keeps them open across exec.
+        for f in &locks {
+            clear_cloexec(f.as_raw_fd())?;
+            keep.push(f.as_raw_fd());
+        }
+        std::mem::forget(locks);
+        return Ok(Role::Command { keep });
     }
     // SAFETY: this process is single-threaded.
     match unsafe { fork() } {
-        Ok(ForkResult::Child) => Ok(Role::Command),
+        Ok(ForkResult::Child) => Ok(Role::Command { keep }),
         Ok(ForkResult::Parent { child }) => {
             caps::restrict_to(&[])?;
             caps::no_new_privs()?;
-            Ok(Role::Init(child))
+            Ok(Role::Init {
+                command: child,
+                locks,
+            })
         }
         Err(e) => Err(SetupError::errno("init", "fork", e)),
     }
+}
+
+fn clear_cloexec(fd: RawFd) -> Result<(), SetupError> {
+    // SAFETY: only borrowed for the fcntl call.
+    let b = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    nix::fcntl::fcntl(
+        b,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+    )
+    .map(drop)
+    .map_err(|e| SetupError::errno("--lock-file", fd.to_string(), e))
 }
 
 fn die_with_parent(alive: OwnedFd) -> Result<(), SetupError> {
