@@ -1,6 +1,8 @@
 //! The launch sequence: the only code that calls the kernel.
 
 pub mod error;
+pub mod landlock;
+pub mod seccomp;
 
 pub use error::SetupError;
 
