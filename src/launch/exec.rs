@@ -1,7 +1,7 @@
 //! The command process, last steps before execve: session, environment, working directory,
 //! capabilities, no_new_privs, descriptors, and exec itself.
 
-use super::{SetupError, caps, signals, sys};
+use super::{SetupError, caps, landlock, seccomp, signals, sys};
 use crate::spec::{EnvOp, Spec};
 use nix::errno::Errno;
 use std::ffi::{CString, OsStr, OsString};
@@ -55,14 +55,18 @@ fn cstring(s: &OsStr) -> Result<CString, SetupError> {
 }
 
 /// Everything from here on runs in the command's own process; on success it never returns.
-pub fn exec(spec: &Spec, host: &Host) -> SetupError {
-    match prepare(spec, host) {
+pub fn exec(spec: &Spec, host: &Host, filters: &[seccompiler::BpfProgram]) -> SetupError {
+    match prepare(spec, host, filters) {
         Ok(()) => exec_command(&spec.command),
         Err(e) => e,
     }
 }
 
-fn prepare(spec: &Spec, host: &Host) -> Result<(), SetupError> {
+fn prepare(
+    spec: &Spec,
+    host: &Host,
+    filters: &[seccompiler::BpfProgram],
+) -> Result<(), SetupError> {
     if spec.new_session {
         // A new session has no controlling terminal: TIOCSTI can't reach the caller's.
         nix::unistd::setsid().map_err(|e| SetupError::errno("--new-session", "", e))?;
@@ -77,7 +81,16 @@ fn prepare(spec: &Spec, host: &Host) -> Result<(), SetupError> {
     unsafe { libc::umask(host.umask) };
     signals::reset_for_exec();
     // Only 0, 1 and 2 cross into the command.
-    sys::cloexec_from(3, &[]).map_err(|e| SetupError::errno("file descriptors", "", e))
+    sys::cloexec_from(3, &[]).map_err(|e| SetupError::errno("file descriptors", "", e))?;
+    // Landlock, then seccomp last: only execve follows.
+    let landlock = landlock::apply(spec)?;
+    if spec.verbose {
+        if let Some(report) = landlock {
+            eprintln!("sbox: {report}");
+        }
+        eprintln!("sbox: {}", seccomp::describe(spec));
+    }
+    seccomp::install(filters)
 }
 
 fn exec_command(command: &[OsString]) -> SetupError {

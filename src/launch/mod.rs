@@ -41,6 +41,8 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
         None
     };
     signals::block()?;
+    // Compiled here, in the supervisor, so a bad policy fails before anything starts.
+    let filters = seccomp::build(spec)?;
 
     let pid = sys::clone_fork(userns::clone_flags(spec)).map_err(userns::clone_error)?;
     if pid == 0 {
@@ -49,7 +51,7 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
             drop(w);
             r
         });
-        child(spec, &host, err_w, alive_r)
+        child(spec, &host, &filters, err_w, alive_r)
     }
     drop(err_w);
     supervise(spec, Pid::from_raw(pid), err_r)
@@ -71,9 +73,15 @@ fn host_facts() -> Host {
 }
 
 /// The child, in its new namespaces. Never returns.
-fn child(spec: &Spec, host: &Host, err_w: OwnedFd, alive: Option<OwnedFd>) -> ! {
+fn child(
+    spec: &Spec,
+    host: &Host,
+    filters: &[seccompiler::BpfProgram],
+    err_w: OwnedFd,
+    alive: Option<OwnedFd>,
+) -> ! {
     let e = match setup(spec, host, alive) {
-        Ok(Role::Command) => exec::exec(spec, host),
+        Ok(Role::Command) => exec::exec(spec, host, filters),
         Ok(Role::Init(command)) => {
             // The command holds its own copy of the error pipe until it execs.
             drop(err_w);
