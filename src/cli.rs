@@ -1,7 +1,8 @@
 //! The bubblewrap-style command line: options first, then the command. Filesystem operations,
 //! capability edits and environment edits keep the order in which they were given.
 
-use crate::spec::{BindKind, DataKind, EnvOp, FsOp, OverlayUpper, Spec};
+use crate::launch::seccomp;
+use crate::spec::{BindKind, DataKind, EnvOp, FsOp, OverlayUpper, SeccompProfile, Spec};
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
 use std::ffi::OsString;
@@ -65,6 +66,15 @@ pub fn parse_fd(opt: &str, s: &str) -> Result<RawFd, CliError> {
             "{opt}: '{s}': not a file descriptor number"
         ))),
     }
+}
+
+fn security_many(name: &'static str, v: &'static str, help: &'static str) -> Arg {
+    Arg::new(name)
+        .long(name)
+        .value_name(v)
+        .action(ArgAction::Append)
+        .help(help)
+        .help_heading("Security")
 }
 
 fn flag(name: &'static str, heading: &'static str, help: &'static str) -> Arg {
@@ -361,6 +371,70 @@ pub fn command() -> Command {
                 .help_heading("Security"),
         )
         .arg(
+            Arg::new("seccomp-profile")
+                .long("seccomp-profile")
+                .value_name("NAME")
+                .help("Seccomp policy: default (deny list), strict (allow list) or none")
+                .help_heading("Security"),
+        )
+        .arg(security_many(
+            "seccomp-allow",
+            "SYSCALL",
+            "Allow a syscall the profile denies",
+        ))
+        .arg(security_many(
+            "seccomp-deny",
+            "SYSCALL[:ERRNO]",
+            "Deny a syscall with ERRNO (name or number; default EPERM)",
+        ))
+        .arg(flag(
+            "seccomp-allow-32bit",
+            "Security",
+            "Let i386 syscalls through (x32 stays refused)",
+        ))
+        .arg(flag(
+            "landlock",
+            "Security",
+            "Landlock: allow only what the mounts give (ro binds read, the rest read-write)",
+        ))
+        .arg(
+            security_many(
+                "landlock-ro",
+                "PATH",
+                "Landlock: allow reading and executing PATH",
+            )
+            .value_parser(value_parser!(PathBuf)),
+        )
+        .arg(
+            security_many(
+                "landlock-rw",
+                "PATH",
+                "Landlock: allow all file access under PATH",
+            )
+            .value_parser(value_parser!(PathBuf)),
+        )
+        .arg(
+            security_many(
+                "landlock-tcp-connect",
+                "PORT",
+                "Landlock: allow TCP connect to PORT only (repeatable)",
+            )
+            .value_parser(value_parser!(u16)),
+        )
+        .arg(
+            security_many(
+                "landlock-tcp-bind",
+                "PORT",
+                "Landlock: allow TCP bind to PORT only (repeatable)",
+            )
+            .value_parser(value_parser!(u16)),
+        )
+        .arg(flag(
+            "allow-userns",
+            "Security",
+            "Let the command create nested user namespaces (mounting stays denied)",
+        ))
+        .arg(
             Arg::new("verbose")
                 .short('v')
                 .long("verbose")
@@ -446,6 +520,16 @@ pub fn parse_cap(opt: &str, s: &str) -> Result<caps::Capability, CliError> {
             "{opt}: '{s}': unknown capability (see capabilities(7), e.g. CAP_NET_RAW)"
         ))
     })
+}
+
+/// A syscall name known on x86_64; `value` is the whole option value, for the message.
+fn parse_syscall(opt: &str, value: &str, name: &str) -> Result<String, CliError> {
+    match seccomp::names::nr(name) {
+        Some(_) => Ok(name.to_string()),
+        None => Err(CliError::Invalid(format!(
+            "{opt}: '{value}': '{name}' is not a syscall on x86_64 (see syscalls(2))"
+        ))),
+    }
 }
 
 /// Turn a clap error into one line naming the option.
@@ -922,6 +1006,62 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Spec, CliError>
     }
     spec.caps.sort_by_key(|c| c.index());
 
+    // Seccomp and Landlock.
+    if let Some(name) = m.get_one::<String>("seccomp-profile") {
+        spec.seccomp.profile = match name.as_str() {
+            "default" => SeccompProfile::Default,
+            "strict" => SeccompProfile::Strict,
+            "none" => SeccompProfile::None,
+            _ => {
+                return Err(CliError::Invalid(format!(
+                    "--seccomp-profile: '{name}': unknown profile (default, strict or none)"
+                )));
+            }
+        };
+    }
+    let strings = |id: &str| m.get_many::<String>(id).into_iter().flatten();
+    for name in strings("seccomp-allow") {
+        spec.seccomp
+            .allow
+            .push(parse_syscall("--seccomp-allow", name, name)?);
+    }
+    for v in strings("seccomp-deny") {
+        let (name, errno) = match v.split_once(':') {
+            Some((n, e)) => {
+                let errno = seccomp::parse_errno(e).ok_or_else(|| {
+                    CliError::Invalid(format!(
+                        "--seccomp-deny: '{v}': '{e}' is not an errno (a name like EACCES, or 1-4095)"
+                    ))
+                })?;
+                (n, errno)
+            }
+            None => (v.as_str(), libc::EPERM),
+        };
+        spec.seccomp
+            .deny
+            .push((parse_syscall("--seccomp-deny", v, name)?, errno));
+    }
+    spec.seccomp.allow_32bit = on("seccomp-allow-32bit");
+    spec.allow_userns = on("allow-userns");
+    spec.landlock.from_mounts = on("landlock");
+    for (id, list) in [
+        ("landlock-ro", &mut spec.landlock.ro),
+        ("landlock-rw", &mut spec.landlock.rw),
+    ] {
+        for p in m.get_many::<PathBuf>(id).into_iter().flatten() {
+            if !p.is_absolute() {
+                return Err(CliError::Invalid(format!(
+                    "--{id}: '{}': not an absolute path (paths are as seen inside the sandbox)",
+                    p.display()
+                )));
+            }
+            list.push(p.clone());
+        }
+    }
+    let ports = |id: &str| m.get_many::<u16>(id).into_iter().flatten().copied();
+    spec.landlock.tcp_connect = ports("landlock-tcp-connect").collect();
+    spec.landlock.tcp_bind = ports("landlock-tcp-bind").collect();
+
     spec.verbose = on("verbose");
     spec.command = m
         .get_many::<OsString>("command")
@@ -1078,6 +1218,102 @@ mod tests {
         ] {
             let e = err(args);
             assert!(e.starts_with(start), "{args:?} gave {e:?}");
+            assert!(!e.contains('\n'), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn seccomp_and_landlock_options() {
+        let s = p(&[
+            "--seccomp-profile",
+            "strict",
+            "--seccomp-allow",
+            "syslog",
+            "--seccomp-deny",
+            "keyctl",
+            "--seccomp-deny",
+            "ptrace:EACCES",
+            "--seccomp-deny",
+            "bpf:38",
+            "--seccomp-allow-32bit",
+            "--allow-userns",
+            "--landlock",
+            "--landlock-ro",
+            "/usr",
+            "--landlock-rw",
+            "/tmp",
+            "--landlock-tcp-connect",
+            "443",
+            "--landlock-tcp-connect",
+            "80",
+            "--landlock-tcp-bind",
+            "8080",
+            "true",
+        ])
+        .unwrap();
+        assert_eq!(s.seccomp.profile, SeccompProfile::Strict);
+        assert_eq!(s.seccomp.allow, ["syslog"]);
+        assert_eq!(
+            s.seccomp.deny,
+            [
+                ("keyctl".to_string(), libc::EPERM),
+                ("ptrace".to_string(), libc::EACCES),
+                ("bpf".to_string(), libc::ENOSYS)
+            ]
+        );
+        assert!(s.seccomp.allow_32bit && s.allow_userns && s.landlock.from_mounts);
+        assert_eq!(s.landlock.ro, [PathBuf::from("/usr")]);
+        assert_eq!(s.landlock.rw, [PathBuf::from("/tmp")]);
+        assert_eq!(s.landlock.tcp_connect, [443, 80]);
+        assert_eq!(s.landlock.tcp_bind, [8080]);
+
+        let d = p(&["true"]).unwrap();
+        assert_eq!(d.seccomp.profile, SeccompProfile::Default);
+        assert!(!d.landlock.enabled() && !d.allow_userns);
+    }
+
+    #[test]
+    fn seccomp_and_landlock_errors() {
+        for (args, want) in [
+            (
+                &["--seccomp-profile", "lax"][..],
+                "--seccomp-profile: 'lax': unknown profile",
+            ),
+            (
+                &["--seccomp-allow", "frob"][..],
+                "--seccomp-allow: 'frob': 'frob' is not a syscall",
+            ),
+            (
+                &["--seccomp-deny", "vm86"][..],
+                "--seccomp-deny: 'vm86': 'vm86' is not a syscall",
+            ),
+            (
+                &["--seccomp-deny", "keyctl:EFOO"][..],
+                "--seccomp-deny: 'keyctl:EFOO': 'EFOO' is not an errno",
+            ),
+            (
+                &["--seccomp-deny", "keyctl:0"][..],
+                "--seccomp-deny: 'keyctl:0': '0' is not an errno",
+            ),
+            (
+                &["--seccomp-deny", "keyctl:"][..],
+                "--seccomp-deny: 'keyctl:': '' is not an errno",
+            ),
+            (
+                &["--landlock-ro", "usr"][..],
+                "--landlock-ro: 'usr': not an absolute path",
+            ),
+            (
+                &["--landlock-tcp-bind", "70000"][..],
+                "--landlock-tcp-bind: '70000'",
+            ),
+            (
+                &["--landlock-tcp-connect", "http"][..],
+                "--landlock-tcp-connect: 'http'",
+            ),
+        ] {
+            let e = err(&[args, &["true"]].concat());
+            assert!(e.starts_with(want), "{args:?} gave {e:?}");
             assert!(!e.contains('\n'), "{e:?}");
         }
     }

@@ -222,7 +222,7 @@ pub struct Seccomp {
     pub allow: Vec<String>,
     /// Syscall names denied with the given errno (EPERM when not given).
     pub deny: Vec<(String, i32)>,
-    /// Let i386 and x32 syscalls through.
+    /// Let i386 syscalls through (checked against a coarse i386 list); x32 stays refused.
     pub allow_32bit: bool,
 }
 
@@ -284,6 +284,8 @@ pub struct Spec {
     pub caps: Vec<caps::Capability>,
     pub seccomp: Seccomp,
     pub landlock: Landlock,
+    /// Let the command create nested user namespaces (mounting stays refused).
+    pub allow_userns: bool,
     pub limits: Limits,
     /// One line per setup step on stderr.
     pub verbose: bool,

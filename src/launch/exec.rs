@@ -1,7 +1,7 @@
 //! The command process, last steps before execve: session, environment, working directory,
 //! capabilities, no_new_privs, descriptors, and exec itself.
 
-use super::{Plan, SetupError, caps, fds, signals, sys, userns};
+use super::{Plan, SetupError, caps, fds, landlock, seccomp, signals, sys, userns};
 use crate::spec::{EnvOp, Spec};
 use nix::errno::Errno;
 use std::ffi::{CString, OsStr, OsString};
@@ -84,7 +84,16 @@ fn prepare(spec: &Spec, plan: &Plan, keep: &[RawFd]) -> Result<(), SetupError> {
     if spec.ns.assert_userns_disabled {
         userns::assert_disabled()?;
     }
-    // Programs given with --seccomp/--add-seccomp-fd go last, in order.
+    // Landlock, then seccomp last: only execve follows.
+    let landlock = landlock::apply(spec)?;
+    if spec.verbose {
+        if let Some(report) = landlock {
+            eprintln!("sbox: {report}");
+        }
+        eprintln!("sbox: {}", seccomp::describe(spec));
+    }
+    seccomp::install(&plan.filters)?;
+    // Programs given with --seccomp/--add-seccomp-fd go after sbox's own, in order.
     for prog in &plan.bpf {
         fds::install_bpf(prog)?;
     }

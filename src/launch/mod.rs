@@ -11,8 +11,10 @@ pub mod error;
 pub mod exec;
 pub mod fds;
 pub mod init;
+pub mod landlock;
 pub mod mounts;
 pub mod net;
+pub mod seccomp;
 pub mod signals;
 pub mod sys;
 pub mod userns;
@@ -32,6 +34,8 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 pub fn run(spec: &Spec) -> Result<i32, SetupError> {
     let plan = Plan {
         host: host_facts(),
+        // Compiled here, in the supervisor, so a bad policy fails before anything starts.
+        filters: seccomp::build(spec)?,
         bpf: spec
             .fds
             .seccomp
@@ -92,6 +96,8 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
 /// What the supervisor prepared before the clone, for the child to use.
 pub struct Plan {
     pub host: Host,
+    /// sbox's own seccomp policy.
+    pub filters: Vec<seccompiler::BpfProgram>,
     /// `--seccomp`/`--add-seccomp-fd` programs, read before anything starts.
     pub bpf: Vec<Vec<libc::sock_filter>>,
 }
