@@ -75,6 +75,10 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
     let pid = cloned.map_err(userns::clone_error)?;
     if pid == 0 {
         drop(err_r);
+        // The status descriptors belong to the supervisor; the sandbox never sees them.
+        for fd in [spec.fds.info, spec.fds.json_status].into_iter().flatten() {
+            fds::close(fd);
+        }
         let alive_r = alive.map(|(r, w)| {
             drop(w);
             r
@@ -82,6 +86,10 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
         child(spec, &plan, err_w, alive_r)
     }
     drop(err_w);
+    // Only the sandbox holds --sync-fd: its end closes the descriptor for whoever waits on it.
+    if let Some(fd) = spec.fds.sync {
+        fds::close(fd);
+    }
     let child = Pid::from_raw(pid);
     let start = fds::child_fields(child, flags);
     if let Some(fd) = spec.fds.info {

@@ -443,7 +443,11 @@ impl Builder {
                     how,
                 },
                 _,
-            ) => self.data(*fd, dst, perms.unwrap_or(0o666), *how),
+            ) => {
+                // bubblewrap's defaults: a plain file is 0666, a private bound one 0600.
+                let default = if *how == DataKind::File { 0o666 } else { 0o600 };
+                self.data(*fd, dst, perms.unwrap_or(default), *how)
+            }
             (FsOp::Overlay { upper, dst, .. }, Source::Layers { lower, upper: dirs }) => {
                 self.overlay(dst, upper, &lower, dirs.as_ref())
             }

@@ -1,0 +1,517 @@
+//! bubblewrap 0.11 compatibility: every option of its interface, checked by its effect, as
+//! an unprivileged user. Wrappers are written in Python, the way real ones drive bwrap.
+
+mod common;
+use common::*;
+use std::path::{Path, PathBuf};
+
+/// Run a Python wrapper as the test user; `SBOX` in its environment is the binary.
+fn wrapper(code: &str) -> std::process::Output {
+    as_user("python3")
+        .args(["-c", code])
+        .env("SBOX", bin())
+        .output()
+        .unwrap()
+}
+
+#[track_caller]
+fn wrapper_ok(code: &str) -> String {
+    let o = wrapper(code);
+    assert!(
+        o.status.success(),
+        "wrapper failed: {}\n{}",
+        stdout(&o),
+        stderr(&o)
+    );
+    stdout(&o)
+}
+
+/// A `bwrap` link to sbox, for programs written for bubblewrap (made once: tests run in
+/// parallel).
+fn bwrap_link() -> PathBuf {
+    static LINK: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    LINK.get_or_init(|| {
+        let link = scratch("bwrap-link").join("bwrap");
+        std::os::unix::fs::symlink(bin(), &link).unwrap();
+        link
+    })
+    .clone()
+}
+
+const PY_PRELUDE: &str = "import os, sys, json, subprocess, time\nS = os.environ['SBOX']\n";
+
+#[test]
+fn args_fd_supplies_arguments() {
+    let out = wrapper_ok(&format!(
+        "{PY_PRELUDE}r, w = os.pipe()\nos.write(w, b'--ro-bind\\0/\\0/\\0--setenv\\0X\\0from args\\0'); os.close(w)\n\
+         p = subprocess.run([S, '--args', str(r), 'sh', '-c', 'echo $X'], pass_fds=[r], capture_output=True, text=True)\n\
+         print(p.stdout.strip(), p.returncode)"
+    ));
+    assert_eq!(out.trim(), "from args 0");
+}
+
+#[test]
+fn info_and_json_status_fds() {
+    let out = wrapper_ok(&format!(
+        "{PY_PRELUDE}ir, iw = os.pipe(); sr, sw = os.pipe()\n\
+         p = subprocess.Popen([S, '--ro-bind', '/', '/', '--unshare-net', '--info-fd', str(iw), '--json-status-fd', str(sw), 'sh', '-c', 'readlink /proc/self/ns/mnt /proc/self/ns/net; exit 7'], pass_fds=[iw, sw], stdout=subprocess.PIPE, text=True)\n\
+         os.close(iw); os.close(sw)\n\
+         info = json.loads(os.fdopen(ir).read())\n\
+         lines = os.fdopen(sr).read().splitlines()\n\
+         out = p.stdout.read().split(); p.wait()\n\
+         start, end = json.loads(lines[0]), json.loads(lines[1])\n\
+         assert info == start, (info, start)\n\
+         assert out == ['mnt:[%d]' % info['mnt-namespace'], 'net:[%d]' % info['net-namespace']], (out, info)\n\
+         assert 'ipc-namespace' not in info and 'user-namespace' not in info\n\
+         print(sorted(info), end, p.returncode)"
+    ));
+    assert_eq!(
+        out.trim(),
+        "['child-pid', 'mnt-namespace', 'net-namespace'] {'exit-code': 7} 7"
+    );
+}
+
+#[test]
+fn sync_fd_is_held_until_the_sandbox_ends() {
+    let out = wrapper_ok(&format!(
+        "{PY_PRELUDE}r, w = os.pipe()\n\
+         p = subprocess.Popen([S, '--ro-bind', '/', '/', '--unshare-pid', '--proc', '/proc', '--dev', '/dev', '--sync-fd', str(w), 'sh', '-c', 'ls /proc/self/fd/%d >/dev/null && echo held; read x' % w], pass_fds=[w], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)\n\
+         os.close(w)\n\
+         print(p.stdout.readline().strip())\n\
+         p.stdin.write('go\\n'); p.stdin.close(); p.wait()\n\
+         print(os.read(r, 1) == b'')"
+    ));
+    assert_eq!(out, "held\nTrue\n");
+}
+
+#[test]
+fn block_fd_holds_the_sandbox_back() {
+    let d = scratch("block");
+    let out = wrapper_ok(&format!(
+        "{PY_PRELUDE}r, w = os.pipe()\n\
+         p = subprocess.Popen([S, '--bind', '{d}', '{d}', '--ro-bind', '/usr', '/usr', '--symlink', 'usr/bin', '/bin', '--symlink', 'usr/lib', '/lib', '--symlink', 'usr/lib64', '/lib64', '--block-fd', str(r), 'touch', '{d}/started'], pass_fds=[r])\n\
+         os.close(r); time.sleep(0.5)\n\
+         before = os.path.exists('{d}/started')\n\
+         os.write(w, b'x'); p.wait()\n\
+         print(before, os.path.exists('{d}/started'), p.returncode)",
+        d = d.display()
+    ));
+    assert_eq!(out.trim(), "False True 0");
+}
+
+#[test]
+fn userns_block_fd_lets_the_caller_write_the_maps() {
+    let (uid, gid) = ids();
+    let out = wrapper_ok(&format!(
+        "{PY_PRELUDE}ir, iw = os.pipe(); br, bw = os.pipe()\n\
+         p = subprocess.Popen([S, '--unshare-user', '--ro-bind', '/', '/', '--info-fd', str(iw), '--userns-block-fd', str(br), 'sh', '-c', 'cat /proc/self/uid_map; id -u'], pass_fds=[iw, br], stdout=subprocess.PIPE, text=True)\n\
+         os.close(iw); os.close(br)\n\
+         pid = json.loads(os.fdopen(ir).read())['child-pid']\n\
+         open('/proc/%d/setgroups' % pid, 'w').write('deny')\n\
+         open('/proc/%d/uid_map' % pid, 'w').write('0 {uid} 1')\n\
+         open('/proc/%d/gid_map' % pid, 'w').write('0 {gid} 1')\n\
+         os.write(bw, b'1'); out = p.stdout.read().split(); p.wait()\n\
+         print(out, p.returncode)"
+    ));
+    assert_eq!(out.trim(), format!("['0', '{uid}', '1', '0'] 0"));
+    // Its requirements, as bubblewrap's.
+    let o = sbox(&["--userns-block-fd", "5", "--ro-bind", "/", "/", "true"]);
+    assert_one_line_error(&o, "--userns-block-fd: needs --unshare-user");
+}
+
+#[test]
+fn lock_file_is_held_while_running() {
+    let d = scratch("lock");
+    let f = d.join("lockme");
+    std::fs::write(&f, "").unwrap();
+    chown_to_test_user(&f);
+    for extra in ["--unshare-pid", "--share-net"] {
+        let out = wrapper_ok(&format!(
+            "{PY_PRELUDE}import fcntl\n\
+             p = subprocess.Popen([S, '--ro-bind', '/', '/', '{extra}', '--lock-file', '{f}', 'sh', '-c', 'echo up; read x'], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)\n\
+             p.stdout.readline()\n\
+             fd = os.open('{f}', os.O_RDWR)\n\
+             try:\n    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB); held = False\n\
+             except OSError:\n    held = True\n\
+             p.stdin.write('x\\n'); p.stdin.close(); p.wait()\n\
+             fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\n\
+             print(held)",
+            f = f.display()
+        ));
+        assert_eq!(out.trim(), "True", "{extra}");
+    }
+}
+
+#[test]
+fn file_and_bind_data() {
+    let out = wrapper_ok(&format!(
+        "{PY_PRELUDE}fds = []\n\
+         for data in (b'plain', b'bound', b'readonly'):\n    r, w = os.pipe(); os.write(w, data); os.close(w); fds.append(r)\n\
+         cmd = 'cat /mnt/f /mnt/b /mnt/r; echo; stat -c %a /mnt/f /mnt/b /mnt/p; echo more >> /mnt/b && cat /mnt/b; echo x > /mnt/r || echo ro-refused'\n\
+         p = subprocess.run([S, '--ro-bind', '/', '/', '--tmpfs', '/mnt', '--file', str(fds[0]), '/mnt/f', '--bind-data', str(fds[1]), '/mnt/b', '--ro-bind-data', str(fds[2]), '/mnt/r', '--perms', '0640', '--file', str(os.open('/dev/null', os.O_RDONLY)), '/mnt/p', 'sh', '-c', cmd], pass_fds=fds + [fds[-1] + 1], capture_output=True, text=True)\n\
+         print(p.stdout, end='')"
+    ));
+    assert_eq!(
+        out,
+        "plainboundreadonly\n666\n600\n640\nboundmore\nro-refused\n"
+    );
+}
+
+#[test]
+fn bind_fd_and_ro_bind_fd() {
+    let d = scratch("bindfd");
+    std::fs::write(d.join("inside"), "x").unwrap();
+    chown_to_test_user(&d.join("inside"));
+    let out = wrapper_ok(&format!(
+        "{PY_PRELUDE}fd = os.open('{d}', os.O_PATH | os.O_DIRECTORY)\n\
+         for opt in ('--bind-fd', '--ro-bind-fd'):\n    p = subprocess.run([S, '--ro-bind', '/', '/', '--tmpfs', '/mnt', opt, str(fd), '/mnt/d', 'sh', '-c', 'ls /mnt/d; touch /mnt/d/new && echo wrote || echo refused'], pass_fds=[fd], capture_output=True, text=True)\n    print(p.stdout.split())",
+        d = d.display()
+    ));
+    assert_eq!(out, "['inside', 'wrote']\n['inside', 'new', 'refused']\n");
+}
+
+/// A classic BPF program: `uname` (63) → errno `e1`, and with `e2`, `getcwd` (79) → `e2`.
+fn bpf(deny: &[(u32, u32)]) -> Vec<u8> {
+    let mut prog: Vec<(u16, u8, u8, u32)> = vec![(0x20, 0, 0, 0)]; // ld [nr]
+    for (i, (nr, _)) in deny.iter().enumerate() {
+        // jeq nr → the i-th return below
+        let ret_at = deny.len() + 2 + i; // index of its ret
+        let here = 1 + i;
+        prog.push((0x15, (ret_at - here - 1) as u8, 0, *nr));
+    }
+    prog.push((0x06, 0, 0, 0x7fff_0000)); // ret ALLOW
+    for (_, errno) in deny {
+        prog.push((0x06, 0, 0, 0x0005_0000 | errno)); // ret ERRNO(errno)
+    }
+    prog.iter()
+        .flat_map(|(code, jt, jf, k)| {
+            let mut b = code.to_ne_bytes().to_vec();
+            b.extend([*jt, *jf]);
+            b.extend(k.to_ne_bytes());
+            b
+        })
+        .collect()
+}
+
+#[test]
+fn seccomp_and_add_seccomp_fd_install_programs() {
+    let d = scratch("bpf");
+    for (name, prog) in [("uname", bpf(&[(63, 99)])), ("getcwd", bpf(&[(79, 98)]))] {
+        let p = d.join(name);
+        std::fs::write(&p, prog).unwrap();
+        chown_to_test_user(&p);
+    }
+    let probe = "import os\nfor f in (os.uname, os.getcwd):\n    try:\n        f(); print('ok')\n    except OSError as e:\n        print(e.errno)";
+    let out = wrapper_ok(&format!(
+        "{PY_PRELUDE}a = os.open('{d}/uname', os.O_RDONLY); b = os.open('{d}/getcwd', os.O_RDONLY)\n\
+         p = subprocess.run([S, '--ro-bind', '/', '/', '--seccomp', str(a), 'python3', '-c', '''{probe}'''], pass_fds=[a], capture_output=True, text=True)\n\
+         print(p.stdout.split())\n\
+         a = os.open('{d}/uname', os.O_RDONLY)\n\
+         p = subprocess.run([S, '--ro-bind', '/', '/', '--add-seccomp-fd', str(a), '--add-seccomp-fd', str(b), 'python3', '-c', '''{probe}'''], pass_fds=[a, b], capture_output=True, text=True)\n\
+         print(p.stdout.split())",
+        d = d.display()
+    ));
+    assert_eq!(out, "['99', 'ok']\n['99', '98']\n");
+    let o = sbox(&["--seccomp", "5", "--add-seccomp-fd", "6", "true"]);
+    assert_one_line_error(&o, "--seccomp: cannot be combined with --add-seccomp-fd");
+}
+
+fn ns_of(args: &[&str], ns: &str) -> String {
+    let mut a = vec!["--ro-bind", "/", "/"];
+    a.extend_from_slice(args);
+    let path = format!("/proc/self/ns/{ns}");
+    a.extend_from_slice(&["readlink", &path]);
+    ok(&a).trim().to_string()
+}
+
+#[test]
+fn try_variants_create_namespaces() {
+    let host = |ns: &str| std::fs::read_link(format!("/proc/self/ns/{ns}")).unwrap();
+    assert_ne!(
+        ns_of(&["--unshare-user-try"], "user"),
+        host("user").to_string_lossy()
+    );
+    assert_ne!(
+        ns_of(&["--unshare-cgroup-try"], "cgroup"),
+        host("cgroup").to_string_lossy()
+    );
+}
+
+#[test]
+fn userns_userns2_and_pidns_join_a_running_sandbox() {
+    let out = wrapper_ok(&format!(
+        "{PY_PRELUDE}a = subprocess.Popen([S, '--ro-bind', '/', '/', '--unshare-pid', '--proc', '/proc', '--die-with-parent', '--allow-userns', 'sh', '-c', 'echo $$; exec unshare -U sh -c \"echo ready; exec sleep 60\"'], stdout=subprocess.PIPE, text=True)\n\
+         inner = int(a.stdout.readline())\n\
+         a.stdout.readline()\n\
+         # the sandbox's pid 1 (init) on the host is a's child; its command's child is the sleep\n\
+         init = int(open('/proc/%d/task/%d/children' % (a.pid, a.pid)).read().split()[0])\n\
+         sh = int(open('/proc/%d/task/%d/children' % (init, init)).read().split()[0])\n\
+         u1 = os.open('/proc/%d/ns/user' % init, os.O_RDONLY); u2 = os.open('/proc/%d/ns/user' % sh, os.O_RDONLY); pn = os.open('/proc/%d/ns/pid' % init, os.O_RDONLY)\n\
+         p = subprocess.run([S, '--userns', str(u1), '--userns2', str(u2), '--pidns', str(pn), '--ro-bind', '/', '/', '--proc', '/proc', 'sh', '-c', 'readlink /proc/self/ns/user; ls /proc | grep -c \"^[0-9]\"'], pass_fds=[u1, u2, pn], capture_output=True, text=True)\n\
+         got = p.stdout.split()\n\
+         a.kill(); a.wait()\n\
+         print(got[0] == os.readlink('/proc/%d/ns/user' % sh), int(got[1]) >= 3, p.returncode, p.stderr)"
+    ));
+    assert_eq!(out.trim(), "True True 0");
+    let o = sbox(&["--userns", "5", "--unshare-all", "true"]);
+    assert_one_line_error(&o, "--userns: conflicts with");
+}
+
+#[test]
+fn disable_and_assert_userns_disabled() {
+    let link = bwrap_link();
+    let l = link.to_str().unwrap();
+    let unshare = "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\nprint('created' if libc.unshare(0x10000000) == 0 else ctypes.get_errno())";
+    // As bwrap, nested user namespaces are allowed unless --disable-userns.
+    let run = |extra: &[&str]| {
+        let mut c = as_user(l);
+        c.args(["--ro-bind", "/", "/"])
+            .args(extra)
+            .args(["python3", "-c", unshare]);
+        stdout(&c.output().unwrap()).trim().to_string()
+    };
+    assert_eq!(run(&[]), "created");
+    assert_eq!(
+        run(&["--unshare-user", "--disable-userns"]),
+        libc::ENOSPC.to_string()
+    );
+    // --assert-userns-disabled passes where it is disabled and fails where it is not.
+    assert!(
+        sbox(&["--ro-bind", "/", "/", "--assert-userns-disabled", "true"])
+            .status
+            .success()
+    );
+    let o = as_user(l)
+        .args(["--ro-bind", "/", "/", "--assert-userns-disabled", "true"])
+        .output()
+        .unwrap();
+    assert_one_line_error(&o, "--assert-userns-disabled:");
+}
+
+#[test]
+fn chmod_mqueue_argv0() {
+    let out = ok(&[
+        "--ro-bind",
+        "/",
+        "/",
+        "--tmpfs",
+        "/mnt",
+        "--dir",
+        "/mnt/d",
+        "--chmod",
+        "0710",
+        "/mnt/d",
+        "--unshare-ipc",
+        "--mqueue",
+        "/mnt/mq",
+        "--argv0",
+        "renamed",
+        "sh",
+        "-c",
+        "stat -c %a /mnt/d; stat -f -c %T /mnt/mq; echo $0",
+    ]);
+    assert_eq!(out, "710\nmqueue\nrenamed\n");
+    let o = sbox(&["--argv0", "a", "--argv0", "b", "true"]);
+    assert_one_line_error(&o, "--argv0: used multiple times");
+    let o = sbox(&[
+        "--ro-bind",
+        "/",
+        "/",
+        "--chmod",
+        "0700",
+        "/nonexistent",
+        "true",
+    ]);
+    assert_one_line_error(&o, "--chmod: /nonexistent:");
+}
+
+#[test]
+fn level_prefix_marks_errors_and_warnings() {
+    let o = sbox(&["--level-prefix", "--ro-bind", "/nonexistent", "/x", "true"]);
+    assert!(
+        stderr(&o).starts_with("<3>sbox: --ro-bind: /nonexistent"),
+        "{}",
+        stderr(&o)
+    );
+    let o = sbox(&[
+        "--level-prefix",
+        "--ro-bind",
+        "/",
+        "/",
+        "--chdir",
+        "/",
+        "--chdir",
+        "/etc",
+        "pwd",
+    ]);
+    assert_eq!(stdout(&o).trim(), "/etc", "the last --chdir wins");
+    assert_eq!(
+        stderr(&o).trim(),
+        "<4>sbox: warning: Only the last --chdir option will take effect"
+    );
+}
+
+fn layers(name: &str) -> (PathBuf, PathBuf, PathBuf, PathBuf) {
+    let d = scratch(name);
+    let mk = |p: &Path| {
+        std::fs::create_dir_all(p).unwrap();
+        chown_to_test_user(p);
+    };
+    let (l1, l2, up, wk) = (d.join("l1"), d.join("l2"), d.join("up"), d.join("wk"));
+    for p in [&l1, &l2, &up, &wk] {
+        mk(p);
+    }
+    std::fs::write(l1.join("c"), "bottom").unwrap();
+    std::fs::write(l2.join("c"), "top").unwrap();
+    std::fs::write(l1.join("only1"), "1").unwrap();
+    (l1, l2, up, wk)
+}
+
+#[test]
+fn overlays() {
+    let (l1, l2, up, wk) = layers("overlay");
+    let (l1, l2, ups, wks) = (
+        l1.to_str().unwrap(),
+        l2.to_str().unwrap(),
+        up.to_str().unwrap(),
+        wk.to_str().unwrap(),
+    );
+    let src = ["--overlay-src", l1, "--overlay-src", l2];
+    let run = |op: &[&str], cmd: &str| {
+        let mut a = vec!["--ro-bind", "/", "/"];
+        a.extend_from_slice(&src);
+        a.extend_from_slice(op);
+        a.extend_from_slice(&["sh", "-c", cmd]);
+        sbox(&a)
+    };
+    // The last --overlay-src is the top layer.
+    let o = run(
+        &["--tmp-overlay", "/mnt"],
+        "cat /mnt/c; echo new > /mnt/n && cat /mnt/n; ls /mnt | tr '\\n' ' '",
+    );
+    assert_eq!(stdout(&o), "topnew\nc n only1 ", "{}", stderr(&o));
+    assert!(!Path::new(l1).join("n").exists() && !Path::new(l2).join("n").exists());
+    let o = run(
+        &["--ro-overlay", "/mnt"],
+        "cat /mnt/c; touch /mnt/x 2>/dev/null || echo refused",
+    );
+    assert_eq!(stdout(&o), "toprefused\n", "{}", stderr(&o));
+    let o = run(&["--overlay", ups, wks, "/mnt"], "echo kept > /mnt/k");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(up.join("k")).unwrap(), "kept\n");
+    // Each overlay needs its sources, and sources need an overlay.
+    let o = sbox(&[
+        "--ro-bind",
+        "/",
+        "/",
+        "--overlay-src",
+        l1,
+        "--ro-overlay",
+        "/mnt",
+        "true",
+    ]);
+    assert_one_line_error(&o, "--ro-overlay: needs at least 2 --overlay-src");
+    let o = sbox(&["--overlay-src", l1, "--tmpfs", "/mnt", "true"]);
+    assert_one_line_error(&o, "--overlay-src: must be followed by");
+}
+
+#[test]
+fn labels_need_selinux() {
+    if Path::new("/sys/fs/selinux/enforce").exists() {
+        return;
+    }
+    let o = sbox(&[
+        "--ro-bind",
+        "/",
+        "/",
+        "--exec-label",
+        "system_u:system_r:x:s0",
+        "true",
+    ]);
+    assert_one_line_error(&o, "--exec-label: labeling not supported");
+}
+
+#[test]
+fn as_bwrap_the_defaults_are_bubblewraps() {
+    let link = bwrap_link();
+    let status = |prog: &Path| {
+        let o = as_user(prog)
+            .args([
+                "--ro-bind",
+                "/",
+                "/",
+                "grep",
+                "^Seccomp:",
+                "/proc/self/status",
+            ])
+            .output()
+            .unwrap();
+        stdout(&o)
+            .split_whitespace()
+            .last()
+            .unwrap_or("")
+            .to_string()
+    };
+    assert_eq!(status(&link), "0", "no default seccomp policy as bwrap");
+    assert_eq!(status(bin()), "2", "sbox's default policy");
+    // --remount-ro leaves submounts writable as bwrap, not as sbox.
+    let d = scratch("remount-sub");
+    let ds = d.to_str().unwrap();
+    let args = [
+        "--ro-bind",
+        "/",
+        "/",
+        "--tmpfs",
+        "/mnt",
+        "--bind",
+        ds,
+        "/mnt/sub",
+        "--remount-ro",
+        "/mnt",
+        "sh",
+        "-c",
+        "touch /mnt/sub/f && echo writable || echo read-only",
+    ];
+    let o = as_user(&link).args(args).output().unwrap();
+    assert_eq!(stdout(&o).trim(), "writable");
+    assert_eq!(stdout(&sbox(&args)).trim(), "read-only");
+}
+
+#[test]
+fn a_wrapper_written_for_bwrap_works_with_sbox() {
+    // The pattern of sandboxing wrappers: arguments through --args, the child pid and
+    // namespaces from --info-fd, start and exit through --json-status-fd, and the sandbox held
+    // back with --block-fd until the wrapper has looked at it.
+    let link = bwrap_link();
+    let out = as_user("python3")
+        .env("BWRAP", &link)
+        .args(["-c", r#"
+import os, json, subprocess
+args = [b'--ro-bind', b'/', b'/', b'--unshare-pid', b'--unshare-net', b'--proc', b'/proc', b'--dev', b'/dev',
+        b'--die-with-parent', b'--new-session', b'--setenv', b'GREETING', b'hello from bwrap']
+a_r, a_w = os.pipe(); os.write(a_w, b'\0'.join(args) + b'\0'); os.close(a_w)
+i_r, i_w = os.pipe(); s_r, s_w = os.pipe(); b_r, b_w = os.pipe()
+p = subprocess.Popen([os.environ['BWRAP'], '--args', str(a_r), '--info-fd', str(i_w), '--json-status-fd', str(s_w),
+                      '--block-fd', str(b_r), 'sh', '-c', 'echo "$GREETING"; ls /sys/class/net 2>/dev/null | wc -l >/dev/null; exit 3'],
+                     pass_fds=[a_r, i_w, s_w, b_r], stdout=subprocess.PIPE, text=True)
+for fd in (a_r, i_w, s_w, b_r):
+    os.close(fd)
+info = json.load(os.fdopen(i_r))
+status = os.fdopen(s_r)
+start = json.loads(status.readline())
+assert info['child-pid'] == start['child-pid'] and 'net-namespace' in info and 'pid-namespace' in info
+assert os.path.exists('/proc/%d' % info['child-pid'])
+os.write(b_w, b'go'); os.close(b_w)
+out = p.stdout.read()
+end = json.loads(status.readline())
+print(out.strip(), end['exit-code'], p.wait())
+"#])
+        .output()
+        .unwrap();
+    assert_eq!(
+        stdout(&out).trim(),
+        "hello from bwrap 3 3",
+        "{}",
+        stderr(&out)
+    );
+}
