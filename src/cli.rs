@@ -817,7 +817,10 @@ mod tests {
         assert_eq!(s.limits.memory, Some(512 * 1024));
         assert_eq!(s.limits.pids, Some(10));
         assert_eq!(s.limits.cpu_percent, Some(150));
-        assert_eq!(p(&["--cpu", "10", "true"]).unwrap().limits.cpu_percent, Some(10));
+        assert_eq!(
+            p(&["--cpu", "10", "true"]).unwrap().limits.cpu_percent,
+            Some(10)
+        );
         assert!(!p(&["true"]).unwrap().limits.any());
         for (args, start) in [
             (&["--cpu", "0%", "true"][..], "--cpu: '0%'"),
