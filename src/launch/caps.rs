@@ -1,0 +1,45 @@
+//! Capabilities: everything cleared except what --cap-add kept, which stays usable inside the
+//! user namespace only (ambient, so that it survives exec as a non-root uid).
+
+use super::SetupError;
+use caps::{CapSet, Capability, CapsHashSet};
+use nix::errno::Errno;
+
+fn fail(what: &str, e: impl std::fmt::Display) -> SetupError {
+    SetupError::new("capabilities", "", format!("{what}: {e}"))
+}
+
+pub fn restrict_to(keep: &[Capability]) -> Result<(), SetupError> {
+    // The bounding set by number, up to the kernel's last one, so that capabilities newer
+    // than the caps crate are dropped too.
+    for n in 0..64u32 {
+        if keep.iter().any(|c| c.index() as u32 == n) {
+            continue;
+        }
+        // SAFETY: plain prctl call.
+        if unsafe { libc::prctl(libc::PR_CAPBSET_DROP, n as libc::c_ulong, 0, 0, 0) } < 0 {
+            match Errno::last() {
+                Errno::EINVAL => break,
+                e => return Err(fail("drop from the bounding set", e)),
+            }
+        }
+    }
+    let set: CapsHashSet = keep.iter().copied().collect();
+    caps::clear(None, CapSet::Ambient).map_err(|e| fail("clear ambient", e))?;
+    caps::set(None, CapSet::Inheritable, &set).map_err(|e| fail("set inheritable", e))?;
+    caps::set(None, CapSet::Effective, &set).map_err(|e| fail("set effective", e))?;
+    caps::set(None, CapSet::Permitted, &set).map_err(|e| fail("set permitted", e))?;
+    for c in keep {
+        caps::raise(None, CapSet::Ambient, *c).map_err(|e| fail("raise ambient", e))?;
+    }
+    Ok(())
+}
+
+/// no_new_privs: no setuid bit or file capability can raise privileges after this.
+pub fn no_new_privs() -> Result<(), SetupError> {
+    // SAFETY: plain prctl call.
+    if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } < 0 {
+        return Err(fail("no_new_privs", Errno::last()));
+    }
+    Ok(())
+}

@@ -1,0 +1,115 @@
+//! The command process, last steps before execve: session, environment, working directory,
+//! capabilities, no_new_privs, descriptors, and exec itself.
+
+use super::{SetupError, caps, signals, sys};
+use crate::spec::{EnvOp, Spec};
+use nix::errno::Errno;
+use std::ffi::{CString, OsStr, OsString};
+use std::path::{Path, PathBuf};
+
+/// What the supervisor knew about the host that the sandbox can't see any more.
+pub struct Host {
+    pub uid: u32,
+    pub gid: u32,
+    pub cwd: Option<PathBuf>,
+    pub umask: libc::mode_t,
+}
+
+fn apply_env(spec: &Spec) {
+    // SAFETY (set_var/remove_var): this process is single-threaded; nothing reads the
+    // environment concurrently.
+    unsafe {
+        if spec.clearenv {
+            for (k, _) in std::env::vars_os() {
+                std::env::remove_var(k);
+            }
+        }
+        for op in &spec.env {
+            match op {
+                EnvOp::Set(k, v) => std::env::set_var(k, v),
+                EnvOp::Unset(k) => std::env::remove_var(k),
+            }
+        }
+    }
+}
+
+/// --chdir, else the caller's directory if it exists inside, else $HOME, else /.
+fn working_dir(spec: &Spec, host: &Host) -> Result<PathBuf, SetupError> {
+    if let Some(dir) = &spec.chdir {
+        std::env::set_current_dir(dir)
+            .map_err(|e| SetupError::new("--chdir", dir.display().to_string(), e.to_string()))?;
+        return Ok(dir.clone());
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    for dir in [host.cwd.clone(), home].into_iter().flatten() {
+        if std::env::set_current_dir(&dir).is_ok() {
+            return Ok(dir);
+        }
+    }
+    Ok(PathBuf::from("/"))
+}
+
+fn cstring(s: &OsStr) -> Result<CString, SetupError> {
+    CString::new(s.as_encoded_bytes())
+        .map_err(|_| SetupError::new("exec", s.to_string_lossy(), "contains a NUL byte"))
+}
+
+/// Everything from here on runs in the command's own process; on success it never returns.
+pub fn exec(spec: &Spec, host: &Host) -> SetupError {
+    match prepare(spec, host) {
+        Ok(()) => exec_command(&spec.command),
+        Err(e) => e,
+    }
+}
+
+fn prepare(spec: &Spec, host: &Host) -> Result<(), SetupError> {
+    if spec.new_session {
+        // A new session has no controlling terminal: TIOCSTI can't reach the caller's.
+        nix::unistd::setsid().map_err(|e| SetupError::errno("--new-session", "", e))?;
+    }
+    apply_env(spec);
+    let cwd = working_dir(spec, host)?;
+    // SAFETY: single-threaded, as above.
+    unsafe { std::env::set_var("PWD", &cwd) };
+    caps::restrict_to(&spec.caps)?;
+    caps::no_new_privs()?;
+    // SAFETY: umask(2) only sets this process's file mode mask.
+    unsafe { libc::umask(host.umask) };
+    signals::reset_for_exec();
+    // Only 0, 1 and 2 cross into the command.
+    sys::cloexec_from(3, &[]).map_err(|e| SetupError::errno("file descriptors", "", e))
+}
+
+fn exec_command(command: &[OsString]) -> SetupError {
+    let args: Result<Vec<CString>, _> = command.iter().map(|a| cstring(a)).collect();
+    let args = match args {
+        Ok(a) => a,
+        Err(e) => return e,
+    };
+    let e = match nix::unistd::execvp(&args[0], &args) {
+        Err(e) => e,
+        Ok(never) => match never {},
+    };
+    let name = command[0].to_string_lossy().into_owned();
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    // execvp reports EACCES when any PATH entry was unreadable, even if the command exists
+    // nowhere: say "not found" whenever no candidate exists.
+    let found = std::env::split_paths(&path).any(|d| d.join(&name).exists());
+    let why = match e {
+        Errno::ENOENT | Errno::EACCES if !name.contains('/') && !found => format!(
+            "command not found in the sandbox (PATH={})",
+            std::env::var("PATH").unwrap_or_default()
+        ),
+        Errno::ENOENT if Path::new(&name).exists() => {
+            "No such file or directory (its interpreter or a shared library is missing inside)"
+                .to_string()
+        }
+        Errno::ENOENT => "No such file or directory inside the sandbox".to_string(),
+        Errno::EACCES => {
+            "Permission denied (not executable, or on a noexec mount, for the sandbox's user)"
+                .to_string()
+        }
+        e => e.desc().to_string(),
+    };
+    SetupError::new("exec", name, why)
+}

@@ -1,0 +1,62 @@
+//! Signals: the supervisor and init both block the forwarded signals and SIGCHLD, read them
+//! from a signalfd, pass the forwarded ones on to the command, and reap on SIGCHLD.
+
+use super::SetupError;
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::WaitStatus;
+
+/// Passed on to the command (bubblewrap forwards none of them).
+pub const FORWARDED: [Signal; 6] = [
+    Signal::SIGINT,
+    Signal::SIGTERM,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+];
+
+fn watched() -> SigSet {
+    let mut set = SigSet::empty();
+    for s in FORWARDED {
+        set.add(s);
+    }
+    set.add(Signal::SIGCHLD);
+    set
+}
+
+/// Block the watched signals; they stay pending until read from a signalfd.
+pub fn block() -> Result<(), SetupError> {
+    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&watched()), None)
+        .map_err(|e| SetupError::errno("signals", "", e))
+}
+
+/// Undo `block` and restore default dispositions before exec (Rust ignores SIGPIPE).
+pub fn reset_for_exec() {
+    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+    // SAFETY: restoring the default disposition installs no handler.
+    unsafe {
+        let _ = nix::sys::signal::signal(Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl);
+    }
+}
+
+pub fn signalfd() -> Result<SignalFd, SetupError> {
+    SignalFd::with_flags(&watched(), SfdFlags::SFD_CLOEXEC)
+        .map_err(|e| SetupError::errno("signals", "", e))
+}
+
+/// Whether a received signal should be passed on. A terminal's signals (sent by the kernel to
+/// the whole foreground process group) already reached the command unless it runs in its own
+/// session; passing them on would deliver them twice.
+pub fn should_forward(code: i32, new_session: bool) -> bool {
+    code != libc::SI_KERNEL || new_session
+}
+
+/// The shell convention for an exit status: the code, or 128 + the signal.
+pub fn exit_code(status: WaitStatus) -> Option<i32> {
+    match status {
+        WaitStatus::Exited(_, c) => Some(c),
+        WaitStatus::Signaled(_, s, _) => Some(128 + s as i32),
+        _ => None,
+    }
+}

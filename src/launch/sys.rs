@@ -1,0 +1,240 @@
+//! Thin wrappers over the system calls that libc and nix don't wrap yet: the new mount API
+//! (open_tree, move_mount, fsopen/fsconfig/fsmount, mount_setattr), openat2 and pivot_root.
+//! The new mount API works on file descriptors, so no path is ever resolved twice and no
+//! mount needs /proc/self/mountinfo to be read back.
+
+use nix::errno::Errno;
+use std::ffi::{CStr, CString};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
+
+pub const OPEN_TREE_CLONE: u32 = 1;
+pub const OPEN_TREE_CLOEXEC: u32 = libc::O_CLOEXEC as u32;
+pub const AT_RECURSIVE: u32 = 0x8000;
+pub const AT_EMPTY_PATH: u32 = libc::AT_EMPTY_PATH as u32;
+
+const MOVE_MOUNT_F_EMPTY_PATH: u32 = 0x4;
+const MOVE_MOUNT_T_EMPTY_PATH: u32 = 0x40;
+
+const FSOPEN_CLOEXEC: u32 = 1;
+const FSMOUNT_CLOEXEC: u32 = 1;
+const FSCONFIG_SET_FLAG: u32 = 0;
+const FSCONFIG_SET_STRING: u32 = 1;
+const FSCONFIG_CMD_CREATE: u32 = 6;
+
+pub const MOUNT_ATTR_RDONLY: u64 = 0x1;
+pub const MOUNT_ATTR_NOSUID: u64 = 0x2;
+pub const MOUNT_ATTR_NODEV: u64 = 0x4;
+pub const MOUNT_ATTR_NOEXEC: u64 = 0x8;
+
+/// `struct mount_attr` (linux/mount.h), version 0.
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+fn cstr(p: &Path) -> Result<CString, Errno> {
+    CString::new(p.as_os_str().as_encoded_bytes()).map_err(|_| Errno::EINVAL)
+}
+
+fn fd_result(r: libc::c_long) -> Result<OwnedFd, Errno> {
+    if r < 0 {
+        Err(Errno::last())
+    } else {
+        // SAFETY: the kernel just returned this descriptor to us; nothing else owns it.
+        Ok(unsafe { OwnedFd::from_raw_fd(r as RawFd) })
+    }
+}
+
+fn unit_result(r: libc::c_long) -> Result<(), Errno> {
+    if r < 0 { Err(Errno::last()) } else { Ok(()) }
+}
+
+const EMPTY: &CStr = c"";
+
+/// `open_tree(dirfd, path, flags)`: with OPEN_TREE_CLONE, a detached copy of the mount at path.
+pub fn open_tree(dirfd: RawFd, path: &Path, flags: u32) -> Result<OwnedFd, Errno> {
+    let p = cstr(path)?;
+    // SAFETY: plain system call with a valid NUL-terminated path.
+    fd_result(unsafe { libc::syscall(libc::SYS_open_tree, dirfd, p.as_ptr(), flags) })
+}
+
+/// Clone the mount tree at an already opened file descriptor.
+pub fn open_tree_fd(fd: BorrowedFd, flags: u32) -> Result<OwnedFd, Errno> {
+    // SAFETY: plain system call; the empty path refers to fd itself.
+    fd_result(unsafe {
+        libc::syscall(
+            libc::SYS_open_tree,
+            fd.as_raw_fd(),
+            EMPTY.as_ptr(),
+            flags | AT_EMPTY_PATH,
+        )
+    })
+}
+
+/// Attach the mount `from` on top of the object `to` refers to.
+pub fn move_mount(from: BorrowedFd, to: BorrowedFd) -> Result<(), Errno> {
+    // SAFETY: plain system call on two descriptors with empty paths.
+    unit_result(unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            from.as_raw_fd(),
+            EMPTY.as_ptr(),
+            to.as_raw_fd(),
+            EMPTY.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
+        )
+    })
+}
+
+/// Attach the mount `from` on an absolute path of the current mount namespace.
+pub fn move_mount_to_path(from: BorrowedFd, to: &Path) -> Result<(), Errno> {
+    let p = cstr(to)?;
+    // SAFETY: plain system call with a valid NUL-terminated path.
+    unit_result(unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            from.as_raw_fd(),
+            EMPTY.as_ptr(),
+            libc::AT_FDCWD,
+            p.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH,
+        )
+    })
+}
+
+/// Set (and clear) mount attributes on the mount at `fd`, recursively when asked.
+pub fn mount_setattr(fd: BorrowedFd, set: u64, clear: u64, recursive: bool) -> Result<(), Errno> {
+    let attr = MountAttr {
+        attr_set: set,
+        attr_clr: clear,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    let flags = AT_EMPTY_PATH | if recursive { AT_RECURSIVE } else { 0 };
+    // SAFETY: attr is a valid mount_attr of the size we pass.
+    unit_result(unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            EMPTY.as_ptr(),
+            flags,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    })
+}
+
+/// A new filesystem instance, configured and mounted (detached): fsopen, fsconfig, fsmount.
+/// `options` are (key, Some(value)) strings or (key, None) flags.
+pub fn new_mount(
+    fstype: &CStr,
+    options: &[(&CStr, Option<&CStr>)],
+    attrs: u64,
+) -> Result<OwnedFd, Errno> {
+    // SAFETY: plain system calls with valid NUL-terminated strings.
+    let fs =
+        fd_result(unsafe { libc::syscall(libc::SYS_fsopen, fstype.as_ptr(), FSOPEN_CLOEXEC) })?;
+    for (key, value) in options {
+        let (cmd, v) = match value {
+            Some(v) => (FSCONFIG_SET_STRING, v.as_ptr()),
+            None => (FSCONFIG_SET_FLAG, std::ptr::null()),
+        };
+        // SAFETY: as above.
+        unit_result(unsafe {
+            libc::syscall(libc::SYS_fsconfig, fs.as_raw_fd(), cmd, key.as_ptr(), v, 0)
+        })?;
+    }
+    // SAFETY: as above.
+    unit_result(unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            fs.as_raw_fd(),
+            FSCONFIG_CMD_CREATE,
+            std::ptr::null::<libc::c_char>(),
+            std::ptr::null::<libc::c_char>(),
+            0,
+        )
+    })?;
+    // SAFETY: as above.
+    fd_result(unsafe { libc::syscall(libc::SYS_fsmount, fs.as_raw_fd(), FSMOUNT_CLOEXEC, attrs) })
+}
+
+/// `openat2` confined to `root`: absolute symlinks and `..` resolve inside it, never out.
+pub fn open_in_root(root: BorrowedFd, path: &Path, flags: i32) -> Result<OwnedFd, Errno> {
+    let p = cstr(path)?;
+    // struct open_how (linux/openat2.h); libc's is non-exhaustive.
+    #[repr(C)]
+    struct OpenHow {
+        flags: u64,
+        mode: u64,
+        resolve: u64,
+    }
+    let how = OpenHow {
+        flags: (flags | libc::O_CLOEXEC) as u64,
+        mode: 0,
+        resolve: libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS,
+    };
+    // SAFETY: how is a valid open_how of the size we pass.
+    fd_result(unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            root.as_raw_fd(),
+            p.as_ptr(),
+            &how as *const OpenHow,
+            std::mem::size_of::<OpenHow>(),
+        )
+    })
+}
+
+pub fn pivot_root(new_root: &CStr, put_old: &CStr) -> Result<(), Errno> {
+    // SAFETY: plain system call with valid NUL-terminated paths.
+    unit_result(unsafe { libc::syscall(libc::SYS_pivot_root, new_root.as_ptr(), put_old.as_ptr()) })
+}
+
+/// fork-like clone into new namespaces: returns 0 in the child, its pid in the parent.
+pub fn clone_fork(flags: libc::c_int) -> Result<libc::pid_t, Errno> {
+    // SAFETY: without CLONE_VM the child gets a copy of the address space, as with fork; the
+    // caller is single-threaded, so no lock can be held by a thread that doesn't exist there.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (flags | libc::SIGCHLD) as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
+    if r < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(r as libc::pid_t)
+    }
+}
+
+/// Mark every descriptor from `first` up as close-on-exec, except those listed in `keep`.
+pub fn cloexec_from(first: u32, keep: &[RawFd]) -> Result<(), Errno> {
+    let mut keep: Vec<u32> = keep
+        .iter()
+        .map(|&f| f as u32)
+        .filter(|&f| f >= first)
+        .collect();
+    keep.sort_unstable();
+    keep.dedup();
+    let mut lo = first;
+    for k in keep.into_iter().chain(std::iter::once(u32::MAX)) {
+        if k > lo {
+            let hi = if k == u32::MAX { u32::MAX } else { k - 1 };
+            // SAFETY: plain system call.
+            unit_result(unsafe {
+                libc::syscall(libc::SYS_close_range, lo, hi, libc::CLOSE_RANGE_CLOEXEC)
+            })?;
+        }
+        lo = k.saturating_add(1);
+    }
+    Ok(())
+}

@@ -1,0 +1,174 @@
+//! Shared test harness: runs the real sbox binary as an unprivileged user. When the tests run
+//! as root (CI), each sbox run drops to TEST_UID; the binary is first copied to a
+//! world-readable directory, since the checkout may sit under a 0700 home.
+#![allow(dead_code)]
+
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+/// The unprivileged ids used when the test process is root.
+pub const TEST_UID: u32 = 4321;
+pub const TEST_GID: u32 = 4321;
+
+pub fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// The uid/gid sbox runs as in these tests.
+pub fn ids() -> (u32, u32) {
+    if is_root() {
+        (TEST_UID, TEST_GID)
+    } else {
+        (
+            nix::unistd::getuid().as_raw(),
+            nix::unistd::getgid().as_raw(),
+        )
+    }
+}
+
+/// A fresh directory that the test user owns (world-traversable parents).
+pub fn scratch(name: &str) -> PathBuf {
+    static BASE: OnceLock<PathBuf> = OnceLock::new();
+    let base = BASE.get_or_init(|| {
+        let b = std::env::temp_dir().join(format!("sbox-it-{}", std::process::id()));
+        std::fs::create_dir_all(&b).unwrap();
+        std::fs::set_permissions(&b, std::fs::Permissions::from_mode(0o755)).unwrap();
+        b
+    });
+    let d = base.join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    chown_to_test_user(&d);
+    d
+}
+
+pub fn chown_to_test_user(p: &Path) {
+    let (u, g) = ids();
+    std::os::unix::fs::lchown(p, Some(u), Some(g)).unwrap();
+}
+
+/// Path of the sbox binary, copied where the test user can run it.
+pub fn bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let dir = scratch("bin");
+        let dst = dir.join("sbox");
+        std::fs::copy(env!("CARGO_BIN_EXE_sbox"), &dst).unwrap();
+        std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(0o755)).unwrap();
+        dst
+    })
+}
+
+/// A `Command` that runs `prog` as the unprivileged test user, from a neutral directory.
+pub fn as_user(prog: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut c = Command::new(prog);
+    if is_root() {
+        c.uid(TEST_UID).gid(TEST_GID);
+    }
+    c.current_dir("/").env("HOME", "/").stdin(Stdio::null());
+    c
+}
+
+/// `sbox ARGS...` as the test user.
+pub fn sbox_cmd(args: &[&str]) -> Command {
+    let mut c = as_user(bin());
+    c.args(args);
+    c
+}
+
+pub fn sbox(args: &[&str]) -> Output {
+    sbox_cmd(args).output().expect("run sbox")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Run and require success; returns stdout.
+#[track_caller]
+pub fn ok(args: &[&str]) -> String {
+    let o = sbox(args);
+    assert!(
+        o.status.success(),
+        "sbox {args:?} failed: {:?}\nstdout: {}\nstderr: {}",
+        o.status,
+        stdout(&o),
+        stderr(&o)
+    );
+    stdout(&o)
+}
+
+/// The host root, read-only, with a PID namespace and /proc, /dev: the common base.
+pub const BASE: &[&str] = &[
+    "--ro-bind",
+    "/",
+    "/",
+    "--unshare-pid",
+    "--proc",
+    "/proc",
+    "--dev",
+    "/dev",
+];
+
+/// BASE + extra options + a python3 snippet as the command.
+pub fn py(extra: &[&str], code: &str) -> Output {
+    let mut args: Vec<&str> = BASE.to_vec();
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["python3", "-c", code]);
+    sbox(&args)
+}
+
+#[track_caller]
+pub fn py_ok(extra: &[&str], code: &str) -> String {
+    let o = py(extra, code);
+    assert!(
+        o.status.success(),
+        "python {code:?} with {extra:?} failed: {:?}\nstdout: {}\nstderr: {}",
+        o.status,
+        stdout(&o),
+        stderr(&o)
+    );
+    stdout(&o)
+}
+
+/// Python that prints the errno of a failing call, or "ok".
+pub fn errno_of(stmt: &str) -> String {
+    format!(
+        "import os, errno, socket\ntry:\n    {stmt}\n    print('ok')\nexcept OSError as e:\n    print(errno.errorcode[e.errno])"
+    )
+}
+
+/// Assert the single-line error contract: one line, `sbox: ` + prefix, status 1.
+#[track_caller]
+pub fn assert_one_line_error(o: &Output, prefix: &str) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(1), "status; stderr: {err}");
+    assert_eq!(err.lines().count(), 1, "exactly one line: {err:?}");
+    assert!(
+        err.starts_with(&format!("sbox: {prefix}")),
+        "{err:?} should start with 'sbox: {prefix}'"
+    );
+}
+
+/// Pids of processes whose command line contains `marker`.
+pub fn pids_with(marker: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        if let Ok(cmd) = std::fs::read(e.path().join("cmdline"))
+            && String::from_utf8_lossy(&cmd).contains(marker)
+        {
+            out.push(pid);
+        }
+    }
+    out
+}
