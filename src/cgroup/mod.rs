@@ -4,8 +4,10 @@
 //! scope with Delegate=yes holding the supervisor ([`systemd`]); or, without D-Bus, the caller's
 //! own cgroup when it is already delegated to it ([`delegated`]). Inside it sbox makes two leaves:
 //!
-//!     <group>/supervisor   sbox and the sandbox's init/setup processes: not limited
-//!     <group>/payload      the command, joined just before exec: every limit is set here
+//! ```text
+//! <group>/supervisor   sbox and the sandbox's init/setup processes: not limited
+//! <group>/payload      the command, joined just before exec: every limit is set here
+//! ```
 //!
 //! so that namespace and mount setup is never charged to a tiny limit, and the supervisor,
 //! outside the limit, survives an OOM kill to read `payload/memory.events` and report it.
@@ -223,6 +225,8 @@ pub struct Session {
     procs: Option<OwnedFd>,
     /// memory.max as read back.
     limit: Option<u64>,
+    /// `finish` ran: nothing left to undo.
+    done: bool,
 }
 
 /// Make the cgroups for `limits`, move the supervisor into `supervisor/`, set every limit on
@@ -252,6 +256,7 @@ pub fn prepare(limits: &Limits) -> Result<Option<Session>, SetupError> {
             ctls,
             procs: None,
             limit: None,
+            done: false,
         }
     } else {
         let unit = format!("{name}.scope");
@@ -270,15 +275,12 @@ pub fn prepare(limits: &Limits) -> Result<Option<Session>, SetupError> {
             ctls,
             procs: None,
             limit: None,
+            done: false,
         }
     };
-    match s.build(limits) {
-        Ok(()) => Ok(Some(s)),
-        Err(e) => {
-            s.teardown();
-            Err(e)
-        }
-    }
+    // On error, dropping the session removes what was made.
+    s.build(limits)?;
+    Ok(Some(s))
 }
 
 impl Session {
@@ -446,6 +448,7 @@ impl Session {
                 .and_then(|s| s.trim().parse().ok());
         }
         self.teardown();
+        self.done = true;
         r
     }
 
@@ -494,6 +497,30 @@ fn populated(cg: &Path) -> bool {
         .and_then(|t| events::keyed(&t, "populated"))
         .unwrap_or(0)
         != 0
+}
+
+impl Drop for Session {
+    /// A session abandoned on an error path still removes what it made.
+    fn drop(&mut self) {
+        if !self.done {
+            self.teardown();
+        }
+    }
+}
+
+/// In the command process, just before exec: join the payload leaf through the descriptor the
+/// supervisor opened (from here on, memory and processes count against the limits), then, with
+/// --unshare-cgroup, make that leaf the root of a new cgroup namespace (it needs CAP_SYS_ADMIN
+/// in the sandbox's user namespace: call this before capabilities are dropped).
+pub fn enter_payload(procs: BorrowedFd, unshare_ns: bool) -> Result<(), SetupError> {
+    // "0" is the writing process itself; the open file carries the supervisor's credentials.
+    nix::unistd::write(procs, b"0")
+        .map_err(|e| SetupError::errno("limits", "payload/cgroup.procs", e))?;
+    if unshare_ns {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+            .map_err(|e| SetupError::errno("--unshare-cgroup", "", e))?;
+    }
+    Ok(())
 }
 
 /// Move every process of cgroup `from` into `to` (a few rounds: they may fork meanwhile).

@@ -77,20 +77,25 @@ fn scope_props(pid: u32, oom_policy: bool) -> Props {
 }
 
 /// Ask the user's systemd for a transient scope with Delegate=yes holding this process, and
-/// wait until the job that starts it is done. Returns the unit name.
+/// wait until the job that starts it is done.
 pub fn start_scope(opt: &str, unit: &str) -> Result<(), SetupError> {
     let (address, shown) = bus_address(opt)?;
+    start_scope_on(opt, unit, &address, &shown)
+}
+
+/// [`start_scope`] on the bus at `address` (`shown` names it in errors).
+pub fn start_scope_on(opt: &str, unit: &str, address: &str, shown: &str) -> Result<(), SetupError> {
     let bus_err = |what: &str, e: dbus::Error| {
         SetupError::new(
             opt,
-            &shown,
+            shown,
             format!(
                 "{what}: {}; {FIX}",
                 e.message().unwrap_or(e.name().unwrap_or("D-Bus error"))
             ),
         )
     };
-    let mut ch = Channel::open_private(&address)
+    let mut ch = Channel::open_private(address)
         .map_err(|e| bus_err("cannot connect to the user D-Bus", e))?;
     ch.register()
         .map_err(|e| bus_err("the user D-Bus refused the connection", e))?;

@@ -5,6 +5,7 @@ use super::{SetupError, caps, signals, sys};
 use crate::spec::{EnvOp, Spec};
 use nix::errno::Errno;
 use std::ffi::{CString, OsStr, OsString};
+use std::os::fd::BorrowedFd;
 use std::path::{Path, PathBuf};
 
 /// What the supervisor knew about the host that the sandbox can't see any more.
@@ -55,14 +56,19 @@ fn cstring(s: &OsStr) -> Result<CString, SetupError> {
 }
 
 /// Everything from here on runs in the command's own process; on success it never returns.
-pub fn exec(spec: &Spec, host: &Host) -> SetupError {
-    match prepare(spec, host) {
+pub fn exec(spec: &Spec, host: &Host, payload: Option<BorrowedFd>) -> SetupError {
+    match prepare(spec, host, payload) {
         Ok(()) => exec_command(&spec.command),
         Err(e) => e,
     }
 }
 
-fn prepare(spec: &Spec, host: &Host) -> Result<(), SetupError> {
+fn prepare(spec: &Spec, host: &Host, payload: Option<BorrowedFd>) -> Result<(), SetupError> {
+    if let Some(fd) = payload {
+        // Into the limited cgroup now: the setup so far was charged to the supervisor's leaf.
+        // Before the capability drop: --unshare-cgroup needs CAP_SYS_ADMIN here.
+        crate::cgroup::enter_payload(fd, spec.ns.cgroup)?;
+    }
     if spec.new_session {
         // A new session has no controlling terminal: TIOCSTI can't reach the caller's.
         nix::unistd::setsid().map_err(|e| SetupError::errno("--new-session", "", e))?;

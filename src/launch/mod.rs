@@ -24,10 +24,13 @@ use nix::fcntl::OFlag;
 use nix::sys::wait::{WaitPidFlag, waitpid};
 use nix::unistd::{ForkResult, Pid, fork, pipe2};
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 /// Start the sandbox and wait for it; returns the exit status sbox should exit with.
 pub fn run(spec: &Spec) -> Result<i32, SetupError> {
+    // Limits: the cgroup exists before clone, so the sandbox starts in its unlimited
+    // supervisor leaf; only the command joins the limited payload leaf, just before exec.
+    let limits = crate::cgroup::prepare(&spec.limits)?;
     let host = host_facts();
     let pipe = |what| pipe2(OFlag::O_CLOEXEC).map_err(|e| SetupError::errno(what, "", e));
     let (err_r, err_w) = pipe("error pipe")?;
@@ -40,17 +43,31 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
     };
     signals::block()?;
 
-    let pid = sys::clone_fork(userns::clone_flags(spec)).map_err(userns::clone_error)?;
+    let mut flags = userns::clone_flags(spec);
+    if limits.is_some() {
+        // The command unshares it after joining the payload leaf, which becomes its root.
+        flags &= !libc::CLONE_NEWCGROUP;
+    }
+    let pid = sys::clone_fork(flags).map_err(userns::clone_error)?;
     if pid == 0 {
         drop(err_r);
         let alive_r = alive.map(|(r, w)| {
             drop(w);
             r
         });
-        child(spec, &host, err_w, alive_r)
+        let payload = limits.as_ref().map(|s| s.payload_procs_fd());
+        child(spec, &host, err_w, alive_r, payload)
     }
     drop(err_w);
-    supervise(spec, Pid::from_raw(pid), err_r)
+    let status = supervise(spec, Pid::from_raw(pid), err_r);
+    if let Some(session) = limits {
+        let report = session.finish();
+        if report.oom_killed() {
+            eprintln!("sbox: {report}");
+            return Ok(137);
+        }
+    }
+    status
 }
 
 fn host_facts() -> Host {
@@ -69,9 +86,15 @@ fn host_facts() -> Host {
 }
 
 /// The child, in its new namespaces. Never returns.
-fn child(spec: &Spec, host: &Host, err_w: OwnedFd, alive: Option<OwnedFd>) -> ! {
+fn child(
+    spec: &Spec,
+    host: &Host,
+    err_w: OwnedFd,
+    alive: Option<OwnedFd>,
+    payload: Option<BorrowedFd>,
+) -> ! {
     let e = match setup(spec, host, err_w.as_fd(), alive) {
-        Ok(Role::Command) => exec::exec(spec, host),
+        Ok(Role::Command) => exec::exec(spec, host, payload),
         Ok(Role::Init(command)) => {
             // The command holds its own copy of the error pipe until it execs.
             drop(err_w);
