@@ -122,6 +122,8 @@ fn bus_without_systemd_is_a_clear_error() {
     let _ = child.kill();
     let _ = child.wait();
     let e = r.unwrap_err();
+    assert!(e.unreachable);
+    let e = e.error;
     assert_eq!(e.step, "--mem");
     assert_eq!(e.path, addr);
     assert!(
@@ -137,6 +139,8 @@ fn bus_without_systemd_is_a_clear_error() {
         "unix:path=/nonexistent/bus",
     );
     let e = r.unwrap_err();
+    assert!(e.unreachable);
+    let e = e.error;
     assert!(e.why.starts_with("cannot connect to the user D-Bus"), "{e}");
 }
 

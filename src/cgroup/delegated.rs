@@ -37,13 +37,30 @@ fn marked_delegated(p: &Path) -> bool {
     false
 }
 
-/// Is `cg` (the caller's cgroup) a subtree sbox may build in? It must be writable by us
-/// (directory, cgroup.procs, cgroup.subtree_control) and either marked delegated by systemd or
-/// the root of our cgroup namespace (what a container engine hands over). A cgroup that merely
-/// happens to be ours (any unit under user@.service is) is not delegated: systemd manages it.
-pub fn usable(cg: &Path, ns_root: bool) -> bool {
-    writable(cg)
+/// How far the caller's cgroup `cg` can be built in, without asking anyone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Standing {
+    /// Not writable by us: ask systemd.
+    Foreign,
+    /// Writable, but not marked as delegated: any unit under user@.service is ours to write,
+    /// yet systemd manages it. Used only when no systemd answers on the user bus (the user
+    /// manager of systemd ≥ 252 marks nothing, so a Delegate=yes user unit looks like this).
+    Writable,
+    /// Marked delegated by systemd, or the root of our cgroup namespace (what a container
+    /// engine hands over): used directly, no D-Bus.
+    Delegated,
+}
+
+/// Where `cg` stands: writable (directory, cgroup.procs, cgroup.subtree_control), and marked.
+pub fn standing(cg: &Path, ns_root: bool) -> Standing {
+    if !(writable(cg)
         && writable(&cg.join("cgroup.procs"))
-        && writable(&cg.join("cgroup.subtree_control"))
-        && (ns_root || marked_delegated(cg))
+        && writable(&cg.join("cgroup.subtree_control")))
+    {
+        Standing::Foreign
+    } else if ns_root || marked_delegated(cg) {
+        Standing::Delegated
+    } else {
+        Standing::Writable
+    }
 }

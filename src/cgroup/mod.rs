@@ -244,23 +244,36 @@ pub fn prepare(limits: &Limits) -> Result<Option<Session>, SetupError> {
 
     let name = format!("sbox-{}-{}", std::process::id(), random_suffix());
     let have = controllers(&cg);
-    let mut s = if delegated::usable(&cg, ns_root)
-        && ctls.iter().all(|c| have.iter().any(|h| h == c.name))
-    {
-        Session {
-            origin: Origin::Delegated {
-                parent: cg.clone(),
-                enabled_in_parent: Vec::new(),
-            },
-            group: cg.join(&name),
-            ctls,
-            procs: None,
-            limit: None,
-            done: false,
-        }
+    let standing = if ctls.iter().all(|c| have.iter().any(|h| h == c.name)) {
+        delegated::standing(&cg, ns_root)
+    } else {
+        delegated::Standing::Foreign
+    };
+    let in_place = |cg: PathBuf, ctls: Vec<Ctl>| Session {
+        origin: Origin::Delegated {
+            parent: cg.clone(),
+            enabled_in_parent: Vec::new(),
+        },
+        group: cg.join(&name),
+        ctls,
+        procs: None,
+        limit: None,
+        done: false,
+    };
+    let mut s = if standing == delegated::Standing::Delegated {
+        in_place(cg, ctls)
     } else {
         let unit = format!("{name}.scope");
-        systemd::start_scope(first.opt, &unit)?;
+        match systemd::start_scope(first.opt, &unit) {
+            Ok(()) => {}
+            // No systemd to ask, but this cgroup is ours with the controllers: use it.
+            Err(e) if e.unreachable && standing == delegated::Standing::Writable => {
+                let mut s = in_place(cg, ctls);
+                s.build(limits)?;
+                return Ok(Some(s));
+            }
+            Err(e) => return Err(e.into()),
+        }
         let (scope, _) = own_cgroup(first.opt, &mnt, &mnt_root)?;
         if scope.file_name().and_then(|n| n.to_str()) != Some(unit.as_str()) {
             return Err(SetupError::new(

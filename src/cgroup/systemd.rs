@@ -18,6 +18,34 @@ const FIX: &str = "limits need a systemd user instance (systemd --user with dbus
                    e.g. a login session or a lingering user), or a delegated cgroup v2 subtree \
                    (run sbox inside 'systemd-run --user --scope -p Delegate=yes')";
 
+/// Why no scope: `unreachable` when no systemd user instance could be asked at all (no bus,
+/// no connection, nothing answering), as opposed to systemd refusing or failing the scope.
+#[derive(Debug)]
+pub struct ScopeError {
+    pub error: SetupError,
+    pub unreachable: bool,
+}
+
+impl From<ScopeError> for SetupError {
+    fn from(e: ScopeError) -> SetupError {
+        e.error
+    }
+}
+
+fn unreachable(error: SetupError) -> ScopeError {
+    ScopeError {
+        error,
+        unreachable: true,
+    }
+}
+
+fn refused(error: SetupError) -> ScopeError {
+    ScopeError {
+        error,
+        unreachable: false,
+    }
+}
+
 /// The user bus address: $DBUS_SESSION_BUS_ADDRESS, else $XDG_RUNTIME_DIR/bus.
 fn bus_address(opt: &str) -> Result<(String, String), SetupError> {
     if let Some(a) = std::env::var_os("DBUS_SESSION_BUS_ADDRESS") {
@@ -78,13 +106,13 @@ fn scope_props(pid: u32, oom_policy: bool) -> Props {
 
 /// Ask the user's systemd for a transient scope with Delegate=yes holding this process, and
 /// wait until the job that starts it is done.
-pub fn start_scope(opt: &str, unit: &str) -> Result<(), SetupError> {
-    let (address, shown) = bus_address(opt)?;
+pub fn start_scope(opt: &str, unit: &str) -> Result<(), ScopeError> {
+    let (address, shown) = bus_address(opt).map_err(unreachable)?;
     start_scope_on(opt, unit, &address, &shown)
 }
 
 /// [`start_scope`] on the bus at `address` (`shown` names it in errors).
-pub fn start_scope_on(opt: &str, unit: &str, address: &str, shown: &str) -> Result<(), SetupError> {
+pub fn start_scope_on(opt: &str, unit: &str, address: &str, shown: &str) -> Result<(), ScopeError> {
     let bus_err = |what: &str, e: dbus::Error| {
         SetupError::new(
             opt,
@@ -95,10 +123,11 @@ pub fn start_scope_on(opt: &str, unit: &str, address: &str, shown: &str) -> Resu
             ),
         )
     };
-    let mut ch = Channel::open_private(address)
-        .map_err(|e| bus_err("cannot connect to the user D-Bus", e))?;
+    let gone = |what: &str, e: dbus::Error| unreachable(bus_err(what, e));
+    let mut ch =
+        Channel::open_private(address).map_err(|e| gone("cannot connect to the user D-Bus", e))?;
     ch.register()
-        .map_err(|e| bus_err("the user D-Bus refused the connection", e))?;
+        .map_err(|e| gone("the user D-Bus refused the connection", e))?;
 
     // Listen for the job's end before asking, so that the signal cannot be missed.
     let rule = format!(
@@ -110,12 +139,12 @@ pub fn start_scope_on(opt: &str, unit: &str, address: &str, shown: &str) -> Resu
         "org.freedesktop.DBus",
         "AddMatch",
     )
-    .map_err(|e| bus_err("AddMatch", dbus::Error::new_failed(&e)))?
+    .map_err(|e| gone("AddMatch", dbus::Error::new_failed(&e)))?
     .append1(rule);
     ch.send_with_reply_and_block(m, CALL_TIMEOUT)
-        .map_err(|e| bus_err("AddMatch", e))?;
+        .map_err(|e| gone("AddMatch", e))?;
     call(&ch, "Subscribe", |m| m)
-        .map_err(|e| bus_err("no systemd user instance answers on the user bus", e))?;
+        .map_err(|e| gone("no systemd user instance answers on the user bus", e))?;
 
     let start = |oom_policy: bool| {
         call(&ch, "StartTransientUnit", |m| {
@@ -129,12 +158,12 @@ pub fn start_scope_on(opt: &str, unit: &str, address: &str, shown: &str) -> Resu
         Err(e) if e.message().is_some_and(|m| m.contains("OOMPolicy")) => start(false),
         r => r,
     }
-    .map_err(|e| bus_err(&format!("systemd could not start {unit}"), e))?;
+    .map_err(|e| refused(bus_err(&format!("systemd could not start {unit}"), e)))?;
     let job: dbus::Path = reply.read1().map_err(|e| {
-        bus_err(
+        refused(bus_err(
             "StartTransientUnit",
             dbus::Error::new_failed(&e.to_string()),
-        )
+        ))
     })?;
 
     // Wait for JobRemoved(id, job, unit, result) of our job.
@@ -142,15 +171,15 @@ pub fn start_scope_on(opt: &str, unit: &str, address: &str, shown: &str) -> Resu
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(SetupError::new(
+            return Err(refused(SetupError::new(
                 opt,
                 unit,
                 "systemd did not finish starting the scope in time",
-            ));
+            )));
         }
         let Some(msg) = ch
             .blocking_pop_message(left)
-            .map_err(|e| bus_err("lost the user D-Bus", e))?
+            .map_err(|e| refused(bus_err("lost the user D-Bus", e)))?
         else {
             continue;
         };
@@ -162,11 +191,11 @@ pub fn start_scope_on(opt: &str, unit: &str, address: &str, shown: &str) -> Resu
         };
         if path == job {
             if result != "done" {
-                return Err(SetupError::new(
+                return Err(refused(SetupError::new(
                     opt,
                     unit,
                     format!("systemd could not start the scope (job result: {result})"),
-                ));
+                )));
             }
             break;
         }
