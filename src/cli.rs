@@ -1,10 +1,12 @@
 //! The bubblewrap-style command line: options first, then the command. Filesystem operations,
 //! capability edits and environment edits keep the order in which they were given.
 
-use crate::spec::{BindKind, EnvOp, FsOp, Spec};
+use crate::launch::seccomp;
+use crate::spec::{BindKind, DataKind, EnvOp, FsOp, OverlayUpper, SeccompProfile, Spec};
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
 use std::ffi::OsString;
+use std::os::fd::RawFd;
 use std::path::PathBuf;
 
 /// A command-line error, already worded as `<option>: <why>`.
@@ -36,6 +38,45 @@ fn path_one(name: &'static str, v: &'static str, help: &'static str) -> Arg {
         .help_heading("Filesystem")
 }
 
+fn fd_arg(name: &'static str, help: &'static str, heading: &'static str) -> Arg {
+    Arg::new(name)
+        .long(name)
+        .value_name("FD")
+        .value_parser(value_parser!(String))
+        .help(help)
+        .help_heading(heading)
+}
+
+fn fd_pair(name: &'static str, help: &'static str) -> Arg {
+    Arg::new(name)
+        .long(name)
+        .num_args(2)
+        .value_names(["FD", "DEST"])
+        .value_parser(value_parser!(OsString))
+        .action(ArgAction::Append)
+        .help(help)
+        .help_heading("Filesystem")
+}
+
+/// Parse a file descriptor number.
+pub fn parse_fd(opt: &str, s: &str) -> Result<RawFd, CliError> {
+    match s.parse::<RawFd>() {
+        Ok(fd) if fd >= 0 => Ok(fd),
+        _ => Err(CliError::Invalid(format!(
+            "{opt}: '{s}': not a file descriptor number"
+        ))),
+    }
+}
+
+fn security_many(name: &'static str, v: &'static str, help: &'static str) -> Arg {
+    Arg::new(name)
+        .long(name)
+        .value_name(v)
+        .action(ArgAction::Append)
+        .help(help)
+        .help_heading("Security")
+}
+
 fn flag(name: &'static str, heading: &'static str, help: &'static str) -> Arg {
     Arg::new(name)
         .long(name)
@@ -51,6 +92,7 @@ pub fn command() -> Command {
         .about("Run a command in an unprivileged, rootless sandbox")
         .override_usage("sbox [OPTIONS] [--] COMMAND [ARGS...]")
         .disable_version_flag(true)
+        .args_override_self(true)
         .arg(
             Arg::new("version")
                 .long("version")
@@ -226,6 +268,92 @@ pub fn command() -> Command {
             "Process",
             "Run the command as pid 1 (no init) in the PID namespace",
         ))
+        .arg(fd_arg("args", "Read more arguments, NUL-separated, from FD", "Descriptors"))
+        .arg(fd_arg("info-fd", "Write the child pid and namespace ids as JSON to FD", "Descriptors"))
+        .arg(fd_arg("json-status-fd", "Write JSON lines at start and at exit to FD", "Descriptors"))
+        .arg(fd_arg("sync-fd", "Keep FD open in the sandbox while it runs", "Descriptors"))
+        .arg(fd_arg("block-fd", "Wait for data on FD before building the sandbox", "Descriptors"))
+        .arg(fd_arg(
+            "userns-block-fd",
+            "Wait for data on FD before using the user namespace (its id maps are written by someone else)",
+            "Descriptors",
+        ))
+        .arg(fd_arg("seccomp", "Install the compiled BPF program read from FD", "Descriptors"))
+        .arg(
+            fd_arg("add-seccomp-fd", "Install one more compiled BPF program read from FD", "Descriptors")
+                .action(ArgAction::Append),
+        )
+        .arg(path_one("lock-file", "DEST", "Hold a lock on DEST (inside) while the sandbox runs"))
+        .arg(fd_pair("file", "Copy the contents of FD to a new file DEST"))
+        .arg(fd_pair("bind-data", "Copy FD to a private file bound on DEST"))
+        .arg(fd_pair("ro-bind-data", "Copy FD to a private file bound read-only on DEST"))
+        .arg(fd_pair("bind-fd", "Bind the directory FD refers to on DEST"))
+        .arg(fd_pair("ro-bind-fd", "Bind the directory FD refers to read-only on DEST"))
+        .arg(path_one("mqueue", "DEST", "Mount a new mqueue on DEST (needs --unshare-ipc)"))
+        .arg(
+            Arg::new("chmod")
+                .long("chmod")
+                .num_args(2)
+                .value_names(["OCTAL", "PATH"])
+                .value_parser(value_parser!(OsString))
+                .action(ArgAction::Append)
+                .help("Change the mode of PATH (which must exist)")
+                .help_heading("Filesystem"),
+        )
+        .arg(path_one(
+            "overlay-src",
+            "SRC",
+            "A lower layer for the next overlay (the first given is the topmost)",
+        ))
+        .arg(
+            Arg::new("overlay")
+                .long("overlay")
+                .num_args(3)
+                .value_names(["RWSRC", "WORKDIR", "DEST"])
+                .value_parser(value_parser!(PathBuf))
+                .action(ArgAction::Append)
+                .help("Overlay on DEST, writes going to RWSRC (WORKDIR: empty, same filesystem)")
+                .help_heading("Filesystem"),
+        )
+        .arg(path_one("tmp-overlay", "DEST", "Overlay on DEST, writes going to an invisible tmpfs"))
+        .arg(path_one("ro-overlay", "DEST", "Read-only overlay on DEST"))
+        .arg(flag(
+            "unshare-user-try",
+            "Namespaces",
+            "Create a user namespace (always done)",
+        ))
+        .arg(flag(
+            "unshare-cgroup-try",
+            "Namespaces",
+            "Create a cgroup namespace if the kernel supports it",
+        ))
+        .arg(fd_arg("userns", "Join the user namespace FD instead of creating one", "Namespaces"))
+        .arg(fd_arg("userns2", "Switch to the user namespace FD once the sandbox is built", "Namespaces"))
+        .arg(fd_arg("pidns", "Join the PID namespace FD (the parent of a new one with --unshare-pid)", "Namespaces"))
+        .arg(flag(
+            "disable-userns",
+            "Namespaces",
+            "The command can't create user namespaces",
+        ))
+        .arg(flag(
+            "assert-userns-disabled",
+            "Namespaces",
+            "Fail unless creating user namespaces is already impossible",
+        ))
+        .arg(
+            Arg::new("argv0")
+                .long("argv0")
+                .value_name("VALUE")
+                .value_parser(value_parser!(OsString))
+                .help("argv[0] of the command")
+                .help_heading("Process"),
+        )
+        .arg(
+            Arg::new("level-prefix")
+                .long("level-prefix")
+                .action(ArgAction::SetTrue)
+                .help("Prefix messages with their syslog level, e.g. <3>"),
+        )
         .arg(
             Arg::new("cap-add")
                 .long("cap-add")
@@ -267,6 +395,70 @@ pub fn command() -> Command {
                 .help("CPU time of the command, in percent of one CPU (150% = 1.5 CPUs)")
                 .help_heading("Limits"),
         )
+        .arg(
+            Arg::new("seccomp-profile")
+                .long("seccomp-profile")
+                .value_name("NAME")
+                .help("Seccomp policy: default (deny list), strict (allow list) or none")
+                .help_heading("Security"),
+        )
+        .arg(security_many(
+            "seccomp-allow",
+            "SYSCALL",
+            "Allow a syscall the profile denies",
+        ))
+        .arg(security_many(
+            "seccomp-deny",
+            "SYSCALL[:ERRNO]",
+            "Deny a syscall with ERRNO (name or number; default EPERM)",
+        ))
+        .arg(flag(
+            "seccomp-allow-32bit",
+            "Security",
+            "Let i386 syscalls through (x32 stays refused)",
+        ))
+        .arg(flag(
+            "landlock",
+            "Security",
+            "Landlock: allow only what the mounts give (ro binds read, the rest read-write)",
+        ))
+        .arg(
+            security_many(
+                "landlock-ro",
+                "PATH",
+                "Landlock: allow reading and executing PATH",
+            )
+            .value_parser(value_parser!(PathBuf)),
+        )
+        .arg(
+            security_many(
+                "landlock-rw",
+                "PATH",
+                "Landlock: allow all file access under PATH",
+            )
+            .value_parser(value_parser!(PathBuf)),
+        )
+        .arg(
+            security_many(
+                "landlock-tcp-connect",
+                "PORT",
+                "Landlock: allow TCP connect to PORT only (repeatable)",
+            )
+            .value_parser(value_parser!(u16)),
+        )
+        .arg(
+            security_many(
+                "landlock-tcp-bind",
+                "PORT",
+                "Landlock: allow TCP bind to PORT only (repeatable)",
+            )
+            .value_parser(value_parser!(u16)),
+        )
+        .arg(flag(
+            "allow-userns",
+            "Security",
+            "Let the command create nested user namespaces (mounting stays denied)",
+        ))
         .arg(
             Arg::new("verbose")
                 .short('v')
@@ -378,6 +570,16 @@ pub fn parse_cap(opt: &str, s: &str) -> Result<caps::Capability, CliError> {
     })
 }
 
+/// A syscall name known on x86_64; `value` is the whole option value, for the message.
+fn parse_syscall(opt: &str, value: &str, name: &str) -> Result<String, CliError> {
+    match seccomp::names::nr(name) {
+        Some(_) => Ok(name.to_string()),
+        None => Err(CliError::Invalid(format!(
+            "{opt}: '{value}': '{name}' is not a syscall on x86_64 (see syscalls(2))"
+        ))),
+    }
+}
+
 /// Turn a clap error into one line naming the option.
 fn clap_error(e: clap::Error) -> CliError {
     match e.kind() {
@@ -443,17 +645,80 @@ impl SourceString for clap::Error {
     }
 }
 
+/// `--args FD` splices NUL-separated arguments read from FD in place of itself, as bubblewrap
+/// does for command lines too long or too private for argv. This is the parser's only I/O, and
+/// it is skipped unless `--args` is present.
+pub fn expand_args(args: Vec<OsString>) -> Result<Vec<OsString>, CliError> {
+    if !args.iter().any(|a| a == "--args") {
+        return Ok(args);
+    }
+    let mut cmd = command();
+    cmd.build();
+    let arity = |long: &str| {
+        cmd.get_arguments()
+            .find(|a| a.get_long() == Some(long))
+            .filter(|a| a.get_action().takes_values())
+            .map_or(0, |a| a.get_num_args().map_or(1, |r| r.min_values()))
+    };
+    let mut rest: std::collections::VecDeque<OsString> = args.into();
+    let mut out = Vec::new();
+    let mut reads = 0;
+    while let Some(a) = rest.pop_front() {
+        let s = a.to_string_lossy().into_owned();
+        if s == "--args" {
+            let v = rest
+                .pop_front()
+                .ok_or_else(|| CliError::Invalid("--args: missing argument".into()))?;
+            let fd = parse_fd("--args", &v.to_string_lossy())?;
+            reads += 1;
+            if reads > 64 {
+                return Err(CliError::Invalid("--args: nested too deeply".into()));
+            }
+            let mut data = Vec::new();
+            // SAFETY: the caller handed this descriptor to us to read and close.
+            let mut f = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+            std::io::Read::read_to_end(&mut f, &mut data)
+                .map_err(|e| CliError::Invalid(format!("--args: {fd}: {e}")))?;
+            let mut words: Vec<&[u8]> = data.split(|b| *b == 0).collect();
+            if data.last() == Some(&0) || data.is_empty() {
+                words.pop();
+            }
+            for w in words.into_iter().rev() {
+                rest.push_front(
+                    <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(w).to_os_string(),
+                );
+            }
+            continue;
+        }
+        let is_option = s.starts_with('-') && s != "-" && s != "--";
+        if !is_option {
+            out.push(a);
+            out.extend(rest);
+            break;
+        }
+        let n = match s.strip_prefix("--") {
+            Some(long) if !long.contains('=') => arity(long),
+            _ => 0,
+        };
+        out.push(a);
+        out.extend((0..n).filter_map(|_| rest.pop_front()));
+    }
+    Ok(out)
+}
+
 /// Parse the arguments after argv[0] into a `Spec`.
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Spec, CliError> {
     let argv = std::iter::once(OsString::from("sbox")).chain(args);
     let m = command().try_get_matches_from(argv).map_err(clap_error)?;
     let mut spec = Spec::default();
 
-    // Filesystem operations, with --perms/--size modifiers applying to the next one.
+    // Filesystem operations, with --perms/--size modifiers applying to the next one and
+    // --overlay-src layers collected for the next overlay.
     enum Item<'a> {
         Op(FsOp),
         Perms(&'a str),
         Size(&'a str),
+        OverlaySrc(PathBuf),
     }
     let mut items: Vec<(usize, Item)> = Vec::new();
     for (id, kind, optional) in [
@@ -479,34 +744,118 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Spec, CliError>
             .into_iter()
             .map(|(i, v)| (i, v[0].clone()))
     };
+    let mut push = |i: usize, op: FsOp| items.push((i, Item::Op(op)));
     for (i, dst) in one("tmpfs") {
-        items.push((
+        push(
             i,
-            Item::Op(FsOp::Tmpfs {
+            FsOp::Tmpfs {
                 dst,
                 perms: None,
                 size: None,
-            }),
-        ));
+            },
+        );
     }
     for (i, dst) in one("proc") {
-        items.push((i, Item::Op(FsOp::Proc { dst })));
+        push(i, FsOp::Proc { dst });
     }
     for (i, dst) in one("dev") {
-        items.push((i, Item::Op(FsOp::Dev { dst })));
+        push(i, FsOp::Dev { dst });
     }
     for (i, dst) in one("dir") {
-        items.push((i, Item::Op(FsOp::Dir { dst, perms: None })));
+        push(i, FsOp::Dir { dst, perms: None });
     }
     for (i, dst) in one("remount-ro") {
-        items.push((i, Item::Op(FsOp::RemountRo { dst })));
+        push(i, FsOp::RemountRo { dst });
+    }
+    for (i, dst) in one("mqueue") {
+        push(i, FsOp::Mqueue { dst });
     }
     for (i, v) in indexed::<PathBuf>(&m, "symlink") {
-        let op = FsOp::Symlink {
-            target: v[0].clone(),
-            dst: v[1].clone(),
+        push(
+            i,
+            FsOp::Symlink {
+                target: v[0].clone(),
+                dst: v[1].clone(),
+            },
+        );
+    }
+    for (i, v) in indexed::<OsString>(&m, "chmod") {
+        let mode = parse_octal("--chmod", &v[0].to_string_lossy())?;
+        push(
+            i,
+            FsOp::Chmod {
+                mode,
+                path: PathBuf::from(v[1]),
+            },
+        );
+    }
+    for (id, how) in [
+        ("file", DataKind::File),
+        ("bind-data", DataKind::Bind),
+        ("ro-bind-data", DataKind::RoBind),
+    ] {
+        for (i, v) in indexed::<OsString>(&m, id) {
+            let fd = parse_fd(&format!("--{id}"), &v[0].to_string_lossy())?;
+            push(
+                i,
+                FsOp::Data {
+                    fd,
+                    dst: PathBuf::from(v[1]),
+                    perms: None,
+                    how,
+                },
+            );
+        }
+    }
+    for (id, ro) in [("bind-fd", false), ("ro-bind-fd", true)] {
+        for (i, v) in indexed::<OsString>(&m, id) {
+            let fd = parse_fd(&format!("--{id}"), &v[0].to_string_lossy())?;
+            push(
+                i,
+                FsOp::BindFd {
+                    fd,
+                    dst: PathBuf::from(v[1]),
+                    ro,
+                },
+            );
+        }
+    }
+    for (i, v) in indexed::<PathBuf>(&m, "overlay") {
+        let upper = OverlayUpper::Dir {
+            upper: v[0].clone(),
+            work: v[1].clone(),
         };
-        items.push((i, Item::Op(op)));
+        push(
+            i,
+            FsOp::Overlay {
+                lower: Vec::new(),
+                upper,
+                dst: v[2].clone(),
+            },
+        );
+    }
+    for (i, dst) in one("tmp-overlay") {
+        push(
+            i,
+            FsOp::Overlay {
+                lower: Vec::new(),
+                upper: OverlayUpper::Tmp,
+                dst,
+            },
+        );
+    }
+    for (i, dst) in one("ro-overlay") {
+        push(
+            i,
+            FsOp::Overlay {
+                lower: Vec::new(),
+                upper: OverlayUpper::ReadOnly,
+                dst,
+            },
+        );
+    }
+    for (i, src) in one("overlay-src") {
+        items.push((i, Item::OverlaySrc(src)));
     }
     for (i, v) in indexed::<String>(&m, "perms") {
         items.push((i, Item::Perms(v[0].as_str())));
@@ -518,6 +867,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Spec, CliError>
 
     let mut perms: Option<u32> = None;
     let mut size: Option<u64> = None;
+    let mut layers: Vec<PathBuf> = Vec::new();
     for (_, item) in items {
         match item {
             Item::Perms(s) => {
@@ -536,6 +886,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Spec, CliError>
                 }
                 size = Some(parse_size("--size", s)?);
             }
+            Item::OverlaySrc(src) => layers.push(src),
             Item::Op(mut op) => {
                 match &mut op {
                     FsOp::Tmpfs {
@@ -544,12 +895,32 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Spec, CliError>
                         *p = perms.take();
                         *s = size.take();
                     }
-                    FsOp::Dir { perms: p, .. } => *p = perms.take(),
+                    FsOp::Dir { perms: p, .. } | FsOp::Data { perms: p, .. } => *p = perms.take(),
+                    FsOp::Overlay { lower, upper, .. } => {
+                        *lower = std::mem::take(&mut layers);
+                        let need = if *upper == OverlayUpper::ReadOnly {
+                            2
+                        } else {
+                            1
+                        };
+                        if lower.len() < need {
+                            return Err(CliError::Invalid(format!(
+                                "{}: needs at least {need} --overlay-src before it",
+                                op.option()
+                            )));
+                        }
+                    }
                     _ => {}
                 }
                 if let Some(what) = perms.map(|_| "--perms").or(size.map(|_| "--size")) {
                     return Err(CliError::Invalid(format!(
                         "{what}: does not apply to the following {}",
+                        op.option()
+                    )));
+                }
+                if !layers.is_empty() {
+                    return Err(CliError::Invalid(format!(
+                        "--overlay-src: must be followed by --overlay, --tmp-overlay or --ro-overlay, not {}",
                         op.option()
                     )));
                 }
@@ -562,6 +933,11 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Spec, CliError>
             "{what}: must be followed by the operation it modifies"
         )));
     }
+    if !layers.is_empty() {
+        return Err(CliError::Invalid(
+            "--overlay-src: must be followed by --overlay, --tmp-overlay or --ro-overlay".into(),
+        ));
+    }
 
     // Namespaces.
     let on = |id: &str| m.get_flag(id);
@@ -571,6 +947,44 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Spec, CliError>
     spec.ns.net = (all && !on("share-net")) || on("unshare-net");
     spec.ns.uts = all || on("unshare-uts");
     spec.ns.cgroup = all || on("unshare-cgroup");
+    spec.ns.cgroup_try = on("unshare-cgroup-try");
+    let fd = |id: &str| -> Result<Option<RawFd>, CliError> {
+        m.get_one::<String>(id)
+            .map(|s| parse_fd(&format!("--{id}"), s))
+            .transpose()
+    };
+    spec.ns.userns = fd("userns")?;
+    spec.ns.userns2 = fd("userns2")?;
+    spec.ns.pidns = fd("pidns")?;
+    spec.ns.disable_userns = on("disable-userns");
+    spec.ns.assert_userns_disabled = on("assert-userns-disabled");
+    if spec.ns.userns2.is_some() && spec.ns.userns.is_none() {
+        return Err(CliError::Invalid("--userns2: needs --userns".into()));
+    }
+    if spec.ns.disable_userns && spec.ns.assert_userns_disabled {
+        return Err(CliError::Invalid(
+            "--assert-userns-disabled: conflicts with --disable-userns".into(),
+        ));
+    }
+    spec.fds.info = fd("info-fd")?;
+    spec.fds.json_status = fd("json-status-fd")?;
+    spec.fds.sync = fd("sync-fd")?;
+    spec.fds.block = fd("block-fd")?;
+    spec.fds.userns_block = fd("userns-block-fd")?;
+    let mut seccomp: Vec<(usize, RawFd)> = Vec::new();
+    for id in ["seccomp", "add-seccomp-fd"] {
+        for (i, v) in indexed::<String>(&m, id) {
+            seccomp.push((i, parse_fd(&format!("--{id}"), v[0])?));
+        }
+    }
+    seccomp.sort_by_key(|(i, _)| *i);
+    spec.fds.seccomp = seccomp.into_iter().map(|(_, fd)| fd).collect();
+    spec.lock_files = m
+        .get_many::<PathBuf>("lock-file")
+        .map(|v| v.cloned().collect())
+        .unwrap_or_default();
+    spec.argv0 = m.get_one::<OsString>("argv0").cloned();
+    spec.level_prefix = on("level-prefix");
     spec.hostname = m.get_one::<String>("hostname").cloned();
     if spec.hostname.is_some() && !spec.ns.uts {
         return Err(CliError::Invalid(
@@ -650,6 +1064,62 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Spec, CliError>
     if let Some(v) = m.get_one::<String>("cpu") {
         spec.limits.cpu_percent = Some(parse_percent("--cpu", v)?);
     }
+
+    // Seccomp and Landlock.
+    if let Some(name) = m.get_one::<String>("seccomp-profile") {
+        spec.seccomp.profile = match name.as_str() {
+            "default" => SeccompProfile::Default,
+            "strict" => SeccompProfile::Strict,
+            "none" => SeccompProfile::None,
+            _ => {
+                return Err(CliError::Invalid(format!(
+                    "--seccomp-profile: '{name}': unknown profile (default, strict or none)"
+                )));
+            }
+        };
+    }
+    let strings = |id: &str| m.get_many::<String>(id).into_iter().flatten();
+    for name in strings("seccomp-allow") {
+        spec.seccomp
+            .allow
+            .push(parse_syscall("--seccomp-allow", name, name)?);
+    }
+    for v in strings("seccomp-deny") {
+        let (name, errno) = match v.split_once(':') {
+            Some((n, e)) => {
+                let errno = seccomp::parse_errno(e).ok_or_else(|| {
+                    CliError::Invalid(format!(
+                        "--seccomp-deny: '{v}': '{e}' is not an errno (a name like EACCES, or 1-4095)"
+                    ))
+                })?;
+                (n, errno)
+            }
+            None => (v.as_str(), libc::EPERM),
+        };
+        spec.seccomp
+            .deny
+            .push((parse_syscall("--seccomp-deny", v, name)?, errno));
+    }
+    spec.seccomp.allow_32bit = on("seccomp-allow-32bit");
+    spec.allow_userns = on("allow-userns");
+    spec.landlock.from_mounts = on("landlock");
+    for (id, list) in [
+        ("landlock-ro", &mut spec.landlock.ro),
+        ("landlock-rw", &mut spec.landlock.rw),
+    ] {
+        for p in m.get_many::<PathBuf>(id).into_iter().flatten() {
+            if !p.is_absolute() {
+                return Err(CliError::Invalid(format!(
+                    "--{id}: '{}': not an absolute path (paths are as seen inside the sandbox)",
+                    p.display()
+                )));
+            }
+            list.push(p.clone());
+        }
+    }
+    let ports = |id: &str| m.get_many::<u16>(id).into_iter().flatten().copied();
+    spec.landlock.tcp_connect = ports("landlock-tcp-connect").collect();
+    spec.landlock.tcp_bind = ports("landlock-tcp-bind").collect();
 
     spec.verbose = on("verbose");
     spec.command = m
@@ -834,6 +1304,102 @@ mod tests {
         ] {
             let e = err(args);
             assert!(e.starts_with(start), "{args:?} gave {e:?}");
+            assert!(!e.contains('\n'), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn seccomp_and_landlock_options() {
+        let s = p(&[
+            "--seccomp-profile",
+            "strict",
+            "--seccomp-allow",
+            "syslog",
+            "--seccomp-deny",
+            "keyctl",
+            "--seccomp-deny",
+            "ptrace:EACCES",
+            "--seccomp-deny",
+            "bpf:38",
+            "--seccomp-allow-32bit",
+            "--allow-userns",
+            "--landlock",
+            "--landlock-ro",
+            "/usr",
+            "--landlock-rw",
+            "/tmp",
+            "--landlock-tcp-connect",
+            "443",
+            "--landlock-tcp-connect",
+            "80",
+            "--landlock-tcp-bind",
+            "8080",
+            "true",
+        ])
+        .unwrap();
+        assert_eq!(s.seccomp.profile, SeccompProfile::Strict);
+        assert_eq!(s.seccomp.allow, ["syslog"]);
+        assert_eq!(
+            s.seccomp.deny,
+            [
+                ("keyctl".to_string(), libc::EPERM),
+                ("ptrace".to_string(), libc::EACCES),
+                ("bpf".to_string(), libc::ENOSYS)
+            ]
+        );
+        assert!(s.seccomp.allow_32bit && s.allow_userns && s.landlock.from_mounts);
+        assert_eq!(s.landlock.ro, [PathBuf::from("/usr")]);
+        assert_eq!(s.landlock.rw, [PathBuf::from("/tmp")]);
+        assert_eq!(s.landlock.tcp_connect, [443, 80]);
+        assert_eq!(s.landlock.tcp_bind, [8080]);
+
+        let d = p(&["true"]).unwrap();
+        assert_eq!(d.seccomp.profile, SeccompProfile::Default);
+        assert!(!d.landlock.enabled() && !d.allow_userns);
+    }
+
+    #[test]
+    fn seccomp_and_landlock_errors() {
+        for (args, want) in [
+            (
+                &["--seccomp-profile", "lax"][..],
+                "--seccomp-profile: 'lax': unknown profile",
+            ),
+            (
+                &["--seccomp-allow", "frob"][..],
+                "--seccomp-allow: 'frob': 'frob' is not a syscall",
+            ),
+            (
+                &["--seccomp-deny", "vm86"][..],
+                "--seccomp-deny: 'vm86': 'vm86' is not a syscall",
+            ),
+            (
+                &["--seccomp-deny", "keyctl:EFOO"][..],
+                "--seccomp-deny: 'keyctl:EFOO': 'EFOO' is not an errno",
+            ),
+            (
+                &["--seccomp-deny", "keyctl:0"][..],
+                "--seccomp-deny: 'keyctl:0': '0' is not an errno",
+            ),
+            (
+                &["--seccomp-deny", "keyctl:"][..],
+                "--seccomp-deny: 'keyctl:': '' is not an errno",
+            ),
+            (
+                &["--landlock-ro", "usr"][..],
+                "--landlock-ro: 'usr': not an absolute path",
+            ),
+            (
+                &["--landlock-tcp-bind", "70000"][..],
+                "--landlock-tcp-bind: '70000'",
+            ),
+            (
+                &["--landlock-tcp-connect", "http"][..],
+                "--landlock-tcp-connect: 'http'",
+            ),
+        ] {
+            let e = err(&[args, &["true"]].concat());
+            assert!(e.starts_with(want), "{args:?} gave {e:?}");
             assert!(!e.contains('\n'), "{e:?}");
         }
     }

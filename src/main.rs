@@ -2,21 +2,33 @@ use sbox::cli::{self, CliError};
 use std::io::Write;
 
 fn main() {
-    let spec = match cli::parse(std::env::args_os().skip(1)) {
+    let mut argv = std::env::args_os();
+    let argv0 = argv.next().unwrap_or_default();
+    let args: Vec<_> = argv.collect();
+    // Messages go to stderr, with their syslog level first when asked (journald reads it).
+    let prefix = if args.iter().any(|a| a == "--level-prefix") {
+        "<3>"
+    } else {
+        ""
+    };
+    let parsed = cli::expand_args(args).and_then(cli::parse);
+    let mut spec = match parsed {
         Ok(s) => s,
         Err(CliError::Display(text)) => {
             print!("{text}");
             std::process::exit(0)
         }
         Err(CliError::Invalid(msg)) => {
-            eprintln!("sbox: {msg}");
+            eprintln!("{prefix}sbox: {msg}");
             std::process::exit(1)
         }
     };
+    // Invoked through a link named bwrap: bubblewrap's defaults, exactly.
+    spec.bwrap_mode = std::path::Path::new(&argv0).file_name() == Some("bwrap".as_ref());
     let code = match sbox::launch::run(&spec) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("sbox: {e}");
+            eprintln!("{prefix}sbox: {e}");
             1
         }
     };

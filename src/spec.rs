@@ -2,6 +2,7 @@
 //! everything after it (checks, launch) reads only this.
 
 use std::ffi::OsString;
+use std::os::fd::RawFd;
 use std::path::PathBuf;
 
 /// How a bind mount is attached.
@@ -47,6 +48,56 @@ pub enum FsOp {
     RemountRo {
         dst: PathBuf,
     },
+    /// A new mqueue filesystem (needs an IPC namespace).
+    Mqueue {
+        dst: PathBuf,
+    },
+    /// Change the mode of an existing path.
+    Chmod {
+        mode: u32,
+        path: PathBuf,
+    },
+    /// `--file`, `--bind-data`, `--ro-bind-data`: a file filled from a descriptor.
+    Data {
+        fd: RawFd,
+        dst: PathBuf,
+        perms: Option<u32>,
+        how: DataKind,
+    },
+    /// `--bind-fd`, `--ro-bind-fd`: bind what an open descriptor refers to.
+    BindFd {
+        fd: RawFd,
+        dst: PathBuf,
+        ro: bool,
+    },
+    /// An overlay of `lower` (first = topmost layer) on DEST.
+    Overlay {
+        lower: Vec<PathBuf>,
+        upper: OverlayUpper,
+        dst: PathBuf,
+    },
+}
+
+/// Where a `Data` operation's file ends up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DataKind {
+    /// `--file`: written directly at DEST.
+    File,
+    /// `--bind-data`: a private file bound on DEST.
+    Bind,
+    /// `--ro-bind-data`: the same, read-only.
+    RoBind,
+}
+
+/// Where an overlay's writes go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OverlayUpper {
+    /// `--overlay RWSRC WORKDIR DEST`: a host directory.
+    Dir { upper: PathBuf, work: PathBuf },
+    /// `--tmp-overlay`: an invisible tmpfs.
+    Tmp,
+    /// `--ro-overlay`: no writes.
+    ReadOnly,
 }
 
 impl FsOp {
@@ -59,7 +110,12 @@ impl FsOp {
             | FsOp::Dev { dst }
             | FsOp::Dir { dst, .. }
             | FsOp::Symlink { dst, .. }
-            | FsOp::RemountRo { dst } => dst,
+            | FsOp::RemountRo { dst }
+            | FsOp::Mqueue { dst }
+            | FsOp::Data { dst, .. }
+            | FsOp::BindFd { dst, .. }
+            | FsOp::Overlay { dst, .. }
+            | FsOp::Chmod { path: dst, .. } => dst,
         }
     }
 
@@ -80,11 +136,26 @@ impl FsOp {
             FsOp::Dir { .. } => "--dir",
             FsOp::Symlink { .. } => "--symlink",
             FsOp::RemountRo { .. } => "--remount-ro",
+            FsOp::Mqueue { .. } => "--mqueue",
+            FsOp::Chmod { .. } => "--chmod",
+            FsOp::Data { how, .. } => match how {
+                DataKind::File => "--file",
+                DataKind::Bind => "--bind-data",
+                DataKind::RoBind => "--ro-bind-data",
+            },
+            FsOp::BindFd { ro: false, .. } => "--bind-fd",
+            FsOp::BindFd { ro: true, .. } => "--ro-bind-fd",
+            FsOp::Overlay { upper, .. } => match upper {
+                OverlayUpper::Dir { .. } => "--overlay",
+                OverlayUpper::Tmp => "--tmp-overlay",
+                OverlayUpper::ReadOnly => "--ro-overlay",
+            },
         }
     }
 }
 
-/// Namespaces to create. A user and a mount namespace are always created.
+/// Namespaces to create or join. A mount namespace is always created, and a user namespace
+/// unless `userns` names one to join.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Namespaces {
     pub ipc: bool,
@@ -92,6 +163,36 @@ pub struct Namespaces {
     pub net: bool,
     pub uts: bool,
     pub cgroup: bool,
+    /// `--unshare-cgroup-try`: a cgroup namespace if the kernel has them.
+    pub cgroup_try: bool,
+    /// `--userns FD`: join this user namespace instead of creating one.
+    pub userns: Option<RawFd>,
+    /// `--userns2 FD`: switch to this user namespace once the sandbox is built.
+    pub userns2: Option<RawFd>,
+    /// `--pidns FD`: join this PID namespace (as the parent of a new one with --unshare-pid).
+    pub pidns: Option<RawFd>,
+    /// `--disable-userns`: the command can't create user namespaces.
+    pub disable_userns: bool,
+    /// `--assert-userns-disabled`: fail unless that is already so.
+    pub assert_userns_disabled: bool,
+}
+
+/// Descriptors through which sbox talks with the program that started it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Fds {
+    /// `--info-fd`: one JSON object with the child pid and namespace ids.
+    pub info: Option<RawFd>,
+    /// `--json-status-fd`: JSON lines, at start and at exit.
+    pub json_status: Option<RawFd>,
+    /// `--sync-fd`: kept open inside the sandbox while it runs.
+    pub sync: Option<RawFd>,
+    /// `--block-fd`: wait for data on it before building the sandbox.
+    pub block: Option<RawFd>,
+    /// `--userns-block-fd`: wait for data on it before using the user namespace (someone else
+    /// writes the id maps).
+    pub userns_block: Option<RawFd>,
+    /// `--seccomp` and `--add-seccomp-fd`: compiled BPF programs, installed last, in order.
+    pub seccomp: Vec<RawFd>,
 }
 
 /// An environment edit, applied in order after `clear`.
@@ -121,7 +222,7 @@ pub struct Seccomp {
     pub allow: Vec<String>,
     /// Syscall names denied with the given errno (EPERM when not given).
     pub deny: Vec<(String, i32)>,
-    /// Let i386 and x32 syscalls through.
+    /// Let i386 syscalls through (checked against a coarse i386 list); x32 stays refused.
     pub allow_32bit: bool,
 }
 
@@ -183,9 +284,20 @@ pub struct Spec {
     pub caps: Vec<caps::Capability>,
     pub seccomp: Seccomp,
     pub landlock: Landlock,
+    /// Let the command create nested user namespaces (mounting stays refused).
+    pub allow_userns: bool,
     pub limits: Limits,
     /// One line per setup step on stderr.
     pub verbose: bool,
+    pub fds: Fds,
+    /// `--lock-file`: paths inside the sandbox locked while it runs.
+    pub lock_files: Vec<PathBuf>,
+    /// `--argv0`: argv[0] of the command.
+    pub argv0: Option<OsString>,
+    /// `--level-prefix`: prefix messages with their syslog level, e.g. `<3>`.
+    pub level_prefix: bool,
+    /// Invoked as `bwrap`: bubblewrap's defaults exactly, where sbox's are stricter.
+    pub bwrap_mode: bool,
     /// The command and its arguments.
     pub command: Vec<OsString>,
 }

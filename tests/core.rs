@@ -742,3 +742,24 @@ fn tmpfs_root_with_a_minimal_tree() {
     ]);
     assert_eq!(out, "bin\nlib\nlib64\nproc\nusr\nno-etc\n");
 }
+
+#[test]
+fn verbose_reports_each_setup_step() {
+    let o = sbox(&["-v", "--ro-bind", "/", "/", "--unshare-net", "true"]);
+    assert!(o.status.success());
+    let err = stderr(&o);
+    for step in [
+        "uid/gid maps",
+        "private mounts",
+        "open sources",
+        "build root",
+        "pivot_root",
+        "loopback up",
+    ] {
+        assert!(
+            err.contains(&format!("sbox: {step}: ")),
+            "{step} missing in {err}"
+        );
+    }
+    assert!(stderr(&sbox(&["--ro-bind", "/", "/", "true"])).is_empty());
+}

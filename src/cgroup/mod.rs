@@ -525,13 +525,20 @@ impl Drop for Session {
 /// supervisor opened (from here on, memory and processes count against the limits), then, with
 /// --unshare-cgroup, make that leaf the root of a new cgroup namespace (it needs CAP_SYS_ADMIN
 /// in the sandbox's user namespace: call this before capabilities are dropped).
-pub fn enter_payload(procs: BorrowedFd, unshare_ns: bool) -> Result<(), SetupError> {
+/// `optional`: --unshare-cgroup-try, where a kernel without cgroup namespaces is not an error.
+pub fn enter_payload(
+    procs: BorrowedFd,
+    unshare_ns: bool,
+    optional: bool,
+) -> Result<(), SetupError> {
     // "0" is the writing process itself; the open file carries the supervisor's credentials.
     nix::unistd::write(procs, b"0")
         .map_err(|e| SetupError::errno("limits", "payload/cgroup.procs", e))?;
     if unshare_ns {
-        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
-            .map_err(|e| SetupError::errno("--unshare-cgroup", "", e))?;
+        match nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP) {
+            Err(nix::errno::Errno::EINVAL) if optional => {}
+            r => r.map_err(|e| SetupError::errno("--unshare-cgroup", "", e))?,
+        }
     }
     Ok(())
 }

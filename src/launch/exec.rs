@@ -1,11 +1,11 @@
 //! The command process, last steps before execve: session, environment, working directory,
 //! capabilities, no_new_privs, descriptors, and exec itself.
 
-use super::{SetupError, caps, signals, sys};
+use super::{Plan, SetupError, caps, fds, landlock, seccomp, signals, sys, userns};
 use crate::spec::{EnvOp, Spec};
 use nix::errno::Errno;
 use std::ffi::{CString, OsStr, OsString};
-use std::os::fd::BorrowedFd;
+use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
 
 /// What the supervisor knew about the host that the sandbox can't see any more.
@@ -56,18 +56,24 @@ fn cstring(s: &OsStr) -> Result<CString, SetupError> {
 }
 
 /// Everything from here on runs in the command's own process; on success it never returns.
-pub fn exec(spec: &Spec, host: &Host, payload: Option<BorrowedFd>) -> SetupError {
-    match prepare(spec, host, payload) {
-        Ok(()) => exec_command(&spec.command),
+/// `keep`: descriptors passed on purpose (--sync-fd, --lock-file without an init).
+pub fn exec(spec: &Spec, plan: &Plan, keep: &[RawFd]) -> SetupError {
+    match prepare(spec, plan, keep) {
+        Ok(()) => exec_command(&spec.command, spec.argv0.as_deref()),
         Err(e) => e,
     }
 }
 
-fn prepare(spec: &Spec, host: &Host, payload: Option<BorrowedFd>) -> Result<(), SetupError> {
-    if let Some(fd) = payload {
+fn prepare(spec: &Spec, plan: &Plan, keep: &[RawFd]) -> Result<(), SetupError> {
+    let host = &plan.host;
+    if let Some(limits) = &plan.limits {
         // Into the limited cgroup now: the setup so far was charged to the supervisor's leaf.
-        // Before the capability drop: --unshare-cgroup needs CAP_SYS_ADMIN here.
-        crate::cgroup::enter_payload(fd, spec.ns.cgroup)?;
+        // Before the capability drop: a cgroup namespace needs CAP_SYS_ADMIN here.
+        crate::cgroup::enter_payload(
+            limits.payload_procs_fd(),
+            spec.ns.cgroup || spec.ns.cgroup_try,
+            !spec.ns.cgroup,
+        )?;
     }
     if spec.new_session {
         // A new session has no controlling terminal: TIOCSTI can't reach the caller's.
@@ -82,17 +88,41 @@ fn prepare(spec: &Spec, host: &Host, payload: Option<BorrowedFd>) -> Result<(), 
     // SAFETY: umask(2) only sets this process's file mode mask.
     unsafe { libc::umask(host.umask) };
     signals::reset_for_exec();
-    // Only 0, 1 and 2 cross into the command.
-    sys::cloexec_from(3, &[]).map_err(|e| SetupError::errno("file descriptors", "", e))
+    // Only 0, 1 and 2 cross into the command, and what was passed on purpose.
+    sys::cloexec_from(3, keep).map_err(|e| SetupError::errno("file descriptors", "", e))?;
+    if spec.ns.assert_userns_disabled {
+        userns::assert_disabled()?;
+    }
+    // Landlock, then seccomp last: only execve follows.
+    let landlock = landlock::apply(spec)?;
+    if spec.verbose {
+        if let Some(report) = landlock {
+            eprintln!("sbox: {report}");
+        }
+        eprintln!("sbox: {}", seccomp::describe(spec));
+    }
+    seccomp::install(&plan.filters)?;
+    // Programs given with --seccomp/--add-seccomp-fd go after sbox's own, in order.
+    for prog in &plan.bpf {
+        fds::install_bpf(prog)?;
+    }
+    Ok(())
 }
 
-fn exec_command(command: &[OsString]) -> SetupError {
+fn exec_command(command: &[OsString], argv0: Option<&OsStr>) -> SetupError {
     let args: Result<Vec<CString>, _> = command.iter().map(|a| cstring(a)).collect();
-    let args = match args {
+    let mut args = match args {
         Ok(a) => a,
         Err(e) => return e,
     };
-    let e = match nix::unistd::execvp(&args[0], &args) {
+    let file = args[0].clone();
+    if let Some(a) = argv0 {
+        match cstring(a) {
+            Ok(a) => args[0] = a,
+            Err(e) => return e,
+        }
+    }
+    let e = match nix::unistd::execvp(&file, &args) {
         Err(e) => e,
         Ok(never) => match never {},
     };

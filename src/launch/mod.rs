@@ -9,9 +9,12 @@
 pub mod caps;
 pub mod error;
 pub mod exec;
+pub mod fds;
 pub mod init;
+pub mod landlock;
 pub mod mounts;
 pub mod net;
+pub mod seccomp;
 pub mod signals;
 pub mod sys;
 pub mod userns;
@@ -21,17 +24,29 @@ pub use error::SetupError;
 use crate::spec::Spec;
 use exec::Host;
 use nix::fcntl::OFlag;
+use nix::sched::CloneFlags;
 use nix::sys::wait::{WaitPidFlag, waitpid};
 use nix::unistd::{ForkResult, Pid, fork, pipe2};
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 
 /// Start the sandbox and wait for it; returns the exit status sbox should exit with.
 pub fn run(spec: &Spec) -> Result<i32, SetupError> {
-    // Limits: the cgroup exists before clone, so the sandbox starts in its unlimited
-    // supervisor leaf; only the command joins the limited payload leaf, just before exec.
-    let limits = crate::cgroup::prepare(&spec.limits)?;
-    let host = host_facts();
+    let mut plan = Plan {
+        host: host_facts(),
+        // Compiled here, in the supervisor, so a bad policy fails before anything starts.
+        filters: seccomp::build(spec)?,
+        bpf: spec
+            .fds
+            .seccomp
+            .iter()
+            .map(|&fd| fds::read_bpf(fd))
+            .collect::<Result<_, _>>()?,
+        // Limits last, once everything else checked out: the cgroup exists before clone, so
+        // the sandbox starts in its unlimited supervisor leaf; only the command joins the
+        // limited payload leaf, just before exec.
+        limits: crate::cgroup::prepare(&spec.limits)?,
+    };
     let pipe = |what| pipe2(OFlag::O_CLOEXEC).map_err(|e| SetupError::errno(what, "", e));
     let (err_r, err_w) = pipe("error pipe")?;
     // With --die-with-parent the child checks that the supervisor still holds this pipe open,
@@ -42,32 +57,65 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
         None
     };
     signals::block()?;
+    // Namespaces to join are joined by the supervisor: the child is then created inside them.
+    if let Some(fd) = spec.ns.userns {
+        userns::join("--userns", fd, CloneFlags::CLONE_NEWUSER)?;
+    }
+    if let Some(fd) = spec.ns.pidns {
+        userns::join("--pidns", fd, CloneFlags::CLONE_NEWPID)?;
+    }
 
     let mut flags = userns::clone_flags(spec);
-    if limits.is_some() {
+    if plan.limits.is_some() {
         // The command unshares it after joining the payload leaf, which becomes its root.
         flags &= !libc::CLONE_NEWCGROUP;
     }
-    let pid = sys::clone_fork(flags).map_err(userns::clone_error)?;
+    let mut cloned = sys::clone_fork(flags);
+    if cloned == Err(nix::errno::Errno::EINVAL) && spec.ns.cgroup_try && !spec.ns.cgroup {
+        // --unshare-cgroup-try on a kernel without cgroup namespaces.
+        cloned = sys::clone_fork(flags & !libc::CLONE_NEWCGROUP);
+    }
+    let pid = cloned.map_err(userns::clone_error)?;
     if pid == 0 {
         drop(err_r);
         let alive_r = alive.map(|(r, w)| {
             drop(w);
             r
         });
-        let payload = limits.as_ref().map(|s| s.payload_procs_fd());
-        child(spec, &host, err_w, alive_r, payload)
+        child(spec, &plan, err_w, alive_r)
     }
     drop(err_w);
-    let status = supervise(spec, Pid::from_raw(pid), err_r);
-    if let Some(session) = limits {
-        let report = session.finish();
-        if report.oom_killed() {
-            eprintln!("sbox: {report}");
-            return Ok(137);
-        }
+    let child = Pid::from_raw(pid);
+    let start = fds::child_fields(child);
+    if let Some(fd) = spec.fds.info {
+        fds::write_json(fd, &start, true)?;
+        fds::close(fd);
     }
-    status
+    if let Some(fd) = spec.fds.json_status {
+        fds::write_json(fd, &start, false)?;
+    }
+    let mut code = supervise(spec, child, err_r)?;
+    if let Some(report) = plan.limits.take().map(crate::cgroup::Session::finish)
+        && report.oom_killed()
+    {
+        eprintln!("sbox: {report}");
+        code = 137;
+    }
+    if let Some(fd) = spec.fds.json_status {
+        fds::write_json(fd, &[("exit-code".into(), code.to_string())], false)?;
+    }
+    Ok(code)
+}
+
+/// What the supervisor prepared before the clone, for the child to use.
+pub struct Plan {
+    pub host: Host,
+    /// sbox's own seccomp policy.
+    pub filters: Vec<seccompiler::BpfProgram>,
+    /// `--seccomp`/`--add-seccomp-fd` programs, read before anything starts.
+    pub bpf: Vec<Vec<libc::sock_filter>>,
+    /// The cgroup of --mem/--pids/--cpu; the command joins its payload leaf before exec.
+    pub limits: Option<crate::cgroup::Session>,
 }
 
 fn host_facts() -> Host {
@@ -86,18 +134,13 @@ fn host_facts() -> Host {
 }
 
 /// The child, in its new namespaces. Never returns.
-fn child(
-    spec: &Spec,
-    host: &Host,
-    err_w: OwnedFd,
-    alive: Option<OwnedFd>,
-    payload: Option<BorrowedFd>,
-) -> ! {
-    let e = match setup(spec, host, err_w.as_fd(), alive) {
-        Ok(Role::Command) => exec::exec(spec, host, payload),
-        Ok(Role::Init(command)) => {
+fn child(spec: &Spec, plan: &Plan, err_w: OwnedFd, alive: Option<OwnedFd>) -> ! {
+    let e = match setup(spec, &plan.host, alive) {
+        Ok(Role::Command { keep }) => exec::exec(spec, plan, &keep),
+        Ok(Role::Init { command, locks }) => {
             // The command holds its own copy of the error pipe until it execs.
             drop(err_w);
+            let _held = locks;
             init::run(command, spec.new_session)
         }
         Err(e) => e,
@@ -108,50 +151,113 @@ fn child(
 }
 
 enum Role {
-    Init(Pid),
-    Command,
+    /// pid 1 of the sandbox, holding the --lock-file locks.
+    Init {
+        command: Pid,
+        locks: Vec<std::fs::File>,
+    },
+    /// The process that execs the command, with the descriptors it must pass on.
+    Command { keep: Vec<RawFd> },
+}
+
+/// `-v`: run one setup step and say how long it took.
+fn step<T>(spec: &Spec, name: &str, f: impl FnOnce() -> T) -> T {
+    if !spec.verbose {
+        return f();
+    }
+    let t = std::time::Instant::now();
+    let r = f();
+    eprintln!("sbox: {name}: {:.3} ms", t.elapsed().as_secs_f64() * 1e3);
+    r
 }
 
 /// Build the sandbox, in order. Returns which process this is once the root is entered.
-fn setup(
-    spec: &Spec,
-    host: &Host,
-    err_w: std::os::fd::BorrowedFd,
-    alive: Option<OwnedFd>,
-) -> Result<Role, SetupError> {
+fn setup(spec: &Spec, host: &Host, alive: Option<OwnedFd>) -> Result<Role, SetupError> {
     if let Some(alive) = alive {
         die_with_parent(alive)?;
     }
-    let inner = (spec.uid.unwrap_or(host.uid), spec.gid.unwrap_or(host.gid));
-    userns::write_maps(inner, (host.uid, host.gid))?;
+    if let Some(fd) = spec.fds.userns_block {
+        // Someone else writes the id maps, then lets us go on.
+        fds::block_on("--userns-block-fd", fd)?;
+    } else if spec.ns.userns.is_none() {
+        let inner = (spec.uid.unwrap_or(host.uid), spec.gid.unwrap_or(host.gid));
+        step(spec, "uid/gid maps", || {
+            userns::write_maps(inner, (host.uid, host.gid))
+        })?;
+    }
+    if let Some(fd) = spec.fds.block {
+        fds::block_on("--block-fd", fd)?;
+    }
+    // /proc/self, kept for writing the maps of a nested user namespace after the old root
+    // (and its /proc) is gone.
+    let proc_self = if spec.ns.disable_userns {
+        userns::limit_nesting()?;
+        Some(
+            nix::fcntl::open(
+                "/proc/self",
+                OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .map_err(|e| SetupError::errno("--disable-userns", "/proc/self", e))?,
+        )
+    } else {
+        None
+    };
     // Modes given on the command line are meant exactly.
     // SAFETY: umask(2) only sets this process's mask.
     unsafe { libc::umask(0) };
-    mounts::make_private()?;
-    let sources = mounts::open_sources(spec)?;
-    let root = mounts::build(spec, sources)?;
-    mounts::enter(root)?;
+    step(spec, "private mounts", mounts::make_private)?;
+    let sources = step(spec, "open sources", || mounts::open_sources(spec))?;
+    let root = step(spec, "build root", || mounts::build(spec, sources))?;
+    step(spec, "pivot_root", || mounts::enter(root))?;
     if spec.ns.net {
-        net::loopback_up()?;
+        step(spec, "loopback up", net::loopback_up)?;
     }
     if let Some(name) = &spec.hostname {
         nix::unistd::sethostname(name)
             .map_err(|e| SetupError::errno("--hostname", name.as_str(), e))?;
     }
+    let locks = fds::lock_files(&spec.lock_files)?;
+    if let Some(fd) = spec.ns.userns2 {
+        userns::join("--userns2", fd, CloneFlags::CLONE_NEWUSER)?;
+    }
+    if let Some(proc_self) = &proc_self {
+        step(spec, "nested user namespace", || userns::nest(proc_self))?;
+    }
+    let mut keep: Vec<RawFd> = spec.fds.sync.into_iter().collect();
     if !spec.ns.pid || spec.as_pid_1 {
-        return Ok(Role::Command);
+        // No init to hold the locks: the command keeps them open across exec.
+        for f in &locks {
+            clear_cloexec(f.as_raw_fd())?;
+            keep.push(f.as_raw_fd());
+        }
+        std::mem::forget(locks);
+        return Ok(Role::Command { keep });
     }
     // SAFETY: this process is single-threaded.
     match unsafe { fork() } {
-        Ok(ForkResult::Child) => Ok(Role::Command),
+        Ok(ForkResult::Child) => Ok(Role::Command { keep }),
         Ok(ForkResult::Parent { child }) => {
-            let _ = err_w;
             caps::restrict_to(&[])?;
             caps::no_new_privs()?;
-            Ok(Role::Init(child))
+            Ok(Role::Init {
+                command: child,
+                locks,
+            })
         }
         Err(e) => Err(SetupError::errno("init", "fork", e)),
     }
+}
+
+fn clear_cloexec(fd: RawFd) -> Result<(), SetupError> {
+    // SAFETY: only borrowed for the fcntl call.
+    let b = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    nix::fcntl::fcntl(
+        b,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+    )
+    .map(drop)
+    .map_err(|e| SetupError::errno("--lock-file", fd.to_string(), e))
 }
 
 fn die_with_parent(alive: OwnedFd) -> Result<(), SetupError> {

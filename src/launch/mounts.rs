@@ -4,12 +4,12 @@
 
 use super::SetupError;
 use super::sys::{self, *};
-use crate::spec::{BindKind, FsOp, Spec};
+use crate::spec::{BindKind, DataKind, FsOp, OverlayUpper, Spec};
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, openat};
 use nix::sys::stat::{Mode, fstat, mkdirat};
 use std::ffi::CString;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
 /// What an operation needs from the host, opened before the new root exists.
@@ -23,6 +23,11 @@ pub enum Source {
     },
     /// Device nodes for `--dev`.
     Dev(Vec<(&'static str, OwnedFd)>),
+    /// Overlay layers, opened as directories: lower (topmost first), then upper and work.
+    Layers {
+        lower: Vec<OwnedFd>,
+        upper: Option<(OwnedFd, OwnedFd)>,
+    },
 }
 
 /// The device nodes of a minimal /dev, bound from the host (mknod is not allowed in a user
@@ -101,11 +106,55 @@ pub fn open_sources(spec: &Spec) -> Result<Vec<Source>, SetupError> {
                 }
                 Source::Dev(nodes)
             }
+            FsOp::BindFd { fd, ro, .. } => {
+                let ro = if *ro { MOUNT_ATTR_RDONLY } else { 0 };
+                let (fd, is_dir) = bind_fd(*fd, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | ro)
+                    .map_err(|why| SetupError::new(op.option(), fd.to_string(), why))?;
+                Source::Tree { fd, is_dir }
+            }
+            FsOp::Overlay { lower, upper, .. } => {
+                let dir = |p: &PathBuf| {
+                    open_dir(p)
+                        .map_err(|e| SetupError::errno(op.option(), p.display().to_string(), e))
+                };
+                let lower = lower.iter().map(dir).collect::<Result<_, _>>()?;
+                let upper = match upper {
+                    OverlayUpper::Dir { upper, work } => Some((dir(upper)?, dir(work)?)),
+                    _ => None,
+                };
+                Source::Layers { lower, upper }
+            }
             _ => Source::None,
         };
         out.push(src);
     }
     Ok(out)
+}
+
+fn open_dir(p: &Path) -> Result<OwnedFd, Errno> {
+    let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    nix::fcntl::open(p, flags, Mode::empty())
+}
+
+/// The host object an inherited descriptor refers to, as a mount tree of this namespace. The
+/// descriptor belongs to the host's mount namespace, whose mounts can't be cloned from here;
+/// its path can, and the inode is checked to be the same one.
+fn bind_fd(fd: i32, set: u64) -> Result<(OwnedFd, bool), String> {
+    let link = format!("/proc/self/fd/{fd}");
+    let path = std::fs::read_link(&link).map_err(|e| format!("not an open descriptor: {e}"))?;
+    let want = nix::sys::stat::stat(link.as_str()).map_err(|e| e.desc().to_string())?;
+    let tree = tree(&path, true, set).map_err(|e| format!("{}: {}", path.display(), e.desc()))?;
+    let got = fstat(tree.as_fd()).map_err(|e| e.desc().to_string())?;
+    if (got.st_dev, got.st_ino) != (want.st_dev, want.st_ino) {
+        return Err(format!(
+            "{} is no longer what the descriptor refers to",
+            path.display()
+        ));
+    }
+    // SAFETY: the descriptor was handed to us for this one use.
+    unsafe { libc::close(fd) };
+    let dir = is_dir(tree.as_fd());
+    Ok((tree, dir))
 }
 
 /// What to create at a destination that doesn't exist yet.
@@ -229,80 +278,246 @@ fn tmpfs(perms: u32, size: Option<u64>, attrs: u64) -> Result<OwnedFd, Errno> {
 
 /// Create the new root on a fresh tmpfs and apply the operations in order. Returns the root.
 pub fn build(spec: &Spec, sources: Vec<Source>) -> Result<OwnedFd, SetupError> {
-    let staging = || SetupError::new("new root", STAGING, "");
-    let mut root =
-        tmpfs(0o755, None, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV).map_err(|e| SetupError {
-            why: format!("tmpfs: {}", e.desc()),
-            ..staging()
-        })?;
-    sys::move_mount_to_path(root.as_fd(), Path::new(STAGING)).map_err(|e| SetupError {
-        why: e.desc().to_string(),
-        ..staging()
-    })?;
+    let staging = |why: String| SetupError::new("new root", STAGING, why);
+    let base = tmpfs(0o755, None, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)
+        .map_err(|e| staging(format!("tmpfs: {}", e.desc())))?;
+    sys::move_mount_to_path(base.as_fd(), Path::new(STAGING))
+        .map_err(|e| staging(e.desc().to_string()))?;
+    let mut b = Builder {
+        root: base.try_clone().map_err(|e| staging(e.to_string()))?,
+        base,
+        scratch: None,
+    };
     for (op, src) in spec.ops.iter().zip(sources) {
-        apply(&mut root, op, src).map_err(|e| dst_error(op, e))?;
+        b.apply(op, src).map_err(|e| dst_error(op, e))?;
     }
-    Ok(root)
+    b.drop_scratch()
+        .map_err(|e| staging(format!("scratch: {}", e.desc())))?;
+    Ok(b.root)
 }
 
-/// Mount `mnt` on `dst` inside the root. A mount on `/` itself becomes the new root handle:
-/// lookups starting from a descriptor don't cross mounts stacked on that very directory.
-fn attach(root: &mut OwnedFd, dst: &Path, create: Create, mnt: &OwnedFd) -> Result<(), Errno> {
-    let target = resolve(root.as_fd(), dst, create)?;
-    sys::move_mount(mnt.as_fd(), target.as_fd())?;
-    if relative(dst) == Path::new(".") {
-        *root = mnt
-            .try_clone()
-            .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(0)))?;
-    }
-    Ok(())
+/// The state of the root being built.
+struct Builder {
+    /// The topmost mount at `/` (it changes when something is mounted on `/` itself).
+    root: OwnedFd,
+    /// The fresh tmpfs everything started from.
+    base: OwnedFd,
+    /// A private tmpfs for the files of --bind-data and the upper layers of --tmp-overlay,
+    /// attached (hidden) under the base while building and detached at the end: what was
+    /// bound from it stays, nothing else of it is reachable. With its entry counter.
+    scratch: Option<(OwnedFd, u32)>,
 }
 
-fn apply(root: &mut OwnedFd, op: &FsOp, src: Source) -> Result<(), Errno> {
-    let dir = Create::Dir(0o755);
-    match (op, src) {
-        (FsOp::Bind { .. }, Source::Skip) => Ok(()),
-        (FsOp::Bind { dst, .. }, Source::Tree { fd, is_dir }) => {
-            attach(root, dst, if is_dir { dir } else { Create::File }, &fd)
-        }
-        (FsOp::Tmpfs { dst, perms, size }, _) => {
-            let fs = tmpfs(
-                perms.unwrap_or(0o755),
-                *size,
-                MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+const SCRATCH: &str = ".sbox-scratch";
+
+fn fdpath(fd: &OwnedFd) -> String {
+    format!("/proc/self/fd/{}", fd.as_raw_fd())
+}
+
+fn io_errno(e: std::io::Error) -> Errno {
+    Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
+}
+
+impl Builder {
+    /// A fresh entry name in the scratch tmpfs, and the scratch root.
+    fn scratch(&mut self) -> Result<(BorrowedFd<'_>, String), Errno> {
+        if self.scratch.is_none() {
+            mkdirat(self.base.as_fd(), SCRATCH, Mode::from_bits_truncate(0o700))?;
+            let at = openat(
+                self.base.as_fd(),
+                SCRATCH,
+                OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                Mode::empty(),
             )?;
-            attach(root, dst, dir, &fs)
+            let fs = tmpfs(0o700, None, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)?;
+            sys::move_mount(fs.as_fd(), at.as_fd())?;
+            self.scratch = Some((fs, 0));
         }
-        (FsOp::Proc { dst }, src) => {
-            let fs = match src {
-                Source::Tree { fd, .. } => fd,
-                _ => sys::new_mount(
-                    c"proc",
-                    &[],
-                    MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
-                )?,
-            };
-            attach(root, dst, dir, &fs)?;
-            protect_proc(fs.as_fd())
-        }
-        (FsOp::Dev { dst }, Source::Dev(nodes)) => {
-            let dev = tmpfs(
-                0o755,
-                None,
-                MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+        let (fd, n) = match &mut self.scratch {
+            Some((fd, n)) => (&*fd, n),
+            None => unreachable!("just set"),
+        };
+        *n += 1;
+        Ok((fd.as_fd(), n.to_string()))
+    }
+
+    fn drop_scratch(&mut self) -> Result<(), Errno> {
+        if let Some((fd, _)) = self.scratch.take() {
+            nix::mount::umount2(fdpath(&fd).as_str(), nix::mount::MntFlags::MNT_DETACH)?;
+            drop(fd);
+            nix::unistd::unlinkat(
+                self.base.as_fd(),
+                SCRATCH,
+                nix::unistd::UnlinkatFlags::RemoveDir,
             )?;
-            attach(root, dst, dir, &dev)?;
-            populate_dev(dev.as_fd(), nodes)
         }
-        (FsOp::Dir { dst, perms }, _) => {
-            resolve(root.as_fd(), dst, Create::Dir(perms.unwrap_or(0o755))).map(drop)
+        Ok(())
+    }
+
+    /// Mount `mnt` on `dst` inside the root. A mount on `/` itself becomes the new root
+    /// handle: lookups starting from a descriptor don't cross mounts stacked on that very
+    /// directory.
+    fn attach(&mut self, dst: &Path, create: Create, mnt: &OwnedFd) -> Result<(), Errno> {
+        let target = resolve(self.root.as_fd(), dst, create)?;
+        sys::move_mount(mnt.as_fd(), target.as_fd())?;
+        if relative(dst) == Path::new(".") {
+            self.root = mnt.try_clone().map_err(io_errno)?;
         }
-        (FsOp::Symlink { target, dst }, _) => symlink(root.as_fd(), target, dst),
-        (FsOp::RemountRo { dst }, _) => {
-            let target = resolve(root.as_fd(), dst, Create::No)?;
-            remount_ro(target.as_fd())
+        Ok(())
+    }
+
+    fn apply(&mut self, op: &FsOp, src: Source) -> Result<(), Errno> {
+        let dir = Create::Dir(0o755);
+        let special = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+        match (op, src) {
+            (FsOp::Bind { .. }, Source::Skip) => Ok(()),
+            (FsOp::Bind { dst, .. } | FsOp::BindFd { dst, .. }, Source::Tree { fd, is_dir }) => {
+                self.attach(dst, if is_dir { dir } else { Create::File }, &fd)
+            }
+            (FsOp::Tmpfs { dst, perms, size }, _) => {
+                let attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+                let fs = tmpfs(perms.unwrap_or(0o755), *size, attrs)?;
+                self.attach(dst, dir, &fs)
+            }
+            (FsOp::Proc { dst }, src) => {
+                let fs = match src {
+                    Source::Tree { fd, .. } => fd,
+                    _ => sys::new_mount(c"proc", &[], special)?,
+                };
+                self.attach(dst, dir, &fs)?;
+                protect_proc(fs.as_fd())
+            }
+            (FsOp::Dev { dst }, Source::Dev(nodes)) => {
+                let dev = tmpfs(0o755, None, special)?;
+                self.attach(dst, dir, &dev)?;
+                populate_dev(dev.as_fd(), nodes)
+            }
+            (FsOp::Mqueue { dst }, _) => {
+                let fs = sys::new_mount(c"mqueue", &[], special)?;
+                self.attach(dst, dir, &fs)
+            }
+            (FsOp::Dir { dst, perms }, _) => {
+                let create = Create::Dir(perms.unwrap_or(0o755));
+                resolve(self.root.as_fd(), dst, create).map(drop)
+            }
+            (FsOp::Symlink { target, dst }, _) => symlink(self.root.as_fd(), target, dst),
+            (FsOp::RemountRo { dst }, _) => {
+                let target = resolve(self.root.as_fd(), dst, Create::No)?;
+                remount_ro(target.as_fd())
+            }
+            (FsOp::Chmod { mode, path }, _) => {
+                let target = resolve(self.root.as_fd(), path, Create::No)?;
+                // chmod through the descriptor's magic link: no path is resolved again.
+                nix::sys::stat::fchmodat(
+                    nix::fcntl::AT_FDCWD,
+                    fdpath(&target).as_str(),
+                    Mode::from_bits_truncate(*mode),
+                    nix::sys::stat::FchmodatFlags::FollowSymlink,
+                )
+            }
+            (
+                FsOp::Data {
+                    fd,
+                    dst,
+                    perms,
+                    how,
+                },
+                _,
+            ) => self.data(*fd, dst, perms.unwrap_or(0o666), *how),
+            (FsOp::Overlay { upper, dst, .. }, Source::Layers { lower, upper: dirs }) => {
+                self.overlay(dst, upper, &lower, dirs.as_ref())
+            }
+            _ => unreachable!("sources are opened per operation"),
         }
-        _ => unreachable!("sources are opened per operation"),
+    }
+
+    /// `--file`, `--bind-data`, `--ro-bind-data`: copy a descriptor's contents into a file.
+    fn data(&mut self, fd: i32, dst: &Path, perms: u32, how: DataKind) -> Result<(), Errno> {
+        // SAFETY: the descriptor was handed to us to be read once; it is closed after.
+        let mut input = unsafe { std::fs::File::from_raw_fd(fd) };
+        let create =
+            OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW;
+        let mode = Mode::from_bits_truncate(perms);
+        let copy = |out: OwnedFd, input: &mut std::fs::File| {
+            std::io::copy(input, &mut std::fs::File::from(out))
+                .map(drop)
+                .map_err(io_errno)
+        };
+        if how == DataKind::File {
+            let (parent, name) = split(&relative(dst))?;
+            let pfd = ensure_dir(self.root.as_fd(), &parent, 0o755, 0)?;
+            return copy(
+                openat(pfd.as_fd(), name.as_path(), create, mode)?,
+                &mut input,
+            );
+        }
+        let (scratch, name) = self.scratch()?;
+        copy(openat(scratch, name.as_str(), create, mode)?, &mut input)?;
+        let file = openat(
+            scratch,
+            name.as_str(),
+            OFlag::O_PATH | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )?;
+        let tree = sys::open_tree_fd(file.as_fd(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)?;
+        let ro = if how == DataKind::RoBind {
+            MOUNT_ATTR_RDONLY
+        } else {
+            0
+        };
+        sys::mount_setattr(
+            tree.as_fd(),
+            MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | ro,
+            0,
+            false,
+        )?;
+        self.attach(dst, Create::File, &tree)
+    }
+
+    /// An overlayfs whose layers are named by descriptor paths, so that nothing hidden by the
+    /// new root (or renamed since) is looked up again.
+    fn overlay(
+        &mut self,
+        dst: &Path,
+        upper: &OverlayUpper,
+        lower: &[OwnedFd],
+        dirs: Option<&(OwnedFd, OwnedFd)>,
+    ) -> Result<(), Errno> {
+        let lowerdir = lower.iter().map(fdpath).collect::<Vec<_>>().join(":");
+        let mut opts = vec![(c("lowerdir"), Some(c(&lowerdir)))];
+        let mut attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+        // The tmpfs upper layer's directory stays open until the overlay exists.
+        let mut _tmp_upper = None;
+        let upper_work = match (upper, dirs) {
+            (OverlayUpper::Dir { .. }, Some((u, w))) => Some((fdpath(u), fdpath(w))),
+            (OverlayUpper::Tmp, _) => {
+                let (scratch, name) = self.scratch()?;
+                mkdirat(scratch, name.as_str(), Mode::from_bits_truncate(0o755))?;
+                let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+                let d = openat(scratch, name.as_str(), flags, Mode::empty())?;
+                mkdirat(d.as_fd(), "upper", Mode::from_bits_truncate(0o755))?;
+                mkdirat(d.as_fd(), "work", Mode::from_bits_truncate(0o755))?;
+                let p = fdpath(&d);
+                _tmp_upper = Some(d);
+                Some((format!("{p}/upper"), format!("{p}/work")))
+            }
+            _ => {
+                attrs |= MOUNT_ATTR_RDONLY;
+                None
+            }
+        };
+        if let Some((u, w)) = upper_work {
+            opts.push((c("upperdir"), Some(c(&u))));
+            opts.push((c("workdir"), Some(c(&w))));
+        }
+        // Unprivileged overlays keep their metadata in user.* extended attributes.
+        opts.push((c("userxattr"), None));
+        let refs: Vec<(&std::ffi::CStr, Option<&std::ffi::CStr>)> = opts
+            .iter()
+            .map(|(k, v)| (k.as_c_str(), v.as_deref()))
+            .collect();
+        let fs = sys::new_mount(c"overlay", &refs, attrs)?;
+        self.attach(dst, Create::Dir(0o755), &fs)
     }
 }
 

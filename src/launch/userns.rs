@@ -4,12 +4,15 @@
 use super::SetupError;
 use crate::spec::Spec;
 use nix::errno::Errno;
+use std::os::fd::AsRawFd;
 
 /// clone(2) flags for the namespaces of this spec. A user and a mount namespace always.
 pub fn clone_flags(spec: &Spec) -> libc::c_int {
     let ns = &spec.ns;
-    let mut f = libc::CLONE_NEWUSER | libc::CLONE_NEWNS;
+    let mut f = libc::CLONE_NEWNS;
     for (on, flag) in [
+        (ns.userns.is_none(), libc::CLONE_NEWUSER),
+        (ns.cgroup_try, libc::CLONE_NEWCGROUP),
         (ns.pid, libc::CLONE_NEWPID),
         (ns.net, libc::CLONE_NEWNET),
         (ns.ipc, libc::CLONE_NEWIPC),
@@ -70,4 +73,72 @@ pub fn write_maps(inner: (u32, u32), outer: (u32, u32)) -> Result<(), SetupError
         "/proc/self/gid_map",
         &format!("{} {} 1\n", inner.1, outer.1),
     )
+}
+
+/// Join an existing namespace (`--userns`, `--userns2`, `--pidns`).
+pub fn join(
+    opt: &str,
+    fd: std::os::fd::RawFd,
+    kind: nix::sched::CloneFlags,
+) -> Result<(), SetupError> {
+    // SAFETY: the descriptor was handed to us for this; it is only borrowed here.
+    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    nix::sched::setns(fd, kind).map_err(|e| {
+        let why = match e {
+            Errno::EINVAL => "not a namespace of the right kind".to_string(),
+            Errno::EPERM => {
+                "Operation not permitted (it must belong to a user namespace you own)".to_string()
+            }
+            e => e.desc().to_string(),
+        };
+        SetupError::new(opt, fd.as_raw_fd().to_string(), why)
+    })
+}
+
+/// Allow at most one more user namespace below this one: the nested one `nest` creates.
+pub fn limit_nesting() -> Result<(), SetupError> {
+    std::fs::write("/proc/sys/user/max_user_namespaces", "1").map_err(|e| {
+        SetupError::new(
+            "--disable-userns",
+            "/proc/sys/user/max_user_namespaces",
+            e.to_string(),
+        )
+    })
+}
+
+/// Move into a nested user namespace with the same ids (after `limit_nesting`, so nothing
+/// inside can create another). `proc_self` is /proc/self, opened before the old root went.
+pub fn nest(proc_self: &std::os::fd::OwnedFd) -> Result<(), SetupError> {
+    use std::os::fd::AsFd;
+    let (uid, gid) = (nix::unistd::getuid(), nix::unistd::getgid());
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER)
+        .map_err(|e| SetupError::errno("--disable-userns", "", e))?;
+    for (name, data) in [
+        ("setgroups", "deny".to_string()),
+        ("uid_map", format!("{uid} {uid} 1\n")),
+        ("gid_map", format!("{gid} {gid} 1\n")),
+    ] {
+        let fd = nix::fcntl::openat(
+            proc_self.as_fd(),
+            name,
+            nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .map_err(|e| SetupError::errno("--disable-userns", name, e))?;
+        nix::unistd::write(&fd, data.as_bytes())
+            .map_err(|e| SetupError::errno("--disable-userns", name, e))?;
+    }
+    Ok(())
+}
+
+/// `--assert-userns-disabled`: creating a user namespace must fail here.
+pub fn assert_disabled() -> Result<(), SetupError> {
+    match nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER) {
+        Ok(()) => Err(SetupError::new(
+            "--assert-userns-disabled",
+            "",
+            "creating user namespaces is not disabled in this user namespace",
+        )),
+        Err(_) => Ok(()),
+    }
 }

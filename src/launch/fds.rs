@@ -1,0 +1,143 @@
+//! Descriptors shared with the program that started sbox (bubblewrap's interface): status
+//! JSON, blocking and sync descriptors, lock files, and compiled seccomp programs.
+
+use super::SetupError;
+use nix::errno::Errno;
+use nix::unistd::Pid;
+use std::io::{Read, Write};
+use std::mem::ManuallyDrop;
+use std::os::fd::{FromRawFd, RawFd};
+
+/// Borrow a raw descriptor as a File without taking ownership of it.
+fn file(fd: RawFd) -> ManuallyDrop<std::fs::File> {
+    // SAFETY: the File is never dropped, so the descriptor is not closed here.
+    ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(fd) })
+}
+
+pub fn close(fd: RawFd) {
+    // SAFETY: the caller handed this descriptor to sbox; closing it is ours to do.
+    unsafe { libc::close(fd) };
+}
+
+/// Namespaces named in status records, in bubblewrap's order.
+const NAMESPACES: [(&str, &str); 7] = [
+    ("cgroup", "cgroup-namespace"),
+    ("ipc", "ipc-namespace"),
+    ("mnt", "mnt-namespace"),
+    ("net", "net-namespace"),
+    ("pid", "pid-namespace"),
+    ("uts", "uts-namespace"),
+    ("user", "user-namespace"),
+];
+
+/// `"child-pid": N, "<kind>-namespace": INODE, ...` for the sandbox's first process.
+pub fn child_fields(child: Pid) -> Vec<(String, String)> {
+    let mut out = vec![("child-pid".to_string(), child.to_string())];
+    for (ns, key) in NAMESPACES {
+        let path = format!("/proc/{child}/ns/{ns}");
+        if let Ok(st) = nix::sys::stat::stat(path.as_str()) {
+            out.push((key.to_string(), st.st_ino.to_string()));
+        }
+    }
+    out
+}
+
+/// Write one JSON object; `pretty` spreads it over lines as --info-fd does.
+pub fn write_json(fd: RawFd, fields: &[(String, String)], pretty: bool) -> Result<(), SetupError> {
+    let body: Vec<String> = fields
+        .iter()
+        .map(|(k, v)| format!("\"{k}\": {v}"))
+        .collect();
+    let text = if pretty {
+        format!("{{\n    {}\n}}\n", body.join(",\n    "))
+    } else {
+        format!("{{ {} }}\n", body.join(", "))
+    };
+    file(fd)
+        .write_all(text.as_bytes())
+        .map_err(|e| SetupError::new("status descriptor", fd.to_string(), e.to_string()))
+}
+
+/// Wait until the descriptor has data (or is closed), then close it.
+pub fn block_on(opt: &str, fd: RawFd) -> Result<(), SetupError> {
+    let mut b = [0u8; 1];
+    let r = loop {
+        // SAFETY: borrowed only for this read.
+        match nix::unistd::read(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }, &mut b) {
+            Err(Errno::EINTR) => continue,
+            r => break r,
+        }
+    };
+    close(fd);
+    r.map(drop)
+        .map_err(|e| SetupError::errno(opt, fd.to_string(), e))
+}
+
+/// `--lock-file`: open each path and take a shared lock on it; the locks last as long as the
+/// returned descriptors stay open.
+pub fn lock_files(paths: &[std::path::PathBuf]) -> Result<Vec<std::fs::File>, SetupError> {
+    paths
+        .iter()
+        .map(|p| {
+            let err = |e: String| SetupError::new("--lock-file", p.display().to_string(), e);
+            let f = std::fs::File::open(p).map_err(|e| err(e.to_string()))?;
+            let lock = libc::flock {
+                l_type: libc::F_RDLCK as i16,
+                l_whence: libc::SEEK_SET as i16,
+                l_start: 0,
+                l_len: 0,
+                l_pid: 0,
+            };
+            nix::fcntl::fcntl(&f, nix::fcntl::FcntlArg::F_SETLK(&lock))
+                .map_err(|e| err(e.desc().to_string()))?;
+            Ok(f)
+        })
+        .collect()
+}
+
+/// A compiled BPF program (an array of `struct sock_filter`) read from a descriptor.
+pub fn read_bpf(fd: RawFd) -> Result<Vec<libc::sock_filter>, SetupError> {
+    let err = |why: String| SetupError::new("--seccomp", fd.to_string(), why);
+    let mut data = Vec::new();
+    file(fd)
+        .read_to_end(&mut data)
+        .map_err(|e| err(e.to_string()))?;
+    close(fd);
+    let size = std::mem::size_of::<libc::sock_filter>();
+    if data.is_empty() || data.len() % size != 0 || data.len() / size > 4096 {
+        return Err(err(format!(
+            "{} bytes is not a BPF program (a whole number, at most 4096, of {size}-byte instructions)",
+            data.len()
+        )));
+    }
+    Ok(data
+        .chunks_exact(size)
+        .map(|c| libc::sock_filter {
+            code: u16::from_ne_bytes([c[0], c[1]]),
+            jt: c[2],
+            jf: c[3],
+            k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
+        })
+        .collect())
+}
+
+/// Install a BPF program as a seccomp filter (no_new_privs must already be set).
+pub fn install_bpf(prog: &[libc::sock_filter]) -> Result<(), SetupError> {
+    let fprog = libc::sock_fprog {
+        len: prog.len() as u16,
+        filter: prog.as_ptr() as *mut libc::sock_filter,
+    };
+    // SAFETY: fprog points at a live array of prog.len() instructions.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            0,
+            &fprog as *const libc::sock_fprog,
+        )
+    };
+    if r < 0 {
+        return Err(SetupError::errno("--seccomp", "", Errno::last()));
+    }
+    Ok(())
+}

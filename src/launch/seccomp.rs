@@ -1,0 +1,1234 @@
+//! Seccomp: the built-in policies as plain tables, compiled into a stack of BPF programs.
+//!
+//! seccompiler gives one match action per filter, so a policy becomes several programs, in
+//! install order (oldest first):
+//!
+//! 1. the arch guard (hand-written): x32 and foreign-arch calls never reach the x86_64 rules;
+//! 2. strict only: the allow list, everything else ENOSYS;
+//! 3. the built-in deny rules, one program per errno;
+//! 4. `--seccomp-deny` rules, one program per errno.
+//!
+//! The kernel runs every filter and keeps the most severe action; between two ERRNO answers
+//! (equal severity) the most recently installed filter wins. No syscall appears in two deny
+//! programs (a user rule replaces the built-in rule of the same name), so the only overlap is
+//! a user deny against the strict allow list's ENOSYS, and the user's programs are newest.
+
+#[cfg(test)]
+pub(crate) mod child;
+pub mod names;
+
+use super::SetupError;
+use crate::spec::{SeccompProfile, Spec};
+use libc::{EAFNOSUPPORT, ENOSYS, EPERM};
+use seccompiler::{
+    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
+    SeccompRule, TargetArch, sock_filter,
+};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A group of syscalls denied with one errno; the comment above each says why.
+struct Group {
+    errno: i32,
+    names: &'static [&'static str],
+}
+
+/// Creating or joining namespaces: lifted by `--allow-userns`.
+const NAMESPACES: Group = Group {
+    errno: EPERM,
+    names: &["unshare", "setns"],
+};
+
+/// What `default` denies on top of NAMESPACES and CONDITIONAL.
+const DEFAULT_DENY: &[Group] = &[
+    // Mounting and changing root: even in a nested user namespace, nothing may remount or hide
+    // what sbox set up read-only.
+    Group {
+        errno: EPERM,
+        names: &["mount", "umount2", "pivot_root", "chroot"],
+    },
+    // The new mount API answers ENOSYS, as if the kernel were older: libmount and friends then
+    // fall back to mount(2), which gets the clear EPERM above (Flatpak, CVE-2021-41133).
+    Group {
+        errno: ENOSYS,
+        names: &[
+            "open_tree",
+            "open_tree_attr",
+            "move_mount",
+            "fsopen",
+            "fsconfig",
+            "fsmount",
+            "fspick",
+            "mount_setattr",
+        ],
+    },
+    // clone3 keeps its flags in memory seccomp cannot read: ENOSYS makes glibc fall back to
+    // clone, whose flags are checked. io_uring performs I/O without syscalls, out of the
+    // filter's sight, and is a large kernel attack surface; libraries fall back on ENOSYS.
+    Group {
+        errno: ENOSYS,
+        names: &[
+            "clone3",
+            "io_uring_setup",
+            "io_uring_enter",
+            "io_uring_register",
+        ],
+    },
+    // Kernel keyrings are not namespaced: keys would leak between sandbox and host.
+    Group {
+        errno: EPERM,
+        names: &["add_key", "keyctl", "request_key"],
+    },
+    // Large kernel attack surfaces with a history of privilege escalations.
+    Group {
+        errno: EPERM,
+        names: &["bpf", "perf_event_open", "userfaultfd"],
+    },
+    // Loading kernels and modules, rebooting, swap, accounting, quotas: host administration.
+    Group {
+        errno: EPERM,
+        names: &[
+            "kexec_load",
+            "kexec_file_load",
+            "init_module",
+            "finit_module",
+            "delete_module",
+            "reboot",
+            "swapon",
+            "swapoff",
+            "acct",
+            "quotactl",
+            "quotactl_fd",
+        ],
+    },
+    // The kernel log, the host clock and raw I/O ports are host-wide.
+    Group {
+        errno: EPERM,
+        names: &[
+            "syslog",
+            "settimeofday",
+            "clock_settime",
+            "clock_adjtime",
+            "adjtimex",
+            "iopl",
+            "ioperm",
+        ],
+    },
+    // File handles bypass path lookup, and with it the mount layout (the "shocker" escape).
+    Group {
+        errno: EPERM,
+        names: &["open_by_handle_at", "name_to_handle_at"],
+    },
+    // NUMA placement of memory is a host resource (get_mempolicy only reads, and stays).
+    Group {
+        errno: EPERM,
+        names: &[
+            "mbind",
+            "set_mempolicy",
+            "set_mempolicy_home_node",
+            "migrate_pages",
+            "move_pages",
+        ],
+    },
+    // Obsolete interfaces nobody needs (vm86 does not exist on x86_64).
+    Group {
+        errno: EPERM,
+        names: &[
+            "lookup_dcookie",
+            "nfsservctl",
+            "uselib",
+            "ustat",
+            "sysfs",
+            "_sysctl",
+        ],
+    },
+];
+
+/// The syscalls `strict` allows: what shells, coreutils, python3, compilers and make use.
+/// Everything else answers ENOSYS, so programs take their fallback path.
+#[rustfmt::skip]
+const STRICT_ALLOW: &[&str] = &[
+    // File descriptors and file I/O.
+    "read", "write", "readv", "writev", "pread64", "pwrite64", "preadv", "pwritev", "preadv2",
+    "pwritev2", "lseek", "close", "close_range", "dup", "dup2", "dup3", "fcntl", "flock",
+    "fsync", "fdatasync", "sync", "syncfs", "sync_file_range", "fallocate", "ftruncate",
+    "truncate", "sendfile", "splice", "tee", "vmsplice", "copy_file_range", "ioctl",
+    "readahead", "fadvise64", "memfd_create",
+    // Paths, the *at family, the stat family, extended attributes, inotify.
+    "open", "openat", "openat2", "creat", "access", "faccessat", "faccessat2", "stat", "lstat",
+    "fstat", "newfstatat", "statx", "statfs", "fstatfs", "readlink", "readlinkat", "getdents",
+    "getdents64", "mkdir", "mkdirat", "rmdir", "unlink", "unlinkat", "rename", "renameat",
+    "renameat2", "link", "linkat", "symlink", "symlinkat", "chmod", "fchmod", "fchmodat",
+    "fchmodat2", "chown", "fchown", "lchown", "fchownat", "umask", "utime", "utimes",
+    "utimensat", "futimesat", "mknod", "mknodat", "getcwd", "chdir", "fchdir", "getxattr",
+    "lgetxattr", "fgetxattr", "listxattr", "llistxattr", "flistxattr", "setxattr", "lsetxattr",
+    "fsetxattr", "removexattr", "lremovexattr", "fremovexattr", "getxattrat", "listxattrat",
+    "setxattrat", "removexattrat", "inotify_init", "inotify_init1", "inotify_add_watch",
+    "inotify_rm_watch",
+    // Memory.
+    "brk", "mmap", "munmap", "mprotect", "mremap", "madvise", "mlock", "mlock2", "munlock",
+    "mlockall", "munlockall", "mincore", "msync", "membarrier", "pkey_mprotect", "pkey_alloc",
+    "pkey_free", "map_shadow_stack", "mseal", "get_mempolicy",
+    // Processes and threads (clone's namespace flags are checked separately).
+    "clone", "fork", "vfork", "execve", "execveat", "exit", "exit_group", "wait4", "waitid",
+    "kill", "tkill", "tgkill", "getpid", "getppid", "gettid", "getpgid", "setpgid", "getpgrp",
+    "getsid", "setsid", "getpriority", "setpriority", "sched_yield", "sched_getaffinity",
+    "sched_setaffinity", "sched_getparam", "sched_setparam", "sched_getscheduler",
+    "sched_setscheduler", "sched_get_priority_max", "sched_get_priority_min",
+    "sched_rr_get_interval", "sched_getattr", "sched_setattr", "prctl", "arch_prctl",
+    "set_tid_address", "set_robust_list", "get_robust_list", "rseq", "futex", "futex_waitv",
+    "futex_wake", "futex_wait", "futex_requeue", "getrlimit", "setrlimit", "prlimit64",
+    "getrusage", "times", "uname", "sysinfo", "personality", "capget", "capset", "pidfd_open",
+    "pidfd_send_signal", "restart_syscall", "getcpu",
+    // Credentials (meaningful only inside the user namespace).
+    "getuid", "geteuid", "getgid", "getegid", "getresuid", "getresgid", "getgroups", "setuid",
+    "setgid", "setreuid", "setregid", "setresuid", "setresgid", "setgroups", "setfsuid",
+    "setfsgid",
+    // Signals.
+    "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "rt_sigpending", "rt_sigtimedwait",
+    "rt_sigqueueinfo", "rt_tgsigqueueinfo", "rt_sigsuspend", "sigaltstack", "pause", "alarm",
+    "signalfd", "signalfd4",
+    // Time and timers.
+    "clock_gettime", "clock_getres", "clock_nanosleep", "nanosleep", "gettimeofday", "time",
+    "getitimer", "setitimer", "timer_create", "timer_settime", "timer_gettime",
+    "timer_getoverrun", "timer_delete", "timerfd_create", "timerfd_settime", "timerfd_gettime",
+    // Waiting for events, pipes.
+    "poll", "ppoll", "select", "pselect6", "epoll_create", "epoll_create1", "epoll_ctl",
+    "epoll_wait", "epoll_pwait", "epoll_pwait2", "eventfd", "eventfd2", "pipe", "pipe2",
+    // Sockets (socket's family is checked separately).
+    "socket", "socketpair", "bind", "listen", "accept", "accept4", "connect", "getsockname",
+    "getpeername", "sendto", "recvfrom", "sendmsg", "recvmsg", "sendmmsg", "recvmmsg",
+    "shutdown", "setsockopt", "getsockopt",
+    // IPC (System V and POSIX queues live in the sandbox's IPC namespace) and AIO.
+    "shmget", "shmat", "shmdt", "shmctl", "semget", "semop", "semtimedop", "semctl", "msgget",
+    "msgsnd", "msgrcv", "msgctl", "mq_open", "mq_unlink", "mq_timedsend", "mq_timedreceive",
+    "mq_notify", "mq_getsetattr", "io_setup", "io_destroy", "io_submit", "io_cancel",
+    "io_getevents", "io_pgetevents",
+    // Randomness, and programs that sandbox themselves further.
+    "getrandom", "seccomp", "landlock_create_ruleset", "landlock_add_rule",
+    "landlock_restrict_self",
+];
+
+/// When a rule matches, beyond the syscall number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum When {
+    Always,
+    /// clone() with any CLONE_NEW* flag.
+    NewNamespace,
+    /// ioctl TIOCSTI or TIOCLINUX: typing into, or driving, the caller's terminal.
+    TerminalInjection,
+    /// socket() of a family other than unix, inet, inet6, netlink.
+    OtherFamily,
+}
+
+/// Argument-checked rules shared by `default` and `strict`.
+const CONDITIONAL: &[(&str, When, i32)] = &[
+    ("clone", When::NewNamespace, EPERM),
+    // CVE-2017-5226 (TIOCSTI), CVE-2023-28100 (TIOCLINUX).
+    ("ioctl", When::TerminalInjection, EPERM),
+    // Raw packet, bluetooth, vsock, AF_ALG...: rarely needed, often exploited. EAFNOSUPPORT is
+    // what a kernel without that family answers, so programs handle it.
+    ("socket", When::OtherFamily, EAFNOSUPPORT),
+];
+
+/// CLONE_NEWNS | NEWCGROUP | NEWUTS | NEWIPC | NEWUSER | NEWPID | NEWNET.
+const CLONE_NEW_MASK: u64 = 0x7E02_0000;
+const TIOCSTI: u64 = 0x5412;
+const TIOCLINUX: u64 = 0x541C;
+/// The socket families programs need.
+const FAMILIES: [i32; 4] = [
+    libc::AF_UNIX,
+    libc::AF_INET,
+    libc::AF_INET6,
+    libc::AF_NETLINK,
+];
+
+/// One resolved deny rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Deny {
+    errno: i32,
+    when: When,
+    /// From `--seccomp-deny`: compiled into the newest programs.
+    user: bool,
+}
+
+/// A policy with every name resolved: what `build` compiles and `describe` counts.
+#[derive(Debug)]
+struct Policy {
+    /// strict: the allowed syscall numbers; anything else ENOSYS.
+    allow: Option<BTreeSet<i64>>,
+    deny: BTreeMap<i64, Deny>,
+    /// i386 rules when 32-bit calls are let through; None refuses them all.
+    i386: Option<Vec<I386Rule>>,
+}
+
+impl Policy {
+    fn is_empty(&self) -> bool {
+        self.allow.is_none() && self.deny.is_empty()
+    }
+}
+
+fn lookup(opt: &str, name: &str) -> Result<i64, SetupError> {
+    names::nr(name).ok_or_else(|| {
+        SetupError::new(
+            opt,
+            "",
+            format!("'{name}': not a syscall on x86_64 (see syscalls(2))"),
+        )
+    })
+}
+
+fn resolve(spec: &Spec) -> Result<Policy, SetupError> {
+    let sc = &spec.seccomp;
+    let userns = spec.allow_userns;
+    let mut allow = None;
+    let mut deny = BTreeMap::new();
+    let builtin = |errno, when| Deny {
+        errno,
+        when,
+        user: false,
+    };
+    if sc.profile != SeccompProfile::None {
+        if sc.profile == SeccompProfile::Default {
+            let groups = DEFAULT_DENY.iter().chain((!userns).then_some(&NAMESPACES));
+            for g in groups {
+                for name in g.names {
+                    deny.insert(lookup("seccomp", name)?, builtin(g.errno, When::Always));
+                }
+            }
+        } else {
+            let mut set = BTreeSet::new();
+            let extra: &[&str] = if userns { NAMESPACES.names } else { &[] };
+            for name in STRICT_ALLOW.iter().chain(extra) {
+                set.insert(lookup("seccomp", name)?);
+            }
+            allow = Some(set);
+        }
+        for (name, when, errno) in CONDITIONAL {
+            if !(userns && *when == When::NewNamespace) {
+                deny.insert(lookup("seccomp", name)?, builtin(*errno, *when));
+            }
+        }
+        for name in &sc.allow {
+            let nr = lookup("--seccomp-allow", name)?;
+            deny.remove(&nr);
+            if let Some(set) = &mut allow {
+                set.insert(nr);
+            }
+        }
+    }
+    for (name, errno) in &sc.deny {
+        let nr = lookup("--seccomp-deny", name)?;
+        let errno = *errno;
+        deny.insert(
+            nr,
+            Deny {
+                errno,
+                when: When::Always,
+                user: true,
+            },
+        );
+    }
+    let i386 = sc.allow_32bit.then(|| i386_rules(spec));
+    Ok(Policy { allow, deny, i386 })
+}
+
+/// Compile the policy of `spec` into BPF programs, in install order. Empty for `none`
+/// (unless `--seccomp-deny` asked for rules anyway).
+pub fn build(spec: &Spec) -> Result<Vec<BpfProgram>, SetupError> {
+    let policy = resolve(spec)?;
+    if policy.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut progs = vec![guard(policy.i386.as_deref())];
+    if let Some(allow) = &policy.allow {
+        let rules = allow.iter().map(|nr| (*nr, Vec::new())).collect();
+        progs.push(compile(
+            rules,
+            SeccompAction::Errno(ENOSYS as u32),
+            SeccompAction::Allow,
+        )?);
+    }
+    for user in [false, true] {
+        let mut by_errno: BTreeMap<i32, BTreeMap<i64, Vec<SeccompRule>>> = BTreeMap::new();
+        for (nr, d) in policy.deny.iter().filter(|(_, d)| d.user == user) {
+            by_errno
+                .entry(d.errno)
+                .or_default()
+                .insert(*nr, conditions(d.when)?);
+        }
+        for (errno, rules) in by_errno {
+            progs.push(compile(
+                rules,
+                SeccompAction::Allow,
+                SeccompAction::Errno(errno as u32),
+            )?);
+        }
+    }
+    Ok(progs)
+}
+
+fn bpf_error(e: seccompiler::BackendError) -> SetupError {
+    SetupError::new("seccomp", "", format!("building the filter: {e}"))
+}
+
+/// Argument checks of a rule, as seccompiler rules (any one matching is a match).
+fn conditions(when: When) -> Result<Vec<SeccompRule>, SetupError> {
+    use SeccompCmpArgLen::Dword;
+    // The kernel reads clone flags, ioctl requests and socket families as 32-bit ints, so
+    // compare the low 32 bits only: high bits must not slip past (CVE-2019-10063).
+    let cond = |arg, op, v| SeccompCondition::new(arg, Dword, op, v).map_err(bpf_error);
+    let rule = |c: Vec<SeccompCondition>| SeccompRule::new(c).map_err(bpf_error);
+    match when {
+        When::Always => Ok(Vec::new()),
+        When::NewNamespace => (0..64)
+            .map(|b| 1u64 << b)
+            .filter(|bit| CLONE_NEW_MASK & bit != 0)
+            .map(|bit| rule(vec![cond(0, SeccompCmpOp::MaskedEq(bit), bit)?]))
+            .collect(),
+        When::TerminalInjection => [TIOCSTI, TIOCLINUX]
+            .into_iter()
+            .map(|req| rule(vec![cond(1, SeccompCmpOp::Eq, req)?]))
+            .collect(),
+        When::OtherFamily => {
+            let ne = FAMILIES
+                .iter()
+                .map(|f| cond(0, SeccompCmpOp::Ne, *f as u64))
+                .collect::<Result<_, _>>()?;
+            Ok(vec![rule(ne)?])
+        }
+    }
+}
+
+/// One seccompiler program, with its arch check handed over to the guard.
+fn compile(
+    rules: BTreeMap<i64, Vec<SeccompRule>>,
+    mismatch: SeccompAction,
+    matched: SeccompAction,
+) -> Result<BpfProgram, SetupError> {
+    let filter =
+        SeccompFilter::new(rules, mismatch, matched, TargetArch::x86_64).map_err(bpf_error)?;
+    let mut prog: BpfProgram = filter.try_into().map_err(bpf_error)?;
+    // seccompiler starts with "arch != x86_64 → KILL_PROCESS". KILL outranks any errno, so it
+    // would override the guard's answer for i386 calls (and --seccomp-allow-32bit). The guard,
+    // always installed with these programs, decides about foreign arches; here they pass.
+    let kill = ret(libc::SECCOMP_RET_KILL_PROCESS);
+    if prog.get(2) != Some(&kill) {
+        return Err(SetupError::new(
+            "seccomp",
+            "",
+            "unexpected seccompiler output (arch check not found)",
+        ));
+    }
+    prog[2] = ret(libc::SECCOMP_RET_ALLOW);
+    Ok(prog)
+}
+
+// --- The arch guard, in raw BPF -------------------------------------------------------------
+
+const BPF_LD_W_ABS: u16 = 0x20;
+const BPF_JEQ_K: u16 = 0x15;
+const BPF_JGE_K: u16 = 0x35;
+const BPF_JSET_K: u16 = 0x45;
+const BPF_RET_K: u16 = 0x06;
+/// Offsets in `struct seccomp_data`.
+const NR: u32 = 0;
+const ARCH: u32 = 4;
+const fn arg_lo(i: u32) -> u32 {
+    16 + 8 * i
+}
+const AUDIT_ARCH_X86_64: u32 = 0xC000_003E;
+const AUDIT_ARCH_I386: u32 = 0x4000_0003;
+/// x32 syscalls are x86_64 calls with this bit set in the number.
+const X32_SYSCALL_BIT: u32 = 0x4000_0000;
+
+fn ld(off: u32) -> sock_filter {
+    sock_filter {
+        code: BPF_LD_W_ABS,
+        jt: 0,
+        jf: 0,
+        k: off,
+    }
+}
+fn jump(code: u16, k: u32, jt: u8, jf: u8) -> sock_filter {
+    sock_filter { code, jt, jf, k }
+}
+fn ret(k: u32) -> sock_filter {
+    sock_filter {
+        code: BPF_RET_K,
+        jt: 0,
+        jf: 0,
+        k,
+    }
+}
+fn ret_errno(e: i32) -> sock_filter {
+    ret(libc::SECCOMP_RET_ERRNO | e as u32)
+}
+
+/// An i386 rule of the guard (i386 numbers differ from x86_64's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct I386Rule {
+    nr: u32,
+    errno: i32,
+    when: When,
+}
+
+/// What i386 calls still meet under `--seccomp-allow-32bit`: the escapes of DEFAULT_DENY,
+/// whatever the profile. A coarse list: socket families and `--seccomp-deny` are x86_64 only.
+const I386: &[(&str, u32, i32, When)] = &[
+    ("unshare", 310, EPERM, When::Always),
+    ("setns", 346, EPERM, When::Always),
+    ("clone", 120, EPERM, When::NewNamespace),
+    ("ioctl", 54, EPERM, When::TerminalInjection),
+    ("mount", 21, EPERM, When::Always),
+    ("umount2", 22, EPERM, When::Always), // i386's old umount
+    ("umount2", 52, EPERM, When::Always),
+    ("pivot_root", 217, EPERM, When::Always),
+    ("chroot", 61, EPERM, When::Always),
+    ("open_tree", 428, ENOSYS, When::Always),
+    ("move_mount", 429, ENOSYS, When::Always),
+    ("fsopen", 430, ENOSYS, When::Always),
+    ("fsconfig", 431, ENOSYS, When::Always),
+    ("fsmount", 432, ENOSYS, When::Always),
+    ("fspick", 433, ENOSYS, When::Always),
+    ("mount_setattr", 442, ENOSYS, When::Always),
+    ("open_tree_attr", 467, ENOSYS, When::Always),
+    ("clone3", 435, ENOSYS, When::Always),
+    ("io_uring_setup", 425, ENOSYS, When::Always),
+    ("io_uring_enter", 426, ENOSYS, When::Always),
+    ("io_uring_register", 427, ENOSYS, When::Always),
+    ("add_key", 286, EPERM, When::Always),
+    ("request_key", 287, EPERM, When::Always),
+    ("keyctl", 288, EPERM, When::Always),
+    ("bpf", 357, EPERM, When::Always),
+    ("perf_event_open", 336, EPERM, When::Always),
+    ("userfaultfd", 374, EPERM, When::Always),
+    ("kexec_load", 283, EPERM, When::Always),
+    ("init_module", 128, EPERM, When::Always),
+    ("finit_module", 350, EPERM, When::Always),
+    ("delete_module", 129, EPERM, When::Always),
+    ("reboot", 88, EPERM, When::Always),
+    ("syslog", 103, EPERM, When::Always),
+    ("iopl", 110, EPERM, When::Always),
+    ("ioperm", 101, EPERM, When::Always),
+    ("open_by_handle_at", 342, EPERM, When::Always),
+];
+
+fn i386_rules(spec: &Spec) -> Vec<I386Rule> {
+    let lifted = |name: &str, when: When| {
+        spec.seccomp.allow.iter().any(|a| a == name)
+            || (spec.allow_userns
+                && (matches!(name, "unshare" | "setns") || when == When::NewNamespace))
+    };
+    I386.iter()
+        .filter(|(name, _, _, when)| !lifted(name, *when))
+        .map(|&(_, nr, errno, when)| I386Rule { nr, errno, when })
+        .collect()
+}
+
+/// The guard: native calls pass to the other filters, x32 calls answer ENOSYS, and calls
+/// from another arch answer ENOSYS too, unless 32-bit calls are allowed: then i386 calls meet
+/// `i386` instead (the seccompiler programs let every foreign call pass, see `compile`).
+fn guard(i386: Option<&[I386Rule]>) -> BpfProgram {
+    let mut p = vec![
+        ld(ARCH),
+        jump(BPF_JEQ_K, AUDIT_ARCH_X86_64, 0, 4),
+        ld(NR),
+        jump(BPF_JGE_K, X32_SYSCALL_BIT, 0, 1),
+        ret_errno(ENOSYS),
+        ret(libc::SECCOMP_RET_ALLOW),
+    ];
+    let Some(rules) = i386 else {
+        p.push(ret_errno(ENOSYS));
+        return p;
+    };
+    p.extend([
+        jump(BPF_JEQ_K, AUDIT_ARCH_I386, 1, 0),
+        ret_errno(ENOSYS),
+        ld(NR),
+    ]);
+    for r in rules {
+        // Each block: "nr == r.nr" then its checks; a block that does not return falls
+        // through with the number reloaded for the next block.
+        let body = match r.when {
+            When::Always => vec![ret_errno(r.errno)],
+            When::NewNamespace => vec![
+                ld(arg_lo(0)),
+                jump(BPF_JSET_K, CLONE_NEW_MASK as u32, 0, 1),
+                ret_errno(r.errno),
+                ld(NR),
+            ],
+            When::TerminalInjection => vec![
+                ld(arg_lo(1)),
+                jump(BPF_JEQ_K, TIOCSTI as u32, 1, 0),
+                jump(BPF_JEQ_K, TIOCLINUX as u32, 0, 1),
+                ret_errno(r.errno),
+                ld(NR),
+            ],
+            When::OtherFamily => unreachable!("no i386 socket rule"),
+        };
+        p.push(jump(BPF_JEQ_K, r.nr, 0, body.len() as u8));
+        p.extend(body);
+    }
+    p.push(ret(libc::SECCOMP_RET_ALLOW));
+    p
+}
+
+// --- Installing -----------------------------------------------------------------------------
+
+// seccompiler's sock_filter is passed to the kernel as libc's.
+const _: () = assert!(size_of::<sock_filter>() == size_of::<libc::sock_filter>());
+
+/// Install the programs in order (the last one is the newest). Call last, right before
+/// execve, with no_new_privs already set.
+pub fn install(progs: &[BpfProgram]) -> Result<(), SetupError> {
+    for p in progs {
+        let fprog = libc::sock_fprog {
+            len: p.len() as u16,
+            filter: p.as_ptr() as *mut libc::sock_filter,
+        };
+        // SAFETY: fprog points at a live, well-formed program for the duration of the call.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_SET_MODE_FILTER,
+                0,
+                &fprog as *const libc::sock_fprog,
+            )
+        };
+        if rc != 0 {
+            let e = nix::errno::Errno::last();
+            let why = match e {
+                nix::errno::Errno::EACCES => {
+                    "not allowed: no_new_privs must be set first".to_string()
+                }
+                e => e.desc().to_string(),
+            };
+            return Err(SetupError::new("seccomp", "", why));
+        }
+    }
+    Ok(())
+}
+
+// --- Names for the command line and -v --------------------------------------------------------
+
+/// An errno by name (`EPERM`) or number (1..=4095, what SECCOMP_RET_ERRNO carries).
+pub fn parse_errno(s: &str) -> Option<i32> {
+    if let Ok(n) = s.parse::<i32>() {
+        return (1..=4095).contains(&n).then_some(n);
+    }
+    let up = s.to_ascii_uppercase();
+    (1..4096).find(|n| format!("{:?}", nix::errno::Errno::from_raw(*n)) == up)
+}
+
+fn errno_name(e: i32) -> String {
+    match nix::errno::Errno::from_raw(e) {
+        nix::errno::Errno::UnknownErrno => e.to_string(),
+        n => format!("{n:?}"),
+    }
+}
+
+/// One line for -v, e.g. "seccomp: default (EPERM 44, ENOSYS 12, EAFNOSUPPORT 1), x32/i386
+/// refused".
+pub fn describe(spec: &Spec) -> String {
+    let policy = match resolve(spec) {
+        Ok(p) => p,
+        Err(e) => return format!("seccomp: invalid: {e}"),
+    };
+    if policy.is_empty() {
+        return "seccomp: none".to_string();
+    }
+    let profile = match spec.seccomp.profile {
+        SeccompProfile::Default => "default",
+        SeccompProfile::Strict => "strict",
+        SeccompProfile::None => "none",
+    };
+    let mut counts: BTreeMap<i32, usize> = BTreeMap::new();
+    for d in policy.deny.values() {
+        *counts.entry(d.errno).or_default() += 1;
+    }
+    let mut parts: Vec<String> = Vec::new();
+    if let Some(a) = &policy.allow {
+        parts.push(format!("allow {}, rest ENOSYS", a.len()));
+    }
+    parts.extend(
+        counts
+            .iter()
+            .map(|(e, n)| format!("{} {n}", errno_name(*e))),
+    );
+    let arch = match &policy.i386 {
+        None => "x32/i386 refused",
+        Some(_) => "x32 refused, i386 allowed with coarse rules",
+    };
+    format!("seccomp: {profile} ({}), {arch}", parts.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::Seccomp;
+
+    fn spec(profile: SeccompProfile) -> Spec {
+        Spec {
+            seccomp: Seccomp {
+                profile,
+                ..Seccomp::default()
+            },
+            ..Spec::default()
+        }
+    }
+
+    // --- A model of the kernel: run each program, keep the most severe answer. ---
+
+    /// `struct seccomp_data` for an x86_64 (or other arch) call.
+    struct Call {
+        nr: u32,
+        arch: u32,
+        args: [u64; 6],
+    }
+
+    fn call(name: &str, args: &[u64]) -> Call {
+        let mut a = [0; 6];
+        a[..args.len()].copy_from_slice(args);
+        Call {
+            nr: names::nr(name).unwrap() as u32,
+            arch: AUDIT_ARCH_X86_64,
+            args: a,
+        }
+    }
+
+    fn word(c: &Call, off: u32) -> u32 {
+        match off {
+            NR => c.nr,
+            ARCH => c.arch,
+            o if o >= 16 && (o - 16) % 4 == 0 => {
+                let arg = c.args[((o - 16) / 8) as usize];
+                if (o - 16) % 8 == 0 {
+                    arg as u32
+                } else {
+                    (arg >> 32) as u32
+                }
+            }
+            o => panic!("load at {o}"),
+        }
+    }
+
+    /// Interpret the classic-BPF subset seccompiler and the guard emit.
+    fn run_bpf(p: &[sock_filter], c: &Call) -> u32 {
+        let (mut a, mut pc) = (0u32, 0usize);
+        loop {
+            let i = &p[pc];
+            pc += 1;
+            let cond = |t: bool| if t { i.jt as usize } else { i.jf as usize };
+            match i.code {
+                BPF_LD_W_ABS => a = word(c, i.k),
+                0x54 => a &= i.k,           // ALU AND K
+                0x05 => pc += i.k as usize, // JA
+                BPF_JEQ_K => pc += cond(a == i.k),
+                0x25 => pc += cond(a > i.k), // JGT K
+                BPF_JGE_K => pc += cond(a >= i.k),
+                BPF_JSET_K => pc += cond(a & i.k != 0),
+                BPF_RET_K => return i.k,
+                op => panic!("opcode {op:#x}"),
+            }
+        }
+    }
+
+    /// The kernel's rule: newest filter first, a strictly more severe action replaces.
+    fn verdict(progs: &[BpfProgram], c: &Call) -> Result<(), i32> {
+        let severity = |r: u32| (r & libc::SECCOMP_RET_ACTION_FULL) as i32;
+        let mut best = libc::SECCOMP_RET_ALLOW;
+        for p in progs.iter().rev() {
+            let r = run_bpf(p, c);
+            if severity(r) < severity(best) {
+                best = r;
+            }
+        }
+        match best & libc::SECCOMP_RET_ACTION_FULL {
+            libc::SECCOMP_RET_ALLOW => Ok(()),
+            libc::SECCOMP_RET_ERRNO => Err((best & libc::SECCOMP_RET_DATA) as i32),
+            other => panic!("action {other:#x}"),
+        }
+    }
+
+    fn check(s: &Spec, c: Call) -> Result<(), i32> {
+        verdict(&build(s).unwrap(), &c)
+    }
+
+    #[test]
+    fn every_profile_builds() {
+        for p in [SeccompProfile::Default, SeccompProfile::Strict] {
+            for (userns, b32) in [(false, false), (true, false), (false, true), (true, true)] {
+                let mut s = spec(p);
+                s.allow_userns = userns;
+                s.seccomp.allow_32bit = b32;
+                let progs = build(&s).unwrap();
+                assert!(progs.len() >= 2, "{p:?}");
+                assert!(progs.iter().all(|p| p.len() < 4096));
+            }
+        }
+        assert!(build(&spec(SeccompProfile::None)).unwrap().is_empty());
+        assert_eq!(describe(&spec(SeccompProfile::None)), "seccomp: none");
+    }
+
+    #[test]
+    fn tables_are_consistent() {
+        let mut seen = BTreeSet::new();
+        for name in DEFAULT_DENY
+            .iter()
+            .chain([&NAMESPACES])
+            .flat_map(|g| g.names)
+        {
+            assert!(names::nr(name).is_some(), "{name}");
+            assert!(seen.insert(*name), "{name} twice");
+            assert!(!STRICT_ALLOW.contains(name), "{name} in both");
+        }
+        let mut strict = BTreeSet::new();
+        for name in STRICT_ALLOW {
+            assert!(names::nr(name).is_some(), "{name}");
+            assert!(strict.insert(*name), "{name} twice");
+        }
+        for (name, ..) in I386 {
+            assert!(names::nr(name).is_some(), "{name}");
+        }
+        let mut nrs: Vec<i64> = names::SYSCALLS.iter().map(|(_, n)| *n).collect();
+        nrs.sort();
+        nrs.dedup();
+        assert_eq!(nrs.len(), names::SYSCALLS.len(), "a number twice");
+        assert_eq!(names::nr("getppid"), Some(110));
+        assert_eq!(names::nr("open_tree_attr"), Some(467));
+        assert_eq!(names::nr("vm86"), None);
+    }
+
+    #[test]
+    fn default_denies_what_it_documents() {
+        let s = spec(SeccompProfile::Default);
+        assert_eq!(check(&s, call("getppid", &[])), Ok(()));
+        assert_eq!(check(&s, call("unshare", &[0x1000_0000])), Err(EPERM));
+        assert_eq!(check(&s, call("keyctl", &[])), Err(EPERM));
+        assert_eq!(check(&s, call("mount", &[])), Err(EPERM));
+        assert_eq!(check(&s, call("fsopen", &[])), Err(ENOSYS));
+        assert_eq!(check(&s, call("clone3", &[])), Err(ENOSYS));
+        assert_eq!(check(&s, call("io_uring_setup", &[])), Err(ENOSYS));
+        // clone: any CLONE_NEW* flag, only the low 32 bits count.
+        assert_eq!(check(&s, call("clone", &[0x11])), Ok(()));
+        assert_eq!(check(&s, call("clone", &[0x4000_0011])), Err(EPERM));
+        assert_eq!(check(&s, call("clone", &[0x2_0000])), Err(EPERM));
+        assert_eq!(check(&s, call("clone", &[1 << 40])), Ok(()));
+        // ioctl: TIOCSTI even with high bits set (CVE-2019-10063); other requests pass.
+        assert_eq!(check(&s, call("ioctl", &[0, TIOCSTI])), Err(EPERM));
+        assert_eq!(
+            check(&s, call("ioctl", &[0, TIOCSTI | 1 << 32])),
+            Err(EPERM)
+        );
+        assert_eq!(check(&s, call("ioctl", &[0, TIOCLINUX])), Err(EPERM));
+        assert_eq!(check(&s, call("ioctl", &[0, 0x5401])), Ok(()));
+        // socket: four families pass.
+        for f in FAMILIES {
+            assert_eq!(check(&s, call("socket", &[f as u64, 1])), Ok(()));
+        }
+        let packet = libc::AF_PACKET as u64;
+        assert_eq!(check(&s, call("socket", &[packet])), Err(EAFNOSUPPORT));
+        assert_eq!(
+            check(&s, call("socket", &[packet | 1 << 32])),
+            Err(EAFNOSUPPORT)
+        );
+    }
+
+    #[test]
+    fn allow_userns_lifts_namespaces_only() {
+        let mut s = spec(SeccompProfile::Default);
+        s.allow_userns = true;
+        assert_eq!(check(&s, call("unshare", &[0x1000_0000])), Ok(()));
+        assert_eq!(check(&s, call("setns", &[])), Ok(()));
+        assert_eq!(check(&s, call("clone", &[0x1000_0011])), Ok(()));
+        assert_eq!(check(&s, call("mount", &[])), Err(EPERM));
+        assert_eq!(check(&s, call("fsopen", &[])), Err(ENOSYS));
+        assert_eq!(check(&s, call("clone3", &[])), Err(ENOSYS));
+        s.seccomp.profile = SeccompProfile::Strict;
+        assert_eq!(check(&s, call("unshare", &[0x1000_0000])), Ok(()));
+        assert_eq!(check(&s, call("clone", &[0x1000_0011])), Ok(()));
+        assert_eq!(check(&s, call("mount", &[])), Err(ENOSYS));
+    }
+
+    #[test]
+    fn strict_is_an_allow_list() {
+        let s = spec(SeccompProfile::Strict);
+        assert_eq!(check(&s, call("getppid", &[])), Ok(()));
+        assert_eq!(check(&s, call("openat", &[])), Ok(()));
+        assert_eq!(check(&s, call("syslog", &[])), Err(ENOSYS));
+        assert_eq!(check(&s, call("unshare", &[])), Err(ENOSYS));
+        let unknown = Call {
+            nr: 1000,
+            arch: AUDIT_ARCH_X86_64,
+            args: [0; 6],
+        };
+        assert_eq!(check(&s, unknown), Err(ENOSYS));
+        // The argument rules hold in strict too.
+        assert_eq!(check(&s, call("clone", &[0x1000_0011])), Err(EPERM));
+        assert_eq!(check(&s, call("ioctl", &[0, TIOCSTI])), Err(EPERM));
+        let packet = libc::AF_PACKET as u64;
+        assert_eq!(check(&s, call("socket", &[packet])), Err(EAFNOSUPPORT));
+    }
+
+    #[test]
+    fn allow_and_deny_adjust_the_profile() {
+        let mut s = spec(SeccompProfile::Default);
+        s.seccomp.allow = vec!["keyctl".into(), "ioctl".into()];
+        s.seccomp.deny = vec![("getppid".into(), libc::EACCES), ("clone3".into(), EPERM)];
+        assert_eq!(check(&s, call("keyctl", &[])), Ok(()));
+        assert_eq!(check(&s, call("ioctl", &[0, TIOCSTI])), Ok(()));
+        assert_eq!(check(&s, call("getppid", &[])), Err(libc::EACCES));
+        // A user rule replaces the built-in one: clone3 now EPERM, not ENOSYS.
+        assert_eq!(check(&s, call("clone3", &[])), Err(EPERM));
+
+        // Strict: allow adds to the list; a deny of an unlisted name must beat the list's
+        // ENOSYS, which holds only because user programs are installed last (pitfall 2).
+        let mut s = spec(SeccompProfile::Strict);
+        s.seccomp.allow = vec!["syslog".into()];
+        s.seccomp.deny = vec![("keyctl".into(), libc::EACCES), ("openat".into(), 13)];
+        assert_eq!(check(&s, call("syslog", &[])), Ok(()));
+        assert_eq!(check(&s, call("keyctl", &[])), Err(libc::EACCES));
+        assert_eq!(check(&s, call("openat", &[])), Err(libc::EACCES));
+        let mut progs = build(&s).unwrap();
+        let user = progs.pop().unwrap();
+        progs.insert(1, user);
+        assert_eq!(
+            verdict(&progs, &call("keyctl", &[])),
+            Err(ENOSYS),
+            "order matters"
+        );
+
+        // None plus a deny still installs it, with the guard.
+        let mut s = spec(SeccompProfile::None);
+        s.seccomp.deny = vec![("keyctl".into(), EPERM)];
+        assert_eq!(build(&s).unwrap().len(), 2);
+        assert_eq!(check(&s, call("keyctl", &[])), Err(EPERM));
+        assert_eq!(check(&s, call("unshare", &[])), Ok(()));
+    }
+
+    #[test]
+    fn unknown_names_are_rejected() {
+        let mut s = spec(SeccompProfile::Default);
+        s.seccomp.allow = vec!["frobnicate".into()];
+        let e = build(&s).unwrap_err();
+        assert_eq!(e.step, "--seccomp-allow");
+        assert!(e.why.contains("'frobnicate'"), "{e}");
+        let mut s = spec(SeccompProfile::None);
+        s.seccomp.deny = vec![("vm86".into(), EPERM)];
+        assert_eq!(build(&s).unwrap_err().step, "--seccomp-deny");
+    }
+
+    #[test]
+    fn guard_instructions() {
+        let g = guard(None);
+        assert_eq!(
+            g,
+            [
+                ld(ARCH),
+                jump(BPF_JEQ_K, AUDIT_ARCH_X86_64, 0, 4),
+                ld(NR),
+                jump(BPF_JGE_K, X32_SYSCALL_BIT, 0, 1),
+                ret_errno(ENOSYS),
+                ret(libc::SECCOMP_RET_ALLOW),
+                ret_errno(ENOSYS),
+            ]
+        );
+        // Every jump of every guard lands inside the program.
+        let all: Vec<I386Rule> = i386_rules(&Spec::default());
+        for g in [guard(None), guard(Some(&all)), guard(Some(&[]))] {
+            for (pc, i) in g.iter().enumerate() {
+                if i.code & 0x07 == 0x05 {
+                    assert!(pc + 1 + (i.jt.max(i.jf) as usize) < g.len(), "{pc}: {i:?}");
+                }
+            }
+            assert_eq!(g.last().unwrap().code, BPF_RET_K);
+        }
+    }
+
+    #[test]
+    fn x32_and_i386() {
+        let s = spec(SeccompProfile::Default);
+        let x32 = Call {
+            nr: X32_SYSCALL_BIT | 110,
+            arch: AUDIT_ARCH_X86_64,
+            args: [0; 6],
+        };
+        assert_eq!(check(&s, x32), Err(ENOSYS));
+        let i386 = |nr, args: &[u64]| {
+            let mut a = [0; 6];
+            a[..args.len()].copy_from_slice(args);
+            Call {
+                nr,
+                arch: AUDIT_ARCH_I386,
+                args: a,
+            }
+        };
+        assert_eq!(check(&s, i386(64, &[])), Err(ENOSYS));
+        let mut s = spec(SeccompProfile::Strict);
+        s.seccomp.allow_32bit = true;
+        assert_eq!(check(&s, i386(64, &[])), Ok(()), "i386 getppid");
+        assert_eq!(check(&s, i386(310, &[])), Err(EPERM), "i386 unshare");
+        assert_eq!(check(&s, i386(21, &[])), Err(EPERM), "i386 mount");
+        assert_eq!(check(&s, i386(435, &[])), Err(ENOSYS), "i386 clone3");
+        assert_eq!(check(&s, i386(120, &[0x11])), Ok(()));
+        assert_eq!(check(&s, i386(120, &[0x1000_0011])), Err(EPERM));
+        assert_eq!(check(&s, i386(54, &[0, TIOCSTI])), Err(EPERM));
+        assert_eq!(check(&s, i386(54, &[0, 0x5401])), Ok(()));
+        s.allow_userns = true;
+        s.seccomp.allow = vec!["mount".into()];
+        assert_eq!(check(&s, i386(310, &[])), Ok(()));
+        assert_eq!(check(&s, i386(120, &[0x1000_0011])), Ok(()));
+        assert_eq!(check(&s, i386(21, &[])), Ok(()));
+        assert_eq!(check(&s, i386(22, &[])), Err(EPERM), "old umount stays");
+    }
+
+    #[test]
+    fn errnos_and_description() {
+        assert_eq!(parse_errno("EPERM"), Some(1));
+        assert_eq!(parse_errno("eacces"), Some(13));
+        assert_eq!(parse_errno("EAFNOSUPPORT"), Some(97));
+        assert_eq!(parse_errno("38"), Some(38));
+        for bad in ["0", "4096", "-1", "EFOO", ""] {
+            assert_eq!(parse_errno(bad), None, "{bad}");
+        }
+        let d = describe(&spec(SeccompProfile::Default));
+        assert!(d.starts_with("seccomp: default (EPERM "), "{d}");
+        assert!(d.ends_with("x32/i386 refused"), "{d}");
+        assert!(!d.contains('\n'));
+        let d = describe(&spec(SeccompProfile::Strict));
+        assert!(d.starts_with("seccomp: strict (allow "), "{d}");
+    }
+
+    // --- Behaviour: the real kernel, in a child process per case. ---
+
+    const DISPATCH: &str = "launch::seccomp::tests::dispatch";
+
+    /// A raw syscall, errno as text.
+    fn sys(nr: i64, a: &[i64]) -> String {
+        let mut v = [0i64; 5];
+        v[..a.len()].copy_from_slice(a);
+        // SAFETY: only calls whose arguments are null or plain integers, made on purpose.
+        let rc = unsafe { libc::syscall(nr, v[0], v[1], v[2], v[3], v[4]) };
+        if rc >= 0 && (nr == libc::SYS_socket || nr == libc::SYS_fsopen) {
+            // SAFETY: rc is the descriptor the call just returned.
+            unsafe { libc::close(rc as i32) };
+        }
+        child::outcome(rc)
+    }
+
+    /// An i386 syscall through int 0x80 (IA32 emulation): "ok" or the errno's name.
+    fn sys_i386(nr: u32, a: u32) -> String {
+        let ret: i32;
+        // SAFETY: int 0x80 with integer arguments; ebx is swapped in and out by hand because
+        // LLVM reserves rbx.
+        unsafe {
+            std::arch::asm!(
+                "xchg {a:e}, ebx",
+                "int 0x80",
+                "xchg {a:e}, ebx",
+                a = inout(reg) a => _,
+                inlateout("eax") nr => ret,
+                out("r8") _, out("r9") _, out("r10") _, out("r11") _,
+            );
+        }
+        if ret < 0 {
+            format!("{:?}", nix::errno::Errno::from_raw(-ret))
+        } else {
+            "ok".to_string()
+        }
+    }
+
+    fn spec_for(case: &str) -> Spec {
+        let mut s = spec(match case.split('+').next().unwrap() {
+            "default" => SeccompProfile::Default,
+            "strict" => SeccompProfile::Strict,
+            _ => SeccompProfile::None,
+        });
+        s.allow_userns = case.contains("+userns");
+        s.seccomp.allow_32bit = case.contains("+32bit");
+        if case.contains("+denysyslog") {
+            s.seccomp.deny = vec![("syslog".into(), libc::EACCES)];
+        }
+        s
+    }
+
+    /// The child side: install the filter for `SBOX_CASE`, try each call, report.
+    #[test]
+    fn dispatch() {
+        let Some(case) = child::case() else { return };
+        if case.starts_with("bench") {
+            return bench_child(&case);
+        }
+        let progs = build(&spec_for(&case)).unwrap();
+        unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
+        install(&progs).unwrap();
+        let tiocsti_high = (TIOCSTI | 1 << 32) as i64;
+        let byte = b"x".as_ptr() as i64;
+        let results = [
+            ("getppid", sys(libc::SYS_getppid, &[])),
+            (
+                "unshare_user",
+                sys(libc::SYS_unshare, &[libc::CLONE_NEWUSER as i64]),
+            ),
+            // NEWUSER with CLONE_FS is invalid: without a filter the kernel says EINVAL and
+            // nothing is created.
+            (
+                "clone_newuser",
+                sys(
+                    libc::SYS_clone,
+                    &[(libc::CLONE_NEWUSER | libc::CLONE_FS) as i64],
+                ),
+            ),
+            ("keyctl", sys(libc::SYS_keyctl, &[0, -2])),
+            ("mount", sys(libc::SYS_mount, &[])),
+            (
+                "fsopen",
+                sys(libc::SYS_fsopen, &[c"tmpfs".as_ptr() as i64, 0]),
+            ),
+            ("clone3", sys(libc::SYS_clone3, &[0, 0])),
+            (
+                "tiocsti_high",
+                sys(libc::SYS_ioctl, &[0, tiocsti_high, byte]),
+            ),
+            (
+                "af_packet",
+                sys(libc::SYS_socket, &[libc::AF_PACKET as i64, 3, 0]),
+            ),
+            (
+                "af_unix",
+                sys(libc::SYS_socket, &[libc::AF_UNIX as i64, 1, 0]),
+            ),
+            ("syslog", sys(libc::SYS_syslog, &[10, 0, 0])),
+            ("nr1000", sys(1000, &[])),
+            ("i386_getppid", sys_i386(64, 0)),
+            ("i386_unshare", sys_i386(310, libc::CLONE_NEWUSER as u32)),
+        ];
+        for (k, v) in results {
+            child::report(k, v);
+        }
+        child::done();
+    }
+
+    fn outcomes(case: &str) -> BTreeMap<String, String> {
+        child::run(DISPATCH, case)
+    }
+
+    #[test]
+    fn none_lets_everything_through() {
+        // The control: as root and unfiltered, these reach the kernel (proves the errnos
+        // below come from the filter).
+        let r = outcomes("none");
+        assert_eq!(r["getppid"], "ok");
+        assert_eq!(r["clone_newuser"], "EINVAL");
+        assert_eq!(r["clone3"], "EINVAL");
+        assert_ne!(r["tiocsti_high"], "EPERM");
+        assert_eq!(r["i386_getppid"], "ok");
+        if nix::unistd::geteuid().is_root() {
+            assert_eq!(r["af_packet"], "ok");
+            assert_eq!(r["syslog"], "ok");
+            assert_eq!(r["fsopen"], "ok");
+        }
+    }
+
+    #[test]
+    fn default_in_the_kernel() {
+        let r = outcomes("default");
+        for (k, v) in [
+            ("getppid", "ok"),
+            ("unshare_user", "EPERM"),
+            ("clone_newuser", "EPERM"),
+            ("keyctl", "EPERM"),
+            ("mount", "EPERM"),
+            ("fsopen", "ENOSYS"),
+            ("clone3", "ENOSYS"),
+            ("tiocsti_high", "EPERM"),
+            ("af_packet", "EAFNOSUPPORT"),
+            ("af_unix", "ok"),
+            ("syslog", "EPERM"),
+            ("i386_getppid", "ENOSYS"),
+            ("i386_unshare", "ENOSYS"),
+        ] {
+            assert_eq!(r[k], v, "{k}");
+        }
+    }
+
+    #[test]
+    fn default_with_userns_and_32bit_in_the_kernel() {
+        let r = outcomes("default+userns+32bit");
+        // EINVAL: the kernel's own answer (multi-threaded harness, or NEWUSER|FS).
+        assert_ne!(r["unshare_user"], "EPERM");
+        assert_eq!(r["clone_newuser"], "EINVAL");
+        assert_eq!(r["mount"], "EPERM");
+        assert_eq!(r["i386_getppid"], "ok");
+        let r = outcomes("default+32bit");
+        assert_eq!(r["i386_unshare"], "EPERM");
+    }
+
+    #[test]
+    fn strict_in_the_kernel() {
+        let r = outcomes("strict");
+        for (k, v) in [
+            ("getppid", "ok"),
+            ("unshare_user", "ENOSYS"),
+            ("clone_newuser", "EPERM"),
+            ("keyctl", "ENOSYS"),
+            ("clone3", "ENOSYS"),
+            ("tiocsti_high", "EPERM"),
+            ("af_packet", "EAFNOSUPPORT"),
+            ("af_unix", "ok"),
+            ("syslog", "ENOSYS"),
+            ("nr1000", "ENOSYS"),
+        ] {
+            assert_eq!(r[k], v, "{k}");
+        }
+        // The user's deny is newer than the allow list, so its errno wins.
+        assert_eq!(outcomes("strict+denysyslog")["syslog"], "EACCES");
+    }
+
+    // --- Cost: getppid in a loop under each profile. Run with
+    //     cargo test --release -- --ignored --nocapture seccomp_cost
+
+    fn bench_child(case: &str) {
+        let profile = case.trim_start_matches("bench-");
+        let progs = build(&spec_for(profile)).unwrap();
+        unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
+        install(&progs).unwrap();
+        const N: u32 = 3_000_000;
+        let t = std::time::Instant::now();
+        for _ in 0..N {
+            // SAFETY: getppid has no arguments.
+            unsafe { libc::syscall(libc::SYS_getppid) };
+        }
+        child::report("ns_per_call", t.elapsed().as_nanos() as f64 / N as f64);
+        child::done();
+    }
+
+    #[test]
+    #[ignore]
+    fn seccomp_cost() {
+        // Rounds interleave the profiles so load from elsewhere on the machine hits all alike.
+        let profiles = ["none", "default", "strict"];
+        let mut runs: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+        for _ in 0..11 {
+            for p in profiles {
+                let ns = outcomes(&format!("bench-{p}"))["ns_per_call"]
+                    .parse()
+                    .unwrap();
+                runs.entry(p).or_default().push(ns);
+            }
+        }
+        let median = |p: &str| {
+            let mut v = runs[p].clone();
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        for p in profiles {
+            println!("{p}: median {:.1} ns/call, runs {:.0?}", median(p), runs[p]);
+        }
+        println!(
+            "default/none {:.2}, strict/none {:.2}",
+            median("default") / median("none"),
+            median("strict") / median("none"),
+        );
+    }
+}
