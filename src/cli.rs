@@ -43,6 +43,7 @@ fn fd_arg(name: &'static str, help: &'static str, heading: &'static str) -> Arg 
         .long(name)
         .value_name("FD")
         .value_parser(value_parser!(String))
+        .action(ArgAction::Append)
         .help(help)
         .help_heading(heading)
 }
@@ -202,6 +203,7 @@ pub fn command() -> Command {
             Arg::new("hostname")
                 .long("hostname")
                 .value_name("NAME")
+                .action(ArgAction::Append)
                 .help("Hostname inside (needs --unshare-uts)")
                 .help_heading("Namespaces"),
         )
@@ -210,6 +212,7 @@ pub fn command() -> Command {
                 .long("uid")
                 .value_name("UID")
                 .value_parser(value_parser!(u32))
+                .action(ArgAction::Append)
                 .help("User id inside the sandbox (default: yours)")
                 .help_heading("Process"),
         )
@@ -218,6 +221,7 @@ pub fn command() -> Command {
                 .long("gid")
                 .value_name("GID")
                 .value_parser(value_parser!(u32))
+                .action(ArgAction::Append)
                 .help("Group id inside the sandbox (default: yours)")
                 .help_heading("Process"),
         )
@@ -226,6 +230,7 @@ pub fn command() -> Command {
                 .long("chdir")
                 .value_name("DIR")
                 .value_parser(value_parser!(PathBuf))
+                .action(ArgAction::Append)
                 .help("Working directory of the command")
                 .help_heading("Process"),
         )
@@ -279,10 +284,11 @@ pub fn command() -> Command {
             "Descriptors",
         ))
         .arg(fd_arg("seccomp", "Install the compiled BPF program read from FD", "Descriptors"))
-        .arg(
-            fd_arg("add-seccomp-fd", "Install one more compiled BPF program read from FD", "Descriptors")
-                .action(ArgAction::Append),
-        )
+        .arg(fd_arg(
+            "add-seccomp-fd",
+            "Install one more compiled BPF program read from FD",
+            "Descriptors",
+        ))
         .arg(path_one("lock-file", "DEST", "Hold a lock on DEST (inside) while the sandbox runs"))
         .arg(fd_pair("file", "Copy the contents of FD to a new file DEST"))
         .arg(fd_pair("bind-data", "Copy FD to a private file bound on DEST"))
@@ -345,8 +351,25 @@ pub fn command() -> Command {
                 .long("argv0")
                 .value_name("VALUE")
                 .value_parser(value_parser!(OsString))
+                .action(ArgAction::Append)
                 .help("argv[0] of the command")
                 .help_heading("Process"),
+        )
+        .arg(
+            Arg::new("exec-label")
+                .long("exec-label")
+                .value_name("LABEL")
+                .action(ArgAction::Append)
+                .help("SELinux label of the command")
+                .help_heading("Security"),
+        )
+        .arg(
+            Arg::new("file-label")
+                .long("file-label")
+                .value_name("LABEL")
+                .action(ArgAction::Append)
+                .help("SELinux label of the files sbox creates (tmpfs mounts)")
+                .help_heading("Security"),
         )
         .arg(
             Arg::new("level-prefix")
@@ -492,6 +515,19 @@ fn indexed<'a, T: Clone + Send + Sync + 'static>(
         i += vals.len();
     }
     out
+}
+
+/// The last value of an option that takes one; bubblewrap warns when such an option is repeated.
+fn last<T: Clone + Send + Sync + 'static>(
+    m: &ArgMatches,
+    id: &str,
+    warnings: &mut Vec<String>,
+) -> Option<T> {
+    let vals: Vec<&T> = m.get_many::<T>(id)?.collect();
+    if vals.len() > 1 {
+        warnings.push(format!("Only the last --{id} option will take effect"));
+    }
+    vals.last().map(|v| (*v).clone())
 }
 
 /// Parse an octal mode such as `0755`.
@@ -708,9 +744,22 @@ pub fn expand_args(args: Vec<OsString>) -> Result<Vec<OsString>, CliError> {
 
 /// Parse the arguments after argv[0] into a `Spec`.
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Spec, CliError> {
+    parse_as(false, args)
+}
+
+/// Parse as `sbox`, or with `bwrap` true as bubblewrap: its defaults exactly where sbox's are
+/// stricter (no seccomp policy unless one is named, no user-namespace limit, non-recursive
+/// --remount-ro).
+pub fn parse_as(bwrap: bool, args: impl IntoIterator<Item = OsString>) -> Result<Spec, CliError> {
     let argv = std::iter::once(OsString::from("sbox")).chain(args);
     let m = command().try_get_matches_from(argv).map_err(clap_error)?;
-    let mut spec = Spec::default();
+    let mut spec = Spec {
+        bwrap_mode: bwrap,
+        ..Spec::default()
+    };
+    if bwrap {
+        spec.seccomp.profile = SeccompProfile::None;
+    }
 
     // Filesystem operations, with --perms/--size modifiers applying to the next one and
     // --overlay-src layers collected for the next overlay.
@@ -948,9 +997,10 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Spec, CliError>
     spec.ns.uts = all || on("unshare-uts");
     spec.ns.cgroup = all || on("unshare-cgroup");
     spec.ns.cgroup_try = on("unshare-cgroup-try");
-    let fd = |id: &str| -> Result<Option<RawFd>, CliError> {
-        m.get_one::<String>(id)
-            .map(|s| parse_fd(&format!("--{id}"), s))
+    let mut warnings = Vec::new();
+    let mut fd = |id: &str| -> Result<Option<RawFd>, CliError> {
+        last::<String>(&m, id, &mut warnings)
+            .map(|s| parse_fd(&format!("--{id}"), &s))
             .transpose()
     };
     spec.ns.userns = fd("userns")?;
@@ -971,21 +1021,56 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Spec, CliError>
     spec.fds.sync = fd("sync-fd")?;
     spec.fds.block = fd("block-fd")?;
     spec.fds.userns_block = fd("userns-block-fd")?;
-    let mut seccomp: Vec<(usize, RawFd)> = Vec::new();
-    for id in ["seccomp", "add-seccomp-fd"] {
-        for (i, v) in indexed::<String>(&m, id) {
-            seccomp.push((i, parse_fd(&format!("--{id}"), v[0])?));
+    // --seccomp (one program, the last given) or --add-seccomp-fd (several, in order).
+    let one_program = fd("seccomp")?;
+    let added: Vec<RawFd> = indexed::<String>(&m, "add-seccomp-fd")
+        .into_iter()
+        .map(|(_, v)| parse_fd("--add-seccomp-fd", v[0]))
+        .collect::<Result<_, _>>()?;
+    spec.fds.seccomp = match (one_program, added.is_empty()) {
+        (Some(_), false) => {
+            return Err(CliError::Invalid(
+                "--seccomp: cannot be combined with --add-seccomp-fd".into(),
+            ));
+        }
+        (Some(p), true) => vec![p],
+        (None, _) => added,
+    };
+    let explicit_user = on("unshare-user");
+    if spec.fds.userns_block.is_some() {
+        if !explicit_user {
+            return Err(CliError::Invalid(
+                "--userns-block-fd: needs --unshare-user".into(),
+            ));
+        }
+        if spec.fds.info.is_none() {
+            return Err(CliError::Invalid(
+                "--userns-block-fd: needs --info-fd (to learn the child pid)".into(),
+            ));
+        }
+        if spec.ns.disable_userns {
+            return Err(CliError::Invalid(
+                "--userns-block-fd: conflicts with --disable-userns".into(),
+            ));
         }
     }
-    seccomp.sort_by_key(|(i, _)| *i);
-    spec.fds.seccomp = seccomp.into_iter().map(|(_, fd)| fd).collect();
+    if spec.ns.userns.is_some() && (explicit_user || on("unshare-user-try") || all) {
+        return Err(CliError::Invalid(
+            "--userns: conflicts with --unshare-user, --unshare-user-try and --unshare-all (it joins a user namespace instead of creating one)".into(),
+        ));
+    }
     spec.lock_files = m
         .get_many::<PathBuf>("lock-file")
         .map(|v| v.cloned().collect())
         .unwrap_or_default();
+    if m.get_many::<OsString>("argv0").is_some_and(|v| v.len() > 1) {
+        return Err(CliError::Invalid("--argv0: used multiple times".into()));
+    }
     spec.argv0 = m.get_one::<OsString>("argv0").cloned();
+    spec.exec_label = last(&m, "exec-label", &mut warnings);
+    spec.file_label = last(&m, "file-label", &mut warnings);
     spec.level_prefix = on("level-prefix");
-    spec.hostname = m.get_one::<String>("hostname").cloned();
+    spec.hostname = last(&m, "hostname", &mut warnings);
     if spec.hostname.is_some() && !spec.ns.uts {
         return Err(CliError::Invalid(
             "--hostname: needs a UTS namespace: add --unshare-uts".into(),
@@ -993,9 +1078,9 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Spec, CliError>
     }
 
     // Process.
-    spec.uid = m.get_one::<u32>("uid").copied();
-    spec.gid = m.get_one::<u32>("gid").copied();
-    spec.chdir = m.get_one::<PathBuf>("chdir").cloned();
+    spec.uid = last(&m, "uid", &mut warnings);
+    spec.gid = last(&m, "gid", &mut warnings);
+    spec.chdir = last(&m, "chdir", &mut warnings);
     spec.clearenv = on("clearenv");
     spec.new_session = on("new-session");
     spec.die_with_parent = on("die-with-parent");
@@ -1122,6 +1207,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Spec, CliError>
     spec.landlock.tcp_bind = ports("landlock-tcp-bind").collect();
 
     spec.verbose = on("verbose");
+    spec.warnings = warnings;
     spec.command = m
         .get_many::<OsString>("command")
         .map(|v| v.cloned().collect())

@@ -11,8 +11,10 @@ fn main() {
     } else {
         ""
     };
-    let parsed = cli::expand_args(args).and_then(cli::parse);
-    let mut spec = match parsed {
+    // Invoked through a link named bwrap: bubblewrap's defaults, exactly.
+    let bwrap = std::path::Path::new(&argv0).file_name() == Some("bwrap".as_ref());
+    let parsed = cli::expand_args(args).and_then(|a| cli::parse_as(bwrap, a));
+    let spec = match parsed {
         Ok(s) => s,
         Err(CliError::Display(text)) => {
             print!("{text}");
@@ -23,8 +25,12 @@ fn main() {
             std::process::exit(1)
         }
     };
-    // Invoked through a link named bwrap: bubblewrap's defaults, exactly.
-    spec.bwrap_mode = std::path::Path::new(&argv0).file_name() == Some("bwrap".as_ref());
+    for w in &spec.warnings {
+        eprintln!(
+            "{}sbox: warning: {w}",
+            if prefix.is_empty() { "" } else { "<4>" }
+        );
+    }
     let code = match sbox::launch::run(&spec) {
         Ok(code) => code,
         Err(e) => {

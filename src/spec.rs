@@ -237,6 +237,14 @@ pub struct Landlock {
     pub tcp_bind: Vec<u16>,
 }
 
+impl Spec {
+    /// Whether the command must be unable to create user namespaces: asked for with
+    /// --disable-userns, and sbox's default unless --allow-userns (bubblewrap's is not).
+    pub fn userns_disabled(&self) -> bool {
+        self.ns.disable_userns || !(self.bwrap_mode || self.allow_userns)
+    }
+}
+
 impl Landlock {
     pub fn enabled(&self) -> bool {
         self.from_mounts
@@ -298,6 +306,12 @@ pub struct Spec {
     pub level_prefix: bool,
     /// Invoked as `bwrap`: bubblewrap's defaults exactly, where sbox's are stricter.
     pub bwrap_mode: bool,
+    /// `--exec-label`: SELinux label of the command.
+    pub exec_label: Option<String>,
+    /// `--file-label`: SELinux label of created files (tmpfs mounts).
+    pub file_label: Option<String>,
+    /// Warnings from the command line, printed before starting.
+    pub warnings: Vec<String>,
     /// The command and its arguments.
     pub command: Vec<OsString>,
 }

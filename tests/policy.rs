@@ -17,8 +17,15 @@ const NEWUSER: &str = "unshare(0x10000000)";
 fn default_profile_refuses_nested_user_namespaces() {
     assert_eq!(py_ok(&[], &libc_call(NEWUSER)).trim(), "EPERM");
     assert_eq!(py_ok(&["--allow-userns"], &libc_call(NEWUSER)).trim(), "ok");
+    // Without seccomp the second layer holds: the user-namespace limit.
     let none = ["--seccomp-profile", "none"];
-    assert_eq!(py_ok(&none, &libc_call(NEWUSER)).trim(), "ok");
+    assert_eq!(py_ok(&none, &libc_call(NEWUSER)).trim(), "ENOSPC");
+    let none_allowed = ["--seccomp-profile", "none", "--allow-userns"];
+    assert_eq!(py_ok(&none_allowed, &libc_call(NEWUSER)).trim(), "ok");
+    // With a capability kept, the command sits in a nested namespace below the limit.
+    let kept = ["--seccomp-profile", "none", "--cap-add", "CAP_SYS_RESOURCE"];
+    assert_eq!(py_ok(&kept, &libc_call(NEWUSER)).trim(), "ENOSPC");
+
     // Mounting stays refused with --allow-userns.
     let mount = "mount(b'none', b'/tmp', b'tmpfs', 0, None)";
     assert_eq!(

@@ -43,3 +43,25 @@ pub fn no_new_privs() -> Result<(), SetupError> {
     }
     Ok(())
 }
+
+/// Refuse to run setuid, setgid or with file capabilities: sbox is meant to need no privilege,
+/// and a privileged copy would hand it to every user.
+pub fn refuse_privileged_binary() -> Result<(), SetupError> {
+    use nix::unistd::{getegid, geteuid, getgid, getuid};
+    if getuid() != geteuid() || getgid() != getegid() {
+        return Err(SetupError::new(
+            "startup",
+            "",
+            "sbox is installed setuid or setgid; it needs no privilege: remove the bit (chmod u-s,g-s)",
+        ));
+    }
+    let permitted = caps::read(None, CapSet::Permitted).map_err(|e| fail("read", e))?;
+    if !getuid().is_root() && !permitted.is_empty() {
+        return Err(SetupError::new(
+            "startup",
+            "",
+            "sbox has file capabilities; it needs none: remove them (setcap -r)",
+        ));
+    }
+    Ok(())
+}

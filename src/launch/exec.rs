@@ -5,7 +5,7 @@ use super::{Plan, SetupError, caps, fds, landlock, seccomp, signals, sys, userns
 use crate::spec::{EnvOp, Spec};
 use nix::errno::Errno;
 use std::ffi::{CString, OsStr, OsString};
-use std::os::fd::RawFd;
+use std::os::fd::{OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
 /// What the supervisor knew about the host that the sandbox can't see any more.
@@ -57,7 +57,13 @@ fn cstring(s: &OsStr) -> Result<CString, SetupError> {
 
 /// Everything from here on runs in the command's own process; on success it never returns.
 /// `keep`: descriptors passed on purpose (--sync-fd, --lock-file without an init).
-pub fn exec(spec: &Spec, plan: &Plan, keep: &[RawFd]) -> SetupError {
+pub fn exec(spec: &Spec, plan: &Plan, keep: &[RawFd], host_proc: Option<OwnedFd>) -> SetupError {
+    if let (Some(label), Some(proc)) = (&spec.exec_label, &host_proc)
+        && let Err(e) = set_exec_label(proc, label)
+    {
+        return e;
+    }
+    drop(host_proc);
     match prepare(spec, plan, keep) {
         Ok(()) => exec_command(&spec.command, spec.argv0.as_deref()),
         Err(e) => e,
@@ -107,6 +113,35 @@ fn prepare(spec: &Spec, plan: &Plan, keep: &[RawFd]) -> Result<(), SetupError> {
         fds::install_bpf(prog)?;
     }
     Ok(())
+}
+
+/// SELinux is needed for --exec-label and --file-label.
+pub fn check_selinux() -> Result<(), SetupError> {
+    if std::path::Path::new("/sys/fs/selinux/enforce").exists() {
+        Ok(())
+    } else {
+        Err(SetupError::new(
+            "--exec-label",
+            "",
+            "labeling not supported on this system (SELinux is not enabled)",
+        ))
+    }
+}
+
+/// The SELinux context the next execve gives this thread.
+fn set_exec_label(proc: &OwnedFd, label: &str) -> Result<(), SetupError> {
+    use std::os::fd::AsFd;
+    let fail = |e: Errno| SetupError::errno("--exec-label", label, e);
+    let fd = nix::fcntl::openat(
+        proc.as_fd(),
+        "thread-self/attr/exec",
+        nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(fail)?;
+    nix::unistd::write(&fd, label.as_bytes())
+        .map(drop)
+        .map_err(fail)
 }
 
 fn exec_command(command: &[OsString], argv0: Option<&OsStr>) -> SetupError {

@@ -19,24 +19,26 @@ pub fn close(fd: RawFd) {
     unsafe { libc::close(fd) };
 }
 
-/// Namespaces named in status records, in bubblewrap's order.
-const NAMESPACES: [(&str, &str); 7] = [
-    ("cgroup", "cgroup-namespace"),
-    ("ipc", "ipc-namespace"),
-    ("mnt", "mnt-namespace"),
-    ("net", "net-namespace"),
-    ("pid", "pid-namespace"),
-    ("uts", "uts-namespace"),
-    ("user", "user-namespace"),
-];
-
-/// `"child-pid": N, "<kind>-namespace": INODE, ...` for the sandbox's first process.
-pub fn child_fields(child: Pid) -> Vec<(String, String)> {
+/// `"child-pid": N, "<kind>-namespace": INODE, ...` for the sandbox's first process: as
+/// bubblewrap does, the mount namespace and each one created by the clone `flags`, in
+/// bubblewrap's order (the user namespace is not listed).
+pub fn child_fields(child: Pid, flags: libc::c_int) -> Vec<(String, String)> {
     let mut out = vec![("child-pid".to_string(), child.to_string())];
-    for (ns, key) in NAMESPACES {
+    for (ns, flag) in [
+        ("cgroup", libc::CLONE_NEWCGROUP),
+        ("ipc", libc::CLONE_NEWIPC),
+        ("mnt", libc::CLONE_NEWNS),
+        ("net", libc::CLONE_NEWNET),
+        ("pid", libc::CLONE_NEWPID),
+        ("uts", libc::CLONE_NEWUTS),
+    ] {
+        if flags & flag == 0 {
+            continue;
+        }
+        let key = format!("{ns}-namespace");
         let path = format!("/proc/{child}/ns/{ns}");
         if let Ok(st) = nix::sys::stat::stat(path.as_str()) {
-            out.push((key.to_string(), st.st_ino.to_string()));
+            out.push((key, st.st_ino.to_string()));
         }
     }
     out

@@ -32,6 +32,10 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 
 /// Start the sandbox and wait for it; returns the exit status sbox should exit with.
 pub fn run(spec: &Spec) -> Result<i32, SetupError> {
+    caps::refuse_privileged_binary()?;
+    if spec.exec_label.is_some() || spec.file_label.is_some() {
+        exec::check_selinux()?;
+    }
     let mut plan = Plan {
         host: host_facts(),
         // Compiled here, in the supervisor, so a bad policy fails before anything starts.
@@ -73,7 +77,8 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
     let mut cloned = sys::clone_fork(flags);
     if cloned == Err(nix::errno::Errno::EINVAL) && spec.ns.cgroup_try && !spec.ns.cgroup {
         // --unshare-cgroup-try on a kernel without cgroup namespaces.
-        cloned = sys::clone_fork(flags & !libc::CLONE_NEWCGROUP);
+        flags &= !libc::CLONE_NEWCGROUP;
+        cloned = sys::clone_fork(flags);
     }
     let pid = cloned.map_err(userns::clone_error)?;
     if pid == 0 {
@@ -86,7 +91,7 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
     }
     drop(err_w);
     let child = Pid::from_raw(pid);
-    let start = fds::child_fields(child);
+    let start = fds::child_fields(child, flags);
     if let Some(fd) = spec.fds.info {
         fds::write_json(fd, &start, true)?;
         fds::close(fd);
@@ -136,7 +141,7 @@ fn host_facts() -> Host {
 /// The child, in its new namespaces. Never returns.
 fn child(spec: &Spec, plan: &Plan, err_w: OwnedFd, alive: Option<OwnedFd>) -> ! {
     let e = match setup(spec, &plan.host, alive) {
-        Ok(Role::Command { keep }) => exec::exec(spec, plan, &keep),
+        Ok(Role::Command { keep, host_proc }) => exec::exec(spec, plan, &keep, host_proc),
         Ok(Role::Init { command, locks }) => {
             // The command holds its own copy of the error pipe until it execs.
             drop(err_w);
@@ -157,7 +162,10 @@ enum Role {
         locks: Vec<std::fs::File>,
     },
     /// The process that execs the command, with the descriptors it must pass on.
-    Command { keep: Vec<RawFd> },
+    Command {
+        keep: Vec<RawFd>,
+        host_proc: Option<OwnedFd>,
+    },
 }
 
 /// `-v`: run one setup step and say how long it took.
@@ -188,21 +196,23 @@ fn setup(spec: &Spec, host: &Host, alive: Option<OwnedFd>) -> Result<Role, Setup
     if let Some(fd) = spec.fds.block {
         fds::block_on("--block-fd", fd)?;
     }
-    // /proc/self, kept for writing the maps of a nested user namespace after the old root
-    // (and its /proc) is gone.
-    let proc_self = if spec.ns.disable_userns {
-        userns::limit_nesting()?;
+    // The host's /proc, kept past pivot_root for the nested user namespace's maps and the
+    // SELinux exec label ("self" and "thread-self" resolve at each use).
+    let nest = spec.userns_disabled() && !spec.caps.is_empty();
+    let host_proc = if nest || spec.exec_label.is_some() {
+        let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
         Some(
-            nix::fcntl::open(
-                "/proc/self",
-                OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-                nix::sys::stat::Mode::empty(),
-            )
-            .map_err(|e| SetupError::errno("--disable-userns", "/proc/self", e))?,
+            nix::fcntl::open("/proc", flags, nix::sys::stat::Mode::empty())
+                .map_err(|e| SetupError::errno("setup", "/proc", e))?,
         )
     } else {
         None
     };
+    if spec.userns_disabled() {
+        // No user namespace can be created below this one; with capabilities kept the
+        // command moves one level down (below), where it can't raise the limit back.
+        userns::limit_nesting(if nest { 1 } else { 0 })?;
+    }
     // Modes given on the command line are meant exactly.
     // SAFETY: umask(2) only sets this process's mask.
     unsafe { libc::umask(0) };
@@ -221,8 +231,11 @@ fn setup(spec: &Spec, host: &Host, alive: Option<OwnedFd>) -> Result<Role, Setup
     if let Some(fd) = spec.ns.userns2 {
         userns::join("--userns2", fd, CloneFlags::CLONE_NEWUSER)?;
     }
-    if let Some(proc_self) = &proc_self {
-        step(spec, "nested user namespace", || userns::nest(proc_self))?;
+    if let (true, Some(proc)) = (nest, &host_proc) {
+        step(spec, "nested user namespace", || userns::nest(proc))?;
+    }
+    if spec.ns.userns.is_some() {
+        userns::switch_ids(spec.uid, spec.gid)?;
     }
     let mut keep: Vec<RawFd> = spec.fds.sync.into_iter().collect();
     if !spec.ns.pid || spec.as_pid_1 {
@@ -232,11 +245,11 @@ fn setup(spec: &Spec, host: &Host, alive: Option<OwnedFd>) -> Result<Role, Setup
             keep.push(f.as_raw_fd());
         }
         std::mem::forget(locks);
-        return Ok(Role::Command { keep });
+        return Ok(Role::Command { keep, host_proc });
     }
     // SAFETY: this process is single-threaded.
     match unsafe { fork() } {
-        Ok(ForkResult::Child) => Ok(Role::Command { keep }),
+        Ok(ForkResult::Child) => Ok(Role::Command { keep, host_proc }),
         Ok(ForkResult::Parent { child }) => {
             caps::restrict_to(&[])?;
             caps::no_new_privs()?;

@@ -88,7 +88,7 @@ pub fn open_sources(spec: &Spec) -> Result<Vec<Source>, SetupError> {
                     }
                 }
             }
-            FsOp::Proc { .. } if !spec.ns.pid => {
+            FsOp::Proc { .. } if !spec.ns.pid && spec.ns.pidns.is_none() => {
                 // procfs can only be mounted by the owner of the PID namespace; without one
                 // the host's /proc is bound instead, as bubblewrap does.
                 let set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
@@ -267,11 +267,25 @@ fn c(s: &str) -> CString {
 }
 
 fn tmpfs(perms: u32, size: Option<u64>, attrs: u64) -> Result<OwnedFd, Errno> {
+    labelled_tmpfs(perms, size, attrs, None)
+}
+
+/// A tmpfs, with an SELinux context for its files when --file-label asks.
+fn labelled_tmpfs(
+    perms: u32,
+    size: Option<u64>,
+    attrs: u64,
+    label: Option<&str>,
+) -> Result<OwnedFd, Errno> {
     let mode = c(&format!("{perms:o}"));
     let size = size.map(|s| c(&s.to_string()));
+    let label = label.map(c);
     let mut opts = vec![(c"mode", Some(mode.as_c_str()))];
     if let Some(s) = &size {
         opts.push((c"size", Some(s.as_c_str())));
+    }
+    if let Some(l) = &label {
+        opts.push((c"context", Some(l.as_c_str())));
     }
     sys::new_mount(c"tmpfs", &opts, attrs)
 }
@@ -287,6 +301,8 @@ pub fn build(spec: &Spec, sources: Vec<Source>) -> Result<OwnedFd, SetupError> {
         root: base.try_clone().map_err(|e| staging(e.to_string()))?,
         base,
         scratch: None,
+        bwrap_mode: spec.bwrap_mode,
+        file_label: spec.file_label.clone(),
     };
     for (op, src) in spec.ops.iter().zip(sources) {
         b.apply(op, src).map_err(|e| dst_error(op, e))?;
@@ -306,6 +322,8 @@ struct Builder {
     /// attached (hidden) under the base while building and detached at the end: what was
     /// bound from it stays, nothing else of it is reachable. With its entry counter.
     scratch: Option<(OwnedFd, u32)>,
+    bwrap_mode: bool,
+    file_label: Option<String>,
 }
 
 const SCRATCH: &str = ".sbox-scratch";
@@ -376,7 +394,8 @@ impl Builder {
             }
             (FsOp::Tmpfs { dst, perms, size }, _) => {
                 let attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
-                let fs = tmpfs(perms.unwrap_or(0o755), *size, attrs)?;
+                let label = self.file_label.as_deref();
+                let fs = labelled_tmpfs(perms.unwrap_or(0o755), *size, attrs, label)?;
                 self.attach(dst, dir, &fs)
             }
             (FsOp::Proc { dst }, src) => {
@@ -403,7 +422,8 @@ impl Builder {
             (FsOp::Symlink { target, dst }, _) => symlink(self.root.as_fd(), target, dst),
             (FsOp::RemountRo { dst }, _) => {
                 let target = resolve(self.root.as_fd(), dst, Create::No)?;
-                remount_ro(target.as_fd())
+                // bubblewrap leaves submounts alone; sbox makes them read-only too.
+                remount_ro(target.as_fd(), !self.bwrap_mode)
             }
             (FsOp::Chmod { mode, path }, _) => {
                 let target = resolve(self.root.as_fd(), path, Create::No)?;
@@ -483,7 +503,8 @@ impl Builder {
         lower: &[OwnedFd],
         dirs: Option<&(OwnedFd, OwnedFd)>,
     ) -> Result<(), Errno> {
-        let lowerdir = lower.iter().map(fdpath).collect::<Vec<_>>().join(":");
+        // The first --overlay-src is the bottom layer; overlayfs lists the top one first.
+        let lowerdir = lower.iter().rev().map(fdpath).collect::<Vec<_>>().join(":");
         let mut opts = vec![(c("lowerdir"), Some(c(&lowerdir)))];
         let mut attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
         // The tmpfs upper layer's directory stays open until the overlay exists.
@@ -523,11 +544,11 @@ impl Builder {
 
 /// Make the mount at `fd` (or, if `fd` is not a mount root, a bind of it on itself)
 /// read-only, submounts included.
-fn remount_ro(fd: BorrowedFd) -> Result<(), Errno> {
-    match sys::mount_setattr(fd, MOUNT_ATTR_RDONLY, 0, true) {
+fn remount_ro(fd: BorrowedFd, recursive: bool) -> Result<(), Errno> {
+    match sys::mount_setattr(fd, MOUNT_ATTR_RDONLY, 0, recursive) {
         Err(Errno::EINVAL) => {
             let copy = sys::open_tree_fd(fd, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE)?;
-            sys::mount_setattr(copy.as_fd(), MOUNT_ATTR_RDONLY, 0, true)?;
+            sys::mount_setattr(copy.as_fd(), MOUNT_ATTR_RDONLY, 0, recursive)?;
             sys::move_mount(copy.as_fd(), fd)
         }
         other => other,
@@ -547,7 +568,7 @@ fn protect_proc(proc_root: BorrowedFd) -> Result<(), Errno> {
             Err(Errno::ENOENT) => continue,
             Err(e) => return Err(e),
         };
-        remount_ro(fd.as_fd())?;
+        remount_ro(fd.as_fd(), true)?;
     }
     Ok(())
 }

@@ -95,9 +95,9 @@ pub fn join(
     })
 }
 
-/// Allow at most one more user namespace below this one: the nested one `nest` creates.
-pub fn limit_nesting() -> Result<(), SetupError> {
-    std::fs::write("/proc/sys/user/max_user_namespaces", "1").map_err(|e| {
+/// Allow at most `n` more user namespaces below this one.
+pub fn limit_nesting(n: u32) -> Result<(), SetupError> {
+    std::fs::write("/proc/sys/user/max_user_namespaces", n.to_string()).map_err(|e| {
         SetupError::new(
             "--disable-userns",
             "/proc/sys/user/max_user_namespaces",
@@ -106,20 +106,20 @@ pub fn limit_nesting() -> Result<(), SetupError> {
     })
 }
 
-/// Move into a nested user namespace with the same ids (after `limit_nesting`, so nothing
-/// inside can create another). `proc_self` is /proc/self, opened before the old root went.
-pub fn nest(proc_self: &std::os::fd::OwnedFd) -> Result<(), SetupError> {
+/// Move into a nested user namespace with the same ids. `proc` is the host's /proc, opened
+/// before the old root went.
+pub fn nest(proc: &std::os::fd::OwnedFd) -> Result<(), SetupError> {
     use std::os::fd::AsFd;
     let (uid, gid) = (nix::unistd::getuid(), nix::unistd::getgid());
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER)
         .map_err(|e| SetupError::errno("--disable-userns", "", e))?;
     for (name, data) in [
-        ("setgroups", "deny".to_string()),
-        ("uid_map", format!("{uid} {uid} 1\n")),
-        ("gid_map", format!("{gid} {gid} 1\n")),
+        ("self/setgroups", "deny".to_string()),
+        ("self/uid_map", format!("{uid} {uid} 1\n")),
+        ("self/gid_map", format!("{gid} {gid} 1\n")),
     ] {
         let fd = nix::fcntl::openat(
-            proc_self.as_fd(),
+            proc.as_fd(),
             name,
             nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
             nix::sys::stat::Mode::empty(),
@@ -129,6 +129,26 @@ pub fn nest(proc_self: &std::os::fd::OwnedFd) -> Result<(), SetupError> {
             .map_err(|e| SetupError::errno("--disable-userns", name, e))?;
     }
     Ok(())
+}
+
+/// In a joined user namespace (--userns), become --uid/--gid, keeping the capabilities the
+/// remaining setup steps need.
+pub fn switch_ids(uid: Option<u32>, gid: Option<u32>) -> Result<(), SetupError> {
+    let fail = |e| SetupError::errno("--uid", "", e);
+    nix::sys::prctl::set_keepcaps(true).map_err(fail)?;
+    if let Some(g) = gid {
+        let g = nix::unistd::Gid::from_raw(g);
+        nix::unistd::setresgid(g, g, g).map_err(|e| SetupError::errno("--gid", "", e))?;
+    }
+    if let Some(u) = uid {
+        let u = nix::unistd::Uid::from_raw(u);
+        nix::unistd::setresuid(u, u, u).map_err(fail)?;
+    }
+    // A change away from uid 0 empties the effective set; the permitted set was kept.
+    let permitted = caps::read(None, caps::CapSet::Permitted)
+        .map_err(|e| SetupError::new("--uid", "", e.to_string()))?;
+    caps::set(None, caps::CapSet::Effective, &permitted)
+        .map_err(|e| SetupError::new("--uid", "", e.to_string()))
 }
 
 /// `--assert-userns-disabled`: creating a user namespace must fail here.
