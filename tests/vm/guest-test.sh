@@ -1,17 +1,36 @@
 # sbox's resource-limit tests, run in the guest as the lingering user "tester" (uid 1000) in a
-# login session (XDG_RUNTIME_DIR and the user bus are set). One line per test in $1:
-# "PASS name", "FAIL name: why"; "END" when all ran.
+# login session (XDG_RUNTIME_DIR and the user bus are set), then as "nodeleg" (uid 1001, whose
+# systemd has no memory controller). One line per test appended to $1: "PASS name",
+# "FAIL name: why" (guest-root.sh writes "END" when all ran).
 res=$1
-: >"$res"
+pass() { echo "PASS $1" >>"$res"; }
+fail() { echo "FAIL $1: $2" >>"$res"; }
+
+if [ "$(id -un)" = nodeleg ]; then
+	out=$(sbox --ro-bind / / --mem 64M sh -c 'echo ran' 2>&1)
+	st=$?
+	echo "nodeleg --mem: status $st: $out"
+	case "$out" in
+	"sbox: --mem: /sys/fs/cgroup/user.slice/user-1001.slice/user@1001.service/app.slice/sbox-"*".scope: the memory controller is not delegated to your systemd user instance"*"Delegate="*)
+		[ $st = 1 ] && [ "$(echo "$out" | grep -c .)" = 1 ] && pass "memory not delegated: one-line error naming the fix" ||
+			fail "memory not delegated: one-line error naming the fix" "status $st: $out" ;;
+	*) fail "memory not delegated: one-line error naming the fix" "status $st: $out" ;;
+	esac
+	out=$(sbox --ro-bind / / --pids 10 sh -c 'echo ran' 2>&1)
+	[ "$out" = ran ] && pass "pids still usable where memory is not delegated" ||
+		fail "pids still usable where memory is not delegated" "$out"
+	sleep 0.5
+	l=$(find /sys/fs/cgroup -name 'sbox-[0-9]*' 2>/dev/null | tr '\n' ' ')
+	[ -z "$l" ] && pass "no scope left after the not-delegated error" ||
+		fail "no scope left after the not-delegated error" "$l"
+	exit 0
+fi
 cg=/sys/fs/cgroup
 user_cg=$cg/user.slice/user-1000.slice/user@1000.service
 w=$(mktemp -d)
 hog='a=AAAAAAAAAAAAAAAA; while :; do a="$a$a"; done'
 # A sandbox that sees the whole (read-only) system: enough to run sh, sleep, cat.
 sb() { sbox --ro-bind / / --dev /dev --bind "$w" "$w" "$@"; }
-
-pass() { echo "PASS $1" >>"$res"; }
-fail() { echo "FAIL $1: $2" >>"$res"; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 # The sbox scopes and cgroups that exist now (must be none between tests).
 leftovers() {
@@ -198,4 +217,3 @@ case "$out" in
 esac
 no_leftovers "no scope or cgroup left after all tests"
 rm -rf "$w"
-echo END >>"$res"

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Build the Debian bookworm guest used by tests/vm/run.sh: kernel, initrd and an ext4 image
 # with systemd, a user D-Bus and a lingering user "tester" (uid 1000) whose user@.service
-# delegates memory, pids and cpu (bookworm's default).
+# delegates memory, pids and cpu (bookworm's default), and a lingering user "nodeleg" (uid 1001)
+# whose slice withholds memory.
 #
 # Usage: image.sh OUTDIR      (as root; OUTDIR gets vmlinuz, initrd.img, rootfs.img)
 # The result depends only on this file: run.sh caches it under a hash of it.
@@ -28,6 +29,11 @@ echo "image: debootstrap $((t1 - t0)) s"
 chroot "$root" useradd -m -u 1000 -s /bin/bash tester
 mkdir -p "$root/var/lib/systemd/linger"
 touch "$root/var/lib/systemd/linger/tester"
+# A second lingering user whose slice withholds the memory controller: "not delegated".
+chroot "$root" useradd -m -u 1001 -s /bin/bash nodeleg
+touch "$root/var/lib/systemd/linger/nodeleg"
+mkdir -p "$root/etc/systemd/system/user-1001.slice.d"
+printf '[Slice]\nDisableControllers=memory\n' >"$root/etc/systemd/system/user-1001.slice.d/nomem.conf"
 echo sbox-vm >"$root/etc/hostname"
 
 # The stock kernel has virtio and ext4 as modules: a small initrd with just those.

@@ -32,7 +32,8 @@ t0=$(date +%s)
 	flock 9
 	if [ ! -f "$img/rootfs.img" ]; then
 		echo "vm: building the guest image in $img (about 2 minutes)"
-		rm -rf "$img"
+		# Images of older recipes go (a running qemu keeps its open file).
+		find "$cache" -mindepth 1 -maxdepth 1 -type d -exec rm -rf {} +
 		bash "$here/image.sh" "$img"
 	fi
 ) 9>"$cache/.lock"
