@@ -393,6 +393,31 @@ pub fn command() -> Command {
                 .help("Remove a capability added earlier (or ALL)")
                 .help_heading("Security"),
         )
+        // Limits (cgroup v2, through the user's systemd or a delegated subtree).
+        .arg(
+            Arg::new("mem")
+                .long("mem")
+                .value_name("SIZE")
+                .allow_hyphen_values(true)
+                .help("Memory limit of the command, no swap (bytes, or K, M, G)")
+                .help_heading("Limits"),
+        )
+        .arg(
+            Arg::new("pids")
+                .long("pids")
+                .value_name("N")
+                .allow_hyphen_values(true)
+                .help("Maximum number of processes and threads of the command")
+                .help_heading("Limits"),
+        )
+        .arg(
+            Arg::new("cpu")
+                .long("cpu")
+                .value_name("PERCENT")
+                .allow_hyphen_values(true)
+                .help("CPU time of the command, in percent of one CPU (150% = 1.5 CPUs)")
+                .help_heading("Limits"),
+        )
         .arg(
             Arg::new("seccomp-profile")
                 .long("seccomp-profile")
@@ -540,6 +565,29 @@ pub fn parse_size(opt: &str, s: &str) -> Result<u64, CliError> {
     match n.checked_mul(mult) {
         Some(v) if v > 0 => Ok(v),
         _ => Err(bad()),
+    }
+}
+
+/// Parse a process count for `--pids`: a whole number, at least 1.
+pub fn parse_pids(opt: &str, s: &str) -> Result<u64, CliError> {
+    match s.trim().parse::<u64>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(CliError::Invalid(format!(
+            "{opt}: '{s}': not a process count (a whole number, at least 1)"
+        ))),
+    }
+}
+
+/// Parse a CPU share such as `150%` (or `150`): percent of one CPU, at least 1.
+pub fn parse_percent(opt: &str, s: &str) -> Result<u32, CliError> {
+    let t = s.trim();
+    let num = t.strip_suffix('%').unwrap_or(t);
+    match num.parse::<u32>() {
+        // cpu.max takes a quota in microseconds per 100 ms period: keep it well inside u64.
+        Ok(n) if (1..=100_000).contains(&n) => Ok(n),
+        _ => Err(CliError::Invalid(format!(
+            "{opt}: '{s}': not a CPU share (a percent of one CPU from 1% to 100000%, e.g. 150%)"
+        ))),
     }
 }
 
@@ -1091,6 +1139,17 @@ pub fn parse_as(bwrap: bool, args: impl IntoIterator<Item = OsString>) -> Result
     }
     spec.caps.sort_by_key(|c| c.index());
 
+    // Limits: checked here so that a bad value fails before anything starts.
+    if let Some(v) = m.get_one::<String>("mem") {
+        spec.limits.memory = Some(parse_size("--mem", v)?);
+    }
+    if let Some(v) = m.get_one::<String>("pids") {
+        spec.limits.pids = Some(parse_pids("--pids", v)?);
+    }
+    if let Some(v) = m.get_one::<String>("cpu") {
+        spec.limits.cpu_percent = Some(parse_percent("--cpu", v)?);
+    }
+
     // Seccomp and Landlock.
     if let Some(name) = m.get_one::<String>("seccomp-profile") {
         spec.seccomp.profile = match name.as_str() {
@@ -1301,6 +1360,33 @@ mod tests {
             (&["--hostname", "h", "true"][..], "--hostname"),
             (&["--as-pid-1", "true"][..], "--as-pid-1"),
             (&[][..], "no command"),
+        ] {
+            let e = err(args);
+            assert!(e.starts_with(start), "{args:?} gave {e:?}");
+            assert!(!e.contains('\n'), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn limits() {
+        let s = p(&["--mem", "512K", "--pids", "10", "--cpu", "150%", "true"]).unwrap();
+        assert_eq!(s.limits.memory, Some(512 * 1024));
+        assert_eq!(s.limits.pids, Some(10));
+        assert_eq!(s.limits.cpu_percent, Some(150));
+        assert_eq!(
+            p(&["--cpu", "10", "true"]).unwrap().limits.cpu_percent,
+            Some(10)
+        );
+        assert!(!p(&["true"]).unwrap().limits.any());
+        for (args, start) in [
+            (&["--cpu", "0%", "true"][..], "--cpu: '0%'"),
+            (&["--cpu", "-5%", "true"][..], "--cpu"),
+            (&["--cpu", "1.5", "true"][..], "--cpu"),
+            (&["--cpu", "%", "true"][..], "--cpu"),
+            (&["--pids", "0", "true"][..], "--pids: '0'"),
+            (&["--pids", "x", "true"][..], "--pids"),
+            (&["--mem", "0", "true"][..], "--mem: '0'"),
+            (&["--mem", "12Q", "true"][..], "--mem"),
         ] {
             let e = err(args);
             assert!(e.starts_with(start), "{args:?} gave {e:?}");

@@ -3,6 +3,7 @@
 //! Data flows one way: the command line (and profiles) produce a [`spec::Spec`]; [`launch`]
 //! is the only code that calls the kernel to build the sandbox from it.
 
+pub mod cgroup;
 pub mod cli;
 pub mod launch;
 pub mod mkroot;

@@ -72,6 +72,15 @@ pub fn exec(spec: &Spec, plan: &Plan, keep: &[RawFd], host_proc: Option<OwnedFd>
 
 fn prepare(spec: &Spec, plan: &Plan, keep: &[RawFd]) -> Result<(), SetupError> {
     let host = &plan.host;
+    if let Some(limits) = &plan.limits {
+        // Into the limited cgroup now: the setup so far was charged to the supervisor's leaf.
+        // Before the capability drop: a cgroup namespace needs CAP_SYS_ADMIN here.
+        crate::cgroup::enter_payload(
+            limits.payload_procs_fd(),
+            spec.ns.cgroup || spec.ns.cgroup_try,
+            !spec.ns.cgroup,
+        )?;
+    }
     if spec.new_session {
         // A new session has no controlling terminal: TIOCSTI can't reach the caller's.
         nix::unistd::setsid().map_err(|e| SetupError::errno("--new-session", "", e))?;

@@ -36,7 +36,7 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
     if spec.exec_label.is_some() || spec.file_label.is_some() {
         exec::check_selinux()?;
     }
-    let plan = Plan {
+    let mut plan = Plan {
         host: host_facts(),
         // Compiled here, in the supervisor, so a bad policy fails before anything starts.
         filters: seccomp::build(spec)?,
@@ -46,6 +46,10 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
             .iter()
             .map(|&fd| fds::read_bpf(fd))
             .collect::<Result<_, _>>()?,
+        // Limits last, once everything else checked out: the cgroup exists before clone, so
+        // the sandbox starts in its unlimited supervisor leaf; only the command joins the
+        // limited payload leaf, just before exec.
+        limits: crate::cgroup::prepare(&spec.limits)?,
     };
     let pipe = |what| pipe2(OFlag::O_CLOEXEC).map_err(|e| SetupError::errno(what, "", e));
     let (err_r, err_w) = pipe("error pipe")?;
@@ -66,6 +70,10 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
     }
 
     let mut flags = userns::clone_flags(spec);
+    if plan.limits.is_some() {
+        // The command unshares it after joining the payload leaf, which becomes its root.
+        flags &= !libc::CLONE_NEWCGROUP;
+    }
     let mut cloned = sys::clone_fork(flags);
     if cloned == Err(nix::errno::Errno::EINVAL) && spec.ns.cgroup_try && !spec.ns.cgroup {
         // --unshare-cgroup-try on a kernel without cgroup namespaces.
@@ -99,7 +107,13 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
     if let Some(fd) = spec.fds.json_status {
         fds::write_json(fd, &start, false)?;
     }
-    let code = supervise(spec, child, err_r)?;
+    let mut code = supervise(spec, child, err_r)?;
+    if let Some(report) = plan.limits.take().map(crate::cgroup::Session::finish)
+        && report.oom_killed()
+    {
+        eprintln!("sbox: {report}");
+        code = 137;
+    }
     if let Some(fd) = spec.fds.json_status {
         fds::write_json(fd, &[("exit-code".into(), code.to_string())], false)?;
     }
@@ -113,6 +127,8 @@ pub struct Plan {
     pub filters: Vec<seccompiler::BpfProgram>,
     /// `--seccomp`/`--add-seccomp-fd` programs, read before anything starts.
     pub bpf: Vec<Vec<libc::sock_filter>>,
+    /// The cgroup of --mem/--pids/--cpu; the command joins its payload leaf before exec.
+    pub limits: Option<crate::cgroup::Session>,
 }
 
 fn host_facts() -> Host {

@@ -1,0 +1,635 @@
+//! Resource limits (--mem, --pids, --cpu) through a cgroup v2 subtree the user owns.
+//!
+//! Where the subtree comes from: the user's systemd, asked over the user D-Bus for a transient
+//! scope with Delegate=yes holding the supervisor ([`systemd`]); or, without D-Bus, the caller's
+//! own cgroup when it is already delegated to it ([`delegated`]). Inside it sbox makes two leaves:
+//!
+//! ```text
+//! <group>/supervisor   sbox and the sandbox's init/setup processes: not limited
+//! <group>/payload      the command, joined just before exec: every limit is set here
+//! ```
+//!
+//! so that namespace and mount setup is never charged to a tiny limit, and the supervisor,
+//! outside the limit, survives an OOM kill to read `payload/memory.events` and report it.
+//! Every limit is read back: a controller that is not delegated is an error, never ignored.
+
+pub mod delegated;
+pub mod events;
+pub mod systemd;
+
+pub use events::Report;
+
+use crate::launch::SetupError;
+use crate::spec::Limits;
+use std::fs;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// cpu.max period in microseconds: the quota is `percent * PERIOD / 100`.
+const CPU_PERIOD: u64 = 100_000;
+
+/// A cgroup v2 controller and the option that needs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Ctl {
+    name: &'static str,
+    opt: &'static str,
+}
+
+fn wanted(l: &Limits) -> Vec<Ctl> {
+    let mut v = Vec::new();
+    if l.memory.is_some() {
+        v.push(Ctl {
+            name: "memory",
+            opt: "--mem",
+        });
+    }
+    if l.pids.is_some() {
+        v.push(Ctl {
+            name: "pids",
+            opt: "--pids",
+        });
+    }
+    if l.cpu_percent.is_some() {
+        v.push(Ctl {
+            name: "cpu",
+            opt: "--cpu",
+        });
+    }
+    v
+}
+
+fn shown(p: &Path) -> String {
+    p.display().to_string()
+}
+
+fn io_err(opt: &str, p: &Path, e: io::Error) -> SetupError {
+    let why = match e.raw_os_error() {
+        Some(n) => nix::errno::Errno::from_raw(n).desc().to_string(),
+        None => e.to_string(),
+    };
+    SetupError::new(opt, shown(p), why)
+}
+
+fn read(p: &Path) -> io::Result<String> {
+    fs::read_to_string(p)
+}
+
+fn write(p: &Path, v: &str) -> io::Result<()> {
+    fs::OpenOptions::new()
+        .write(true)
+        .open(p)
+        .and_then(|mut f| io::Write::write_all(&mut f, v.as_bytes()))
+}
+
+/// The cgroup2 mount (mount point, root of the mount) and the cgroup v1 mounts' options.
+struct Mounts {
+    v2: Option<(PathBuf, String)>,
+    v1_options: Vec<String>,
+}
+
+fn parse_mountinfo(text: &str) -> Mounts {
+    let mut m = Mounts {
+        v2: None,
+        v1_options: Vec::new(),
+    };
+    for line in text.lines() {
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
+        let l: Vec<&str> = left.split(' ').collect();
+        let r: Vec<&str> = right.split(' ').collect();
+        if l.len() < 5 || r.len() < 3 {
+            continue;
+        }
+        let unescape = |s: &str| s.replace("\\040", " ");
+        match r[0] {
+            "cgroup2" if m.v2.is_none() => {
+                m.v2 = Some((PathBuf::from(unescape(l[4])), unescape(l[3])))
+            }
+            "cgroup" => m.v1_options.push(r[2].to_string()),
+            _ => {}
+        }
+    }
+    m
+}
+
+/// Is the controller bound to a cgroup v1 hierarchy? (/proc/cgroups column 2, or the options
+/// of a mounted v1 hierarchy.)
+fn bound_to_v1(name: &str, proc_cgroups: &str, m: &Mounts) -> bool {
+    let listed = proc_cgroups.lines().any(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        f.len() >= 2 && f[0] == name && f[1] != "0"
+    });
+    listed || m.v1_options.iter().any(|o| o.split(',').any(|x| x == name))
+}
+
+const UNIFIED_FIX: &str =
+    "boot with systemd.unified_cgroup_hierarchy=1 (the cgroup v2-only layout)";
+
+/// Refuse a cgroup v1 or hybrid layout for the controllers asked: return the cgroup2 mount.
+fn check_layout(
+    ctls: &[Ctl],
+    mountinfo: &str,
+    proc_cgroups: &str,
+) -> Result<(PathBuf, String), SetupError> {
+    let m = parse_mountinfo(mountinfo);
+    for c in ctls {
+        if bound_to_v1(c.name, proc_cgroups, &m) {
+            return Err(match &m.v2 {
+                Some((mnt, _)) => SetupError::new(
+                    c.opt,
+                    shown(mnt),
+                    format!(
+                        "the {} controller is bound to cgroup v1 (hybrid cgroup layout), so \
+                         cgroup v2 cannot limit it: {UNIFIED_FIX}",
+                        c.name
+                    ),
+                ),
+                None => v1_layout(c.opt),
+            });
+        }
+    }
+    m.v2.ok_or_else(|| v1_layout(ctls[0].opt))
+}
+
+fn v1_layout(opt: &str) -> SetupError {
+    SetupError::new(
+        opt,
+        "/sys/fs/cgroup",
+        format!("no cgroup v2 hierarchy is mounted (cgroup v1 layout): {UNIFIED_FIX}"),
+    )
+}
+
+/// This process's cgroup v2 directory, and whether it is the root of its cgroup namespace.
+fn own_cgroup(opt: &str, mnt: &Path, mnt_root: &str) -> Result<(PathBuf, bool), SetupError> {
+    let text = read(Path::new("/proc/self/cgroup"))
+        .map_err(|e| io_err(opt, Path::new("/proc/self/cgroup"), e))?;
+    let rel = text
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .ok_or_else(|| {
+            SetupError::new(opt, "/proc/self/cgroup", "this process is in no cgroup v2")
+        })?;
+    let inside = rel
+        .strip_prefix(mnt_root)
+        .unwrap_or(rel)
+        .trim_start_matches('/');
+    Ok((mnt.join(inside), rel == "/"))
+}
+
+fn controllers(cg: &Path) -> Vec<String> {
+    read(&cg.join("cgroup.controllers"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+fn random_suffix() -> String {
+    let mut b = [0u8; 4];
+    // SAFETY: the kernel fills at most b.len() bytes of b.
+    let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), b.len(), 0) };
+    if n != b.len() as isize {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        b = t.subsec_nanos().to_ne_bytes();
+    }
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Where the limits live.
+#[derive(Debug)]
+enum Origin {
+    /// A transient scope from the user's systemd: the group is the scope; at the end the
+    /// supervisor returns into it and systemd collects the scope when sbox exits.
+    Scope,
+    /// A subdirectory of the caller's delegated cgroup `parent`; the controllers sbox had to
+    /// enable there are disabled again, and everyone moved out of `parent` goes back.
+    Delegated {
+        parent: PathBuf,
+        enabled_in_parent: Vec<&'static str>,
+    },
+}
+
+/// A prepared cgroup for one sandbox. Built before clone; [`Session::finish`] after the wait.
+#[derive(Debug)]
+pub struct Session {
+    origin: Origin,
+    group: PathBuf,
+    ctls: Vec<Ctl>,
+    /// Written by the command process ("0") just before exec.
+    procs: Option<OwnedFd>,
+    /// memory.max as read back.
+    limit: Option<u64>,
+    /// `finish` ran: nothing left to undo.
+    done: bool,
+}
+
+/// Make the cgroups for `limits`, move the supervisor into `supervisor/`, set every limit on
+/// `payload/` and check it. `None` when no limit was asked. Single-threaded; may use D-Bus.
+pub fn prepare(limits: &Limits) -> Result<Option<Session>, SetupError> {
+    let ctls = wanted(limits);
+    let Some(first) = ctls.first() else {
+        return Ok(None);
+    };
+    let mountinfo = read(Path::new("/proc/self/mountinfo"))
+        .map_err(|e| io_err(first.opt, Path::new("/proc/self/mountinfo"), e))?;
+    let proc_cgroups = read(Path::new("/proc/cgroups")).unwrap_or_default();
+    let (mnt, mnt_root) = check_layout(&ctls, &mountinfo, &proc_cgroups)?;
+    let (cg, ns_root) = own_cgroup(first.opt, &mnt, &mnt_root)?;
+
+    let name = format!("sbox-{}-{}", std::process::id(), random_suffix());
+    let have = controllers(&cg);
+    let standing = if ctls.iter().all(|c| have.iter().any(|h| h == c.name)) {
+        delegated::standing(&cg, ns_root)
+    } else {
+        delegated::Standing::Foreign
+    };
+    let in_place = |cg: PathBuf, ctls: Vec<Ctl>| Session {
+        origin: Origin::Delegated {
+            parent: cg.clone(),
+            enabled_in_parent: Vec::new(),
+        },
+        group: cg.join(&name),
+        ctls,
+        procs: None,
+        limit: None,
+        done: false,
+    };
+    let mut s = if standing == delegated::Standing::Delegated {
+        in_place(cg, ctls)
+    } else {
+        let unit = format!("{name}.scope");
+        match systemd::start_scope(first.opt, &unit) {
+            Ok(()) => {}
+            // No systemd to ask, but this cgroup is ours with the controllers: use it.
+            Err(e) if e.unreachable && standing == delegated::Standing::Writable => {
+                let mut s = in_place(cg, ctls);
+                s.build(limits)?;
+                return Ok(Some(s));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let (scope, _) = own_cgroup(first.opt, &mnt, &mnt_root)?;
+        if scope.file_name().and_then(|n| n.to_str()) != Some(unit.as_str()) {
+            return Err(SetupError::new(
+                first.opt,
+                shown(&scope),
+                format!("systemd started {unit} but did not move sbox into it"),
+            ));
+        }
+        Session {
+            origin: Origin::Scope,
+            group: scope,
+            ctls,
+            procs: None,
+            limit: None,
+            done: false,
+        }
+    };
+    // On error, dropping the session removes what was made.
+    s.build(limits)?;
+    Ok(Some(s))
+}
+
+impl Session {
+    fn leaf(&self, name: &str) -> PathBuf {
+        self.group.join(name)
+    }
+
+    fn not_delegated(&self, c: Ctl) -> SetupError {
+        let why = match self.origin {
+            Origin::Scope => format!(
+                "the {} controller is not delegated to your systemd user instance, so it \
+                 cannot be limited: run 'systemctl edit user@.service', add [Service] \
+                 Delegate=cpu memory pids, and log in again",
+                c.name
+            ),
+            Origin::Delegated { .. } => format!(
+                "the {} controller is not delegated to this cgroup: have its manager enable \
+                 it (Delegate=cpu memory pids)",
+                c.name
+            ),
+        };
+        SetupError::new(c.opt, shown(&self.group), why)
+    }
+
+    fn build(&mut self, limits: &Limits) -> Result<(), SetupError> {
+        let opt = self.ctls[0].opt;
+        let mkdir = |p: &Path| fs::create_dir(p).map_err(|e| io_err(opt, p, e));
+        if let Origin::Delegated { .. } = self.origin {
+            mkdir(&self.group)?;
+        }
+        let sup = self.leaf("supervisor");
+        mkdir(&sup)?;
+        mkdir(&self.leaf("payload"))?;
+        let sup_procs = sup.join("cgroup.procs");
+        write(&sup_procs, "0").map_err(|e| io_err(opt, &sup_procs, e))?;
+
+        if let Origin::Delegated {
+            parent,
+            enabled_in_parent,
+        } = &mut self.origin
+        {
+            // The parent must hold no process once it enables controllers for its children
+            // (cgroup v2 "no internal processes"): move the others next to the supervisor.
+            let have: Vec<String> = read(&parent.join("cgroup.subtree_control"))
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(str::to_string)
+                .collect();
+            for c in &self.ctls {
+                if have.iter().any(|h| h == c.name) {
+                    continue;
+                }
+                let ctl = parent.join("cgroup.subtree_control");
+                let plus = format!("+{}", c.name);
+                let mut r = write(&ctl, &plus);
+                if r.as_ref().err().and_then(io::Error::raw_os_error) == Some(libc::EBUSY) {
+                    move_all(parent, &sup);
+                    r = write(&ctl, &plus);
+                }
+                r.map_err(|e| io_err(c.opt, &ctl, e))?;
+                enabled_in_parent.push(c.name);
+            }
+        }
+
+        let have = controllers(&self.group);
+        for c in &self.ctls {
+            if !have.iter().any(|h| h == c.name) {
+                return Err(self.not_delegated(*c));
+            }
+        }
+        let ctl = self.group.join("cgroup.subtree_control");
+        let plus: Vec<String> = self.ctls.iter().map(|c| format!("+{}", c.name)).collect();
+        write(&ctl, &plus.join(" ")).map_err(|e| io_err(opt, &ctl, e))?;
+
+        if let Some(bytes) = limits.memory {
+            let c = self.ctls[0];
+            // The kernel keeps whole pages.
+            let page = page_size();
+            let want = bytes / page * page;
+            self.limit = Some(self.set(c, "memory.max", &bytes.to_string(), &want.to_string())?);
+            if self.leaf("payload").join("memory.swap.max").exists() {
+                self.set(c, "memory.swap.max", "0", "0")?;
+            }
+            // An OOM kill takes the whole command down, not one of its processes at random.
+            self.set(c, "memory.oom.group", "1", "1")?;
+        }
+        if let Some(n) = limits.pids {
+            let c = *self
+                .ctls
+                .iter()
+                .find(|c| c.name == "pids")
+                .unwrap_or(&self.ctls[0]);
+            self.set(c, "pids.max", &n.to_string(), &n.to_string())?;
+        }
+        if let Some(pct) = limits.cpu_percent {
+            let c = *self
+                .ctls
+                .iter()
+                .find(|c| c.name == "cpu")
+                .unwrap_or(&self.ctls[0]);
+            let v = format!("{} {CPU_PERIOD}", u64::from(pct) * CPU_PERIOD / 100);
+            self.set(c, "cpu.max", &v, &v)?;
+        }
+
+        let procs = self.leaf("payload").join("cgroup.procs");
+        let f = fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_CLOEXEC)
+            .open(&procs)
+            .map_err(|e| io_err(opt, &procs, e))?;
+        self.procs = Some(f.into());
+        Ok(())
+    }
+
+    /// Write a limit on the payload leaf and read it back; returns the value read as a number
+    /// (0 when it is not one).
+    fn set(&self, c: Ctl, file: &str, value: &str, expect: &str) -> Result<u64, SetupError> {
+        let p = self.leaf("payload").join(file);
+        match write(&p, value) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(self.not_delegated(c)),
+            r => r.map_err(|e| io_err(c.opt, &p, e))?,
+        }
+        let got = read(&p).map_err(|e| io_err(c.opt, &p, e))?;
+        let got = got.trim();
+        if got != expect {
+            return Err(SetupError::new(
+                c.opt,
+                shown(&p),
+                format!("wrote {value} but it reads back {got}: the limit is not in force"),
+            ));
+        }
+        Ok(got.parse().unwrap_or(0))
+    }
+
+    /// The payload leaf's cgroup.procs, open for writing. The command process writes "0" to it
+    /// just before exec (the open file carries the supervisor's permission, so this works from
+    /// inside the user namespace), then closes it. Then, with --unshare-cgroup, it unshares its
+    /// cgroup namespace so that the payload leaf is its root.
+    pub fn payload_procs_fd(&self) -> BorrowedFd<'_> {
+        self.procs
+            .as_ref()
+            .expect("a prepared session has the payload's cgroup.procs open")
+            .as_fd()
+    }
+
+    /// The cgroup directory the command runs in (for --verbose and tests).
+    pub fn payload_path(&self) -> PathBuf {
+        self.leaf("payload")
+    }
+
+    /// After the sandbox exited: read what happened, remove every cgroup sbox made, and let
+    /// the scope go (systemd collects it once sbox, its last process, exits).
+    pub fn finish(mut self) -> Report {
+        self.procs = None;
+        let payload = self.leaf("payload");
+        let mut r = Report {
+            limit: self.limit,
+            ..Report::default()
+        };
+        if self.ctls.iter().any(|c| c.name == "memory") {
+            let ev = read(&payload.join("memory.events")).unwrap_or_default();
+            r.oom_kill = events::keyed(&ev, "oom_kill").unwrap_or(0);
+            r.memory_peak = read(&payload.join("memory.peak"))
+                .ok()
+                .and_then(|s| s.trim().parse().ok());
+        }
+        self.teardown();
+        self.done = true;
+        r
+    }
+
+    /// Undo everything `build` did, as far as it got; errors are ignored (best effort).
+    fn teardown(&mut self) {
+        let payload = self.leaf("payload");
+        if payload.exists() {
+            // Processes the command left behind (no PID namespace) must not outlive sbox.
+            if populated(&payload) {
+                let _ = write(&payload.join("cgroup.kill"), "1");
+                let deadline = Instant::now() + Duration::from_secs(2);
+                while populated(&payload) && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            }
+            let _ = fs::remove_dir(&payload);
+        }
+        let minus: Vec<String> = self.ctls.iter().map(|c| format!("-{}", c.name)).collect();
+        let _ = write(&self.group.join("cgroup.subtree_control"), &minus.join(" "));
+        let sup = self.leaf("supervisor");
+        match &self.origin {
+            Origin::Scope => move_all(&sup, &self.group),
+            Origin::Delegated {
+                parent,
+                enabled_in_parent,
+            } => {
+                let minus: Vec<String> =
+                    enabled_in_parent.iter().map(|c| format!("-{c}")).collect();
+                if minus.is_empty()
+                    || write(&parent.join("cgroup.subtree_control"), &minus.join(" ")).is_ok()
+                {
+                    move_all(&sup, parent);
+                }
+            }
+        }
+        let _ = fs::remove_dir(&sup);
+        if let Origin::Delegated { .. } = self.origin {
+            let _ = fs::remove_dir(&self.group);
+        }
+    }
+}
+
+fn populated(cg: &Path) -> bool {
+    read(&cg.join("cgroup.events"))
+        .ok()
+        .and_then(|t| events::keyed(&t, "populated"))
+        .unwrap_or(0)
+        != 0
+}
+
+impl Drop for Session {
+    /// A session abandoned on an error path still removes what it made.
+    fn drop(&mut self) {
+        if !self.done {
+            self.teardown();
+        }
+    }
+}
+
+/// In the command process, just before exec: join the payload leaf through the descriptor the
+/// supervisor opened (from here on, memory and processes count against the limits), then, with
+/// --unshare-cgroup, make that leaf the root of a new cgroup namespace (it needs CAP_SYS_ADMIN
+/// in the sandbox's user namespace: call this before capabilities are dropped).
+/// `optional`: --unshare-cgroup-try, where a kernel without cgroup namespaces is not an error.
+pub fn enter_payload(
+    procs: BorrowedFd,
+    unshare_ns: bool,
+    optional: bool,
+) -> Result<(), SetupError> {
+    // "0" is the writing process itself; the open file carries the supervisor's credentials.
+    nix::unistd::write(procs, b"0")
+        .map_err(|e| SetupError::errno("limits", "payload/cgroup.procs", e))?;
+    if unshare_ns {
+        match nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP) {
+            Err(nix::errno::Errno::EINVAL) if optional => {}
+            r => r.map_err(|e| SetupError::errno("--unshare-cgroup", "", e))?,
+        }
+    }
+    Ok(())
+}
+
+/// Move every process of cgroup `from` into `to` (a few rounds: they may fork meanwhile).
+fn move_all(from: &Path, to: &Path) {
+    let dst = to.join("cgroup.procs");
+    for _ in 0..10 {
+        let pids = read(&from.join("cgroup.procs")).unwrap_or_default();
+        if pids.trim().is_empty() {
+            return;
+        }
+        for pid in pids.split_whitespace() {
+            let _ = write(&dst, pid);
+        }
+    }
+}
+
+fn page_size() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if n > 0 { n as u64 } else { 4096 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HYBRID: &str = "\
+31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
+35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+39 31 0:36 / /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids
+41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+";
+    const UNIFIED: &str = "\
+25 20 0:22 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot
+";
+    const V1: &str = "\
+35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+";
+    const PROC_V2: &str =
+        "#subsys_name\thierarchy\tnum_cgroups\tenabled\nmemory\t0\t80\t1\npids\t0\t80\t1\n";
+
+    fn limits(mem: bool, pids: bool, cpu: bool) -> Vec<Ctl> {
+        wanted(&Limits {
+            memory: mem.then_some(1 << 20),
+            pids: pids.then_some(10),
+            cpu_percent: cpu.then_some(50),
+        })
+    }
+
+    #[test]
+    fn hybrid_layout_is_refused_naming_the_option() {
+        let e = check_layout(&limits(true, false, false), HYBRID, "").unwrap_err();
+        assert_eq!(e.step, "--mem");
+        assert_eq!(e.path, "/sys/fs/cgroup/unified");
+        assert!(
+            e.why
+                .contains("memory controller is bound to cgroup v1 (hybrid"),
+            "{e}"
+        );
+        let e = check_layout(&limits(false, true, false), HYBRID, "").unwrap_err();
+        assert_eq!(e.step, "--pids");
+        let e = check_layout(&limits(false, false, true), HYBRID, "").unwrap_err();
+        assert_eq!(e.step, "--cpu");
+        assert!(e.why.contains("cpu controller"));
+    }
+
+    #[test]
+    fn proc_cgroups_reveals_v1_binding_without_a_mount() {
+        let pc = "#subsys_name\thierarchy\tnum_cgroups\tenabled\nmemory\t4\t26\t1\n";
+        let e = check_layout(&limits(true, false, false), UNIFIED, pc).unwrap_err();
+        assert!(e.why.contains("hybrid"));
+    }
+
+    #[test]
+    fn v1_and_unified_layouts() {
+        let e = check_layout(&limits(true, false, false), V1, "").unwrap_err();
+        assert!(e.why.contains("cgroup v1 layout"), "{e}");
+        let e = check_layout(&limits(false, true, false), "", "").unwrap_err();
+        assert_eq!(
+            (e.step.as_str(), e.path.as_str()),
+            ("--pids", "/sys/fs/cgroup")
+        );
+        let (mnt, root) = check_layout(&limits(true, true, true), UNIFIED, PROC_V2).unwrap();
+        assert_eq!((mnt, root.as_str()), (PathBuf::from("/sys/fs/cgroup"), "/"));
+    }
+
+    #[test]
+    fn no_limits_no_session() {
+        assert!(prepare(&Limits::default()).unwrap().is_none());
+    }
+}

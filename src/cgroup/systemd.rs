@@ -1,0 +1,205 @@
+//! A transient scope from the user's systemd, over the user D-Bus.
+//!
+//! The client is libdbus (the `dbus` crate, vendored): it starts no threads, and the supervisor
+//! must be single-threaded when it clones. The connection is used for one call and closed.
+
+use crate::launch::SetupError;
+use dbus::Message;
+use dbus::arg::{RefArg, Variant};
+use dbus::channel::Channel;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const SYSTEMD: &str = "org.freedesktop.systemd1";
+const PATH: &str = "/org/freedesktop/systemd1";
+const MANAGER: &str = "org.freedesktop.systemd1.Manager";
+const CALL_TIMEOUT: Duration = Duration::from_secs(25);
+const FIX: &str = "limits need a systemd user instance (systemd --user with dbus-user-session, \
+                   e.g. a login session or a lingering user), or a delegated cgroup v2 subtree \
+                   (run sbox inside 'systemd-run --user --scope -p Delegate=yes')";
+
+/// Why no scope: `unreachable` when no systemd user instance could be asked at all (no bus,
+/// no connection, nothing answering), as opposed to systemd refusing or failing the scope.
+#[derive(Debug)]
+pub struct ScopeError {
+    pub error: SetupError,
+    pub unreachable: bool,
+}
+
+impl From<ScopeError> for SetupError {
+    fn from(e: ScopeError) -> SetupError {
+        e.error
+    }
+}
+
+fn unreachable(error: SetupError) -> ScopeError {
+    ScopeError {
+        error,
+        unreachable: true,
+    }
+}
+
+fn refused(error: SetupError) -> ScopeError {
+    ScopeError {
+        error,
+        unreachable: false,
+    }
+}
+
+/// The user bus address: $DBUS_SESSION_BUS_ADDRESS, else $XDG_RUNTIME_DIR/bus.
+fn bus_address(opt: &str) -> Result<(String, String), SetupError> {
+    if let Some(a) = std::env::var_os("DBUS_SESSION_BUS_ADDRESS") {
+        let a = a.to_string_lossy().into_owned();
+        return Ok((a.clone(), a));
+    }
+    let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR") else {
+        return Err(SetupError::new(
+            opt,
+            "$XDG_RUNTIME_DIR/bus",
+            format!("no user D-Bus: DBUS_SESSION_BUS_ADDRESS and XDG_RUNTIME_DIR are unset; {FIX}"),
+        ));
+    };
+    let bus = Path::new(&dir).join("bus");
+    if !bus.exists() {
+        return Err(SetupError::new(
+            opt,
+            bus.display().to_string(),
+            format!("no user D-Bus socket; {FIX}"),
+        ));
+    }
+    let shown = bus.display().to_string();
+    Ok((format!("unix:path={shown}"), shown))
+}
+
+fn call(
+    ch: &Channel,
+    method: &str,
+    build: impl FnOnce(Message) -> Message,
+) -> Result<Message, dbus::Error> {
+    let m = Message::new_method_call(SYSTEMD, PATH, MANAGER, method)
+        .map_err(|e| dbus::Error::new_failed(&e))?;
+    ch.send_with_reply_and_block(build(m), CALL_TIMEOUT)
+}
+
+type Props = Vec<(&'static str, Variant<Box<dyn RefArg>>)>;
+
+fn scope_props(pid: u32, oom_policy: bool) -> Props {
+    let mut p: Props = vec![
+        ("Description", Variant(Box::new("sbox sandbox".to_string()))),
+        // The supervisor itself: the sandbox is cloned from it and inherits the cgroup.
+        ("PIDs", Variant(Box::new(vec![pid]))),
+        // sbox makes its own leaves and writes the limits itself.
+        ("Delegate", Variant(Box::new(true))),
+        // A scope that failed (OOM) would otherwise stay loaded until reset-failed.
+        (
+            "CollectMode",
+            Variant(Box::new("inactive-or-failed".to_string())),
+        ),
+    ];
+    if oom_policy {
+        // systemd ≥ 253 would stop the whole scope (and the supervisor with it) on an OOM kill
+        // inside it, before sbox can read memory.events.
+        p.push(("OOMPolicy", Variant(Box::new("continue".to_string()))));
+    }
+    p
+}
+
+/// Ask the user's systemd for a transient scope with Delegate=yes holding this process, and
+/// wait until the job that starts it is done.
+pub fn start_scope(opt: &str, unit: &str) -> Result<(), ScopeError> {
+    let (address, shown) = bus_address(opt).map_err(unreachable)?;
+    start_scope_on(opt, unit, &address, &shown)
+}
+
+/// [`start_scope`] on the bus at `address` (`shown` names it in errors).
+pub fn start_scope_on(opt: &str, unit: &str, address: &str, shown: &str) -> Result<(), ScopeError> {
+    let bus_err = |what: &str, e: dbus::Error| {
+        SetupError::new(
+            opt,
+            shown,
+            format!(
+                "{what}: {}; {FIX}",
+                e.message().unwrap_or(e.name().unwrap_or("D-Bus error"))
+            ),
+        )
+    };
+    let gone = |what: &str, e: dbus::Error| unreachable(bus_err(what, e));
+    let mut ch =
+        Channel::open_private(address).map_err(|e| gone("cannot connect to the user D-Bus", e))?;
+    ch.register()
+        .map_err(|e| gone("the user D-Bus refused the connection", e))?;
+
+    // Listen for the job's end before asking, so that the signal cannot be missed.
+    let rule = format!(
+        "type='signal',sender='{SYSTEMD}',path='{PATH}',interface='{MANAGER}',member='JobRemoved'"
+    );
+    let m = Message::new_method_call(
+        "org.freedesktop.DBus",
+        "/org/freedesktop/DBus",
+        "org.freedesktop.DBus",
+        "AddMatch",
+    )
+    .map_err(|e| gone("AddMatch", dbus::Error::new_failed(&e)))?
+    .append1(rule);
+    ch.send_with_reply_and_block(m, CALL_TIMEOUT)
+        .map_err(|e| gone("AddMatch", e))?;
+    call(&ch, "Subscribe", |m| m)
+        .map_err(|e| gone("no systemd user instance answers on the user bus", e))?;
+
+    let start = |oom_policy: bool| {
+        call(&ch, "StartTransientUnit", |m| {
+            let aux: Vec<(&str, Props)> = Vec::new();
+            m.append3(unit, "fail", scope_props(std::process::id(), oom_policy))
+                .append1(aux)
+        })
+    };
+    let reply = match start(true) {
+        // systemd < 253 has no OOMPolicy for scopes (and does not stop them on OOM either).
+        Err(e) if e.message().is_some_and(|m| m.contains("OOMPolicy")) => start(false),
+        r => r,
+    }
+    .map_err(|e| refused(bus_err(&format!("systemd could not start {unit}"), e)))?;
+    let job: dbus::Path = reply.read1().map_err(|e| {
+        refused(bus_err(
+            "StartTransientUnit",
+            dbus::Error::new_failed(&e.to_string()),
+        ))
+    })?;
+
+    // Wait for JobRemoved(id, job, unit, result) of our job.
+    let deadline = Instant::now() + CALL_TIMEOUT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(refused(SetupError::new(
+                opt,
+                unit,
+                "systemd did not finish starting the scope in time",
+            )));
+        }
+        let Some(msg) = ch
+            .blocking_pop_message(left)
+            .map_err(|e| refused(bus_err("lost the user D-Bus", e)))?
+        else {
+            continue;
+        };
+        if msg.member().as_deref() != Some("JobRemoved") {
+            continue;
+        }
+        let Ok((_, path, _, result)) = msg.read4::<u32, dbus::Path, String, String>() else {
+            continue;
+        };
+        if path == job {
+            if result != "done" {
+                return Err(refused(SetupError::new(
+                    opt,
+                    unit,
+                    format!("systemd could not start the scope (job result: {result})"),
+                )));
+            }
+            break;
+        }
+    }
+    let _ = call(&ch, "Unsubscribe", |m| m);
+    Ok(())
+}

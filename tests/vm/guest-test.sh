@@ -1,0 +1,219 @@
+# sbox's resource-limit tests, run in the guest as the lingering user "tester" (uid 1000) in a
+# login session (XDG_RUNTIME_DIR and the user bus are set), then as "nodeleg" (uid 1001, whose
+# systemd has no memory controller). One line per test appended to $1: "PASS name",
+# "FAIL name: why" (guest-root.sh writes "END" when all ran).
+res=$1
+pass() { echo "PASS $1" >>"$res"; }
+fail() { echo "FAIL $1: $2" >>"$res"; }
+
+if [ "$(id -un)" = nodeleg ]; then
+	out=$(sbox --ro-bind / / --mem 64M sh -c 'echo ran' 2>&1)
+	st=$?
+	echo "nodeleg --mem: status $st: $out"
+	case "$out" in
+	"sbox: --mem: /sys/fs/cgroup/user.slice/user-1001.slice/user@1001.service/app.slice/sbox-"*".scope: the memory controller is not delegated to your systemd user instance"*"Delegate="*)
+		[ $st = 1 ] && [ "$(echo "$out" | grep -c .)" = 1 ] && pass "memory not delegated: one-line error naming the fix" ||
+			fail "memory not delegated: one-line error naming the fix" "status $st: $out" ;;
+	*) fail "memory not delegated: one-line error naming the fix" "status $st: $out" ;;
+	esac
+	out=$(sbox --ro-bind / / --pids 10 sh -c 'echo ran' 2>&1)
+	[ "$out" = ran ] && pass "pids still usable where memory is not delegated" ||
+		fail "pids still usable where memory is not delegated" "$out"
+	sleep 0.5
+	l=$(find /sys/fs/cgroup -name 'sbox-[0-9]*' 2>/dev/null | tr '\n' ' ')
+	[ -z "$l" ] && pass "no scope left after the not-delegated error" ||
+		fail "no scope left after the not-delegated error" "$l"
+	exit 0
+fi
+cg=/sys/fs/cgroup
+user_cg=$cg/user.slice/user-1000.slice/user@1000.service
+w=$(mktemp -d)
+hog='a=AAAAAAAAAAAAAAAA; while :; do a="$a$a"; done'
+# A sandbox that sees the whole (read-only) system: enough to run sh, sleep, cat.
+sb() { sbox --ro-bind / / --dev /dev --bind "$w" "$w" "$@"; }
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+# The sbox scopes and cgroups that exist now (must be none between tests).
+leftovers() {
+	find $cg -name 'sbox-[0-9]*' 2>/dev/null
+	systemctl --user list-units --all --plain --no-legend 'sbox-[0-9]*' 2>/dev/null
+}
+no_leftovers() { # name
+	i=0
+	while [ -n "$(leftovers)" ] && [ $i -lt 50 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	l=$(leftovers | tr '\n' ' ')
+	if [ -z "$l" ]; then pass "$1"; else fail "$1" "left behind: $l"; fi
+}
+
+echo "systemd: $(systemctl --version | head -n1); kernel $(uname -r)"
+echo "env: XDG_RUNTIME_DIR=$XDG_RUNTIME_DIR DBUS_SESSION_BUS_ADDRESS=$DBUS_SESSION_BUS_ADDRESS"
+
+# --- The environment: what sbox relies on, checked with systemd's own tools.
+ctl=$(cat $user_cg/cgroup.controllers)
+for c in memory pids cpu; do
+	case " $ctl " in
+	*" $c "*) pass "env: user@1000 delegates $c ($ctl)" ;;
+	*) fail "env: user@1000 delegates $c" "cgroup.controllers is '$ctl'" ;;
+	esac
+done
+systemd-run --user --scope -q -p MemoryMax=512K -p MemorySwapMax=0 sh -c "$hog" 2>/dev/null
+st=$?
+if [ $st = 137 ]; then pass "env: systemd-run 512K memory hog exits 137"; else
+	fail "env: systemd-run 512K memory hog exits 137" "status $st"; fi
+ref=$(systemd-run --user --scope -q -p MemoryMax=512K -p MemorySwapMax=0 sh -c 'echo hi' 2>&1)
+ref_st=$?
+echo "systemd-run 512K echo hi: status $ref_st, output '$ref'"
+
+# --- sbox runs at all (needs the launch sequence).
+out=$(sb sh -c 'echo alive' 2>&1)
+if [ "$out" = alive ]; then pass "sbox runs a command"; else
+	fail "sbox runs a command" "$(echo "$out" | head -n 3 | tr '\n' ' ')"; fi
+
+# --- A memory hog is OOM-killed, reported, status 137.
+err=$(sb --mem 16M sh -c "$hog" 2>&1 >/dev/null)
+st=$?
+echo "hog under 16M: status $st, stderr '$err'"
+if [ $st = 137 ]; then pass "--mem 16M: memory hog exits 137"; else
+	fail "--mem 16M: memory hog exits 137" "status $st: $err"; fi
+case "$err" in
+*"out of memory (limit 16M, peak "*) pass "--mem 16M: OOM kill reported with limit and peak" ;;
+*) fail "--mem 16M: OOM kill reported with limit and peak" "stderr: $err" ;;
+esac
+[ "$(echo "$err" | grep -c .)" = 1 ] && pass "--mem 16M: the report is one line" ||
+	fail "--mem 16M: the report is one line" "stderr: $err"
+no_leftovers "--mem 16M: no scope or cgroup left after an OOM kill"
+
+# --- The same with a PID namespace (init stays outside the limit, the command inside).
+err=$(sb --unshare-pid --proc /proc --mem 16M sh -c "$hog" 2>&1 >/dev/null)
+st=$?
+if [ $st = 137 ]; then pass "--unshare-pid --mem 16M: memory hog exits 137"; else
+	fail "--unshare-pid --mem 16M: memory hog exits 137" "status $st: $err"; fi
+out=$(sb --unshare-pid --proc /proc --mem 512K sh -c 'echo hi' 2>/dev/null)
+[ "$out" = "$(echo "$ref" | grep -x hi)" ] && pass "--unshare-pid --mem 512K: echo hi as under systemd-run" ||
+	fail "--unshare-pid --mem 512K: echo hi as under systemd-run" "sbox '$out', systemd-run '$ref'"
+
+# --- A modest command under 64M succeeds.
+out=$(sb --mem 64M sh -c 'ls / >/dev/null && echo ok' 2>&1)
+st=$?
+if [ $st = 0 ] && [ "$out" = ok ]; then pass "--mem 64M: a modest command succeeds"; else
+	fail "--mem 64M: a modest command succeeds" "status $st: $out"; fi
+
+# --- The limits, read from outside, on the command's own cgroup.
+rm -f "$w/cg"
+# (sbox itself, not the sb function, so that $! is sbox's pid)
+sbox --ro-bind / / --dev /dev --bind "$w" "$w" --mem 64M --pids 50 --cpu 150% \
+	sh -c "cat /proc/self/cgroup >$w/cg.tmp; mv $w/cg.tmp $w/cg; sleep 4" &
+bg=$!
+i=0
+while [ ! -s "$w/cg" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+p=$cg$(sed -n 's/^0:://p' "$w/cg" 2>/dev/null)
+got="memory.max=$(cat $p/memory.max 2>&1) memory.swap.max=$(cat $p/memory.swap.max 2>&1) pids.max=$(cat $p/pids.max 2>&1) cpu.max=$(cat $p/cpu.max 2>&1)"
+want="memory.max=67108864 memory.swap.max=0 pids.max=50 cpu.max=150000 100000"
+echo "command cgroup $p: $got"
+if [ "$got" = "$want" ]; then pass "limits read from outside are the ones asked"; else
+	fail "limits read from outside are the ones asked" "$p: $got"; fi
+case "$p" in
+*/sbox-*.scope/payload) pass "the command runs in <scope>/payload" ;;
+*) fail "the command runs in <scope>/payload" "$p" ;;
+esac
+sup=$(cat "${p%/payload}/supervisor/cgroup.procs" 2>/dev/null | grep -cx "$bg")
+[ "$sup" = 1 ] && pass "the supervisor is in <scope>/supervisor, outside the limit" ||
+	fail "the supervisor is in <scope>/supervisor, outside the limit" "sbox pid $bg not in it"
+wait $bg
+no_leftovers "no scope or cgroup left after a normal exit"
+
+# --- 512K: sbox prints hi exactly when systemd-run does.
+out=$(sb --mem 512K sh -c 'echo hi' 2>/dev/null)
+st=$?
+echo "sbox 512K echo hi: status $st, output '$out'"
+if [ "$out" = "$(echo "$ref" | grep -x hi)" ]; then
+	pass "--mem 512K: echo hi behaves as under systemd-run ('$out')"
+else fail "--mem 512K: echo hi behaves as under systemd-run" "sbox '$out' (status $st), systemd-run '$ref'"; fi
+err=$(sb --mem 512K sh -c "$hog" 2>&1 >/dev/null)
+st=$?
+if [ $st = 137 ]; then pass "--mem 512K: memory hog exits 137"; else
+	fail "--mem 512K: memory hog exits 137" "status $st: $err"; fi
+
+# --- --pids stops a fork storm.
+t0=$(now_ms)
+err=$(sb --pids 20 sh -c 'i=0; while [ $i -lt 200 ]; do sleep 10 & i=$((i + 1)); done; echo forked-all' 2>&1)
+st=$?
+t1=$(now_ms)
+echo "fork storm under --pids 20: status $st in $((t1 - t0)) ms: $(echo "$err" | tail -n 2 | tr '\n' ' ')"
+case "$err" in
+*forked-all*) fail "--pids 20 stops a fork storm" "all 200 forks succeeded" ;;
+*[Ff]ork*) [ $st != 0 ] && pass "--pids 20 stops a fork storm (status $st)" ||
+	fail "--pids 20 stops a fork storm" "status 0: $err" ;;
+*) fail "--pids 20 stops a fork storm" "status $st: $(echo "$err" | tail -n 2 | tr '\n' ' ')" ;;
+esac
+no_leftovers "no scope or cgroup left after a fork storm"
+
+# --- --cpu 10% slows a busy loop several-fold.
+loop='i=0; while [ $i -lt 100000 ]; do i=$((i + 1)); done'
+t0=$(now_ms)
+sb sh -c "$loop"
+t1=$(now_ms)
+sb --cpu 10% sh -c "$loop"
+t2=$(now_ms)
+free=$((t1 - t0))
+slow=$((t2 - t1))
+echo "busy loop: ${free} ms free, ${slow} ms under --cpu 10%"
+if [ $slow -ge $((free * 4)) ]; then pass "--cpu 10% slows a busy loop several-fold (${free} ms -> ${slow} ms)"; else
+	fail "--cpu 10% slows a busy loop several-fold" "${free} ms -> ${slow} ms"; fi
+
+# --- Nothing left behind after SIGKILL of the command, and of sbox itself.
+sb --mem 64M sh -c 'kill -9 $$'
+st=$?
+[ $st = 137 ] && pass "SIGKILL of the command: status 137" || fail "SIGKILL of the command: status 137" "status $st"
+no_leftovers "no scope or cgroup left after SIGKILL of the command"
+sbox --ro-bind / / --dev /dev --bind "$w" "$w" --mem 64M sh -c "echo \$\$ >$w/pid; exec sleep 3" &
+bg=$!
+i=0
+while [ ! -s "$w/pid" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+kill -9 $bg
+wait $bg 2>/dev/null
+echo "sbox SIGKILLed; scopes: $(leftovers | tr '\n' ' ')"
+sleep 3.5
+no_leftovers "no scope or cgroup left after SIGKILL of sbox (systemd collects it)"
+rm -f "$w/pid"
+
+# --- --unshare-cgroup: the command sees its own cgroup as the root.
+out=$(sb --unshare-cgroup --mem 64M cat /proc/self/cgroup 2>&1)
+[ "$out" = "0::/" ] && pass "--unshare-cgroup: the command's cgroup is its root" ||
+	fail "--unshare-cgroup: the command's cgroup is its root" "$out"
+
+# --- Fallback: inside a delegated subtree, no D-Bus needed.
+out=$(systemd-run --user --scope -q -p Delegate=yes env -u DBUS_SESSION_BUS_ADDRESS -u XDG_RUNTIME_DIR \
+	sbox --ro-bind / / --dev /dev --mem 64M --pids 30 sh -c 'cat /proc/self/cgroup; cat /sys/fs/cgroup$(sed -n "s/^0:://p" /proc/self/cgroup)/memory.max' 2>&1)
+st=$?
+echo "delegated fallback: status $st: $(echo "$out" | tr '\n' ' ')"
+case "$out" in
+*"run-"*".scope/sbox-"*"/payload"*67108864*) pass "delegated subtree used without D-Bus" ;;
+*) fail "delegated subtree used without D-Bus" "status $st: $(echo "$out" | tr '\n' ' ')" ;;
+esac
+no_leftovers "no cgroup left in the delegated subtree"
+out=$(systemd-run --user -q -P -p Delegate=yes -p Type=exec env -u DBUS_SESSION_BUS_ADDRESS -u XDG_RUNTIME_DIR \
+	/usr/local/bin/sbox --ro-bind / / --dev /dev --mem 64M sh -c 'cat /proc/self/cgroup' 2>&1)
+st=$?
+case "$out" in
+*"run-"*".service/sbox-"*"/payload"*) pass "delegated service (Delegate=yes) used without D-Bus" ;;
+*) fail "delegated service (Delegate=yes) used without D-Bus" "status $st: $(echo "$out" | tr '\n' ' ')" ;;
+esac
+
+# --- Errors, one line each, naming the fix.
+out=$(env -u DBUS_SESSION_BUS_ADDRESS -u XDG_RUNTIME_DIR sbox --ro-bind / / --mem 64M true 2>&1)
+st=$?
+case "$out" in
+"sbox: --mem: \$XDG_RUNTIME_DIR/bus: no user D-Bus"*) [ $st != 0 ] && [ "$(echo "$out" | grep -c .)" = 1 ] &&
+	pass "no user bus: one-line error" || fail "no user bus: one-line error" "status $st: $out" ;;
+*) fail "no user bus: one-line error" "status $st: $out" ;;
+esac
+out=$(DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent sbox --ro-bind / / --pids 10 true 2>&1)
+case "$out" in
+"sbox: --pids: unix:path=/nonexistent: cannot connect to the user D-Bus"*) pass "unreachable bus: one-line error" ;;
+*) fail "unreachable bus: one-line error" "$out" ;;
+esac
+no_leftovers "no scope or cgroup left after all tests"
+rm -rf "$w"
