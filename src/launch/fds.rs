@@ -60,6 +60,13 @@ pub fn write_json(fd: RawFd, fields: &[(String, String)], pretty: bool) -> Resul
         .map_err(|e| SetupError::new("status descriptor", fd.to_string(), e.to_string()))
 }
 
+/// Write `{ MEMBER }` as one record.
+pub fn write_raw_json(fd: RawFd, member: &str) -> Result<(), SetupError> {
+    file(fd)
+        .write_all(format!("{{ {member} }}\n").as_bytes())
+        .map_err(|e| SetupError::new("status descriptor", fd.to_string(), e.to_string()))
+}
+
 /// Wait until the descriptor has data (or is closed), then close it.
 pub fn block_on(opt: &str, fd: RawFd) -> Result<(), SetupError> {
     let mut b = [0u8; 1];
