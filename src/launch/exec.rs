@@ -1,7 +1,7 @@
 //! The command process, last steps before execve: session, environment, working directory,
 //! capabilities, no_new_privs, descriptors, and exec itself.
 
-use super::{Plan, SetupError, caps, channel, fds, landlock, seccomp, signals, sys, userns};
+use super::{Plan, SetupError, caps, channel, landlock, seccomp, signals, sys, userns};
 use crate::spec::{EnvOp, Spec};
 use nix::errno::Errno;
 use std::ffi::{CString, OsStr, OsString};
@@ -120,10 +120,7 @@ fn prepare(spec: &Spec, plan: &Plan, keep: &[RawFd], report: BorrowedFd) -> Resu
     }
     seccomp::install(&plan.filters)?;
     // Programs given with --seccomp/--add-seccomp-fd go after sbox's own, in order.
-    for prog in &plan.bpf {
-        fds::install_bpf(prog)?;
-    }
-    Ok(())
+    seccomp::install(&plan.bpf)
 }
 
 /// SELinux is needed for --exec-label and --file-label.

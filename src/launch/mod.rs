@@ -142,7 +142,7 @@ pub struct Plan {
     /// sbox's own seccomp policy.
     pub filters: Vec<seccompiler::BpfProgram>,
     /// `--seccomp`/`--add-seccomp-fd` programs, read before anything starts.
-    pub bpf: Vec<Vec<libc::sock_filter>>,
+    pub bpf: Vec<seccompiler::BpfProgram>,
     /// The cgroup of --mem/--pids/--cpu; the command joins its payload leaf before exec.
     pub limits: Option<crate::cgroup::Session>,
 }
