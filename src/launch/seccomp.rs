@@ -351,7 +351,11 @@ enum Leaf {
     /// This answer (SECCOMP_RET_ALLOW, or SECCOMP_RET_ERRNO with the errno).
     Ret(u32),
     /// Argument checks: `errno` when they match, else `otherwise`.
-    Check { when: When, errno: i32, otherwise: u32 },
+    Check {
+        when: When,
+        errno: i32,
+        otherwise: u32,
+    },
 }
 
 fn leaf(policy: &Policy, nr: i64) -> Leaf {
@@ -844,7 +848,10 @@ mod tests {
                     ];
                 }
                 let (one, old) = (build(&s).unwrap(), stacked(&s));
-                assert!(one.len() <= 1 && one.len() == old.len().min(1), "{profile:?} {bits}");
+                assert!(
+                    one.len() <= 1 && one.len() == old.len().min(1),
+                    "{profile:?} {bits}"
+                );
                 for arch in [AUDIT_ARCH_X86_64, AUDIT_ARCH_I386, 0xC000_00B7] {
                     for nr in (0..520).chain([X32_SYSCALL_BIT | 16, X32_SYSCALL_BIT | 110]) {
                         for a in args {
