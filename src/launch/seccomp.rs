@@ -1246,14 +1246,15 @@ mod tests {
     /// An i386 syscall through int 0x80 (IA32 emulation): "ok" or the errno's name.
     fn sys_i386(nr: u32, a: u32) -> String {
         let ret: i32;
-        // SAFETY: int 0x80 with integer arguments; ebx is swapped in and out by hand because
-        // LLVM reserves rbx.
+        // SAFETY: int 0x80 with integer arguments; rbx is swapped in and out by hand because
+        // LLVM reserves it, and whole: a 32-bit xchg would zero its upper half, which
+        // optimised code uses for a pointer.
         unsafe {
             std::arch::asm!(
-                "xchg {a:e}, ebx",
+                "xchg {a}, rbx",
                 "int 0x80",
-                "xchg {a:e}, ebx",
-                a = inout(reg) a => _,
+                "xchg {a}, rbx",
+                a = inout(reg) a as u64 => _,
                 inlateout("eax") nr => ret,
                 out("r8") _, out("r9") _, out("r10") _, out("r11") _,
             );
