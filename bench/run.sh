@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Side-by-side timing of sbox against Debian's bubblewrap (issue 8).
 #
-#   bench/run.sh [--quick] [--only a,b,...] [SBOX]      (SBOX: default target/release/sbox)
+#   bench/run.sh [--quick] [--interleave] [--only a,b,...] [--also SBOX2] [SBOX]
+#
+# SBOX defaults to target/release/sbox; --also adds a second build of sbox to a, b, c, f and g
+# under the label "sbox2" (e.g. the static build: target/x86_64-unknown-linux-gnu/release/sbox).
 #
 # Every comparison is one hyperfine run (or one loop) holding both tools, and is reported as
-# medians and the ratio of medians: absolute times on a shared machine mean little.
+# medians and the ratio of medians: absolute times on a shared machine mean little. With
+# --interleave, a, b and c alternate the commands run by run (interleave.py) instead of
+# hyperfine's one batch per command: steadier ratios when others load the machine.
 #   a  --ro-bind / / true
 #   b  --ro-bind / / --proc /proc --dev /dev --unshare-all --die-with-parent true
 #   c  a root assembled from 20 bind mounts
@@ -21,12 +26,16 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 quick=0
+interleave=0
+sbox2=
 only=a,b,c,d,e,f,g
 args=()
 while [ $# -gt 0 ]; do
     case $1 in
     --quick) quick=1 ;;
+    --interleave) interleave=1 ;;
     --only) only=$2; shift ;;
+    --also) sbox2=$2; shift ;;
     *) args+=("$1") ;;
     esac
     shift
@@ -39,10 +48,13 @@ if [ "$(id -u)" = 0 ]; then
     tmp=$(mktemp -d /tmp/sbox-bench.XXXXXX)
     cp -r "$here" "$tmp/bench"
     install -m 755 "$sbox" "$tmp/sbox"
+    [ -n "$sbox2" ] && install -m 755 "$sbox2" "$tmp/sbox2"
     chmod -R a+rX "$tmp"
     chown "$uid" "$tmp"
     flags=()
     [ $quick = 1 ] && flags+=(--quick)
+    [ $interleave = 1 ] && flags+=(--interleave)
+    [ -n "$sbox2" ] && flags+=(--also "$tmp/sbox2")
     exec setpriv --reuid "$uid" --regid "$uid" --clear-groups \
         env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$tmp" BWRAP="$bwrap" \
         BENCH_OUT="${BENCH_OUT:-$tmp/out}" ${BENCH_MAX:+BENCH_MAX=$BENCH_MAX} \
@@ -57,14 +69,17 @@ work=$(mktemp -d /tmp/sbox-bench-work.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
 sbox=$(realpath "$sbox")
+[ -n "$sbox2" ] && sbox2=$(realpath "$sbox2")
 # BENCH_MAX: fail when an sbox median is more than this many times bwrap's (CI: 2).
 max=${BENCH_MAX:-}
 
 if [ $quick = 1 ]; then
     hf=(hyperfine -N --warmup 5 --runs 40 --style none)
+    il=(python3 "$here/interleave.py" --warmup 3 -r 40)
     loops=300000 d_runs=5 make_runs=3 total=${BENCH_TOTAL:-320} rss_runs=3
 else
     hf=(hyperfine -N --warmup 20 --runs 300 --style none)
+    il=(python3 "$here/interleave.py" --warmup 10 -r 300)
     loops=3000000 d_runs=20 make_runs=10 total=${BENCH_TOTAL:-16000} rss_runs=7
 fi
 
@@ -94,7 +109,11 @@ compare() {
         cmds+=(-n "$1" "$2")
         shift 2
     done
-    "${hf[@]}" --export-json "$out/$name.json" "${cmds[@]}" >/dev/null
+    if [ $interleave = 1 ]; then
+        "${il[@]}" --json "$out/$name.json" "${cmds[@]}" >/dev/null || status=1
+    else
+        "${hf[@]}" --export-json "$out/$name.json" "${cmds[@]}" >/dev/null
+    fi
     report "$name" "$base" "$check"
 }
 
@@ -116,7 +135,10 @@ if want a; then
         "bwrap $a" "$bwrap $a" \
         "sbox $a" "$sbox $a" \
         "sbox $nopol $a" "$sbox $nopol $a" \
-        "floor: clone(NEWUSER|NEWNS)+maps+exec true" "$work/floor true"
+        ${sbox2:+"sbox2 $a" "$sbox2 $a" "sbox2 $nopol $a" "$sbox2 $nopol $a"} \
+        "floor: clone(NEWUSER|NEWNS), maps, exec true" "$work/floor true" \
+        "floor + the same ro root (C, no checks)" "$work/floor root true" \
+        "floor + ro root + a 1-insn seccomp filter" "$work/floor root seccomp true"
 fi
 
 if want b; then
@@ -125,7 +147,8 @@ if want b; then
         "bwrap $b" "$bwrap $b" \
         "sbox $b" "$sbox $b" \
         "sbox $nopol $b" "$sbox $nopol $b" \
-        "floor: clone(all namespaces)+maps+exec true" "$work/floor all true"
+        ${sbox2:+"sbox2 $b" "$sbox2 $b"} \
+        "floor: clone(all namespaces), maps, exec true" "$work/floor all true"
 fi
 
 if want c; then
@@ -142,7 +165,8 @@ if want c; then
     compare c 0 "1" \
         "bwrap <20 ro-binds> true" "$bwrap $c true" \
         "sbox <20 ro-binds> true" "$sbox $c true" \
-        "sbox $nopol <20 ro-binds> true" "$sbox $nopol $c true"
+        "sbox $nopol <20 ro-binds> true" "$sbox $nopol $c true" \
+        ${sbox2:+"sbox2 <20 ro-binds> true" "$sbox2 $c true"}
 fi
 
 if want d; then
@@ -211,29 +235,36 @@ if want f; then
         done
         printf '%s\n' "${v[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
     }
+    row() { # LABEL KB
+        echo "| f | \`$1 --ro-bind / / sleep\` VmHWM | $2 kB | $(python3 -c "print(f'{$2/$hb:.2f}')") |"
+    }
     hb=$(hwm "$bwrap" --ro-bind / /)
-    hs=$(hwm "$sbox" --ro-bind / /)
-    hn=$(hwm "$sbox" $nopol --ro-bind / /)
     {
-        echo "| f | \`bwrap --ro-bind / / sleep\` VmHWM | $hb kB | 1.00 |"
-        echo "| f | \`sbox --ro-bind / / sleep\` VmHWM | $hs kB | $(python3 -c "print(f'{$hs/$hb:.2f}')") |"
-        echo "| f | \`sbox $nopol --ro-bind / / sleep\` VmHWM | $hn kB | $(python3 -c "print(f'{$hn/$hb:.2f}')") |"
+        row bwrap "$hb"
+        row sbox "$(hwm "$sbox" --ro-bind / /)"
+        row "sbox $nopol" "$(hwm "$sbox" $nopol --ro-bind / /)"
+        [ -z "$sbox2" ] || row sbox2 "$(hwm "$sbox2" --ro-bind / /)"
     } | tee -a "$table"
 fi
 
 if want g; then
-    # 32 sandboxes at a time; TOTAL runs each tool. A failure is any non-zero exit.
-    for tool in "$bwrap" "$sbox"; do
-        r=$("$work/parallel" 32 "$total" $tool --ro-bind / / true) || status=1
-        echo "$r" >"$out/g-$(basename "$tool").txt"
+    # 32 sandboxes at a time, TOTAL runs of each tool; a failure is any non-zero exit.
+    declare -A rate
+    for label in bwrap sbox ${sbox2:+sbox2}; do
+        case $label in
+        bwrap) tool=$bwrap ;;
+        sbox) tool=$sbox ;;
+        sbox2) tool=$sbox2 ;;
+        esac
+        r=$("$work/parallel" 32 "$total" "$tool" --ro-bind / / true) || status=1
+        rate[$label]=${r##*per_second=}
+        echo "| g | \`$label --ro-bind / / true\` x$total, 32 at a time: $r | ${rate[$label]}/s" \
+            "| $(python3 -c "print(f'{${rate[$label]}/${rate[bwrap]}:.2f}')") |" | tee -a "$table"
     done
-    tb=$(cat "$out/g-$(basename "$bwrap").txt")
-    ts=$(cat "$out/g-$(basename "$sbox").txt")
-    rb=${tb##*per_second=} rs=${ts##*per_second=}
-    {
-        echo "| g | \`bwrap --ro-bind / / true\` x$total, 32 at a time: $tb | $rb/s | 1.00 |"
-        echo "| g | \`sbox --ro-bind / / true\` x$total, 32 at a time: $ts | $rs/s | $(python3 -c "print(f'{$rs/$rb:.2f}')") |"
-    } | tee -a "$table"
+    if [ -n "$max" ] && python3 -c "import sys; sys.exit(not ${rate[bwrap]} > $max * ${rate[sbox]})"; then
+        echo "REGRESSION: sbox throughput ${rate[sbox]}/s, bwrap ${rate[bwrap]}/s (limit: 1/$max of bwrap's)"
+        status=1
+    fi
 fi
 
 echo "results: $out" >&2

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# CI's performance check (called from .ci/run): a short bench/run.sh that fails only on a gross
+# regression, never on noise: sbox's median more than twice bwrap's for cases a and b, sbox's
+# throughput under half of bwrap's with 32 at a time, or any failed run. Well under a minute.
+#   bench/ci.sh [SBOX]
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+BENCH_MAX=${BENCH_MAX:-2} BENCH_TOTAL=${BENCH_TOTAL:-320} \
+    exec bash "$here/run.sh" --quick --interleave --only a,b,g "$@"
