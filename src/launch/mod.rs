@@ -100,18 +100,37 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
         fds::close(fd);
     }
     let child = Pid::from_raw(pid);
-    let start = fds::child_fields(child, flags);
+    let result = watch(spec, &mut plan, child, flags, err_r);
+    if result.is_err() {
+        // Nothing is left running when sbox fails.
+        let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+        let _ = waitpid(child, None);
+    }
+    result
+}
+
+/// The supervisor's side once the child exists: status records, then wait; the exit status.
+fn watch(
+    spec: &Spec,
+    plan: &mut Plan,
+    child: Pid,
+    flags: libc::c_int,
+    err_r: OwnedFd,
+) -> Result<i32, SetupError> {
+    if spec.fds.info.is_some() || spec.fds.json_status.is_some() {
+        let start = fds::child_fields(child, flags);
+        if let Some(fd) = spec.fds.info {
+            fds::write_json(fd, &start, true)?;
+            fds::close(fd);
+        }
+        if let Some(fd) = spec.fds.json_status {
+            fds::write_json(fd, &start, false)?;
+        }
+    }
     // From now on not dumpable: a sandboxed process of the same uid can't open the
     // supervisor's /proc/<pid>/exe or memory. (Not before: the child's namespaces were just
     // read through /proc, and it inherits the flag at clone.)
     set_dumpable(false);
-    if let Some(fd) = spec.fds.info {
-        fds::write_json(fd, &start, true)?;
-        fds::close(fd);
-    }
-    if let Some(fd) = spec.fds.json_status {
-        fds::write_json(fd, &start, false)?;
-    }
     let (code, reports) = supervise(spec, child, err_r)?;
     let mut exit = vec![("exit-code".to_string(), code.to_string())];
     let mut code = code;
