@@ -89,7 +89,7 @@ fn prepare(spec: &Spec, plan: &Plan, keep: &[RawFd]) -> Result<(), SetupError> {
     let cwd = working_dir(spec, host)?;
     // SAFETY: single-threaded, as above.
     unsafe { std::env::set_var("PWD", &cwd) };
-    caps::restrict_to(&spec.caps)?;
+    super::step(spec, "capabilities", || caps::restrict_to(&spec.caps))?;
     caps::no_new_privs()?;
     // SAFETY: umask(2) only sets this process's file mode mask.
     unsafe { libc::umask(host.umask) };
@@ -107,7 +107,7 @@ fn prepare(spec: &Spec, plan: &Plan, keep: &[RawFd]) -> Result<(), SetupError> {
         }
         eprintln!("sbox: {}", seccomp::describe(spec));
     }
-    seccomp::install(&plan.filters)?;
+    super::step(spec, "seccomp install", || seccomp::install(&plan.filters))?;
     // Programs given with --seccomp/--add-seccomp-fd go after sbox's own, in order.
     for prog in &plan.bpf {
         fds::install_bpf(prog)?;

@@ -49,7 +49,13 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
         // Limits last, once everything else checked out: the cgroup exists before clone, so
         // the sandbox starts in its unlimited supervisor leaf; only the command joins the
         // limited payload leaf, just before exec.
-        limits: crate::cgroup::prepare(&spec.limits)?,
+        limits: if spec.limits.any() {
+            step(spec, "limits (cgroup)", || {
+                crate::cgroup::prepare(&spec.limits)
+            })?
+        } else {
+            None
+        },
     };
     let pipe = |what| pipe2(OFlag::O_CLOEXEC).map_err(|e| SetupError::errno(what, "", e));
     let (err_r, err_w) = pipe("error pipe")?;
@@ -74,6 +80,7 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
         // The command unshares it after joining the payload leaf, which becomes its root.
         flags &= !libc::CLONE_NEWCGROUP;
     }
+    let t = std::time::Instant::now();
     let mut cloned = sys::clone_fork(flags);
     if cloned == Err(nix::errno::Errno::EINVAL) && spec.ns.cgroup_try && !spec.ns.cgroup {
         // --unshare-cgroup-try on a kernel without cgroup namespaces.
@@ -94,6 +101,13 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
         child(spec, &plan, err_w, alive_r)
     }
     drop(err_w);
+    if spec.verbose {
+        let ms = t.elapsed().as_secs_f64() * 1e3;
+        eprintln!(
+            "sbox: clone (namespaces {}): {ms:.3} ms",
+            userns::describe(flags)
+        );
+    }
     // Only the sandbox holds --sync-fd: its end closes the descriptor for whoever waits on it.
     if let Some(fd) = spec.fds.sync {
         fds::close(fd);

@@ -305,7 +305,14 @@ pub fn build(spec: &Spec, sources: Vec<Source>) -> Result<OwnedFd, SetupError> {
         file_label: spec.file_label.clone(),
     };
     for (op, src) in spec.ops.iter().zip(sources) {
-        b.apply(op, src).map_err(|e| dst_error(op, e))?;
+        // -v: one line per operation; the name is only formatted when it is printed.
+        let r = if spec.verbose {
+            let name = format!("{} {}", op.option(), op.dst().display());
+            super::step(spec, &name, || b.apply(op, src))
+        } else {
+            b.apply(op, src)
+        };
+        r.map_err(|e| dst_error(op, e))?;
     }
     b.drop_scratch()
         .map_err(|e| staging(format!("scratch: {}", e.desc())))?;
