@@ -91,6 +91,12 @@ pub fn command() -> Command {
     Command::new("sbox")
         .version(env!("CARGO_PKG_VERSION"))
         .about("Run a command in an unprivileged, rootless sandbox")
+        .long_about(
+            "Run COMMAND in new namespaces, on a root assembled from the filesystem options in \
+             the order given, with every capability dropped, no_new_privs set and a seccomp \
+             policy installed; Landlock and cgroup v2 resource limits on request. sbox needs no \
+             setuid bit and no daemon; its command line is a superset of bubblewrap's.",
+        )
         .override_usage("sbox [OPTIONS] [--] COMMAND [ARGS...]")
         .disable_version_flag(true)
         .args_override_self(true)
@@ -532,6 +538,8 @@ pub fn command() -> Command {
         .arg(
             Arg::new("command")
                 .value_name("COMMAND")
+                .help("The command to run and its arguments (with --mkroot: the programs)")
+                .value_hint(clap::ValueHint::CommandWithArguments)
                 .num_args(1..)
                 .trailing_var_arg(true)
                 .value_parser(value_parser!(OsString)),

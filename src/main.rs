@@ -61,6 +61,11 @@ fn run_mode(mode: Mode, prefix: &str) -> i32 {
             busybox,
             programs,
         } => {
+            // What to suggest running first: busybox's shell, or the first program named.
+            let first = match &busybox {
+                Some(_) => "sh".into(),
+                None => programs[0].to_string_lossy().into_owned(),
+            };
             let built = match busybox {
                 Some(b) => sbox::mkroot::resolve_program(&b)
                     .and_then(|b| sbox::mkroot::build_busybox(&dir, &b)),
@@ -68,9 +73,10 @@ fn run_mode(mode: Mode, prefix: &str) -> i32 {
             };
             match built {
                 Ok(paths) => {
+                    let dir = dir.display();
                     println!(
-                        "{}: {} files installed; try: sbox --ro-bind {0} / --unshare-pid --proc /proc /bin/sh",
-                        dir.display(),
+                        "{dir}: {} files installed; try: sbox --ro-bind {dir} / --unshare-pid \
+                         --proc /proc {first}",
                         paths.len()
                     );
                     0
