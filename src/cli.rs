@@ -216,6 +216,7 @@ pub fn command() -> Command {
         .arg(
             Arg::new("uid")
                 .long("uid")
+                .allow_negative_numbers(true)
                 .value_name("UID")
                 .value_parser(value_parser!(u32))
                 .action(ArgAction::Append)
@@ -225,6 +226,7 @@ pub fn command() -> Command {
         .arg(
             Arg::new("gid")
                 .long("gid")
+                .allow_negative_numbers(true)
                 .value_name("GID")
                 .value_parser(value_parser!(u32))
                 .action(ArgAction::Append)
@@ -691,14 +693,22 @@ fn clap_error(e: clap::Error) -> CliError {
                     format!("{arg}: missing argument (see 'sbox --help')")
                 }
                 ErrorKind::ValueValidation | ErrorKind::InvalidValue => {
-                    let why =
-                        e.source_string()
-                            .unwrap_or_else(|| match e.get(ContextKind::ValidValue) {
-                                Some(ContextValue::Strings(v)) => {
-                                    format!("not one of {}", v.join(", "))
-                                }
-                                _ => "invalid value".to_string(),
-                            });
+                    let why = e
+                        .source_string()
+                        // Integer parsing: say what was expected.
+                        .map(|s| {
+                            if s == "invalid digit found in string" {
+                                "not a whole number".into()
+                            } else {
+                                s
+                            }
+                        })
+                        .unwrap_or_else(|| match e.get(ContextKind::ValidValue) {
+                            Some(ContextValue::Strings(v)) => {
+                                format!("not one of {}", v.join(", "))
+                            }
+                            _ => "invalid value".to_string(),
+                        });
                     format!("{arg}: '{value}': {why}")
                 }
                 ErrorKind::ArgumentConflict => {
@@ -759,6 +769,12 @@ pub fn expand_args(args: Vec<OsString>) -> Result<Vec<OsString>, CliError> {
                 .pop_front()
                 .ok_or_else(|| CliError::Invalid("--args: missing argument".into()))?;
             let fd = parse_fd("--args", &v.to_string_lossy())?;
+            // SAFETY: F_GETFD only reads the descriptor's flags.
+            if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+                return Err(CliError::Invalid(format!(
+                    "--args: {fd}: not an open file descriptor (open it for sbox, e.g. '{fd}<FILE' in the shell)"
+                )));
+            }
             reads += 1;
             if reads > 64 {
                 return Err(CliError::Invalid("--args: nested too deeply".into()));

@@ -33,6 +33,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 /// Start the sandbox and wait for it; returns the exit status sbox should exit with.
 pub fn run(spec: &Spec) -> Result<i32, SetupError> {
     caps::refuse_privileged_binary()?;
+    fds::check_open(spec)?;
     if spec.exec_label.is_some() || spec.file_label.is_some() {
         exec::check_selinux()?;
     }

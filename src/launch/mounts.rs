@@ -257,6 +257,10 @@ fn dst_error(op: &FsOp, e: Errno) -> SetupError {
         ),
         Errno::ENOTDIR => format!("{}: a file is in the way of a directory", e.desc()),
         Errno::EEXIST => format!("{}: something else is already there", e.desc()),
+        Errno::EPERM if matches!(op, FsOp::Mqueue { .. }) => format!(
+            "{}: a new mqueue needs its own IPC namespace: add --unshare-ipc",
+            e.desc()
+        ),
         _ => e.desc().to_string(),
     };
     SetupError::new(op.option(), op.dst().display().to_string(), why)
