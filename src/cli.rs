@@ -91,6 +91,12 @@ pub fn command() -> Command {
     Command::new("sbox")
         .version(env!("CARGO_PKG_VERSION"))
         .about("Run a command in an unprivileged, rootless sandbox")
+        .long_about(
+            "Run COMMAND in new namespaces, on a root assembled from the filesystem options in \
+             the order given, with every capability dropped, no_new_privs set and a seccomp \
+             policy installed; Landlock and cgroup v2 resource limits on request. sbox needs no \
+             setuid bit and no daemon; its command line is a superset of bubblewrap's.",
+        )
         .override_usage("sbox [OPTIONS] [--] COMMAND [ARGS...]")
         .disable_version_flag(true)
         .args_override_self(true)
@@ -210,6 +216,7 @@ pub fn command() -> Command {
         .arg(
             Arg::new("uid")
                 .long("uid")
+                .allow_negative_numbers(true)
                 .value_name("UID")
                 .value_parser(value_parser!(u32))
                 .action(ArgAction::Append)
@@ -219,6 +226,7 @@ pub fn command() -> Command {
         .arg(
             Arg::new("gid")
                 .long("gid")
+                .allow_negative_numbers(true)
                 .value_name("GID")
                 .value_parser(value_parser!(u32))
                 .action(ArgAction::Append)
@@ -482,6 +490,46 @@ pub fn command() -> Command {
             "Security",
             "Let the command create nested user namespaces (mounting stays denied)",
         ))
+        // Modes: instead of starting a sandbox, check the host, print completions or build a
+        // root (see `mode`).
+        .arg(flag(
+            "doctor",
+            "Modes",
+            "Check what this host supports for sbox, with the fix for what is missing, and exit",
+        ))
+        .arg(
+            Arg::new("completions")
+                .long("completions")
+                .value_name("SHELL")
+                .value_parser(value_parser!(clap_complete::Shell))
+                .help("Print the completion script for SHELL and exit")
+                .help_heading("Modes"),
+        )
+        .arg(
+            Arg::new("mkroot")
+                .long("mkroot")
+                .value_name("DIR")
+                .value_parser(value_parser!(PathBuf))
+                .help(
+                    "Build a minimal root in DIR from the host programs named after the options \
+                     (with their shared libraries), and exit",
+                )
+                .help_heading("Modes"),
+        )
+        .arg(
+            Arg::new("busybox")
+                .long("busybox")
+                .value_name("PATH")
+                .num_args(0..=1)
+                .require_equals(true)
+                .default_missing_value("busybox")
+                .value_parser(value_parser!(OsString))
+                .help(
+                    "With --mkroot: install a static busybox (PATH, default the one in $PATH) \
+                     and a link per applet instead of programs",
+                )
+                .help_heading("Modes"),
+        )
         .arg(
             Arg::new("verbose")
                 .short('v')
@@ -492,6 +540,8 @@ pub fn command() -> Command {
         .arg(
             Arg::new("command")
                 .value_name("COMMAND")
+                .help("The command to run and its arguments (with --mkroot: the programs)")
+                .value_hint(clap::ValueHint::CommandWithArguments)
                 .num_args(1..)
                 .trailing_var_arg(true)
                 .value_parser(value_parser!(OsString)),
@@ -645,7 +695,20 @@ fn clap_error(e: clap::Error) -> CliError {
                 ErrorKind::ValueValidation | ErrorKind::InvalidValue => {
                     let why = e
                         .source_string()
-                        .unwrap_or_else(|| "invalid value".to_string());
+                        // Integer parsing: say what was expected.
+                        .map(|s| {
+                            if s == "invalid digit found in string" {
+                                "not a whole number".into()
+                            } else {
+                                s
+                            }
+                        })
+                        .unwrap_or_else(|| match e.get(ContextKind::ValidValue) {
+                            Some(ContextValue::Strings(v)) => {
+                                format!("not one of {}", v.join(", "))
+                            }
+                            _ => "invalid value".to_string(),
+                        });
                     format!("{arg}: '{value}': {why}")
                 }
                 ErrorKind::ArgumentConflict => {
@@ -706,6 +769,12 @@ pub fn expand_args(args: Vec<OsString>) -> Result<Vec<OsString>, CliError> {
                 .pop_front()
                 .ok_or_else(|| CliError::Invalid("--args: missing argument".into()))?;
             let fd = parse_fd("--args", &v.to_string_lossy())?;
+            // SAFETY: F_GETFD only reads the descriptor's flags.
+            if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+                return Err(CliError::Invalid(format!(
+                    "--args: {fd}: not an open file descriptor (open it for sbox, e.g. '{fd}<FILE' in the shell)"
+                )));
+            }
             reads += 1;
             if reads > 64 {
                 return Err(CliError::Invalid("--args: nested too deeply".into()));
@@ -740,6 +809,105 @@ pub fn expand_args(args: Vec<OsString>) -> Result<Vec<OsString>, CliError> {
         out.extend((0..n).filter_map(|_| rest.pop_front()));
     }
     Ok(out)
+}
+
+/// What sbox was asked to do instead of starting a sandbox.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Mode {
+    Doctor,
+    Completions(clap_complete::Shell),
+    Mkroot {
+        dir: PathBuf,
+        /// `--busybox[=PATH]`: a path, or a name looked up in $PATH.
+        busybox: Option<OsString>,
+        programs: Vec<OsString>,
+    },
+}
+
+const MODES: [&str; 3] = ["doctor", "completions", "mkroot"];
+
+/// `Some` when the command line asks for a mode (--doctor, --completions, --mkroot) rather
+/// than a sandbox.
+pub fn mode(args: &[OsString]) -> Result<Option<Mode>, CliError> {
+    // A plain sandbox command line is recognised without a second full parse.
+    let maybe = |a: &OsString| {
+        let a = a.as_encoded_bytes();
+        (MODES.iter().chain(&["busybox"])).any(|m| {
+            a.strip_prefix(b"--")
+                .is_some_and(|r| r.starts_with(m.as_bytes()))
+        })
+    };
+    if !args.iter().any(maybe) {
+        return Ok(None);
+    }
+    let argv = std::iter::once(OsString::from("sbox")).chain(args.iter().cloned());
+    let m = command().try_get_matches_from(argv).map_err(clap_error)?;
+    let given: Vec<&str> = m
+        .ids()
+        .map(|id| id.as_str())
+        .filter(|id| m.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
+        .collect();
+    let invalid = |s: String| Err(CliError::Invalid(s));
+    let modes: Vec<&&str> = given.iter().filter(|id| MODES.contains(id)).collect();
+    let Some(&&mode) = modes.first() else {
+        if given.contains(&"busybox") {
+            return invalid("--busybox: only with --mkroot DIR".into());
+        }
+        return Ok(None);
+    };
+    if let Some(other) = modes.get(1) {
+        return invalid(format!("--{mode}: cannot be combined with --{other}"));
+    }
+    // Sandbox options mean nothing here: refuse them rather than ignore them.
+    let own: &[&str] = match mode {
+        "mkroot" => &["mkroot", "busybox", "command", "level-prefix"],
+        _ => &[mode, "level-prefix"],
+    };
+    if let Some(extra) = given.iter().find(|id| !own.contains(id)) {
+        return invalid(match *extra {
+            "command" => format!(
+                "--{mode}: takes no further arguments (got '{}')",
+                m.get_many::<OsString>("command")
+                    .into_iter()
+                    .flatten()
+                    .next()
+                    .map(|c| c.to_string_lossy())
+                    .unwrap_or_default()
+            ),
+            "busybox" => "--busybox: only with --mkroot DIR".into(),
+            extra => format!("--{mode}: cannot be combined with --{extra} (it starts no sandbox)"),
+        });
+    }
+    let programs: Vec<OsString> = m
+        .get_many::<OsString>("command")
+        .map(|v| v.cloned().collect())
+        .unwrap_or_default();
+    Ok(Some(match mode {
+        "doctor" => Mode::Doctor,
+        "completions" => Mode::Completions(*m.get_one("completions").expect("given")),
+        _ => {
+            let busybox = m.get_one::<OsString>("busybox").cloned();
+            match (&busybox, programs.is_empty()) {
+                (Some(_), false) => {
+                    return invalid(
+                        "--busybox: takes no PROGRAM (its applets are the programs)".into(),
+                    );
+                }
+                (None, true) => {
+                    return invalid(
+                        "--mkroot: name the programs to install after DIR (or add --busybox)"
+                            .into(),
+                    );
+                }
+                _ => {}
+            }
+            Mode::Mkroot {
+                dir: m.get_one::<PathBuf>("mkroot").expect("given").clone(),
+                busybox,
+                programs,
+            }
+        }
+    }))
 }
 
 /// Parse the arguments after argv[0] into a `Spec`.

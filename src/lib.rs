@@ -5,6 +5,7 @@
 
 pub mod cgroup;
 pub mod cli;
+pub mod doctor;
 pub mod launch;
 pub mod mkroot;
 pub mod spec;

@@ -96,7 +96,7 @@ fn prepare(spec: &Spec, plan: &Plan, keep: &[RawFd], report: BorrowedFd) -> Resu
     let cwd = working_dir(spec, host)?;
     // SAFETY: single-threaded, as above.
     unsafe { std::env::set_var("PWD", &cwd) };
-    caps::restrict_to(&spec.caps)?;
+    super::step(spec, "capabilities", || caps::restrict_to(&spec.caps))?;
     caps::no_new_privs()?;
     // SAFETY: umask(2) only sets this process's file mode mask.
     unsafe { libc::umask(host.umask) };
@@ -118,7 +118,7 @@ fn prepare(spec: &Spec, plan: &Plan, keep: &[RawFd], report: BorrowedFd) -> Resu
     if spec.verbose {
         eprintln!("sbox: {}", seccomp::describe(spec));
     }
-    seccomp::install(&plan.filters)?;
+    super::step(spec, "seccomp install", || seccomp::install(&plan.filters))?;
     // Programs given with --seccomp/--add-seccomp-fd go after sbox's own, in order.
     seccomp::install(&plan.bpf)
 }

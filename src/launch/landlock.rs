@@ -140,7 +140,7 @@ fn path_rules(spec: &Spec) -> Vec<PathRule> {
 }
 
 /// The kernel's Landlock ABI version; 0 when Landlock is missing or disabled.
-fn kernel_abi() -> i32 {
+pub fn kernel_abi() -> i32 {
     // SAFETY: LANDLOCK_CREATE_RULESET_VERSION only reads the flags; no pointer is used.
     let v = unsafe {
         libc::syscall(

@@ -34,6 +34,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 /// Start the sandbox and wait for it; returns the exit status sbox should exit with.
 pub fn run(spec: &Spec) -> Result<i32, SetupError> {
     caps::refuse_privileged_binary()?;
+    fds::check_open(spec)?;
     if spec.exec_label.is_some() || spec.file_label.is_some() {
         exec::check_selinux()?;
     }
@@ -50,7 +51,13 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
         // Limits last, once everything else checked out: the cgroup exists before clone, so
         // the sandbox starts in its unlimited supervisor leaf; only the command joins the
         // limited payload leaf, just before exec.
-        limits: crate::cgroup::prepare(&spec.limits)?,
+        limits: if spec.limits.any() {
+            step(spec, "limits (cgroup)", || {
+                crate::cgroup::prepare(&spec.limits)
+            })?
+        } else {
+            None
+        },
     };
     let pipe = |what| pipe2(OFlag::O_CLOEXEC).map_err(|e| SetupError::errno(what, "", e));
     let (err_r, err_w) = pipe("error pipe")?;
@@ -75,6 +82,7 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
         // The command unshares it after joining the payload leaf, which becomes its root.
         flags &= !libc::CLONE_NEWCGROUP;
     }
+    let t = std::time::Instant::now();
     let mut cloned = sys::clone_fork(flags);
     if cloned == Err(nix::errno::Errno::EINVAL) && spec.ns.cgroup_try && !spec.ns.cgroup {
         // --unshare-cgroup-try on a kernel without cgroup namespaces.
@@ -95,6 +103,13 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
         child(spec, &plan, err_w, alive_r)
     }
     drop(err_w);
+    if spec.verbose {
+        let ms = t.elapsed().as_secs_f64() * 1e3;
+        eprintln!(
+            "sbox: clone (namespaces {}): {ms:.3} ms",
+            userns::describe(flags)
+        );
+    }
     // Only the sandbox holds --sync-fd: its end closes the descriptor for whoever waits on it.
     if let Some(fd) = spec.fds.sync {
         fds::close(fd);

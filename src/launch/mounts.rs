@@ -257,6 +257,10 @@ fn dst_error(op: &FsOp, e: Errno) -> SetupError {
         ),
         Errno::ENOTDIR => format!("{}: a file is in the way of a directory", e.desc()),
         Errno::EEXIST => format!("{}: something else is already there", e.desc()),
+        Errno::EPERM if matches!(op, FsOp::Mqueue { .. }) => format!(
+            "{}: a new mqueue needs its own IPC namespace: add --unshare-ipc",
+            e.desc()
+        ),
         _ => e.desc().to_string(),
     };
     SetupError::new(op.option(), op.dst().display().to_string(), why)
@@ -305,7 +309,14 @@ pub fn build(spec: &Spec, sources: Vec<Source>) -> Result<OwnedFd, SetupError> {
         file_label: spec.file_label.clone(),
     };
     for (op, src) in spec.ops.iter().zip(sources) {
-        b.apply(op, src).map_err(|e| dst_error(op, e))?;
+        // -v: one line per operation; the name is only formatted when it is printed.
+        let r = if spec.verbose {
+            let name = format!("{} {}", op.option(), op.dst().display());
+            super::step(spec, &name, || b.apply(op, src))
+        } else {
+            b.apply(op, src)
+        };
+        r.map_err(|e| dst_error(op, e))?;
     }
     b.drop_scratch()
         .map_err(|e| staging(format!("scratch: {}", e.desc())))?;
