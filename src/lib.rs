@@ -7,4 +7,5 @@ pub mod cgroup;
 pub mod cli;
 pub mod launch;
 pub mod mkroot;
+pub mod profile;
 pub mod spec;

@@ -13,7 +13,7 @@ fn main() {
     };
     // Invoked through a link named bwrap: bubblewrap's defaults, exactly.
     let bwrap = std::path::Path::new(&argv0).file_name() == Some("bwrap".as_ref());
-    let parsed = cli::expand_args(args).and_then(|a| cli::parse_as(bwrap, a));
+    let parsed = cli::expand_args(args).and_then(|a| cli::parse_as(bwrap, a, &sbox::profile::Host));
     let spec = match parsed {
         Ok(s) => s,
         Err(CliError::Display(text)) => {
