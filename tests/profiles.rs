@@ -218,8 +218,9 @@ fn make_builds_a_c_project() {
 /// A Rust toolchain the test user can read. As root, the machine's (under /root, 0700) is
 /// copied once under /tmp, hard-linked where possible (the files are world-readable, only
 /// /root is not), keyed by the compiler's commit; as a normal user, the user's own is used.
-/// Returns (RUSTUP_HOME, directory of the rustup proxies, toolchain name).
-fn toolchain() -> Result<(PathBuf, PathBuf, String), String> {
+/// Returns (RUSTUP_HOME, directory of the rustup proxies, toolchain name), or `None` for a
+/// toolchain under /usr, which every profile shows as it is.
+fn toolchain() -> Result<Option<(PathBuf, PathBuf, String)>, String> {
     // The binary's copy must be finished before this thread forks: a child holding its
     // write descriptor until exec would make running it fail (ETXTBSY).
     install_profiles();
@@ -234,6 +235,9 @@ fn toolchain() -> Result<(PathBuf, PathBuf, String), String> {
         Ok(stdout(&o).trim().to_string())
     };
     let sysroot = PathBuf::from(run(&["rustc", "--print", "sysroot"])?);
+    if sysroot.starts_with("/usr") {
+        return Ok(None);
+    }
     let name = sysroot.file_name().unwrap().to_string_lossy().into_owned();
     let rustup_home = sysroot
         .parent()
@@ -241,13 +245,16 @@ fn toolchain() -> Result<(PathBuf, PathBuf, String), String> {
         .unwrap()
         .to_path_buf();
     if !rustup_home.join("settings.toml").exists() {
-        return Err(format!("{} is not a rustup toolchain", sysroot.display()));
+        return Err(format!(
+            "{} is neither under /usr nor a rustup toolchain",
+            sysroot.display()
+        ));
     }
     let proxies = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
         .find(|d| d.join("rustup").exists())
         .ok_or("no rustup in PATH")?;
     if !is_root() {
-        return Ok((rustup_home, proxies, name));
+        return Ok(Some((rustup_home, proxies, name)));
     }
     let commit = run(&["rustc", "-vV"])?
         .lines()
@@ -281,12 +288,12 @@ fn toolchain() -> Result<(PathBuf, PathBuf, String), String> {
             let _ = std::fs::remove_dir_all(&tmp);
         }
     }
-    Ok((dst.join("rustup"), dst.join("cargo-bin"), name))
+    Ok(Some((dst.join("rustup"), dst.join("cargo-bin"), name)))
 }
 
 #[test]
 fn cargo_build_builds_a_workspace_offline() {
-    let (rustup_home, proxies, name) = toolchain().expect("a readable Rust toolchain");
+    let toolchain = toolchain().expect("a Rust toolchain the test user can read");
     let fx = fixture(
         "cargo",
         &[
@@ -312,20 +319,19 @@ fn cargo_build_builds_a_workspace_offline() {
             ),
         ],
     );
+    let script = format!("cargo build --offline && ./target/debug/app && python3 -c '{PROBE}'");
+    let mut path = String::from("/usr/bin:/bin");
+    let mut cmd = sbox_in(&fx, "cargo-build", &["--", "sh", "-c", &script]);
     // The profile binds ~/.rustup and ~/.cargo/bin: point them at the readable toolchain.
-    std::os::unix::fs::symlink(&rustup_home, fx.home.join(".rustup")).unwrap();
-    std::os::unix::fs::symlink(&proxies, fx.home.join(".cargo/bin")).unwrap();
+    if let Some((rustup_home, proxies, n)) = toolchain {
+        std::os::unix::fs::symlink(&rustup_home, fx.home.join(".rustup")).unwrap();
+        std::os::unix::fs::symlink(&proxies, fx.home.join(".cargo/bin")).unwrap();
+        path = format!("{}/.cargo/bin:{path}", fx.home.display());
+        cmd.env("RUSTUP_TOOLCHAIN", n);
+    }
     chown_tree(&fx.home);
     let before = snapshot(&fx.home);
-    let script = format!("cargo build --offline && ./target/debug/app && python3 -c '{PROBE}'");
-    let path = format!("{}/.cargo/bin:/usr/bin:/bin", fx.home.display());
-    let out = success(
-        &sbox_in(&fx, "cargo-build", &["--", "sh", "-c", &script])
-            .env("PATH", path)
-            .env("RUSTUP_TOOLCHAIN", &name)
-            .output()
-            .unwrap(),
-    );
+    let out = success(&cmd.env("PATH", path).output().unwrap());
     assert!(out.contains("hello from cargo"), "{out}");
     check_probe(&fx, &out, "ENETUNREACH");
     assert!(fx.project.join("target/debug/app").exists());
