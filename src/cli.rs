@@ -1084,6 +1084,12 @@ fn apply_options(m: &ArgMatches, mut spec: Spec) -> Result<Spec, CliError> {
     if spec.ns.userns2.is_some() && spec.ns.userns.is_none() {
         return Err(CliError::Invalid("--userns2: needs --userns".into()));
     }
+    if spec.ns.disable_userns && spec.ns.userns.is_some() {
+        return Err(CliError::Invalid(
+            "--disable-userns: needs a user namespace of sbox's own, not one joined with --userns"
+                .into(),
+        ));
+    }
     if spec.ns.disable_userns && spec.ns.assert_userns_disabled {
         return Err(CliError::Invalid(
             "--assert-userns-disabled: conflicts with --disable-userns".into(),

@@ -274,9 +274,11 @@ pub struct Landlock {
 
 impl Spec {
     /// Whether the command must be unable to create user namespaces: asked for with
-    /// --disable-userns, and sbox's default unless --allow-userns (bubblewrap's is not).
+    /// --disable-userns, and sbox's default unless --allow-userns (bubblewrap's is not) or a
+    /// user namespace is joined (--userns: its limit belongs to whoever made it).
     pub fn userns_disabled(&self) -> bool {
-        self.ns.disable_userns || !(self.bwrap_mode || self.allow_userns)
+        self.ns.disable_userns
+            || !(self.bwrap_mode || self.allow_userns || self.ns.userns.is_some())
     }
 }
 

@@ -239,18 +239,23 @@ fn try_variants_create_namespaces() {
 
 #[test]
 fn userns_userns2_and_pidns_join_a_running_sandbox() {
+    // Sandbox A: its init's user and PID namespaces, and a nested user namespace below them
+    // (the sleep's), found through A's --info-fd and the host's /proc/*/stat.
     let out = wrapper_ok(&format!(
-        "{PY_PRELUDE}a = subprocess.Popen([S, '--ro-bind', '/', '/', '--unshare-pid', '--proc', '/proc', '--die-with-parent', '--allow-userns', 'sh', '-c', 'echo $$; exec unshare -U sh -c \"echo ready; exec sleep 60\"'], stdout=subprocess.PIPE, text=True)\n\
-         inner = int(a.stdout.readline())\n\
-         a.stdout.readline()\n\
-         # the sandbox's pid 1 (init) on the host is a's child; its command's child is the sleep\n\
-         init = int(open('/proc/%d/task/%d/children' % (a.pid, a.pid)).read().split()[0])\n\
-         sh = int(open('/proc/%d/task/%d/children' % (init, init)).read().split()[0])\n\
-         u1 = os.open('/proc/%d/ns/user' % init, os.O_RDONLY); u2 = os.open('/proc/%d/ns/user' % sh, os.O_RDONLY); pn = os.open('/proc/%d/ns/pid' % init, os.O_RDONLY)\n\
+        "{PY_PRELUDE}ir, iw = os.pipe()\n\
+         a = subprocess.Popen([S, '--ro-bind', '/', '/', '--unshare-pid', '--proc', '/proc', '--die-with-parent', '--allow-userns', '--info-fd', str(iw), 'sh', '-c', 'exec unshare -U sh -c \"echo ready; exec sleep 60\"'], pass_fds=[iw], stdout=subprocess.PIPE, text=True)\n\
+         os.close(iw); init = json.load(os.fdopen(ir))['child-pid']; a.stdout.readline()\n\
+         def ppid(p):\n    return int(open('/proc/%s/stat' % p).read().rsplit(')', 1)[1].split()[1])\n\
+         sleep = [p for p in os.listdir('/proc') if p.isdigit() and ppid(p) == init][0]\n\
+         u2 = os.open('/proc/%s/ns/user' % sleep, os.O_RDONLY)\n\
+         # A's first user namespace: the parent of the sleep's (ioctl NS_GET_PARENT = 0xb702)\n\
+         import fcntl\n\
+         u1 = fcntl.ioctl(u2, 0xb702)\n\
+         pn = os.open('/proc/%s/ns/pid' % sleep, os.O_RDONLY)\n\
          p = subprocess.run([S, '--userns', str(u1), '--userns2', str(u2), '--pidns', str(pn), '--ro-bind', '/', '/', '--proc', '/proc', 'sh', '-c', 'readlink /proc/self/ns/user; ls /proc | grep -c \"^[0-9]\"'], pass_fds=[u1, u2, pn], capture_output=True, text=True)\n\
          got = p.stdout.split()\n\
          a.kill(); a.wait()\n\
-         print(got[0] == os.readlink('/proc/%d/ns/user' % sh), int(got[1]) >= 3, p.returncode, p.stderr)"
+         print(got and got[0] == os.readlink('/proc/%s/ns/user' % sleep), got and int(got[1]) >= 3, p.returncode, p.stderr)"
     ));
     assert_eq!(out.trim(), "True True 0");
     let o = sbox(&["--userns", "5", "--unshare-all", "true"]);

@@ -763,3 +763,46 @@ fn verbose_reports_each_setup_step() {
     }
     assert!(stderr(&sbox(&["--ro-bind", "/", "/", "true"])).is_empty());
 }
+
+#[test]
+fn fixture_root_built_from_host_programs() {
+    // A root like one prepared by hand for chroot: a few host programs and their shared
+    // libraries, nothing else of the host.
+    let root = scratch("fixture-root");
+    let progs: Vec<std::ffi::OsString> = ["sh", "ls", "cat", "id", "touch", "sleep"]
+        .iter()
+        .map(|p| p.into())
+        .collect();
+    sbox::mkroot::build(&root, &progs).unwrap();
+    let r = root.to_str().unwrap();
+    let (uid, _) = ids();
+    let out = ok(&[
+        "--ro-bind",
+        r,
+        "/",
+        "--unshare-pid",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--tmpfs",
+        "/tmp",
+        "sh",
+        "-c",
+        "id -u; ls /proc | while read p; do case $p in [0-9]*) echo pid $p;; esac; done; touch /x 2>/dev/null || echo ro; touch /tmp/ok && echo tmp; ls /bin/cat",
+    ]);
+    let pids: Vec<u32> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("pid ")?.parse().ok())
+        .collect();
+    // init, the shell and its pipeline: nothing of the host.
+    assert!(
+        pids.starts_with(&[1, 2]) && pids.len() <= 5 && pids.iter().all(|&p| p < 10),
+        "{pids:?}"
+    );
+    let rest: Vec<&str> = out.lines().filter(|l| !l.starts_with("pid ")).collect();
+    assert_eq!(rest, [uid.to_string().as_str(), "ro", "tmp", "/bin/cat"]);
+    // Programs not put into the root are not there.
+    let o = sbox(&["--ro-bind", r, "/", "python3", "-c", "1"]);
+    assert_one_line_error(&o, "exec: python3: command not found");
+}

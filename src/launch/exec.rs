@@ -1,11 +1,11 @@
 //! The command process, last steps before execve: session, environment, working directory,
 //! capabilities, no_new_privs, descriptors, and exec itself.
 
-use super::{Plan, SetupError, caps, fds, landlock, seccomp, signals, sys, userns};
+use super::{Plan, SetupError, caps, channel, landlock, seccomp, signals, sys, userns};
 use crate::spec::{EnvOp, Spec};
 use nix::errno::Errno;
 use std::ffi::{CString, OsStr, OsString};
-use std::os::fd::{OwnedFd, RawFd};
+use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
 /// What the supervisor knew about the host that the sandbox can't see any more.
@@ -65,20 +65,27 @@ fn cstring(s: &OsStr) -> Result<CString, SetupError> {
 
 /// Everything from here on runs in the command's own process; on success it never returns.
 /// `keep`: descriptors passed on purpose (--sync-fd, --lock-file without an init).
-pub fn exec(spec: &Spec, plan: &Plan, keep: &[RawFd], host_proc: Option<OwnedFd>) -> SetupError {
+/// `report`: the pipe to the supervisor, for what was enforced.
+pub fn exec(
+    spec: &Spec,
+    plan: &Plan,
+    keep: &[RawFd],
+    host_proc: Option<OwnedFd>,
+    report: BorrowedFd,
+) -> SetupError {
     if let (Some(label), Some(proc)) = (&spec.exec_label, &host_proc)
         && let Err(e) = set_exec_label(proc, label)
     {
         return e;
     }
     drop(host_proc);
-    match prepare(spec, plan, keep) {
+    match prepare(spec, plan, keep, report) {
         Ok(()) => exec_command(&spec.command, spec.argv0.as_deref()),
         Err(e) => e,
     }
 }
 
-fn prepare(spec: &Spec, plan: &Plan, keep: &[RawFd]) -> Result<(), SetupError> {
+fn prepare(spec: &Spec, plan: &Plan, keep: &[RawFd], report: BorrowedFd) -> Result<(), SetupError> {
     let host = &plan.host;
     if let Some(limits) = &plan.limits {
         // Into the limited cgroup now: the setup so far was charged to the supervisor's leaf.
@@ -108,19 +115,20 @@ fn prepare(spec: &Spec, plan: &Plan, keep: &[RawFd]) -> Result<(), SetupError> {
         userns::assert_disabled()?;
     }
     // Landlock, then seccomp last: only execve follows.
-    let landlock = landlock::apply(spec)?;
-    if spec.verbose {
-        if let Some(report) = landlock {
-            eprintln!("sbox: {report}");
+    if let Some(ll) = landlock::apply(spec)? {
+        if spec.verbose {
+            eprintln!("sbox: {ll}");
         }
+        if spec.fds.json_status.is_some() {
+            channel::send_report(report, &ll.to_json());
+        }
+    }
+    if spec.verbose {
         eprintln!("sbox: {}", seccomp::describe(spec));
     }
     seccomp::install(&plan.filters)?;
     // Programs given with --seccomp/--add-seccomp-fd go after sbox's own, in order.
-    for prog in &plan.bpf {
-        fds::install_bpf(prog)?;
-    }
-    Ok(())
+    seccomp::install(&plan.bpf)
 }
 
 /// SELinux is needed for --exec-label and --file-label.

@@ -60,6 +60,13 @@ pub fn write_json(fd: RawFd, fields: &[(String, String)], pretty: bool) -> Resul
         .map_err(|e| SetupError::new("status descriptor", fd.to_string(), e.to_string()))
 }
 
+/// Write `{ MEMBER }` as one record.
+pub fn write_raw_json(fd: RawFd, member: &str) -> Result<(), SetupError> {
+    file(fd)
+        .write_all(format!("{{ {member} }}\n").as_bytes())
+        .map_err(|e| SetupError::new("status descriptor", fd.to_string(), e.to_string()))
+}
+
 /// Wait until the descriptor has data (or is closed), then close it.
 pub fn block_on(opt: &str, fd: RawFd) -> Result<(), SetupError> {
     let mut b = [0u8; 1];
@@ -98,14 +105,14 @@ pub fn lock_files(paths: &[std::path::PathBuf]) -> Result<Vec<std::fs::File>, Se
 }
 
 /// A compiled BPF program (an array of `struct sock_filter`) read from a descriptor.
-pub fn read_bpf(fd: RawFd) -> Result<Vec<libc::sock_filter>, SetupError> {
+pub fn read_bpf(fd: RawFd) -> Result<seccompiler::BpfProgram, SetupError> {
     let err = |why: String| SetupError::new("--seccomp", fd.to_string(), why);
     let mut data = Vec::new();
     file(fd)
         .read_to_end(&mut data)
         .map_err(|e| err(e.to_string()))?;
     close(fd);
-    let size = std::mem::size_of::<libc::sock_filter>();
+    let size = std::mem::size_of::<seccompiler::sock_filter>();
     if data.is_empty() || data.len() % size != 0 || data.len() / size > 4096 {
         return Err(err(format!(
             "{} bytes is not a BPF program (a whole number, at most 4096, of {size}-byte instructions)",
@@ -114,32 +121,11 @@ pub fn read_bpf(fd: RawFd) -> Result<Vec<libc::sock_filter>, SetupError> {
     }
     Ok(data
         .chunks_exact(size)
-        .map(|c| libc::sock_filter {
+        .map(|c| seccompiler::sock_filter {
             code: u16::from_ne_bytes([c[0], c[1]]),
             jt: c[2],
             jf: c[3],
             k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
         })
         .collect())
-}
-
-/// Install a BPF program as a seccomp filter (no_new_privs must already be set).
-pub fn install_bpf(prog: &[libc::sock_filter]) -> Result<(), SetupError> {
-    let fprog = libc::sock_fprog {
-        len: prog.len() as u16,
-        filter: prog.as_ptr() as *mut libc::sock_filter,
-    };
-    // SAFETY: fprog points at a live array of prog.len() instructions.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_seccomp,
-            libc::SECCOMP_SET_MODE_FILTER,
-            0,
-            &fprog as *const libc::sock_fprog,
-        )
-    };
-    if r < 0 {
-        return Err(SetupError::errno("--seccomp", "", Errno::last()));
-    }
-    Ok(())
 }

@@ -159,10 +159,20 @@ fn ruleset_error(e: RulesetError) -> SetupError {
     SetupError::new("landlock", "", e.to_string())
 }
 
-/// Restrict the calling process as `spec.landlock` asks. `None` when Landlock was not asked.
+/// Restrict the calling process as `spec.landlock` asks. `None` when Landlock was not asked;
+/// then sbox (not as bwrap) still puts the command in a domain that only scopes signals,
+/// where the kernel can (ABI 6): without a PID namespace the command would otherwise be able
+/// to signal, and with a Landlock domain it can't ptrace, the caller's other processes.
 pub fn apply(spec: &Spec) -> Result<Option<Report>, SetupError> {
     let ll = &spec.landlock;
     if !ll.enabled() {
+        if !spec.bwrap_mode && kernel_abi() >= 6 {
+            Ruleset::default()
+                .scope(Scope::Signal)
+                .and_then(|r| r.create())
+                .and_then(|r| r.restrict_self())
+                .map_err(ruleset_error)?;
+        }
         return Ok(None);
     }
     let kernel = kernel_abi();

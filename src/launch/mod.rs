@@ -7,6 +7,7 @@
 //! travels back to the supervisor over a close-on-exec pipe and is printed once there.
 
 pub mod caps;
+pub mod channel;
 pub mod error;
 pub mod exec;
 pub mod fds;
@@ -27,7 +28,7 @@ use nix::fcntl::OFlag;
 use nix::sched::CloneFlags;
 use nix::sys::wait::{WaitPidFlag, waitpid};
 use nix::unistd::{ForkResult, Pid, fork, pipe2};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 
 /// Start the sandbox and wait for it; returns the exit status sbox should exit with.
@@ -100,6 +101,10 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
     }
     let child = Pid::from_raw(pid);
     let start = fds::child_fields(child, flags);
+    // From now on not dumpable: a sandboxed process of the same uid can't open the
+    // supervisor's /proc/<pid>/exe or memory. (Not before: the child's namespaces were just
+    // read through /proc, and it inherits the flag at clone.)
+    set_dumpable(false);
     if let Some(fd) = spec.fds.info {
         fds::write_json(fd, &start, true)?;
         fds::close(fd);
@@ -107,15 +112,26 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
     if let Some(fd) = spec.fds.json_status {
         fds::write_json(fd, &start, false)?;
     }
-    let mut code = supervise(spec, child, err_r)?;
-    if let Some(report) = plan.limits.take().map(crate::cgroup::Session::finish)
-        && report.oom_killed()
-    {
-        eprintln!("sbox: {report}");
-        code = 137;
+    let (code, reports) = supervise(spec, child, err_r)?;
+    let mut exit = vec![("exit-code".to_string(), code.to_string())];
+    let mut code = code;
+    if let Some(report) = plan.limits.take().map(crate::cgroup::Session::finish) {
+        if report.oom_killed() {
+            eprintln!("sbox: {report}");
+            code = 137;
+            exit[0].1 = code.to_string();
+        }
+        exit.push(("oom-kill".into(), report.oom_kill.to_string()));
+        if let Some(peak) = report.memory_peak {
+            exit.push(("memory-peak".into(), peak.to_string()));
+        }
     }
     if let Some(fd) = spec.fds.json_status {
-        fds::write_json(fd, &[("exit-code".into(), code.to_string())], false)?;
+        // What was enforced inside, as one more record (readers skip what they don't know).
+        for member in &reports {
+            fds::write_raw_json(fd, member)?;
+        }
+        fds::write_json(fd, &exit, false)?;
     }
     Ok(code)
 }
@@ -126,7 +142,7 @@ pub struct Plan {
     /// sbox's own seccomp policy.
     pub filters: Vec<seccompiler::BpfProgram>,
     /// `--seccomp`/`--add-seccomp-fd` programs, read before anything starts.
-    pub bpf: Vec<Vec<libc::sock_filter>>,
+    pub bpf: Vec<seccompiler::BpfProgram>,
     /// The cgroup of --mem/--pids/--cpu; the command joins its payload leaf before exec.
     pub limits: Option<crate::cgroup::Session>,
 }
@@ -149,7 +165,9 @@ fn host_facts() -> Host {
 /// The child, in its new namespaces. Never returns.
 fn child(spec: &Spec, plan: &Plan, err_w: OwnedFd, alive: Option<OwnedFd>) -> ! {
     let e = match setup(spec, &plan.host, alive) {
-        Ok(Role::Command { keep, host_proc }) => exec::exec(spec, plan, &keep, host_proc),
+        Ok(Role::Command { keep, host_proc }) => {
+            exec::exec(spec, plan, &keep, host_proc, err_w.as_fd())
+        }
         Ok(Role::Init { command, locks }) => {
             // The command holds its own copy of the error pipe until it execs.
             drop(err_w);
@@ -158,7 +176,7 @@ fn child(spec: &Spec, plan: &Plan, err_w: OwnedFd, alive: Option<OwnedFd>) -> ! 
         }
         Err(e) => e,
     };
-    let _ = std::fs::File::from(err_w).write_all(&e.encode());
+    channel::send_error(err_w.as_fd(), &e);
     // SAFETY: leave at once, without running the supervisor's exit handlers in this copy.
     unsafe { libc::_exit(1) }
 }
@@ -259,6 +277,8 @@ fn setup(spec: &Spec, host: &Host, alive: Option<OwnedFd>) -> Result<Role, Setup
     match unsafe { fork() } {
         Ok(ForkResult::Child) => Ok(Role::Command { keep, host_proc }),
         Ok(ForkResult::Parent { child }) => {
+            // The command can't open init's /proc/1/exe (sbox's binary) or memory.
+            set_dumpable(false);
             caps::restrict_to(&[])?;
             caps::no_new_privs()?;
             Ok(Role::Init {
@@ -281,6 +301,11 @@ fn clear_cloexec(fd: RawFd) -> Result<(), SetupError> {
     .map_err(|e| SetupError::errno("--lock-file", fd.to_string(), e))
 }
 
+fn set_dumpable(on: bool) {
+    // SAFETY: plain prctl call.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, on as libc::c_ulong, 0, 0, 0) };
+}
+
 fn die_with_parent(alive: OwnedFd) -> Result<(), SetupError> {
     // SAFETY: plain prctl call.
     if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) } < 0 {
@@ -301,12 +326,14 @@ fn die_with_parent(alive: OwnedFd) -> Result<(), SetupError> {
 }
 
 /// The supervisor: report a setup failure, or pass signals on and wait for the sandbox.
-fn supervise(spec: &Spec, child: Pid, err_r: OwnedFd) -> Result<i32, SetupError> {
+/// Returns the exit status and what the sandbox reported as enforced.
+fn supervise(spec: &Spec, child: Pid, err_r: OwnedFd) -> Result<(i32, Vec<String>), SetupError> {
     let mut msg = Vec::new();
     let _ = std::fs::File::from(err_r).read_to_end(&mut msg);
-    if !msg.is_empty() {
+    let (error, reports) = channel::parse(&msg);
+    if let Some(e) = error {
         let _ = waitpid(child, None);
-        return Err(SetupError::decode(&msg));
+        return Err(e);
     }
     let sfd = signals::signalfd()?;
     loop {
@@ -317,7 +344,7 @@ fn supervise(spec: &Spec, child: Pid, err_r: OwnedFd) -> Result<i32, SetupError>
             match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
                 Ok(st) => {
                     if let Some(code) = signals::exit_code(st) {
-                        return Ok(code);
+                        return Ok((code, reports));
                     }
                 }
                 Err(e) => return Err(SetupError::errno("wait", "", e)),
