@@ -2,6 +2,7 @@
 //! capability edits and environment edits keep the order in which they were given.
 
 use crate::launch::seccomp;
+use crate::profile::{self, Profiles};
 use crate::spec::{BindKind, DataKind, EnvOp, FsOp, OverlayUpper, SeccompProfile, Spec};
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
@@ -317,7 +318,7 @@ pub fn command() -> Command {
         .arg(path_one(
             "overlay-src",
             "SRC",
-            "A lower layer for the next overlay (the first given is the topmost)",
+            "A lower layer for the next overlay (the first given is the bottom one)",
         ))
         .arg(
             Arg::new("overlay")
@@ -530,6 +531,25 @@ pub fn command() -> Command {
                 )
                 .help_heading("Modes"),
         )
+        // Profiles: a policy written down, merged under this command line.
+        .arg(
+            Arg::new("profile")
+                .long("profile")
+                .value_name("NAME|PATH")
+                .action(ArgAction::Append)
+                .help("Start from a profile (a name in the search path, or a file); repeatable, later ones win")
+                .help_heading("Profiles"),
+        )
+        .arg(flag(
+            "explain",
+            "Profiles",
+            "Print the merged policy and where each value came from, then exit",
+        ))
+        .arg(flag(
+            "list-profiles",
+            "Profiles",
+            "List the profiles in the search path (name and file), then exit",
+        ))
         .arg(
             Arg::new("verbose")
                 .short('v')
@@ -657,13 +677,29 @@ pub fn parse_cap(opt: &str, s: &str) -> Result<caps::Capability, CliError> {
 }
 
 /// A syscall name known on x86_64; `value` is the whole option value, for the message.
-fn parse_syscall(opt: &str, value: &str, name: &str) -> Result<String, CliError> {
+pub fn parse_syscall(opt: &str, value: &str, name: &str) -> Result<String, CliError> {
     match seccomp::names::nr(name) {
         Some(_) => Ok(name.to_string()),
         None => Err(CliError::Invalid(format!(
             "{opt}: '{value}': '{name}' is not a syscall on x86_64 (see syscalls(2))"
         ))),
     }
+}
+
+/// `SYSCALL[:ERRNO]` of --seccomp-deny: the errno is a name or a number, EPERM by default.
+pub fn parse_deny(opt: &str, v: &str) -> Result<(String, i32), CliError> {
+    let (name, errno) = match v.split_once(':') {
+        Some((n, e)) => {
+            let errno = seccomp::parse_errno(e).ok_or_else(|| {
+                CliError::Invalid(format!(
+                    "{opt}: '{v}': '{e}' is not an errno (a name like EACCES, or 1-4095)"
+                ))
+            })?;
+            (n, errno)
+        }
+        None => (v, libc::EPERM),
+    };
+    Ok((parse_syscall(opt, v, name)?, errno))
 }
 
 /// Turn a clap error into one line naming the option.
@@ -911,24 +947,61 @@ pub fn mode(args: &[OsString]) -> Result<Option<Mode>, CliError> {
 }
 
 /// Parse the arguments after argv[0] into a `Spec`.
+/// Parse the arguments after argv[0] into a `Spec`, with the host's profiles.
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Spec, CliError> {
-    parse_as(false, args)
+    parse_as(false, args, &profile::Host)
 }
 
 /// Parse as `sbox`, or with `bwrap` true as bubblewrap: its defaults exactly where sbox's are
 /// stricter (no seccomp policy unless one is named, no user-namespace limit, non-recursive
-/// --remount-ro).
-pub fn parse_as(bwrap: bool, args: impl IntoIterator<Item = OsString>) -> Result<Spec, CliError> {
+/// --remount-ro). `profiles` loads what --profile names (the parser does no file I/O).
+pub fn parse_as(
+    bwrap: bool,
+    args: impl IntoIterator<Item = OsString>,
+    profiles: &dyn Profiles,
+) -> Result<Spec, CliError> {
     let argv = std::iter::once(OsString::from("sbox")).chain(args);
     let m = command().try_get_matches_from(argv).map_err(clap_error)?;
-    let mut spec = Spec {
+    let mut defaults = Spec {
         bwrap_mode: bwrap,
         ..Spec::default()
     };
     if bwrap {
-        spec.seccomp.profile = SeccompProfile::None;
+        defaults.seccomp.profile = SeccompProfile::None;
     }
 
+    // Layers: built-in defaults < each profile (after what it extends) < this command line.
+    if m.get_flag("list-profiles") {
+        return Err(CliError::Display(profiles.list()));
+    }
+    let names: Vec<String> = m
+        .get_many::<String>("profile")
+        .map(|v| v.cloned().collect())
+        .unwrap_or_default();
+    let base = if names.is_empty() {
+        defaults
+    } else {
+        profiles
+            .load(&names, defaults)
+            .map_err(|e| CliError::Invalid(format!("--profile: {e}")))?
+    };
+    let before = profile::entries(&base);
+    let mut spec = apply_options(&m, base)?;
+    if m.get_flag("explain") {
+        profile::attribute(&before, &mut spec, "command line");
+        return Err(CliError::Display(profile::explain(&spec)));
+    }
+    if spec.command.is_empty() {
+        return Err(CliError::Invalid(
+            "no command given (usage: sbox [OPTIONS] [--] COMMAND [ARGS...])".into(),
+        ));
+    }
+    Ok(spec)
+}
+
+/// The command line's options on top of `spec` (the defaults, or the merged profiles): its
+/// filesystem operations come after the profile's, lists append, given values win.
+fn apply_options(m: &ArgMatches, mut spec: Spec) -> Result<Spec, CliError> {
     // Filesystem operations, with --perms/--size modifiers applying to the next one and
     // --overlay-src layers collected for the next overlay.
     enum Item<'a> {
@@ -946,7 +1019,7 @@ pub fn parse_as(bwrap: bool, args: impl IntoIterator<Item = OsString>) -> Result
         ("dev-bind", BindKind::Dev, false),
         ("dev-bind-try", BindKind::Dev, true),
     ] {
-        for (i, v) in indexed::<PathBuf>(&m, id) {
+        for (i, v) in indexed::<PathBuf>(m, id) {
             let op = FsOp::Bind {
                 kind,
                 src: v[0].clone(),
@@ -957,7 +1030,7 @@ pub fn parse_as(bwrap: bool, args: impl IntoIterator<Item = OsString>) -> Result
         }
     }
     let one = |id: &str| {
-        indexed::<PathBuf>(&m, id)
+        indexed::<PathBuf>(m, id)
             .into_iter()
             .map(|(i, v)| (i, v[0].clone()))
     };
@@ -987,7 +1060,7 @@ pub fn parse_as(bwrap: bool, args: impl IntoIterator<Item = OsString>) -> Result
     for (i, dst) in one("mqueue") {
         push(i, FsOp::Mqueue { dst });
     }
-    for (i, v) in indexed::<PathBuf>(&m, "symlink") {
+    for (i, v) in indexed::<PathBuf>(m, "symlink") {
         push(
             i,
             FsOp::Symlink {
@@ -996,7 +1069,7 @@ pub fn parse_as(bwrap: bool, args: impl IntoIterator<Item = OsString>) -> Result
             },
         );
     }
-    for (i, v) in indexed::<OsString>(&m, "chmod") {
+    for (i, v) in indexed::<OsString>(m, "chmod") {
         let mode = parse_octal("--chmod", &v[0].to_string_lossy())?;
         push(
             i,
@@ -1011,7 +1084,7 @@ pub fn parse_as(bwrap: bool, args: impl IntoIterator<Item = OsString>) -> Result
         ("bind-data", DataKind::Bind),
         ("ro-bind-data", DataKind::RoBind),
     ] {
-        for (i, v) in indexed::<OsString>(&m, id) {
+        for (i, v) in indexed::<OsString>(m, id) {
             let fd = parse_fd(&format!("--{id}"), &v[0].to_string_lossy())?;
             push(
                 i,
@@ -1025,7 +1098,7 @@ pub fn parse_as(bwrap: bool, args: impl IntoIterator<Item = OsString>) -> Result
         }
     }
     for (id, ro) in [("bind-fd", false), ("ro-bind-fd", true)] {
-        for (i, v) in indexed::<OsString>(&m, id) {
+        for (i, v) in indexed::<OsString>(m, id) {
             let fd = parse_fd(&format!("--{id}"), &v[0].to_string_lossy())?;
             push(
                 i,
@@ -1037,7 +1110,7 @@ pub fn parse_as(bwrap: bool, args: impl IntoIterator<Item = OsString>) -> Result
             );
         }
     }
-    for (i, v) in indexed::<PathBuf>(&m, "overlay") {
+    for (i, v) in indexed::<PathBuf>(m, "overlay") {
         let upper = OverlayUpper::Dir {
             upper: v[0].clone(),
             work: v[1].clone(),
@@ -1074,10 +1147,10 @@ pub fn parse_as(bwrap: bool, args: impl IntoIterator<Item = OsString>) -> Result
     for (i, src) in one("overlay-src") {
         items.push((i, Item::OverlaySrc(src)));
     }
-    for (i, v) in indexed::<String>(&m, "perms") {
+    for (i, v) in indexed::<String>(m, "perms") {
         items.push((i, Item::Perms(v[0].as_str())));
     }
-    for (i, v) in indexed::<String>(&m, "size") {
+    for (i, v) in indexed::<String>(m, "size") {
         items.push((i, Item::Size(v[0].as_str())));
     }
     items.sort_by_key(|(i, _)| *i);
@@ -1159,15 +1232,16 @@ pub fn parse_as(bwrap: bool, args: impl IntoIterator<Item = OsString>) -> Result
     // Namespaces.
     let on = |id: &str| m.get_flag(id);
     let all = on("unshare-all");
-    spec.ns.ipc = all || on("unshare-ipc");
-    spec.ns.pid = all || on("unshare-pid");
-    spec.ns.net = (all && !on("share-net")) || on("unshare-net");
-    spec.ns.uts = all || on("unshare-uts");
-    spec.ns.cgroup = all || on("unshare-cgroup");
+    spec.ns.ipc |= all || on("unshare-ipc");
+    spec.ns.pid |= all || on("unshare-pid");
+    // --share-net also gives the network back to a profile that took it.
+    spec.ns.net = ((spec.ns.net || all) && !on("share-net")) || on("unshare-net");
+    spec.ns.uts |= all || on("unshare-uts");
+    spec.ns.cgroup |= all || on("unshare-cgroup");
     spec.ns.cgroup_try = on("unshare-cgroup-try");
     let mut warnings = Vec::new();
     let mut fd = |id: &str| -> Result<Option<RawFd>, CliError> {
-        last::<String>(&m, id, &mut warnings)
+        last::<String>(m, id, &mut warnings)
             .map(|s| parse_fd(&format!("--{id}"), &s))
             .transpose()
     };
@@ -1197,7 +1271,7 @@ pub fn parse_as(bwrap: bool, args: impl IntoIterator<Item = OsString>) -> Result
     spec.fds.userns_block = fd("userns-block-fd")?;
     // --seccomp (one program, the last given) or --add-seccomp-fd (several, in order).
     let one_program = fd("seccomp")?;
-    let added: Vec<RawFd> = indexed::<String>(&m, "add-seccomp-fd")
+    let added: Vec<RawFd> = indexed::<String>(m, "add-seccomp-fd")
         .into_iter()
         .map(|(_, v)| parse_fd("--add-seccomp-fd", v[0]))
         .collect::<Result<_, _>>()?;
@@ -1241,10 +1315,10 @@ pub fn parse_as(bwrap: bool, args: impl IntoIterator<Item = OsString>) -> Result
         return Err(CliError::Invalid("--argv0: used multiple times".into()));
     }
     spec.argv0 = m.get_one::<OsString>("argv0").cloned();
-    spec.exec_label = last(&m, "exec-label", &mut warnings);
-    spec.file_label = last(&m, "file-label", &mut warnings);
+    spec.exec_label = last(m, "exec-label", &mut warnings);
+    spec.file_label = last(m, "file-label", &mut warnings);
     spec.level_prefix = on("level-prefix");
-    spec.hostname = last(&m, "hostname", &mut warnings);
+    spec.hostname = last(m, "hostname", &mut warnings).or(spec.hostname);
     if spec.hostname.is_some() && !spec.ns.uts {
         return Err(CliError::Invalid(
             "--hostname: needs a UTS namespace: add --unshare-uts".into(),
@@ -1252,10 +1326,10 @@ pub fn parse_as(bwrap: bool, args: impl IntoIterator<Item = OsString>) -> Result
     }
 
     // Process.
-    spec.uid = last(&m, "uid", &mut warnings);
-    spec.gid = last(&m, "gid", &mut warnings);
-    spec.chdir = last(&m, "chdir", &mut warnings);
-    spec.clearenv = on("clearenv");
+    spec.uid = last(m, "uid", &mut warnings);
+    spec.gid = last(m, "gid", &mut warnings);
+    spec.chdir = last(m, "chdir", &mut warnings).or(spec.chdir);
+    spec.clearenv |= on("clearenv");
     spec.new_session = on("new-session");
     spec.die_with_parent = on("die-with-parent");
     spec.as_pid_1 = on("as-pid-1");
@@ -1264,36 +1338,34 @@ pub fn parse_as(bwrap: bool, args: impl IntoIterator<Item = OsString>) -> Result
             "--as-pid-1: needs a PID namespace: add --unshare-pid".into(),
         ));
     }
-    let mut env: Vec<(usize, EnvOp)> = indexed::<OsString>(&m, "setenv")
-        .into_iter()
-        .map(|(i, v)| (i, EnvOp::Set(v[0].clone(), v[1].clone())))
-        .collect();
-    for (i, v) in indexed::<OsString>(&m, "unsetenv") {
-        env.push((i, EnvOp::Unset(v[0].clone())));
+    let mut env: Vec<(usize, &str, &OsString, Option<&OsString>)> =
+        indexed::<OsString>(m, "setenv")
+            .into_iter()
+            .map(|(i, v)| (i, "--setenv", v[0], Some(v[1])))
+            .collect();
+    for (i, v) in indexed::<OsString>(m, "unsetenv") {
+        env.push((i, "--unsetenv", v[0], None));
     }
-    env.sort_by_key(|(i, _)| *i);
-    for (_, op) in env {
-        let (EnvOp::Set(k, _) | EnvOp::Unset(k)) = &op;
+    env.sort_by_key(|(i, ..)| *i);
+    for (_, opt, k, value) in env {
         if k.is_empty() || k.as_encoded_bytes().contains(&b'=') {
-            let opt = if matches!(op, EnvOp::Set(..)) {
-                "--setenv"
-            } else {
-                "--unsetenv"
-            };
             return Err(CliError::Invalid(format!(
                 "{opt}: '{}': not a variable name",
                 k.to_string_lossy()
             )));
         }
-        spec.env.push(op);
+        spec.env.push(match value {
+            Some(v) => EnvOp::Set(k.clone(), v.clone()),
+            None => EnvOp::Unset(k.clone()),
+        });
     }
 
     // Capabilities, in order: ALL adds or removes every one.
     let mut capops: Vec<(usize, bool, &String)> = Vec::new();
-    for (i, v) in indexed::<String>(&m, "cap-add") {
+    for (i, v) in indexed::<String>(m, "cap-add") {
         capops.push((i, true, v[0]));
     }
-    for (i, v) in indexed::<String>(&m, "cap-drop") {
+    for (i, v) in indexed::<String>(m, "cap-drop") {
         capops.push((i, false, v[0]));
     }
     capops.sort_by_key(|(i, ..)| *i);
@@ -1344,24 +1416,11 @@ pub fn parse_as(bwrap: bool, args: impl IntoIterator<Item = OsString>) -> Result
             .push(parse_syscall("--seccomp-allow", name, name)?);
     }
     for v in strings("seccomp-deny") {
-        let (name, errno) = match v.split_once(':') {
-            Some((n, e)) => {
-                let errno = seccomp::parse_errno(e).ok_or_else(|| {
-                    CliError::Invalid(format!(
-                        "--seccomp-deny: '{v}': '{e}' is not an errno (a name like EACCES, or 1-4095)"
-                    ))
-                })?;
-                (n, errno)
-            }
-            None => (v.as_str(), libc::EPERM),
-        };
-        spec.seccomp
-            .deny
-            .push((parse_syscall("--seccomp-deny", v, name)?, errno));
+        spec.seccomp.deny.push(parse_deny("--seccomp-deny", v)?);
     }
-    spec.seccomp.allow_32bit = on("seccomp-allow-32bit");
-    spec.allow_userns = on("allow-userns");
-    spec.landlock.from_mounts = on("landlock");
+    spec.seccomp.allow_32bit |= on("seccomp-allow-32bit");
+    spec.allow_userns |= on("allow-userns");
+    spec.landlock.from_mounts |= on("landlock");
     for (id, list) in [
         ("landlock-ro", &mut spec.landlock.ro),
         ("landlock-rw", &mut spec.landlock.rw),
@@ -1377,8 +1436,10 @@ pub fn parse_as(bwrap: bool, args: impl IntoIterator<Item = OsString>) -> Result
         }
     }
     let ports = |id: &str| m.get_many::<u16>(id).into_iter().flatten().copied();
-    spec.landlock.tcp_connect = ports("landlock-tcp-connect").collect();
-    spec.landlock.tcp_bind = ports("landlock-tcp-bind").collect();
+    spec.landlock
+        .tcp_connect
+        .extend(ports("landlock-tcp-connect"));
+    spec.landlock.tcp_bind.extend(ports("landlock-tcp-bind"));
 
     spec.verbose = on("verbose");
     spec.warnings = warnings;
@@ -1386,11 +1447,6 @@ pub fn parse_as(bwrap: bool, args: impl IntoIterator<Item = OsString>) -> Result
         .get_many::<OsString>("command")
         .map(|v| v.cloned().collect())
         .unwrap_or_default();
-    if spec.command.is_empty() {
-        return Err(CliError::Invalid(
-            "no command given (usage: sbox [OPTIONS] [--] COMMAND [ARGS...])".into(),
-        ));
-    }
     Ok(spec)
 }
 

@@ -8,4 +8,5 @@ pub mod cli;
 pub mod doctor;
 pub mod launch;
 pub mod mkroot;
+pub mod profile;
 pub mod spec;

@@ -18,7 +18,7 @@ fn main() {
         if let Some(mode) = cli::mode(&a)? {
             std::process::exit(run_mode(mode, prefix));
         }
-        cli::parse_as(bwrap, a)
+        cli::parse_as(bwrap, a, &sbox::profile::Host)
     });
     let spec = match parsed {
         Ok(s) => s,

@@ -20,6 +20,7 @@ fn apply_env(spec: &Spec) {
     // SAFETY (set_var/remove_var): this process is single-threaded; nothing reads the
     // environment concurrently.
     unsafe {
+        let caller: Vec<(OsString, OsString)> = std::env::vars_os().collect();
         if spec.clearenv {
             for (k, _) in std::env::vars_os() {
                 std::env::remove_var(k);
@@ -29,6 +30,13 @@ fn apply_env(spec: &Spec) {
             match op {
                 EnvOp::Set(k, v) => std::env::set_var(k, v),
                 EnvOp::Unset(k) => std::env::remove_var(k),
+                EnvOp::Keep(glob) => {
+                    for (k, v) in &caller {
+                        if k.to_str().is_some_and(|k| crate::spec::glob_match(glob, k)) {
+                            std::env::set_var(k, v);
+                        }
+                    }
+                }
             }
         }
     }

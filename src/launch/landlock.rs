@@ -109,6 +109,8 @@ fn path_rules(spec: &Spec) -> Vec<PathRule> {
                     DataKind::RoBind => (Grant::Read, false),
                     DataKind::File | DataKind::Bind => (Grant::All, false),
                 },
+                // A mask is read-only and may be skipped when nothing was there.
+                FsOp::Mask { .. } => (Grant::Read, true),
                 FsOp::Overlay { upper, .. } => match upper {
                     OverlayUpper::ReadOnly => (Grant::Read, false),
                     OverlayUpper::Dir { .. } | OverlayUpper::Tmp => (Grant::All, false),
