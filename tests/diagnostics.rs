@@ -252,3 +252,51 @@ fn every_bad_input_gets_one_line_and_leaves_nothing() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[test]
+fn bad_profiles_get_one_line_with_their_position() {
+    let d = scratch("bad-profiles");
+    let write = |name: &str, text: &str| {
+        let p = d.join(name);
+        std::fs::write(&p, text).unwrap();
+        chown_to_test_user(&p);
+        p.to_str().unwrap().to_string()
+    };
+    let unknown_key = write("key.toml", "hostname = \"x\"\nbogus = 1\n");
+    let wrong_type = write("type.toml", "hostname = 5\n");
+    let variable = write(
+        "var.toml",
+        "[[mounts]]\nkind = \"bind\"\nsrc = \"${NOPE}\"\ndst = \"/x\"\n",
+    );
+    let cycle = write("loop.toml", "extends = [\"loop\"]\n");
+    let before = mounts();
+    for (args, want) in [
+        (
+            vec!["--profile", unknown_key.as_str()],
+            format!("--profile: {unknown_key}:2:1: unknown field `bogus`"),
+        ),
+        (
+            vec!["--profile", wrong_type.as_str()],
+            format!("--profile: {wrong_type}:1:12:"),
+        ),
+        (
+            vec!["--profile", variable.as_str()],
+            format!("--profile: {variable}:3:"),
+        ),
+        (
+            vec!["--profile", "no-such-profile-sbox"],
+            "--profile: 'no-such-profile-sbox': no such profile".into(),
+        ),
+    ] {
+        let mut a = args.clone();
+        a.push("true");
+        let o = sbox(&a);
+        assert_one_line_error(&o, &want);
+    }
+    let o = sbox_cmd(&["--profile", "loop", "true"])
+        .env("SBOX_PROFILE_PATH", &d)
+        .output()
+        .unwrap();
+    assert_one_line_error(&o, &format!("--profile: {cycle}:1:"));
+    assert_eq!(mounts(), before);
+}
