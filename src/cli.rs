@@ -2,6 +2,7 @@
 //! capability edits and environment edits keep the order in which they were given.
 
 use crate::launch::seccomp;
+use crate::profile::{self, Profiles};
 use crate::spec::{BindKind, DataKind, EnvOp, FsOp, OverlayUpper, SeccompProfile, Spec};
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
@@ -91,6 +92,12 @@ pub fn command() -> Command {
     Command::new("sbox")
         .version(env!("CARGO_PKG_VERSION"))
         .about("Run a command in an unprivileged, rootless sandbox")
+        .long_about(
+            "Run COMMAND in new namespaces, on a root assembled from the filesystem options in \
+             the order given, with every capability dropped, no_new_privs set and a seccomp \
+             policy installed; Landlock and cgroup v2 resource limits on request. sbox needs no \
+             setuid bit and no daemon; its command line is a superset of bubblewrap's.",
+        )
         .override_usage("sbox [OPTIONS] [--] COMMAND [ARGS...]")
         .disable_version_flag(true)
         .args_override_self(true)
@@ -210,6 +217,7 @@ pub fn command() -> Command {
         .arg(
             Arg::new("uid")
                 .long("uid")
+                .allow_negative_numbers(true)
                 .value_name("UID")
                 .value_parser(value_parser!(u32))
                 .action(ArgAction::Append)
@@ -219,6 +227,7 @@ pub fn command() -> Command {
         .arg(
             Arg::new("gid")
                 .long("gid")
+                .allow_negative_numbers(true)
                 .value_name("GID")
                 .value_parser(value_parser!(u32))
                 .action(ArgAction::Append)
@@ -309,7 +318,7 @@ pub fn command() -> Command {
         .arg(path_one(
             "overlay-src",
             "SRC",
-            "A lower layer for the next overlay (the first given is the topmost)",
+            "A lower layer for the next overlay (the first given is the bottom one)",
         ))
         .arg(
             Arg::new("overlay")
@@ -482,6 +491,65 @@ pub fn command() -> Command {
             "Security",
             "Let the command create nested user namespaces (mounting stays denied)",
         ))
+        // Modes: instead of starting a sandbox, check the host, print completions or build a
+        // root (see `mode`).
+        .arg(flag(
+            "doctor",
+            "Modes",
+            "Check what this host supports for sbox, with the fix for what is missing, and exit",
+        ))
+        .arg(
+            Arg::new("completions")
+                .long("completions")
+                .value_name("SHELL")
+                .value_parser(value_parser!(clap_complete::Shell))
+                .help("Print the completion script for SHELL and exit")
+                .help_heading("Modes"),
+        )
+        .arg(
+            Arg::new("mkroot")
+                .long("mkroot")
+                .value_name("DIR")
+                .value_parser(value_parser!(PathBuf))
+                .help(
+                    "Build a minimal root in DIR from the host programs named after the options \
+                     (with their shared libraries), and exit",
+                )
+                .help_heading("Modes"),
+        )
+        .arg(
+            Arg::new("busybox")
+                .long("busybox")
+                .value_name("PATH")
+                .num_args(0..=1)
+                .require_equals(true)
+                .default_missing_value("busybox")
+                .value_parser(value_parser!(OsString))
+                .help(
+                    "With --mkroot: install a static busybox (PATH, default the one in $PATH) \
+                     and a link per applet instead of programs",
+                )
+                .help_heading("Modes"),
+        )
+        // Profiles: a policy written down, merged under this command line.
+        .arg(
+            Arg::new("profile")
+                .long("profile")
+                .value_name("NAME|PATH")
+                .action(ArgAction::Append)
+                .help("Start from a profile (a name in the search path, or a file); repeatable, later ones win")
+                .help_heading("Profiles"),
+        )
+        .arg(flag(
+            "explain",
+            "Profiles",
+            "Print the merged policy and where each value came from, then exit",
+        ))
+        .arg(flag(
+            "list-profiles",
+            "Profiles",
+            "List the profiles in the search path (name and file), then exit",
+        ))
         .arg(
             Arg::new("verbose")
                 .short('v')
@@ -492,6 +560,8 @@ pub fn command() -> Command {
         .arg(
             Arg::new("command")
                 .value_name("COMMAND")
+                .help("The command to run and its arguments (with --mkroot: the programs)")
+                .value_hint(clap::ValueHint::CommandWithArguments)
                 .num_args(1..)
                 .trailing_var_arg(true)
                 .value_parser(value_parser!(OsString)),
@@ -607,13 +677,29 @@ pub fn parse_cap(opt: &str, s: &str) -> Result<caps::Capability, CliError> {
 }
 
 /// A syscall name known on x86_64; `value` is the whole option value, for the message.
-fn parse_syscall(opt: &str, value: &str, name: &str) -> Result<String, CliError> {
+pub fn parse_syscall(opt: &str, value: &str, name: &str) -> Result<String, CliError> {
     match seccomp::names::nr(name) {
         Some(_) => Ok(name.to_string()),
         None => Err(CliError::Invalid(format!(
             "{opt}: '{value}': '{name}' is not a syscall on x86_64 (see syscalls(2))"
         ))),
     }
+}
+
+/// `SYSCALL[:ERRNO]` of --seccomp-deny: the errno is a name or a number, EPERM by default.
+pub fn parse_deny(opt: &str, v: &str) -> Result<(String, i32), CliError> {
+    let (name, errno) = match v.split_once(':') {
+        Some((n, e)) => {
+            let errno = seccomp::parse_errno(e).ok_or_else(|| {
+                CliError::Invalid(format!(
+                    "{opt}: '{v}': '{e}' is not an errno (a name like EACCES, or 1-4095)"
+                ))
+            })?;
+            (n, errno)
+        }
+        None => (v, libc::EPERM),
+    };
+    Ok((parse_syscall(opt, v, name)?, errno))
 }
 
 /// Turn a clap error into one line naming the option.
@@ -645,7 +731,20 @@ fn clap_error(e: clap::Error) -> CliError {
                 ErrorKind::ValueValidation | ErrorKind::InvalidValue => {
                     let why = e
                         .source_string()
-                        .unwrap_or_else(|| "invalid value".to_string());
+                        // Integer parsing: say what was expected.
+                        .map(|s| {
+                            if s == "invalid digit found in string" {
+                                "not a whole number".into()
+                            } else {
+                                s
+                            }
+                        })
+                        .unwrap_or_else(|| match e.get(ContextKind::ValidValue) {
+                            Some(ContextValue::Strings(v)) => {
+                                format!("not one of {}", v.join(", "))
+                            }
+                            _ => "invalid value".to_string(),
+                        });
                     format!("{arg}: '{value}': {why}")
                 }
                 ErrorKind::ArgumentConflict => {
@@ -706,6 +805,12 @@ pub fn expand_args(args: Vec<OsString>) -> Result<Vec<OsString>, CliError> {
                 .pop_front()
                 .ok_or_else(|| CliError::Invalid("--args: missing argument".into()))?;
             let fd = parse_fd("--args", &v.to_string_lossy())?;
+            // SAFETY: F_GETFD only reads the descriptor's flags.
+            if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+                return Err(CliError::Invalid(format!(
+                    "--args: {fd}: not an open file descriptor (open it for sbox, e.g. '{fd}<FILE' in the shell)"
+                )));
+            }
             reads += 1;
             if reads > 64 {
                 return Err(CliError::Invalid("--args: nested too deeply".into()));
@@ -742,25 +847,161 @@ pub fn expand_args(args: Vec<OsString>) -> Result<Vec<OsString>, CliError> {
     Ok(out)
 }
 
+/// What sbox was asked to do instead of starting a sandbox.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Mode {
+    Doctor,
+    Completions(clap_complete::Shell),
+    Mkroot {
+        dir: PathBuf,
+        /// `--busybox[=PATH]`: a path, or a name looked up in $PATH.
+        busybox: Option<OsString>,
+        programs: Vec<OsString>,
+    },
+}
+
+const MODES: [&str; 3] = ["doctor", "completions", "mkroot"];
+
+/// `Some` when the command line asks for a mode (--doctor, --completions, --mkroot) rather
+/// than a sandbox.
+pub fn mode(args: &[OsString]) -> Result<Option<Mode>, CliError> {
+    // A plain sandbox command line is recognised without a second full parse.
+    let maybe = |a: &OsString| {
+        let a = a.as_encoded_bytes();
+        (MODES.iter().chain(&["busybox"])).any(|m| {
+            a.strip_prefix(b"--")
+                .is_some_and(|r| r.starts_with(m.as_bytes()))
+        })
+    };
+    if !args.iter().any(maybe) {
+        return Ok(None);
+    }
+    let argv = std::iter::once(OsString::from("sbox")).chain(args.iter().cloned());
+    let m = command().try_get_matches_from(argv).map_err(clap_error)?;
+    let given: Vec<&str> = m
+        .ids()
+        .map(|id| id.as_str())
+        .filter(|id| m.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
+        .collect();
+    let invalid = |s: String| Err(CliError::Invalid(s));
+    let modes: Vec<&&str> = given.iter().filter(|id| MODES.contains(id)).collect();
+    let Some(&&mode) = modes.first() else {
+        if given.contains(&"busybox") {
+            return invalid("--busybox: only with --mkroot DIR".into());
+        }
+        return Ok(None);
+    };
+    if let Some(other) = modes.get(1) {
+        return invalid(format!("--{mode}: cannot be combined with --{other}"));
+    }
+    // Sandbox options mean nothing here: refuse them rather than ignore them.
+    let own: &[&str] = match mode {
+        "mkroot" => &["mkroot", "busybox", "command", "level-prefix"],
+        _ => &[mode, "level-prefix"],
+    };
+    if let Some(extra) = given.iter().find(|id| !own.contains(id)) {
+        return invalid(match *extra {
+            "command" => format!(
+                "--{mode}: takes no further arguments (got '{}')",
+                m.get_many::<OsString>("command")
+                    .into_iter()
+                    .flatten()
+                    .next()
+                    .map(|c| c.to_string_lossy())
+                    .unwrap_or_default()
+            ),
+            "busybox" => "--busybox: only with --mkroot DIR".into(),
+            extra => format!("--{mode}: cannot be combined with --{extra} (it starts no sandbox)"),
+        });
+    }
+    let programs: Vec<OsString> = m
+        .get_many::<OsString>("command")
+        .map(|v| v.cloned().collect())
+        .unwrap_or_default();
+    Ok(Some(match mode {
+        "doctor" => Mode::Doctor,
+        "completions" => Mode::Completions(*m.get_one("completions").expect("given")),
+        _ => {
+            let busybox = m.get_one::<OsString>("busybox").cloned();
+            match (&busybox, programs.is_empty()) {
+                (Some(_), false) => {
+                    return invalid(
+                        "--busybox: takes no PROGRAM (its applets are the programs)".into(),
+                    );
+                }
+                (None, true) => {
+                    return invalid(
+                        "--mkroot: name the programs to install after DIR (or add --busybox)"
+                            .into(),
+                    );
+                }
+                _ => {}
+            }
+            Mode::Mkroot {
+                dir: m.get_one::<PathBuf>("mkroot").expect("given").clone(),
+                busybox,
+                programs,
+            }
+        }
+    }))
+}
+
 /// Parse the arguments after argv[0] into a `Spec`.
+/// Parse the arguments after argv[0] into a `Spec`, with the host's profiles.
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Spec, CliError> {
-    parse_as(false, args)
+    parse_as(false, args, &profile::Host)
 }
 
 /// Parse as `sbox`, or with `bwrap` true as bubblewrap: its defaults exactly where sbox's are
 /// stricter (no seccomp policy unless one is named, no user-namespace limit, non-recursive
-/// --remount-ro).
-pub fn parse_as(bwrap: bool, args: impl IntoIterator<Item = OsString>) -> Result<Spec, CliError> {
+/// --remount-ro). `profiles` loads what --profile names (the parser does no file I/O).
+pub fn parse_as(
+    bwrap: bool,
+    args: impl IntoIterator<Item = OsString>,
+    profiles: &dyn Profiles,
+) -> Result<Spec, CliError> {
     let argv = std::iter::once(OsString::from("sbox")).chain(args);
     let m = command().try_get_matches_from(argv).map_err(clap_error)?;
-    let mut spec = Spec {
+    let mut defaults = Spec {
         bwrap_mode: bwrap,
         ..Spec::default()
     };
     if bwrap {
-        spec.seccomp.profile = SeccompProfile::None;
+        defaults.seccomp.profile = SeccompProfile::None;
     }
 
+    // Layers: built-in defaults < each profile (after what it extends) < this command line.
+    if m.get_flag("list-profiles") {
+        return Err(CliError::Display(profiles.list()));
+    }
+    let names: Vec<String> = m
+        .get_many::<String>("profile")
+        .map(|v| v.cloned().collect())
+        .unwrap_or_default();
+    let base = if names.is_empty() {
+        defaults
+    } else {
+        profiles
+            .load(&names, defaults)
+            .map_err(|e| CliError::Invalid(format!("--profile: {e}")))?
+    };
+    let before = profile::entries(&base);
+    let mut spec = apply_options(&m, base)?;
+    if m.get_flag("explain") {
+        profile::attribute(&before, &mut spec, "command line");
+        return Err(CliError::Display(profile::explain(&spec)));
+    }
+    if spec.command.is_empty() {
+        return Err(CliError::Invalid(
+            "no command given (usage: sbox [OPTIONS] [--] COMMAND [ARGS...])".into(),
+        ));
+    }
+    Ok(spec)
+}
+
+/// The command line's options on top of `spec` (the defaults, or the merged profiles): its
+/// filesystem operations come after the profile's, lists append, given values win.
+fn apply_options(m: &ArgMatches, mut spec: Spec) -> Result<Spec, CliError> {
     // Filesystem operations, with --perms/--size modifiers applying to the next one and
     // --overlay-src layers collected for the next overlay.
     enum Item<'a> {
@@ -778,7 +1019,7 @@ pub fn parse_as(bwrap: bool, args: impl IntoIterator<Item = OsString>) -> Result
         ("dev-bind", BindKind::Dev, false),
         ("dev-bind-try", BindKind::Dev, true),
     ] {
-        for (i, v) in indexed::<PathBuf>(&m, id) {
+        for (i, v) in indexed::<PathBuf>(m, id) {
             let op = FsOp::Bind {
                 kind,
                 src: v[0].clone(),
@@ -789,7 +1030,7 @@ pub fn parse_as(bwrap: bool, args: impl IntoIterator<Item = OsString>) -> Result
         }
     }
     let one = |id: &str| {
-        indexed::<PathBuf>(&m, id)
+        indexed::<PathBuf>(m, id)
             .into_iter()
             .map(|(i, v)| (i, v[0].clone()))
     };
@@ -819,7 +1060,7 @@ pub fn parse_as(bwrap: bool, args: impl IntoIterator<Item = OsString>) -> Result
     for (i, dst) in one("mqueue") {
         push(i, FsOp::Mqueue { dst });
     }
-    for (i, v) in indexed::<PathBuf>(&m, "symlink") {
+    for (i, v) in indexed::<PathBuf>(m, "symlink") {
         push(
             i,
             FsOp::Symlink {
@@ -828,7 +1069,7 @@ pub fn parse_as(bwrap: bool, args: impl IntoIterator<Item = OsString>) -> Result
             },
         );
     }
-    for (i, v) in indexed::<OsString>(&m, "chmod") {
+    for (i, v) in indexed::<OsString>(m, "chmod") {
         let mode = parse_octal("--chmod", &v[0].to_string_lossy())?;
         push(
             i,
@@ -843,7 +1084,7 @@ pub fn parse_as(bwrap: bool, args: impl IntoIterator<Item = OsString>) -> Result
         ("bind-data", DataKind::Bind),
         ("ro-bind-data", DataKind::RoBind),
     ] {
-        for (i, v) in indexed::<OsString>(&m, id) {
+        for (i, v) in indexed::<OsString>(m, id) {
             let fd = parse_fd(&format!("--{id}"), &v[0].to_string_lossy())?;
             push(
                 i,
@@ -857,7 +1098,7 @@ pub fn parse_as(bwrap: bool, args: impl IntoIterator<Item = OsString>) -> Result
         }
     }
     for (id, ro) in [("bind-fd", false), ("ro-bind-fd", true)] {
-        for (i, v) in indexed::<OsString>(&m, id) {
+        for (i, v) in indexed::<OsString>(m, id) {
             let fd = parse_fd(&format!("--{id}"), &v[0].to_string_lossy())?;
             push(
                 i,
@@ -869,7 +1110,7 @@ pub fn parse_as(bwrap: bool, args: impl IntoIterator<Item = OsString>) -> Result
             );
         }
     }
-    for (i, v) in indexed::<PathBuf>(&m, "overlay") {
+    for (i, v) in indexed::<PathBuf>(m, "overlay") {
         let upper = OverlayUpper::Dir {
             upper: v[0].clone(),
             work: v[1].clone(),
@@ -906,10 +1147,10 @@ pub fn parse_as(bwrap: bool, args: impl IntoIterator<Item = OsString>) -> Result
     for (i, src) in one("overlay-src") {
         items.push((i, Item::OverlaySrc(src)));
     }
-    for (i, v) in indexed::<String>(&m, "perms") {
+    for (i, v) in indexed::<String>(m, "perms") {
         items.push((i, Item::Perms(v[0].as_str())));
     }
-    for (i, v) in indexed::<String>(&m, "size") {
+    for (i, v) in indexed::<String>(m, "size") {
         items.push((i, Item::Size(v[0].as_str())));
     }
     items.sort_by_key(|(i, _)| *i);
@@ -991,15 +1232,16 @@ pub fn parse_as(bwrap: bool, args: impl IntoIterator<Item = OsString>) -> Result
     // Namespaces.
     let on = |id: &str| m.get_flag(id);
     let all = on("unshare-all");
-    spec.ns.ipc = all || on("unshare-ipc");
-    spec.ns.pid = all || on("unshare-pid");
-    spec.ns.net = (all && !on("share-net")) || on("unshare-net");
-    spec.ns.uts = all || on("unshare-uts");
-    spec.ns.cgroup = all || on("unshare-cgroup");
+    spec.ns.ipc |= all || on("unshare-ipc");
+    spec.ns.pid |= all || on("unshare-pid");
+    // --share-net also gives the network back to a profile that took it.
+    spec.ns.net = ((spec.ns.net || all) && !on("share-net")) || on("unshare-net");
+    spec.ns.uts |= all || on("unshare-uts");
+    spec.ns.cgroup |= all || on("unshare-cgroup");
     spec.ns.cgroup_try = on("unshare-cgroup-try");
     let mut warnings = Vec::new();
     let mut fd = |id: &str| -> Result<Option<RawFd>, CliError> {
-        last::<String>(&m, id, &mut warnings)
+        last::<String>(m, id, &mut warnings)
             .map(|s| parse_fd(&format!("--{id}"), &s))
             .transpose()
     };
@@ -1029,7 +1271,7 @@ pub fn parse_as(bwrap: bool, args: impl IntoIterator<Item = OsString>) -> Result
     spec.fds.userns_block = fd("userns-block-fd")?;
     // --seccomp (one program, the last given) or --add-seccomp-fd (several, in order).
     let one_program = fd("seccomp")?;
-    let added: Vec<RawFd> = indexed::<String>(&m, "add-seccomp-fd")
+    let added: Vec<RawFd> = indexed::<String>(m, "add-seccomp-fd")
         .into_iter()
         .map(|(_, v)| parse_fd("--add-seccomp-fd", v[0]))
         .collect::<Result<_, _>>()?;
@@ -1073,10 +1315,10 @@ pub fn parse_as(bwrap: bool, args: impl IntoIterator<Item = OsString>) -> Result
         return Err(CliError::Invalid("--argv0: used multiple times".into()));
     }
     spec.argv0 = m.get_one::<OsString>("argv0").cloned();
-    spec.exec_label = last(&m, "exec-label", &mut warnings);
-    spec.file_label = last(&m, "file-label", &mut warnings);
+    spec.exec_label = last(m, "exec-label", &mut warnings);
+    spec.file_label = last(m, "file-label", &mut warnings);
     spec.level_prefix = on("level-prefix");
-    spec.hostname = last(&m, "hostname", &mut warnings);
+    spec.hostname = last(m, "hostname", &mut warnings).or(spec.hostname);
     if spec.hostname.is_some() && !spec.ns.uts {
         return Err(CliError::Invalid(
             "--hostname: needs a UTS namespace: add --unshare-uts".into(),
@@ -1084,10 +1326,10 @@ pub fn parse_as(bwrap: bool, args: impl IntoIterator<Item = OsString>) -> Result
     }
 
     // Process.
-    spec.uid = last(&m, "uid", &mut warnings);
-    spec.gid = last(&m, "gid", &mut warnings);
-    spec.chdir = last(&m, "chdir", &mut warnings);
-    spec.clearenv = on("clearenv");
+    spec.uid = last(m, "uid", &mut warnings);
+    spec.gid = last(m, "gid", &mut warnings);
+    spec.chdir = last(m, "chdir", &mut warnings).or(spec.chdir);
+    spec.clearenv |= on("clearenv");
     spec.new_session = on("new-session");
     spec.die_with_parent = on("die-with-parent");
     spec.as_pid_1 = on("as-pid-1");
@@ -1096,36 +1338,34 @@ pub fn parse_as(bwrap: bool, args: impl IntoIterator<Item = OsString>) -> Result
             "--as-pid-1: needs a PID namespace: add --unshare-pid".into(),
         ));
     }
-    let mut env: Vec<(usize, EnvOp)> = indexed::<OsString>(&m, "setenv")
-        .into_iter()
-        .map(|(i, v)| (i, EnvOp::Set(v[0].clone(), v[1].clone())))
-        .collect();
-    for (i, v) in indexed::<OsString>(&m, "unsetenv") {
-        env.push((i, EnvOp::Unset(v[0].clone())));
+    let mut env: Vec<(usize, &str, &OsString, Option<&OsString>)> =
+        indexed::<OsString>(m, "setenv")
+            .into_iter()
+            .map(|(i, v)| (i, "--setenv", v[0], Some(v[1])))
+            .collect();
+    for (i, v) in indexed::<OsString>(m, "unsetenv") {
+        env.push((i, "--unsetenv", v[0], None));
     }
-    env.sort_by_key(|(i, _)| *i);
-    for (_, op) in env {
-        let (EnvOp::Set(k, _) | EnvOp::Unset(k)) = &op;
+    env.sort_by_key(|(i, ..)| *i);
+    for (_, opt, k, value) in env {
         if k.is_empty() || k.as_encoded_bytes().contains(&b'=') {
-            let opt = if matches!(op, EnvOp::Set(..)) {
-                "--setenv"
-            } else {
-                "--unsetenv"
-            };
             return Err(CliError::Invalid(format!(
                 "{opt}: '{}': not a variable name",
                 k.to_string_lossy()
             )));
         }
-        spec.env.push(op);
+        spec.env.push(match value {
+            Some(v) => EnvOp::Set(k.clone(), v.clone()),
+            None => EnvOp::Unset(k.clone()),
+        });
     }
 
     // Capabilities, in order: ALL adds or removes every one.
     let mut capops: Vec<(usize, bool, &String)> = Vec::new();
-    for (i, v) in indexed::<String>(&m, "cap-add") {
+    for (i, v) in indexed::<String>(m, "cap-add") {
         capops.push((i, true, v[0]));
     }
-    for (i, v) in indexed::<String>(&m, "cap-drop") {
+    for (i, v) in indexed::<String>(m, "cap-drop") {
         capops.push((i, false, v[0]));
     }
     capops.sort_by_key(|(i, ..)| *i);
@@ -1176,24 +1416,11 @@ pub fn parse_as(bwrap: bool, args: impl IntoIterator<Item = OsString>) -> Result
             .push(parse_syscall("--seccomp-allow", name, name)?);
     }
     for v in strings("seccomp-deny") {
-        let (name, errno) = match v.split_once(':') {
-            Some((n, e)) => {
-                let errno = seccomp::parse_errno(e).ok_or_else(|| {
-                    CliError::Invalid(format!(
-                        "--seccomp-deny: '{v}': '{e}' is not an errno (a name like EACCES, or 1-4095)"
-                    ))
-                })?;
-                (n, errno)
-            }
-            None => (v.as_str(), libc::EPERM),
-        };
-        spec.seccomp
-            .deny
-            .push((parse_syscall("--seccomp-deny", v, name)?, errno));
+        spec.seccomp.deny.push(parse_deny("--seccomp-deny", v)?);
     }
-    spec.seccomp.allow_32bit = on("seccomp-allow-32bit");
-    spec.allow_userns = on("allow-userns");
-    spec.landlock.from_mounts = on("landlock");
+    spec.seccomp.allow_32bit |= on("seccomp-allow-32bit");
+    spec.allow_userns |= on("allow-userns");
+    spec.landlock.from_mounts |= on("landlock");
     for (id, list) in [
         ("landlock-ro", &mut spec.landlock.ro),
         ("landlock-rw", &mut spec.landlock.rw),
@@ -1209,8 +1436,10 @@ pub fn parse_as(bwrap: bool, args: impl IntoIterator<Item = OsString>) -> Result
         }
     }
     let ports = |id: &str| m.get_many::<u16>(id).into_iter().flatten().copied();
-    spec.landlock.tcp_connect = ports("landlock-tcp-connect").collect();
-    spec.landlock.tcp_bind = ports("landlock-tcp-bind").collect();
+    spec.landlock
+        .tcp_connect
+        .extend(ports("landlock-tcp-connect"));
+    spec.landlock.tcp_bind.extend(ports("landlock-tcp-bind"));
 
     spec.verbose = on("verbose");
     spec.warnings = warnings;
@@ -1218,11 +1447,6 @@ pub fn parse_as(bwrap: bool, args: impl IntoIterator<Item = OsString>) -> Result
         .get_many::<OsString>("command")
         .map(|v| v.cloned().collect())
         .unwrap_or_default();
-    if spec.command.is_empty() {
-        return Err(CliError::Invalid(
-            "no command given (usage: sbox [OPTIONS] [--] COMMAND [ARGS...])".into(),
-        ));
-    }
     Ok(spec)
 }
 

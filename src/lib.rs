@@ -5,6 +5,8 @@
 
 pub mod cgroup;
 pub mod cli;
+pub mod doctor;
 pub mod launch;
 pub mod mkroot;
+pub mod profile;
 pub mod spec;

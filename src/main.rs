@@ -4,7 +4,7 @@
 // become EPIPE) and descriptors 0-2 open. See README.md, Performance.
 #![cfg_attr(not(test), no_main)]
 
-use sbox::cli::{self, CliError};
+use sbox::cli::{self, CliError, Mode};
 use std::io::Write;
 
 #[cfg_attr(test, allow(dead_code))]
@@ -20,7 +20,13 @@ fn sbox_main() {
     };
     // Invoked through a link named bwrap: bubblewrap's defaults, exactly.
     let bwrap = std::path::Path::new(&argv0).file_name() == Some("bwrap".as_ref());
-    let parsed = cli::expand_args(args).and_then(|a| cli::parse_as(bwrap, a));
+    let parsed = cli::expand_args(args).and_then(|a| {
+        // --doctor, --completions, --mkroot do something else than start a sandbox.
+        if let Some(mode) = cli::mode(&a)? {
+            std::process::exit(run_mode(mode, prefix));
+        }
+        cli::parse_as(bwrap, a, &sbox::profile::Host)
+    });
     let spec = match parsed {
         Ok(s) => s,
         Err(CliError::Display(text)) => {
@@ -47,6 +53,48 @@ fn sbox_main() {
     };
     let _ = std::io::stdout().flush();
     std::process::exit(code)
+}
+
+/// Runs a mode; returns the exit status.
+fn run_mode(mode: Mode, prefix: &str) -> i32 {
+    match mode {
+        Mode::Doctor => sbox::doctor::run(),
+        Mode::Completions(shell) => {
+            clap_complete::generate(shell, &mut cli::command(), "sbox", &mut std::io::stdout());
+            0
+        }
+        Mode::Mkroot {
+            dir,
+            busybox,
+            programs,
+        } => {
+            // What to suggest running first: busybox's shell, or the first program named.
+            let first = match &busybox {
+                Some(_) => "sh".into(),
+                None => programs[0].to_string_lossy().into_owned(),
+            };
+            let built = match busybox {
+                Some(b) => sbox::mkroot::resolve_program(&b)
+                    .and_then(|b| sbox::mkroot::build_busybox(&dir, &b)),
+                None => sbox::mkroot::build(&dir, &programs),
+            };
+            match built {
+                Ok(paths) => {
+                    let dir = dir.display();
+                    println!(
+                        "{dir}: {} files installed; try: sbox --ro-bind {dir} / --unshare-pid \
+                         --proc /proc {first}",
+                        paths.len()
+                    );
+                    0
+                }
+                Err(e) => {
+                    eprintln!("{prefix}sbox: --mkroot: {e}");
+                    1
+                }
+            }
+        }
+    }
 }
 
 /// The process entry point (see the top of this file).

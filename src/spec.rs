@@ -70,10 +70,16 @@ pub enum FsOp {
         dst: PathBuf,
         ro: bool,
     },
-    /// An overlay of `lower` (first = topmost layer) on DEST.
+    /// An overlay of `lower` (first = bottom layer, as bubblewrap's --overlay-src) on DEST.
     Overlay {
         lower: Vec<PathBuf>,
         upper: OverlayUpper,
+        dst: PathBuf,
+    },
+    /// A profile's `mask`: hide what DEST holds at this point of the build (an empty
+    /// read-only tmpfs on a directory, an empty read-only file on anything else); nothing to
+    /// do when DEST does not exist. Decided inside the new root, where DEST's type is known.
+    Mask {
         dst: PathBuf,
     },
 }
@@ -115,6 +121,7 @@ impl FsOp {
             | FsOp::Data { dst, .. }
             | FsOp::BindFd { dst, .. }
             | FsOp::Overlay { dst, .. }
+            | FsOp::Mask { dst }
             | FsOp::Chmod { path: dst, .. } => dst,
         }
     }
@@ -150,6 +157,7 @@ impl FsOp {
                 OverlayUpper::Tmp => "--tmp-overlay",
                 OverlayUpper::ReadOnly => "--ro-overlay",
             },
+            FsOp::Mask { .. } => "mask",
         }
     }
 }
@@ -200,6 +208,33 @@ pub struct Fds {
 pub enum EnvOp {
     Set(OsString, OsString),
     Unset(OsString),
+    /// A profile's `env.keep`: the caller's variables whose names match this glob (`*`, `?`)
+    /// survive `clear`.
+    Keep(String),
+}
+
+/// Shell-style match of `name` against `pattern`, where `*` is any run and `?` one character.
+pub fn glob_match(pattern: &str, name: &str) -> bool {
+    let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
+    // Iterative matching with one backtrack point: the last `*` seen.
+    let (mut i, mut j, mut star, mut mark) = (0, 0, None, 0);
+    while j < n.len() {
+        if i < p.len() && (p[i] == '?' || p[i] == n[j]) {
+            i += 1;
+            j += 1;
+        } else if i < p.len() && p[i] == '*' {
+            star = Some(i);
+            mark = j;
+            i += 1;
+        } else if let Some(s) = star {
+            i = s + 1;
+            mark += 1;
+            j = mark;
+        } else {
+            return false;
+        }
+    }
+    p[i..].iter().all(|c| *c == '*')
 }
 
 /// Built-in seccomp policies.
@@ -274,6 +309,15 @@ impl Limits {
     }
 }
 
+/// Provenance for `--explain`, nothing else reads it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Origins {
+    /// The profile files applied, in order: (name as referenced, path).
+    pub layers: Vec<(String, PathBuf)>,
+    /// The layer that last changed each value, keyed as `--explain` prints them.
+    pub by_key: std::collections::BTreeMap<String, String>,
+}
+
 /// Everything sbox needs to know to start one sandbox.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Spec {
@@ -314,6 +358,35 @@ pub struct Spec {
     pub file_label: Option<String>,
     /// Warnings from the command line, printed before starting.
     pub warnings: Vec<String>,
+    /// `--explain` only: where the values came from. Empty without profiles.
+    pub origins: Origins,
     /// The command and its arguments.
     pub command: Vec<OsString>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob_match;
+
+    #[test]
+    fn globs() {
+        for (p, n) in [
+            ("LC_*", "LC_ALL"),
+            ("*", ""),
+            ("PATH", "PATH"),
+            ("a?c", "abc"),
+            ("*_PROXY", "HTTPS_PROXY"),
+            ("a*b*c", "axxbyyc"),
+        ] {
+            assert!(glob_match(p, n), "{p} {n}");
+        }
+        for (p, n) in [
+            ("LC_*", "LANG"),
+            ("PATH", "PATHX"),
+            ("a?c", "ac"),
+            ("a*b*c", "axxbyy"),
+        ] {
+            assert!(!glob_match(p, n), "{p} {n}");
+        }
+    }
 }

@@ -245,7 +245,7 @@ fn userns_userns2_and_pidns_join_a_running_sandbox() {
         "{PY_PRELUDE}ir, iw = os.pipe()\n\
          a = subprocess.Popen([S, '--ro-bind', '/', '/', '--unshare-pid', '--proc', '/proc', '--die-with-parent', '--allow-userns', '--info-fd', str(iw), 'sh', '-c', 'exec unshare -U sh -c \"echo ready; exec sleep 60\"'], pass_fds=[iw], stdout=subprocess.PIPE, text=True)\n\
          os.close(iw); init = json.load(os.fdopen(ir))['child-pid']; a.stdout.readline()\n\
-         def ppid(p):\n    return int(open('/proc/%s/stat' % p).read().rsplit(')', 1)[1].split()[1])\n\
+         def ppid(p):\n    try:\n        return int(open('/proc/%s/stat' % p).read().rsplit(')', 1)[1].split()[1])\n    except (OSError, IndexError, ValueError):\n        return -1  # gone meanwhile\n\
          sleep = [p for p in os.listdir('/proc') if p.isdigit() and ppid(p) == init][0]\n\
          u2 = os.open('/proc/%s/ns/user' % sleep, os.O_RDONLY)\n\
          # A's first user namespace: the parent of the sleep's (ioctl NS_GET_PARENT = 0xb702)\n\

@@ -163,6 +163,71 @@ fn v1_layout(opt: &str) -> SetupError {
     )
 }
 
+/// The cgroup layout of this host, as `sbox --doctor` reports it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// cgroup v2 only, mounted here.
+    Unified(PathBuf),
+    /// cgroup v2 mounted here, controllers on v1 hierarchies beside it.
+    Hybrid(PathBuf),
+    /// No cgroup v2.
+    V1,
+}
+
+fn read_layout() -> (String, String) {
+    (
+        read(Path::new("/proc/self/mountinfo")).unwrap_or_default(),
+        read(Path::new("/proc/cgroups")).unwrap_or_default(),
+    )
+}
+
+pub fn layout() -> Layout {
+    let (mountinfo, proc_cgroups) = read_layout();
+    let m = parse_mountinfo(&mountinfo);
+    let on_v1 = !m.v1_options.is_empty()
+        || ["memory", "pids", "cpu"]
+            .iter()
+            .any(|c| bound_to_v1(c, &proc_cgroups, &m));
+    match m.v2 {
+        Some((mnt, _)) if on_v1 => Layout::Hybrid(mnt),
+        Some((mnt, _)) => Layout::Unified(mnt),
+        None => Layout::V1,
+    }
+}
+
+/// For `sbox --doctor`: can the layout serve `opt` (--mem, --pids or --cpu)? The error is the
+/// one that option would fail with.
+pub fn layout_allows(opt: &str) -> Result<(), SetupError> {
+    let all = wanted(&Limits {
+        memory: Some(1),
+        pids: Some(1),
+        cpu_percent: Some(1),
+    });
+    let ctls: Vec<Ctl> = all.into_iter().filter(|c| c.opt == opt).collect();
+    let (mountinfo, proc_cgroups) = read_layout();
+    check_layout(&ctls, &mountinfo, &proc_cgroups).map(drop)
+}
+
+/// For `sbox --doctor`: the cgroup limits would be built under, and the controllers it
+/// offers: the systemd user manager's (user@UID.service), else the caller's own cgroup when
+/// it is writable. None when there is neither.
+pub fn delegation() -> Option<(PathBuf, Vec<String>)> {
+    let (mountinfo, _) = read_layout();
+    let (mnt, mnt_root) = parse_mountinfo(&mountinfo).v2?;
+    let uid = nix::unistd::getuid();
+    let manager = mnt.join(format!("user.slice/user-{uid}.slice/user@{uid}.service"));
+    if manager.is_dir() {
+        let have = controllers(&manager);
+        return Some((manager, have));
+    }
+    let (own, ns_root) = own_cgroup("", &mnt, &mnt_root).ok()?;
+    let usable = delegated::standing(&own, ns_root) != delegated::Standing::Foreign;
+    usable.then(|| {
+        let have = controllers(&own);
+        (own, have)
+    })
+}
+
 /// This process's cgroup v2 directory, and whether it is the root of its cgroup namespace.
 fn own_cgroup(opt: &str, mnt: &Path, mnt_root: &str) -> Result<(PathBuf, bool), SetupError> {
     let text = read(Path::new("/proc/self/cgroup"))

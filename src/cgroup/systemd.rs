@@ -203,3 +203,29 @@ pub fn start_scope_on(opt: &str, unit: &str, address: &str, shown: &str) -> Resu
     let _ = call(&ch, "Unsubscribe", |m| m);
     Ok(())
 }
+
+/// For `sbox --doctor`: the version of the systemd user instance answering on the user bus.
+pub fn user_manager_version() -> Result<String, SetupError> {
+    let (address, shown) = bus_address("systemd user instance")?;
+    let fail = |what: &str, e: dbus::Error| {
+        let why = e
+            .message()
+            .unwrap_or(e.name().unwrap_or("D-Bus error"))
+            .to_string();
+        SetupError::new(what, &shown, format!("{why}; {FIX}"))
+    };
+    let mut ch =
+        Channel::open_private(&address).map_err(|e| fail("cannot connect to the user D-Bus", e))?;
+    ch.register()
+        .map_err(|e| fail("the user D-Bus refused the connection", e))?;
+    let m = Message::new_method_call(SYSTEMD, PATH, "org.freedesktop.DBus.Properties", "Get")
+        .map_err(|e| fail("D-Bus", dbus::Error::new_failed(&e)))?
+        .append2(MANAGER, "Version");
+    let reply = ch
+        .send_with_reply_and_block(m, Duration::from_secs(5))
+        .map_err(|e| fail("no systemd user instance answers on the user bus", e))?;
+    let version: Variant<String> = reply
+        .read1()
+        .map_err(|e| fail("systemd", dbus::Error::new_failed(&e.to_string())))?;
+    Ok(version.0)
+}

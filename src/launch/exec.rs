@@ -20,6 +20,7 @@ fn apply_env(spec: &Spec) {
     // SAFETY (set_var/remove_var): this process is single-threaded; nothing reads the
     // environment concurrently.
     unsafe {
+        let caller: Vec<(OsString, OsString)> = std::env::vars_os().collect();
         if spec.clearenv {
             for (k, _) in std::env::vars_os() {
                 std::env::remove_var(k);
@@ -29,6 +30,13 @@ fn apply_env(spec: &Spec) {
             match op {
                 EnvOp::Set(k, v) => std::env::set_var(k, v),
                 EnvOp::Unset(k) => std::env::remove_var(k),
+                EnvOp::Keep(glob) => {
+                    for (k, v) in &caller {
+                        if k.to_str().is_some_and(|k| crate::spec::glob_match(glob, k)) {
+                            std::env::set_var(k, v);
+                        }
+                    }
+                }
             }
         }
     }
@@ -96,7 +104,7 @@ fn prepare(spec: &Spec, plan: &Plan, keep: &[RawFd], report: BorrowedFd) -> Resu
     let cwd = working_dir(spec, host)?;
     // SAFETY: single-threaded, as above.
     unsafe { std::env::set_var("PWD", &cwd) };
-    caps::restrict_to(&spec.caps)?;
+    super::step(spec, "capabilities", || caps::restrict_to(&spec.caps))?;
     caps::no_new_privs()?;
     // SAFETY: umask(2) only sets this process's file mode mask.
     unsafe { libc::umask(host.umask) };
@@ -118,7 +126,7 @@ fn prepare(spec: &Spec, plan: &Plan, keep: &[RawFd], report: BorrowedFd) -> Resu
     if spec.verbose {
         eprintln!("sbox: {}", seccomp::describe(spec));
     }
-    seccomp::install(&plan.filters)?;
+    super::step(spec, "seccomp install", || seccomp::install(&plan.filters))?;
     // Programs given with --seccomp/--add-seccomp-fd go after sbox's own, in order.
     seccomp::install(&plan.bpf)
 }

@@ -19,6 +19,46 @@ pub fn close(fd: RawFd) {
     unsafe { libc::close(fd) };
 }
 
+/// Whether `fd` is an open descriptor of this process.
+pub fn is_open(fd: RawFd) -> bool {
+    // SAFETY: F_GETFD only reads the descriptor's flags.
+    unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
+}
+
+/// Every descriptor the command line names must be open: reading or closing one that isn't
+/// would report a confusing error late, or act on a descriptor opened meanwhile.
+pub fn check_open(spec: &crate::spec::Spec) -> Result<(), SetupError> {
+    use crate::spec::FsOp;
+    let f = &spec.fds;
+    let named = [
+        ("--info-fd", f.info),
+        ("--json-status-fd", f.json_status),
+        ("--sync-fd", f.sync),
+        ("--block-fd", f.block),
+        ("--userns-block-fd", f.userns_block),
+        ("--userns", spec.ns.userns),
+        ("--userns2", spec.ns.userns2),
+        ("--pidns", spec.ns.pidns),
+    ];
+    let seccomp = f.seccomp.iter().map(|&fd| ("--seccomp", Some(fd)));
+    let ops = spec.ops.iter().filter_map(|op| match op {
+        FsOp::Data { fd, .. } | FsOp::BindFd { fd, .. } => Some((op.option(), Some(*fd))),
+        _ => None,
+    });
+    for (opt, fd) in named.into_iter().chain(seccomp).chain(ops) {
+        if let Some(fd) = fd.filter(|&fd| !is_open(fd)) {
+            return Err(SetupError::new(
+                opt,
+                fd.to_string(),
+                format!(
+                    "not an open file descriptor (open it for sbox, e.g. '{fd}<FILE' in the shell)"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// `"child-pid": N, "<kind>-namespace": INODE, ...` for the sandbox's first process: as
 /// bubblewrap does, the mount namespace and each one created by the clone `flags`, in
 /// bubblewrap's order (the user namespace is not listed).

@@ -109,6 +109,8 @@ fn path_rules(spec: &Spec) -> Vec<PathRule> {
                     DataKind::RoBind => (Grant::Read, false),
                     DataKind::File | DataKind::Bind => (Grant::All, false),
                 },
+                // A mask is read-only and may be skipped when nothing was there.
+                FsOp::Mask { .. } => (Grant::Read, true),
                 FsOp::Overlay { upper, .. } => match upper {
                     OverlayUpper::ReadOnly => (Grant::Read, false),
                     OverlayUpper::Dir { .. } | OverlayUpper::Tmp => (Grant::All, false),
@@ -140,7 +142,7 @@ fn path_rules(spec: &Spec) -> Vec<PathRule> {
 }
 
 /// The kernel's Landlock ABI version; 0 when Landlock is missing or disabled.
-fn kernel_abi() -> i32 {
+pub fn kernel_abi() -> i32 {
     // SAFETY: LANDLOCK_CREATE_RULESET_VERSION only reads the flags; no pointer is used.
     let v = unsafe {
         libc::syscall(

@@ -34,6 +34,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 /// Start the sandbox and wait for it; returns the exit status sbox should exit with.
 pub fn run(spec: &Spec) -> Result<i32, SetupError> {
     caps::refuse_privileged_binary()?;
+    fds::check_open(spec)?;
     if spec.exec_label.is_some() || spec.file_label.is_some() {
         exec::check_selinux()?;
     }
@@ -50,7 +51,13 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
         // Limits last, once everything else checked out: the cgroup exists before clone, so
         // the sandbox starts in its unlimited supervisor leaf; only the command joins the
         // limited payload leaf, just before exec.
-        limits: crate::cgroup::prepare(&spec.limits)?,
+        limits: if spec.limits.any() {
+            step(spec, "limits (cgroup)", || {
+                crate::cgroup::prepare(&spec.limits)
+            })?
+        } else {
+            None
+        },
     };
     let pipe = |what| pipe2(OFlag::O_CLOEXEC).map_err(|e| SetupError::errno(what, "", e));
     let (err_r, err_w) = pipe("error pipe")?;
@@ -75,6 +82,7 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
         // The command unshares it after joining the payload leaf, which becomes its root.
         flags &= !libc::CLONE_NEWCGROUP;
     }
+    let t = std::time::Instant::now();
     let mut cloned = sys::clone_fork(flags);
     if cloned == Err(nix::errno::Errno::EINVAL) && spec.ns.cgroup_try && !spec.ns.cgroup {
         // --unshare-cgroup-try on a kernel without cgroup namespaces.
@@ -95,23 +103,49 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
         child(spec, &plan, err_w, alive_r)
     }
     drop(err_w);
+    if spec.verbose {
+        let ms = t.elapsed().as_secs_f64() * 1e3;
+        eprintln!(
+            "sbox: clone (namespaces {}): {ms:.3} ms",
+            userns::describe(flags)
+        );
+    }
     // Only the sandbox holds --sync-fd: its end closes the descriptor for whoever waits on it.
     if let Some(fd) = spec.fds.sync {
         fds::close(fd);
     }
     let child = Pid::from_raw(pid);
-    let start = fds::child_fields(child, flags);
+    let result = watch(spec, &mut plan, child, flags, err_r);
+    if result.is_err() {
+        // Nothing is left running when sbox fails.
+        let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+        let _ = waitpid(child, None);
+    }
+    result
+}
+
+/// The supervisor's side once the child exists: status records, then wait; the exit status.
+fn watch(
+    spec: &Spec,
+    plan: &mut Plan,
+    child: Pid,
+    flags: libc::c_int,
+    err_r: OwnedFd,
+) -> Result<i32, SetupError> {
+    if spec.fds.info.is_some() || spec.fds.json_status.is_some() {
+        let start = fds::child_fields(child, flags);
+        if let Some(fd) = spec.fds.info {
+            fds::write_json(fd, &start, true)?;
+            fds::close(fd);
+        }
+        if let Some(fd) = spec.fds.json_status {
+            fds::write_json(fd, &start, false)?;
+        }
+    }
     // From now on not dumpable: a sandboxed process of the same uid can't open the
     // supervisor's /proc/<pid>/exe or memory. (Not before: the child's namespaces were just
     // read through /proc, and it inherits the flag at clone.)
     set_dumpable(false);
-    if let Some(fd) = spec.fds.info {
-        fds::write_json(fd, &start, true)?;
-        fds::close(fd);
-    }
-    if let Some(fd) = spec.fds.json_status {
-        fds::write_json(fd, &start, false)?;
-    }
     let (code, reports) = supervise(spec, child, err_r)?;
     let mut exit = vec![("exit-code".to_string(), code.to_string())];
     let mut code = code;

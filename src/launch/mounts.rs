@@ -257,6 +257,10 @@ fn dst_error(op: &FsOp, e: Errno) -> SetupError {
         ),
         Errno::ENOTDIR => format!("{}: a file is in the way of a directory", e.desc()),
         Errno::EEXIST => format!("{}: something else is already there", e.desc()),
+        Errno::EPERM if matches!(op, FsOp::Mqueue { .. }) => format!(
+            "{}: a new mqueue needs its own IPC namespace: add --unshare-ipc",
+            e.desc()
+        ),
         _ => e.desc().to_string(),
     };
     SetupError::new(op.option(), op.dst().display().to_string(), why)
@@ -305,7 +309,14 @@ pub fn build(spec: &Spec, sources: Vec<Source>) -> Result<OwnedFd, SetupError> {
         file_label: spec.file_label.clone(),
     };
     for (op, src) in spec.ops.iter().zip(sources) {
-        b.apply(op, src).map_err(|e| dst_error(op, e))?;
+        // -v: one line per operation; the name is only formatted when it is printed.
+        let r = if spec.verbose {
+            let name = format!("{} {}", op.option(), op.dst().display());
+            super::step(spec, &name, || b.apply(op, src))
+        } else {
+            b.apply(op, src)
+        };
+        r.map_err(|e| dst_error(op, e))?;
     }
     b.drop_scratch()
         .map_err(|e| staging(format!("scratch: {}", e.desc())))?;
@@ -451,6 +462,7 @@ impl Builder {
             (FsOp::Overlay { upper, dst, .. }, Source::Layers { lower, upper: dirs }) => {
                 self.overlay(dst, upper, &lower, dirs.as_ref())
             }
+            (FsOp::Mask { dst }, _) => self.mask(dst),
             _ => unreachable!("sources are opened per operation"),
         }
     }
@@ -496,6 +508,34 @@ impl Builder {
             false,
         )?;
         self.attach(dst, Create::File, &tree)
+    }
+
+    /// A profile's `mask`: an empty read-only tmpfs on a directory, an empty read-only file
+    /// (from the scratch tmpfs) on anything else.
+    fn mask(&mut self, dst: &Path) -> Result<(), Errno> {
+        let target = match resolve(self.root.as_fd(), dst, Create::No) {
+            Err(Errno::ENOENT) => return Ok(()),
+            other => other?,
+        };
+        let ro = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+        let mnt = if is_dir(target.as_fd()) {
+            tmpfs(0o755, Some(4096), ro)?
+        } else {
+            let (scratch, name) = self.scratch()?;
+            let create = OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_RDONLY | OFlag::O_CLOEXEC;
+            drop(openat(
+                scratch,
+                name.as_str(),
+                create,
+                Mode::from_bits_truncate(0o444),
+            )?);
+            let flags = OFlag::O_PATH | OFlag::O_CLOEXEC;
+            let file = openat(scratch, name.as_str(), flags, Mode::empty())?;
+            let tree = sys::open_tree_fd(file.as_fd(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)?;
+            sys::mount_setattr(tree.as_fd(), ro, 0, false)?;
+            tree
+        };
+        self.attach(dst, Create::No, &mnt)
     }
 
     /// An overlayfs whose layers are named by descriptor paths, so that nothing hidden by the

@@ -26,6 +26,25 @@ pub fn clone_flags(spec: &Spec) -> libc::c_int {
     f
 }
 
+/// `-v`: the namespaces in clone flags, by name.
+pub fn describe(flags: libc::c_int) -> String {
+    let names = [
+        (libc::CLONE_NEWUSER, "user"),
+        (libc::CLONE_NEWNS, "mount"),
+        (libc::CLONE_NEWPID, "pid"),
+        (libc::CLONE_NEWNET, "net"),
+        (libc::CLONE_NEWIPC, "ipc"),
+        (libc::CLONE_NEWUTS, "uts"),
+        (libc::CLONE_NEWCGROUP, "cgroup"),
+    ];
+    let on: Vec<&str> = names
+        .iter()
+        .filter(|(f, _)| flags & f != 0)
+        .map(|(_, n)| *n)
+        .collect();
+    on.join(" ")
+}
+
 /// Explain a failed clone: the usual causes are host settings, so name them.
 pub fn clone_error(e: Errno) -> SetupError {
     let why = match e {

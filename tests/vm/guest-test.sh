@@ -202,6 +202,20 @@ case "$out" in
 *) fail "delegated service (Delegate=yes) used without D-Bus" "status $st: $(echo "$out" | tr '\n' ' ')" ;;
 esac
 
+# --- The doctor finds what limits need here; the man page's minimal-root example runs.
+out=$(sbox --doctor 2>&1)
+st=$?
+case "$out" in
+*"PASS  systemd user instance"*"PASS  memory limits (--mem): available"*)
+	[ $st = 0 ] && pass "--doctor: memory limits available" ||
+		fail "--doctor: memory limits available" "status $st" ;;
+*) fail "--doctor: memory limits available" "status $st: $(echo "$out" | tr '\n' ' ')" ;;
+esac
+sbox --mkroot "$w/malutka" sh >/dev/null
+out=$(sbox --ro-bind "$w/malutka" / --mem 512K sh -c 'echo hi' 2>/dev/null)
+[ "$out" = "$(echo "$ref" | grep -x hi)" ] && pass "--mkroot root, --mem 512K: echo hi as under systemd-run" ||
+	fail "--mkroot root, --mem 512K: echo hi as under systemd-run" "sbox '$out', systemd-run '$ref'"
+
 # --- Errors, one line each, naming the fix.
 out=$(env -u DBUS_SESSION_BUS_ADDRESS -u XDG_RUNTIME_DIR sbox --ro-bind / / --mem 64M true 2>&1)
 st=$?

@@ -1,0 +1,441 @@
+//! One profile file: its TOML schema, and how its values change a `Spec`. No I/O here: the
+//! text comes from the loader, variables from `Vars`.
+
+use super::Vars;
+use super::merge;
+use crate::cli::{self, CliError};
+use crate::spec::{BindKind, EnvOp, FsOp, OverlayUpper, SeccompProfile, Spec};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::{Component, Path, PathBuf};
+use toml::Spanned;
+
+type Str = Spanned<String>;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct File {
+    #[serde(default)]
+    pub extends: Vec<Str>,
+    hostname: Option<Str>,
+    chdir: Option<Str>,
+    #[serde(default)]
+    caps: Vec<Str>,
+    #[serde(default)]
+    mounts: Vec<Spanned<Mount>>,
+    #[serde(default)]
+    namespaces: Namespaces,
+    #[serde(default)]
+    env: Env,
+    #[serde(default)]
+    limits: Limits,
+    #[serde(default)]
+    seccomp: Seccomp,
+    #[serde(default)]
+    landlock: Landlock,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Mount {
+    kind: Kind,
+    src: Option<Str>,
+    dst: Option<Str>,
+    #[serde(default)]
+    optional: bool,
+    perms: Option<Str>,
+    size: Option<Str>,
+    #[serde(default)]
+    lower: Vec<Str>,
+    upper: Option<Str>,
+    work: Option<Str>,
+}
+
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
+#[serde(rename_all = "kebab-case")]
+enum Kind {
+    Bind,
+    RoBind,
+    DevBind,
+    Tmpfs,
+    Proc,
+    Dev,
+    Dir,
+    Symlink,
+    Mask,
+    Overlay,
+}
+
+#[derive(Deserialize)]
+enum Net {
+    #[serde(rename = "none")]
+    Isolated,
+    #[serde(rename = "host")]
+    Host,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Namespaces {
+    net: Option<Net>,
+    pid: Option<bool>,
+    ipc: Option<bool>,
+    uts: Option<bool>,
+    cgroup: Option<bool>,
+    allow_userns: Option<bool>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Env {
+    clear: Option<bool>,
+    #[serde(default)]
+    keep: Vec<Str>,
+    #[serde(default)]
+    set: BTreeMap<String, Str>,
+    #[serde(default)]
+    unset: Vec<Str>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Limits {
+    memory: Option<Str>,
+    pids: Option<Spanned<u64>>,
+    cpu: Option<Str>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+enum SeccompName {
+    Default,
+    Strict,
+    None,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Seccomp {
+    profile: Option<SeccompName>,
+    #[serde(default)]
+    allow: Vec<Str>,
+    #[serde(default)]
+    deny: Vec<Str>,
+    allow_32bit: Option<bool>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Landlock {
+    /// Derive the rules from the mounts, as `--landlock`.
+    mounts: Option<bool>,
+    #[serde(default)]
+    ro: Vec<Str>,
+    #[serde(default)]
+    rw: Vec<Str>,
+    #[serde(default)]
+    tcp_connect: Vec<u16>,
+    #[serde(default)]
+    tcp_bind: Vec<u16>,
+}
+
+/// `FILE:LINE:COL: why`, the position being the start of `span` (1-based, in characters).
+pub fn located(path: &Path, text: &str, span: Range<usize>, why: String) -> String {
+    let before = &text[..span.start.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    format!("{}:{line}:{col}: {why}", path.display())
+}
+
+pub fn parse(path: &Path, text: &str) -> Result<File, String> {
+    toml::from_str(text).map_err(|e| {
+        let why = e.message().trim().replace('\n', " ");
+        located(path, text, e.span().unwrap_or(0..0), why)
+    })
+}
+
+/// Apply one parsed file on top of `spec` (the merge rule is in the module comment).
+pub fn apply(
+    f: &File,
+    path: &Path,
+    text: &str,
+    vars: &Vars,
+    spec: &mut Spec,
+) -> Result<(), String> {
+    let at = |span: Range<usize>, why: String| located(path, text, span, why);
+    let cli_err = |span: Range<usize>, e: CliError| match e {
+        CliError::Invalid(m) | CliError::Display(m) => at(span, m),
+    };
+    // Unlocated (for `mount`, which locates its own errors) and located forms.
+    let raw_expand = |s: &Str| vars.expand(s.get_ref());
+    let raw_abs = |s: &Str| absolute(&vars.expand(s.get_ref())?);
+    let expand = |s: &Str| raw_expand(s).map_err(|e| at(s.span(), e));
+    let abs = |s: &Str| raw_abs(s).map_err(|e| at(s.span(), e));
+
+    for m in &f.mounts {
+        let op = mount(m, &raw_abs, &raw_expand).map_err(|(span, why)| at(span, why))?;
+        merge::put_mount(spec, op);
+    }
+
+    let ns = &f.namespaces;
+    if let Some(net) = &ns.net {
+        spec.ns.net = matches!(net, Net::Isolated);
+    }
+    for (v, field) in [
+        (ns.pid, &mut spec.ns.pid),
+        (ns.ipc, &mut spec.ns.ipc),
+        (ns.uts, &mut spec.ns.uts),
+        (ns.cgroup, &mut spec.ns.cgroup),
+        (ns.allow_userns, &mut spec.allow_userns),
+        (f.env.clear, &mut spec.clearenv),
+        (f.seccomp.allow_32bit, &mut spec.seccomp.allow_32bit),
+        (f.landlock.mounts, &mut spec.landlock.from_mounts),
+    ] {
+        if let Some(v) = v {
+            *field = v;
+        }
+    }
+    if let Some(h) = &f.hostname {
+        spec.hostname = Some(h.get_ref().clone());
+        // A profile that names a hostname wants the UTS namespace that makes it private.
+        spec.ns.uts = true;
+    }
+    if let Some(d) = &f.chdir {
+        spec.chdir = Some(abs(d)?);
+    }
+
+    // Environment: keep, then set, then unset, after the earlier layers' edits.
+    let var_name = |s: &Str| -> Result<(), String> {
+        let k = s.get_ref();
+        if k.is_empty() || k.contains('=') {
+            return Err(at(s.span(), format!("'{k}': not a variable name")));
+        }
+        Ok(())
+    };
+    for k in &f.env.keep {
+        var_name(k)?;
+        spec.env.push(EnvOp::Keep(k.get_ref().clone()));
+    }
+    for (k, v) in &f.env.set {
+        if k.is_empty() || k.contains('=') {
+            return Err(at(v.span(), format!("'{k}': not a variable name")));
+        }
+        spec.env.push(EnvOp::Set(k.into(), expand(v)?.into()));
+    }
+    for k in &f.env.unset {
+        var_name(k)?;
+        spec.env.push(EnvOp::Unset(k.get_ref().into()));
+    }
+
+    let l = &f.limits;
+    if let Some(m) = &l.memory {
+        spec.limits.memory =
+            Some(cli::parse_size("memory", m.get_ref()).map_err(|e| cli_err(m.span(), e))?);
+    }
+    if let Some(p) = &l.pids {
+        let s = p.get_ref().to_string();
+        spec.limits.pids = Some(cli::parse_pids("pids", &s).map_err(|e| cli_err(p.span(), e))?);
+    }
+    if let Some(c) = &l.cpu {
+        spec.limits.cpu_percent =
+            Some(cli::parse_percent("cpu", c.get_ref()).map_err(|e| cli_err(c.span(), e))?);
+    }
+
+    for c in &f.caps {
+        let cap = cli::parse_cap("caps", c.get_ref()).map_err(|e| cli_err(c.span(), e))?;
+        if !spec.caps.contains(&cap) {
+            spec.caps.push(cap);
+        }
+    }
+    spec.caps.sort_by_key(|c| c.index());
+
+    let s = &f.seccomp;
+    if let Some(p) = s.profile {
+        spec.seccomp.profile = match p {
+            SeccompName::Default => SeccompProfile::Default,
+            SeccompName::Strict => SeccompProfile::Strict,
+            SeccompName::None => SeccompProfile::None,
+        };
+    }
+    for a in &s.allow {
+        let name = cli::parse_syscall("seccomp.allow", a.get_ref(), a.get_ref())
+            .map_err(|e| cli_err(a.span(), e))?;
+        spec.seccomp.allow.push(name);
+    }
+    for d in &s.deny {
+        let rule =
+            cli::parse_deny("seccomp.deny", d.get_ref()).map_err(|e| cli_err(d.span(), e))?;
+        spec.seccomp.deny.push(rule);
+    }
+
+    let ll = &f.landlock;
+    for (list, into) in [
+        (&ll.ro, &mut spec.landlock.ro),
+        (&ll.rw, &mut spec.landlock.rw),
+    ] {
+        for p in list {
+            into.push(abs(p)?);
+        }
+    }
+    spec.landlock.tcp_connect.extend(&ll.tcp_connect);
+    spec.landlock.tcp_bind.extend(&ll.tcp_bind);
+    Ok(())
+}
+
+/// An absolute path without `..` (a mount's key is its lexical path), normalized.
+fn absolute(s: &str) -> Result<PathBuf, String> {
+    let p = Path::new(s);
+    if !p.is_absolute() {
+        return Err(format!("'{s}': not an absolute path"));
+    }
+    if p.components().any(|c| c == Component::ParentDir) {
+        return Err(format!("'{s}': '..' is not allowed"));
+    }
+    Ok(p.components().filter(|c| *c != Component::CurDir).collect())
+}
+
+type Located = (Range<usize>, String);
+
+/// One `[[mounts]]` entry as a filesystem operation, refusing fields its kind doesn't take.
+fn mount(
+    m: &Spanned<Mount>,
+    abs: &dyn Fn(&Str) -> Result<PathBuf, String>,
+    expand: &dyn Fn(&Str) -> Result<String, String>,
+) -> Result<FsOp, Located> {
+    let whole = m.span();
+    let m = m.get_ref();
+    let name = format!("{:?}", m.kind).to_lowercase();
+    let kind_name = match m.kind {
+        Kind::RoBind => "ro-bind",
+        Kind::DevBind => "dev-bind",
+        _ => name.as_str(),
+    };
+    let takes: &[&str] = match m.kind {
+        Kind::Bind | Kind::RoBind | Kind::DevBind => &["src", "dst", "optional"],
+        Kind::Tmpfs => &["dst", "perms", "size"],
+        Kind::Dir => &["dst", "perms"],
+        Kind::Symlink => &["src", "dst"],
+        Kind::Overlay => &["lower", "upper", "work", "dst"],
+        Kind::Proc | Kind::Dev | Kind::Mask => &["dst"],
+    };
+    let given: [(&str, Option<Range<usize>>); 8] = [
+        ("src", m.src.as_ref().map(Spanned::span)),
+        ("dst", m.dst.as_ref().map(Spanned::span)),
+        ("optional", m.optional.then(|| whole.clone())),
+        ("perms", m.perms.as_ref().map(Spanned::span)),
+        ("size", m.size.as_ref().map(Spanned::span)),
+        ("lower", m.lower.first().map(Spanned::span)),
+        ("upper", m.upper.as_ref().map(Spanned::span)),
+        ("work", m.work.as_ref().map(Spanned::span)),
+    ];
+    for (field, span) in given {
+        if let Some(span) = span
+            && !takes.contains(&field)
+        {
+            return Err((
+                span,
+                format!(
+                    "a {kind_name} mount takes no '{field}' (it takes {})",
+                    takes.join(", ")
+                ),
+            ));
+        }
+    }
+    let loc = |s: &Str| {
+        let span = s.span();
+        move |e: String| (span, e)
+    };
+    let need = |v: &Option<Str>, field: &str| {
+        v.clone().ok_or_else(|| {
+            (
+                whole.clone(),
+                format!("a {kind_name} mount needs '{field}'"),
+            )
+        })
+    };
+    // The destination defaults to the source for binds: the same path inside as outside.
+    let dst = match (&m.dst, m.kind) {
+        (Some(d), _) => abs(d).map_err(loc(d))?,
+        (None, Kind::Bind | Kind::RoBind | Kind::DevBind) => {
+            let s = need(&m.src, "src")?;
+            abs(&s).map_err(loc(&s))?
+        }
+        _ => return Err((whole.clone(), format!("a {kind_name} mount needs 'dst'"))),
+    };
+    let perms = match &m.perms {
+        Some(p) => {
+            Some(cli::parse_octal("perms", p.get_ref()).map_err(|e| (p.span(), cli_msg(e)))?)
+        }
+        None => None,
+    };
+    Ok(match m.kind {
+        Kind::Bind | Kind::RoBind | Kind::DevBind => {
+            let s = need(&m.src, "src")?;
+            FsOp::Bind {
+                kind: match m.kind {
+                    Kind::Bind => BindKind::Rw,
+                    Kind::RoBind => BindKind::Ro,
+                    _ => BindKind::Dev,
+                },
+                src: abs(&s).map_err(loc(&s))?,
+                dst,
+                optional: m.optional,
+            }
+        }
+        Kind::Tmpfs => FsOp::Tmpfs {
+            dst,
+            perms,
+            size: match &m.size {
+                Some(s) => {
+                    Some(cli::parse_size("size", s.get_ref()).map_err(|e| (s.span(), cli_msg(e)))?)
+                }
+                None => None,
+            },
+        },
+        Kind::Dir => FsOp::Dir { dst, perms },
+        Kind::Proc => FsOp::Proc { dst },
+        Kind::Dev => FsOp::Dev { dst },
+        Kind::Mask => FsOp::Mask { dst },
+        Kind::Symlink => {
+            let s = need(&m.src, "src")?;
+            FsOp::Symlink {
+                target: expand(&s).map_err(loc(&s))?.into(),
+                dst,
+            }
+        }
+        Kind::Overlay => {
+            if m.lower.is_empty() {
+                return Err((
+                    whole.clone(),
+                    "an overlay mount needs 'lower' (a list of directories, topmost first)".into(),
+                ));
+            }
+            let mut lower = Vec::new();
+            // The command line's --overlay-src order is bottom first; `lower` reads topmost first.
+            for l in m.lower.iter().rev() {
+                lower.push(abs(l).map_err(loc(l))?);
+            }
+            let upper = match (&m.upper, &m.work) {
+                (Some(u), Some(w)) => OverlayUpper::Dir {
+                    upper: abs(u).map_err(loc(u))?,
+                    work: abs(w).map_err(loc(w))?,
+                },
+                (None, None) => OverlayUpper::Tmp,
+                _ => {
+                    return Err((
+                        whole.clone(),
+                        "an overlay mount takes 'upper' and 'work' together".into(),
+                    ));
+                }
+            };
+            FsOp::Overlay { lower, upper, dst }
+        }
+    })
+}
+
+fn cli_msg(e: CliError) -> String {
+    match e {
+        CliError::Invalid(m) | CliError::Display(m) => m,
+    }
+}

@@ -1,0 +1,514 @@
+//! Profiles without a filesystem: files come from a map, variables are fixed.
+
+use super::*;
+use crate::cli::{CliError, parse_as};
+use crate::spec::{BindKind, EnvOp, FsOp};
+use std::ffi::OsString;
+
+struct Mem {
+    dirs: Vec<PathBuf>,
+    files: BTreeMap<PathBuf, String>,
+}
+
+impl Source for Mem {
+    fn dirs(&self) -> &[PathBuf] {
+        &self.dirs
+    }
+    fn read(&self, path: &Path) -> Result<Option<String>, String> {
+        Ok(self.files.get(path).cloned())
+    }
+    fn names(&self, dir: &Path) -> Vec<String> {
+        self.files
+            .keys()
+            .filter(|p| p.parent() == Some(dir))
+            .filter_map(|p| Some(p.file_stem()?.to_str()?.to_string()))
+            .collect()
+    }
+}
+
+fn vars() -> Vars {
+    let v = |s: &str| Some(s.to_string());
+    Vars(BTreeMap::from([
+        ("HOME", v("/home/u")),
+        ("UID", v("1000")),
+        ("USER", v("u")),
+        ("PROJECT", v("/home/u/src/p")),
+        ("CWD", v("/home/u/src/p/sub")),
+        ("XDG_RUNTIME_DIR", None),
+        ("XDG_CACHE_HOME", v("/home/u/.cache")),
+    ]))
+}
+
+/// A loader whose search path is /p (the given files) then /shipped (the repository's).
+fn loader(files: &[(&str, &str)]) -> Loader<Mem> {
+    let mut map: BTreeMap<PathBuf, String> = files
+        .iter()
+        .map(|(n, t)| (PathBuf::from(format!("/p/{n}.toml")), t.to_string()))
+        .collect();
+    for (n, t) in SHIPPED {
+        map.insert(PathBuf::from(format!("/shipped/{n}.toml")), t.to_string());
+    }
+    Loader {
+        source: Mem {
+            dirs: vec!["/p".into(), "/shipped".into()],
+            files: map,
+        },
+        vars: vars(),
+    }
+}
+
+macro_rules! shipped {
+    ($($n:literal),*) => {
+        [$(($n, include_str!(concat!("../../profiles/", $n, ".toml")))),*]
+    };
+}
+const SHIPPED: [(&str, &str); 13] = shipped!(
+    "base",
+    "project",
+    "net",
+    "shell",
+    "make",
+    "cargo-build",
+    "cargo-fetch",
+    "npm-install",
+    "npm-build",
+    "pip-install",
+    "python",
+    "go-build",
+    "curl"
+);
+
+fn run(l: &Loader<Mem>, args: &[&str]) -> Result<Spec, CliError> {
+    parse_as(false, args.iter().map(OsString::from), l)
+}
+
+fn spec(l: &Loader<Mem>, args: &[&str]) -> Spec {
+    run(l, args).unwrap()
+}
+
+fn error(l: &Loader<Mem>, args: &[&str]) -> String {
+    match run(l, args) {
+        Err(CliError::Invalid(e)) => {
+            assert!(!e.contains('\n'), "one line: {e:?}");
+            e
+        }
+        other => panic!("expected an error, got {other:?}"),
+    }
+}
+
+fn dsts(s: &Spec) -> Vec<String> {
+    s.ops
+        .iter()
+        .map(|o| o.dst().display().to_string())
+        .collect()
+}
+
+fn bind(kind: BindKind, src: &str, dst: &str, optional: bool) -> FsOp {
+    FsOp::Bind {
+        kind,
+        src: src.into(),
+        dst: dst.into(),
+        optional,
+    }
+}
+
+const LOWER: &str = r#"
+hostname = "lower"
+[namespaces]
+net = "none"
+pid = true
+[env]
+clear = true
+keep = ["PATH"]
+set = { A = "lower" }
+[seccomp]
+allow = ["syslog"]
+[[mounts]]
+kind = "tmpfs"
+dst = "/a/b"
+[[mounts]]
+kind = "ro-bind"
+src = "/x"
+dst = "/m"
+"#;
+
+const UPPER: &str = r#"
+extends = ["lower"]
+hostname = "upper"
+[env]
+set = { A = "upper" }
+[seccomp]
+allow = ["acct"]
+[[mounts]]
+kind = "bind"
+src = "${PROJECT}"
+dst = "/m"
+[[mounts]]
+kind = "dir"
+dst = "/a"
+"#;
+
+#[test]
+fn merge_rule_scalars_lists_and_mounts() {
+    let l = loader(&[("lower", LOWER), ("upper", UPPER)]);
+    let s = spec(&l, &["--profile", "upper", "true"]);
+    // Scalars: the later layer wins.
+    assert_eq!(s.hostname.as_deref(), Some("upper"));
+    assert!(s.ns.net && s.ns.pid && s.ns.uts && s.clearenv);
+    // Lists append, in layer order.
+    assert_eq!(s.seccomp.allow, ["syslog", "acct"]);
+    assert_eq!(
+        s.env,
+        [
+            EnvOp::Keep("PATH".into()),
+            EnvOp::Set("A".into(), "lower".into()),
+            EnvOp::Set("A".into(), "upper".into()),
+        ]
+    );
+    // Mounts: keyed by destination (upper's /m replaced lower's, in its place), parents
+    // before children.
+    assert_eq!(dsts(&s), ["/m", "/a", "/a/b"]);
+    assert_eq!(s.ops[0], bind(BindKind::Rw, "/home/u/src/p", "/m", false));
+
+    // The command line comes last: its scalars win, its lists and operations append.
+    let s = spec(
+        &l,
+        &[
+            "--profile",
+            "upper",
+            "--hostname",
+            "cli",
+            "--share-net",
+            "--setenv",
+            "A",
+            "cli",
+            "--tmpfs",
+            "/a",
+            "true",
+        ],
+    );
+    assert_eq!(s.hostname.as_deref(), Some("cli"));
+    assert!(!s.ns.net, "--share-net gives the network back");
+    assert_eq!(s.env.last(), Some(&EnvOp::Set("A".into(), "cli".into())));
+    assert_eq!(dsts(&s), ["/m", "/a", "/a/b", "/a"]);
+}
+
+#[test]
+fn composition_order_does_not_change_the_mounts() {
+    let x = "[[mounts]]\nkind = \"tmpfs\"\ndst = \"/a/b/c\"\n";
+    let y =
+        "[[mounts]]\nkind = \"tmpfs\"\ndst = \"/a\"\n[[mounts]]\nkind = \"dir\"\ndst = \"/a/b\"\n";
+    let l = loader(&[
+        ("x", x),
+        ("y", y),
+        ("xy", "extends = [\"x\", \"y\"]"),
+        ("yx", "extends = [\"y\", \"x\"]"),
+    ]);
+    let a = spec(&l, &["--profile", "xy", "true"]);
+    let b = spec(&l, &["--profile", "yx", "true"]);
+    assert_eq!(dsts(&a), ["/a", "/a/b", "/a/b/c"]);
+    assert_eq!(a.ops, b.ops);
+    // Two --profile options compose the same way.
+    assert_eq!(
+        spec(&l, &["--profile", "y", "--profile", "x", "true"]).ops,
+        a.ops
+    );
+}
+
+#[test]
+fn a_profile_reached_twice_is_applied_once() {
+    let l = loader(&[
+        ("b", "[seccomp]\nallow = [\"acct\"]"),
+        ("l", "extends = [\"b\"]"),
+        ("r", "extends = [\"b\"]"),
+        ("top", "extends = [\"l\", \"r\"]"),
+    ]);
+    assert_eq!(
+        spec(&l, &["--profile", "top", "true"]).seccomp.allow,
+        ["acct"]
+    );
+}
+
+#[test]
+fn errors_name_file_line_and_column() {
+    let l = loader(&[
+        (
+            "unknown-key",
+            "hostname = \"h\"\n\n[env]\n  frobnicate = true\n",
+        ),
+        ("wrong-type", "[namespaces]\npid = \"yes\"\n"),
+        ("bad-net", "[namespaces]\nnet = \"some\"\n"),
+        (
+            "bad-var",
+            "[[mounts]]\nkind = \"tmpfs\"\ndst = \"${HOME}/${SHELL}\"\n",
+        ),
+        (
+            "unset-var",
+            "[[mounts]]\nkind = \"tmpfs\"\ndst = \"${XDG_RUNTIME_DIR}/x\"\n",
+        ),
+        (
+            "relative",
+            "[[mounts]]\nkind = \"ro-bind\"\nsrc = \"usr\"\n",
+        ),
+        (
+            "dotdot",
+            "[[mounts]]\nkind = \"tmpfs\"\ndst = \"/a/../b\"\n",
+        ),
+        ("bad-kind", "[[mounts]]\nkind = \"loop\"\ndst = \"/a\"\n"),
+        (
+            "extra-field",
+            "[[mounts]]\nkind = \"proc\"\ndst = \"/proc\"\nsize = \"1M\"\n",
+        ),
+        ("no-src", "[[mounts]]\nkind = \"bind\"\n"),
+        ("bad-cap", "caps = [\"CAP_FLY\"]\n"),
+        ("bad-syscall", "[seccomp]\ndeny = [\"frob\"]\n"),
+        ("bad-size", "[limits]\nmemory = \"12Q\"\n"),
+        ("syntax", "hostname = \n"),
+        ("missing", "extends = [\"base\", \"nope\"]\n"),
+        ("cycle-a", "extends = [\"cycle-b\"]\n"),
+        ("cycle-b", "\nextends = [\"cycle-a\"]\n"),
+    ]);
+    for (name, want) in [
+        (
+            "unknown-key",
+            "/p/unknown-key.toml:4:3: unknown field `frobnicate`",
+        ),
+        (
+            "wrong-type",
+            "/p/wrong-type.toml:2:7: invalid type: string \"yes\", expected a boolean",
+        ),
+        (
+            "bad-net",
+            "/p/bad-net.toml:2:7: unknown variant `some`, expected `none` or `host`",
+        ),
+        (
+            "bad-var",
+            "/p/bad-var.toml:3:7: ${SHELL}: unknown variable (known: ${HOME}, ",
+        ),
+        (
+            "unset-var",
+            "/p/unset-var.toml:3:7: ${XDG_RUNTIME_DIR} has no value here",
+        ),
+        (
+            "relative",
+            "/p/relative.toml:3:7: 'usr': not an absolute path",
+        ),
+        (
+            "dotdot",
+            "/p/dotdot.toml:3:7: '/a/../b': '..' is not allowed",
+        ),
+        ("bad-kind", "/p/bad-kind.toml:2:8: unknown variant `loop`"),
+        (
+            "extra-field",
+            "/p/extra-field.toml:4:8: a proc mount takes no 'size'",
+        ),
+        ("no-src", "/p/no-src.toml:1:1: a bind mount needs 'src'"),
+        (
+            "bad-cap",
+            "/p/bad-cap.toml:1:9: caps: 'CAP_FLY': unknown capability",
+        ),
+        (
+            "bad-syscall",
+            "/p/bad-syscall.toml:2:9: seccomp.deny: 'frob': 'frob' is not a syscall",
+        ),
+        (
+            "bad-size",
+            "/p/bad-size.toml:2:10: memory: '12Q': not a size",
+        ),
+        ("syntax", "/p/syntax.toml:1:12: "),
+        (
+            "missing",
+            "/p/missing.toml:1:20: 'nope': no such profile (searched /p:/shipped;",
+        ),
+        (
+            "cycle-a",
+            "/p/cycle-b.toml:2:12: extends 'cycle-a': a cycle (cycle-a -> cycle-b -> cycle-a)",
+        ),
+    ] {
+        let e = error(&l, &["--profile", name, "true"]);
+        let want = format!("--profile: {want}");
+        assert!(e.starts_with(&want), "{name}: {e:?}\n    wanted {want:?}");
+    }
+    assert!(
+        error(&l, &["--profile", "nope", "true"]).starts_with("--profile: 'nope': no such profile")
+    );
+    assert!(
+        error(&l, &["--profile", "./nope.toml", "true"])
+            .starts_with("--profile: './nope.toml': no such file")
+    );
+}
+
+#[test]
+fn explain_names_the_layer_of_each_value() {
+    let l = loader(&[("lower", LOWER), ("upper", UPPER)]);
+    let out = match run(
+        &l,
+        &[
+            "--profile",
+            "upper",
+            "--explain",
+            "--tmpfs",
+            "/a",
+            "--mem",
+            "1M",
+        ],
+    ) {
+        Err(CliError::Display(s)) => s,
+        other => panic!("{other:?}"),
+    };
+    assert!(
+        out.contains("built-in defaults < lower < upper < command line"),
+        "{out}"
+    );
+    assert!(out.contains("# upper = /p/upper.toml"), "{out}");
+    let line = |key: &str| {
+        out.lines()
+            .find(|l| l.starts_with(&format!("{key} ")))
+            .unwrap_or_else(|| panic!("no {key} in {out}"))
+            .to_string()
+    };
+    assert!(line("mount /a/b").ends_with("[lower]"));
+    assert!(line("mount /m").ends_with("[upper]"));
+    assert!(line("mount /a (2)").ends_with("[command line]"));
+    assert!(line("hostname").ends_with("[upper]"));
+    assert!(line("namespaces.net").ends_with("[lower]"));
+    assert!(line("limits.memory").ends_with("[command line]"));
+    assert!(line("seccomp.profile").ends_with("[default]"));
+}
+
+#[test]
+fn list_shows_every_file_in_search_order() {
+    let l = loader(&[("make", "")]);
+    let out = l.list();
+    assert!(out.starts_with("make /p/make.toml\n"), "{out}");
+    assert!(
+        out.contains("make /shipped/make.toml (shadowed)\n"),
+        "{out}"
+    );
+    assert!(out.contains("curl /shipped/curl.toml\n"), "{out}");
+    assert!(matches!(run(&l, &["--list-profiles"]), Err(CliError::Display(s)) if s == out));
+}
+
+#[test]
+fn variables() {
+    let v = vars();
+    assert_eq!(v.expand("${HOME}/x-${UID}").unwrap(), "/home/u/x-1000");
+    assert_eq!(v.expand("$HOME ${USER}").unwrap(), "$HOME u");
+    assert!(
+        v.expand("${HOME")
+            .unwrap_err()
+            .contains("without a closing")
+    );
+}
+
+fn shipped(name: &str) -> Spec {
+    spec(&loader(&[]), &["--profile", name, "true"])
+}
+
+fn has_op(s: &Spec, want: &FsOp) -> bool {
+    s.ops.contains(want)
+}
+
+#[test]
+fn shipped_profiles_load_and_keep_their_promises() {
+    let home = "/home/u";
+    let project = "/home/u/src/p";
+    for (name, _) in SHIPPED {
+        let s = shipped(name);
+        // Every profile: an empty home, the credential files masked, a fresh /tmp.
+        assert!(
+            s.ops
+                .iter()
+                .any(|o| matches!(o, FsOp::Tmpfs { dst, .. } if dst.as_os_str() == home)),
+            "{name}: home is not an empty tmpfs"
+        );
+        for c in [
+            ".ssh",
+            ".gnupg",
+            ".aws",
+            ".cargo/credentials",
+            ".cargo/credentials.toml",
+            ".npmrc",
+            ".netrc",
+        ] {
+            let mask = FsOp::Mask {
+                dst: format!("{home}/{c}").into(),
+            };
+            assert!(has_op(&s, &mask), "{name}: {c} not masked");
+        }
+        // Nothing under home is bound read-write but the caches the profile is for.
+        for op in &s.ops {
+            if let FsOp::Bind {
+                kind: BindKind::Rw,
+                dst,
+                ..
+            } = op
+                && dst.starts_with(home)
+                && !dst.starts_with(project)
+            {
+                assert!(
+                    ["cargo-fetch", "npm-install", "pip-install", "go-build"].contains(&name),
+                    "{name}: {} writable",
+                    dst.display()
+                );
+            }
+        }
+        // Where the project is bound, its .git is read-only, after it.
+        if let Some(i) = s.ops.iter().position(|o| o.dst() == Path::new(project)) {
+            let git = bind(
+                BindKind::Ro,
+                &format!("{project}/.git"),
+                &format!("{project}/.git"),
+                true,
+            );
+            let j = s.ops.iter().position(|o| *o == git);
+            assert!(j.is_some_and(|j| j > i), "{name}: .git not read-only");
+        }
+    }
+    let net = |n: &str| !shipped(n).ns.net;
+    for n in ["cargo-fetch", "npm-install", "pip-install", "curl"] {
+        assert!(net(n), "{n} should have the network");
+    }
+    for n in [
+        "base",
+        "shell",
+        "make",
+        "cargo-build",
+        "npm-build",
+        "python",
+        "go-build",
+    ] {
+        assert!(!net(n), "{n} should have no network");
+    }
+    let rw = |n: &str| has_op(&shipped(n), &bind(BindKind::Rw, project, project, false));
+    assert!(
+        rw("make")
+            && rw("cargo-build")
+            && rw("shell")
+            && !rw("python")
+            && !rw("cargo-fetch")
+            && !rw("curl")
+    );
+    let python = shipped("python");
+    assert!(has_op(
+        &python,
+        &bind(BindKind::Ro, project, project, false)
+    ));
+    assert!(has_op(
+        &python,
+        &bind(
+            BindKind::Rw,
+            "/home/u/src/p/sub/out",
+            "/home/u/src/p/sub/out",
+            true
+        )
+    ));
+    let curl = shipped("curl");
+    assert!(!curl.ops.iter().any(|o| matches!(
+        o,
+        FsOp::Bind {
+            kind: BindKind::Rw | BindKind::Dev,
+            ..
+        }
+    )));
+}

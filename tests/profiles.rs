@@ -1,0 +1,422 @@
+//! The shipped profiles used for real, as an unprivileged user: a C project built with make, a
+//! Rust workspace built with cargo, a Python script. From inside each, a probe checks what the
+//! profile promises (no network, the rest of home invisible, .git read-only), and afterwards
+//! the host is checked for writes outside the project.
+
+mod common;
+use common::*;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// Install the repository's profiles beside the test binary, as `make install` would
+/// (`<exe dir>/../share/sbox/profiles`): the tests find them the way users do.
+fn install_profiles() {
+    static DONE: OnceLock<()> = OnceLock::new();
+    DONE.get_or_init(|| {
+        let dir = bin()
+            .parent()
+            .unwrap()
+            .parent()
+            .unwrap()
+            .join("share/sbox/profiles");
+        std::fs::create_dir_all(&dir).unwrap();
+        for e in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/profiles")).unwrap() {
+            let e = e.unwrap();
+            std::fs::copy(e.path(), dir.join(e.file_name())).unwrap();
+        }
+        let mut d = dir.as_path();
+        for _ in 0..3 {
+            std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+            d = d.parent().unwrap();
+        }
+    });
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+/// Give a tree to the test user (the files were written by this process).
+fn chown_tree(p: &Path) {
+    chown_to_test_user(p);
+    if p.is_dir() && !p.is_symlink() {
+        for e in std::fs::read_dir(p).unwrap() {
+            chown_tree(&e.unwrap().path());
+        }
+    }
+}
+
+/// A home directory holding credentials and a private file, and a project with a .git.
+struct Fixture {
+    home: PathBuf,
+    project: PathBuf,
+}
+
+fn fixture(name: &str, files: &[(&str, &str)]) -> Fixture {
+    let home = scratch(&format!("{name}-home"));
+    for (f, text) in [
+        (".ssh/id_ed25519", "PRIVATE KEY"),
+        (".aws/credentials", "aws_secret_access_key = x"),
+        (".gnupg/private-keys-v1.d/k.key", "gpg"),
+        (".cargo/credentials.toml", "token = \"x\""),
+        (".npmrc", "//registry.npmjs.org/:_authToken=x"),
+        (".netrc", "machine example.com password x"),
+        ("notes.txt", "private notes"),
+    ] {
+        write(&home.join(f), text);
+    }
+    let project = scratch(&format!("{name}-project"));
+    write(&project.join(".git/hooks/README"), "hooks");
+    write(&project.join(".git/HEAD"), "ref: refs/heads/main\n");
+    for (f, text) in files {
+        write(&project.join(f), text);
+    }
+    chown_tree(&home);
+    chown_tree(&project);
+    Fixture { home, project }
+}
+
+/// `sbox --profile NAME ARGS...` as the test user, from the project, with the fixture's home.
+fn sbox_in(fx: &Fixture, profile: &str, args: &[&str]) -> Command {
+    install_profiles();
+    let mut c = as_user(bin());
+    c.current_dir(&fx.project)
+        .env("HOME", &fx.home)
+        .env_remove("SBOX_PROFILE_PATH")
+        .env_remove("XDG_CONFIG_HOME")
+        .env_remove("XDG_CACHE_HOME")
+        .args(["--profile", profile])
+        .args(args);
+    c
+}
+
+#[track_caller]
+fn success(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "{:?}\nstdout: {}\nstderr: {}",
+        o.status,
+        stdout(o),
+        stderr(o)
+    );
+    stdout(o)
+}
+
+/// Python run inside the sandbox after the build: one `name: result` line per promise.
+const PROBE: &str = r#"
+import errno, os, socket
+def attempt(f):
+    try:
+        f()
+        return "ok"
+    except OSError as e:
+        return errno.errorcode[e.errno]
+home = os.environ["HOME"]
+s = socket.socket()
+s.settimeout(5)
+print("net:", attempt(lambda: s.connect(("192.0.2.1", 80))))
+print("home:", " ".join(sorted(n for n in os.listdir(home) if not n.startswith(".")) or ["-"]))
+for f in [".ssh/id_ed25519", ".aws/credentials", ".gnupg", ".cargo/credentials.toml", ".npmrc", ".netrc", "notes.txt"]:
+    print("secret " + f + ":", attempt(lambda: open(os.path.join(home, f)).read()))
+print("git hook:", attempt(lambda: open(".git/hooks/pre-commit", "w")))
+print("git config:", attempt(lambda: open(".git/config", "a")))
+# Private places: writable inside, invisible on the host afterwards.
+for p in [home + "/planted", "/tmp/planted", os.path.dirname(os.getcwd()) + "/planted"]:
+    print("private " + p + ":", attempt(lambda: open(p, "w").write("x")))
+"#;
+
+/// Check the probe's lines and that the host saw no write outside the project.
+#[track_caller]
+fn check_probe(fx: &Fixture, out: &str, net: &str) {
+    let line = |key: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}: ")))
+            .unwrap_or_else(|| panic!("no '{key}' in:\n{out}"))
+            .to_string()
+    };
+    assert_eq!(line("net"), net, "{out}");
+    assert_eq!(line("home"), "-", "the rest of home is visible:\n{out}");
+    for f in [
+        ".ssh/id_ed25519",
+        ".aws/credentials",
+        ".gnupg",
+        ".cargo/credentials.toml",
+        ".npmrc",
+        ".netrc",
+        "notes.txt",
+    ] {
+        assert_eq!(line(&format!("secret {f}")), "ENOENT", "{f}:\n{out}");
+    }
+    assert_eq!(line("git hook"), "EROFS", "{out}");
+    assert_eq!(line("git config"), "EROFS", "{out}");
+    let parent = fx.project.parent().unwrap().join("planted");
+    for p in [
+        fx.home.join("planted"),
+        PathBuf::from("/tmp/planted"),
+        parent,
+    ] {
+        assert_eq!(line(&format!("private {}", p.display())), "ok", "{out}");
+        assert!(!p.exists(), "{} was written on the host", p.display());
+    }
+    assert!(!fx.project.join(".git/hooks/pre-commit").exists());
+}
+
+/// Every file under `dir` (path, size, mtime), to compare before and after a run.
+fn snapshot(dir: &Path) -> Vec<(PathBuf, u64, i64)> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            let m = p.symlink_metadata().unwrap();
+            if m.is_dir() {
+                stack.push(p.clone());
+            }
+            out.push((p, m.size(), m.mtime_nsec() + m.mtime() * 1_000_000_000));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn make_builds_a_c_project() {
+    let fx = fixture(
+        "make",
+        &[
+            (
+                "Makefile",
+                "hello: main.o greet.o\n\t$(CC) -o $@ $^\n%.o: %.c\n\t$(CC) -c -o $@ $<\n",
+            ),
+            (
+                "main.c",
+                "const char *greet(void);\n#include <stdio.h>\nint main(void) { puts(greet()); return 0; }\n",
+            ),
+            (
+                "greet.c",
+                "const char *greet(void) { return \"hello from make\"; }\n",
+            ),
+        ],
+    );
+    let before = snapshot(&fx.home);
+    let script = format!("make -j2 && ./hello && python3 -c '{PROBE}'");
+    let out = success(
+        &sbox_in(&fx, "make", &["--", "sh", "-c", &script])
+            .output()
+            .unwrap(),
+    );
+    assert!(out.contains("hello from make"), "{out}");
+    check_probe(&fx, &out, "ENETUNREACH");
+    assert!(fx.project.join("hello").exists());
+    assert_eq!(snapshot(&fx.home), before, "the home directory changed");
+}
+
+/// A Rust toolchain the test user can read. As root, the machine's (under /root, 0700) is
+/// copied once under /tmp, hard-linked where possible (the files are world-readable, only
+/// /root is not), keyed by the compiler's commit; as a normal user, the user's own is used.
+/// Returns (RUSTUP_HOME, directory of the rustup proxies, toolchain name), or `None` for a
+/// toolchain under /usr, which every profile shows as it is.
+fn toolchain() -> Result<Option<(PathBuf, PathBuf, String)>, String> {
+    // The binary's copy must be finished before this thread forks: a child holding its
+    // write descriptor until exec would make running it fail (ETXTBSY).
+    install_profiles();
+    let run = |args: &[&str]| -> Result<String, String> {
+        let o = Command::new(args[0])
+            .args(&args[1..])
+            .output()
+            .map_err(|e| format!("{args:?}: {e}"))?;
+        if !o.status.success() {
+            return Err(format!("{args:?}: {}", stderr(&o)));
+        }
+        Ok(stdout(&o).trim().to_string())
+    };
+    let sysroot = PathBuf::from(run(&["rustc", "--print", "sysroot"])?);
+    if sysroot.starts_with("/usr") {
+        return Ok(None);
+    }
+    let name = sysroot.file_name().unwrap().to_string_lossy().into_owned();
+    let rustup_home = sysroot
+        .parent()
+        .and_then(Path::parent)
+        .unwrap()
+        .to_path_buf();
+    if !rustup_home.join("settings.toml").exists() {
+        return Err(format!(
+            "{} is neither under /usr nor a rustup toolchain",
+            sysroot.display()
+        ));
+    }
+    let proxies = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .find(|d| d.join("rustup").exists())
+        .ok_or("no rustup in PATH")?;
+    if !is_root() {
+        return Ok(Some((rustup_home, proxies, name)));
+    }
+    let commit = run(&["rustc", "-vV"])?
+        .lines()
+        .find_map(|l| l.strip_prefix("commit-hash: ").map(str::to_string))
+        .unwrap_or_else(|| "unknown".into());
+    let dst = PathBuf::from(format!("/tmp/sbox-test-toolchain-{commit}"));
+    if !dst.exists() {
+        let tmp = PathBuf::from(format!("{}.{}", dst.display(), std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir_all(tmp.join("rustup/toolchains")).unwrap();
+        let cp = |flags: &str, from: &Path, to: &Path| {
+            Command::new("cp")
+                .args([flags, from.to_str().unwrap(), to.to_str().unwrap()])
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        let tc = tmp.join("rustup/toolchains");
+        if !cp("-al", &sysroot, &tc) && !cp("-a", &sysroot, &tc) {
+            return Err(format!("could not copy {}", sysroot.display()));
+        }
+        // rustup's proxies want settings.toml and an existing update-hashes directory.
+        for f in ["settings.toml", "update-hashes"] {
+            cp("-a", &rustup_home.join(f), &tmp.join("rustup"));
+        }
+        cp("-a", &proxies, &tmp.join("cargo-bin"));
+        for d in [&tmp, &tmp.join("rustup"), &tc] {
+            std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        // Another test process may have won the race: its copy is as good.
+        if std::fs::rename(&tmp, &dst).is_err() {
+            let _ = std::fs::remove_dir_all(&tmp);
+        }
+    }
+    Ok(Some((dst.join("rustup"), dst.join("cargo-bin"), name)))
+}
+
+#[test]
+fn cargo_build_builds_a_workspace_offline() {
+    let toolchain = toolchain().expect("a Rust toolchain the test user can read");
+    let fx = fixture(
+        "cargo",
+        &[
+            (
+                "Cargo.toml",
+                "[workspace]\nmembers = [\"app\", \"greet\"]\nresolver = \"2\"\n",
+            ),
+            (
+                "app/Cargo.toml",
+                "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\ngreet = { path = \"../greet\" }\n",
+            ),
+            (
+                "app/src/main.rs",
+                "fn main() {\n    println!(\"{}\", greet::greet());\n}\n",
+            ),
+            (
+                "greet/Cargo.toml",
+                "[package]\nname = \"greet\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+            ),
+            (
+                "greet/src/lib.rs",
+                "pub fn greet() -> &'static str {\n    \"hello from cargo\"\n}\n",
+            ),
+        ],
+    );
+    let script = format!("cargo build --offline && ./target/debug/app && python3 -c '{PROBE}'");
+    let mut path = String::from("/usr/bin:/bin");
+    let mut cmd = sbox_in(&fx, "cargo-build", &["--", "sh", "-c", &script]);
+    // The profile binds ~/.rustup and ~/.cargo/bin: point them at the readable toolchain.
+    if let Some((rustup_home, proxies, n)) = toolchain {
+        std::os::unix::fs::symlink(&rustup_home, fx.home.join(".rustup")).unwrap();
+        std::os::unix::fs::symlink(&proxies, fx.home.join(".cargo/bin")).unwrap();
+        path = format!("{}/.cargo/bin:{path}", fx.home.display());
+        cmd.env("RUSTUP_TOOLCHAIN", n);
+    }
+    chown_tree(&fx.home);
+    let before = snapshot(&fx.home);
+    let out = success(&cmd.env("PATH", path).output().unwrap());
+    assert!(out.contains("hello from cargo"), "{out}");
+    check_probe(&fx, &out, "ENETUNREACH");
+    assert!(fx.project.join("target/debug/app").exists());
+    assert_eq!(snapshot(&fx.home), before, "the home directory changed");
+}
+
+#[test]
+fn python_reads_the_project_and_writes_only_out() {
+    let script = format!(
+        "{PROBE}\nprint('project:', attempt(lambda: open('new.txt', 'w')))\n\
+         open('out/result.txt', 'w').write(open('data.txt').read().upper())\n"
+    );
+    let fx = fixture(
+        "python",
+        &[
+            ("data.txt", "some data"),
+            ("out/.keep", ""),
+            ("job.py", &script),
+        ],
+    );
+    let before = snapshot(&fx.home);
+    let out = success(
+        &sbox_in(&fx, "python", &["--", "python3", "job.py"])
+            .output()
+            .unwrap(),
+    );
+    check_probe(&fx, &out, "ENETUNREACH");
+    assert!(out.contains("project: EROFS"), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(fx.project.join("out/result.txt")).unwrap(),
+        "SOME DATA"
+    );
+    assert!(!fx.project.join("new.txt").exists());
+    assert_eq!(snapshot(&fx.home), before, "the home directory changed");
+}
+
+#[test]
+fn a_malformed_profile_is_a_one_line_error_with_its_position() {
+    let fx = fixture("malformed", &[]);
+    let bad = fx.project.join("bad.toml");
+    write(&bad, "extends = [\"base\"]\n\n[env]\nclear = \"yes\"\n");
+    let unknown = fx.project.join("unknown.toml");
+    write(
+        &unknown,
+        "[[mounts]]\nkind = \"ro-bind\"\nsource = \"/usr\"\n",
+    );
+    chown_tree(&fx.project);
+    let o = sbox_in(&fx, bad.to_str().unwrap(), &["true"])
+        .output()
+        .unwrap();
+    assert_one_line_error(
+        &o,
+        &format!("--profile: {}:4:9: invalid type", bad.display()),
+    );
+    let o = sbox_in(&fx, "unknown.toml", &["true"]).output().unwrap();
+    assert_one_line_error(&o, "--profile: unknown.toml:3:1: unknown field `source`");
+    let o = sbox_in(&fx, "no-such-profile", &["true"]).output().unwrap();
+    assert_one_line_error(&o, "--profile: 'no-such-profile': no such profile");
+}
+
+#[test]
+fn list_and_explain() {
+    let fx = fixture("list", &[]);
+    install_profiles();
+    let out = success(
+        &as_user(bin())
+            .arg("--list-profiles")
+            .env_remove("SBOX_PROFILE_PATH")
+            .output()
+            .unwrap(),
+    );
+    let share = bin().parent().unwrap().join("../share/sbox/profiles");
+    for name in ["make", "cargo-build", "python", "curl"] {
+        let want = format!("{name} {}", share.join(format!("{name}.toml")).display());
+        assert!(out.lines().any(|l| l == want), "{want} not in:\n{out}");
+    }
+    let out = success(&sbox_in(&fx, "make", &["--explain"]).output().unwrap());
+    let project = fx.project.display().to_string();
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with(&format!("mount {project} ")) && l.ends_with("[project]")),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("namespaces.net ") && l.ends_with("[base]"))
+    );
+}
