@@ -746,8 +746,8 @@ fn tmpfs_root_with_a_minimal_tree() {
 #[test]
 fn verbose_reports_each_setup_step() {
     let o = sbox(&["-v", "--ro-bind", "/", "/", "--unshare-net", "true"]);
-    assert!(o.status.success());
     let err = stderr(&o);
+    assert!(o.status.success(), "{:?}: {err}", o.status);
     for step in [
         "uid/gid maps",
         "private mounts",
@@ -761,7 +761,8 @@ fn verbose_reports_each_setup_step() {
             "{step} missing in {err}"
         );
     }
-    assert!(stderr(&sbox(&["--ro-bind", "/", "/", "true"])).is_empty());
+    let quiet = sbox(&["--ro-bind", "/", "/", "true"]);
+    assert!(stderr(&quiet).is_empty(), "without -v: {}", stderr(&quiet));
 }
 
 #[test]
