@@ -146,21 +146,21 @@ fn watch(
     // supervisor's /proc/<pid>/exe or memory. (Not before: the child's namespaces were just
     // read through /proc, and it inherits the flag at clone.)
     set_dumpable(false);
-    let (code, reports) = supervise(spec, child, err_r)?;
-    let mut exit = vec![("exit-code".to_string(), code.to_string())];
-    let mut code = code;
+    let (mut code, reports) = supervise(spec, child, err_r)?;
+    let mut usage = Vec::new();
     if let Some(report) = plan.limits.take().map(crate::cgroup::Session::finish) {
         if report.oom_killed() {
             eprintln!("sbox: {report}");
             code = 137;
-            exit[0].1 = code.to_string();
         }
-        exit.push(("oom-kill".into(), report.oom_kill.to_string()));
+        usage.push(("oom-kill".to_string(), report.oom_kill.to_string()));
         if let Some(peak) = report.memory_peak {
-            exit.push(("memory-peak".into(), peak.to_string()));
+            usage.push(("memory-peak".to_string(), peak.to_string()));
         }
     }
     if let Some(fd) = spec.fds.json_status {
+        let mut exit = vec![("exit-code".to_string(), code.to_string())];
+        exit.extend(usage);
         // What was enforced inside, as one more record (readers skip what they don't know).
         for member in &reports {
             fds::write_raw_json(fd, member)?;
