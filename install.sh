@@ -24,7 +24,7 @@ dest=${DESTDIR:-}$prefix
 bin=${SBOX_BIN:-}
 if [ -z "$bin" ]; then
     cargo build --release --locked
-    bin=target/release/sbox
+    bin=target/$(rustc --print host-tuple)/release/sbox
 fi
 
 install -D -m 755 "$bin" "$dest/bin/sbox"

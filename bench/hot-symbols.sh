@@ -9,7 +9,7 @@
 # no longer exists is skipped. Takes about two minutes (one ptrace single-step per instruction).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-bin=${1:-$here/../target/release/sbox}
+bin=${1:-$here/../target/$(rustc --print host-tuple)/release/sbox}
 uid=${BENCH_UID:-$(id -u sboxtest 2>/dev/null || echo 4321)}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -3,8 +3,8 @@
 #
 #   bench/run.sh [--quick] [--interleave] [--only a,b,...] [--also SBOX2] [SBOX]
 #
-# SBOX defaults to target/release/sbox; --also adds a second build of sbox to a, b, c, f and g
-# under the label "sbox2" (e.g. the static build: target/x86_64-unknown-linux-gnu/release/sbox).
+# SBOX defaults to target/<host tuple>/release/sbox (`cargo build --release`); --also adds a second build of sbox to a, b, c, f and g
+# under the label "sbox2" (e.g. a dynamically linked build).
 #
 # Every comparison is one hyperfine run (or one loop) holding both tools, and is reported as
 # medians and the ratio of medians: absolute times on a shared machine mean little. With
@@ -40,7 +40,7 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-sbox=${args[0]:-$here/../target/release/sbox}
+sbox=${args[0]:-$here/../target/$(rustc --print host-tuple)/release/sbox}
 bwrap=${BWRAP:-/usr/bin/bwrap}
 
 if [ "$(id -u)" = 0 ]; then

@@ -300,3 +300,33 @@ fn bad_profiles_get_one_line_with_their_position() {
     assert_one_line_error(&o, &format!("--profile: {cycle}:1:"));
     assert_eq!(mounts(), before);
 }
+
+/// sbox is a static binary: a user that no /etc file knows (the test uid has no passwd line)
+/// must not send glibc to the system's NSS modules, which crash a static program. ${USER} and
+/// ${HOME} then come from the environment.
+#[test]
+fn a_user_without_a_passwd_line_gets_user_and_home_from_the_environment() {
+    let d = scratch("nss");
+    let p = d.join("who.toml");
+    std::fs::write(
+        &p,
+        "[[mounts]]\nkind = \"ro-bind\"\nsrc = \"/\"\ndst = \"/\"\n\
+         [[mounts]]\nkind = \"tmpfs\"\ndst = \"${HOME}\"\n\
+         [[mounts]]\nkind = \"dir\"\ndst = \"${HOME}/${USER}\"\n",
+    )
+    .unwrap();
+    chown_to_test_user(&p);
+    let o = sbox_cmd(&[
+        "--profile",
+        p.to_str().unwrap(),
+        "sh",
+        "-c",
+        "ls /var/tmp; test -w /var/tmp && echo home-writable",
+    ])
+    .env("USER", "envuser")
+    .env("HOME", "/var/tmp")
+    .output()
+    .unwrap();
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    assert_eq!(stdout(&o), "envuser\nhome-writable\n");
+}

@@ -1024,6 +1024,12 @@ mod tests {
         assert_eq!(names::nr("getppid"), Some(110));
         assert_eq!(names::nr("open_tree_attr"), Some(467));
         assert_eq!(names::nr("vm86"), None);
+        // The binary search finds every name, at its own number.
+        for (name, n) in names::SYSCALLS {
+            assert_eq!(names::nr(name), Some(*n), "{name}");
+        }
+        assert_eq!(names::nr(""), None);
+        assert_eq!(names::nr("zzz"), None);
     }
 
     #[test]

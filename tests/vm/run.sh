@@ -3,14 +3,14 @@
 # inside it as a normal lingering user (uid 1000), whose user@.service delegates memory, pids
 # and cpu. The host prints the results and a closing line "N passed, M failed".
 #
-# Usage (as root):  tests/vm/run.sh [path/to/sbox]      (default: target/release/sbox)
+# Usage (as root):  tests/vm/run.sh [path/to/sbox]      (default: target/<host tuple>/release/sbox)
 # Environment:      SBOX_VM_CACHE (default /var/tmp/sbox-vm): where the image is cached,
 #                   keyed by a hash of tests/vm/image.sh
 #                   SBOX_VM_TIMEOUT (default 900): seconds before the VM is killed
 #                   SBOX_VM_KEEP=1: keep the share directory (console log, results)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-sbox=$(realpath "${1:-$here/../../target/release/sbox}")
+sbox=$(realpath "${1:-$here/../../target/$(rustc --print host-tuple)/release/sbox}")
 cache=${SBOX_VM_CACHE:-/var/tmp/sbox-vm}
 [ -x "$sbox" ] || { echo "vm: $sbox: no such binary (cargo build --release first)"; exit 2; }
 

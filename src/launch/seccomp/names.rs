@@ -384,7 +384,47 @@ pub const SYSCALLS: &[(&str, i64)] = &[
     ("file_setattr", 469),
 ];
 
-/// The number of an x86_64 syscall, by name.
+/// The number of an x86_64 syscall, by name: a binary search of `BY_NAME` (a start resolves
+/// the ~90 names of the default policy; a linear scan of the table cost ~0.02 ms of it).
 pub fn nr(name: &str) -> Option<i64> {
-    SYSCALLS.iter().find(|(n, _)| *n == name).map(|(_, nr)| *nr)
+    BY_NAME
+        .binary_search_by(|&i| SYSCALLS[i as usize].0.cmp(name))
+        .ok()
+        .map(|k| SYSCALLS[BY_NAME[k] as usize].1)
+}
+
+/// Indices into `SYSCALLS`, in byte order of the names; sorted while compiling.
+const BY_NAME: [u16; SYSCALLS.len()] = {
+    let mut idx = [0u16; SYSCALLS.len()];
+    let mut i = 0;
+    while i < idx.len() {
+        idx[i] = i as u16;
+        i += 1;
+    }
+    // Insertion sort: const fn can't call slice::sort.
+    let mut i = 1;
+    while i < idx.len() {
+        let mut j = i;
+        while j > 0 && name_lt(SYSCALLS[idx[j] as usize].0, SYSCALLS[idx[j - 1] as usize].0) {
+            let t = idx[j];
+            idx[j] = idx[j - 1];
+            idx[j - 1] = t;
+            j -= 1;
+        }
+        i += 1;
+    }
+    idx
+};
+
+/// `a < b` in byte order, as `str::cmp`.
+const fn name_lt(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut i = 0;
+    while i < a.len() && i < b.len() {
+        if a[i] != b[i] {
+            return a[i] < b[i];
+        }
+        i += 1;
+    }
+    a.len() < b.len()
 }
