@@ -122,7 +122,7 @@ fn bus_without_systemd_is_a_clear_error() {
     let _ = child.kill();
     let _ = child.wait();
     let e = r.unwrap_err();
-    assert!(e.unreachable);
+    assert!(e.unreachable, "{}", e.error);
     let e = e.error;
     assert_eq!(e.step, "--mem");
     assert_eq!(e.path, addr);
