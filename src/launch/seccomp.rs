@@ -455,8 +455,109 @@ fn leaf_code(l: Leaf) -> Vec<sock_filter> {
     }
 }
 
-/// The whole program: the arch guard, then the search over x86_64 numbers.
+/// The whole program: the arch guard, then the search over x86_64 numbers, whose branches
+/// jump straight to one shared copy of each leaf's code at the end. The kernel converts and
+/// JIT-compiles the program at every start: default shrinks from 154 to about 90
+/// instructions this way. Jumps only go forward, 255 instructions at most; a program too
+/// long for that is laid out with a copy of each leaf in place (`program_inline`).
 fn program(policy: &Policy) -> BpfProgram {
+    program_shared(policy).unwrap_or_else(|| program_inline(policy))
+}
+
+/// A node of the search: a leaf (its index among the shared blocks) or a split on `A >= k`.
+enum Node {
+    Leaf(usize),
+    Split {
+        k: u32,
+        lo: Box<Node>,
+        hi: Box<Node>,
+    },
+}
+
+impl Node {
+    fn splits(&self) -> usize {
+        match self {
+            Node::Leaf(_) => 0,
+            Node::Split { lo, hi, .. } => 1 + lo.splits() + hi.splits(),
+        }
+    }
+}
+
+fn tree(ranges: &[(u32, Leaf)], leaves: &[Leaf]) -> Node {
+    if let [(_, l)] = ranges {
+        return Node::Leaf(leaves.iter().position(|x| x == l).expect("listed"));
+    }
+    let mid = ranges.len() / 2;
+    Node::Split {
+        k: ranges[mid].0,
+        lo: Box::new(tree(&ranges[..mid], leaves)),
+        hi: Box::new(tree(&ranges[mid..], leaves)),
+    }
+}
+
+fn program_shared(policy: &Policy) -> Option<BpfProgram> {
+    let rs = ranges(policy);
+    let enosys = Leaf::Ret(errno_ret(ENOSYS));
+    let mut leaves = vec![enosys];
+    for (_, l) in &rs {
+        if !leaves.contains(l) {
+            leaves.push(*l);
+        }
+    }
+    let root = tree(&rs, &leaves);
+    // Layout: guard (4), the splits in pre-order, the leaves' code, then other arches.
+    const GUARD: usize = 4;
+    let tail = GUARD + root.splits();
+    let mut at = Vec::with_capacity(leaves.len());
+    let mut code = Vec::new();
+    for l in &leaves {
+        at.push(tail + code.len());
+        code.extend(leaf_code(*l));
+    }
+    let foreign_at = tail + code.len();
+    // Where a branch from instruction `from` to `node` (starting at `start` if a split) lands.
+    let offset = |from: usize, to: usize| u8::try_from(to.checked_sub(from + 1)?).ok();
+    let target = |n: &Node, start: usize| match n {
+        Node::Leaf(i) => at[*i],
+        Node::Split { .. } => start,
+    };
+    fn emit(
+        n: &Node,
+        pos: usize,
+        out: &mut Vec<sock_filter>,
+        offset: &dyn Fn(usize, usize) -> Option<u8>,
+        target: &dyn Fn(&Node, usize) -> usize,
+    ) -> Option<()> {
+        let Node::Split { k, lo, hi } = n else {
+            return Some(());
+        };
+        let lo_at = pos + 1;
+        let hi_at = lo_at + lo.splits();
+        let jt = offset(pos, target(hi, hi_at))?;
+        let jf = offset(pos, target(lo, lo_at))?;
+        out.push(jump(BPF_JGE_K, *k, jt, jf));
+        emit(lo, lo_at, out, offset, target)?;
+        emit(hi, hi_at, out, offset, target)
+    }
+    let mut p = vec![
+        ld(ARCH),
+        jump(BPF_JEQ_K, AUDIT_ARCH_X86_64, 0, offset(1, foreign_at)?),
+        ld(NR),
+        jump(
+            BPF_JGE_K,
+            X32_SYSCALL_BIT,
+            offset(3, at[0])?,
+            offset(3, target(&root, GUARD))?,
+        ),
+    ];
+    emit(&root, GUARD, &mut p, &offset, &target)?;
+    p.extend(code);
+    p.extend(foreign(policy.i386.as_deref()));
+    Some(p)
+}
+
+/// [`program`] with each leaf's code in place, for programs too long for shared leaves.
+fn program_inline(policy: &Policy) -> BpfProgram {
     let mut native = vec![ld(NR)];
     native.extend(if_else(
         BPF_JGE_K,
@@ -848,6 +949,11 @@ mod tests {
                     ];
                 }
                 let (one, old) = (build(&s).unwrap(), stacked(&s));
+                // The fallback layout, with each leaf in place, answers the same too.
+                let inline: Vec<BpfProgram> = match resolve(&s).unwrap() {
+                    p if p.is_empty() => Vec::new(),
+                    p => vec![program_inline(&p)],
+                };
                 assert!(
                     one.len() <= 1 && one.len() == old.len().min(1),
                     "{profile:?} {bits}"
@@ -862,6 +968,7 @@ mod tests {
                                 verdict(&old, &c),
                                 "{profile:?} {bits}: arch {arch:#x} nr {nr} args {a:?}"
                             );
+                            assert_eq!(verdict(&inline, &c), verdict(&old, &c));
                             cases += 1;
                         }
                     }
@@ -869,6 +976,31 @@ mod tests {
             }
         }
         assert!(cases > 100_000);
+    }
+
+    #[test]
+    fn leaves_are_shared() {
+        for (profile, most) in [
+            (SeccompProfile::Default, 100),
+            (SeccompProfile::Strict, 200),
+        ] {
+            for (userns, b32) in [(false, false), (true, true)] {
+                let mut s = spec(profile);
+                (s.allow_userns, s.seccomp.allow_32bit) = (userns, b32);
+                let policy = resolve(&s).unwrap();
+                let shared = program_shared(&policy).expect("short enough to share leaves");
+                let inline = program_inline(&policy);
+                eprintln!(
+                    "{profile:?} {userns} {b32}: {} vs {}",
+                    shared.len(),
+                    inline.len()
+                );
+                assert!(shared.len() < inline.len());
+                if !b32 {
+                    assert!(shared.len() <= most, "{profile:?}: {}", shared.len());
+                }
+            }
+        }
     }
 
     #[test]
