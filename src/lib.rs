@@ -8,5 +8,6 @@ pub mod cli;
 pub mod doctor;
 pub mod launch;
 pub mod mkroot;
+pub mod nss;
 pub mod profile;
 pub mod spec;

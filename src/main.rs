@@ -97,38 +97,11 @@ fn run_mode(mode: Mode, prefix: &str) -> i32 {
     }
 }
 
-/// sbox is linked statically (.cargo/config.toml). For a name that isn't in the /etc files,
-/// glibc's NSS would load the system's service modules (systemd, sss, ldap), which need the
-/// shared libc: in a static binary that crashes (seen: SIGSEGV in getpwuid_r for a uid with no
-/// passwd line). So only the services built into libc are used, and such a name is simply not
-/// found: ${USER} and ${HOME} then come from the environment.
-#[cfg(all(not(test), target_feature = "crt-static"))]
-fn nss_builtin_only() {
-    unsafe extern "C" {
-        fn __nss_configure_lookup(db: *const libc::c_char, services: *const libc::c_char) -> i32;
-    }
-    for (db, services) in [
-        (c"passwd", c"files"),
-        (c"group", c"files"),
-        (c"shadow", c"files"),
-        (c"initgroups", c"files"),
-        (c"hosts", c"files dns"),
-        (c"services", c"files"),
-        (c"protocols", c"files"),
-        (c"networks", c"files"),
-    ] {
-        // SAFETY: two NUL-terminated strings; called before anything else, single-threaded.
-        unsafe { __nss_configure_lookup(db.as_ptr(), services.as_ptr()) };
-    }
-}
-
 /// The process entry point (see the top of this file).
 #[cfg(not(test))]
 #[unsafe(no_mangle)]
 extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
     // SAFETY: single-threaded start-up; plain libc calls on our own descriptors and signals.
-    #[cfg(target_feature = "crt-static")]
-    nss_builtin_only();
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
         // A closed 0, 1 or 2 would be taken by the next open (a file could receive messages

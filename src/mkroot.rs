@@ -561,6 +561,7 @@ impl Root {
         let tmp = self.open_dir(Path::new("tmp"))?;
         fchmod(&tmp, Mode::from_bits_truncate(0o1777)).at(self.host(Path::new("tmp")))?;
         let (uid, gid) = (getuid(), getgid());
+        crate::nss::builtin_only();
         let mut passwd = String::from("root:x:0:0:root:/root:/bin/sh\n");
         let mut group = String::from("root:x:0:\n");
         if !uid.is_root() {

@@ -162,6 +162,8 @@ fn start_scope_at(
         )
     };
     let gone = |what: &str, e: dbus::Error| unreachable(bus_err(what, e));
+    // libdbus can look users up (its cookie authentication).
+    crate::nss::builtin_only();
     let mut ch =
         Channel::open_private(address).map_err(|e| gone("cannot connect to the user D-Bus", e))?;
     let mut match_serial = None;
@@ -293,6 +295,7 @@ pub fn user_manager_version() -> Result<String, SetupError> {
 }
 
 fn manager_version(address: &str, shown: &str, bus: Bus) -> Result<String, SetupError> {
+    crate::nss::builtin_only();
     let fail = |what: &str, e: dbus::Error| {
         let why = e
             .message()

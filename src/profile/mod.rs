@@ -39,6 +39,7 @@ impl Vars {
     pub fn from_host() -> Vars {
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let uid = nix::unistd::getuid();
+        crate::nss::builtin_only();
         let user = nix::unistd::User::from_uid(uid).ok().flatten();
         let home = env("HOME").or_else(|| user.as_ref().map(|u| u.dir.display().to_string()));
         let cwd = std::env::current_dir().ok();
