@@ -82,7 +82,8 @@ fn security_many(name: &'static str, v: &'static str, help: &'static str) -> Arg
 fn flag(name: &'static str, heading: &'static str, help: &'static str) -> Arg {
     Arg::new(name)
         .long(name)
-        .action(ArgAction::SetTrue)
+        .action(ArgAction::Set)
+        .num_args(0)
         .help(help)
         .help_heading(heading)
 }
@@ -383,7 +384,8 @@ pub fn command() -> Command {
         .arg(
             Arg::new("level-prefix")
                 .long("level-prefix")
-                .action(ArgAction::SetTrue)
+                .action(ArgAction::Set)
+        .num_args(0)
                 .help("Prefix messages with their syslog level, e.g. <3>"),
         )
         .arg(
@@ -554,7 +556,8 @@ pub fn command() -> Command {
             Arg::new("verbose")
                 .short('v')
                 .long("verbose")
-                .action(ArgAction::SetTrue)
+                .action(ArgAction::Set)
+        .num_args(0)
                 .help("Print one line per setup step on stderr"),
         )
         .arg(
@@ -971,7 +974,7 @@ pub fn parse_as(
     }
 
     // Layers: built-in defaults < each profile (after what it extends) < this command line.
-    if m.get_flag("list-profiles") {
+    if m.contains_id("list-profiles") {
         return Err(CliError::Display(profiles.list()));
     }
     let names: Vec<String> = m
@@ -987,7 +990,7 @@ pub fn parse_as(
     };
     let before = profile::entries(&base);
     let mut spec = apply_options(&m, base)?;
-    if m.get_flag("explain") {
+    if m.contains_id("explain") {
         profile::attribute(&before, &mut spec, "command line");
         return Err(CliError::Display(profile::explain(&spec)));
     }
@@ -1230,7 +1233,7 @@ fn apply_options(m: &ArgMatches, mut spec: Spec) -> Result<Spec, CliError> {
     }
 
     // Namespaces.
-    let on = |id: &str| m.get_flag(id);
+    let on = |id: &str| m.contains_id(id);
     let all = on("unshare-all");
     spec.ns.ipc |= all || on("unshare-ipc");
     spec.ns.pid |= all || on("unshare-pid");
