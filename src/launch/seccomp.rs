@@ -377,10 +377,19 @@ fn leaf(policy: &Policy, nr: i64) -> Leaf {
 /// Syscall numbers as ranges of equal leaves, (first number, leaf), in order from 0; the last
 /// range is open-ended (x32 numbers never get here).
 fn ranges(policy: &Policy) -> Vec<(u32, Leaf)> {
+    // The leaf can only change at a listed number or just after one.
     let listed = policy.allow.iter().flatten();
-    let last = policy.deny.keys().chain(listed).max().copied().unwrap_or(0);
+    let mut edges: Vec<i64> = policy
+        .deny
+        .keys()
+        .chain(listed)
+        .flat_map(|&n| [n, n + 1])
+        .collect();
+    edges.push(0);
+    edges.sort_unstable();
+    edges.dedup();
     let mut out: Vec<(u32, Leaf)> = Vec::new();
-    for nr in 0..=last + 1 {
+    for nr in edges {
         let l = leaf(policy, nr);
         if out.last().map(|r| r.1) != Some(l) {
             out.push((nr as u32, l));
@@ -464,50 +473,22 @@ fn program(policy: &Policy) -> BpfProgram {
     program_shared(policy).unwrap_or_else(|| program_inline(policy))
 }
 
-/// A node of the search: a leaf (its index among the shared blocks) or a split on `A >= k`.
-enum Node {
-    Leaf(usize),
-    Split {
-        k: u32,
-        lo: Box<Node>,
-        hi: Box<Node>,
-    },
-}
-
-impl Node {
-    fn splits(&self) -> usize {
-        match self {
-            Node::Leaf(_) => 0,
-            Node::Split { lo, hi, .. } => 1 + lo.splits() + hi.splits(),
-        }
-    }
-}
-
-fn tree(ranges: &[(u32, Leaf)], leaves: &[Leaf]) -> Node {
-    if let [(_, l)] = ranges {
-        return Node::Leaf(leaves.iter().position(|x| x == l).expect("listed"));
-    }
-    let mid = ranges.len() / 2;
-    Node::Split {
-        k: ranges[mid].0,
-        lo: Box::new(tree(&ranges[..mid], leaves)),
-        hi: Box::new(tree(&ranges[mid..], leaves)),
-    }
-}
-
 fn program_shared(policy: &Policy) -> Option<BpfProgram> {
     let rs = ranges(policy);
     let enosys = Leaf::Ret(errno_ret(ENOSYS));
     let mut leaves = vec![enosys];
+    // Each range's leaf, as an index into `leaves`.
+    let mut of: Vec<usize> = Vec::with_capacity(rs.len());
     for (_, l) in &rs {
-        if !leaves.contains(l) {
+        of.push(leaves.iter().position(|x| x == l).unwrap_or_else(|| {
             leaves.push(*l);
-        }
+            leaves.len() - 1
+        }));
     }
-    let root = tree(&rs, &leaves);
-    // Layout: guard (4), the splits in pre-order, the leaves' code, then other arches.
+    // Layout: guard (4), the splits of the search (n ranges: n - 1) in pre-order, the
+    // leaves' code, then other arches.
     const GUARD: usize = 4;
-    let tail = GUARD + root.splits();
+    let tail = GUARD + rs.len() - 1;
     let mut at = Vec::with_capacity(leaves.len());
     let mut code = Vec::new();
     for l in &leaves {
@@ -515,30 +496,11 @@ fn program_shared(policy: &Policy) -> Option<BpfProgram> {
         code.extend(leaf_code(*l));
     }
     let foreign_at = tail + code.len();
-    // Where a branch from instruction `from` to `node` (starting at `start` if a split) lands.
     let offset = |from: usize, to: usize| u8::try_from(to.checked_sub(from + 1)?).ok();
-    let target = |n: &Node, start: usize| match n {
-        Node::Leaf(i) => at[*i],
-        Node::Split { .. } => start,
+    // Where the search over ranges[lo..hi], laid out from `start`, is entered.
+    let entry = |lo: usize, hi: usize, start: usize| {
+        if hi - lo == 1 { at[of[lo]] } else { start }
     };
-    fn emit(
-        n: &Node,
-        pos: usize,
-        out: &mut Vec<sock_filter>,
-        offset: &dyn Fn(usize, usize) -> Option<u8>,
-        target: &dyn Fn(&Node, usize) -> usize,
-    ) -> Option<()> {
-        let Node::Split { k, lo, hi } = n else {
-            return Some(());
-        };
-        let lo_at = pos + 1;
-        let hi_at = lo_at + lo.splits();
-        let jt = offset(pos, target(hi, hi_at))?;
-        let jf = offset(pos, target(lo, lo_at))?;
-        out.push(jump(BPF_JGE_K, *k, jt, jf));
-        emit(lo, lo_at, out, offset, target)?;
-        emit(hi, hi_at, out, offset, target)
-    }
     let mut p = vec![
         ld(ARCH),
         jump(BPF_JEQ_K, AUDIT_ARCH_X86_64, 0, offset(1, foreign_at)?),
@@ -547,10 +509,25 @@ fn program_shared(policy: &Policy) -> Option<BpfProgram> {
             BPF_JGE_K,
             X32_SYSCALL_BIT,
             offset(3, at[0])?,
-            offset(3, target(&root, GUARD))?,
+            offset(3, entry(0, rs.len(), GUARD))?,
         ),
     ];
-    emit(&root, GUARD, &mut p, &offset, &target)?;
+    // Pre-order: a split on the middle range's first number, then the lower half's splits,
+    // then the upper half's; a half of one range is its leaf, in the tail.
+    let mut stack = vec![(0, rs.len())];
+    while let Some((lo, hi)) = stack.pop() {
+        if hi - lo == 1 {
+            continue;
+        }
+        let pos = p.len();
+        let mid = lo + (hi - lo) / 2;
+        let (lo_at, hi_at) = (pos + 1, pos + 1 + (mid - lo - 1));
+        let jt = offset(pos, entry(mid, hi, hi_at))?;
+        let jf = offset(pos, entry(lo, mid, lo_at))?;
+        p.push(jump(BPF_JGE_K, rs[mid].0, jt, jf));
+        stack.push((mid, hi));
+        stack.push((lo, mid));
+    }
     p.extend(code);
     p.extend(foreign(policy.i386.as_deref()));
     Some(p)
