@@ -988,9 +988,15 @@ pub fn parse_as(
             .load(&names, defaults)
             .map_err(|e| CliError::Invalid(format!("--profile: {e}")))?
     };
-    let before = profile::entries(&base);
+    // What the profiles set, to tell it apart from what the command line adds (--explain).
+    let explain = m.contains_id("explain");
+    let before = if explain {
+        profile::entries(&base)
+    } else {
+        Vec::new()
+    };
     let mut spec = apply_options(&m, base)?;
-    if m.contains_id("explain") {
+    if explain {
         profile::attribute(&before, &mut spec, "command line");
         return Err(CliError::Display(profile::explain(&spec)));
     }
