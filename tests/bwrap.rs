@@ -214,6 +214,23 @@ fn seccomp_and_add_seccomp_fd_install_programs() {
     assert_eq!(out, "['99', 'ok']\n['99', '98']\n");
     let o = sbox(&["--seccomp", "5", "--add-seccomp-fd", "6", "true"]);
     assert_one_line_error(&o, "--seccomp: cannot be combined with --add-seccomp-fd");
+
+    // A program the kernel refuses (a jump past its end) is the caller's: named as --seccomp.
+    let bad = d.join("bad");
+    let insns: [(u16, u8, u8, u32); 2] = [(0x15, 200, 0, 0), (0x06, 0, 0, 0x7fff_0000)];
+    let bytes: Vec<u8> = insns
+        .iter()
+        .flat_map(|(c, jt, jf, k)| [&c.to_ne_bytes()[..], &[*jt, *jf], &k.to_ne_bytes()].concat())
+        .collect();
+    std::fs::write(&bad, bytes).unwrap();
+    chown_to_test_user(&bad);
+    let script = format!(
+        "exec 5<{}; exec {} --ro-bind / / --seccomp 5 true",
+        bad.display(),
+        bin().display()
+    );
+    let o = as_user("sh").args(["-c", &script]).output().unwrap();
+    assert_one_line_error(&o, "--seccomp: the kernel refused the program");
 }
 
 fn ns_of(args: &[&str], ns: &str) -> String {

@@ -126,9 +126,11 @@ fn prepare(spec: &Spec, plan: &Plan, keep: &[RawFd], report: BorrowedFd) -> Resu
     if spec.verbose {
         eprintln!("sbox: {}", seccomp::describe(spec));
     }
-    super::step(spec, "seccomp install", || seccomp::install(&plan.filters))?;
+    super::step(spec, "seccomp install", || {
+        seccomp::install("seccomp", &plan.filters)
+    })?;
     // Programs given with --seccomp/--add-seccomp-fd go after sbox's own, in order.
-    seccomp::install(&plan.bpf)
+    seccomp::install("--seccomp", &plan.bpf)
 }
 
 /// SELinux is needed for --exec-label and --file-label.

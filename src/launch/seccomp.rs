@@ -704,7 +704,8 @@ const _: () = assert!(size_of::<sock_filter>() == size_of::<libc::sock_filter>()
 
 /// Install the programs in order (the last one is the newest). Call last, right before
 /// execve, with no_new_privs already set.
-pub fn install(progs: &[BpfProgram]) -> Result<(), SetupError> {
+/// `opt` names them in errors: "seccomp" (sbox's policy) or "--seccomp" (the caller's).
+pub fn install(opt: &str, progs: &[BpfProgram]) -> Result<(), SetupError> {
     for p in progs {
         let fprog = libc::sock_fprog {
             len: p.len() as u16,
@@ -725,9 +726,12 @@ pub fn install(progs: &[BpfProgram]) -> Result<(), SetupError> {
                 nix::errno::Errno::EACCES => {
                     "not allowed: no_new_privs must be set first".to_string()
                 }
+                nix::errno::Errno::EINVAL => "the kernel refused the program (EINVAL: not a \
+                                               valid classic BPF filter)"
+                    .to_string(),
                 e => e.desc().to_string(),
             };
-            return Err(SetupError::new("seccomp", "", why));
+            return Err(SetupError::new(opt, "", why));
         }
     }
     Ok(())
@@ -1404,7 +1408,7 @@ mod tests {
         }
         let progs = build(&spec_for(&case)).unwrap();
         unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
-        install(&progs).unwrap();
+        install("seccomp", &progs).unwrap();
         let tiocsti_high = (TIOCSTI | 1 << 32) as i64;
         let byte = b"x".as_ptr() as i64;
         let results = [
@@ -1535,7 +1539,7 @@ mod tests {
         let profile = case.trim_start_matches("bench-");
         let progs = build(&spec_for(profile)).unwrap();
         unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
-        install(&progs).unwrap();
+        install("seccomp", &progs).unwrap();
         const N: u32 = 3_000_000;
         let t = std::time::Instant::now();
         for _ in 0..N {
