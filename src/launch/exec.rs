@@ -117,14 +117,14 @@ fn prepare(spec: &Spec, plan: &Plan, keep: &[RawFd], report: BorrowedFd) -> Resu
     // Landlock, then seccomp last: only execve follows.
     if let Some(ll) = landlock::apply(spec)? {
         if spec.verbose {
-            eprintln!("sbox: {ll}");
+            super::say(&ll.to_string());
         }
         if spec.fds.json_status.is_some() {
             channel::send_report(report, &ll.to_json());
         }
     }
     if spec.verbose {
-        eprintln!("sbox: {}", seccomp::describe(spec));
+        super::say(&seccomp::describe(spec));
     }
     super::step(spec, "seccomp install", || {
         seccomp::install("seccomp", &plan.filters)

@@ -28,7 +28,7 @@ use nix::fcntl::OFlag;
 use nix::sched::CloneFlags;
 use nix::sys::wait::{WaitPidFlag, waitpid};
 use nix::unistd::{ForkResult, Pid, fork, pipe2};
-use std::io::Read;
+use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 
 /// Start the sandbox and wait for it; returns the exit status sbox should exit with.
@@ -105,10 +105,10 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
     drop(err_w);
     if spec.verbose {
         let ms = t.elapsed().as_secs_f64() * 1e3;
-        eprintln!(
-            "sbox: clone (namespaces {}): {ms:.3} ms",
+        say(&format!(
+            "clone (namespaces {}): {ms:.3} ms",
             userns::describe(flags)
-        );
+        ));
     }
     // Only the sandbox holds --sync-fd: its end closes the descriptor for whoever waits on it.
     if let Some(fd) = spec.fds.sync {
@@ -228,6 +228,12 @@ enum Role {
     },
 }
 
+/// One line on stderr, `sbox: ` first, in a single write: the supervisor and the sandbox
+/// report at the same time under -v, and eprintln! writes a line in pieces that interleave.
+pub fn say(line: &str) {
+    let _ = std::io::stderr().write_all(format!("sbox: {line}\n").as_bytes());
+}
+
 /// `-v`: run one setup step and say how long it took.
 fn step<T>(spec: &Spec, name: &str, f: impl FnOnce() -> T) -> T {
     if !spec.verbose {
@@ -235,7 +241,10 @@ fn step<T>(spec: &Spec, name: &str, f: impl FnOnce() -> T) -> T {
     }
     let t = std::time::Instant::now();
     let r = f();
-    eprintln!("sbox: {name}: {:.3} ms", t.elapsed().as_secs_f64() * 1e3);
+    say(&format!(
+        "{name}: {:.3} ms",
+        t.elapsed().as_secs_f64() * 1e3
+    ));
     r
 }
 
