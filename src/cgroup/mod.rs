@@ -455,15 +455,16 @@ impl Session {
             }
         }
 
-        let have = controllers(&self.group);
-        for c in &self.ctls {
-            if !have.iter().any(|h| h == c.name) {
-                return Err(self.not_delegated(*c));
-            }
-        }
         let ctl = self.group.join("cgroup.subtree_control");
         let plus: Vec<String> = self.ctls.iter().map(|c| format!("+{}", c.name)).collect();
-        write(&ctl, &plus.join(" ")).map_err(|e| io_err(opt, &ctl, e))?;
+        if let Err(e) = write(&ctl, &plus.join(" ")) {
+            // Which controller this cgroup lacks (only read when the write failed).
+            let have = controllers(&self.group);
+            if let Some(c) = self.ctls.iter().find(|c| !have.iter().any(|h| h == c.name)) {
+                return Err(self.not_delegated(*c));
+            }
+            return Err(io_err(opt, &ctl, e));
+        }
 
         if let Some(bytes) = limits.memory {
             let c = self.ctls[0];
@@ -471,11 +472,19 @@ impl Session {
             let page = page_size();
             let want = bytes / page * page;
             self.limit = Some(self.set(c, "memory.max", &bytes.to_string(), &want.to_string())?);
-            if self.leaf("payload").join("memory.swap.max").exists() {
-                self.set(c, "memory.swap.max", "0", "0")?;
+            // Kept as written (no read-back, unlike the limits the kernel may round); no
+            // memory.swap.max means no swap accounting, so nothing to turn off.
+            let swap = self.leaf("payload").join("memory.swap.max");
+            match write(&swap, "0") {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                r => r.map_err(|e| io_err(c.opt, &swap, e))?,
             }
             // An OOM kill takes the whole command down, not one of its processes at random.
-            self.set(c, "memory.oom.group", "1", "1")?;
+            let group = self.leaf("payload").join("memory.oom.group");
+            match write(&group, "1") {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(self.not_delegated(c)),
+                r => r.map_err(|e| io_err(c.opt, &group, e))?,
+            }
         }
         if let Some(n) = limits.pids {
             let c = *self
@@ -544,7 +553,8 @@ impl Session {
     /// After the sandbox exited: read what happened, kill what the command left behind, and
     /// remove the cgroups sbox made in a delegated subtree. A scope's are systemd's to remove:
     /// it collects the scope, leaves included, once sbox, its last process, exits.
-    pub fn finish(mut self) -> Report {
+    /// `peak`: read memory.peak too (for --json-status-fd; an OOM report always has it).
+    pub fn finish(mut self, peak: bool) -> Report {
         self.procs = None;
         let payload = self.leaf("payload");
         let mut r = Report {
@@ -554,9 +564,11 @@ impl Session {
         if self.ctls.iter().any(|c| c.name == "memory") {
             let ev = read(&payload.join("memory.events")).unwrap_or_default();
             r.oom_kill = events::keyed(&ev, "oom_kill").unwrap_or(0);
-            r.memory_peak = read(&payload.join("memory.peak"))
-                .ok()
-                .and_then(|s| s.trim().parse().ok());
+            if peak || r.oom_kill > 0 {
+                r.memory_peak = read(&payload.join("memory.peak"))
+                    .ok()
+                    .and_then(|s| s.trim().parse().ok());
+            }
         }
         self.teardown();
         self.done = true;

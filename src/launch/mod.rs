@@ -148,7 +148,8 @@ fn watch(
     set_dumpable(false);
     let (mut code, reports) = supervise(spec, child, err_r)?;
     let mut usage = Vec::new();
-    if let Some(report) = plan.limits.take().map(crate::cgroup::Session::finish) {
+    let peak = spec.fds.json_status.is_some();
+    if let Some(report) = plan.limits.take().map(|s| s.finish(peak)) {
         if report.oom_killed() {
             eprintln!("sbox: {report}");
             code = 137;

@@ -232,7 +232,7 @@ out=$(sbox --ro-bind "$w/malutka" / --mem 512K sh -c 'echo hi' 2>/dev/null)
 
 # --- Timing (issue 8): a --mem sandbox against systemd-run starting the same command in a scope
 # with the same limit, and the same sandbox without limits (the difference is what --mem's scope
-# set-up costs); alternating, medians of 21 each. Reported as an INFO line; a failure only on a
+# set-up costs); alternating, medians of 41 each. Reported as an INFO line; a failure only on a
 # gross regression (more than twice systemd-run's median).
 us_of() { # command... -> elapsed microseconds
 	t0=$(date +%s%N)
@@ -243,7 +243,7 @@ us_of() { # command... -> elapsed microseconds
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 : >"$w/t.run" && : >"$w/t.mem" && : >"$w/t.plain"
 i=0
-while [ $i -lt 21 ]; do
+while [ $i -lt 41 ]; do
 	us_of systemd-run --user --scope -q -p MemoryMax=64M true >>"$w/t.run"
 	us_of sbox --ro-bind / / --mem 64M true >>"$w/t.mem"
 	us_of sbox --ro-bind / / true >>"$w/t.plain"
@@ -255,7 +255,7 @@ p=$(median <"$w/t.plain")
 ratio() { awk "BEGIN {printf \"%.2f\", $1 / $2}"; }
 info="systemd-run --user --scope -p MemoryMax=64M true: $r us; sbox --ro-bind / / --mem 64M true:\
  $m us (ratio $(ratio "$m" "$r")); sbox --ro-bind / / true: $p us; --mem set-up (difference):\
- $((m - p)) us (ratio $(ratio "$((m - p))" "$r")); medians of 21, TCG guest"
+ $((m - p)) us (ratio $(ratio "$((m - p))" "$r")); medians of 41, TCG guest"
 echo "INFO $info" >>"$res"
 [ "$m" -le $((2 * r)) ] && pass "--mem start-up within 2x systemd-run's" ||
 	fail "--mem start-up within 2x systemd-run's" "$info"
