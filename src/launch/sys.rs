@@ -8,33 +8,17 @@ use std::ffi::{CStr, CString};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
-pub const OPEN_TREE_CLONE: u32 = 1;
-pub const OPEN_TREE_CLOEXEC: u32 = libc::O_CLOEXEC as u32;
-pub const AT_RECURSIVE: u32 = 0x8000;
+// The new mount API's constants and `struct mount_attr` are libc's (linux/mount.h).
+use libc::{
+    FSCONFIG_CMD_CREATE, FSCONFIG_SET_FLAG, FSCONFIG_SET_STRING, FSMOUNT_CLOEXEC, FSOPEN_CLOEXEC,
+    MOVE_MOUNT_F_EMPTY_PATH, MOVE_MOUNT_T_EMPTY_PATH, mount_attr,
+};
+pub use libc::{
+    MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY, OPEN_TREE_CLOEXEC,
+    OPEN_TREE_CLONE,
+};
+pub const AT_RECURSIVE: u32 = libc::AT_RECURSIVE as u32;
 pub const AT_EMPTY_PATH: u32 = libc::AT_EMPTY_PATH as u32;
-
-const MOVE_MOUNT_F_EMPTY_PATH: u32 = 0x4;
-const MOVE_MOUNT_T_EMPTY_PATH: u32 = 0x40;
-
-const FSOPEN_CLOEXEC: u32 = 1;
-const FSMOUNT_CLOEXEC: u32 = 1;
-const FSCONFIG_SET_FLAG: u32 = 0;
-const FSCONFIG_SET_STRING: u32 = 1;
-const FSCONFIG_CMD_CREATE: u32 = 6;
-
-pub const MOUNT_ATTR_RDONLY: u64 = 0x1;
-pub const MOUNT_ATTR_NOSUID: u64 = 0x2;
-pub const MOUNT_ATTR_NODEV: u64 = 0x4;
-pub const MOUNT_ATTR_NOEXEC: u64 = 0x8;
-
-/// `struct mount_attr` (linux/mount.h), version 0.
-#[repr(C)]
-struct MountAttr {
-    attr_set: u64,
-    attr_clr: u64,
-    propagation: u64,
-    userns_fd: u64,
-}
 
 fn cstr(p: &Path) -> Result<CString, Errno> {
     CString::new(p.as_os_str().as_encoded_bytes()).map_err(|_| Errno::EINVAL)
@@ -108,7 +92,7 @@ pub fn move_mount_to_path(from: BorrowedFd, to: &Path) -> Result<(), Errno> {
 
 /// Set (and clear) mount attributes on the mount at `fd`, recursively when asked.
 pub fn mount_setattr(fd: BorrowedFd, set: u64, clear: u64, recursive: bool) -> Result<(), Errno> {
-    let attr = MountAttr {
+    let attr = mount_attr {
         attr_set: set,
         attr_clr: clear,
         propagation: 0,
@@ -122,8 +106,8 @@ pub fn mount_setattr(fd: BorrowedFd, set: u64, clear: u64, recursive: bool) -> R
             fd.as_raw_fd(),
             EMPTY.as_ptr(),
             flags,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
+            &attr as *const mount_attr,
+            std::mem::size_of::<mount_attr>(),
         )
     })
 }
