@@ -155,11 +155,15 @@ fn check_layout(
     m.v2.ok_or_else(|| v1_layout(ctls[0].opt))
 }
 
+/// Where systemd mounts the cgroup2 hierarchy.
+const UNIFIED_MOUNT: &str = "/sys/fs/cgroup";
+
 /// The common case without reading /proc/self/mountinfo (a tenth of the cgroup set-up in the
 /// VM): cgroup2 mounted at /sys/fs/cgroup with its root there, no controller asked for bound to
-/// v1. None sends the caller to the full check (and its error messages).
-fn unified_fast_path(ctls: &[Ctl], proc_cgroups: &str) -> Option<(PathBuf, String)> {
-    let mnt = Path::new("/sys/fs/cgroup");
+/// v1. Returns what `own_cgroup` does; None sends the caller to the full check (and its error
+/// messages).
+fn unified_fast_path(ctls: &[Ctl], proc_cgroups: &str) -> Option<(PathBuf, bool)> {
+    let mnt = Path::new(UNIFIED_MOUNT);
     let fs = nix::sys::statfs::statfs(mnt).ok()?;
     if fs.filesystem_type() != nix::sys::statfs::CGROUP2_SUPER_MAGIC {
         return None;
@@ -176,10 +180,10 @@ fn unified_fast_path(ctls: &[Ctl], proc_cgroups: &str) -> Option<(PathBuf, Strin
     }
     // The mount's root is the hierarchy's (or the cgroup namespace's) root when this process's
     // own cgroup is found under it by its /proc/self/cgroup path.
-    let (own, _) = own_cgroup("", mnt, "/").ok()?;
+    let (own, ns_root) = own_cgroup("", mnt, "/").ok()?;
     own.join("cgroup.controllers")
         .exists()
-        .then(|| (mnt.to_path_buf(), "/".to_string()))
+        .then_some((own, ns_root))
 }
 
 fn v1_layout(opt: &str) -> SetupError {
@@ -329,15 +333,16 @@ pub fn prepare(limits: &Limits) -> Result<Option<Session>, SetupError> {
         return Ok(None);
     };
     let proc_cgroups = read(Path::new("/proc/cgroups")).unwrap_or_default();
-    let (mnt, mnt_root) = match unified_fast_path(&ctls, &proc_cgroups) {
-        Some(found) => found,
+    let ((mnt, mnt_root), (cg, ns_root)) = match unified_fast_path(&ctls, &proc_cgroups) {
+        Some(own) => ((PathBuf::from(UNIFIED_MOUNT), "/".to_string()), own),
         None => {
             let mountinfo = read(Path::new("/proc/self/mountinfo"))
                 .map_err(|e| io_err(first.opt, Path::new("/proc/self/mountinfo"), e))?;
-            check_layout(&ctls, &mountinfo, &proc_cgroups)?
+            let (mnt, mnt_root) = check_layout(&ctls, &mountinfo, &proc_cgroups)?;
+            let own = own_cgroup(first.opt, &mnt, &mnt_root)?;
+            ((mnt, mnt_root), own)
         }
     };
-    let (cg, ns_root) = own_cgroup(first.opt, &mnt, &mnt_root)?;
 
     let name = format!("sbox-{}-{}", std::process::id(), random_suffix());
     let have = controllers(&cg);
