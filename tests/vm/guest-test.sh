@@ -100,6 +100,15 @@ st=$?
 if [ $st = 0 ] && [ "$out" = ok ]; then pass "--mem 64M: a modest command succeeds"; else
 	fail "--mem 64M: a modest command succeeds" "status $st: $out"; fi
 
+# --- --json-status-fd's exit record carries what the memory cgroup saw (memory.peak is read
+# only when asked for like this, or for an OOM report).
+sb --mem 64M --json-status-fd 3 true 3>"$w/status"
+last=$(tail -n 1 "$w/status")
+case "$last" in
+*'"exit-code": 0, "oom-kill": 0, "memory-peak": '[1-9]*) pass "--json-status-fd: exit record with oom-kill and memory-peak" ;;
+*) fail "--json-status-fd: exit record with oom-kill and memory-peak" "$last" ;;
+esac
+
 # --- The same over the user bus, where systemd's private socket is not found (sbox uses it
 # first, as systemctl --user does).
 [ -S "$XDG_RUNTIME_DIR/systemd/private" ] && pass "env: systemd's private socket is there" ||
