@@ -151,7 +151,7 @@ fn watch(
     let peak = spec.fds.json_status.is_some();
     if let Some(report) = plan.limits.take().map(|s| s.finish(peak)) {
         if report.oom_killed() {
-            eprintln!("sbox: {report}");
+            say(&report.to_string());
             code = 137;
         }
         usage.push(("oom-kill".to_string(), report.oom_kill.to_string()));
