@@ -322,6 +322,13 @@ pub struct Origins {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Spec {
     pub ops: Vec<FsOp>,
+    /// How many of `ops`, from the start, come from profiles: their host sources and their
+    /// destinations in the new root are opened without following any symlink (a previous
+    /// sandbox could have planted one); the command line's follow them, as in bubblewrap.
+    pub profile_ops: usize,
+    /// Host paths the sandbox must not be able to write: the profile files used, their
+    /// directories, and the search-path directories consulted before them.
+    pub protect: Vec<PathBuf>,
     pub ns: Namespaces,
     /// uid inside the sandbox (default: the caller's).
     pub uid: Option<u32>,

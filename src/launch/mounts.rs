@@ -45,6 +45,24 @@ fn tree(path: &Path, recursive: bool, set: u64) -> Result<OwnedFd, Errno> {
     Ok(fd)
 }
 
+/// `tree` of a profile's source: the path is opened following no symlink, so that a link
+/// planted after the profile was checked can't redirect it.
+fn tree_no_symlinks(path: &Path, set: u64) -> Result<OwnedFd, Errno> {
+    let at = sys::open_no_symlinks(path, libc::O_PATH)?;
+    let fd = sys::open_tree_fd(at.as_fd(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE)?;
+    sys::mount_setattr(fd.as_fd(), set, 0, true)?;
+    Ok(fd)
+}
+
+/// Why a profile's path failed, with what ELOOP means there.
+fn why(e: Errno, strict: bool) -> String {
+    if strict && e == Errno::ELOOP {
+        "a symbolic link on the way (a profile's mounts follow none: a previous sandbox could have planted it): remove it".into()
+    } else {
+        e.desc().to_string()
+    }
+}
+
 fn is_dir(fd: BorrowedFd) -> bool {
     fstat(fd)
         .map(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
@@ -55,7 +73,8 @@ fn is_dir(fd: BorrowedFd) -> bool {
 /// current directory).
 pub fn open_sources(spec: &Spec) -> Result<Vec<Source>, SetupError> {
     let mut out = Vec::with_capacity(spec.ops.len());
-    for op in &spec.ops {
+    for (i, op) in spec.ops.iter().enumerate() {
+        let strict = i < spec.profile_ops;
         let src = match op {
             FsOp::Bind {
                 kind,
@@ -68,7 +87,12 @@ pub fn open_sources(spec: &Spec) -> Result<Vec<Source>, SetupError> {
                     BindKind::Rw => MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
                     BindKind::Dev => MOUNT_ATTR_NOSUID,
                 };
-                match tree(src, true, set) {
+                let opened = if strict {
+                    tree_no_symlinks(src, set)
+                } else {
+                    tree(src, true, set)
+                };
+                match opened {
                     Ok(fd) => {
                         let is_dir = is_dir(fd.as_fd());
                         Source::Tree { fd, is_dir }
@@ -83,7 +107,7 @@ pub fn open_sources(spec: &Spec) -> Result<Vec<Source>, SetupError> {
                         return Err(SetupError::new(
                             op.option(),
                             src.display().to_string(),
-                            format!("{}{hint}", e.desc()),
+                            format!("{}{hint}", why(e, strict)),
                         ));
                     }
                 }
@@ -114,8 +138,9 @@ pub fn open_sources(spec: &Spec) -> Result<Vec<Source>, SetupError> {
             }
             FsOp::Overlay { lower, upper, .. } => {
                 let dir = |p: &PathBuf| {
-                    open_dir(p)
-                        .map_err(|e| SetupError::errno(op.option(), p.display().to_string(), e))
+                    open_dir(p, strict).map_err(|e| {
+                        SetupError::new(op.option(), p.display().to_string(), why(e, strict))
+                    })
                 };
                 let lower = lower.iter().map(dir).collect::<Result<_, _>>()?;
                 let upper = match upper {
@@ -131,7 +156,10 @@ pub fn open_sources(spec: &Spec) -> Result<Vec<Source>, SetupError> {
     Ok(out)
 }
 
-fn open_dir(p: &Path) -> Result<OwnedFd, Errno> {
+fn open_dir(p: &Path, strict: bool) -> Result<OwnedFd, Errno> {
+    if strict {
+        return sys::open_no_symlinks(p, libc::O_PATH | libc::O_DIRECTORY);
+    }
     let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
     nix::fcntl::open(p, flags, Mode::empty())
 }
@@ -178,11 +206,29 @@ fn relative(dst: &Path) -> PathBuf {
     }
 }
 
+/// A root being built, and whether paths in it may pass through symlinks (not for a
+/// profile's operations: an earlier mount may be a project holding a planted link).
+#[derive(Clone, Copy)]
+struct In<'a> {
+    root: BorrowedFd<'a>,
+    strict: bool,
+}
+
+impl In<'_> {
+    fn open(self, rel: &Path, flags: i32) -> Result<OwnedFd, Errno> {
+        if self.strict {
+            sys::open_in_root_strict(self.root, rel, flags)
+        } else {
+            sys::open_in_root(self.root, rel, flags)
+        }
+    }
+}
+
 /// Open (creating when missing) a directory inside the root, one component at a time. A
 /// dangling symlink on the way is followed the way the kernel would, inside the root.
-fn ensure_dir(root: BorrowedFd, rel: &Path, mode: u32, depth: u32) -> Result<OwnedFd, Errno> {
+fn ensure_dir(root: In, rel: &Path, mode: u32, depth: u32) -> Result<OwnedFd, Errno> {
     let flags = libc::O_PATH | libc::O_DIRECTORY;
-    match sys::open_in_root(root, rel, flags) {
+    match root.open(rel, flags) {
         Err(Errno::ENOENT) if depth < 40 => {}
         Err(Errno::ENOENT) => return Err(Errno::ELOOP),
         other => return other,
@@ -204,7 +250,7 @@ fn ensure_dir(root: BorrowedFd, rel: &Path, mode: u32, depth: u32) -> Result<Own
         }
         Err(e) => return Err(e),
     }
-    sys::open_in_root(root, rel, flags)
+    root.open(rel, flags)
 }
 
 fn split(rel: &Path) -> Result<(PathBuf, PathBuf), Errno> {
@@ -223,9 +269,9 @@ fn split(rel: &Path) -> Result<(PathBuf, PathBuf), Errno> {
 
 /// Resolve `dst` inside the root (never following a symlink out of it), creating it and its
 /// parents when asked. Returns an O_PATH descriptor.
-fn resolve(root: BorrowedFd, dst: &Path, create: Create) -> Result<OwnedFd, Errno> {
+fn resolve(root: In, dst: &Path, create: Create) -> Result<OwnedFd, Errno> {
     let rel = relative(dst);
-    match sys::open_in_root(root, &rel, libc::O_PATH) {
+    match root.open(&rel, libc::O_PATH) {
         Err(Errno::ENOENT) if create != Create::No => {}
         other => return other,
     }
@@ -245,12 +291,13 @@ fn resolve(root: BorrowedFd, dst: &Path, create: Create) -> Result<OwnedFd, Errn
         Ok(()) | Err(Errno::EEXIST) => {}
         Err(e) => return Err(e),
     }
-    sys::open_in_root(root, &rel, libc::O_PATH)
+    root.open(&rel, libc::O_PATH)
 }
 
 /// Word a destination error, with the fix where there is one.
-fn dst_error(op: &FsOp, e: Errno) -> SetupError {
+fn dst_error(op: &FsOp, e: Errno, strict: bool) -> SetupError {
     let why = match e {
+        Errno::ELOOP if strict => why(e, strict),
         Errno::EROFS => format!(
             "{}: the parent directory is read-only; create the mount point first, e.g. with a --tmpfs or --dir on a writable parent",
             e.desc()
@@ -307,8 +354,10 @@ pub fn build(spec: &Spec, sources: Vec<Source>) -> Result<OwnedFd, SetupError> {
         scratch: None,
         bwrap_mode: spec.bwrap_mode,
         file_label: spec.file_label.clone(),
+        strict: false,
     };
-    for (op, src) in spec.ops.iter().zip(sources) {
+    for (i, (op, src)) in spec.ops.iter().zip(sources).enumerate() {
+        b.strict = i < spec.profile_ops;
         // -v: one line per operation; the name is only formatted when it is printed.
         let r = if spec.verbose {
             let name = format!("{} {}", op.option(), op.dst().display());
@@ -316,7 +365,7 @@ pub fn build(spec: &Spec, sources: Vec<Source>) -> Result<OwnedFd, SetupError> {
         } else {
             b.apply(op, src)
         };
-        r.map_err(|e| dst_error(op, e))?;
+        r.map_err(|e| dst_error(op, e, b.strict))?;
     }
     b.drop_scratch()
         .map_err(|e| staging(format!("scratch: {}", e.desc())))?;
@@ -335,6 +384,8 @@ struct Builder {
     scratch: Option<(OwnedFd, u32)>,
     bwrap_mode: bool,
     file_label: Option<String>,
+    /// The current operation comes from a profile: follow no symlink.
+    strict: bool,
 }
 
 const SCRATCH: &str = ".sbox-scratch";
@@ -348,6 +399,13 @@ fn io_errno(e: std::io::Error) -> Errno {
 }
 
 impl Builder {
+    fn at(&self) -> In<'_> {
+        In {
+            root: self.root.as_fd(),
+            strict: self.strict,
+        }
+    }
+
     /// A fresh entry name in the scratch tmpfs, and the scratch root.
     fn scratch(&mut self) -> Result<(BorrowedFd<'_>, String), Errno> {
         if self.scratch.is_none() {
@@ -387,7 +445,7 @@ impl Builder {
     /// handle: lookups starting from a descriptor don't cross mounts stacked on that very
     /// directory.
     fn attach(&mut self, dst: &Path, create: Create, mnt: &OwnedFd) -> Result<(), Errno> {
-        let target = resolve(self.root.as_fd(), dst, create)?;
+        let target = resolve(self.at(), dst, create)?;
         sys::move_mount(mnt.as_fd(), target.as_fd())?;
         if relative(dst) == Path::new(".") {
             self.root = mnt.try_clone().map_err(io_errno)?;
@@ -428,16 +486,16 @@ impl Builder {
             }
             (FsOp::Dir { dst, perms }, _) => {
                 let create = Create::Dir(perms.unwrap_or(0o755));
-                resolve(self.root.as_fd(), dst, create).map(drop)
+                resolve(self.at(), dst, create).map(drop)
             }
-            (FsOp::Symlink { target, dst }, _) => symlink(self.root.as_fd(), target, dst),
+            (FsOp::Symlink { target, dst }, _) => symlink(self.at(), target, dst),
             (FsOp::RemountRo { dst }, _) => {
-                let target = resolve(self.root.as_fd(), dst, Create::No)?;
+                let target = resolve(self.at(), dst, Create::No)?;
                 // bubblewrap leaves submounts alone; sbox makes them read-only too.
                 remount_ro(target.as_fd(), !self.bwrap_mode)
             }
             (FsOp::Chmod { mode, path }, _) => {
-                let target = resolve(self.root.as_fd(), path, Create::No)?;
+                let target = resolve(self.at(), path, Create::No)?;
                 // chmod through the descriptor's magic link: no path is resolved again.
                 nix::sys::stat::fchmodat(
                     nix::fcntl::AT_FDCWD,
@@ -481,7 +539,7 @@ impl Builder {
         };
         if how == DataKind::File {
             let (parent, name) = split(&relative(dst))?;
-            let pfd = ensure_dir(self.root.as_fd(), &parent, 0o755, 0)?;
+            let pfd = ensure_dir(self.at(), &parent, 0o755, 0)?;
             return copy(
                 openat(pfd.as_fd(), name.as_path(), create, mode)?,
                 &mut input,
@@ -513,7 +571,7 @@ impl Builder {
     /// A profile's `mask`: an empty read-only tmpfs on a directory, an empty read-only file
     /// (from the scratch tmpfs) on anything else.
     fn mask(&mut self, dst: &Path) -> Result<(), Errno> {
-        let target = match resolve(self.root.as_fd(), dst, Create::No) {
+        let target = match resolve(self.at(), dst, Create::No) {
             Err(Errno::ENOENT) => return Ok(()),
             other => other?,
         };
@@ -660,7 +718,7 @@ fn populate_dev(dev: BorrowedFd, nodes: Vec<(&'static str, OwnedFd)>) -> Result<
 }
 
 /// Create a symlink; an identical existing one is fine.
-fn symlink(root: BorrowedFd, target: &Path, dst: &Path) -> Result<(), Errno> {
+fn symlink(root: In, target: &Path, dst: &Path) -> Result<(), Errno> {
     let (parent, name) = split(&relative(dst))?;
     let pfd = ensure_dir(root, &parent, 0o755, 0)?;
     match nix::unistd::symlinkat(target, pfd.as_fd(), name.as_path()) {

@@ -149,6 +149,21 @@ pub fn new_mount(
 
 /// `openat2` confined to `root`: absolute symlinks and `..` resolve inside it, never out.
 pub fn open_in_root(root: BorrowedFd, path: &Path, flags: i32) -> Result<OwnedFd, Errno> {
+    openat2(root.as_raw_fd(), path, flags, libc::RESOLVE_IN_ROOT)
+}
+
+/// `open_in_root` following no symlink at all (a profile's destinations).
+pub fn open_in_root_strict(root: BorrowedFd, path: &Path, flags: i32) -> Result<OwnedFd, Errno> {
+    let resolve = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_SYMLINKS;
+    openat2(root.as_raw_fd(), path, flags, resolve)
+}
+
+/// Open a host path following no symlink on the way (a profile's sources).
+pub fn open_no_symlinks(path: &Path, flags: i32) -> Result<OwnedFd, Errno> {
+    openat2(libc::AT_FDCWD, path, flags, libc::RESOLVE_NO_SYMLINKS)
+}
+
+fn openat2(dir: RawFd, path: &Path, flags: i32, resolve: u64) -> Result<OwnedFd, Errno> {
     let p = cstr(path)?;
     // struct open_how (linux/openat2.h); libc's is non-exhaustive.
     #[repr(C)]
@@ -160,13 +175,13 @@ pub fn open_in_root(root: BorrowedFd, path: &Path, flags: i32) -> Result<OwnedFd
     let how = OpenHow {
         flags: (flags | libc::O_CLOEXEC) as u64,
         mode: 0,
-        resolve: libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS,
+        resolve: resolve | libc::RESOLVE_NO_MAGICLINKS,
     };
     // SAFETY: how is a valid open_how of the size we pass.
     fd_result(unsafe {
         libc::syscall(
             libc::SYS_openat2,
-            root.as_raw_fd(),
+            dir,
             p.as_ptr(),
             &how as *const OpenHow,
             std::mem::size_of::<OpenHow>(),
