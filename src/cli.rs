@@ -542,6 +542,14 @@ pub fn command() -> Command {
                 .help("Start from a profile (a name in the search path, or a file); repeatable, later ones win")
                 .help_heading("Profiles"),
         )
+        .arg(
+            Arg::new("project")
+                .long("project")
+                .value_name("DIR")
+                .value_parser(value_parser!(PathBuf))
+                .help("The project a profile's ${PROJECT} names (default: the git work tree holding the current directory)")
+                .help_heading("Profiles"),
+        )
         .arg(flag(
             "explain",
             "Profiles",
@@ -981,11 +989,17 @@ pub fn parse_as(
         .get_many::<String>("profile")
         .map(|v| v.cloned().collect())
         .unwrap_or_default();
+    let project = m.get_one::<PathBuf>("project");
+    if project.is_some() && names.is_empty() {
+        return Err(CliError::Invalid(
+            "--project: only profiles use it: add --profile NAME".into(),
+        ));
+    }
     let base = if names.is_empty() {
         defaults
     } else {
         profiles
-            .load(&names, defaults)
+            .load(&names, project.map(PathBuf::as_path), defaults)
             .map_err(|e| CliError::Invalid(format!("--profile: {e}")))?
     };
     // What the profiles set, to tell it apart from what the command line adds (--explain).
@@ -1005,6 +1019,8 @@ pub fn parse_as(
             "no command given (usage: sbox [OPTIONS] [--] COMMAND [ARGS...])".into(),
         ));
     }
+    // Only now is it known what the sandbox can write: the command line adds mounts too.
+    profile::check_writable(&spec).map_err(|e| CliError::Invalid(format!("--profile: {e}")))?;
     Ok(spec)
 }
 

@@ -49,7 +49,10 @@ fn tree(path: &Path, recursive: bool, set: u64) -> Result<OwnedFd, Errno> {
 /// planted after the profile was checked can't redirect it.
 fn tree_no_symlinks(path: &Path, set: u64) -> Result<OwnedFd, Errno> {
     let at = sys::open_no_symlinks(path, libc::O_PATH)?;
-    let fd = sys::open_tree_fd(at.as_fd(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE)?;
+    let fd = sys::open_tree_fd(
+        at.as_fd(),
+        OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE,
+    )?;
     sys::mount_setattr(fd.as_fd(), set, 0, true)?;
     Ok(fd)
 }
