@@ -321,12 +321,22 @@ fn cargo_build_builds_a_workspace_offline() {
     );
     let script = format!("cargo build --offline && ./target/debug/app && python3 -c '{PROBE}'");
     let mut path = String::from("/usr/bin:/bin");
-    let mut cmd = sbox_in(&fx, "cargo-build", &["--", "sh", "-c", &script]);
-    // The profile binds ~/.rustup and ~/.cargo/bin: point them at the readable toolchain.
+    let mut args: Vec<String> = Vec::new();
+    let mut toolchain_name = None;
+    // The profile binds ~/.rustup and ~/.cargo/bin: bind the readable toolchain there from the
+    // command line (a profile's mounts follow no symlink in the home).
     if let Some((rustup_home, proxies, n)) = toolchain {
-        std::os::unix::fs::symlink(&rustup_home, fx.home.join(".rustup")).unwrap();
-        std::os::unix::fs::symlink(&proxies, fx.home.join(".cargo/bin")).unwrap();
+        for (from, to) in [(rustup_home, ".rustup"), (proxies, ".cargo/bin")] {
+            args.extend(["--ro-bind".into(), from.display().to_string()]);
+            args.push(fx.home.join(to).display().to_string());
+        }
         path = format!("{}/.cargo/bin:{path}", fx.home.display());
+        toolchain_name = Some(n);
+    }
+    args.extend(["--", "sh", "-c", &script].map(String::from));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut cmd = sbox_in(&fx, "cargo-build", &args);
+    if let Some(n) = toolchain_name {
         cmd.env("RUSTUP_TOOLCHAIN", n);
     }
     chown_tree(&fx.home);

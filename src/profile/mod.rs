@@ -377,8 +377,14 @@ impl<S: Source> Loader<S> {
                 .ok_or_else(|| at(self.not_found(r)))?;
             if stack.iter().any(|(_, s)| *s == p) {
                 let chain: Vec<&str> = stack.iter().map(|(l, _)| l.as_str()).collect();
+                // Extending the shipped profile one shadows is what `builtin:` is for.
+                let shipped = Path::new(BUILTIN_DIR).join(format!("{r}.toml"));
+                let hint = match self.source.read(&shipped) {
+                    Ok(Some(_)) if !is_path(r) => format!("; 'builtin:{r}' names the shipped one"),
+                    _ => String::new(),
+                };
                 return Err(at(format!(
-                    "extends '{r}': a cycle ({} -> {r}; 'builtin:{r}' names the shipped one)",
+                    "extends '{r}': a cycle ({} -> {r}{hint})",
                     chain.join(" -> ")
                 )));
             }

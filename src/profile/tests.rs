@@ -28,15 +28,19 @@ impl Source for Mem {
 
 fn vars() -> Vars {
     let v = |s: &str| Some(s.to_string());
-    Vars(BTreeMap::from([
-        ("HOME", v("/home/u")),
-        ("UID", v("1000")),
-        ("USER", v("u")),
-        ("PROJECT", v("/home/u/src/p")),
-        ("CWD", v("/home/u/src/p/sub")),
-        ("XDG_RUNTIME_DIR", None),
-        ("XDG_CACHE_HOME", v("/home/u/.cache")),
-    ]))
+    Vars {
+        values: BTreeMap::from([
+            ("HOME", v("/home/u")),
+            ("UID", v("1000")),
+            ("USER", v("u")),
+            ("PROJECT", v("/home/u/src/p")),
+            ("CWD", v("/home/u/src/p/sub")),
+            ("XDG_RUNTIME_DIR", None),
+            ("XDG_CACHE_HOME", v("/home/u/.cache")),
+            ("GIT_COMMON_DIR", v("/home/u/src/p/.git")),
+        ]),
+        refused: BTreeMap::new(),
+    }
 }
 
 /// A loader whose search path is /p (the given files) then /shipped (the repository's).
