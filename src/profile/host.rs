@@ -185,6 +185,8 @@ pub fn check_writable(spec: &Spec) -> Result<(), String> {
     }
     let protect: Vec<(&PathBuf, PathBuf)> =
         spec.protect.iter().map(|p| (p, canonical(p))).collect();
+    // The writable mounts with their host sources, resolved as launch will.
+    let mut writable = Vec::new();
     for (i, op) in spec.ops.iter().enumerate() {
         let (src, dst) = match op {
             FsOp::Bind {
@@ -206,11 +208,14 @@ pub fn check_writable(spec: &Spec) -> Result<(), String> {
             }
             _ => continue,
         };
-        let Ok(src) = std::fs::canonicalize(&src) else {
-            continue;
-        };
-        for (given, real) in &protect {
-            let Ok(below) = real.strip_prefix(&src) else {
+        if let Ok(src) = std::fs::canonicalize(&src) {
+            writable.push((i, op, src, dst));
+        }
+    }
+    // In the order the profiles were found: the first one named is the first reported.
+    for (given, real) in &protect {
+        for (i, op, src, dst) in &writable {
+            let Ok(below) = real.strip_prefix(src) else {
                 continue;
             };
             let inside = dst.join(below);
@@ -219,7 +224,7 @@ pub fn check_writable(spec: &Spec) -> Result<(), String> {
                 .any(|later| inside.starts_with(later.dst()));
             if !covered {
                 return Err(format!(
-                    "{}: the sandbox could rewrite this profile for its next run ({} {} on {} makes it writable): keep profiles outside writable mounts, or cover their directory with a read-only bind (see README)",
+                    "{}: the sandbox could rewrite it ({} {} on {}), and with it the profile of its next run: keep profiles outside writable mounts, or cover their directory with a read-only bind (see README)",
                     given.display(),
                     op.option(),
                     src.display(),
