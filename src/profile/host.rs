@@ -235,3 +235,65 @@ pub fn check_writable(spec: &Spec) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    fn tmp(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("sbox-host-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::canonicalize(d).unwrap()
+    }
+
+    #[test]
+    fn below_a_location_no_link_at_all() {
+        let d = tmp("loc");
+        std::fs::create_dir_all(d.join("p/real")).unwrap();
+        symlink(d.join("p/real"), d.join("p/link")).unwrap();
+        let trusted = [d.join("p")];
+        assert_eq!(
+            real_path(&d.join("p/real/x"), &trusted, false),
+            Ok(d.join("p/real/x"))
+        );
+        // Owned by root here (the tests run as root in CI) and still refused: it is below
+        // one of the caller's places.
+        let e = real_path(&d.join("p/link/x"), &trusted, false).unwrap_err();
+        assert!(e.starts_with(&format!(
+            "{}: is a symbolic link (to ",
+            d.join("p/link").display()
+        )));
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn elsewhere_only_root_links_for_a_user() {
+        let d = tmp("sys");
+        std::fs::create_dir_all(d.join("usr/bin")).unwrap();
+        symlink("usr/bin", d.join("bin")).unwrap();
+        let root_owned = nix::unistd::geteuid().is_root();
+        let got = real_path(&d.join("bin/sh"), &[], false);
+        if root_owned {
+            // merged /usr: followed, and the result has no link left.
+            assert_eq!(got, Ok(d.join("usr/bin/sh")));
+            // The same link for a root caller could be its own: refused.
+            assert!(real_path(&d.join("bin/sh"), &[], true).is_err());
+            // A link owned by someone else than root: refused.
+            std::os::unix::fs::lchown(d.join("bin"), Some(4321), Some(4321)).unwrap();
+        }
+        assert!(real_path(&d.join("bin/sh"), &[], false).is_err());
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn the_project_is_not_the_home_or_above() {
+        let home = Path::new("/home/u");
+        assert!(check_project(Path::new("/home/u/src/p"), Some(home)).is_ok());
+        for p in ["/home/u", "/home", "/"] {
+            assert!(check_project(Path::new(p), Some(home)).is_err(), "{p}");
+        }
+        assert!(check_project(Path::new("/"), None).is_err());
+    }
+}
