@@ -516,3 +516,47 @@ fn shipped_profiles_load_and_keep_their_promises() {
         }
     )));
 }
+
+#[test]
+fn project_option_refused_values_and_profile_ops() {
+    let l = loader(&[]);
+    // --project names ${PROJECT}; it means nothing without a profile.
+    let s = spec(&l, &["--profile", "project", "--project", "/q", "true"]);
+    assert!(has_op(&s, &bind(BindKind::Rw, "/q", "/q", false)));
+    let e = error(&l, &["--project", "/q", "true"]);
+    assert!(e.starts_with("--project: only profiles use it"), "{e}");
+    // Every profile op is marked (launch follows no symlink for them), the command line's not.
+    let s = spec(&l, &["--profile", "make", "--tmpfs", "/x", "true"]);
+    assert_eq!(s.profile_ops, s.ops.len() - 1);
+    // A refused variable is an error only where a profile uses it.
+    let mut l = loader(&[(
+        "uses",
+        "[[mounts]]\nkind = \"bind\"\nsrc = \"${PROJECT}\"\n",
+    )]);
+    l.vars.values.insert("PROJECT", None);
+    l.vars
+        .refused
+        .insert("PROJECT", "/home/u: the project would be your home".into());
+    let e = error(&l, &["--profile", "uses", "true"]);
+    assert!(
+        e.ends_with("${PROJECT}: /home/u: the project would be your home"),
+        "{e}"
+    );
+    assert!(run(&l, &["--profile", "base", "true"]).is_ok());
+}
+
+#[test]
+fn profiles_and_earlier_search_dirs_are_protected() {
+    let l = loader(&[("mine", "extends = [\"make\"]\n")]);
+    let s = spec(&l, &["--profile", "mine", "true"]);
+    for p in ["/p/mine.toml", "/p", "/shipped/make.toml", "/shipped"] {
+        assert!(
+            s.protect.contains(&PathBuf::from(p)),
+            "{p}: {:?}",
+            s.protect
+        );
+    }
+    // A name found in /shipped: /p, consulted first, could shadow it.
+    let s = spec(&l, &["--profile", "make", "true"]);
+    assert!(s.protect.contains(&PathBuf::from("/p")), "{:?}", s.protect);
+}
