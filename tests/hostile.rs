@@ -210,6 +210,8 @@ fn the_project_is_never_the_home_or_the_root() {
     refused(&o, &fx.home);
     let o = fx.sbox(Path::new("/"), &["--profile", "make", "true"]);
     refused(&o, Path::new("/"));
+    // A profile without ${PROJECT} runs from anywhere.
+    success(&fx.sbox(Path::new("/"), &["--profile", "curl", "true"]));
     // A dotfiles repository: ~/.git, and a run from a directory below it.
     write(&fx.home.join(".git/HEAD"), "ref: refs/heads/main\n");
     write(&fx.home.join("notes/todo"), "x");

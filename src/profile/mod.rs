@@ -108,12 +108,14 @@ impl Vars {
         }
     }
 
-    /// The caller's places, as prefixes below which no symlink is followed.
+    /// The caller's places, as prefixes below which no symlink is followed. `/` (a HOME of
+    /// `/`, a run from `/`) is no such place: system paths keep their own rule there.
     fn locations(&self) -> Vec<PathBuf> {
         LOCATIONS
             .iter()
             .filter_map(|k| self.values.get(k).cloned().flatten())
             .map(PathBuf::from)
+            .filter(|p| p != Path::new("/"))
             .collect()
     }
 
