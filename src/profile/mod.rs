@@ -66,9 +66,10 @@ impl Vars {
         let uid = nix::unistd::getuid();
         crate::nss::builtin_only();
         let user = nix::unistd::User::from_uid(uid).ok().flatten();
-        let home = env("HOME").or_else(|| user.as_ref().map(|u| u.dir.display().to_string()));
+        let home = env("HOME")
+            .or_else(|| user.as_ref().map(|u| u.dir.display().to_string()))
+            .map(real);
         let cache = env("XDG_CACHE_HOME").or_else(|| home.as_ref().map(|h| format!("{h}/.cache")));
-        let home = home.map(real);
         let cwd = std::env::current_dir().ok();
         let mut refused = BTreeMap::new();
         let found = match (project, &cwd) {
