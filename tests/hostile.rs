@@ -452,3 +452,33 @@ fn git_worktrees_work_and_a_rewritten_gitfile_exposes_nothing() {
     assert!(!wt.join("leak").exists() || std::fs::read(wt.join("leak")).unwrap().is_empty());
     fx.check_host();
 }
+
+/// $HOME spelled through a link (Fedora Silverblue: /home -> var/home): the profile mounts the
+/// real home, and $HOME as given still leads there inside.
+#[test]
+fn a_home_spelled_through_a_link_still_works() {
+    let fx = fixture("homelink");
+    let link = scratch("homelink-links").join("home");
+    std::os::unix::fs::symlink(&fx.home, &link).unwrap();
+    let mut c = as_user(bin());
+    c.current_dir(&fx.project)
+        .env("HOME", &link)
+        .env_remove("SBOX_PROFILE_PATH")
+        .env_remove("XDG_CONFIG_HOME")
+        .env_remove("XDG_CACHE_HOME")
+        .args([
+            "--profile",
+            "make",
+            "--",
+            "sh",
+            "-c",
+            "cd && touch made && pwd -P",
+        ]);
+    let out = success(&c.output().unwrap());
+    assert_eq!(out.trim(), fx.home.display().to_string());
+    assert!(
+        !fx.home.join("made").exists(),
+        "the home is a private tmpfs"
+    );
+    fx.check_host();
+}

@@ -49,6 +49,9 @@ pub struct Vars {
     pub values: BTreeMap<&'static str, Option<String>>,
     /// Variables whose value is refused, with why (using one is then that error).
     pub refused: BTreeMap<&'static str, String>,
+    /// `$HOME` as the caller spells it, when that is not its real path (`/home/u` with
+    /// `/home -> var/home`): the sandbox gets a link from there to the real one.
+    pub home_alias: Option<PathBuf>,
 }
 
 impl Vars {
@@ -66,9 +69,11 @@ impl Vars {
         let uid = nix::unistd::getuid();
         crate::nss::builtin_only();
         let user = nix::unistd::User::from_uid(uid).ok().flatten();
-        let home = env("HOME")
-            .or_else(|| user.as_ref().map(|u| u.dir.display().to_string()))
-            .map(real);
+        let given = env("HOME").or_else(|| user.as_ref().map(|u| u.dir.display().to_string()));
+        let home = given.clone().map(real);
+        let home_alias = given
+            .filter(|g| Some(g) != home.as_ref())
+            .map(PathBuf::from);
         let cache = env("XDG_CACHE_HOME").or_else(|| home.as_ref().map(|h| format!("{h}/.cache")));
         let cwd = std::env::current_dir().ok();
         let mut refused = BTreeMap::new();
@@ -106,6 +111,7 @@ impl Vars {
                 ("GIT_COMMON_DIR", git),
             ]),
             refused,
+            home_alias,
         }
     }
 
@@ -425,6 +431,19 @@ impl<S: Source> Loader<S> {
                     }
                 }
                 _ => {}
+            }
+        }
+        // $HOME as the caller spells it leads to the real one, where the profile put it.
+        if let (Some(alias), Some(Some(home))) = (&vars.home_alias, vars.values.get("HOME")) {
+            // Not into a mount of host files (it would be made there, or fail read-only).
+            let taken = spec.ops.iter().any(|o| {
+                alias.starts_with(o.dst()) && !matches!(o, FsOp::Tmpfs { .. } | FsOp::Dir { .. })
+            });
+            if !taken && alias.is_absolute() {
+                spec.ops.push(FsOp::Symlink {
+                    target: PathBuf::from(home),
+                    dst: alias.clone(),
+                });
             }
         }
         spec.profile_ops = spec.ops.len();

@@ -40,6 +40,7 @@ fn vars() -> Vars {
             ("GIT_COMMON_DIR", v("/home/u/src/p/.git")),
         ]),
         refused: BTreeMap::new(),
+        home_alias: None,
     }
 }
 
