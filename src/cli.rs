@@ -558,7 +558,7 @@ pub fn command() -> Command {
         .arg(flag(
             "list-profiles",
             "Profiles",
-            "List the profiles in the search path (name and file), then exit",
+            "List the profiles in the search path (name and file, or (built in)), then exit",
         ))
         .arg(
             Arg::new("verbose")
