@@ -58,6 +58,15 @@ pub fn real_path(
             continue;
         }
         hops += 1;
+        if prefix.is_none() && caller_is_root && md.uid() == 0 {
+            // Never advise root to remove /bin: say why it can't be told apart.
+            let to = std::fs::read_link(&next).unwrap_or_default();
+            return Err(format!(
+                "{}: is a symbolic link (to {}), and for root sbox can't tell a system link from one a sandbox planted: run as a normal user, or {fix}",
+                next.display(),
+                to.display()
+            ));
+        }
         if !links_ok || md.uid() != 0 || hops > 40 {
             return Err(link_error(&next, fix));
         }
