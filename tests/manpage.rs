@@ -79,8 +79,17 @@ fn extra_sections() -> String {
         &mut r,
         "*--profile* _NAME_ loads a TOML profile: the same options, written down. It is looked \
          for in each directory of *$SBOX_PROFILE_PATH* (colon-separated), then \
-         _~/.config/sbox/profiles_, _/etc/sbox/profiles_, then the profiles installed with sbox in \
-         _PREFIX/share/sbox/profiles_.",
+         _~/.config/sbox/profiles_, _/etc/sbox/profiles_, the profiles installed with sbox in \
+         _PREFIX/share/sbox/profiles_, then the same shipped profiles compiled into sbox; in \
+         *extends*, _builtin:NAME_ names the compiled-in one.",
+    );
+    para(
+        &mut r,
+        "A profile's mounts pass through no symlink below the caller's own places (the home, \
+         the project, the working directory, the cache and runtime directories): a previous \
+         sandbox could have planted one. The project is never the home, a parent of it or /: \
+         name it with *--project* _DIR_. A profile that its own sandbox could rewrite (under a \
+         writable bind not covered by a later read-only one) is refused.",
     );
 
     r.control("SH", ["LIMITS"]);
