@@ -300,6 +300,11 @@ pub fn command() -> Command {
             "Descriptors",
         ))
         .arg(path_one("lock-file", "DEST", "Hold a lock on DEST (inside) while the sandbox runs"))
+        .arg(path_one(
+            "report-planted",
+            "DIR",
+            "After the run, warn of files the sandbox planted under the host directory DIR for programs run later outside it (.git, .envrc, .cargo, .npmrc, .vscode ...)",
+        ))
         .arg(fd_pair("file", "Copy the contents of FD to a new file DEST"))
         .arg(fd_pair("bind-data", "Copy FD to a private file bound on DEST"))
         .arg(fd_pair("ro-bind-data", "Copy FD to a private file bound read-only on DEST"))
@@ -1336,6 +1341,21 @@ fn apply_options(m: &ArgMatches, mut spec: Spec) -> Result<Spec, CliError> {
         .get_many::<PathBuf>("lock-file")
         .map(|v| v.cloned().collect())
         .unwrap_or_default();
+    for dir in m
+        .get_many::<PathBuf>("report-planted")
+        .into_iter()
+        .flatten()
+    {
+        if !dir.is_absolute() {
+            return Err(CliError::Invalid(format!(
+                "--report-planted: {}: not an absolute path",
+                dir.display()
+            )));
+        }
+        if !spec.report_planted.contains(dir) {
+            spec.report_planted.push(dir.clone());
+        }
+    }
     if m.get_many::<OsString>("argv0").is_some_and(|v| v.len() > 1) {
         return Err(CliError::Invalid("--argv0: used multiple times".into()));
     }

@@ -353,6 +353,9 @@ pub struct Spec {
     pub fds: Fds,
     /// `--lock-file`: paths inside the sandbox locked while it runs.
     pub lock_files: Vec<PathBuf>,
+    /// `--report-planted`: host directories checked after the run for files the sandbox
+    /// planted for programs run later outside it (a `.git`, an `.envrc`, ...).
+    pub report_planted: Vec<PathBuf>,
     /// `--argv0`: argv[0] of the command.
     pub argv0: Option<OsString>,
     /// `--level-prefix`: prefix messages with their syslog level, e.g. `<3>`.

@@ -807,3 +807,39 @@ fn fixture_root_built_from_host_programs() {
     let o = sbox(&["--ro-bind", r, "/", "python3", "-c", "1"]);
     assert_one_line_error(&o, "exec: python3: command not found");
 }
+
+/// --report-planted DIR: after the run, one warning line per file planted under DIR for a
+/// program run later outside the sandbox; nothing for ordinary files.
+#[test]
+fn report_planted_names_each_planted_file() {
+    let d = scratch("report-planted");
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    let dir = d.to_str().unwrap();
+    let script =
+        format!("mkdir {dir}/sub && touch {dir}/sub/.envrc {dir}/a.o && ln -s / {dir}/.git");
+    let o = sbox(&[
+        "--ro-bind",
+        "/",
+        "/",
+        "--bind",
+        dir,
+        dir,
+        "--report-planted",
+        dir,
+        "sh",
+        "-c",
+        &script,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 2, "{err}");
+    for p in ["sub/.envrc", ".git"] {
+        assert!(
+            err.lines()
+                .any(|l| l.starts_with(&format!("sbox: warning: {dir}/{p}: planted"))),
+            "{p}: {err}"
+        );
+    }
+    let o = sbox(&["--ro-bind", "/", "/", "--report-planted", "rel", "true"]);
+    assert_one_line_error(&o, "--report-planted: rel: not an absolute path");
+}

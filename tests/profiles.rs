@@ -62,7 +62,7 @@ fn fixture(name: &str, files: &[(&str, &str)]) -> Fixture {
         (".aws/credentials", "aws_secret_access_key = x"),
         (".gnupg/private-keys-v1.d/k.key", "gpg"),
         (".cargo/credentials.toml", "token = \"x\""),
-        (".npmrc", "//registry.npmjs.org/:_authToken=x"),
+        (".npmrc", "//npm.registry.invalid/:_authToken=x"),
         (".netrc", "machine example.com password x"),
         ("notes.txt", "private notes"),
     ] {
@@ -429,4 +429,66 @@ fn list_and_explain() {
         out.lines()
             .any(|l| l.starts_with("namespaces.net ") && l.ends_with("[base]"))
     );
+}
+
+/// Issue 12 item 4: what a hostile build plants for programs run later outside the sandbox
+/// (a `.git` in a subdirectory whose core.fsmonitor git would run, .envrc, .cargo/config.toml,
+/// .npmrc, .vscode/tasks.json) is reported after the run, one warning line each; the project's
+/// own files, what the build makes, and the read-only top-level .git are not.
+#[test]
+fn planted_files_are_reported_after_the_run() {
+    let fx = fixture(
+        "planted",
+        &[
+            ("src/main.c", "int main(void) { return 0; }\n"),
+            (".vscode/settings.json", "{}"),
+            (".idea/workspace.xml", "<x/>"),
+        ],
+    );
+    // Birth and change times are compared with the start of the run (a coarse clock).
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    let script = "set -e
+mkdir -p src/.git && printf '[core]\\n\\tfsmonitor = touch /tmp/pwned\\n' > src/.git/config
+touch .envrc && mkdir .cargo && echo '[build]' > .cargo/config.toml && touch .npmrc
+echo '{}' > .vscode/tasks.json
+touch src/main.o out.bin
+{ echo x >> .git/config; } 2>/dev/null || true";
+    let o = sbox_in(&fx, "make", &["--", "sh", "-c", script])
+        .output()
+        .unwrap();
+    success(&o);
+    let err = stderr(&o);
+    let mut reported: Vec<String> = err
+        .lines()
+        .map(|l| {
+            let rest = l
+                .strip_prefix("sbox: warning: ")
+                .unwrap_or_else(|| panic!("not a warning line: {l:?}\n{err}"));
+            let path = rest.split(": ").next().unwrap();
+            Path::new(path)
+                .strip_prefix(&fx.project)
+                .unwrap_or_else(|_| panic!("outside the project: {l}"))
+                .display()
+                .to_string()
+        })
+        .collect();
+    reported.sort();
+    assert_eq!(
+        reported,
+        [
+            ".cargo",
+            ".envrc",
+            ".npmrc",
+            ".vscode/tasks.json",
+            "src/.git"
+        ],
+        "{err}"
+    );
+    assert!(err.contains("core.fsmonitor"), "says why: {err}");
+    // A run that plants nothing says nothing.
+    let o = sbox_in(&fx, "make", &["--", "sh", "-c", "touch src/main.o"])
+        .output()
+        .unwrap();
+    success(&o);
+    assert_eq!(stderr(&o), "", "nothing planted, nothing said");
 }

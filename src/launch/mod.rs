@@ -15,6 +15,7 @@ pub mod init;
 pub mod landlock;
 pub mod mounts;
 pub mod net;
+pub mod planted;
 pub mod seccomp;
 pub mod signals;
 pub mod sys;
@@ -82,6 +83,7 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
         // The command unshares it after joining the payload leaf, which becomes its root.
         flags &= !libc::CLONE_NEWCGROUP;
     }
+    let planted = planted::prepare(spec);
     let t = std::time::Instant::now();
     let mut cloned = sys::clone_fork(flags);
     if cloned == Err(nix::errno::Errno::EINVAL) && spec.ns.cgroup_try && !spec.ns.cgroup {
@@ -120,6 +122,8 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
         // Nothing is left running when sbox fails.
         let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
         let _ = waitpid(child, None);
+    } else if let Some(w) = &planted {
+        planted::report(spec, w);
     }
     result
 }
@@ -232,7 +236,12 @@ enum Role {
 /// One line on stderr, `sbox: ` first, in a single write: the supervisor and the sandbox
 /// report at the same time under -v, and eprintln! writes a line in pieces that interleave.
 pub fn say(line: &str) {
-    let _ = std::io::stderr().write_all(format!("sbox: {line}\n").as_bytes());
+    say_raw(&format!("sbox: {line}\n"));
+}
+
+/// Text on stderr in a single write.
+fn say_raw(text: &str) {
+    let _ = std::io::stderr().write_all(text.as_bytes());
 }
 
 /// `-v`: run one setup step and say how long it took.

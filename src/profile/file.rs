@@ -44,6 +44,9 @@ struct Mount {
     dst: Option<Str>,
     #[serde(default)]
     optional: bool,
+    /// Warn after the run of files planted in the source for programs run outside later.
+    #[serde(default)]
+    report_planted: bool,
     perms: Option<Str>,
     size: Option<Str>,
     #[serde(default)]
@@ -175,6 +178,12 @@ pub fn apply(
 
     for m in &f.mounts {
         let op = mount(m, &raw_abs, &raw_expand).map_err(|(span, why)| at(span, why))?;
+        if let FsOp::Bind { src, .. } = &op
+            && m.get_ref().report_planted
+            && !spec.report_planted.contains(src)
+        {
+            spec.report_planted.push(src.clone());
+        }
         merge::put_mount(spec, op);
     }
 
@@ -312,17 +321,19 @@ fn mount(
         _ => name.as_str(),
     };
     let takes: &[&str] = match m.kind {
-        Kind::Bind | Kind::RoBind | Kind::DevBind => &["src", "dst", "optional"],
+        Kind::Bind | Kind::DevBind => &["src", "dst", "optional", "report_planted"],
+        Kind::RoBind => &["src", "dst", "optional"],
         Kind::Tmpfs => &["dst", "perms", "size"],
         Kind::Dir => &["dst", "perms"],
         Kind::Symlink => &["src", "dst"],
         Kind::Overlay => &["lower", "upper", "work", "dst"],
         Kind::Proc | Kind::Dev | Kind::Mask => &["dst"],
     };
-    let given: [(&str, Option<Range<usize>>); 8] = [
+    let given: [(&str, Option<Range<usize>>); 9] = [
         ("src", m.src.as_ref().map(Spanned::span)),
         ("dst", m.dst.as_ref().map(Spanned::span)),
         ("optional", m.optional.then(|| whole.clone())),
+        ("report_planted", m.report_planted.then(|| whole.clone())),
         ("perms", m.perms.as_ref().map(Spanned::span)),
         ("size", m.size.as_ref().map(Spanned::span)),
         ("lower", m.lower.first().map(Spanned::span)),
