@@ -569,6 +569,14 @@ pub fn command() -> Command {
                 .trailing_var_arg(true)
                 .value_parser(value_parser!(OsString)),
         )
+        // As in bubblewrap, an option's values are the next arguments whatever they look like:
+        // `--setenv LESS -R` sets LESS to `-R`.
+        .mut_args(|a| {
+            let takes = a.get_long().is_some()
+                && a.get_action().takes_values()
+                && a.get_num_args().is_none_or(|n| n.max_values() > 0);
+            if takes { a.allow_hyphen_values(true) } else { a }
+        })
 }
 
 /// `(position on the command line, value)` for every occurrence of a repeatable option.
@@ -1604,6 +1612,56 @@ mod tests {
             assert!(e.starts_with(start), "{args:?} gave {e:?}");
             assert!(!e.contains('\n'), "{e:?}");
         }
+    }
+
+    #[test]
+    fn every_option_value_may_start_with_a_hyphen() {
+        let mut cmd = command();
+        cmd.build();
+        let mut checked = 0;
+        for a in cmd.get_arguments() {
+            let (Some(long), Some(n)) = (a.get_long(), a.get_num_args()) else {
+                continue;
+            };
+            if !a.get_action().takes_values() || n.max_values() == 0 || a.is_require_equals_set() {
+                continue;
+            }
+            let values: Vec<String> = (0..n.min_values()).map(|i| format!("-v{i}")).collect();
+            let mut argv = vec!["sbox".to_string(), format!("--{long}")];
+            argv.extend(values.iter().cloned());
+            argv.push("true".into());
+            let m = match command().try_get_matches_from(&argv) {
+                Ok(m) => m,
+                // A typed option (--uid, a port) refusing `-v0` took it as its value.
+                Err(e)
+                    if e.kind() == ErrorKind::ValueValidation
+                        || e.kind() == ErrorKind::InvalidValue =>
+                {
+                    checked += 1;
+                    continue;
+                }
+                Err(e) => panic!("{argv:?}: {e}"),
+            };
+            let raw: Vec<String> = m
+                .get_raw(a.get_id().as_str())
+                .unwrap()
+                .map(|v| v.to_string_lossy().into_owned())
+                .collect();
+            assert_eq!(raw, values, "--{long}");
+            checked += 1;
+        }
+        assert!(checked > 50, "{checked}");
+        // A missing value at the end is still an error, as in bubblewrap.
+        assert!(err(&["--setenv", "A"]).starts_with("--setenv: missing argument"));
+        assert!(err(&["--bind", "/a"]).starts_with("--bind: missing argument"));
+        let s = p(&["--setenv", "LESS", "-R", "--unsetenv", "-x", "true"]).unwrap();
+        assert_eq!(
+            s.env,
+            [
+                EnvOp::Set("LESS".into(), "-R".into()),
+                EnvOp::Unset("-x".into())
+            ]
+        );
     }
 
     #[test]

@@ -537,3 +537,102 @@ print(out.strip(), end['exit-code'], p.wait())
         stderr(&out)
     );
 }
+
+/// Debian's bubblewrap, to compare with; `None` (said, or a failure under CI) without it.
+fn real_bwrap(test: &str) -> Option<PathBuf> {
+    let p = PathBuf::from("/usr/bin/bwrap");
+    if p.exists() {
+        Some(p)
+    } else {
+        skip_or_fail(
+            test,
+            "no /usr/bin/bwrap (Debian's bubblewrap) to compare with",
+        );
+        None
+    }
+}
+
+/// Whether this bubblewrap knows an option (0.8.0 predates --argv0 and the overlays).
+fn knows(bwrap: &Path, opt: &str) -> bool {
+    let o = as_user(bwrap).arg("--help").output().unwrap();
+    stdout(&o).contains(&format!("{opt} "))
+}
+
+/// A root from the host's /usr, writable at its top (`/` is a tmpfs).
+const USR_ROOT: &[&str] = &[
+    "--tmpfs",
+    "/",
+    "--ro-bind",
+    "/usr",
+    "/usr",
+    "--symlink",
+    "usr/bin",
+    "/bin",
+    "--symlink",
+    "usr/lib",
+    "/lib",
+    "--symlink",
+    "usr/lib64",
+    "/lib64",
+    "--tmpfs",
+    "/tmp",
+];
+
+#[test]
+fn option_values_may_start_with_a_hyphen() {
+    // (option and values, shell command printing the effect, expected output)
+    let cases: &[(&[&str], &str, &str)] = &[
+        (
+            &["--setenv", "FOO", "-javaagent:x"],
+            "printenv FOO",
+            "-javaagent:x\n",
+        ),
+        (
+            &["--setenv", "MAKEFLAGS", "-j4"],
+            "printenv MAKEFLAGS",
+            "-j4\n",
+        ),
+        (&["--setenv", "FOO", "--"], "printenv FOO", "--\n"),
+        (&["--unsetenv", "-x"], "env | grep -c '^-x=' || true", "0\n"),
+        (&["--symlink", "-t", "/tmp/l"], "readlink /tmp/l", "-t\n"),
+        (&["--dir", "-d"], "ls -d /-d", "/-d\n"),
+        (&["--dir", "-d", "--chdir", "-d"], "pwd", "/-d\n"),
+        (&["--tmpfs", "-t"], "stat -f -c %T /-t", "tmpfs\n"),
+        (&["--unshare-uts", "--hostname", "-h"], "hostname", "-h\n"),
+        (&["--argv0", "-sh"], "echo \"$0\"", "-sh\n"),
+    ];
+    let link = bwrap_link();
+    let real = real_bwrap("option_values_may_start_with_a_hyphen");
+    let mut progs: Vec<(&str, PathBuf)> = vec![("sbox", bin().to_path_buf()), ("link", link)];
+    if let Some(b) = &real {
+        progs.push(("bwrap", b.clone()));
+    }
+    for (opts, cmd, want) in cases {
+        for (name, prog) in &progs {
+            if *name == "bwrap" && !opts.iter().all(|o| !o.starts_with("--") || knows(prog, o)) {
+                continue;
+            }
+            let o = as_user(prog)
+                .args(USR_ROOT)
+                .args(*opts)
+                .args(["sh", "-c", cmd])
+                .env("-x", "1")
+                .output()
+                .unwrap();
+            assert_eq!(
+                (stdout(&o).as_str(), o.status.code()),
+                (*want, Some(0)),
+                "{name} {opts:?}: {}",
+                stderr(&o)
+            );
+        }
+    }
+    // A value missing at the end is still an error.
+    for (name, prog) in &progs {
+        let o = as_user(prog)
+            .args(["--ro-bind", "/", "/", "--setenv", "FOO"])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "{name}: {}", stderr(&o));
+    }
+}
