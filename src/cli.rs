@@ -293,6 +293,16 @@ pub fn command() -> Command {
             "Wait for data on FD before using the user namespace (its id maps are written by someone else)",
             "Descriptors",
         ))
+        .arg(fd_arg(
+            "keep-fd",
+            "Pass the caller's descriptor FD on to the command (repeatable; by default only 0, 1 and 2 pass)",
+            "Descriptors",
+        ))
+        .arg(flag(
+            "keep-fds",
+            "Descriptors",
+            "Pass every descriptor the caller left open on to the command, as bubblewrap does (always as bwrap)",
+        ))
         .arg(fd_arg("seccomp", "Install the compiled BPF program read from FD", "Descriptors"))
         .arg(fd_arg(
             "add-seccomp-fd",
@@ -1301,6 +1311,11 @@ fn apply_options(m: &ArgMatches, mut spec: Spec) -> Result<Spec, CliError> {
         (Some(p), true) => vec![p],
         (None, _) => added,
     };
+    spec.fds.keep = indexed::<String>(m, "keep-fd")
+        .into_iter()
+        .map(|(_, v)| parse_fd("--keep-fd", v[0]))
+        .collect::<Result<_, _>>()?;
+    spec.fds.keep_inherited = spec.bwrap_mode || on("keep-fds");
     let explicit_user = on("unshare-user");
     if spec.fds.userns_block.is_some() {
         if !explicit_user {

@@ -636,3 +636,100 @@ fn option_values_may_start_with_a_hyphen() {
         assert_eq!(o.status.code(), Some(1), "{name}: {}", stderr(&o));
     }
 }
+
+/// `sh -c SCRIPT` as the test user, with `$SB` the program under test.
+fn shell(prog: &Path, script: &str) -> std::process::Output {
+    as_user("sh")
+        .args(["-c", script])
+        .env("SB", prog)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn inherited_descriptors_reach_the_command_as_bwrap_and_on_request() {
+    let host = std::fs::read_to_string("/etc/hostname").unwrap();
+    let cat3 = "exec 3</etc/hostname; exec $SB --ro-bind / / ARGS sh -c 'cat <&3'";
+    let run = |prog: &Path, args: &str| shell(prog, &cat3.replace("ARGS", args));
+    let mut progs = vec![bwrap_link()];
+    progs.extend(real_bwrap("inherited_descriptors_reach_the_command"));
+    for prog in &progs {
+        for args in ["", "--unshare-pid", "--unshare-pid --as-pid-1"] {
+            let o = run(prog, args);
+            assert_eq!(stdout(&o), host, "{prog:?} {args}: {}", stderr(&o));
+        }
+    }
+    // As sbox, only on request.
+    let o = run(bin(), "");
+    assert_ne!(o.status.code(), Some(0), "sbox passed fd 3 unasked");
+    assert!(stderr(&o).contains("Bad file descriptor"), "{}", stderr(&o));
+    for args in ["--keep-fd 3", "--keep-fds", "--unshare-pid --keep-fd 3"] {
+        let o = run(bin(), args);
+        assert_eq!(stdout(&o), host, "sbox {args}: {}", stderr(&o));
+    }
+    // --keep-fd names an open descriptor.
+    let o = sbox(&["--keep-fd", "77", "--ro-bind", "/", "/", "true"]);
+    assert_one_line_error(&o, "--keep-fd: 77: not an open file descriptor");
+}
+
+#[test]
+fn descriptors_consumed_by_options_do_not_reach_the_command() {
+    // As bubblewrap: --args, --info-fd, --json-status-fd, --block-fd, --file are sbox's to
+    // read or write; only the plain pipe reaches the command.
+    let mut progs = vec![bwrap_link()];
+    progs.extend(real_bwrap("descriptors_consumed_by_options"));
+    for prog in progs {
+        let out = wrapper_ok(&format!(
+            "{PY_PRELUDE}r, w = os.pipe(); i_r, i_w = os.pipe(); s_r, s_w = os.pipe()\n\
+             a_r, a_w = os.pipe(); os.write(a_w, b'--ro-bind\\0/\\0/\\0'); os.close(a_w)\n\
+             d_r, d_w = os.pipe(); os.write(d_w, b'data'); os.close(d_w)\n\
+             b_r, b_w = os.pipe(); os.write(b_w, b'x')\n\
+             fds = dict(pipe=w, info=i_w, status=s_w, args=a_r, file=d_r, block=b_r)\n\
+             test = '; '.join('[ -e /proc/self/fd/%d ] && echo %s' % (fd, n) for n, fd in fds.items())\n\
+             p = subprocess.run(['{prog}', '--args', str(a_r), '--info-fd', str(i_w), '--json-status-fd', str(s_w), '--block-fd', str(b_r), '--tmpfs', '/tmp', '--file', str(d_r), '/tmp/f', '--unshare-pid', 'sh', '-c', test + '; cat /tmp/f; echo'], pass_fds=list(fds.values()), capture_output=True, text=True)\n\
+             print(p.stdout.split(), p.stderr)",
+            prog = prog.display()
+        ));
+        assert_eq!(out.trim(), "['pipe', 'data']", "{prog:?}");
+    }
+}
+
+#[test]
+fn a_passed_pipe_is_held_by_the_command_only() {
+    // The command closes the pipe and goes on: its reader sees the end at once, not when the
+    // sandbox ends (sbox's supervisor and init hold no copy).
+    let mut progs = vec![bwrap_link()];
+    progs.extend(real_bwrap("a_passed_pipe_is_held_by_the_command_only"));
+    for prog in progs {
+        for pid in ["--unshare-pid", "--share-net"] {
+            let out = wrapper_ok(&format!(
+                "{PY_PRELUDE}r, w = os.pipe()\n\
+                 p = subprocess.Popen(['{prog}', '--ro-bind', '/', '/', '{pid}', '--die-with-parent', 'sh', '-c', 'exec %d>&-; sleep 5' % w], pass_fds=[w], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n\
+                 os.close(w); t = time.time(); os.read(r, 1); waited = time.time() - t\n\
+                 p.kill(); p.wait()\n\
+                 print(waited < 4)",
+                prog = prog.display()
+            ));
+            assert_eq!(out.trim(), "True", "{prog:?} {pid}");
+        }
+    }
+}
+
+#[test]
+fn passing_inherited_descriptors_leaks_none_of_sboxs_own() {
+    // Every setup step that opens descriptors of its own, with inherited ones passed on: the
+    // command has 0, 1, 2, the caller's one, and the one listdir opened.
+    let code = "import os; print(sorted(int(f) for f in os.listdir('/proc/self/fd')))";
+    for (prog, args) in [
+        (bin(), "'--keep-fds', '--seccomp-profile', 'strict', "),
+        (bwrap_link().as_path(), ""),
+    ] {
+        let out = wrapper_ok(&format!(
+            "{PY_PRELUDE}f = os.open('/etc/hostname', os.O_RDONLY); os.dup2(f, 9); os.close(f)\n\
+             p = subprocess.run(['{prog}', {args}'--ro-bind', '/', '/', '--unshare-all', '--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', '--dir', '/tmp/d', '--lock-file', '/etc/hostname', 'python3', '-c', \"{code}\"], pass_fds=[9], capture_output=True, text=True)\n\
+             print(p.stdout.strip(), p.stderr)",
+            prog = prog.display()
+        ));
+        assert_eq!(out.trim(), "[0, 1, 2, 3, 9]", "{prog:?}");
+    }
+}

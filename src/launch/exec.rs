@@ -14,6 +14,8 @@ pub struct Host {
     pub gid: u32,
     pub cwd: Option<PathBuf>,
     pub umask: libc::mode_t,
+    /// The caller's descriptors passed on to the command (`fds::passed`).
+    pub passed_fds: Vec<RawFd>,
 }
 
 fn apply_env(spec: &Spec) {
@@ -110,7 +112,8 @@ fn prepare(spec: &Spec, plan: &Plan, keep: &[RawFd], report: BorrowedFd) -> Resu
     unsafe { libc::umask(host.umask) };
     signals::reset_for_exec();
     // Only 0, 1 and 2 cross into the command, and what was passed on purpose.
-    sys::cloexec_from(3, keep).map_err(|e| SetupError::errno("file descriptors", "", e))?;
+    let keep: Vec<RawFd> = keep.iter().chain(&host.passed_fds).copied().collect();
+    sys::cloexec_from(3, &keep).map_err(|e| SetupError::errno("file descriptors", "", e))?;
     if spec.ns.assert_userns_disabled {
         userns::assert_disabled()?;
     }
