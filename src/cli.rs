@@ -16,6 +16,40 @@ pub enum CliError {
     /// `--help` or `--version`: print this on stdout and exit 0.
     Display(String),
     Invalid(String),
+    /// An error that bubblewrap words with a fixed phrase (programs that drive bwrap match
+    /// it): sbox's wording, and bubblewrap's for the `bwrap` link.
+    Phrased {
+        sbox: String,
+        bwrap: String,
+    },
+}
+
+impl CliError {
+    fn phrased(sbox: impl Into<String>, bwrap: impl Into<String>) -> CliError {
+        CliError::Phrased {
+            sbox: sbox.into(),
+            bwrap: bwrap.into(),
+        }
+    }
+
+    /// Add bubblewrap's phrase to an error worded by sbox.
+    fn or_bwrap(self, phrase: impl Into<String>) -> CliError {
+        match self {
+            CliError::Invalid(sbox) | CliError::Phrased { sbox, .. } => {
+                CliError::phrased(sbox, phrase)
+            }
+            d => d,
+        }
+    }
+
+    /// The message of an error: sbox's, or as `bwrap` bubblewrap's phrase where it has one.
+    pub fn render(&self, as_bwrap: bool) -> &str {
+        match self {
+            CliError::Display(m) | CliError::Invalid(m) => m,
+            CliError::Phrased { bwrap, .. } if as_bwrap => bwrap,
+            CliError::Phrased { sbox, .. } => sbox,
+        }
+    }
 }
 
 fn path_pair(name: &'static str, a: &'static str, b: &'static str, help: &'static str) -> Arg {
@@ -64,9 +98,10 @@ fn fd_pair(name: &'static str, help: &'static str) -> Arg {
 pub fn parse_fd(opt: &str, s: &str) -> Result<RawFd, CliError> {
     match s.parse::<RawFd>() {
         Ok(fd) if fd >= 0 => Ok(fd),
-        _ => Err(CliError::Invalid(format!(
-            "{opt}: '{s}': not a file descriptor number"
-        ))),
+        _ => Err(CliError::phrased(
+            format!("{opt}: '{s}': not a file descriptor number"),
+            format!("Invalid fd: {s}"),
+        )),
     }
 }
 
@@ -659,6 +694,20 @@ pub fn parse_size(opt: &str, s: &str) -> Result<u64, CliError> {
     }
 }
 
+/// The size of a tmpfs, `--size`: at most half the address space, as bubblewrap allows.
+fn parse_tmpfs_size(s: &str) -> Result<u64, CliError> {
+    let max = isize::MAX as u64;
+    match parse_size("--size", s) {
+        Ok(v) if v > max => Err(CliError::phrased(
+            format!(
+                "--size: '{s}': too large (a tmpfs takes at most {max} bytes, half the address space)"
+            ),
+            format!("--size (for tmpfs) is limited to {max}"),
+        )),
+        r => r.map_err(|e| e.or_bwrap("--size takes a non-zero number of bytes")),
+    }
+}
+
 /// Parse a process count for `--pids`: a whole number, at least 1.
 pub fn parse_pids(opt: &str, s: &str) -> Result<u64, CliError> {
     match s.trim().parse::<u64>() {
@@ -786,8 +835,52 @@ fn clap_error(e: clap::Error) -> CliError {
                     }
                 }
             };
-            CliError::Invalid(msg)
+            // bubblewrap's phrases for the same errors.
+            let phrase = match kind {
+                ErrorKind::UnknownArgument => format!("Unknown option {arg}"),
+                ErrorKind::WrongNumberOfValues
+                | ErrorKind::TooFewValues
+                | ErrorKind::InvalidValue
+                    if value.is_empty() =>
+                {
+                    // The context names the option with its values: `--bind <SRC> <DEST>`.
+                    let n = match e.get(ContextKind::InvalidArg) {
+                        Some(ContextValue::String(s)) => s.matches('<').count(),
+                        _ => 1,
+                    };
+                    takes(&arg, n)
+                }
+                ErrorKind::ValueValidation if arg == "--uid" || arg == "--gid" => {
+                    format!("Invalid {}: {value}", &arg[2..])
+                }
+                _ => return CliError::Invalid(msg),
+            };
+            CliError::phrased(msg, phrase)
         }
+    }
+}
+
+/// bubblewrap's phrase for the rule on `--overlay-src`.
+const OVERLAY_SRC_PHRASE: &str = "--overlay-src must be followed by another --overlay-src or one of --overlay, --tmp-overlay, or --ro-overlay";
+
+/// bubblewrap's phrase for a `--perms` or `--size` that modifies nothing.
+fn modifier_phrase(what: &str) -> &'static str {
+    if what == "--size" {
+        "--size must be followed by --tmpfs"
+    } else {
+        "--perms must be followed by an option that creates a file"
+    }
+}
+
+/// bubblewrap's phrase for an option given without its values.
+fn takes(opt: &str, n: usize) -> String {
+    match n {
+        _ if ["--chdir", "--remount-ro", "--argv0"].contains(&opt) => {
+            format!("{opt} takes one argument")
+        }
+        0 | 1 => format!("{opt} takes an argument"),
+        2 => format!("{opt} takes two arguments"),
+        _ => format!("{opt} takes three arguments"),
     }
 }
 
@@ -822,15 +915,18 @@ pub fn expand_args(args: Vec<OsString>) -> Result<Vec<OsString>, CliError> {
     while let Some(a) = rest.pop_front() {
         let s = a.to_string_lossy().into_owned();
         if s == "--args" {
-            let v = rest
-                .pop_front()
-                .ok_or_else(|| CliError::Invalid("--args: missing argument".into()))?;
+            let v = rest.pop_front().ok_or_else(|| {
+                CliError::phrased("--args: missing argument", "--args takes an argument")
+            })?;
             let fd = parse_fd("--args", &v.to_string_lossy())?;
             // SAFETY: F_GETFD only reads the descriptor's flags.
             if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
-                return Err(CliError::Invalid(format!(
-                    "--args: {fd}: not an open file descriptor (open it for sbox, e.g. '{fd}<FILE' in the shell)"
-                )));
+                return Err(CliError::phrased(
+                    format!(
+                        "--args: {fd}: not an open file descriptor (open it for sbox, e.g. '{fd}<FILE' in the shell)"
+                    ),
+                    "Can't read --args data: Bad file descriptor",
+                ));
             }
             reads += 1;
             if reads > 64 {
@@ -1097,7 +1193,8 @@ fn apply_options(m: &ArgMatches, mut spec: Spec) -> Result<Spec, CliError> {
         );
     }
     for (i, v) in indexed::<OsString>(m, "chmod") {
-        let mode = parse_octal("--chmod", &v[0].to_string_lossy())?;
+        let mode = parse_octal("--chmod", &v[0].to_string_lossy())
+            .map_err(|e| e.or_bwrap("--chmod takes an octal argument <= 07777"))?;
         push(
             i,
             FsOp::Chmod {
@@ -1189,19 +1286,24 @@ fn apply_options(m: &ArgMatches, mut spec: Spec) -> Result<Spec, CliError> {
         match item {
             Item::Perms(s) => {
                 if perms.is_some() {
-                    return Err(CliError::Invalid(
-                        "--perms: given twice before one operation".into(),
+                    return Err(CliError::phrased(
+                        "--perms: given twice before one operation",
+                        "--perms given twice for the same action",
                     ));
                 }
-                perms = Some(parse_octal("--perms", s)?);
+                perms = Some(
+                    parse_octal("--perms", s)
+                        .map_err(|e| e.or_bwrap("--perms takes an octal argument <= 07777"))?,
+                );
             }
             Item::Size(s) => {
                 if size.is_some() {
-                    return Err(CliError::Invalid(
-                        "--size: given twice before one operation".into(),
+                    return Err(CliError::phrased(
+                        "--size: given twice before one operation",
+                        "--size given twice for the same action",
                     ));
                 }
-                size = Some(parse_size("--size", s)?);
+                size = Some(parse_tmpfs_size(s)?);
             }
             Item::OverlaySrc(src) => layers.push(src),
             Item::Op(mut op) => {
@@ -1221,38 +1323,47 @@ fn apply_options(m: &ArgMatches, mut spec: Spec) -> Result<Spec, CliError> {
                             1
                         };
                         if lower.len() < need {
-                            return Err(CliError::Invalid(format!(
-                                "{}: needs at least {need} --overlay-src before it",
-                                op.option()
-                            )));
+                            let n = if need == 1 { "one" } else { "two" };
+                            return Err(CliError::phrased(
+                                format!(
+                                    "{}: needs at least {need} --overlay-src before it",
+                                    op.option()
+                                ),
+                                format!("{} requires at least {n} --overlay-src", op.option()),
+                            ));
                         }
                     }
                     _ => {}
                 }
                 if let Some(what) = perms.map(|_| "--perms").or(size.map(|_| "--size")) {
-                    return Err(CliError::Invalid(format!(
-                        "{what}: does not apply to the following {}",
-                        op.option()
-                    )));
+                    return Err(CliError::phrased(
+                        format!("{what}: does not apply to the following {}", op.option()),
+                        modifier_phrase(what),
+                    ));
                 }
                 if !layers.is_empty() {
-                    return Err(CliError::Invalid(format!(
-                        "--overlay-src: must be followed by --overlay, --tmp-overlay or --ro-overlay, not {}",
-                        op.option()
-                    )));
+                    return Err(CliError::phrased(
+                        format!(
+                            "--overlay-src: must be followed by --overlay, --tmp-overlay or --ro-overlay, not {}",
+                            op.option()
+                        ),
+                        OVERLAY_SRC_PHRASE,
+                    ));
                 }
                 spec.ops.push(op);
             }
         }
     }
     if let Some(what) = perms.map(|_| "--perms").or(size.map(|_| "--size")) {
-        return Err(CliError::Invalid(format!(
-            "{what}: must be followed by the operation it modifies"
-        )));
+        return Err(CliError::phrased(
+            format!("{what}: must be followed by the operation it modifies"),
+            modifier_phrase(what),
+        ));
     }
     if !layers.is_empty() {
-        return Err(CliError::Invalid(
-            "--overlay-src: must be followed by --overlay, --tmp-overlay or --ro-overlay".into(),
+        return Err(CliError::phrased(
+            "--overlay-src: must be followed by --overlay, --tmp-overlay or --ro-overlay",
+            OVERLAY_SRC_PHRASE,
         ));
     }
 
@@ -1304,8 +1415,16 @@ fn apply_options(m: &ArgMatches, mut spec: Spec) -> Result<Spec, CliError> {
         .collect::<Result<_, _>>()?;
     spec.fds.seccomp = match (one_program, added.is_empty()) {
         (Some(_), false) => {
-            return Err(CliError::Invalid(
-                "--seccomp: cannot be combined with --add-seccomp-fd".into(),
+            // bubblewrap names the one given second.
+            let first = |id| m.indices_of(id).and_then(|mut i| i.next());
+            let phrase = if first("seccomp") < first("add-seccomp-fd") {
+                "--add-seccomp-fd cannot be combined with --seccomp"
+            } else {
+                "--seccomp cannot be combined with --add-seccomp-fd"
+            };
+            return Err(CliError::phrased(
+                "--seccomp: cannot be combined with --add-seccomp-fd",
+                phrase,
             ));
         }
         (Some(p), true) => vec![p],
@@ -1319,13 +1438,15 @@ fn apply_options(m: &ArgMatches, mut spec: Spec) -> Result<Spec, CliError> {
     let explicit_user = on("unshare-user");
     if spec.fds.userns_block.is_some() {
         if !explicit_user {
-            return Err(CliError::Invalid(
-                "--userns-block-fd: needs --unshare-user".into(),
+            return Err(CliError::phrased(
+                "--userns-block-fd: needs --unshare-user",
+                "--userns-block-fd requires --unshare-user",
             ));
         }
         if spec.fds.info.is_none() {
-            return Err(CliError::Invalid(
-                "--userns-block-fd: needs --info-fd (to learn the child pid)".into(),
+            return Err(CliError::phrased(
+                "--userns-block-fd: needs --info-fd (to learn the child pid)",
+                "--userns-block-fd requires --info-fd",
             ));
         }
         if spec.ns.disable_userns {
@@ -1344,7 +1465,10 @@ fn apply_options(m: &ArgMatches, mut spec: Spec) -> Result<Spec, CliError> {
         .map(|v| v.cloned().collect())
         .unwrap_or_default();
     if m.get_many::<OsString>("argv0").is_some_and(|v| v.len() > 1) {
-        return Err(CliError::Invalid("--argv0: used multiple times".into()));
+        return Err(CliError::phrased(
+            "--argv0: used multiple times",
+            "--argv0 used multiple times",
+        ));
     }
     spec.argv0 = m.get_one::<OsString>("argv0").cloned();
     spec.exec_label = last(m, "exec-label", &mut warnings);
@@ -1352,8 +1476,9 @@ fn apply_options(m: &ArgMatches, mut spec: Spec) -> Result<Spec, CliError> {
     spec.level_prefix = on("level-prefix");
     spec.hostname = last(m, "hostname", &mut warnings).or(spec.hostname);
     if spec.hostname.is_some() && !spec.ns.uts {
-        return Err(CliError::Invalid(
-            "--hostname: needs a UTS namespace: add --unshare-uts".into(),
+        return Err(CliError::phrased(
+            "--hostname: needs a UTS namespace: add --unshare-uts",
+            "Specifying --hostname requires --unshare-uts",
         ));
     }
 
@@ -1366,8 +1491,9 @@ fn apply_options(m: &ArgMatches, mut spec: Spec) -> Result<Spec, CliError> {
     spec.die_with_parent = on("die-with-parent");
     spec.as_pid_1 = on("as-pid-1");
     if spec.as_pid_1 && !spec.ns.pid {
-        return Err(CliError::Invalid(
-            "--as-pid-1: needs a PID namespace: add --unshare-pid".into(),
+        return Err(CliError::phrased(
+            "--as-pid-1: needs a PID namespace: add --unshare-pid",
+            "Specifying --as-pid-1 requires --unshare-pid",
         ));
     }
     let mut env: Vec<(usize, &str, &OsString, Option<&OsString>)> =
@@ -1406,7 +1532,7 @@ fn apply_options(m: &ArgMatches, mut spec: Spec) -> Result<Spec, CliError> {
         let set: Vec<caps::Capability> = if name.eq_ignore_ascii_case("ALL") {
             caps::all().into_iter().collect()
         } else {
-            vec![parse_cap(opt, name)?]
+            vec![parse_cap(opt, name).map_err(|e| e.or_bwrap(format!("unknown cap: {name}")))?]
         };
         for c in set {
             spec.caps.retain(|x| *x != c);
@@ -1492,7 +1618,7 @@ mod tests {
 
     fn err(args: &[&str]) -> String {
         match p(args) {
-            Err(CliError::Invalid(s)) => s,
+            Err(e @ (CliError::Invalid(_) | CliError::Phrased { .. })) => e.render(false).into(),
             other => panic!("expected an error, got {other:?}"),
         }
     }
@@ -1559,6 +1685,25 @@ mod tests {
         assert!(err(&["--perms", "9", "--dir", "/x", "true"]).contains("octal"));
         assert!(err(&["--size", "1M", "--dir", "/x", "true"]).starts_with("--size"));
         assert!(err(&["--perms", "0700", "true"]).starts_with("--perms"));
+        // A tmpfs size is at most half the address space, as bubblewrap allows.
+        let max = "9223372036854775807";
+        assert_eq!(
+            p(&["--size", max, "--tmpfs", "/t", "true"]).unwrap().ops[0],
+            FsOp::Tmpfs {
+                dst: "/t".into(),
+                perms: None,
+                size: Some(i64::MAX as u64)
+            }
+        );
+        let e = p(&["--size", "9223372036854775809", "--tmpfs", "/t", "true"]).unwrap_err();
+        assert_eq!(
+            e.render(true),
+            "--size (for tmpfs) is limited to 9223372036854775807"
+        );
+        assert!(
+            e.render(false)
+                .starts_with("--size: '9223372036854775809': too large")
+        );
     }
 
     #[test]

@@ -307,7 +307,12 @@ fn disable_and_assert_userns_disabled() {
         .args(["--ro-bind", "/", "/", "--assert-userns-disabled", "true"])
         .output()
         .unwrap();
-    assert_one_line_error(&o, "--assert-userns-disabled:");
+    // In bubblewrap's words, as bwrap.
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stderr(&o),
+        "bwrap: creation of new user namespaces was not disabled as requested\n"
+    );
 }
 
 #[test]
@@ -731,5 +736,313 @@ fn passing_inherited_descriptors_leaks_none_of_sboxs_own() {
             prog = prog.display()
         ));
         assert_eq!(out.trim(), "[0, 1, 2, 3, 9]", "{prog:?}");
+    }
+}
+
+/// How a message must match: all of it, or its start (the rest is an errno's text or a path
+/// that bubblewrap words differently).
+#[derive(Clone, Copy, Debug)]
+enum Says {
+    Exactly(&'static str),
+    StartsWith(&'static str),
+}
+
+/// Bad input under the `bwrap` link gets bubblewrap's message (`bwrap: ` and its phrase) and
+/// status 1. `true` in the last column: Debian's bwrap 0.8.0 says the same, and is run to
+/// check it; `false`: the phrase of bubblewrap 0.11 (newer options and rules).
+const BWRAP_MESSAGES: &[(&[&str], Says, bool)] = &[
+    (
+        &["--frob", "true"],
+        Says::Exactly("Unknown option --frob"),
+        true,
+    ),
+    (
+        &["--bind", "/tmp"],
+        Says::Exactly("--bind takes two arguments"),
+        true,
+    ),
+    (
+        &["--tmpfs"],
+        Says::Exactly("--tmpfs takes an argument"),
+        true,
+    ),
+    (
+        &["--setenv", "A"],
+        Says::Exactly("--setenv takes two arguments"),
+        true,
+    ),
+    (
+        &["--chdir"],
+        Says::Exactly("--chdir takes one argument"),
+        true,
+    ),
+    (
+        &["--overlay", "/a", "/b"],
+        Says::Exactly("--overlay takes three arguments"),
+        false,
+    ),
+    (
+        &["--uid", "abc", "true"],
+        Says::Exactly("Invalid uid: abc"),
+        true,
+    ),
+    (
+        &["--gid", "-1", "true"],
+        Says::Exactly("Invalid gid: -1"),
+        true,
+    ),
+    (
+        &["--file", "abc", "/x", "true"],
+        Says::Exactly("Invalid fd: abc"),
+        true,
+    ),
+    (
+        &["--args", "77", "true"],
+        Says::Exactly("Can't read --args data: Bad file descriptor"),
+        true,
+    ),
+    (
+        &["--ro-bind", "/nonexistent", "/x", "true"],
+        Says::Exactly("Can't find source path /nonexistent: No such file or directory"),
+        true,
+    ),
+    (
+        &["--ro-bind", "/", "/", "--chdir", "/nonexistent", "true"],
+        Says::Exactly("Can't chdir to /nonexistent: No such file or directory"),
+        true,
+    ),
+    (
+        &["--ro-bind", "/", "/", "/etc/passwd"],
+        Says::Exactly("execvp /etc/passwd: Permission denied"),
+        true,
+    ),
+    (
+        &["--tmpfs", "/", "sh"],
+        Says::Exactly("execvp sh: No such file or directory"),
+        true,
+    ),
+    (
+        &["--size", "0", "--tmpfs", "/x", "true"],
+        Says::Exactly("--size takes a non-zero number of bytes"),
+        true,
+    ),
+    (
+        &["--size", "9223372036854775809", "--tmpfs", "/x", "true"],
+        Says::Exactly("--size (for tmpfs) is limited to 9223372036854775807"),
+        true,
+    ),
+    (
+        &["--size", "1", "--dir", "/x", "true"],
+        Says::Exactly("--size must be followed by --tmpfs"),
+        true,
+    ),
+    (
+        &["--size", "1", "--size", "1", "--tmpfs", "/x", "true"],
+        Says::Exactly("--size given twice for the same action"),
+        true,
+    ),
+    (
+        &["--perms", "999", "--dir", "/x", "true"],
+        Says::Exactly("--perms takes an octal argument <= 07777"),
+        true,
+    ),
+    (
+        &["--perms", "0755", "--perms", "0755", "--dir", "/x", "true"],
+        Says::Exactly("--perms given twice for the same action"),
+        true,
+    ),
+    (
+        &["--perms", "0755", "true"],
+        Says::Exactly("--perms must be followed by an option that creates a file"),
+        false,
+    ),
+    (
+        &["--chmod", "8", "/x", "true"],
+        Says::Exactly("--chmod takes an octal argument <= 07777"),
+        true,
+    ),
+    (
+        &[
+            "--ro-bind",
+            "/",
+            "/",
+            "--chmod",
+            "0700",
+            "/nonexistent",
+            "true",
+        ],
+        Says::Exactly("Can't chmod 0700 /nonexistent: No such file or directory"),
+        true,
+    ),
+    (
+        &[
+            "--ro-bind",
+            "/",
+            "/",
+            "--tmpfs",
+            "/mnt",
+            "--symlink",
+            "a",
+            "/mnt/l",
+            "--symlink",
+            "b",
+            "/mnt/l",
+            "true",
+        ],
+        Says::Exactly("Can't make symlink at /mnt/l: existing destination is a"),
+        false,
+    ),
+    (
+        &[
+            "--ro-bind",
+            "/",
+            "/",
+            "--tmpfs",
+            "/mnt",
+            "--dir",
+            "/mnt/d",
+            "--symlink",
+            "b",
+            "/mnt/d",
+            "true",
+        ],
+        Says::Exactly("Can't make symlink at /mnt/d: destination exists and is not a symlink"),
+        false,
+    ),
+    (
+        &["--ro-bind", "/", "/", "--symlink", "a", "/etc", "true"],
+        Says::StartsWith("Can't make symlink at /etc: "),
+        true,
+    ),
+    (
+        &["--ro-bind", "/", "/", "--dir", "/x", "true"],
+        Says::Exactly("Can't mkdir /x: Read-only file system"),
+        true,
+    ),
+    (
+        &["--ro-bind", "/", "/", "--file", "0", "/x", "true"],
+        Says::Exactly("Can't create file /x: Read-only file system"),
+        true,
+    ),
+    (
+        &[
+            "--ro-bind",
+            "/",
+            "/",
+            "--remount-ro",
+            "/nonexistent",
+            "true",
+        ],
+        Says::StartsWith("Can't remount readonly on "),
+        true,
+    ),
+    (
+        &["--hostname", "h", "true"],
+        Says::Exactly("Specifying --hostname requires --unshare-uts"),
+        true,
+    ),
+    (
+        &["--as-pid-1", "true"],
+        Says::Exactly("Specifying --as-pid-1 requires --unshare-pid"),
+        true,
+    ),
+    (
+        &["--argv0", "a", "--argv0", "b", "true"],
+        Says::Exactly("--argv0 used multiple times"),
+        false,
+    ),
+    (
+        &["--cap-add", "CAP_FLY", "true"],
+        Says::Exactly("unknown cap: CAP_FLY"),
+        true,
+    ),
+    (
+        &["--seccomp", "0", "--add-seccomp-fd", "0", "true"],
+        Says::Exactly("--add-seccomp-fd cannot be combined with --seccomp"),
+        true,
+    ),
+    (
+        &["--add-seccomp-fd", "0", "--seccomp", "0", "true"],
+        Says::Exactly("--seccomp cannot be combined with --add-seccomp-fd"),
+        true,
+    ),
+    (
+        &["--userns-block-fd", "0", "--ro-bind", "/", "/", "true"],
+        Says::Exactly("--userns-block-fd requires --unshare-user"),
+        true,
+    ),
+    (
+        &["--ro-bind", "/", "/", "--assert-userns-disabled", "true"],
+        Says::Exactly("creation of new user namespaces was not disabled as requested"),
+        true,
+    ),
+    (
+        &["--tmp-overlay", "/x", "true"],
+        Says::Exactly("--tmp-overlay requires at least one --overlay-src"),
+        false,
+    ),
+    (
+        &["--overlay-src", "/tmp", "--ro-overlay", "/x", "true"],
+        Says::Exactly("--ro-overlay requires at least two --overlay-src"),
+        false,
+    ),
+    (
+        &["--overlay-src", "/tmp", "--tmpfs", "/x", "true"],
+        Says::Exactly(
+            "--overlay-src must be followed by another --overlay-src or one of --overlay, --tmp-overlay, or --ro-overlay",
+        ),
+        false,
+    ),
+];
+
+#[test]
+fn as_bwrap_bad_input_gets_bubblewraps_messages() {
+    let link = bwrap_link();
+    let real = real_bwrap("as_bwrap_bad_input_gets_bubblewraps_messages");
+    let mut failures = Vec::new();
+    for (args, says, same_in_0_8) in BWRAP_MESSAGES {
+        let mut progs = vec![("link", link.clone())];
+        if *same_in_0_8 {
+            progs.extend(real.iter().map(|b| ("bwrap", b.clone())));
+        }
+        for (name, prog) in progs {
+            let o = as_user(&prog).args(*args).output().unwrap();
+            let err = stderr(&o);
+            let ok = match says {
+                Says::Exactly(m) => err == format!("bwrap: {m}\n"),
+                Says::StartsWith(m) => {
+                    err.starts_with(&format!("bwrap: {m}")) && err.lines().count() == 1
+                }
+            };
+            if !ok || o.status.code() != Some(1) {
+                failures.push(format!(
+                    "{name} {args:?}: {:?} {err:?}, want {says:?}",
+                    o.status.code()
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // Warnings too: bubblewrap's words, no "warning:".
+    let args = [
+        "--ro-bind",
+        "/",
+        "/",
+        "--chdir",
+        "/",
+        "--chdir",
+        "/tmp",
+        "true",
+    ];
+    let mut progs = vec![link];
+    progs.extend(real);
+    for prog in progs {
+        let o = as_user(&prog).args(args).output().unwrap();
+        assert_eq!(
+            stderr(&o),
+            "bwrap: Only the last --chdir option will take effect\n",
+            "{prog:?}"
+        );
+        assert!(o.status.success());
     }
 }

@@ -47,8 +47,11 @@ fn apply_env(spec: &Spec) {
 /// --chdir, else the caller's directory if it exists inside, else $HOME, else /.
 fn working_dir(spec: &Spec, host: &Host) -> Result<PathBuf, SetupError> {
     if let Some(dir) = &spec.chdir {
-        std::env::set_current_dir(dir)
-            .map_err(|e| SetupError::new("--chdir", dir.display().to_string(), e.to_string()))?;
+        std::env::set_current_dir(dir).map_err(|e| {
+            let why = Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)).desc();
+            SetupError::new("--chdir", dir.display().to_string(), e.to_string())
+                .bwrap(format!("Can't chdir to {}: {why}", dir.display()))
+        })?;
         return Ok(dir.clone());
     }
     let home = std::env::var_os("HOME").map(PathBuf::from);
@@ -145,7 +148,8 @@ pub fn check_selinux() -> Result<(), SetupError> {
             "--exec-label",
             "",
             "labeling not supported on this system (SELinux is not enabled)",
-        ))
+        )
+        .bwrap("labeling not supported on this system"))
     }
 }
 
@@ -203,5 +207,6 @@ fn exec_command(command: &[OsString], argv0: Option<&OsStr>) -> SetupError {
         }
         e => e.desc().to_string(),
     };
-    SetupError::new("exec", name, why)
+    let phrase = format!("execvp {name}: {}", e.desc());
+    SetupError::new("exec", name, why).bwrap(phrase)
 }
