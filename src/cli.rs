@@ -135,6 +135,10 @@ pub fn command() -> Command {
              setuid bit and no daemon; its command line is a superset of bubblewrap's.",
         )
         .override_usage("sbox [OPTIONS] [--] COMMAND [ARGS...]")
+        // bubblewrap's first line, with the name sbox was invoked by (`parse_named`).
+        .help_template(
+            "usage: {name} [OPTIONS...] [--] COMMAND [ARGS...]\n\n{about-with-newline}\n{all-args}{after-help}",
+        )
         .disable_version_flag(true)
         .args_override_self(true)
         .arg(
@@ -1077,8 +1081,21 @@ pub fn parse_as(
     args: impl IntoIterator<Item = OsString>,
     profiles: &dyn Profiles,
 ) -> Result<Spec, CliError> {
-    let argv = std::iter::once(OsString::from("sbox")).chain(args);
-    let m = command().try_get_matches_from(argv).map_err(clap_error)?;
+    parse_named(if bwrap { "bwrap" } else { "sbox" }, bwrap, args, profiles)
+}
+
+/// `parse_as`, with the name sbox was invoked by (argv[0]), for the first line of `--help`.
+pub fn parse_named(
+    name: &str,
+    bwrap: bool,
+    args: impl IntoIterator<Item = OsString>,
+    profiles: &dyn Profiles,
+) -> Result<Spec, CliError> {
+    let argv = std::iter::once(OsString::from(name)).chain(args);
+    let m = command()
+        .display_name(name)
+        .try_get_matches_from(argv)
+        .map_err(clap_error)?;
     let mut defaults = Spec {
         bwrap_mode: bwrap,
         ..Spec::default()

@@ -27,7 +27,7 @@ fn sbox_main() {
         if let Some(mode) = cli::mode(&a)? {
             std::process::exit(run_mode(mode, prefix));
         }
-        cli::parse_as(bwrap, a, &sbox::profile::Host)
+        cli::parse_named(&argv0.to_string_lossy(), bwrap, a, &sbox::profile::Host)
     });
     let spec = match parsed {
         Ok(s) => s,

@@ -1046,3 +1046,18 @@ fn as_bwrap_bad_input_gets_bubblewraps_messages() {
         assert!(o.status.success());
     }
 }
+
+#[test]
+fn help_starts_with_bubblewraps_usage_line_and_the_name_as_invoked() {
+    let mut progs = vec![bin().to_path_buf(), bwrap_link()];
+    progs.extend(real_bwrap("help_starts_with_bubblewraps_usage_line"));
+    for prog in progs {
+        let o = as_user(&prog).arg("--help").output().unwrap();
+        assert!(o.status.success(), "{prog:?}");
+        let want = format!(
+            "usage: {} [OPTIONS...] [--] COMMAND [ARGS...]",
+            prog.display()
+        );
+        assert_eq!(stdout(&o).lines().next(), Some(want.as_str()), "{prog:?}");
+    }
+}
