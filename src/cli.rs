@@ -135,10 +135,7 @@ pub fn command() -> Command {
              setuid bit and no daemon; its command line is a superset of bubblewrap's.",
         )
         .override_usage("sbox [OPTIONS] [--] COMMAND [ARGS...]")
-        // bubblewrap's first line, with the name sbox was invoked by (`parse_named`).
-        .help_template(
-            "usage: {name} [OPTIONS...] [--] COMMAND [ARGS...]\n\n{about-with-newline}\n{all-args}{after-help}",
-        )
+        .help_template(help_template("sbox"))
         .disable_version_flag(true)
         .args_override_self(true)
         .arg(
@@ -628,6 +625,13 @@ pub fn command() -> Command {
         })
 }
 
+/// `--help` starts with bubblewrap's first line, naming sbox as it was invoked (`parse_named`).
+fn help_template(name: &str) -> String {
+    format!(
+        "usage: {name} [OPTIONS...] [--] COMMAND [ARGS...]\n\n{{about-with-newline}}\n{{all-args}}{{after-help}}"
+    )
+}
+
 /// `(position on the command line, value)` for every occurrence of a repeatable option.
 fn indexed<'a, T: Clone + Send + Sync + 'static>(
     m: &'a ArgMatches,
@@ -1093,7 +1097,7 @@ pub fn parse_named(
 ) -> Result<Spec, CliError> {
     let argv = std::iter::once(OsString::from(name)).chain(args);
     let m = command()
-        .display_name(name)
+        .help_template(help_template(name))
         .try_get_matches_from(argv)
         .map_err(clap_error)?;
     let mut defaults = Spec {
