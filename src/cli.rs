@@ -1136,8 +1136,9 @@ pub fn parse_named(
         return Err(CliError::Display(profile::explain(&spec)));
     }
     if spec.command.is_empty() {
-        return Err(CliError::Invalid(
-            "no command given (usage: sbox [OPTIONS] [--] COMMAND [ARGS...])".into(),
+        return Err(CliError::phrased(
+            "no command given (usage: sbox [OPTIONS] [--] COMMAND [ARGS...])",
+            format!("no command given (usage: {name} [OPTIONS...] [--] COMMAND [ARGS...])"),
         ));
     }
     Ok(spec)
