@@ -672,6 +672,15 @@ fn inherited_descriptors_reach_the_command_as_bwrap_and_on_request() {
         let o = run(bin(), args);
         assert_eq!(stdout(&o), host, "sbox {args}: {}", stderr(&o));
     }
+    // 0, 1 and 2 pass anyway; a descriptor that an option consumes stays the option's.
+    let o = sbox(&["--keep-fd", "1", "--ro-bind", "/", "/", "echo", "out"]);
+    assert_eq!(stdout(&o), "out\n", "{}", stderr(&o));
+    let o = wrapper_ok(&format!(
+        "{PY_PRELUDE}r, w = os.pipe()\n\
+         p = subprocess.run([S, '--keep-fd', str(w), '--info-fd', str(w), '--ro-bind', '/', '/', 'sh', '-c', '[ -e /proc/self/fd/%d ] && echo leaked; exit 0' % w], pass_fds=[w], capture_output=True, text=True)\n\
+         os.close(w); print(p.stdout.strip(), 'child-pid' in os.fdopen(r).read(), p.returncode)"
+    ));
+    assert_eq!(o.trim(), "True 0");
     // --keep-fd names an open descriptor.
     let o = sbox(&["--keep-fd", "77", "--ro-bind", "/", "/", "true"]);
     assert_one_line_error(&o, "--keep-fd: 77: not an open file descriptor");

@@ -63,14 +63,14 @@ pub fn check_open(spec: &crate::spec::Spec) -> Result<(), SetupError> {
 /// The caller's descriptors that the command gets beyond 0, 1 and 2: those named by
 /// `--keep-fd`, and with `--keep-fds` (as `bwrap`) every one left open without close-on-exec,
 /// except those that an option consumes (read, joined, written to by sbox; `--sync-fd` is
-/// passed on its own terms). Read before sbox opens anything of its own.
+/// passed on its own terms), even when `--keep-fd` names them. Read before sbox opens anything
+/// of its own.
 pub fn passed(spec: &crate::spec::Spec) -> Vec<RawFd> {
     use crate::spec::FsOp;
-    let mut out = spec.fds.keep.clone();
-    if !spec.fds.keep_inherited {
-        return out;
-    }
     let f = &spec.fds;
+    if f.keep.is_empty() && !f.keep_inherited {
+        return Vec::new();
+    }
     let ns = &spec.ns;
     let mut consumed: Vec<RawFd> = [f.info, f.json_status, f.sync, f.block, f.userns_block]
         .into_iter()
@@ -82,6 +82,15 @@ pub fn passed(spec: &crate::spec::Spec) -> Vec<RawFd> {
         FsOp::Data { fd, .. } | FsOp::BindFd { fd, .. } => Some(*fd),
         _ => None,
     }));
+    let mut out: Vec<RawFd> = f
+        .keep
+        .iter()
+        .filter(|fd| **fd > 2 && !consumed.contains(fd))
+        .copied()
+        .collect();
+    if !f.keep_inherited {
+        return out;
+    }
     // /proc/self/fd lists what is open; without /proc, every number below the limit is tried.
     let open: Vec<RawFd> = match std::fs::read_dir("/proc/self/fd") {
         Ok(dir) => dir
