@@ -929,6 +929,47 @@ const BWRAP_MESSAGES: &[(&[&str], Says, bool)] = &[
         true,
     ),
     (
+        &["--ro-bind", "/", "/", "--tmpfs", "/x", "true"],
+        Says::Exactly("Can't mkdir /x: Read-only file system"),
+        true,
+    ),
+    (
+        &["--ro-bind", "/", "/", "--bind", "/tmp", "/x", "true"],
+        Says::Exactly("Can't mkdir /x: Read-only file system"),
+        true,
+    ),
+    (
+        &[
+            "--ro-bind",
+            "/",
+            "/",
+            "--bind",
+            "/etc/hostname",
+            "/x",
+            "true",
+        ],
+        Says::Exactly("Can't create file at /x: Read-only file system"),
+        true,
+    ),
+    (
+        &["--ro-bind", "/", "/", "--bind-data", "0", "/x", "true"],
+        Says::Exactly("Can't create file at /x: Read-only file system"),
+        true,
+    ),
+    (
+        &[
+            "--ro-bind",
+            "/",
+            "/",
+            "--bind",
+            "/tmp",
+            "/etc/hostname/x",
+            "true",
+        ],
+        Says::Exactly("Can't mkdir parents for /etc/hostname/x: Not a directory"),
+        true,
+    ),
+    (
         &["--ro-bind", "/", "/", "--file", "0", "/x", "true"],
         Says::Exactly("Can't create file /x: Read-only file system"),
         true,

@@ -281,6 +281,11 @@ fn bwrap_phrase(root: BorrowedFd, op: &FsOp, e: Errno) -> String {
         Errno::EROFS | Errno::EEXIST | Errno::ENOTDIR | Errno::ENOENT | Errno::EACCES
     );
     match op {
+        FsOp::Chmod { .. } | FsOp::RemountRo { .. } => {}
+        _ if e == Errno::ENOTDIR => return format!("Can't mkdir parents for {dst}: {why}"),
+        _ => {}
+    }
+    match op {
         FsOp::Symlink { dst: d, .. } if e == Errno::EEXIST => {
             let existing = split(&relative(d)).ok().and_then(|(parent, name)| {
                 let pfd = resolve(root, &parent, Create::No).ok()?;
@@ -311,7 +316,19 @@ fn bwrap_phrase(root: BorrowedFd, op: &FsOp, e: Errno) -> String {
             how: DataKind::File,
             ..
         } => format!("Can't create file {dst}: {why}"),
+        FsOp::Data { .. } if creating => format!("Can't create file at {dst}: {why}"),
+        // A bind's mount point is a directory or a file, as its source.
+        FsOp::Bind { src, .. } if creating && !src.is_dir() => {
+            format!("Can't create file at {dst}: {why}")
+        }
+        FsOp::BindFd { fd, .. }
+            if creating && !Path::new(&format!("/proc/self/fd/{fd}")).is_dir() =>
+        {
+            format!("Can't create file at {dst}: {why}")
+        }
         FsOp::Dir { .. }
+        | FsOp::Bind { .. }
+        | FsOp::BindFd { .. }
         | FsOp::Tmpfs { .. }
         | FsOp::Proc { .. }
         | FsOp::Dev { .. }
