@@ -83,10 +83,10 @@ fn extra_sections() -> String {
         &mut r,
         "As *sbox*, the command gets only descriptors 0, 1 and 2 unless more are asked for: \
          *--keep-fd* _N_ passes one (repeatable), *--keep-fds* every one the caller left open \
-         without close-on-exec. Descriptors that an option consumes (*--args*, *--info-fd*, \
-         *--json-status-fd*, *--block-fd*, *--userns-block-fd*, *--seccomp*, *--file*, \
-         *--bind-data*, *--bind-fd*, *--userns*, *--pidns*) never reach the command, nor do \
-         sbox's own. Neither sbox nor the sandbox's init keeps a copy of a passed descriptor, \
+         without close-on-exec. Neither sbox's own descriptors nor those that options consume \
+         reach the command: those of *--args*, *--info-fd*, *--json-status-fd*, *--block-fd*, \
+         *--userns-block-fd*, *--seccomp*, *--file*, *--bind-data*, *--bind-fd*, *--userns* and \
+         *--pidns*. Neither sbox nor the sandbox's init keeps a copy of a passed descriptor, \
          so the command's closing it is seen at once.",
     );
     para(
