@@ -201,6 +201,11 @@ pub struct Fds {
     pub userns_block: Option<RawFd>,
     /// `--seccomp` and `--add-seccomp-fd`: compiled BPF programs, installed last, in order.
     pub seccomp: Vec<RawFd>,
+    /// `--keep-fd`: the caller's descriptors passed on to the command.
+    pub keep: Vec<RawFd>,
+    /// `--keep-fds` (always as `bwrap`): every descriptor the caller left open (not
+    /// close-on-exec) is passed on, but those that the options above consume.
+    pub keep_inherited: bool,
 }
 
 /// An environment edit, applied in order after `clear`.

@@ -307,7 +307,12 @@ fn disable_and_assert_userns_disabled() {
         .args(["--ro-bind", "/", "/", "--assert-userns-disabled", "true"])
         .output()
         .unwrap();
-    assert_one_line_error(&o, "--assert-userns-disabled:");
+    // In bubblewrap's words, as bwrap.
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stderr(&o),
+        "bwrap: creation of new user namespaces was not disabled as requested\n"
+    );
 }
 
 #[test]
@@ -536,4 +541,592 @@ print(out.strip(), end['exit-code'], p.wait())
         "{}",
         stderr(&out)
     );
+}
+
+/// Debian's bubblewrap, to compare with; `None` (said, or a failure under CI) without it.
+fn real_bwrap(test: &str) -> Option<PathBuf> {
+    let p = PathBuf::from("/usr/bin/bwrap");
+    if p.exists() {
+        Some(p)
+    } else {
+        skip_or_fail(
+            test,
+            "no /usr/bin/bwrap (Debian's bubblewrap) to compare with",
+        );
+        None
+    }
+}
+
+/// Whether this bubblewrap knows an option (0.8.0 predates --argv0 and the overlays).
+fn knows(bwrap: &Path, opt: &str) -> bool {
+    let o = as_user(bwrap).arg("--help").output().unwrap();
+    stdout(&o).contains(&format!("{opt} "))
+}
+
+/// A root from the host's /usr, writable at its top (`/` is a tmpfs).
+const USR_ROOT: &[&str] = &[
+    "--tmpfs",
+    "/",
+    "--ro-bind",
+    "/usr",
+    "/usr",
+    "--symlink",
+    "usr/bin",
+    "/bin",
+    "--symlink",
+    "usr/lib",
+    "/lib",
+    "--symlink",
+    "usr/lib64",
+    "/lib64",
+    "--tmpfs",
+    "/tmp",
+];
+
+#[test]
+fn option_values_may_start_with_a_hyphen() {
+    // (option and values, shell command printing the effect, expected output)
+    let cases: &[(&[&str], &str, &str)] = &[
+        (
+            &["--setenv", "FOO", "-javaagent:x"],
+            "printenv FOO",
+            "-javaagent:x\n",
+        ),
+        (
+            &["--setenv", "MAKEFLAGS", "-j4"],
+            "printenv MAKEFLAGS",
+            "-j4\n",
+        ),
+        (&["--setenv", "FOO", "--"], "printenv FOO", "--\n"),
+        (&["--unsetenv", "-x"], "env | grep -c '^-x=' || true", "0\n"),
+        (&["--symlink", "-t", "/tmp/l"], "readlink /tmp/l", "-t\n"),
+        (&["--dir", "-d"], "ls -d /-d", "/-d\n"),
+        (&["--dir", "-d", "--chdir", "-d"], "pwd", "/-d\n"),
+        (&["--tmpfs", "-t"], "stat -f -c %T /-t", "tmpfs\n"),
+        (&["--unshare-uts", "--hostname", "-h"], "hostname", "-h\n"),
+        (&["--argv0", "-sh"], "echo \"$0\"", "-sh\n"),
+        // Sources relative to the working directory, which holds `-src/f`.
+        (&["--bind", "-src", "/tmp/b"], "cat /tmp/b/f", "inside\n"),
+        (&["--ro-bind", "-src", "/tmp/b"], "cat /tmp/b/f", "inside\n"),
+        (&["--dev-bind-try", "-nope", "/tmp/n"], "ls /tmp", ""),
+        (
+            &["--dir", "/tmp/-d", "--chmod", "0700", "/tmp/-d"],
+            "stat -c %a /tmp/-d",
+            "700\n",
+        ),
+        (
+            &["--bind", "-src", "/tmp/b", "--remount-ro", "/tmp/b"],
+            "touch /tmp/b/x 2>/dev/null || echo ro",
+            "ro\n",
+        ),
+    ];
+    let cwd = scratch("hyphen-cwd");
+    std::fs::create_dir(cwd.join("-src")).unwrap();
+    std::fs::write(cwd.join("-src/f"), "inside\n").unwrap();
+    let link = bwrap_link();
+    let real = real_bwrap("option_values_may_start_with_a_hyphen");
+    let mut progs: Vec<(&str, PathBuf)> = vec![("sbox", bin().to_path_buf()), ("link", link)];
+    if let Some(b) = &real {
+        progs.push(("bwrap", b.clone()));
+    }
+    for (opts, cmd, want) in cases {
+        for (name, prog) in &progs {
+            let option = |o: &&&str| o.starts_with("--") && o.len() > 2;
+            if *name == "bwrap" && !opts.iter().filter(option).all(|o| knows(prog, o)) {
+                continue;
+            }
+            let o = as_user(prog)
+                .args(USR_ROOT)
+                .args(*opts)
+                .args(["sh", "-c", cmd])
+                .env("-x", "1")
+                .current_dir(&cwd)
+                .output()
+                .unwrap();
+            assert_eq!(
+                (stdout(&o).as_str(), o.status.code()),
+                (*want, Some(0)),
+                "{name} {opts:?}: {}",
+                stderr(&o)
+            );
+        }
+    }
+    // A value missing at the end is still an error.
+    for (name, prog) in &progs {
+        let o = as_user(prog)
+            .args(["--ro-bind", "/", "/", "--setenv", "FOO"])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "{name}: {}", stderr(&o));
+    }
+}
+
+/// `sh -c SCRIPT` as the test user, with `$SB` the program under test.
+fn shell(prog: &Path, script: &str) -> std::process::Output {
+    as_user("sh")
+        .args(["-c", script])
+        .env("SB", prog)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn inherited_descriptors_reach_the_command_as_bwrap_and_on_request() {
+    let host = std::fs::read_to_string("/etc/hostname").unwrap();
+    let cat3 = "exec 3</etc/hostname; exec $SB --ro-bind / / ARGS sh -c 'cat <&3'";
+    let run = |prog: &Path, args: &str| shell(prog, &cat3.replace("ARGS", args));
+    let mut progs = vec![bwrap_link()];
+    progs.extend(real_bwrap("inherited_descriptors_reach_the_command"));
+    for prog in &progs {
+        for args in ["", "--unshare-pid", "--unshare-pid --as-pid-1"] {
+            let o = run(prog, args);
+            assert_eq!(stdout(&o), host, "{prog:?} {args}: {}", stderr(&o));
+        }
+    }
+    // As sbox, only on request.
+    let o = run(bin(), "");
+    assert_ne!(o.status.code(), Some(0), "sbox passed fd 3 unasked");
+    assert!(stderr(&o).contains("Bad file descriptor"), "{}", stderr(&o));
+    for args in ["--keep-fd 3", "--keep-fds", "--unshare-pid --keep-fd 3"] {
+        let o = run(bin(), args);
+        assert_eq!(stdout(&o), host, "sbox {args}: {}", stderr(&o));
+    }
+    // 0, 1 and 2 pass anyway; a descriptor that an option consumes stays the option's.
+    let o = sbox(&["--keep-fd", "1", "--ro-bind", "/", "/", "echo", "out"]);
+    assert_eq!(stdout(&o), "out\n", "{}", stderr(&o));
+    let o = wrapper_ok(&format!(
+        "{PY_PRELUDE}r, w = os.pipe()\n\
+         p = subprocess.run([S, '--keep-fd', str(w), '--info-fd', str(w), '--ro-bind', '/', '/', 'sh', '-c', '[ -e /proc/self/fd/%d ] && echo leaked; exit 0' % w], pass_fds=[w], capture_output=True, text=True)\n\
+         os.close(w); print(p.stdout.strip(), 'child-pid' in os.fdopen(r).read(), p.returncode)"
+    ));
+    assert_eq!(o.trim(), "True 0");
+    // --keep-fd names an open descriptor.
+    let o = sbox(&["--keep-fd", "77", "--ro-bind", "/", "/", "true"]);
+    assert_one_line_error(&o, "--keep-fd: 77: not an open file descriptor");
+}
+
+#[test]
+fn descriptors_consumed_by_options_do_not_reach_the_command() {
+    // As bubblewrap: --args, --info-fd, --json-status-fd, --block-fd, --file are sbox's to
+    // read or write; only the plain pipe reaches the command.
+    let mut progs = vec![bwrap_link()];
+    progs.extend(real_bwrap("descriptors_consumed_by_options"));
+    for prog in progs {
+        let out = wrapper_ok(&format!(
+            "{PY_PRELUDE}r, w = os.pipe(); i_r, i_w = os.pipe(); s_r, s_w = os.pipe()\n\
+             a_r, a_w = os.pipe(); os.write(a_w, b'--ro-bind\\0/\\0/\\0'); os.close(a_w)\n\
+             d_r, d_w = os.pipe(); os.write(d_w, b'data'); os.close(d_w)\n\
+             b_r, b_w = os.pipe(); os.write(b_w, b'x')\n\
+             fds = dict(pipe=w, info=i_w, status=s_w, args=a_r, file=d_r, block=b_r)\n\
+             test = '; '.join('[ -e /proc/self/fd/%d ] && echo %s' % (fd, n) for n, fd in fds.items())\n\
+             p = subprocess.run(['{prog}', '--args', str(a_r), '--info-fd', str(i_w), '--json-status-fd', str(s_w), '--block-fd', str(b_r), '--tmpfs', '/tmp', '--file', str(d_r), '/tmp/f', '--unshare-pid', 'sh', '-c', test + '; cat /tmp/f; echo'], pass_fds=list(fds.values()), capture_output=True, text=True)\n\
+             print(p.stdout.split(), p.stderr)",
+            prog = prog.display()
+        ));
+        assert_eq!(out.trim(), "['pipe', 'data']", "{prog:?}");
+    }
+}
+
+#[test]
+fn a_passed_pipe_is_held_by_the_command_only() {
+    // The command closes the pipe and goes on: its reader sees the end at once, not when the
+    // sandbox ends (sbox's supervisor and init hold no copy).
+    let mut progs = vec![bwrap_link()];
+    progs.extend(real_bwrap("a_passed_pipe_is_held_by_the_command_only"));
+    for prog in progs {
+        for pid in ["--unshare-pid", "--share-net"] {
+            let out = wrapper_ok(&format!(
+                "{PY_PRELUDE}r, w = os.pipe()\n\
+                 p = subprocess.Popen(['{prog}', '--ro-bind', '/', '/', '{pid}', '--die-with-parent', 'sh', '-c', 'exec %d>&-; sleep 5' % w], pass_fds=[w], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n\
+                 os.close(w); t = time.time(); os.read(r, 1); waited = time.time() - t\n\
+                 p.kill(); p.wait()\n\
+                 print(waited < 4)",
+                prog = prog.display()
+            ));
+            assert_eq!(out.trim(), "True", "{prog:?} {pid}");
+        }
+    }
+}
+
+#[test]
+fn passing_inherited_descriptors_leaks_none_of_sboxs_own() {
+    // Every setup step that opens descriptors of its own, with inherited ones passed on: the
+    // command has 0, 1, 2, the caller's one, and the one listdir opened.
+    let code = "import os; print(sorted(int(f) for f in os.listdir('/proc/self/fd')))";
+    for (prog, args) in [
+        (bin(), "'--keep-fds', '--seccomp-profile', 'strict', "),
+        (bwrap_link().as_path(), ""),
+    ] {
+        let out = wrapper_ok(&format!(
+            "{PY_PRELUDE}f = os.open('/etc/hostname', os.O_RDONLY); os.dup2(f, 9); os.close(f)\n\
+             p = subprocess.run(['{prog}', {args}'--ro-bind', '/', '/', '--unshare-all', '--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', '--dir', '/tmp/d', '--lock-file', '/etc/hostname', 'python3', '-c', \"{code}\"], pass_fds=[9], capture_output=True, text=True)\n\
+             print(p.stdout.strip(), p.stderr)",
+            prog = prog.display()
+        ));
+        assert_eq!(out.trim(), "[0, 1, 2, 3, 9]", "{prog:?}");
+    }
+}
+
+/// How a message must match: all of it, or its start (the rest is an errno's text or a path
+/// that bubblewrap words differently).
+#[derive(Clone, Copy, Debug)]
+enum Says {
+    Exactly(&'static str),
+    StartsWith(&'static str),
+}
+
+/// Bad input under the `bwrap` link gets bubblewrap's message (`bwrap: ` and its phrase) and
+/// status 1. `true` in the last column: Debian's bwrap 0.8.0 says the same, and is run to
+/// check it; `false`: the phrase of bubblewrap 0.11 (newer options and rules).
+const BWRAP_MESSAGES: &[(&[&str], Says, bool)] = &[
+    (
+        &["--frob", "true"],
+        Says::Exactly("Unknown option --frob"),
+        true,
+    ),
+    (
+        &["--bind", "/tmp"],
+        Says::Exactly("--bind takes two arguments"),
+        true,
+    ),
+    (
+        &["--tmpfs"],
+        Says::Exactly("--tmpfs takes an argument"),
+        true,
+    ),
+    (
+        &["--setenv", "A"],
+        Says::Exactly("--setenv takes two arguments"),
+        true,
+    ),
+    (
+        &["--chdir"],
+        Says::Exactly("--chdir takes one argument"),
+        true,
+    ),
+    (
+        &["--overlay", "/a", "/b"],
+        Says::Exactly("--overlay takes three arguments"),
+        false,
+    ),
+    (
+        &["--uid", "abc", "true"],
+        Says::Exactly("Invalid uid: abc"),
+        true,
+    ),
+    (
+        &["--gid", "-1", "true"],
+        Says::Exactly("Invalid gid: -1"),
+        true,
+    ),
+    (
+        &["--file", "abc", "/x", "true"],
+        Says::Exactly("Invalid fd: abc"),
+        true,
+    ),
+    (
+        &["--args", "77", "true"],
+        Says::Exactly("Can't read --args data: Bad file descriptor"),
+        true,
+    ),
+    (
+        &["--ro-bind", "/nonexistent", "/x", "true"],
+        Says::Exactly("Can't find source path /nonexistent: No such file or directory"),
+        true,
+    ),
+    (
+        &["--ro-bind", "/", "/", "--chdir", "/nonexistent", "true"],
+        Says::Exactly("Can't chdir to /nonexistent: No such file or directory"),
+        true,
+    ),
+    (
+        &["--ro-bind", "/", "/", "/etc/passwd"],
+        Says::Exactly("execvp /etc/passwd: Permission denied"),
+        true,
+    ),
+    (
+        &["--tmpfs", "/", "sh"],
+        Says::Exactly("execvp sh: No such file or directory"),
+        true,
+    ),
+    (
+        &["--size", "0", "--tmpfs", "/x", "true"],
+        Says::Exactly("--size takes a non-zero number of bytes"),
+        true,
+    ),
+    (
+        &["--size", "9223372036854775809", "--tmpfs", "/x", "true"],
+        Says::Exactly("--size (for tmpfs) is limited to 9223372036854775807"),
+        true,
+    ),
+    (
+        &["--size", "1", "--dir", "/x", "true"],
+        Says::Exactly("--size must be followed by --tmpfs"),
+        true,
+    ),
+    (
+        &["--size", "1", "--size", "1", "--tmpfs", "/x", "true"],
+        Says::Exactly("--size given twice for the same action"),
+        true,
+    ),
+    (
+        &["--perms", "999", "--dir", "/x", "true"],
+        Says::Exactly("--perms takes an octal argument <= 07777"),
+        true,
+    ),
+    (
+        &["--perms", "0755", "--perms", "0755", "--dir", "/x", "true"],
+        Says::Exactly("--perms given twice for the same action"),
+        true,
+    ),
+    (
+        &["--perms", "0755", "true"],
+        Says::Exactly("--perms must be followed by an option that creates a file"),
+        false,
+    ),
+    (
+        &["--chmod", "8", "/x", "true"],
+        Says::Exactly("--chmod takes an octal argument <= 07777"),
+        true,
+    ),
+    (
+        &[
+            "--ro-bind",
+            "/",
+            "/",
+            "--chmod",
+            "0700",
+            "/nonexistent",
+            "true",
+        ],
+        Says::Exactly("Can't chmod 0700 /nonexistent: No such file or directory"),
+        true,
+    ),
+    (
+        &[
+            "--ro-bind",
+            "/",
+            "/",
+            "--tmpfs",
+            "/mnt",
+            "--symlink",
+            "a",
+            "/mnt/l",
+            "--symlink",
+            "b",
+            "/mnt/l",
+            "true",
+        ],
+        Says::Exactly("Can't make symlink at /mnt/l: existing destination is a"),
+        false,
+    ),
+    (
+        &[
+            "--ro-bind",
+            "/",
+            "/",
+            "--tmpfs",
+            "/mnt",
+            "--dir",
+            "/mnt/d",
+            "--symlink",
+            "b",
+            "/mnt/d",
+            "true",
+        ],
+        Says::Exactly("Can't make symlink at /mnt/d: destination exists and is not a symlink"),
+        false,
+    ),
+    (
+        &["--ro-bind", "/", "/", "--symlink", "a", "/etc", "true"],
+        Says::StartsWith("Can't make symlink at /etc: "),
+        true,
+    ),
+    (
+        &["--ro-bind", "/", "/", "--dir", "/x", "true"],
+        Says::Exactly("Can't mkdir /x: Read-only file system"),
+        true,
+    ),
+    (
+        &["--ro-bind", "/", "/", "--tmpfs", "/x", "true"],
+        Says::Exactly("Can't mkdir /x: Read-only file system"),
+        true,
+    ),
+    (
+        &["--ro-bind", "/", "/", "--bind", "/tmp", "/x", "true"],
+        Says::Exactly("Can't mkdir /x: Read-only file system"),
+        true,
+    ),
+    (
+        &[
+            "--ro-bind",
+            "/",
+            "/",
+            "--bind",
+            "/etc/hostname",
+            "/x",
+            "true",
+        ],
+        Says::Exactly("Can't create file at /x: Read-only file system"),
+        true,
+    ),
+    (
+        &["--ro-bind", "/", "/", "--bind-data", "0", "/x", "true"],
+        Says::Exactly("Can't create file at /x: Read-only file system"),
+        true,
+    ),
+    (
+        &[
+            "--ro-bind",
+            "/",
+            "/",
+            "--bind",
+            "/tmp",
+            "/etc/hostname/x",
+            "true",
+        ],
+        Says::Exactly("Can't mkdir parents for /etc/hostname/x: Not a directory"),
+        true,
+    ),
+    (
+        &["--ro-bind", "/", "/", "--file", "0", "/x", "true"],
+        Says::Exactly("Can't create file /x: Read-only file system"),
+        true,
+    ),
+    (
+        &[
+            "--ro-bind",
+            "/",
+            "/",
+            "--remount-ro",
+            "/nonexistent",
+            "true",
+        ],
+        Says::StartsWith("Can't remount readonly on "),
+        true,
+    ),
+    (
+        &["--hostname", "h", "true"],
+        Says::Exactly("Specifying --hostname requires --unshare-uts"),
+        true,
+    ),
+    (
+        &["--as-pid-1", "true"],
+        Says::Exactly("Specifying --as-pid-1 requires --unshare-pid"),
+        true,
+    ),
+    (
+        &["--argv0", "a", "--argv0", "b", "true"],
+        Says::Exactly("--argv0 used multiple times"),
+        false,
+    ),
+    (
+        &["--cap-add", "CAP_FLY", "true"],
+        Says::Exactly("unknown cap: CAP_FLY"),
+        true,
+    ),
+    (
+        &["--seccomp", "0", "--add-seccomp-fd", "0", "true"],
+        Says::Exactly("--add-seccomp-fd cannot be combined with --seccomp"),
+        true,
+    ),
+    (
+        &["--add-seccomp-fd", "0", "--seccomp", "0", "true"],
+        Says::Exactly("--seccomp cannot be combined with --add-seccomp-fd"),
+        true,
+    ),
+    (
+        &["--userns-block-fd", "0", "--ro-bind", "/", "/", "true"],
+        Says::Exactly("--userns-block-fd requires --unshare-user"),
+        true,
+    ),
+    (
+        &["--ro-bind", "/", "/", "--assert-userns-disabled", "true"],
+        Says::Exactly("creation of new user namespaces was not disabled as requested"),
+        true,
+    ),
+    (
+        &["--tmp-overlay", "/x", "true"],
+        Says::Exactly("--tmp-overlay requires at least one --overlay-src"),
+        false,
+    ),
+    (
+        &["--overlay-src", "/tmp", "--ro-overlay", "/x", "true"],
+        Says::Exactly("--ro-overlay requires at least two --overlay-src"),
+        false,
+    ),
+    (
+        &["--overlay-src", "/tmp", "--tmpfs", "/x", "true"],
+        Says::Exactly(
+            "--overlay-src must be followed by another --overlay-src or one of --overlay, --tmp-overlay, or --ro-overlay",
+        ),
+        false,
+    ),
+];
+
+#[test]
+fn as_bwrap_bad_input_gets_bubblewraps_messages() {
+    let link = bwrap_link();
+    let real = real_bwrap("as_bwrap_bad_input_gets_bubblewraps_messages");
+    let mut failures = Vec::new();
+    for (args, says, same_in_0_8) in BWRAP_MESSAGES {
+        let mut progs = vec![("link", link.clone())];
+        if *same_in_0_8 {
+            progs.extend(real.iter().map(|b| ("bwrap", b.clone())));
+        }
+        for (name, prog) in progs {
+            let o = as_user(&prog).args(*args).output().unwrap();
+            let err = stderr(&o);
+            let ok = match says {
+                Says::Exactly(m) => err == format!("bwrap: {m}\n"),
+                Says::StartsWith(m) => {
+                    err.starts_with(&format!("bwrap: {m}")) && err.lines().count() == 1
+                }
+            };
+            if !ok || o.status.code() != Some(1) {
+                failures.push(format!(
+                    "{name} {args:?}: {:?} {err:?}, want {says:?}",
+                    o.status.code()
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // Warnings too: bubblewrap's words, no "warning:".
+    let args = [
+        "--ro-bind",
+        "/",
+        "/",
+        "--chdir",
+        "/",
+        "--chdir",
+        "/tmp",
+        "true",
+    ];
+    let mut progs = vec![link];
+    progs.extend(real);
+    for prog in progs {
+        let o = as_user(&prog).args(args).output().unwrap();
+        assert_eq!(
+            stderr(&o),
+            "bwrap: Only the last --chdir option will take effect\n",
+            "{prog:?}"
+        );
+        assert!(o.status.success());
+    }
+}
+
+#[test]
+fn help_starts_with_bubblewraps_usage_line_and_the_name_as_invoked() {
+    let mut progs = vec![bin().to_path_buf(), bwrap_link()];
+    progs.extend(real_bwrap("help_starts_with_bubblewraps_usage_line"));
+    for prog in progs {
+        let o = as_user(&prog).arg("--help").output().unwrap();
+        assert!(o.status.success(), "{prog:?}");
+        let want = format!(
+            "usage: {} [OPTIONS...] [--] COMMAND [ARGS...]",
+            prog.display()
+        );
+        assert_eq!(stdout(&o).lines().next(), Some(want.as_str()), "{prog:?}");
+    }
 }

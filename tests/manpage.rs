@@ -62,8 +62,9 @@ fn extra_sections() -> String {
         &mut r,
         "A user and a mount namespace are always created; only the caller's uid and gid are \
          mapped. Before the command starts, every capability is dropped (except *--cap-add*), \
-         no_new_privs is set, descriptors other than 0, 1 and 2 are closed, then Landlock and \
-         the seccomp policy are installed, seccomp last. With *--unshare-pid* the sandbox has \
+         no_new_privs is set, descriptors other than 0, 1 and 2 are closed (except those \
+         passed with *--keep-fd*, *--keep-fds* or *--sync-fd*), then Landlock and the seccomp \
+         policy are installed, seccomp last. With *--unshare-pid* the sandbox has \
          an init (pid 1) that reaps orphans and passes SIGINT, SIGTERM, SIGHUP, SIGQUIT, \
          SIGUSR1 and SIGUSR2 on to the command.",
     );
@@ -71,7 +72,29 @@ fn extra_sections() -> String {
         &mut r,
         "Invoked through a link named *bwrap*, sbox keeps bubblewrap's defaults exactly where \
          its own are stricter: no seccomp policy unless one is named, no limit on nested user \
-         namespaces, non-recursive *--remount-ro*.",
+         namespaces, non-recursive *--remount-ro*, and every descriptor the caller left open \
+         (not close-on-exec) passed on to the command, as with *--keep-fds*. Its messages are \
+         then bubblewrap's: bwrap: first, and bubblewrap's phrases where it has them \
+         (Unknown option, Can't find source path, ...), which programs that drive bwrap match.",
+    );
+
+    r.control("SH", ["INHERITED DESCRIPTORS"]);
+    para(
+        &mut r,
+        "As *sbox*, the command gets only descriptors 0, 1 and 2 unless more are asked for: \
+         *--keep-fd* _N_ passes one (repeatable), *--keep-fds* every one the caller left open \
+         without close-on-exec. Neither sbox's own descriptors nor those that options consume \
+         reach the command: those of *--args*, *--info-fd*, *--json-status-fd*, *--block-fd*, \
+         *--userns-block-fd*, *--seccomp*, *--file*, *--bind-data*, *--bind-fd*, *--userns* and \
+         *--pidns*. Neither sbox nor the sandbox's init keeps a copy of a passed descriptor, \
+         so the command's closing it is seen at once.",
+    );
+    para(
+        &mut r,
+        "A make jobserver (MAKEFLAGS=--jobserver-auth=R,W, from a recipe marked + or running \
+         $(MAKE)): *--keep-fd* _R_ *--keep-fd* _W_, or *--keep-fds*; make 4.4's fifo jobserver \
+         needs the fifo bound instead. Socket activation (LISTEN_FDS=N): *--keep-fd* 3 and \
+         the following, and LISTEN_PID set to the command's pid inside.",
     );
 
     r.control("SH", ["PROFILES"]);

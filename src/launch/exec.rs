@@ -14,6 +14,8 @@ pub struct Host {
     pub gid: u32,
     pub cwd: Option<PathBuf>,
     pub umask: libc::mode_t,
+    /// The caller's descriptors passed on to the command (`fds::passed`).
+    pub passed_fds: Vec<RawFd>,
 }
 
 fn apply_env(spec: &Spec) {
@@ -45,8 +47,11 @@ fn apply_env(spec: &Spec) {
 /// --chdir, else the caller's directory if it exists inside, else $HOME, else /.
 fn working_dir(spec: &Spec, host: &Host) -> Result<PathBuf, SetupError> {
     if let Some(dir) = &spec.chdir {
-        std::env::set_current_dir(dir)
-            .map_err(|e| SetupError::new("--chdir", dir.display().to_string(), e.to_string()))?;
+        std::env::set_current_dir(dir).map_err(|e| {
+            let why = Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)).desc();
+            SetupError::new("--chdir", dir.display().to_string(), e.to_string())
+                .bwrap(format!("Can't chdir to {}: {why}", dir.display()))
+        })?;
         return Ok(dir.clone());
     }
     let home = std::env::var_os("HOME").map(PathBuf::from);
@@ -110,7 +115,8 @@ fn prepare(spec: &Spec, plan: &Plan, keep: &[RawFd], report: BorrowedFd) -> Resu
     unsafe { libc::umask(host.umask) };
     signals::reset_for_exec();
     // Only 0, 1 and 2 cross into the command, and what was passed on purpose.
-    sys::cloexec_from(3, keep).map_err(|e| SetupError::errno("file descriptors", "", e))?;
+    let keep: Vec<RawFd> = keep.iter().chain(&host.passed_fds).copied().collect();
+    sys::cloexec_from(3, &keep).map_err(|e| SetupError::errno("file descriptors", "", e))?;
     if spec.ns.assert_userns_disabled {
         userns::assert_disabled()?;
     }
@@ -142,7 +148,8 @@ pub fn check_selinux() -> Result<(), SetupError> {
             "--exec-label",
             "",
             "labeling not supported on this system (SELinux is not enabled)",
-        ))
+        )
+        .bwrap("labeling not supported on this system"))
     }
 }
 
@@ -200,5 +207,6 @@ fn exec_command(command: &[OsString], argv0: Option<&OsStr>) -> SetupError {
         }
         e => e.desc().to_string(),
     };
-    SetupError::new("exec", name, why)
+    let phrase = format!("execvp {name}: {}", e.desc());
+    SetupError::new("exec", name, why).bwrap(phrase)
 }

@@ -39,8 +39,10 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
     if spec.exec_label.is_some() || spec.file_label.is_some() {
         exec::check_selinux()?;
     }
+    // Before sbox opens anything: the caller's descriptors that the command gets.
+    let passed = fds::passed(spec);
     let mut plan = Plan {
-        host: host_facts(),
+        host: host_facts(passed),
         // Compiled here, in the supervisor, so a bad policy fails before anything starts.
         filters: seccomp::build(spec)?,
         bpf: spec
@@ -105,6 +107,11 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
         child(spec, &plan, err_w, alive_r)
     }
     drop(err_w);
+    // The sandbox has its copies of the descriptors passed to the command: holding them here
+    // would keep, say, a pipe's reader from seeing its end when the command closes it.
+    for &fd in &plan.host.passed_fds {
+        fds::close(fd);
+    }
     if spec.verbose {
         let ms = t.elapsed().as_secs_f64() * 1e3;
         say(&format!(
@@ -186,7 +193,7 @@ pub struct Plan {
     pub limits: Option<crate::cgroup::Session>,
 }
 
-fn host_facts() -> Host {
+fn host_facts(passed_fds: Vec<RawFd>) -> Host {
     // SAFETY: umask(2) can only be read by setting it; it is set straight back.
     let umask = unsafe {
         let m = libc::umask(0);
@@ -198,6 +205,7 @@ fn host_facts() -> Host {
         gid: nix::unistd::getgid().as_raw(),
         cwd: std::env::current_dir().ok(),
         umask,
+        passed_fds,
     }
 }
 
@@ -330,6 +338,10 @@ fn setup(spec: &Spec, host: &Host, alive: Option<OwnedFd>) -> Result<Role, Setup
     match unsafe { fork() } {
         Ok(ForkResult::Child) => Ok(Role::Command { keep, host_proc }),
         Ok(ForkResult::Parent { child }) => {
+            // The command has the descriptors passed to it; init holds none of them.
+            for &fd in &host.passed_fds {
+                fds::close(fd);
+            }
             // The command can't open init's /proc/1/exe (sbox's binary) or memory.
             set_dumpable(false);
             caps::restrict_to(&[])?;

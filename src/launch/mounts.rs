@@ -111,7 +111,12 @@ pub fn open_sources(spec: &Spec) -> Result<Vec<Source>, SetupError> {
                             op.option(),
                             src.display().to_string(),
                             format!("{}{hint}", why(e, strict)),
-                        ));
+                        )
+                        .bwrap(format!(
+                            "Can't find source path {}: {}",
+                            src.display(),
+                            e.desc()
+                        )));
                     }
                 }
             }
@@ -316,6 +321,83 @@ fn dst_error(op: &FsOp, e: Errno, strict: bool) -> SetupError {
     SetupError::new(op.option(), op.dst().display().to_string(), why)
 }
 
+/// bubblewrap's phrase for a failed operation, where it has a fixed one.
+fn bwrap_phrase(root: BorrowedFd, op: &FsOp, e: Errno) -> String {
+    let dst = op.dst().display();
+    let why = e.desc();
+    // Errors of creating the destination, rather than of mounting on it.
+    let creating = matches!(
+        e,
+        Errno::EROFS | Errno::EEXIST | Errno::ENOTDIR | Errno::ENOENT | Errno::EACCES
+    );
+    match op {
+        FsOp::Chmod { .. } | FsOp::RemountRo { .. } => {}
+        _ if e == Errno::ENOTDIR => return format!("Can't mkdir parents for {dst}: {why}"),
+        _ => {}
+    }
+    match op {
+        FsOp::Symlink { dst: d, .. } if e == Errno::EEXIST => {
+            let existing = split(&relative(d)).ok().and_then(|(parent, name)| {
+                let at = In {
+                    root,
+                    strict: false,
+                };
+                let pfd = resolve(at, &parent, Create::No).ok()?;
+                nix::fcntl::readlinkat(pfd.as_fd(), name.as_path()).ok()
+            });
+            match existing {
+                Some(t) => format!(
+                    "Can't make symlink at {dst}: existing destination is {}",
+                    t.to_string_lossy()
+                ),
+                None => {
+                    format!("Can't make symlink at {dst}: destination exists and is not a symlink")
+                }
+            }
+        }
+        FsOp::Symlink { .. } => format!("Can't make symlink at {dst}: {why}"),
+        FsOp::Chmod { mode, .. } => {
+            // C's "%#o": a leading 0, none for 0 itself.
+            let mode = if *mode == 0 {
+                "0".into()
+            } else {
+                format!("0{mode:o}")
+            };
+            format!("Can't chmod {mode} {dst}: {why}")
+        }
+        FsOp::RemountRo { .. } => format!("Can't remount readonly on {dst}: {why}"),
+        FsOp::Data {
+            how: DataKind::File,
+            ..
+        } => format!("Can't create file {dst}: {why}"),
+        FsOp::Data { .. } if creating => format!("Can't create file at {dst}: {why}"),
+        // A bind's mount point is a directory or a file, as its source.
+        FsOp::Bind { src, .. } if creating && !src.is_dir() => {
+            format!("Can't create file at {dst}: {why}")
+        }
+        FsOp::BindFd { fd, .. }
+            if creating && !Path::new(&format!("/proc/self/fd/{fd}")).is_dir() =>
+        {
+            format!("Can't create file at {dst}: {why}")
+        }
+        FsOp::Dir { .. }
+        | FsOp::Bind { .. }
+        | FsOp::BindFd { .. }
+        | FsOp::Tmpfs { .. }
+        | FsOp::Proc { .. }
+        | FsOp::Dev { .. }
+        | FsOp::Mqueue { .. }
+            if creating =>
+        {
+            format!("Can't mkdir {dst}: {why}")
+        }
+        FsOp::Tmpfs { .. } => format!("Can't mount tmpfs on {dst}: {why}"),
+        FsOp::Proc { .. } => format!("Can't mount proc on {dst}: {why}"),
+        FsOp::Mqueue { .. } => format!("Can't mount mqueue on {dst}: {why}"),
+        _ => String::new(),
+    }
+}
+
 fn c(s: &str) -> CString {
     CString::new(s).expect("no NUL in a constant")
 }
@@ -368,7 +450,7 @@ pub fn build(spec: &Spec, sources: Vec<Source>) -> Result<OwnedFd, SetupError> {
         } else {
             b.apply(op, src)
         };
-        r.map_err(|e| dst_error(op, e, b.strict))?;
+        r.map_err(|e| dst_error(op, e, b.strict).bwrap(bwrap_phrase(b.root.as_fd(), op, e)))?;
     }
     b.drop_scratch()
         .map_err(|e| staging(format!("scratch: {}", e.desc())))?;

@@ -168,7 +168,9 @@ pub fn apply(
 ) -> Result<(), String> {
     let at = |span: Range<usize>, why: String| located(path, text, span, why);
     let cli_err = |span: Range<usize>, e: CliError| match e {
-        CliError::Invalid(m) | CliError::Display(m) => at(span, m),
+        CliError::Invalid(m) | CliError::Display(m) | CliError::Phrased { sbox: m, .. } => {
+            at(span, m)
+        }
     };
     // Unlocated (for `mount`, which locates its own errors) and located forms.
     let raw_expand = |s: &Str| vars.expand(s.get_ref());
@@ -447,6 +449,6 @@ fn mount(
 
 fn cli_msg(e: CliError) -> String {
     match e {
-        CliError::Invalid(m) | CliError::Display(m) => m,
+        CliError::Invalid(m) | CliError::Display(m) | CliError::Phrased { sbox: m, .. } => m,
     }
 }
