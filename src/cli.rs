@@ -984,9 +984,11 @@ pub fn parse_as(
     let base = if names.is_empty() {
         defaults
     } else {
-        profiles
+        let mut s = profiles
             .load(&names, defaults)
-            .map_err(|e| CliError::Invalid(format!("--profile: {e}")))?
+            .map_err(|e| CliError::Invalid(format!("--profile: {e}")))?;
+        s.same_cwd = true;
+        s
     };
     // What the profiles set, to tell it apart from what the command line adds (--explain).
     let explain = m.contains_id("explain");

@@ -13,7 +13,15 @@ pub struct Host {
     pub uid: u32,
     pub gid: u32,
     pub cwd: Option<PathBuf>,
+    /// (device, inode) of `cwd`, when it must be the same directory inside (profiles).
+    pub cwd_id: Option<(u64, u64)>,
     pub umask: libc::mode_t,
+}
+
+/// (device, inode) of a directory: a bind mount keeps both, anything else differs.
+pub fn dir_id(path: &str) -> Option<(u64, u64)> {
+    let st = nix::sys::stat::stat(path).ok()?;
+    Some((st.st_dev, st.st_ino))
 }
 
 fn apply_env(spec: &Spec) {
@@ -30,6 +38,9 @@ fn apply_env(spec: &Spec) {
             match op {
                 EnvOp::Set(k, v) => std::env::set_var(k, v),
                 EnvOp::Unset(k) => std::env::remove_var(k),
+                // Offline switches (CARGO_NET_OFFLINE...) only where there is no network.
+                EnvOp::Offline(k, v) if spec.ns.net => std::env::set_var(k, v),
+                EnvOp::Offline(..) => {}
                 EnvOp::Keep(glob) => {
                     for (k, v) in &caller {
                         if k.to_str().is_some_and(|k| crate::spec::glob_match(glob, k)) {
@@ -48,6 +59,24 @@ fn working_dir(spec: &Spec, host: &Host) -> Result<PathBuf, SetupError> {
         std::env::set_current_dir(dir)
             .map_err(|e| SetupError::new("--chdir", dir.display().to_string(), e.to_string()))?;
         return Ok(dir.clone());
+    }
+    if let (Some(cwd), Some(id)) = (&host.cwd, host.cwd_id)
+        && std::env::set_current_dir(cwd).is_ok()
+        && dir_id(".") != Some(id)
+    {
+        // Under a profile, running silently in another directory of the same name (a fresh
+        // /tmp mounted over the project) would lose the command's work.
+        let hider = spec.ops.iter().rev().find(|o| cwd.starts_with(o.dst()));
+        let by = hider.map_or(String::new(), |o| {
+            format!(" (the mount on {} hides it)", o.dst().display())
+        });
+        return Err(SetupError::new(
+            "working directory",
+            cwd.display().to_string(),
+            format!(
+                "another directory in the sandbox{by}: run from the project directory, or give --chdir DIR"
+            ),
+        ));
     }
     let home = std::env::var_os("HOME").map(PathBuf::from);
     for dir in [host.cwd.clone(), home].into_iter().flatten() {

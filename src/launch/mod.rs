@@ -11,6 +11,7 @@ pub mod channel;
 pub mod error;
 pub mod exec;
 pub mod fds;
+pub mod hostdirs;
 pub mod init;
 pub mod landlock;
 pub mod mounts;
@@ -38,8 +39,12 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
     if spec.exec_label.is_some() || spec.file_label.is_some() {
         exec::check_selinux()?;
     }
+    // Profile binds with `create = true`: their host directories exist before the build.
+    if spec.bind_extras.iter().any(|e| e.create_from.is_some()) {
+        hostdirs::create(spec)?;
+    }
     let mut plan = Plan {
-        host: host_facts(),
+        host: host_facts(spec.same_cwd),
         // Compiled here, in the supervisor, so a bad policy fails before anything starts.
         filters: seccomp::build(spec)?,
         bpf: spec
@@ -182,7 +187,8 @@ pub struct Plan {
     pub limits: Option<crate::cgroup::Session>,
 }
 
-fn host_facts() -> Host {
+/// `cwd_id`: also the identity of the working directory, to check it is the same inside.
+fn host_facts(cwd_id: bool) -> Host {
     // SAFETY: umask(2) can only be read by setting it; it is set straight back.
     let umask = unsafe {
         let m = libc::umask(0);
@@ -193,6 +199,7 @@ fn host_facts() -> Host {
         uid: nix::unistd::getuid().as_raw(),
         gid: nix::unistd::getgid().as_raw(),
         cwd: std::env::current_dir().ok(),
+        cwd_id: if cwd_id { exec::dir_id(".") } else { None },
         umask,
     }
 }
