@@ -2,7 +2,7 @@
 //! capabilities, no_new_privs, descriptors, and exec itself.
 
 use super::{Plan, SetupError, caps, channel, landlock, seccomp, signals, sys, userns};
-use crate::spec::{EnvOp, Spec};
+use crate::spec::{EnvOp, FsOp, Spec};
 use nix::errno::Errno;
 use std::ffi::{CString, OsStr, OsString};
 use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
@@ -191,6 +191,49 @@ fn set_exec_label(proc: &OwnedFd, label: &str) -> Result<(), SetupError> {
         .map_err(fail)
 }
 
+/// Why a command was not found in the sandbox, told from the host (in the supervisor, and only
+/// on that failure): the sandbox's root is empty, or the program is on the host, and which
+/// option would expose it.
+pub fn host_hint(spec: &Spec, e: &mut SetupError) {
+    let not_found = e.why.starts_with(NOT_FOUND) || e.why == NO_SUCH_FILE;
+    if spec.bwrap_mode || e.step != "exec" || !not_found {
+        return;
+    }
+    let binds = spec.ops.iter().any(|o| {
+        matches!(
+            o,
+            FsOp::Bind { .. } | FsOp::BindFd { .. } | FsOp::Overlay { .. }
+        )
+    });
+    if !binds {
+        e.why += "; the sandbox's root is empty (nothing is bound into it): bind what the command needs, e.g. --ro-bind /usr /usr, or use --profile NAME";
+        return;
+    }
+    let name = Path::new(&e.path);
+    let on_host = if e.path.contains('/') {
+        name.exists()
+            .then(|| std::path::absolute(name).ok())
+            .flatten()
+    } else {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        std::env::split_paths(&path)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file() && p.is_absolute())
+    };
+    if let Some(p) = on_host
+        && let Some(dir) = p.parent()
+    {
+        let d = dir.display();
+        e.why += &format!(
+            "; it is {} on the host: expose it with --ro-bind {d} {d}, or use a profile that binds it",
+            p.display()
+        );
+    }
+}
+
+const NOT_FOUND: &str = "command not found in the sandbox";
+const NO_SUCH_FILE: &str = "No such file or directory inside the sandbox";
+
 fn exec_command(command: &[OsString], argv0: Option<&OsStr>) -> SetupError {
     let args: Result<Vec<CString>, _> = command.iter().map(|a| cstring(a)).collect();
     let mut args = match args {
@@ -215,14 +258,14 @@ fn exec_command(command: &[OsString], argv0: Option<&OsStr>) -> SetupError {
     let found = std::env::split_paths(&path).any(|d| d.join(&name).exists());
     let why = match e {
         Errno::ENOENT | Errno::EACCES if !name.contains('/') && !found => format!(
-            "command not found in the sandbox (PATH={})",
+            "{NOT_FOUND} (PATH={})",
             std::env::var("PATH").unwrap_or_default()
         ),
         Errno::ENOENT if Path::new(&name).exists() => {
             "No such file or directory (its interpreter or a shared library is missing inside)"
                 .to_string()
         }
-        Errno::ENOENT => "No such file or directory inside the sandbox".to_string(),
+        Errno::ENOENT => NO_SUCH_FILE.to_string(),
         Errno::EACCES => {
             "Permission denied (not executable, or on a noexec mount, for the sandbox's user)"
                 .to_string()

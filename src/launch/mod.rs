@@ -382,8 +382,9 @@ fn supervise(spec: &Spec, child: Pid, err_r: OwnedFd) -> Result<(i32, Vec<String
     let mut msg = Vec::new();
     let _ = std::fs::File::from(err_r).read_to_end(&mut msg);
     let (error, reports) = channel::parse(&msg);
-    if let Some(e) = error {
+    if let Some(mut e) = error {
         let _ = waitpid(child, None);
+        exec::host_hint(spec, &mut e);
         return Err(e);
     }
     let sfd = signals::signalfd()?;
