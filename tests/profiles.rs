@@ -420,3 +420,268 @@ fn list_and_explain() {
             .any(|l| l.starts_with("namespaces.net ") && l.ends_with("[base]"))
     );
 }
+
+/// Mode bits of a host path.
+fn mode(p: &Path) -> u32 {
+    std::fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777
+}
+
+#[test]
+fn a_fresh_home_gets_the_cache_directories_a_profile_writes() {
+    // A fresh account: no ~/.cargo/registry, no ~/.cache at all.
+    let fx = fixture("fresh", &[("Cargo.toml", "[workspace]\n")]);
+    assert!(!fx.home.join(".cargo/registry").exists() && !fx.home.join(".cache").exists());
+    // What `cargo fetch` would download, written from a shell (no network needed).
+    let o = sbox_in(
+        &fx,
+        "cargo-fetch",
+        &[
+            "-v",
+            "--",
+            "sh",
+            "-c",
+            "echo crate > ~/.cargo/registry/index && echo git > ~/.cargo/git/db",
+        ],
+    )
+    .output()
+    .unwrap();
+    success(&o);
+    let reg = fx.home.join(".cargo/registry");
+    assert_eq!(
+        std::fs::read_to_string(reg.join("index")).unwrap(),
+        "crate\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(fx.home.join(".cargo/git/db")).unwrap(),
+        "git\n"
+    );
+    assert_eq!(mode(&reg), 0o700);
+    let err = stderr(&o);
+    assert!(
+        err.lines()
+            .any(|l| l == format!("sbox: create {}: made (mode 0700)", reg.display())),
+        "{err}"
+    );
+    // -v names each optional mount it skipped (here ~/.rustup and ~/.cargo/bin).
+    let rustup = fx.home.join(".rustup");
+    assert!(
+        err.lines().any(|l| l
+            == format!(
+                "sbox: --ro-bind-try {}: skipped, {} does not exist",
+                rustup.display(),
+                rustup.display()
+            )),
+        "{err}"
+    );
+    // A cache under ~/.cache, which doesn't exist either: both made, 0700.
+    let o = sbox_in(
+        &fx,
+        "pip-install",
+        &["--", "sh", "-c", "echo w > ~/.cache/pip/wheel"],
+    )
+    .output()
+    .unwrap();
+    success(&o);
+    assert_eq!(
+        std::fs::read_to_string(fx.home.join(".cache/pip/wheel")).unwrap(),
+        "w\n"
+    );
+    assert_eq!(mode(&fx.home.join(".cache")), 0o700);
+    // --explain says which optional mounts are skipped now, one line each.
+    let out = success(
+        &sbox_in(&fx, "cargo-build", &["--explain"])
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        out.lines().any(|l| l
+            == format!(
+                "# skipped: mount {}: {} does not exist",
+                rustup.display(),
+                rustup.display()
+            )),
+        "{out}"
+    );
+    let out = success(
+        &sbox_in(&fx, "npm-install", &["--explain"])
+            .output()
+            .unwrap(),
+    );
+    let npm = fx.home.join(".npm").display().to_string();
+    assert!(
+        out.lines().any(|l| l.starts_with(&format!("mount {npm} "))
+            && l.contains(&format!("bind from {npm}, created if missing"))),
+        "{out}"
+    );
+    assert!(!out.contains(&format!("skipped: mount {npm}:")), "{out}");
+}
+
+#[test]
+fn create_refuses_a_planted_symlink() {
+    // Run 1 under make (the project writable) plants `out -> $HOME`; run 2 under python, whose
+    // ./out is created and writable, must not bind the home through it.
+    let fx = fixture(
+        "planted-out",
+        &[("job.py", "open('out/.bashrc', 'w').write('evil')\n")],
+    );
+    let home = fx.home.display().to_string();
+    success(
+        &sbox_in(&fx, "make", &["--", "ln", "-s", &home, "out"])
+            .output()
+            .unwrap(),
+    );
+    assert!(fx.project.join("out").is_symlink());
+    let o = sbox_in(&fx, "python", &["--", "python3", "job.py"])
+        .output()
+        .unwrap();
+    let out = fx.project.join("out");
+    assert_one_line_error(
+        &o,
+        &format!(
+            "create: {}: {} is a symbolic link (to {home}): refusing",
+            out.display(),
+            out.display()
+        ),
+    );
+    assert!(!fx.home.join(".bashrc").exists(), "the home was written");
+    // The same through a parent: ~/.cache -> elsewhere (planted by whatever wrote there).
+    let elsewhere = scratch("planted-cache-target");
+    std::os::unix::fs::symlink(&elsewhere, fx.home.join(".cache")).unwrap();
+    let o = sbox_in(&fx, "pip-install", &["--", "true"])
+        .output()
+        .unwrap();
+    assert_one_line_error(
+        &o,
+        &format!(
+            "create: {}/.cache/pip: {home}/.cache is a symbolic link",
+            home
+        ),
+    );
+    assert!(!elsewhere.join("pip").exists());
+}
+
+#[test]
+fn python_creates_out_and_its_writes_stay() {
+    let fx = fixture(
+        "python-out",
+        &[
+            ("data.txt", "abc"),
+            (
+                "job.py",
+                "open('out/r.txt', 'w').write(open('data.txt').read().upper())\n",
+            ),
+        ],
+    );
+    assert!(!fx.project.join("out").exists());
+    success(
+        &sbox_in(&fx, "python", &["--", "python3", "job.py"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(
+        std::fs::read_to_string(fx.project.join("out/r.txt")).unwrap(),
+        "ABC"
+    );
+    assert_eq!(mode(&fx.project.join("out")), 0o700);
+}
+
+#[test]
+fn share_net_drops_the_offline_switches() {
+    let fx = fixture("offline", &[]);
+    let show = "for v in CARGO_NET_OFFLINE npm_config_offline GOPROXY; do echo $v=$(printenv $v || echo unset); done";
+    for (profile, var) in [
+        ("cargo-build", "CARGO_NET_OFFLINE=true"),
+        ("npm-build", "npm_config_offline=true"),
+        ("go-build", "GOPROXY=off"),
+    ] {
+        let name = var.split('=').next().unwrap();
+        let without = success(
+            &sbox_in(&fx, profile, &["--", "sh", "-c", show])
+                .output()
+                .unwrap(),
+        );
+        assert!(without.lines().any(|l| l == var), "{profile}: {without}");
+        let with = success(
+            &sbox_in(&fx, profile, &["--share-net", "--", "sh", "-c", show])
+                .output()
+                .unwrap(),
+        );
+        assert!(
+            with.lines().any(|l| l == format!("{name}=unset")),
+            "{profile} --share-net: {with}"
+        );
+    }
+    // A profile that gives the network: cargo-fetch (extends cargo-build) has no switch, and
+    // --unshare-net on top of it brings it back.
+    let out = success(
+        &sbox_in(&fx, "cargo-fetch", &["--", "sh", "-c", show])
+            .output()
+            .unwrap(),
+    );
+    assert!(out.lines().any(|l| l == "CARGO_NET_OFFLINE=unset"), "{out}");
+    let out = success(
+        &sbox_in(
+            &fx,
+            "cargo-fetch",
+            &["--unshare-net", "--", "sh", "-c", show],
+        )
+        .output()
+        .unwrap(),
+    );
+    assert!(out.lines().any(|l| l == "CARGO_NET_OFFLINE=true"), "{out}");
+}
+
+#[test]
+fn a_working_directory_hidden_by_a_profile_mount_is_an_error() {
+    // From /tmp itself, make's fresh /tmp replaces the project's bind of /tmp: the command
+    // would run in an empty directory of the same name.
+    install_profiles();
+    let o = as_user(bin())
+        .current_dir("/tmp")
+        .env("HOME", scratch("hidden-cwd-home"))
+        .args(["--profile", "make", "--", "touch", "built"])
+        .output()
+        .unwrap();
+    assert_one_line_error(
+        &o,
+        "working directory: /tmp: another directory in the sandbox (the mount on /tmp hides it): run from the project directory, or give --chdir DIR",
+    );
+    // Given --chdir, the caller decided: it runs there.
+    let o = as_user(bin())
+        .current_dir("/tmp")
+        .env("HOME", scratch("hidden-cwd-home"))
+        .args(["--profile", "make", "--chdir", "/tmp", "--", "pwd"])
+        .output()
+        .unwrap();
+    assert_eq!(success(&o), "/tmp\n");
+}
+
+#[test]
+fn a_command_outside_the_sandbox_is_named_with_the_bind_that_would_expose_it() {
+    let fx = fixture("not-found", &[]);
+    let tool = fx.home.join("bin/mytool");
+    write(&tool, "#!/bin/sh\necho mine\n");
+    std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+    chown_tree(&fx.home);
+    let bin_dir = fx.home.join("bin").display().to_string();
+    let o = sbox_in(&fx, "make", &["--", "mytool"])
+        .env("PATH", format!("{bin_dir}:/usr/bin:/bin"))
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_one_line_error(&o, "exec: mytool: command not found in the sandbox (PATH=");
+    assert!(
+        err.trim_end().ends_with(&format!(
+            "; it is {bin_dir}/mytool on the host: expose it with --ro-bind {bin_dir} {bin_dir}, or use a profile that binds it"
+        )),
+        "{err}"
+    );
+    // An empty root says it is empty.
+    let o = sbox(&["--proc", "/proc", "ls"]);
+    assert_one_line_error(&o, "exec: ls: command not found in the sandbox");
+    assert!(
+        stderr(&o).contains("; the sandbox's root is empty (nothing is bound into it)"),
+        "{}",
+        stderr(&o)
+    );
+}
