@@ -685,3 +685,226 @@ fn a_command_outside_the_sandbox_is_named_with_the_bind_that_would_expose_it() {
         stderr(&o)
     );
 }
+
+/// `sbox --profile cargo-...` with the readable toolchain (see `toolchain`), from `dir`.
+fn cargo_in(fx: &Fixture, profile: &str, dir: &Path, script: &str) -> Output {
+    let toolchain = toolchain().expect("a Rust toolchain the test user can read");
+    let mut path = String::from("/usr/bin:/bin");
+    let mut cmd = sbox_in(fx, profile, &["--", "sh", "-c", script]);
+    cmd.current_dir(dir);
+    if let Some((rustup_home, proxies, n)) = toolchain {
+        let _ = std::os::unix::fs::symlink(&rustup_home, fx.home.join(".rustup"));
+        std::fs::create_dir_all(fx.home.join(".cargo")).unwrap();
+        let _ = std::os::unix::fs::symlink(&proxies, fx.home.join(".cargo/bin"));
+        path = format!("{}/.cargo/bin:{path}", fx.home.display());
+        cmd.env("RUSTUP_TOOLCHAIN", n);
+    }
+    chown_tree(&fx.home);
+    cmd.env("PATH", path).output().unwrap()
+}
+
+#[test]
+fn cargo_update_writes_only_the_manifests_and_the_lock() {
+    let fx = fixture(
+        "cargo-update",
+        &[
+            (
+                "Cargo.toml",
+                "[workspace]\nmembers = [\"app\", \"greet\"]\nresolver = \"2\"\n",
+            ),
+            (
+                "app/Cargo.toml",
+                "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+            ),
+            ("app/src/main.rs", "fn main() {}\n"),
+            (
+                "greet/Cargo.toml",
+                "[package]\nname = \"greet\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+            ),
+            ("greet/src/lib.rs", "pub fn greet() {}\n"),
+        ],
+    );
+    let lock = fx.project.join("Cargo.lock");
+    // No Cargo.lock yet: it can't be bound, and sbox says what to do in one line.
+    let o = cargo_in(
+        &fx,
+        "cargo-update",
+        &fx.project,
+        "cargo generate-lockfile --offline",
+    );
+    assert!(!o.status.success());
+    let want = format!(
+        "sbox: {}: not bound, {} does not exist: cargo can't create it in the read-only project: run `touch Cargo.lock` first",
+        lock.display(),
+        lock.display()
+    );
+    assert!(
+        stderr(&o).lines().any(|l| l.starts_with(&want)),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!lock.exists());
+    write(&lock, "");
+    chown_tree(&lock);
+    // Then generate-lockfile fills it; nothing else of the project is writable.
+    let o = cargo_in(
+        &fx,
+        "cargo-update",
+        &fx.project.join("app"),
+        "cargo generate-lockfile --offline && \
+         if touch src/planted ../build.rs 2>/dev/null; then echo WRITABLE; fi",
+    );
+    let out = success(&o);
+    assert!(!out.contains("WRITABLE"), "{out}");
+    assert!(!fx.project.join("app/src/planted").exists() && !fx.project.join("build.rs").exists());
+    let lock_text = std::fs::read_to_string(&lock).unwrap();
+    assert!(lock_text.contains("name = \"app\""), "{lock_text}");
+    assert!(!lock_text.contains("dependencies"), "{lock_text}");
+    // A dependency added to the manifest by hand: `cargo update` records it in the lock.
+    let manifest = fx.project.join("app/Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    write(
+        &manifest,
+        &format!("{text}\n[dependencies]\ngreet = {{ path = \"../greet\" }}\n"),
+    );
+    chown_tree(&manifest);
+    success(&cargo_in(
+        &fx,
+        "cargo-update",
+        &fx.project,
+        "cargo update --offline",
+    ));
+    let lock_text = std::fs::read_to_string(&lock).unwrap();
+    assert!(
+        lock_text.contains("dependencies = [\n \"greet\",\n]"),
+        "{lock_text}"
+    );
+    // The mount set, as --explain shows it.
+    let out = success(
+        &sbox_in(&fx, "cargo-update", &["--explain"])
+            .output()
+            .unwrap(),
+    );
+    let p = fx.project.display().to_string();
+    for (dst, value) in [
+        (p.clone(), format!("ro-bind from {p}")),
+        (
+            format!("{p}/Cargo.lock"),
+            format!("bind-try from {p}/Cargo.lock"),
+        ),
+        (format!("{p}/.git"), format!("ro-bind-try from {p}/.git")),
+    ] {
+        assert!(
+            out.lines()
+                .any(|l| l.starts_with(&format!("mount {dst} "))
+                    && l.contains(&format!(" {value} "))),
+            "{dst}: {value}\n{out}"
+        );
+    }
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("namespaces.net ") && l.contains(" host ")),
+        "{out}"
+    );
+}
+
+#[test]
+fn npm_install_runs_no_install_script_and_npm_build_runs_them() {
+    if !Path::new("/usr/bin/npm").exists() {
+        return skip_or_fail(
+            "npm_install_runs_no_install_script_and_npm_build_runs_them",
+            "no /usr/bin/npm (Debian: npm)",
+        );
+    }
+    let script = |name: &str| {
+        format!(
+            "{{\"name\": \"{name}\", \"version\": \"1.0.0\", \"scripts\": {{\"postinstall\": \"echo ran > {name}-ran\"}}}}\n"
+        )
+    };
+    let fx = fixture(
+        "npm",
+        &[
+            ("package.json", &script("app")),
+            ("vendor/dep/package.json", &script("dep")),
+        ],
+    );
+    let quiet = [
+        "--setenv",
+        "npm_config_update_notifier",
+        "false",
+        "--setenv",
+        "npm_config_fund",
+        "false",
+        "--setenv",
+        "npm_config_audit",
+        "false",
+    ];
+    let ran = || {
+        ["app-ran", "vendor/dep/dep-ran"]
+            .iter()
+            .filter(|f| fx.project.join(f).exists())
+            .count()
+    };
+    // `npm install PKG` (a local package: no registry): the manifest and the lock are
+    // written, ~/.npm is created, and no install script runs.
+    let mut args = quiet.to_vec();
+    args.extend(["--", "npm", "install", "--offline", "./vendor/dep"]);
+    success(&sbox_in(&fx, "npm-install", &args).output().unwrap());
+    let manifest = std::fs::read_to_string(fx.project.join("package.json")).unwrap();
+    let compact: String = manifest.split_whitespace().collect();
+    assert!(
+        compact.contains("\"dep\":\"file:vendor/dep\""),
+        "{manifest}"
+    );
+    assert!(fx.project.join("package-lock.json").exists());
+    assert!(fx.home.join(".npm").is_dir());
+    assert_eq!(ran(), 0, "an install script ran under npm-install");
+    // Later, without network: `npm rebuild` runs them.
+    let mut args = quiet.to_vec();
+    args.extend(["--", "npm", "rebuild", "--offline"]);
+    success(&sbox_in(&fx, "npm-build", &args).output().unwrap());
+    assert!(ran() > 0, "npm rebuild ran no install script");
+}
+
+#[test]
+fn go_mod_writes_only_go_mod_go_sum_and_the_module_cache() {
+    // go itself may be missing: the mount set is what this test checks, through --explain.
+    let fx = fixture("go-mod", &[("go.mod", "module example.com/m\n\ngo 1.21\n")]);
+    let out = success(&sbox_in(&fx, "go-mod", &["--explain"]).output().unwrap());
+    let p = fx.project.display().to_string();
+    let modcache = fx.home.join("go/pkg/mod").display().to_string();
+    for (dst, value) in [
+        (p.clone(), format!("ro-bind from {p}")),
+        (format!("{p}/go.mod"), format!("bind-try from {p}/go.mod")),
+        (format!("{p}/go.sum"), format!("bind-try from {p}/go.sum")),
+        (
+            modcache.clone(),
+            format!("bind from {modcache}, created if missing"),
+        ),
+    ] {
+        assert!(
+            out.lines()
+                .any(|l| l.starts_with(&format!("mount {dst} "))
+                    && l.contains(&format!(" {value} "))),
+            "{dst}: {value}\n{out}"
+        );
+    }
+    assert!(
+        out.lines().any(|l| l.starts_with(&format!(
+            "# skipped: mount {p}/go.sum: {p}/go.sum does not exist (go can't create it"
+        ))),
+        "{out}"
+    );
+    for line in ["env.set GOFLAGS ", "namespaces.net "] {
+        assert!(out.lines().any(|l| l.starts_with(line)), "{out}");
+    }
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("namespaces.net ") && l.contains(" host ")),
+        "{out}"
+    );
+    assert!(
+        !out.contains("env.set GOPROXY") && !out.contains("env.offline GOPROXY"),
+        "{out}"
+    );
+}

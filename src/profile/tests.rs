@@ -686,8 +686,6 @@ fn dependency_profiles_write_only_the_manifests() {
             "/home/u/.cargo/git",
             "/home/u/.cargo/registry",
             "/home/u/src/p/Cargo.lock",
-            "/home/u/src/p/Cargo.toml",
-            "/home/u/src/p/sub/Cargo.toml",
         ]
     );
     let s = shipped("go-mod");
