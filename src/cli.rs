@@ -972,6 +972,7 @@ pub fn parse_as(
     if bwrap {
         defaults.seccomp.profile = SeccompProfile::None;
     }
+    defaults.origins.wanted = m.contains_id("explain");
 
     // Layers: built-in defaults < each profile (after what it extends) < this command line.
     if m.contains_id("list-profiles") {

@@ -332,6 +332,9 @@ pub struct Origins {
     pub layers: Vec<(String, PathBuf)>,
     /// The layer that last changed each value, keyed as `--explain` prints them.
     pub by_key: std::collections::BTreeMap<String, String>,
+    /// `--explain` was given: only then is `by_key` filled (it costs more than the rest of
+    /// loading the profiles).
+    pub wanted: bool,
 }
 
 /// Everything sbox needs to know to start one sandbox.

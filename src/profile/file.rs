@@ -8,7 +8,7 @@ use crate::spec::{BindExtra, BindKind, EnvOp, FsOp, OverlayUpper, SeccompProfile
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::ops::Range;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use toml::Spanned;
 
 type Str = Spanned<String>;
@@ -185,7 +185,8 @@ pub fn apply(
         let op = mount(m, &raw_abs, &raw_expand).map_err(|(span, why)| at(span, why))?;
         let extra = bind_extra(m.get_ref(), op.dst(), vars).map_err(|(span, why)| at(span, why))?;
         // A later layer's mount on the same path replaces this one's extras too.
-        spec.bind_extras.retain(|e| e.dst != op.dst());
+        spec.bind_extras
+            .retain(|e| e.dst.as_os_str() != op.dst().as_os_str());
         spec.bind_extras.extend(extra);
         merge::put_mount(spec, op);
     }
@@ -302,15 +303,24 @@ pub fn apply(
 }
 
 /// An absolute path without `..` (a mount's key is its lexical path), normalized.
-fn absolute(s: &str) -> Result<PathBuf, String> {
-    let p = Path::new(s);
-    if !p.is_absolute() {
+pub(super) fn absolute(s: &str) -> Result<PathBuf, String> {
+    if !s.starts_with('/') {
         return Err(format!("'{s}': not an absolute path"));
     }
-    if p.components().any(|c| c == Component::ParentDir) {
-        return Err(format!("'{s}': '..' is not allowed"));
+    // What Path::components would keep of an absolute path, on the string (every profile
+    // path passes here at every start): no empty or "." components.
+    let mut out = String::with_capacity(s.len());
+    for c in s.split('/').filter(|c| !c.is_empty() && *c != ".") {
+        if c == ".." {
+            return Err(format!("'{s}': '..' is not allowed"));
+        }
+        out.push('/');
+        out.push_str(c);
     }
-    Ok(p.components().filter(|c| *c != Component::CurDir).collect())
+    if out.is_empty() {
+        out.push('/');
+    }
+    Ok(out.into())
 }
 
 type Located = (Range<usize>, String);

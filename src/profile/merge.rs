@@ -8,11 +8,20 @@ use std::collections::BTreeMap;
 /// Add a profile mount: it replaces an earlier layer's mount on the same destination, and the
 /// list stays sorted parents before children (stable, so siblings keep their layer order).
 pub fn put_mount(spec: &mut Spec, op: FsOp) {
-    match spec.ops.iter().position(|o| o.dst() == op.dst()) {
+    // The list is kept sorted: a replacement has the same depth, a new mount goes after
+    // every mount of its depth or less (what a stable sort after a push would do).
+    // Profile paths are normalized (file::absolute): bytes compare as paths, and faster.
+    let dst = op.dst().as_os_str();
+    match spec.ops.iter().position(|o| o.dst().as_os_str() == dst) {
         Some(i) => spec.ops[i] = op,
-        None => spec.ops.push(op),
+        None => {
+            let depth = op.dst().components().count();
+            let at = spec
+                .ops
+                .partition_point(|o| o.dst().components().count() <= depth);
+            spec.ops.insert(at, op);
+        }
     }
-    spec.ops.sort_by_key(|o| o.dst().components().count());
 }
 
 fn onoff(b: bool) -> String {

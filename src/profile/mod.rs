@@ -259,9 +259,13 @@ impl<S: Source> Loader<S> {
             self.visit(r, p, t, stack, spec)?;
         }
         stack.pop();
-        let before = entries(spec);
-        file::apply(&parsed, &path, &text, &self.vars, spec)?;
-        attribute(&before, spec, label);
+        if spec.origins.wanted {
+            let before = entries(spec);
+            file::apply(&parsed, &path, &text, &self.vars, spec)?;
+            attribute(&before, spec, label);
+        } else {
+            file::apply(&parsed, &path, &text, &self.vars, spec)?;
+        }
         spec.origins.layers.push((label.to_string(), path));
         Ok(())
     }

@@ -712,3 +712,22 @@ fn dependency_profiles_write_only_the_manifests() {
         |e| matches!(e, EnvOp::Set(k, _) | EnvOp::Offline(k, _) if k == "npm_config_ignore_scripts")
     ));
 }
+
+#[test]
+fn absolute_paths_are_normalized_as_components_would() {
+    for (s, want) in [
+        ("/", "/"),
+        ("/usr", "/usr"),
+        ("//usr//lib/", "/usr/lib"),
+        ("/a/./b/.", "/a/b"),
+        ("/./", "/"),
+    ] {
+        assert_eq!(file::absolute(s).unwrap(), Path::new(want), "{s}");
+        let by_components: PathBuf = Path::new(s)
+            .components()
+            .filter(|c| *c != std::path::Component::CurDir)
+            .collect();
+        assert_eq!(file::absolute(s).unwrap(), by_components, "{s}");
+    }
+    assert!(file::absolute("usr").is_err() && file::absolute("/a/../b").is_err());
+}
