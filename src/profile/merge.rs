@@ -226,7 +226,7 @@ fn skipped(spec: &Spec) -> String {
             continue;
         };
         let extra = spec.bind_extras.iter().find(|e| e.dst == *dst);
-        if extra.is_some_and(|e| e.create_from.is_some()) || src.symlink_metadata().is_ok() {
+        if extra.is_some_and(|e| e.create_from.is_some()) || src.exists() {
             continue;
         }
         out += &format!(
