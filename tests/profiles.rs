@@ -646,6 +646,14 @@ fn a_working_directory_hidden_by_a_profile_mount_is_an_error() {
         &o,
         "working directory: /tmp: another directory in the sandbox (the mount on /tmp hides it): run from the project directory, or give --chdir DIR",
     );
+    // From the home directory, whose place every profile takes with an empty tmpfs, the
+    // command runs in that empty home, as when the directory is missing in the sandbox.
+    let fx = fixture("home-cwd", &[]);
+    let o = sbox_in(&fx, "curl", &["--", "pwd"])
+        .current_dir(&fx.home)
+        .output()
+        .unwrap();
+    assert_eq!(success(&o), format!("{}\n", fx.home.display()));
     // Given --chdir, the caller decided: it runs there.
     let o = as_user(bin())
         .current_dir("/tmp")

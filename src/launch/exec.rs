@@ -60,12 +60,15 @@ fn working_dir(spec: &Spec, host: &Host) -> Result<PathBuf, SetupError> {
             .map_err(|e| SetupError::new("--chdir", dir.display().to_string(), e.to_string()))?;
         return Ok(dir.clone());
     }
+    let home = std::env::var_os("HOME").map(PathBuf::from);
     if let (Some(cwd), Some(id)) = (&host.cwd, host.cwd_id)
+        && home.as_ref() != Some(cwd)
         && std::env::set_current_dir(cwd).is_ok()
         && dir_id(".") != Some(id)
     {
         // Under a profile, running silently in another directory of the same name (a fresh
-        // /tmp mounted over the project) would lose the command's work.
+        // /tmp mounted over the project) would lose the command's work. (The home, a fresh
+        // tmpfs in every shipped profile, is where a missing directory leads anyway.)
         let hider = spec.ops.iter().rev().find(|o| cwd.starts_with(o.dst()));
         let by = hider.map_or(String::new(), |o| {
             format!(" (the mount on {} hides it)", o.dst().display())
@@ -78,7 +81,6 @@ fn working_dir(spec: &Spec, host: &Host) -> Result<PathBuf, SetupError> {
             ),
         ));
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from);
     for dir in [host.cwd.clone(), home].into_iter().flatten() {
         if std::env::set_current_dir(&dir).is_ok() {
             return Ok(dir);
