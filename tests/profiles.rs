@@ -916,3 +916,43 @@ fn go_mod_writes_only_go_mod_go_sum_and_the_module_cache() {
         "{out}"
     );
 }
+
+#[test]
+fn create_makes_directories_only_in_the_callers_own() {
+    let fx = fixture("create-owner", &[]);
+    let profile = |name: &str, dir: &str| {
+        let p = fx.project.join(format!("{name}.toml"));
+        write(
+            &p,
+            &format!(
+                "extends = [\"base\"]\n[[mounts]]\nkind = \"ro-bind\"\nsrc = \"${{XDG_CACHE_HOME}}/{dir}\"\ncreate = true\n"
+            ),
+        );
+        chown_tree(&p);
+        p.display().to_string()
+    };
+    // An existing directory of another user (a root-owned cache left by `sudo`) is bound.
+    let o = sbox_in(
+        &fx,
+        &profile("existing", "doc"),
+        &["--", "test", "-d", "/usr/share/doc"],
+    )
+    .env("XDG_CACHE_HOME", "/usr/share")
+    .output()
+    .unwrap();
+    success(&o);
+    // A missing one is not made inside another user's directory.
+    let o = sbox_in(
+        &fx,
+        &profile("missing", "sbox-no-such-dir"),
+        &["--", "true"],
+    )
+    .env("XDG_CACHE_HOME", "/usr/share")
+    .output()
+    .unwrap();
+    assert_one_line_error(
+        &o,
+        "create: /usr/share/sbox-no-such-dir: /usr/share belongs to another user: sbox creates directories only in your own",
+    );
+    assert!(!Path::new("/usr/share/sbox-no-such-dir").exists());
+}

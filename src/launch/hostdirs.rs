@@ -4,9 +4,9 @@
 //!
 //! Only the caller's own directories are touched: the walk starts at a directory of theirs
 //! ($HOME, $XDG_CACHE_HOME, the working directory), goes down one component at a time with
-//! `mkdirat`/`openat(O_NOFOLLOW)`, and refuses a symlink or a directory someone else owns on
-//! the way: a link planted by an earlier sandbox can't make sbox create (or later bind)
-//! anything elsewhere.
+//! `openat(O_NOFOLLOW)`/`mkdirat`, refuses a symlink on the way, and creates only inside
+//! directories the caller owns: a link planted by an earlier sandbox can't make sbox create
+//! (or later bind) anything elsewhere.
 
 use super::SetupError;
 use crate::spec::{FsOp, Spec};
@@ -36,6 +36,8 @@ pub fn create(spec: &Spec) -> Result<(), SetupError> {
 }
 
 /// Walk from `anchor` to `dir`, creating what is missing (0700). True when something was made.
+/// A directory is only made in one of the caller's own; an existing one is taken as it is
+/// (a root-owned ~/.npm left by `sudo npm` is bound as before), a symlink never.
 fn make(anchor: &Path, dir: &Path) -> Result<bool, String> {
     let rel = dir
         .strip_prefix(anchor)
@@ -45,20 +47,35 @@ fn make(anchor: &Path, dir: &Path) -> Result<bool, String> {
     // The anchor is the caller's own setting ($HOME...): it is opened as it is named.
     let mut fd = open(anchor, flags, Mode::empty())
         .map_err(|e| format!("{}: {}", anchor.display(), e.desc()))?;
-    owned(&fd, anchor, uid)?;
+    let mut parent_ours = ours(&fd, uid);
     let mut made = false;
     let mut at = anchor.to_path_buf();
     for c in rel.components() {
         let Component::Normal(name) = c else {
             return Err(format!("{}: not a plain path", dir.display()));
         };
+        let parent = at.clone();
         at.push(name);
-        match mkdirat(fd.as_fd(), name, Mode::from_bits_truncate(0o700)) {
-            Ok(()) => made = true,
-            Err(Errno::EEXIST) => {}
-            Err(e) => return Err(format!("{}: {}", at.display(), e.desc())),
-        }
-        let next = match openat(fd.as_fd(), name, flags | OFlag::O_NOFOLLOW, Mode::empty()) {
+        let open_next =
+            |fd: &OwnedFd| openat(fd.as_fd(), name, flags | OFlag::O_NOFOLLOW, Mode::empty());
+        let next = match open_next(&fd) {
+            Err(Errno::ENOENT) => {
+                if !parent_ours {
+                    return Err(format!(
+                        "{} belongs to another user: sbox creates directories only in your own",
+                        parent.display()
+                    ));
+                }
+                match mkdirat(fd.as_fd(), name, Mode::from_bits_truncate(0o700)) {
+                    Ok(()) => made = true,
+                    Err(Errno::EEXIST) => {}
+                    Err(e) => return Err(format!("{}: {}", at.display(), e.desc())),
+                }
+                open_next(&fd)
+            }
+            other => other,
+        };
+        let next = match next {
             Ok(next) => next,
             Err(Errno::ELOOP | Errno::ENOTDIR) => {
                 return Err(match readlinkat(fd.as_fd(), name) {
@@ -72,20 +89,12 @@ fn make(anchor: &Path, dir: &Path) -> Result<bool, String> {
             }
             Err(e) => return Err(format!("{}: {}", at.display(), e.desc())),
         };
-        owned(&next, &at, uid)?;
+        parent_ours = ours(&next, uid);
         fd = next;
     }
     Ok(made)
 }
 
-fn owned(fd: &OwnedFd, path: &Path, uid: u32) -> Result<(), String> {
-    let st = fstat(fd.as_fd()).map_err(|e| format!("{}: {}", path.display(), e.desc()))?;
-    if st.st_uid != uid {
-        return Err(format!(
-            "{} belongs to uid {}, not to you: sbox creates directories only in your own",
-            path.display(),
-            st.st_uid
-        ));
-    }
-    Ok(())
+fn ours(fd: &OwnedFd, uid: u32) -> bool {
+    fstat(fd.as_fd()).is_ok_and(|st| st.st_uid == uid)
 }
