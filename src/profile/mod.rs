@@ -39,9 +39,8 @@ impl Vars {
     pub fn from_host() -> Vars {
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let uid = nix::unistd::getuid();
-        crate::nss::builtin_only();
-        let user = nix::unistd::User::from_uid(uid).ok().flatten();
-        let home = env("HOME").or_else(|| user.as_ref().map(|u| u.dir.display().to_string()));
+        // The passwd entry only when $HOME is unset; ${USER} looks it up when used (expand).
+        let home = env("HOME").or_else(|| passwd().map(|u| u.dir.display().to_string()));
         let cwd = std::env::current_dir().ok();
         let project = cwd.as_deref().map(|c| {
             c.ancestors()
@@ -54,7 +53,7 @@ impl Vars {
         Vars(BTreeMap::from([
             ("HOME", home),
             ("UID", Some(uid.to_string())),
-            ("USER", user.map(|u| u.name).or_else(|| env("USER"))),
+            ("USER", None),
             ("PROJECT", project),
             ("CWD", cwd.map(|c| c.display().to_string())),
             ("XDG_RUNTIME_DIR", env("XDG_RUNTIME_DIR")),
@@ -73,9 +72,12 @@ impl Vars {
                 .find('}')
                 .ok_or_else(|| format!("'{s}': '${{' without a closing '}}'"))?;
             let name = &after[..end];
+            let unset = || format!("${{{name}}} has no value here (not set)");
             match self.0.get(name) {
                 Some(Some(v)) => out.push_str(v),
-                Some(None) => return Err(format!("${{{name}}} has no value here (not set)")),
+                // Looked up only when used (from_host).
+                Some(None) if name == "USER" => out.push_str(&user().ok_or_else(unset)?),
+                Some(None) => return Err(unset()),
                 None => {
                     let known: Vec<String> =
                         VARIABLES.iter().map(|v| format!("${{{v}}}")).collect();
@@ -90,6 +92,22 @@ impl Vars {
         out.push_str(rest);
         Ok(out)
     }
+}
+
+/// The caller's passwd entry, from /etc only (see nss.rs).
+fn passwd() -> Option<nix::unistd::User> {
+    crate::nss::builtin_only();
+    nix::unistd::User::from_uid(nix::unistd::getuid())
+        .ok()
+        .flatten()
+}
+
+/// ${USER} on this host: the name in /etc/passwd, else $USER. Looked up only when a profile
+/// uses it (a passwd lookup reads two files at every start otherwise).
+fn user() -> Option<String> {
+    passwd()
+        .map(|u| u.name)
+        .or_else(|| std::env::var("USER").ok().filter(|v| !v.is_empty()))
 }
 
 /// Where profile files are read from. The real one reads the filesystem; tests use a map.
