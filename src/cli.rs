@@ -1120,6 +1120,7 @@ pub fn parse_named(
     if bwrap {
         defaults.seccomp.profile = SeccompProfile::None;
     }
+    defaults.origins.wanted = m.contains_id("explain");
 
     // Layers: built-in defaults < each profile (after what it extends) < this command line.
     if m.contains_id("list-profiles") {
@@ -1138,9 +1139,11 @@ pub fn parse_named(
     let base = if names.is_empty() {
         defaults
     } else {
-        profiles
+        let mut s = profiles
             .load(&names, project.map(PathBuf::as_path), defaults)
-            .map_err(|e| CliError::Invalid(format!("--profile: {e}")))?
+            .map_err(|e| CliError::Invalid(format!("--profile: {e}")))?;
+        s.same_cwd = true;
+        s
     };
     // What the profiles set, to tell it apart from what the command line adds (--explain).
     let explain = m.contains_id("explain");

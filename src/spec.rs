@@ -216,6 +216,9 @@ pub enum EnvOp {
     /// A profile's `env.keep`: the caller's variables whose names match this glob (`*`, `?`)
     /// survive `clear`.
     Keep(String),
+    /// A profile's `env.offline`: set only when the sandbox has no network (decided once the
+    /// command line is applied: `--share-net` drops it).
+    Offline(OsString, OsString),
 }
 
 /// Shell-style match of `name` against `pattern`, where `*` is any run and `?` one character.
@@ -297,6 +300,19 @@ impl Landlock {
     }
 }
 
+/// What a profile adds to one of its binds, keyed by the bind's destination (a later layer's
+/// mount on the same path drops it).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BindExtra {
+    pub dst: PathBuf,
+    /// `create = true`: the source directory is made on the host (mode 0700, parents too)
+    /// before the sandbox is built, walking down from this directory, which the caller must
+    /// own, without following a symlink.
+    pub create_from: Option<PathBuf>,
+    /// `missing = "..."`: what to do, said in one line when the optional source is missing.
+    pub missing: Option<String>,
+}
+
 /// Resource limits, applied through a cgroup v2 subtree.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Limits {
@@ -321,6 +337,9 @@ pub struct Origins {
     pub layers: Vec<(String, PathBuf)>,
     /// The layer that last changed each value, keyed as `--explain` prints them.
     pub by_key: std::collections::BTreeMap<String, String>,
+    /// `--explain` was given: only then is `by_key` filled (it costs more than the rest of
+    /// loading the profiles).
+    pub wanted: bool,
 }
 
 /// Everything sbox needs to know to start one sandbox.
@@ -375,6 +394,11 @@ pub struct Spec {
     pub warnings: Vec<String>,
     /// `--explain` only: where the values came from. Empty without profiles.
     pub origins: Origins,
+    /// Profile keys of binds (`create`, `missing`), by destination.
+    pub bind_extras: Vec<BindExtra>,
+    /// Set with `--profile`: when the caller's working directory exists in the sandbox but is
+    /// another directory there (a profile mount hides it), that is an error, not a silent move.
+    pub same_cwd: bool,
     /// The command and its arguments.
     pub command: Vec<OsString>,
 }

@@ -11,6 +11,7 @@ pub mod channel;
 pub mod error;
 pub mod exec;
 pub mod fds;
+pub mod hostdirs;
 pub mod init;
 pub mod landlock;
 pub mod mounts;
@@ -41,8 +42,12 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
     }
     // Before sbox opens anything: the caller's descriptors that the command gets.
     let passed = fds::passed(spec);
+    // Profile binds with `create = true`: their host directories exist before the build.
+    if spec.bind_extras.iter().any(|e| e.create_from.is_some()) {
+        hostdirs::create(spec)?;
+    }
     let mut plan = Plan {
-        host: host_facts(passed),
+        host: host_facts(passed, spec.same_cwd),
         // Compiled here, in the supervisor, so a bad policy fails before anything starts.
         filters: seccomp::build(spec)?,
         bpf: spec
@@ -193,7 +198,8 @@ pub struct Plan {
     pub limits: Option<crate::cgroup::Session>,
 }
 
-fn host_facts(passed_fds: Vec<RawFd>) -> Host {
+/// `cwd_id`: also the identity of the working directory, to check it is the same inside.
+fn host_facts(passed_fds: Vec<RawFd>, cwd_id: bool) -> Host {
     // SAFETY: umask(2) can only be read by setting it; it is set straight back.
     let umask = unsafe {
         let m = libc::umask(0);
@@ -204,6 +210,7 @@ fn host_facts(passed_fds: Vec<RawFd>) -> Host {
         uid: nix::unistd::getuid().as_raw(),
         gid: nix::unistd::getgid().as_raw(),
         cwd: std::env::current_dir().ok(),
+        cwd_id: if cwd_id { exec::dir_id(".") } else { None },
         umask,
         passed_fds,
     }
@@ -396,8 +403,9 @@ fn supervise(spec: &Spec, child: Pid, err_r: OwnedFd) -> Result<(i32, Vec<String
     let mut msg = Vec::new();
     let _ = std::fs::File::from(err_r).read_to_end(&mut msg);
     let (error, reports) = channel::parse(&msg);
-    if let Some(e) = error {
+    if let Some(mut e) = error {
         let _ = waitpid(child, None);
+        exec::host_hint(spec, &mut e);
         return Err(e);
     }
     let sfd = signals::signalfd()?;

@@ -100,7 +100,10 @@ pub fn open_sources(spec: &Spec) -> Result<Vec<Source>, SetupError> {
                         let is_dir = is_dir(fd.as_fd());
                         Source::Tree { fd, is_dir }
                     }
-                    Err(Errno::ENOENT) if *optional => Source::Skip,
+                    Err(Errno::ENOENT) if *optional => {
+                        skipped(spec, op, src);
+                        Source::Skip
+                    }
                     Err(e) => {
                         let hint = if e == Errno::ENOENT {
                             format!(" (use {}-try to skip a missing source)", op.option())
@@ -162,6 +165,26 @@ pub fn open_sources(spec: &Spec) -> Result<Vec<Source>, SetupError> {
         out.push(src);
     }
     Ok(out)
+}
+
+/// An optional bind whose source is missing: one line with -v, or always when the profile
+/// says what to do about it (`missing`).
+fn skipped(spec: &Spec, op: &FsOp, src: &Path) {
+    let hint = spec.bind_extras.iter().find(|e| e.dst == op.dst());
+    if let Some(m) = hint.and_then(|e| e.missing.as_deref()) {
+        super::say(&format!(
+            "{}: not bound, {} does not exist: {m}",
+            op.dst().display(),
+            src.display()
+        ));
+    } else if spec.verbose {
+        super::say(&format!(
+            "{} {}: skipped, {} does not exist",
+            op.option(),
+            op.dst().display(),
+            src.display()
+        ));
+    }
 }
 
 fn open_dir(p: &Path, strict: bool) -> Result<OwnedFd, Errno> {

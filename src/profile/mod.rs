@@ -67,9 +67,8 @@ impl Vars {
                 .unwrap_or(p)
         };
         let uid = nix::unistd::getuid();
-        crate::nss::builtin_only();
-        let user = nix::unistd::User::from_uid(uid).ok().flatten();
-        let given = env("HOME").or_else(|| user.as_ref().map(|u| u.dir.display().to_string()));
+        // The passwd entry only when $HOME is unset; ${USER} looks it up when used (expand).
+        let given = env("HOME").or_else(|| passwd().map(|u| u.dir.display().to_string()));
         let home = given.clone().map(real);
         let home_alias = given
             .filter(|g| Some(g) != home.as_ref())
@@ -103,7 +102,7 @@ impl Vars {
             values: BTreeMap::from([
                 ("HOME", home),
                 ("UID", Some(uid.to_string())),
-                ("USER", user.map(|u| u.name).or_else(|| env("USER"))),
+                ("USER", None),
                 ("PROJECT", project),
                 ("CWD", cwd.map(|c| c.display().to_string())),
                 ("XDG_RUNTIME_DIR", env("XDG_RUNTIME_DIR").map(real)),
@@ -140,9 +139,12 @@ impl Vars {
             if let Some(why) = self.refused.get(name) {
                 return Err(format!("${{{name}}}: {why}"));
             }
+            let unset = || format!("${{{name}}} has no value here (not set)");
             match self.values.get(name) {
                 Some(Some(v)) => out.push_str(v),
-                Some(None) => return Err(format!("${{{name}}} has no value here (not set)")),
+                // Looked up only when used (from_host).
+                Some(None) if name == "USER" => out.push_str(&user().ok_or_else(unset)?),
+                Some(None) => return Err(unset()),
                 None => {
                     let known: Vec<String> =
                         VARIABLES.iter().map(|v| format!("${{{v}}}")).collect();
@@ -157,6 +159,22 @@ impl Vars {
         out.push_str(rest);
         Ok(out)
     }
+}
+
+/// The caller's passwd entry, from /etc only (see nss.rs).
+fn passwd() -> Option<nix::unistd::User> {
+    crate::nss::builtin_only();
+    nix::unistd::User::from_uid(nix::unistd::getuid())
+        .ok()
+        .flatten()
+}
+
+/// ${USER} on this host: the name in /etc/passwd, else $USER. Looked up only when a profile
+/// uses it (a passwd lookup reads two files at every start otherwise).
+fn user() -> Option<String> {
+    passwd()
+        .map(|u| u.name)
+        .or_else(|| std::env::var("USER").ok().filter(|v| !v.is_empty()))
 }
 
 /// Where profile files are read from. The real one reads the filesystem; tests use a map.
@@ -401,9 +419,13 @@ impl<S: Source> Loader<S> {
             self.visit(vars, r, p, t, stack, spec)?;
         }
         stack.pop();
-        let before = entries(spec);
-        file::apply(&parsed, &path, &text, vars, spec)?;
-        attribute(&before, spec, label);
+        if spec.origins.wanted {
+            let before = entries(spec);
+            file::apply(&parsed, &path, &text, vars, spec)?;
+            attribute(&before, spec, label);
+        } else {
+            file::apply(&parsed, &path, &text, vars, spec)?;
+        }
         spec.origins.layers.push((label.to_string(), path));
         Ok(())
     }
