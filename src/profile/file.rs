@@ -188,6 +188,10 @@ pub fn apply(
 
     for m in &f.mounts {
         let op = mount(m, &raw_abs, &raw_expand).map_err(|(span, why)| at(span, why))?;
+        // A mount replacing one on the same path replaces its report_planted too.
+        if let Some(FsOp::Bind { src, .. }) = spec.ops.iter().find(|o| o.dst() == op.dst()) {
+            spec.report_planted.retain(|p| p != src);
+        }
         if let FsOp::Bind { src, .. } = &op
             && m.get_ref().report_planted
             && !spec.report_planted.contains(src)

@@ -478,6 +478,20 @@ fn shipped_profiles_load_and_keep_their_promises() {
             );
             let j = s.ops.iter().position(|o| *o == git);
             assert!(j.is_some_and(|j| j > i), "{name}: .git not read-only");
+            // Planted files are looked for where the project is writable, only there.
+            let rw = matches!(
+                &s.ops[i],
+                FsOp::Bind {
+                    kind: BindKind::Rw,
+                    ..
+                }
+            );
+            assert_eq!(
+                s.report_planted.contains(&PathBuf::from(project)),
+                rw,
+                "{name}: report_planted {:?}",
+                s.report_planted
+            );
         }
     }
     let net = |n: &str| !shipped(n).ns.net;
