@@ -293,6 +293,7 @@ lift() { # name sbox-options...: each way, one sandbox each
 		st=$?
 		echo "$t: status $st; $got; command in $ccg"
 		sed 's/^/  /' "$w/lift.out"
+		sort -u "$w/err" 2>/dev/null | sed 's/^/  error: /'
 		why=
 		[ "$got" = "memory.max=16777216 pids.max=64 subtree_control=memory pids" ] || why="$why $got;"
 		case "$ccg" in
