@@ -386,6 +386,11 @@ info="systemd-run --user --scope -p MemoryMax=64M true: $r us; sbox --ro-bind / 
 echo "INFO $info" >>"$res"
 [ "$m" -le $((2 * r)) ] && pass "--mem start-up within 2x systemd-run's" ||
 	fail "--mem start-up within 2x systemd-run's" "$info"
+# What making the cgroup2 mounts read-only costs (-v times the step; the root's mounts decide).
+for o in "--ro-bind / /" "--bind / /"; do
+	t=$(sbox -v $o --mem 64M true 2>&1 | sed -n 's/^sbox: cgroup mounts read-only: //p')
+	echo "INFO sbox -v $o --mem 64M true: cgroup mounts read-only in $t ($(grep -c . /proc/self/mountinfo) host mounts)" >>"$res"
+done
 
 # --- Errors, one line each, naming the fix.
 out=$(env -u DBUS_SESSION_BUS_ADDRESS -u XDG_RUNTIME_DIR sbox --ro-bind / / --mem 64M true 2>&1)
