@@ -123,7 +123,9 @@ fn extra_sections() -> String {
          D-Bus, for a transient scope with Delegate=yes, or uses the cgroup it already runs in \
          when that is a delegated cgroup v2 subtree (a container, a unit with Delegate=yes). \
          Every limit is written and read back; when the command is killed for exceeding \
-         *--mem*, sbox says so and exits with status 137.",
+         *--mem*, sbox says so and exits with status 137. The command can't lift them: it runs \
+         in a cgroup namespace of its own, rooted at its limited cgroup, and every cgroup2 \
+         mount the sandbox sees is read-only inside.",
     );
     para(
         &mut r,

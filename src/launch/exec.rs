@@ -130,12 +130,14 @@ fn prepare(spec: &Spec, plan: &Plan, keep: &[RawFd], report: BorrowedFd) -> Resu
     let host = &plan.host;
     if let Some(limits) = &plan.limits {
         // Into the limited cgroup now: the setup so far was charged to the supervisor's leaf.
-        // Before the capability drop: a cgroup namespace needs CAP_SYS_ADMIN here.
-        crate::cgroup::enter_payload(
-            limits.payload_procs_fd(),
-            spec.ns.cgroup || spec.ns.cgroup_try,
-            !spec.ns.cgroup,
-        )?;
+        // Then a cgroup namespace rooted there, asked for or not, so that the command can't
+        // move out or raise a limit; before the capability drop: it needs CAP_SYS_ADMIN here.
+        let opt = if spec.ns.cgroup {
+            "--unshare-cgroup"
+        } else {
+            limits.option()
+        };
+        crate::cgroup::enter_payload(limits.payload_procs_fd(), opt)?;
     }
     if spec.new_session {
         // A new session has no controlling terminal: TIOCSTI can't reach the caller's.

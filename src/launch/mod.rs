@@ -313,6 +313,12 @@ fn setup(spec: &Spec, host: &Host, alive: Option<OwnedFd>) -> Result<Role, Setup
     step(spec, "private mounts", mounts::make_private)?;
     let sources = step(spec, "open sources", || mounts::open_sources(spec))?;
     let root = step(spec, "build root", || mounts::build(spec, sources))?;
+    if spec.limits.any() {
+        // The command must not be able to lift its limits through a cgroup2 mount it can see.
+        step(spec, "cgroup mounts read-only", || {
+            mounts::protect_cgroups(root.as_fd())
+        })?;
+    }
     step(spec, "pivot_root", || mounts::enter(root))?;
     if spec.ns.net {
         step(spec, "loopback up", net::loopback_up)?;

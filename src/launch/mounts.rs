@@ -865,3 +865,35 @@ pub fn make_private() -> Result<(), SetupError> {
     )
     .map_err(|e| SetupError::errno("mount namespace", "/", e))
 }
+
+/// With limits: make every cgroup2 mount in the new root read-only (the mount itself, not
+/// what is mounted below it). The cgroup files all belong to the user, so only the mount can
+/// refuse the command a move out of its limited cgroup, a raised limit or a controller switched
+/// off; the command can't undo it (no capabilities, and seccomp refuses mount calls). Found in
+/// this process's mountinfo, before pivot_root, while the host's /proc is still there; a mount
+/// hidden under a later one is out of the sandbox's reach and is left alone.
+pub fn protect_cgroups(root: BorrowedFd) -> Result<(), SetupError> {
+    const STEP: &str = "limits (read-only cgroup mounts)";
+    let info = std::fs::read("/proc/self/mountinfo")
+        .map_err(|e| SetupError::errno(STEP, "/proc/self/mountinfo", io_errno(e)))?;
+    for mnt in crate::cgroup::cgroup2_mounts_under(&info, Path::new(STAGING)) {
+        let fail = |e: Errno| SetupError::errno(STEP, mnt.display().to_string(), e);
+        let rel = relative(mnt.strip_prefix(STAGING).unwrap_or(&mnt));
+        let fd = match sys::open_in_root(root, &rel, libc::O_PATH) {
+            Ok(fd) => fd,
+            // Hidden, or unreachable for the command too.
+            Err(Errno::ENOENT | Errno::ENOTDIR | Errno::EACCES | Errno::ELOOP) => continue,
+            Err(e) => return Err(fail(e)),
+        };
+        let fs = nix::sys::statfs::fstatfs(&fd).map_err(fail)?;
+        if fs.filesystem_type() != nix::sys::statfs::CGROUP2_SUPER_MAGIC {
+            continue;
+        }
+        match sys::mount_setattr(fd.as_fd(), MOUNT_ATTR_RDONLY, 0, false) {
+            // EINVAL: a directory inside a cgroup2 mount stacked here, listed on its own.
+            Ok(()) | Err(Errno::EINVAL) => {}
+            Err(e) => return Err(fail(e)),
+        }
+    }
+    Ok(())
+}
