@@ -205,8 +205,8 @@ mod builtin {
 
 /// The search path on this host: $SBOX_PROFILE_PATH (colon-separated), the user's
 /// ~/.config/sbox/profiles, /etc/sbox/profiles, the profiles installed with sbox
-/// (`<exe dir>/../share/sbox/profiles`; in a source checkout, its `profiles/`), then the
-/// copies compiled into the binary.
+/// (`<exe dir>/../share/sbox/profiles`), then the copies compiled into the binary (which
+/// also serve a source checkout: its `profiles/` lies in the project a sandbox may write).
 pub struct Fs(Vec<PathBuf>);
 
 impl Fs {
@@ -224,15 +224,8 @@ impl Fs {
             .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")));
         dirs.extend(config.map(|c| c.join("sbox/profiles")));
         dirs.push(PathBuf::from("/etc/sbox/profiles"));
-        if let Ok(exe) = std::env::current_exe() {
-            if let Some(bin) = exe.parent() {
-                dirs.push(bin.join("../share/sbox/profiles"));
-            }
-            // Run from a source checkout (target/debug/sbox): the repository's profiles.
-            let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-            if exe.starts_with(repo) {
-                dirs.push(repo.join("profiles"));
-            }
+        if let Some(bin) = std::env::current_exe().ok().as_deref().and_then(Path::parent) {
+            dirs.push(bin.join("../share/sbox/profiles"));
         }
         dirs.push(PathBuf::from(BUILTIN_DIR));
         Fs(dirs)
