@@ -224,7 +224,11 @@ impl Fs {
             .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")));
         dirs.extend(config.map(|c| c.join("sbox/profiles")));
         dirs.push(PathBuf::from("/etc/sbox/profiles"));
-        if let Some(bin) = std::env::current_exe().ok().as_deref().and_then(Path::parent) {
+        if let Some(bin) = std::env::current_exe()
+            .ok()
+            .as_deref()
+            .and_then(Path::parent)
+        {
             dirs.push(bin.join("../share/sbox/profiles"));
         }
         dirs.push(PathBuf::from(BUILTIN_DIR));
