@@ -537,3 +537,123 @@ print(out.strip(), end['exit-code'], p.wait())
         stderr(&out)
     );
 }
+
+#[test]
+fn as_bwrap_the_session_is_the_callers_unless_new_session() {
+    let code = "import os; print(os.getsid(0) == os.getpid())";
+    let mut progs = vec![bwrap_link()];
+    progs.extend(real_bwrap(
+        "as_bwrap_the_session_is_the_callers_unless_new_session",
+    ));
+    for prog in progs {
+        for (extra, want) in [(&[][..], "False"), (&["--new-session"][..], "True")] {
+            let mut args = vec!["--ro-bind", "/", "/"];
+            args.extend_from_slice(extra);
+            args.extend_from_slice(&["python3", "-c", code]);
+            let o = as_user(&prog).args(&args).output().unwrap();
+            assert_eq!(stdout(&o).trim(), want, "{prog:?} {extra:?} {}", stderr(&o));
+        }
+    }
+}
+
+#[test]
+fn die_with_parent_follows_the_caller_as_bubblewrap() {
+    let mut progs = vec![bwrap_link()];
+    progs.extend(real_bwrap(
+        "die_with_parent_follows_the_caller_as_bubblewrap",
+    ));
+    for (i, prog) in progs.iter().enumerate() {
+        for (j, extra) in [&[][..], &["--unshare-pid"][..]].iter().enumerate() {
+            let mut args = vec!["--ro-bind", "/", "/", "--die-with-parent"];
+            args.extend_from_slice(extra);
+            let marker = format!("1414.{i}{j}");
+            assert!(
+                killing_the_caller_ends_the_sandbox(prog, &args, &marker),
+                "{prog:?} {extra:?}: the sandbox outlived the caller"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_signal_that_ends_bwrap_ends_the_sandbox() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::time::{Duration, Instant};
+    let mut progs = vec![bwrap_link()];
+    progs.extend(real_bwrap("a_signal_that_ends_bwrap_ends_the_sandbox"));
+    for prog in &progs {
+        // The agent wrapper's case: killed at 1 s, bash's `sleep 3` with it.
+        let t = Instant::now();
+        let o = as_user("timeout")
+            .args(["-s", "INT", "1"])
+            .arg(prog)
+            .args(["--die-with-parent", "--unshare-pid", "--new-session"])
+            .args([
+                "--ro-bind",
+                "/",
+                "/",
+                "bash",
+                "-c",
+                "sleep 3; echo after-sleep",
+            ])
+            .output()
+            .unwrap();
+        assert!(t.elapsed() < Duration::from_millis(2500), "{prog:?}");
+        assert_eq!(stdout(&o), "", "{prog:?}");
+        assert_eq!(o.status.code(), Some(124), "{prog:?}");
+    }
+    // The build farm's case: SIGTERM on an action timeout reads 143 whatever the command's
+    // trap does. Without --die-with-parent bubblewrap orphans the sandbox; sbox ends it first.
+    for prog in &progs {
+        for dwp in [true, false] {
+            if !dwp && prog != &bwrap_link() {
+                continue;
+            }
+            let mut args = vec!["--unshare-pid", "--ro-bind", "/", "/", "--dev", "/dev"];
+            if dwp {
+                args.push("--die-with-parent");
+            }
+            let marker = format!("1732.{}{}", dwp as u8, progs.len());
+            let script = format!("trap 'exit 7' TERM; echo ready; sleep {marker} & wait");
+            args.extend_from_slice(&["sh", "-c", &script]);
+            let mut child = as_user(prog)
+                .args(&args)
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+            let mut line = String::new();
+            std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+            assert_eq!(line.trim(), "ready", "{prog:?}");
+            let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+            nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+            let st = child.wait().unwrap();
+            assert_eq!(
+                st.signal(),
+                Some(15),
+                "{prog:?} --die-with-parent {dwp}: {st:?}"
+            );
+            assert!(
+                gone_within(&format!("sleep\0{marker}"), Duration::from_secs(1)),
+                "{prog:?} --die-with-parent {dwp}: the sandbox is still running"
+            );
+        }
+    }
+}
+
+#[test]
+fn as_bwrap_init_ignores_a_signal_sent_from_inside() {
+    let mut progs = vec![bwrap_link()];
+    progs.extend(real_bwrap(
+        "as_bwrap_init_ignores_a_signal_sent_from_inside",
+    ));
+    for prog in progs {
+        let o = as_user(&prog)
+            .args(["--ro-bind", "/", "/", "--unshare-pid", "sh", "-c"])
+            .arg("kill -TERM 1; sleep 1; echo alive")
+            .output()
+            .unwrap();
+        assert_eq!(stdout(&o).trim(), "alive", "{prog:?} {}", stderr(&o));
+        assert_eq!(o.status.code(), Some(0), "{prog:?}");
+    }
+}

@@ -208,6 +208,65 @@ fn die_with_parent_kills_the_sandbox() {
     }
 }
 
+#[test]
+fn die_with_parent_also_follows_sboxs_caller() {
+    // Killing the program that started sbox (as a timeout does) ends the sandbox.
+    for (extra, marker) in [(&[][..], "2718.1"), (&["--unshare-pid"][..], "2718.2")] {
+        let mut args = vec!["--ro-bind", "/", "/", "--die-with-parent"];
+        args.extend_from_slice(extra);
+        assert!(
+            killing_the_caller_ends_the_sandbox(bin(), &args, marker),
+            "{extra:?}: the sandbox outlived sbox's caller"
+        );
+    }
+}
+
+#[test]
+fn a_signal_ends_a_shell_waiting_for_its_child() {
+    // A shell ignores SIGINT/SIGTERM meant for it while a foreground child runs: the signal
+    // must reach every process of the sandbox, as a terminal's Ctrl-C reaches its group.
+    use nix::sys::signal::Signal;
+    for extra in [&[][..], &["--unshare-pid"][..]] {
+        for (sig, code) in [(Signal::SIGINT, 130), (Signal::SIGTERM, 143)] {
+            let mut args = vec!["--ro-bind", "/", "/"];
+            args.extend_from_slice(extra);
+            args.extend_from_slice(&["bash", "-c", "echo ready; sleep 3; echo after-sleep"]);
+            let mut child = sbox_cmd(&args).stdout(Stdio::piped()).spawn().unwrap();
+            let mut out = BufReader::new(child.stdout.take().unwrap());
+            let mut line = String::new();
+            out.read_line(&mut line).unwrap();
+            assert_eq!(line.trim(), "ready");
+            let t = Instant::now();
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), sig).unwrap();
+            let mut rest = String::new();
+            std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+            let status = child.wait().unwrap();
+            assert!(
+                t.elapsed() < Duration::from_secs(2),
+                "{extra:?} {sig}: too slow"
+            );
+            assert_eq!(rest, "", "{extra:?} {sig}");
+            assert_eq!(status.code(), Some(code), "{extra:?} {sig}");
+        }
+    }
+}
+
+#[test]
+fn init_ignores_a_signal_sent_from_inside() {
+    // As bubblewrap's: a build that signals pid 1 goes on.
+    let o = sbox(&[
+        "--ro-bind",
+        "/",
+        "/",
+        "--unshare-pid",
+        "sh",
+        "-c",
+        "kill -TERM 1; kill -INT 1; kill -HUP 1; sleep 0.3; echo alive",
+    ]);
+    assert_eq!(stdout(&o).trim(), "alive", "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(0));
+}
+
 fn signal_reaches_command(extra: &[&str]) {
     let mut args = vec!["--ro-bind", "/", "/"];
     args.extend_from_slice(extra);
@@ -610,10 +669,13 @@ fn chdir_and_environment() {
 }
 
 #[test]
-fn new_session_detaches_from_the_terminal_session() {
+fn the_command_always_has_a_session_of_its_own() {
+    // In the caller's session it could open /dev/tty and take the terminal over.
     let code = "import os; print(os.getsid(0) == os.getpid())";
-    assert_eq!(py_ok(&[], code).trim(), "False");
+    assert_eq!(py_ok(&[], code).trim(), "True");
     assert_eq!(py_ok(&["--new-session"], code).trim(), "True");
+    let o = sbox(&["--ro-bind", "/", "/", "python3", "-c", code]);
+    assert_eq!(stdout(&o).trim(), "True", "{}", stderr(&o));
 }
 
 #[test]

@@ -29,10 +29,13 @@ use nix::sched::CloneFlags;
 use nix::sys::wait::{WaitPidFlag, waitpid};
 use nix::unistd::{ForkResult, Pid, fork, pipe2};
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 /// Start the sandbox and wait for it; returns the exit status sbox should exit with.
 pub fn run(spec: &Spec) -> Result<i32, SetupError> {
+    if spec.die_with_parent {
+        die_with_caller()?;
+    }
     caps::refuse_privileged_binary()?;
     fds::check_open(spec)?;
     if spec.exec_label.is_some() || spec.file_label.is_some() {
@@ -146,7 +149,7 @@ fn watch(
     // supervisor's /proc/<pid>/exe or memory. (Not before: the child's namespaces were just
     // read through /proc, and it inherits the flag at clone.)
     set_dumpable(false);
-    let (mut code, reports) = supervise(spec, child, err_r)?;
+    let (mut code, reports, signaled) = supervise(spec, child, err_r)?;
     let mut usage = Vec::new();
     let peak = spec.fds.json_status.is_some();
     if let Some(report) = plan.limits.take().map(|s| s.finish(peak)) {
@@ -167,6 +170,10 @@ fn watch(
             fds::write_raw_json(fd, member)?;
         }
         fds::write_json(fd, &exit, false)?;
+    }
+    if let Some(s) = signaled {
+        // Under the `bwrap` link, the caller sees the status bubblewrap would have had.
+        signals::die_of(s);
     }
     Ok(code)
 }
@@ -207,7 +214,7 @@ fn child(spec: &Spec, plan: &Plan, err_w: OwnedFd, alive: Option<OwnedFd>) -> ! 
             // The command holds its own copy of the error pipe until it execs.
             drop(err_w);
             let _held = locks;
-            init::run(command, spec.new_session)
+            init::run(command)
         }
         Err(e) => e,
     };
@@ -251,8 +258,8 @@ fn step<T>(spec: &Spec, name: &str, f: impl FnOnce() -> T) -> T {
 
 /// Build the sandbox, in order. Returns which process this is once the root is entered.
 fn setup(spec: &Spec, host: &Host, alive: Option<OwnedFd>) -> Result<Role, SetupError> {
-    if let Some(alive) = alive {
-        die_with_parent(alive)?;
+    if let Some(alive) = &alive {
+        die_with_parent(alive.as_fd())?;
     }
     if let Some(fd) = spec.fds.userns_block {
         // Someone else writes the id maps, then lets us go on.
@@ -306,7 +313,12 @@ fn setup(spec: &Spec, host: &Host, alive: Option<OwnedFd>) -> Result<Role, Setup
     }
     if spec.ns.userns.is_some() {
         userns::switch_ids(spec.uid, spec.gid)?;
+        // A change of credentials clears the parent-death signal: arm it again.
+        if let Some(alive) = &alive {
+            die_with_parent(alive.as_fd())?;
+        }
     }
+    drop(alive);
     let mut keep: Vec<RawFd> = spec.fds.sync.into_iter().collect();
     if !spec.ns.pid || spec.as_pid_1 {
         // No init to hold the locks: the command keeps them open across exec.
@@ -350,7 +362,7 @@ fn set_dumpable(on: bool) {
     unsafe { libc::prctl(libc::PR_SET_DUMPABLE, on as libc::c_ulong, 0, 0, 0) };
 }
 
-fn die_with_parent(alive: OwnedFd) -> Result<(), SetupError> {
+fn pdeathsig() -> Result<(), SetupError> {
     // SAFETY: plain prctl call.
     if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) } < 0 {
         return Err(SetupError::errno(
@@ -359,8 +371,14 @@ fn die_with_parent(alive: OwnedFd) -> Result<(), SetupError> {
             nix::errno::Errno::last(),
         ));
     }
+    Ok(())
+}
+
+/// The sandbox's first process dies with the supervisor.
+fn die_with_parent(alive: BorrowedFd) -> Result<(), SetupError> {
+    pdeathsig()?;
     use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-    let mut fds = [PollFd::new(alive.as_fd(), PollFlags::POLLIN)];
+    let mut fds = [PollFd::new(alive, PollFlags::POLLIN)];
     if poll(&mut fds, PollTimeout::ZERO).unwrap_or(0) > 0 {
         // The supervisor is already gone.
         // SAFETY: leave at once.
@@ -369,9 +387,25 @@ fn die_with_parent(alive: OwnedFd) -> Result<(), SetupError> {
     Ok(())
 }
 
+/// The supervisor dies with the program that started sbox (and the sandbox with it, above),
+/// as bubblewrap does. If that parent died before the signal was armed, sbox now has another
+/// parent: stop here.
+fn die_with_caller() -> Result<(), SetupError> {
+    let parent = nix::unistd::getppid();
+    pdeathsig()?;
+    if nix::unistd::getppid() != parent {
+        // SAFETY: nothing has started yet; leave at once.
+        unsafe { libc::_exit(1) }
+    }
+    Ok(())
+}
+
+/// What `supervise` saw: the exit status, what the sandbox reported as enforced, and (under the
+/// `bwrap` link) the signal that would have ended bubblewrap.
+type Outcome = (i32, Vec<String>, Option<nix::sys::signal::Signal>);
+
 /// The supervisor: report a setup failure, or pass signals on and wait for the sandbox.
-/// Returns the exit status and what the sandbox reported as enforced.
-fn supervise(spec: &Spec, child: Pid, err_r: OwnedFd) -> Result<(i32, Vec<String>), SetupError> {
+fn supervise(spec: &Spec, child: Pid, err_r: OwnedFd) -> Result<Outcome, SetupError> {
     let mut msg = Vec::new();
     let _ = std::fs::File::from(err_r).read_to_end(&mut msg);
     let (error, reports) = channel::parse(&msg);
@@ -380,6 +414,7 @@ fn supervise(spec: &Spec, child: Pid, err_r: OwnedFd) -> Result<(i32, Vec<String
         return Err(e);
     }
     let sfd = signals::signalfd()?;
+    let mut signaled = None;
     loop {
         let Ok(Some(info)) = sfd.read_signal() else {
             continue;
@@ -388,15 +423,42 @@ fn supervise(spec: &Spec, child: Pid, err_r: OwnedFd) -> Result<(i32, Vec<String
             match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
                 Ok(st) => {
                     if let Some(code) = signals::exit_code(st) {
-                        return Ok((code, reports));
+                        return Ok((code, reports, signaled));
                     }
                 }
                 Err(e) => return Err(SetupError::errno("wait", "", e)),
             }
-        } else if signals::should_forward(info.ssi_code, spec.new_session)
-            && let Ok(s) = nix::sys::signal::Signal::try_from(info.ssi_signo as i32)
-        {
-            let _ = nix::sys::signal::kill(child, s);
+        } else if let Ok(s) = nix::sys::signal::Signal::try_from(info.ssi_signo as i32) {
+            if spec.bwrap_mode && spec.die_with_parent {
+                // bubblewrap dies of it, and the sandbox with it.
+                signals::die_of(s);
+            }
+            if spec.bwrap_mode {
+                // bubblewrap would die of it and orphan the sandbox: sbox passes it on, and
+                // ends with it once the sandbox has.
+                signaled.get_or_insert(s);
+            }
+            if signals::should_forward(info.ssi_code, own_session(spec)) {
+                forward(spec, child, s);
+            }
         }
     }
+}
+
+/// Whether the command runs in a session of its own: always in sbox's mode (a command in the
+/// caller's session could take over its terminal), under the `bwrap` link with --new-session.
+pub fn own_session(spec: &Spec) -> bool {
+    !spec.bwrap_mode || spec.new_session
+}
+
+/// Pass a signal on to the whole sandbox: init sends it on to every process of the PID
+/// namespace; a command that is its own session's leader gets it for its whole process group
+/// (bubblewrap forwards nothing; sbox's own mode always has a session of its own).
+fn forward(spec: &Spec, child: Pid, s: nix::sys::signal::Signal) {
+    use nix::sys::signal::{kill, killpg};
+    let is_init = spec.ns.pid && !spec.as_pid_1;
+    if !is_init && own_session(spec) && killpg(child, s).is_ok() {
+        return;
+    }
+    let _ = kill(child, s);
 }

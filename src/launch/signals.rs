@@ -45,11 +45,35 @@ pub fn signalfd() -> Result<SignalFd, SetupError> {
         .map_err(|e| SetupError::errno("signals", "", e))
 }
 
-/// Whether a received signal should be passed on. A terminal's signals (sent by the kernel to
-/// the whole foreground process group) already reached the command unless it runs in its own
-/// session; passing them on would deliver them twice.
-pub fn should_forward(code: i32, new_session: bool) -> bool {
-    code != libc::SI_KERNEL || new_session
+/// Whether a signal the supervisor received should be passed on. A terminal's signals (sent
+/// by the kernel to the whole foreground process group) already reached the command when it
+/// runs in the caller's session (only under the `bwrap` link without --new-session);
+/// passing them on would deliver them twice.
+pub fn should_forward(code: i32, own_session: bool) -> bool {
+    code != libc::SI_KERNEL || own_session
+}
+
+/// Whether init passes a signal on: only what was sent from outside the PID namespace (the
+/// supervisor forwarding, or another host process; the sender's pid is 0 there). A signal
+/// from inside to pid 1 is ignored, as by bubblewrap's init; a terminal's signal (SI_KERNEL)
+/// also reached the supervisor, which forwards it once.
+pub fn init_forwards(info: &libc::signalfd_siginfo) -> bool {
+    info.ssi_pid == 0 && info.ssi_code != libc::SI_KERNEL
+}
+
+/// End this process by `sig`, as its default action would (under the `bwrap` link with
+/// --die-with-parent: bubblewrap dies of the signal and the sandbox goes with it).
+pub fn die_of(sig: Signal) -> ! {
+    // SAFETY: restoring the default disposition installs no handler; then the signal, now
+    // unblocked, ends the process before raise returns.
+    unsafe {
+        let _ = nix::sys::signal::signal(sig, nix::sys::signal::SigHandler::SigDfl);
+        let mut set = SigSet::empty();
+        set.add(sig);
+        let _ = sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&set), None);
+        libc::raise(sig as i32);
+        libc::_exit(128 + sig as i32)
+    }
 }
 
 /// The shell convention for an exit status: the code, or 128 + the signal.
