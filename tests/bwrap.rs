@@ -657,3 +657,55 @@ fn as_bwrap_init_ignores_a_signal_sent_from_inside() {
         assert_eq!(o.status.code(), Some(0), "{prog:?}");
     }
 }
+
+#[test]
+fn die_with_parent_holds_after_a_uid_switch_in_a_joined_userns() {
+    // --userns FD --uid N: setresuid clears the parent-death signal; sbox arms it again.
+    // A user namespace with two ids needs a privileged map writer (newuidmap on a real
+    // system): the test, as root, writes the maps of one the test user created.
+    if !is_root() {
+        skip_or_fail(
+            "die_with_parent_holds_after_a_uid_switch_in_a_joined_userns",
+            "needs root to write a two-id map (as newuidmap would)",
+        );
+        return;
+    }
+    let mut holder = as_user("unshare")
+        .args(["-U", "sleep", "60"])
+        .spawn()
+        .unwrap();
+    let ns = format!("/proc/{}/ns/user", holder.id());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while std::fs::read_link(&ns).ok() == std::fs::read_link("/proc/self/ns/user").ok() {
+        assert!(std::time::Instant::now() < deadline, "unshare -U never ran");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let (u, g) = ids();
+    for (file, id) in [("uid_map", u), ("gid_map", g)] {
+        let path = format!("/proc/{}/{file}", holder.id());
+        std::fs::write(&path, format!("0 {id} 1\n1 {} 1\n", id + 1)).unwrap();
+    }
+    let marker = "1618.03";
+    let script = format!(
+        "exec 3<{ns}; exec \"$0\" --userns 3 --uid 1 --gid 1 --die-with-parent --ro-bind / / sleep {marker}"
+    );
+    let mut sb = as_user("sh")
+        .args(["-c", &script])
+        .arg(bin())
+        .spawn()
+        .unwrap();
+    let sleep = format!("sleep\0{marker}");
+    wait_for(&sleep);
+    sb.kill().unwrap();
+    sb.wait().unwrap();
+    let gone = gone_within(&sleep, std::time::Duration::from_secs(1));
+    for pid in pids_running(&sleep) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    assert!(gone, "the command outlived sbox after switching to uid 1");
+}
