@@ -96,7 +96,9 @@ fn prepare(spec: &Spec, plan: &Plan, keep: &[RawFd], report: BorrowedFd) -> Resu
             !spec.ns.cgroup,
         )?;
     }
-    if super::own_session(spec) {
+    if let Some(slave) = &plan.terminal {
+        super::tty::attach(slave)?;
+    } else if super::own_session(spec) {
         // A new session has no controlling terminal: the caller's can't be read, driven
         // (tcsetpgrp) or fed (TIOCSTI) from inside.
         nix::unistd::setsid().map_err(|e| SetupError::errno("--new-session", "", e))?;

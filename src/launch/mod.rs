@@ -18,6 +18,7 @@ pub mod net;
 pub mod seccomp;
 pub mod signals;
 pub mod sys;
+pub mod tty;
 pub mod userns;
 
 pub use error::SetupError;
@@ -41,8 +42,15 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
     if spec.exec_label.is_some() || spec.file_label.is_some() {
         exec::check_selinux()?;
     }
+    // sbox's mode: a terminal among 0-2 is replaced by one of the sandbox's own. (Checked
+    // with three ioctls; nothing more when there is no terminal.)
+    let (master, terminal) = match spec.bwrap_mode {
+        false => tty::open()?.unzip(),
+        true => (None, None),
+    };
     let mut plan = Plan {
         host: host_facts(),
+        terminal,
         // Compiled here, in the supervisor, so a bad policy fails before anything starts.
         filters: seccomp::build(spec)?,
         bpf: spec
@@ -103,9 +111,11 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
             drop(w);
             r
         });
-        child(spec, &plan, err_w, alive_r)
+        child(spec, plan, err_w, alive_r)
     }
     drop(err_w);
+    // Only the sandbox holds the slave: the master sees the end when the sandbox ends.
+    plan.terminal = None;
     if spec.verbose {
         let ms = t.elapsed().as_secs_f64() * 1e3;
         say(&format!(
@@ -118,7 +128,7 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
         fds::close(fd);
     }
     let child = Pid::from_raw(pid);
-    let result = watch(spec, &mut plan, child, flags, err_r);
+    let result = watch(spec, &mut plan, child, flags, err_r, master);
     if result.is_err() {
         // Nothing is left running when sbox fails.
         let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
@@ -134,6 +144,7 @@ fn watch(
     child: Pid,
     flags: libc::c_int,
     err_r: OwnedFd,
+    master: Option<tty::Master>,
 ) -> Result<i32, SetupError> {
     if spec.fds.info.is_some() || spec.fds.json_status.is_some() {
         let start = fds::child_fields(child, flags);
@@ -149,7 +160,7 @@ fn watch(
     // supervisor's /proc/<pid>/exe or memory. (Not before: the child's namespaces were just
     // read through /proc, and it inherits the flag at clone.)
     set_dumpable(false);
-    let (mut code, reports, signaled) = supervise(spec, child, err_r)?;
+    let (mut code, reports, signaled) = supervise(spec, child, err_r, master)?;
     let mut usage = Vec::new();
     let peak = spec.fds.json_status.is_some();
     if let Some(report) = plan.limits.take().map(|s| s.finish(peak)) {
@@ -187,6 +198,8 @@ pub struct Plan {
     pub bpf: Vec<seccompiler::BpfProgram>,
     /// The cgroup of --mem/--pids/--cpu; the command joins its payload leaf before exec.
     pub limits: Option<crate::cgroup::Session>,
+    /// The sandbox's own terminal, when the caller's 0-2 has one.
+    pub terminal: Option<tty::Slave>,
 }
 
 fn host_facts() -> Host {
@@ -205,14 +218,15 @@ fn host_facts() -> Host {
 }
 
 /// The child, in its new namespaces. Never returns.
-fn child(spec: &Spec, plan: &Plan, err_w: OwnedFd, alive: Option<OwnedFd>) -> ! {
+fn child(spec: &Spec, mut plan: Plan, err_w: OwnedFd, alive: Option<OwnedFd>) -> ! {
     let e = match setup(spec, &plan.host, alive) {
         Ok(Role::Command { keep, host_proc }) => {
-            exec::exec(spec, plan, &keep, host_proc, err_w.as_fd())
+            exec::exec(spec, &plan, &keep, host_proc, err_w.as_fd())
         }
         Ok(Role::Init { command, locks }) => {
-            // The command holds its own copy of the error pipe until it execs.
+            // The command holds its own copies of the error pipe and the terminal.
             drop(err_w);
+            plan.terminal = None;
             let _held = locks;
             init::run(command)
         }
@@ -405,7 +419,12 @@ fn die_with_caller() -> Result<(), SetupError> {
 type Outcome = (i32, Vec<String>, Option<nix::sys::signal::Signal>);
 
 /// The supervisor: report a setup failure, or pass signals on and wait for the sandbox.
-fn supervise(spec: &Spec, child: Pid, err_r: OwnedFd) -> Result<Outcome, SetupError> {
+fn supervise(
+    spec: &Spec,
+    child: Pid,
+    err_r: OwnedFd,
+    master: Option<tty::Master>,
+) -> Result<Outcome, SetupError> {
     let mut msg = Vec::new();
     let _ = std::fs::File::from(err_r).read_to_end(&mut msg);
     let (error, reports) = channel::parse(&msg);
@@ -413,22 +432,38 @@ fn supervise(spec: &Spec, child: Pid, err_r: OwnedFd) -> Result<Outcome, SetupEr
         let _ = waitpid(child, None);
         return Err(e);
     }
-    let sfd = signals::signalfd()?;
+    let sfd = match master {
+        Some(_) => signals::signalfd_with_winch()?,
+        None => signals::signalfd()?,
+    };
+    // The command runs: from now on the caller's terminal is raw, until `relay` is dropped.
+    let mut relay = master.map(tty::Master::relay);
     let mut signaled = None;
     loop {
+        if let Some(r) = &mut relay {
+            r.pump(sfd.as_fd());
+        }
         let Ok(Some(info)) = sfd.read_signal() else {
             continue;
         };
-        if info.ssi_signo as i32 == libc::SIGCHLD {
+        let signo = info.ssi_signo as i32;
+        if signo == libc::SIGCHLD {
             match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
                 Ok(st) => {
                     if let Some(code) = signals::exit_code(st) {
+                        if let Some(r) = relay {
+                            r.finish();
+                        }
                         return Ok((code, reports, signaled));
                     }
                 }
                 Err(e) => return Err(SetupError::errno("wait", "", e)),
             }
-        } else if let Ok(s) = nix::sys::signal::Signal::try_from(info.ssi_signo as i32) {
+        } else if signo == libc::SIGWINCH {
+            if let Some(r) = &relay {
+                r.resize();
+            }
+        } else if let Ok(s) = nix::sys::signal::Signal::try_from(signo) {
             if spec.bwrap_mode && spec.die_with_parent {
                 // bubblewrap dies of it, and the sandbox with it.
                 signals::die_of(s);

@@ -45,6 +45,17 @@ pub fn signalfd() -> Result<SignalFd, SetupError> {
         .map_err(|e| SetupError::errno("signals", "", e))
 }
 
+/// The supervisor's while it relays a terminal: SIGWINCH too (after the clone, so the
+/// sandbox keeps its default).
+pub fn signalfd_with_winch() -> Result<SignalFd, SetupError> {
+    let mut set = watched();
+    set.add(Signal::SIGWINCH);
+    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None)
+        .map_err(|e| SetupError::errno("signals", "", e))?;
+    SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC)
+        .map_err(|e| SetupError::errno("signals", "", e))
+}
+
 /// Whether a signal the supervisor received should be passed on. A terminal's signals (sent
 /// by the kernel to the whole foreground process group) already reached the command when it
 /// runs in the caller's session (only under the `bwrap` link without --new-session);

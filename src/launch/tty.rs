@@ -1,0 +1,247 @@
+//! A terminal of the sandbox's own (sbox's mode, when any of descriptors 0-2 is a terminal).
+//! The command's terminal descriptors become the slave of a fresh pseudo-terminal, its
+//! controlling terminal in a session of its own; the supervisor relays bytes between the
+//! caller's terminal and the master, as ssh -t does. The caller's terminal is never in the
+//! sandbox, so nothing inside can read it after sbox returns, take its foreground (tcsetpgrp)
+//! or push input into it; Ctrl-C, Ctrl-Z and job control work through the slave's line
+//! discipline.
+
+use super::SetupError;
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::termios::{SetArg, Termios, cfmakeraw, tcgetattr, tcsetattr};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+/// The sandbox's side: the slave, and which of 0, 1, 2 it replaces in the command.
+pub struct Slave {
+    pub fd: OwnedFd,
+    pub ttys: [bool; 3],
+}
+
+/// The supervisor's side.
+pub struct Master {
+    fd: OwnedFd,
+    /// The caller's terminal: its input (fd 0, if a terminal), its output, its size.
+    input: Option<RawFd>,
+    output: RawFd,
+}
+
+fn fail(e: Errno) -> SetupError {
+    SetupError::errno("terminal", "/dev/ptmx", e)
+}
+
+fn borrow(fd: RawFd) -> BorrowedFd<'static> {
+    // SAFETY: 0, 1 and 2 stay open for the whole run (main keeps them open).
+    unsafe { BorrowedFd::borrow_raw(fd) }
+}
+
+/// A pseudo-terminal pair set up like the caller's terminal, if any of 0-2 is one.
+pub fn open() -> Result<Option<(Master, Slave)>, SetupError> {
+    let ttys = [0, 1, 2].map(|fd| nix::unistd::isatty(borrow(fd)).unwrap_or(false));
+    let Some(first) = (0..3).find(|&fd| ttys[fd as usize]) else {
+        return Ok(None);
+    };
+    let flags = OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC;
+    let master =
+        nix::fcntl::open("/dev/ptmx", flags, nix::sys::stat::Mode::empty()).map_err(fail)?;
+    let unlock: libc::c_int = 0;
+    // SAFETY: TIOCSPTLCK reads an int; TIOCGPTPEER opens the slave without a path lookup.
+    let slave = unsafe {
+        if libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock) < 0 {
+            return Err(fail(Errno::last()));
+        }
+        let fd = libc::ioctl(master.as_raw_fd(), libc::TIOCGPTPEER, flags.bits());
+        if fd < 0 {
+            return Err(fail(Errno::last()));
+        }
+        OwnedFd::from_raw_fd(fd)
+    };
+    // The command starts with the caller's modes and size.
+    if let Ok(t) = tcgetattr(borrow(first)) {
+        let _ = tcsetattr(&slave, SetArg::TCSANOW, &t);
+    }
+    let m = Master {
+        fd: master,
+        input: ttys[0].then_some(0),
+        output: [1, 2, 0]
+            .into_iter()
+            .find(|&fd| ttys[fd as usize])
+            .unwrap_or(first),
+    };
+    m.resize();
+    nix::fcntl::fcntl(&m.fd, nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).map_err(fail)?;
+    Ok(Some((m, Slave { fd: slave, ttys })))
+}
+
+/// In the command, before exec: a new session with the slave as controlling terminal, and
+/// the slave in place of each terminal among 0-2 (the other descriptors stay as they are).
+pub fn attach(slave: &Slave) -> Result<(), SetupError> {
+    let fail = |e| SetupError::errno("terminal", "", e);
+    nix::unistd::setsid().map_err(fail)?;
+    // SAFETY: TIOCSCTTY takes an int argument (0: don't steal it from another session).
+    if unsafe { libc::ioctl(slave.fd.as_raw_fd(), libc::TIOCSCTTY, 0) } < 0 {
+        return Err(fail(Errno::last()));
+    }
+    for fd in (0..3).filter(|&fd| slave.ttys[fd as usize]) {
+        // SAFETY: dup2 onto a standard descriptor; its old terminal is closed there.
+        if unsafe { libc::dup2(slave.fd.as_raw_fd(), fd) } < 0 {
+            return Err(fail(Errno::last()));
+        }
+    }
+    Ok(())
+}
+
+impl Master {
+    /// SIGWINCH: the caller's terminal size to the sandbox's (the kernel signals its
+    /// foreground group).
+    pub fn resize(&self) {
+        let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+        // SAFETY: TIOCGWINSZ/TIOCSWINSZ read and write a struct winsize.
+        unsafe {
+            if libc::ioctl(self.output, libc::TIOCGWINSZ, &mut ws) == 0 {
+                libc::ioctl(self.fd.as_raw_fd(), libc::TIOCSWINSZ, &ws);
+            }
+        }
+    }
+
+    /// Start relaying: the caller's terminal goes raw (its keys, Ctrl-C included, go to the
+    /// sandbox's line discipline) until the `Relay` is dropped. In a background job this
+    /// stops sbox (SIGTTOU), as it stops ssh, until it is brought to the foreground.
+    pub fn relay(self) -> Relay {
+        let saved = self.input.and_then(|fd| {
+            let saved = tcgetattr(borrow(fd)).ok()?;
+            let mut raw = saved.clone();
+            cfmakeraw(&mut raw);
+            tcsetattr(borrow(fd), SetArg::TCSADRAIN, &raw).ok()?;
+            Some(saved)
+        });
+        Relay {
+            input_open: self.input.is_some(),
+            output_open: true,
+            pending: Vec::new(),
+            master: self,
+            saved,
+        }
+    }
+}
+
+/// The relay between the caller's terminal and the master. Dropping it restores the caller's
+/// terminal modes: the one place that does, on every way out of the supervisor.
+pub struct Relay {
+    master: Master,
+    saved: Option<Termios>,
+    input_open: bool,
+    output_open: bool,
+    /// Typed bytes the master has not taken yet.
+    pending: Vec<u8>,
+}
+
+impl Relay {
+    pub fn resize(&self) {
+        self.master.resize();
+    }
+
+    /// Move bytes both ways until `signals` is readable.
+    pub fn pump(&mut self, signals: BorrowedFd) {
+        let mut buf = [0u8; 16384];
+        loop {
+            let m = self.master.fd.as_fd();
+            let mut want = PollFlags::empty();
+            if self.output_open {
+                want |= PollFlags::POLLIN;
+            }
+            if !self.pending.is_empty() {
+                want |= PollFlags::POLLOUT;
+            }
+            let reading = self.input_open && self.pending.is_empty();
+            let input = borrow(self.master.input.unwrap_or(0));
+            let mut fds = vec![
+                PollFd::new(signals, PollFlags::POLLIN),
+                PollFd::new(m, want),
+            ];
+            if reading {
+                fds.push(PollFd::new(input, PollFlags::POLLIN));
+            }
+            match poll(&mut fds, PollTimeout::NONE) {
+                Err(Errno::EINTR) => continue,
+                Err(_) => return,
+                Ok(_) => {}
+            }
+            let ready = |i: usize| fds[i].revents().unwrap_or(PollFlags::empty());
+            let (sig, master, typed) = (
+                ready(0),
+                ready(1),
+                if reading {
+                    ready(2)
+                } else {
+                    PollFlags::empty()
+                },
+            );
+            if !typed.is_empty() {
+                match nix::unistd::read(input, &mut buf) {
+                    Ok(0) | Err(Errno::EIO) | Err(Errno::EBADF) => self.input_open = false,
+                    Ok(n) => self.pending.extend_from_slice(&buf[..n]),
+                    Err(_) => {}
+                }
+            }
+            if master.contains(PollFlags::POLLOUT) {
+                match nix::unistd::write(m, &self.pending) {
+                    Ok(n) => drop(self.pending.drain(..n)),
+                    Err(Errno::EAGAIN) | Err(Errno::EINTR) => {}
+                    Err(_) => self.pending.clear(),
+                }
+            }
+            if master.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR) {
+                self.output_open = self.copy_out(&mut buf);
+            }
+            if !sig.is_empty() {
+                return;
+            }
+        }
+    }
+
+    /// What the master has now, to the caller's terminal; false once no slave is open.
+    fn copy_out(&self, buf: &mut [u8]) -> bool {
+        loop {
+            match nix::unistd::read(&self.master.fd, buf) {
+                Ok(0) | Err(Errno::EIO) => return false,
+                Ok(n) => {
+                    let _ = write_all(borrow(self.master.output), &buf[..n]);
+                }
+                Err(Errno::EINTR) => {}
+                Err(_) => return true,
+            }
+        }
+    }
+
+    /// The sandbox ended: its last output, then the caller's modes back (on drop).
+    pub fn finish(self) {
+        if self.output_open {
+            self.copy_out(&mut [0u8; 16384]);
+        }
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        if let (Some(saved), Some(fd)) = (&self.saved, self.master.input) {
+            let _ = tcsetattr(borrow(fd), SetArg::TCSADRAIN, saved);
+        }
+    }
+}
+
+fn write_all(fd: BorrowedFd, mut data: &[u8]) -> Result<(), Errno> {
+    while !data.is_empty() {
+        match nix::unistd::write(fd, data) {
+            Ok(n) => data = &data[n..],
+            Err(Errno::EINTR) => {}
+            Err(Errno::EAGAIN) => {
+                let mut p = [PollFd::new(fd, PollFlags::POLLOUT)];
+                let _ = poll(&mut p, PollTimeout::NONE);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
