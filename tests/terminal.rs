@@ -132,6 +132,26 @@ fn the_terminal_size_is_the_callers_and_follows_it() {
 }
 
 #[test]
+fn without_a_terminal_among_0_2_the_callers_is_still_out_of_reach() {
+    // sbox has a controlling terminal, the command's 0-2 are not terminals: a new session,
+    // so /dev/tty opens nothing.
+    let code = "import os, errno\ntry:\n    os.open('/dev/tty', os.O_RDWR); print('opened')\nexcept OSError as e:\n    print(errno.errorcode[e.errno])\nprint(os.getsid(0) == os.getpid())";
+    let script = "\"$SBOX\" --ro-bind / / --dev /dev python3 -c \"$CODE\" </dev/null 2>&1 | cat";
+    let o = as_user("python3")
+        .args(["-c", HARNESS])
+        .env("SBOX", "/bin/sh")
+        .env("REAL_SBOX", bin())
+        .env("CODE", code)
+        .env("ARGS", format!("[\"-c\", {:?}]", script.replace("$SBOX", "$REAL_SBOX")))
+        .env("TYPED", "[]")
+        .output()
+        .unwrap();
+    let out = stdout(&o);
+    assert!(out.contains("ENXIO\nTrue\n"), "{out} {}", stderr(&o));
+    assert!(out.contains("STATUS 0 SAME"), "{out}");
+}
+
+#[test]
 fn as_bwrap_the_command_has_the_callers_terminal() {
     let link = scratch("term-bwrap-link").join("bwrap");
     std::os::unix::fs::symlink(bin(), &link).unwrap();

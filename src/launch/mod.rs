@@ -50,6 +50,10 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
     };
     let mut plan = Plan {
         host: host_facts(),
+        // Without a terminal among 0-2, a new session (a few ms: the kernel makes a
+        // scheduler autogroup for it) is needed only if sbox has a controlling terminal.
+        new_session: spec.new_session
+            || (!spec.bwrap_mode && terminal.is_none() && tty::caller_has_one()),
         terminal,
         // Compiled here, in the supervisor, so a bad policy fails before anything starts.
         filters: seccomp::build(spec)?,
@@ -200,6 +204,8 @@ pub struct Plan {
     pub limits: Option<crate::cgroup::Session>,
     /// The sandbox's own terminal, when the caller's 0-2 has one.
     pub terminal: Option<tty::Slave>,
+    /// Whether the command (without a terminal of its own) starts a new session.
+    pub new_session: bool,
 }
 
 fn host_facts() -> Host {
@@ -473,26 +479,26 @@ fn supervise(
                 // ends with it once the sandbox has.
                 signaled.get_or_insert(s);
             }
-            if signals::should_forward(info.ssi_code, own_session(spec)) {
+            if signals::should_forward(info.ssi_code, own_group(spec)) {
                 forward(spec, child, s);
             }
         }
     }
 }
 
-/// Whether the command runs in a session of its own: always in sbox's mode (a command in the
-/// caller's session could take over its terminal), under the `bwrap` link with --new-session.
-pub fn own_session(spec: &Spec) -> bool {
+/// Whether the command leads a process group of its own, out of the caller's terminal's
+/// reach: always in sbox's mode; under the `bwrap` link with --new-session.
+pub fn own_group(spec: &Spec) -> bool {
     !spec.bwrap_mode || spec.new_session
 }
 
 /// Pass a signal on to the whole sandbox: init sends it on to every process of the PID
 /// namespace; a command that is its own session's leader gets it for its whole process group
-/// (bubblewrap forwards nothing; sbox's own mode always has a session of its own).
+/// (bubblewrap forwards nothing).
 fn forward(spec: &Spec, child: Pid, s: nix::sys::signal::Signal) {
     use nix::sys::signal::{kill, killpg};
     let is_init = spec.ns.pid && !spec.as_pid_1;
-    if !is_init && own_session(spec) && killpg(child, s).is_ok() {
+    if !is_init && own_group(spec) && killpg(child, s).is_ok() {
         return;
     }
     let _ = kill(child, s);

@@ -58,10 +58,10 @@ pub fn signalfd_with_winch() -> Result<SignalFd, SetupError> {
 
 /// Whether a signal the supervisor received should be passed on. A terminal's signals (sent
 /// by the kernel to the whole foreground process group) already reached the command when it
-/// runs in the caller's session (only under the `bwrap` link without --new-session);
+/// runs in the caller's process group (only under the `bwrap` link without --new-session);
 /// passing them on would deliver them twice.
-pub fn should_forward(code: i32, own_session: bool) -> bool {
-    code != libc::SI_KERNEL || own_session
+pub fn should_forward(code: i32, own_group: bool) -> bool {
+    code != libc::SI_KERNEL || own_group
 }
 
 /// Whether init passes a signal on: only what was sent from outside the PID namespace (the

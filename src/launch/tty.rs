@@ -74,6 +74,13 @@ pub fn open() -> Result<Option<(Master, Slave)>, SetupError> {
     Ok(Some((m, Slave { fd: slave, ttys })))
 }
 
+/// Whether sbox has a controlling terminal (which a command in its session could open as
+/// /dev/tty). Anything but "no such device" counts as yes.
+pub fn caller_has_one() -> bool {
+    let flags = OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC;
+    nix::fcntl::open("/dev/tty", flags, nix::sys::stat::Mode::empty()).err() != Some(Errno::ENXIO)
+}
+
 /// In the command, before exec: a new session with the slave as controlling terminal, and
 /// the slave in place of each terminal among 0-2 (the other descriptors stay as they are).
 pub fn attach(slave: &Slave) -> Result<(), SetupError> {
