@@ -142,7 +142,10 @@ fn without_a_terminal_among_0_2_the_callers_is_still_out_of_reach() {
         .env("SBOX", "/bin/sh")
         .env("REAL_SBOX", bin())
         .env("CODE", code)
-        .env("ARGS", format!("[\"-c\", {:?}]", script.replace("$SBOX", "$REAL_SBOX")))
+        .env(
+            "ARGS",
+            format!("[\"-c\", {:?}]", script.replace("$SBOX", "$REAL_SBOX")),
+        )
         .env("TYPED", "[]")
         .output()
         .unwrap();
@@ -343,4 +346,43 @@ sys.stdout.write(out.decode(errors='replace').replace('\r', ''))
     );
     assert_eq!(w.get(4), Some(&"SAME"), "{out}");
     assert!(gone_within("sleep\x0031.25", Duration::from_secs(2)));
+}
+
+#[test]
+fn the_callers_terminal_modes_come_back_when_the_caller_dies() {
+    // --die-with-parent with a terminal: the caller (a shell on the pty) is killed while sbox
+    // holds the terminal raw; sbox puts the modes back before it and the sandbox go.
+    let code = r#"
+import os, pty, sys, time, termios, signal
+S = os.environ['SBOX']
+shell, m = pty.fork()
+if shell == 0:
+    os.execv('/bin/sh', ['sh', '-c', '"$0" "$@"; exit 0', S, '--die-with-parent',
+                         '--ro-bind', '/', '/', 'sh', '-c', 'echo ready; sleep 32.75'])
+before = termios.tcgetattr(m)
+out = b''
+end = time.time() + 10
+while b'ready' not in out and time.time() < end:
+    out += os.read(m, 100)
+time.sleep(0.3)
+print('RAW', termios.tcgetattr(m) != before, flush=True)
+os.kill(shell, signal.SIGKILL)
+os.waitpid(shell, 0)
+end = time.time() + 3
+while termios.tcgetattr(m) != before and time.time() < end:
+    time.sleep(0.05)
+print('RESTORED', termios.tcgetattr(m) == before, flush=True)
+"#;
+    let o = as_user("python3")
+        .args(["-c", code])
+        .env("SBOX", bin())
+        .output()
+        .unwrap();
+    let out = stdout(&o);
+    assert!(out.contains("RAW True"), "{out} {}", stderr(&o));
+    assert!(out.contains("RESTORED True"), "{out} {}", stderr(&o));
+    assert!(
+        gone_within("sleep\x0032.75", Duration::from_secs(2)),
+        "{out}"
+    );
 }

@@ -34,9 +34,6 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 /// Start the sandbox and wait for it; returns the exit status sbox should exit with.
 pub fn run(spec: &Spec) -> Result<i32, SetupError> {
-    if spec.die_with_parent {
-        die_with_caller()?;
-    }
     caps::refuse_privileged_binary()?;
     fds::check_open(spec)?;
     if spec.exec_label.is_some() || spec.file_label.is_some() {
@@ -47,6 +44,15 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
     let (master, terminal) = match spec.bwrap_mode {
         false => tty::open()?.unzip(),
         true => (None, None),
+    };
+    // sbox dies with its caller: at once, or, while it holds the caller's terminal raw, by a
+    // SIGHUP that `supervise` handles after putting the terminal back.
+    let caller = match spec.die_with_parent {
+        true => Some(die_with_caller(match master {
+            Some(_) => libc::SIGHUP,
+            None => libc::SIGKILL,
+        })?),
+        false => None,
     };
     let mut plan = Plan {
         host: host_facts(),
@@ -132,7 +138,7 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
         fds::close(fd);
     }
     let child = Pid::from_raw(pid);
-    let result = watch(spec, &mut plan, child, flags, err_r, master);
+    let result = watch(spec, &mut plan, child, flags, err_r, (master, caller));
     if result.is_err() {
         // Nothing is left running when sbox fails.
         let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
@@ -148,7 +154,7 @@ fn watch(
     child: Pid,
     flags: libc::c_int,
     err_r: OwnedFd,
-    master: Option<tty::Master>,
+    host: (Option<tty::Master>, Option<Pid>),
 ) -> Result<i32, SetupError> {
     if spec.fds.info.is_some() || spec.fds.json_status.is_some() {
         let start = fds::child_fields(child, flags);
@@ -164,7 +170,7 @@ fn watch(
     // supervisor's /proc/<pid>/exe or memory. (Not before: the child's namespaces were just
     // read through /proc, and it inherits the flag at clone.)
     set_dumpable(false);
-    let (mut code, reports, signaled) = supervise(spec, child, err_r, master)?;
+    let (mut code, reports, signaled) = supervise(spec, child, err_r, host)?;
     let mut usage = Vec::new();
     let peak = spec.fds.json_status.is_some();
     if let Some(report) = plan.limits.take().map(|s| s.finish(peak)) {
@@ -382,9 +388,9 @@ fn set_dumpable(on: bool) {
     unsafe { libc::prctl(libc::PR_SET_DUMPABLE, on as libc::c_ulong, 0, 0, 0) };
 }
 
-fn pdeathsig() -> Result<(), SetupError> {
+fn pdeathsig(sig: libc::c_int) -> Result<(), SetupError> {
     // SAFETY: plain prctl call.
-    if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) } < 0 {
+    if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, sig, 0, 0, 0) } < 0 {
         return Err(SetupError::errno(
             "--die-with-parent",
             "",
@@ -396,7 +402,7 @@ fn pdeathsig() -> Result<(), SetupError> {
 
 /// The sandbox's first process dies with the supervisor.
 fn die_with_parent(alive: BorrowedFd) -> Result<(), SetupError> {
-    pdeathsig()?;
+    pdeathsig(libc::SIGKILL)?;
     use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
     let mut fds = [PollFd::new(alive, PollFlags::POLLIN)];
     if poll(&mut fds, PollTimeout::ZERO).unwrap_or(0) > 0 {
@@ -409,15 +415,15 @@ fn die_with_parent(alive: BorrowedFd) -> Result<(), SetupError> {
 
 /// The supervisor dies with the program that started sbox (and the sandbox with it, above),
 /// as bubblewrap does. If that parent died before the signal was armed, sbox now has another
-/// parent: stop here.
-fn die_with_caller() -> Result<(), SetupError> {
+/// parent: stop here. Returns that parent.
+fn die_with_caller(sig: libc::c_int) -> Result<Pid, SetupError> {
     let parent = nix::unistd::getppid();
-    pdeathsig()?;
+    pdeathsig(sig)?;
     if nix::unistd::getppid() != parent {
         // SAFETY: nothing has started yet; leave at once.
         unsafe { libc::_exit(1) }
     }
-    Ok(())
+    Ok(parent)
 }
 
 /// What `supervise` saw: the exit status, what the sandbox reported as enforced, and (under the
@@ -425,12 +431,14 @@ fn die_with_caller() -> Result<(), SetupError> {
 type Outcome = (i32, Vec<String>, Option<nix::sys::signal::Signal>);
 
 /// The supervisor: report a setup failure, or pass signals on and wait for the sandbox.
+/// `host`: the master of the sandbox's terminal, and (--die-with-parent) sbox's parent.
 fn supervise(
     spec: &Spec,
     child: Pid,
     err_r: OwnedFd,
-    master: Option<tty::Master>,
+    host: (Option<tty::Master>, Option<Pid>),
 ) -> Result<Outcome, SetupError> {
+    let (master, caller) = host;
     let mut msg = Vec::new();
     let _ = std::fs::File::from(err_r).read_to_end(&mut msg);
     let (error, reports) = channel::parse(&msg);
@@ -470,6 +478,15 @@ fn supervise(
                 r.resize();
             }
         } else if let Ok(s) = nix::sys::signal::Signal::try_from(signo) {
+            if signo == libc::SIGHUP && caller.is_some_and(|p| nix::unistd::getppid() != p) {
+                // --die-with-parent: the terminal back (dropping `relay`); `run` then kills
+                // the sandbox.
+                return Err(SetupError::new(
+                    "--die-with-parent",
+                    "",
+                    "sbox's parent died",
+                ));
+            }
             if spec.bwrap_mode && spec.die_with_parent {
                 // bubblewrap dies of it, and the sandbox with it.
                 signals::die_of(s);
