@@ -28,7 +28,14 @@ pub struct Master {
 }
 
 fn fail(e: Errno) -> SetupError {
-    SetupError::errno("terminal", "/dev/ptmx", e)
+    SetupError::new(
+        "terminal",
+        "/dev/ptmx",
+        format!(
+            "{} (the sandbox gets a pseudo-terminal of its own when 0-2 include a terminal: redirect them away from it)",
+            e.desc()
+        ),
+    )
 }
 
 fn borrow(fd: RawFd) -> BorrowedFd<'static> {
