@@ -709,3 +709,30 @@ fn die_with_parent_holds_after_a_uid_switch_in_a_joined_userns() {
     holder.wait().unwrap();
     assert!(gone, "the command outlived sbox after switching to uid 1");
 }
+
+#[test]
+fn the_info_fd_child_pid_can_be_entered() {
+    // flatpak enter: nsenter into --info-fd's child-pid (init, with a PID namespace), as the
+    // same unprivileged user; a signal from there to pid 1 is one from inside: ignored.
+    let mut progs = vec![bwrap_link(), bin().to_path_buf()];
+    progs.extend(real_bwrap("the_info_fd_child_pid_can_be_entered"));
+    for prog in progs {
+        let out = as_user("python3")
+            .env("SBOX", &prog)
+            .args(["-c", &format!("{PY_PRELUDE}{}", r#"
+r, w = os.pipe()
+a = subprocess.Popen([S, '--ro-bind', '/', '/', '--unshare-pid', '--proc', '/proc', '--info-fd', str(w),
+                      'sh', '-c', 'readlink /proc/self/ns/mnt; sleep 1; echo alive'],
+                     pass_fds=[w], stdout=subprocess.PIPE, text=True)
+os.close(w)
+pid = str(json.load(os.fdopen(r))['child-pid'])
+mnt = a.stdout.readline().strip()
+enter = ['nsenter', '-t', pid, '-U', '-m', '-p', '--preserve-credentials']
+p = subprocess.run(enter + ['sh', '-c', 'readlink /proc/self/ns/mnt; kill -TERM 1'], capture_output=True, text=True)
+print(p.stdout.split()[:1] == [mnt], p.returncode, a.stdout.read().strip(), a.wait(), p.stderr.strip())
+"#)])
+            .output()
+            .unwrap();
+        assert_eq!(stdout(&out).trim(), "True 0 alive 0", "{prog:?} {}", stderr(&out));
+    }
+}

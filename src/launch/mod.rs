@@ -359,8 +359,11 @@ fn setup(spec: &Spec, host: &Host, alive: Option<OwnedFd>) -> Result<Role, Setup
     match unsafe { fork() } {
         Ok(ForkResult::Child) => Ok(Role::Command { keep, host_proc }),
         Ok(ForkResult::Parent { child }) => {
-            // The command can't open init's /proc/1/exe (sbox's binary) or memory.
-            set_dumpable(false);
+            // The command must not open init's /proc/1/exe (sbox's binary) or memory. Landlock
+            // denies it that from its domain: then init stays dumpable, so that the caller can
+            // enter the sandbox through --info-fd's child-pid (nsenter, flatpak enter: the
+            // /proc/PID/ns files need it; a change of ids cleared it). Otherwise nobody can.
+            set_dumpable(landlock::confines(spec));
             caps::restrict_to(&[])?;
             caps::no_new_privs()?;
             Ok(Role::Init {
