@@ -733,6 +733,11 @@ print(p.stdout.split()[:1] == [mnt], p.returncode, a.stdout.read().strip(), a.wa
 "#)])
             .output()
             .unwrap();
-        assert_eq!(stdout(&out).trim(), "True 0 alive 0", "{prog:?} {}", stderr(&out));
+        assert_eq!(
+            stdout(&out).trim(),
+            "True 0 alive 0",
+            "{prog:?} {}",
+            stderr(&out)
+        );
     }
 }
