@@ -386,3 +386,31 @@ print('RESTORED', termios.tcgetattr(m) == before, flush=True)
         "{out}"
     );
 }
+
+#[test]
+fn the_relay_does_not_spin_once_the_command_closes_its_terminal() {
+    let code = r#"
+import os, pty, sys
+S = os.environ['SBOX']
+pid, m = pty.fork()
+if pid == 0:
+    os.execv(S, [S, '--ro-bind', '/', '/', 'sh', '-c', 'echo hi; exec >&- 2>&- <&-; sleep 1.5'])
+out = b''
+while True:
+    try:
+        d = os.read(m, 4096)
+    except OSError:
+        break
+    if not d:
+        break
+    out += d
+_, st, ru = os.wait4(pid, 0)
+print(out.decode().strip(), os.waitstatus_to_exitcode(st), ru.ru_utime + ru.ru_stime < 0.3)
+"#;
+    let o = as_user("python3")
+        .args(["-c", code])
+        .env("SBOX", bin())
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&o).trim(), "hi 0 True", "{}", stderr(&o));
+}

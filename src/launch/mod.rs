@@ -513,7 +513,7 @@ pub fn own_group(spec: &Spec) -> bool {
 }
 
 /// Pass a signal on to the whole sandbox: init sends it on to every process of the PID
-/// namespace; a command that is its own session's leader gets it for its whole process group
+/// namespace; a command that leads a process group of its own gets it for the whole group
 /// (bubblewrap forwards nothing).
 fn forward(spec: &Spec, child: Pid, s: nix::sys::signal::Signal) {
     use nix::sys::signal::{kill, killpg};

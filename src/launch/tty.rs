@@ -159,6 +159,7 @@ impl Relay {
     /// Move bytes both ways until `signals` is readable.
     pub fn pump(&mut self, signals: BorrowedFd) {
         let mut buf = [0u8; 16384];
+        let input = borrow(self.master.input.unwrap_or(0));
         loop {
             let m = self.master.fd.as_fd();
             let mut want = PollFlags::empty();
@@ -169,11 +170,11 @@ impl Relay {
                 want |= PollFlags::POLLOUT;
             }
             let reading = self.input_open && self.pending.is_empty();
-            let input = borrow(self.master.input.unwrap_or(0));
-            let mut fds = vec![
-                PollFd::new(signals, PollFlags::POLLIN),
-                PollFd::new(m, want),
-            ];
+            // A hung-up master is left out: poll would report it at once, again and again.
+            let mut fds = vec![PollFd::new(signals, PollFlags::POLLIN)];
+            if !want.is_empty() {
+                fds.push(PollFd::new(m, want));
+            }
             if reading {
                 fds.push(PollFd::new(input, PollFlags::POLLIN));
             }
@@ -182,16 +183,20 @@ impl Relay {
                 Err(_) => return,
                 Ok(_) => {}
             }
-            let ready = |i: usize| fds[i].revents().unwrap_or(PollFlags::empty());
-            let (sig, master, typed) = (
-                ready(0),
-                ready(1),
-                if reading {
-                    ready(2)
-                } else {
-                    PollFlags::empty()
-                },
-            );
+            let ready: Vec<PollFlags> = fds
+                .iter()
+                .map(|f| f.revents().unwrap_or(PollFlags::empty()))
+                .collect();
+            let master = if want.is_empty() {
+                PollFlags::empty()
+            } else {
+                ready[1]
+            };
+            let typed = if reading {
+                ready[ready.len() - 1]
+            } else {
+                PollFlags::empty()
+            };
             if !typed.is_empty() {
                 match nix::unistd::read(input, &mut buf) {
                     Ok(0) | Err(Errno::EIO) | Err(Errno::EBADF) => self.input_open = false,
@@ -199,17 +204,21 @@ impl Relay {
                     Err(_) => {}
                 }
             }
-            if master.contains(PollFlags::POLLOUT) {
+            if master.intersects(PollFlags::POLLOUT | PollFlags::POLLHUP | PollFlags::POLLERR)
+                && !self.pending.is_empty()
+            {
                 match nix::unistd::write(m, &self.pending) {
                     Ok(n) => drop(self.pending.drain(..n)),
                     Err(Errno::EAGAIN) | Err(Errno::EINTR) => {}
                     Err(_) => self.pending.clear(),
                 }
             }
-            if master.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR) {
+            if self.output_open
+                && master.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR)
+            {
                 self.output_open = self.copy_out(&mut buf);
             }
-            if !sig.is_empty() {
+            if !ready[0].is_empty() {
                 return;
             }
         }
