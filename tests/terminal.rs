@@ -414,3 +414,41 @@ print(out.decode().strip(), os.waitstatus_to_exitcode(st), ru.ru_utime + ru.ru_s
         .unwrap();
     assert_eq!(stdout(&o).trim(), "hi 0 True", "{}", stderr(&o));
 }
+
+#[test]
+fn after_a_stop_sbox_takes_the_terminal_raw_again() {
+    // While sbox was stopped the shell put its own modes back; on SIGCONT sbox goes raw again
+    // (as ssh), so keys keep going to the sandbox's line discipline.
+    let code = r#"
+import os, pty, sys, time, termios, signal, select
+S = os.environ['SBOX']
+pid, m = pty.fork()
+if pid == 0:
+    os.execv(S, [S, '--ro-bind', '/', '/', 'sh', '-c', 'echo ready; read x; echo got:$x'])
+cooked = termios.tcgetattr(m)
+out = b''
+while b'ready' not in out:
+    out += os.read(m, 100)
+time.sleep(0.2)
+raw1 = termios.tcgetattr(m) != cooked
+os.kill(pid, signal.SIGSTOP)
+time.sleep(0.2)
+termios.tcsetattr(m, termios.TCSANOW, cooked)
+os.kill(pid, signal.SIGCONT)
+time.sleep(0.3)
+raw2 = termios.tcgetattr(m) != cooked
+os.write(m, b'again\r')
+end = time.time() + 5
+while b'got:' not in out and time.time() < end:
+    if select.select([m], [], [], 0.1)[0]:
+        out += os.read(m, 100)
+os.waitpid(pid, 0)
+print(raw1, raw2, b'got:again' in out)
+"#;
+    let o = as_user("python3")
+        .args(["-c", code])
+        .env("SBOX", bin())
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&o).trim(), "True True True", "{}", stderr(&o));
+}

@@ -450,7 +450,7 @@ fn supervise(
         return Err(e);
     }
     let sfd = match master {
-        Some(_) => signals::signalfd_with_winch()?,
+        Some(_) => signals::signalfd_for_terminal()?,
         None => signals::signalfd()?,
     };
     // The command runs: from now on the caller's terminal is raw, until `relay` is dropped.
@@ -476,9 +476,12 @@ fn supervise(
                 }
                 Err(e) => return Err(SetupError::errno("wait", "", e)),
             }
-        } else if signo == libc::SIGWINCH {
+        } else if signo == libc::SIGWINCH || signo == libc::SIGCONT {
             if let Some(r) = &relay {
-                r.resize();
+                match signo {
+                    libc::SIGCONT => r.resume(),
+                    _ => r.resize(),
+                }
             }
         } else if let Ok(s) = nix::sys::signal::Signal::try_from(signo) {
             if signo == libc::SIGHUP && caller.is_some_and(|p| nix::unistd::getppid() != p) {

@@ -45,11 +45,12 @@ pub fn signalfd() -> Result<SignalFd, SetupError> {
         .map_err(|e| SetupError::errno("signals", "", e))
 }
 
-/// The supervisor's while it relays a terminal: SIGWINCH too (after the clone, so the
-/// sandbox keeps its default).
-pub fn signalfd_with_winch() -> Result<SignalFd, SetupError> {
+/// The supervisor's while it relays a terminal: SIGWINCH and SIGCONT too (after the clone,
+/// so the sandbox keeps their defaults; a blocked SIGCONT still continues the process).
+pub fn signalfd_for_terminal() -> Result<SignalFd, SetupError> {
     let mut set = watched();
     set.add(Signal::SIGWINCH);
+    set.add(Signal::SIGCONT);
     sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None)
         .map_err(|e| SetupError::errno("signals", "", e))?;
     SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC)

@@ -123,20 +123,16 @@ impl Master {
     /// sandbox's line discipline) until the `Relay` is dropped. In a background job this
     /// stops sbox (SIGTTOU), as it stops ssh, until it is brought to the foreground.
     pub fn relay(self) -> Relay {
-        let saved = self.input.and_then(|fd| {
-            let saved = tcgetattr(borrow(fd)).ok()?;
-            let mut raw = saved.clone();
-            cfmakeraw(&mut raw);
-            tcsetattr(borrow(fd), SetArg::TCSADRAIN, &raw).ok()?;
-            Some(saved)
-        });
-        Relay {
+        let saved = self.input.and_then(|fd| tcgetattr(borrow(fd)).ok());
+        let relay = Relay {
             input_open: self.input.is_some(),
             output_open: true,
             pending: Vec::new(),
             master: self,
             saved,
-        }
+        };
+        relay.raw();
+        relay
     }
 }
 
@@ -154,6 +150,21 @@ pub struct Relay {
 impl Relay {
     pub fn resize(&self) {
         self.master.resize();
+    }
+
+    fn raw(&self) {
+        if let (Some(saved), Some(fd)) = (&self.saved, self.master.input) {
+            let mut raw = saved.clone();
+            cfmakeraw(&mut raw);
+            let _ = tcsetattr(borrow(fd), SetArg::TCSADRAIN, &raw);
+        }
+    }
+
+    /// SIGCONT: sbox was stopped, and whoever had the terminal meanwhile may have set its
+    /// modes and size: raw again, and the size passed on.
+    pub fn resume(&self) {
+        self.raw();
+        self.resize();
     }
 
     /// Move bytes both ways until `signals` is readable.
