@@ -1,12 +1,12 @@
 //! Signals: the supervisor and init both block the forwarded signals and SIGCHLD, read them
-//! from a signalfd, pass the forwarded ones on to the command, and reap on SIGCHLD.
+//! from a signalfd, pass the forwarded ones on to the whole sandbox, and reap on SIGCHLD.
 
 use super::SetupError;
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::WaitStatus;
 
-/// Passed on to the command (bubblewrap forwards none of them).
+/// Passed on to the sandbox (bubblewrap forwards none of them).
 pub const FORWARDED: [Signal; 6] = [
     Signal::SIGINT,
     Signal::SIGTERM,
