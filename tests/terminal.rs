@@ -452,3 +452,40 @@ print(raw1, raw2, b'got:again' in out)
         .unwrap();
     assert_eq!(stdout(&o).trim(), "True True True", "{}", stderr(&o));
 }
+
+#[test]
+fn only_the_terminal_descriptors_are_replaced() {
+    // stdin a pipe, stdout and stderr the terminal: the pipe reaches the command untouched,
+    // and the terminal shows exactly what it would without sbox's pty (no doubled \r).
+    let code = r#"
+import os, pty, sys, subprocess
+S = os.environ['SBOX']
+pid, m = pty.fork()
+if pid == 0:
+    p = subprocess.run([S, '--ro-bind', '/', '/', 'sh', '-c', 'cat; test -t 1 && echo tty1; test -t 0 || echo pipe0'],
+                       input=b'hi\nthere\n')
+    os._exit(p.returncode)
+out = b''
+while True:
+    try:
+        d = os.read(m, 4096)
+    except OSError:
+        break
+    if not d:
+        break
+    out += d
+os.waitpid(pid, 0)
+print(repr(out))
+"#;
+    let o = as_user("python3")
+        .args(["-c", code])
+        .env("SBOX", bin())
+        .output()
+        .unwrap();
+    assert_eq!(
+        stdout(&o).trim(),
+        r"b'hi\r\nthere\r\ntty1\r\npipe0\r\n'",
+        "{}",
+        stderr(&o)
+    );
+}

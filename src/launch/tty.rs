@@ -64,8 +64,13 @@ pub fn open() -> Result<Option<(Master, Slave)>, SetupError> {
         }
         OwnedFd::from_raw_fd(fd)
     };
-    // The command starts with the caller's modes and size.
-    if let Ok(t) = tcgetattr(borrow(first)) {
+    // The command starts with the caller's modes and size. When sbox doesn't read the
+    // caller's terminal (fd 0 is no terminal) that one stays as it is, not raw: it does the
+    // output processing (\n to \r\n), so the slave must not do it too.
+    if let Ok(mut t) = tcgetattr(borrow(first)) {
+        if !ttys[0] {
+            t.output_flags.remove(nix::sys::termios::OutputFlags::OPOST);
+        }
         let _ = tcsetattr(&slave, SetArg::TCSANOW, &t);
     }
     let m = Master {
