@@ -226,16 +226,20 @@ fn a_signal_ends_a_shell_waiting_for_its_child() {
     // A shell ignores SIGINT/SIGTERM meant for it while a foreground child runs: the signal
     // must reach every process of the sandbox, as a terminal's Ctrl-C reaches its group.
     use nix::sys::signal::Signal;
-    for extra in [&[][..], &["--unshare-pid"][..]] {
+    for (i, extra) in [&[][..], &["--unshare-pid"][..]].iter().enumerate() {
         for (sig, code) in [(Signal::SIGINT, 130), (Signal::SIGTERM, 143)] {
+            let marker = format!("3.{i}{code}");
+            let script = format!("echo ready; sleep {marker}; echo after-sleep");
             let mut args = vec!["--ro-bind", "/", "/"];
             args.extend_from_slice(extra);
-            args.extend_from_slice(&["bash", "-c", "echo ready; sleep 3; echo after-sleep"]);
+            args.extend_from_slice(&["bash", "-c", &script]);
             let mut child = sbox_cmd(&args).stdout(Stdio::piped()).spawn().unwrap();
             let mut out = BufReader::new(child.stdout.take().unwrap());
             let mut line = String::new();
             out.read_line(&mut line).unwrap();
             assert_eq!(line.trim(), "ready");
+            // The shell is waiting for its child.
+            wait_for(&format!("sleep\0{marker}"));
             let t = Instant::now();
             nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), sig).unwrap();
             let mut rest = String::new();
