@@ -203,6 +203,10 @@ impl Relay {
                 .iter()
                 .map(|f| f.revents().unwrap_or(PollFlags::empty()))
                 .collect();
+            if !ready[0].is_empty() {
+                // Signals first: a resize must reach the sandbox before the keys typed after it.
+                return;
+            }
             let master = if want.is_empty() {
                 PollFlags::empty()
             } else {
@@ -233,9 +237,6 @@ impl Relay {
                 && master.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR)
             {
                 self.output_open = self.copy_out(&mut buf);
-            }
-            if !ready[0].is_empty() {
-                return;
             }
         }
     }
