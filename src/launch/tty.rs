@@ -115,7 +115,12 @@ impl Master {
     /// SIGWINCH: the caller's terminal size to the sandbox's (the kernel signals its
     /// foreground group).
     pub fn resize(&self) {
-        let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+        let mut ws = libc::winsize {
+            ws_row: 0,
+            ws_col: 0,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
         // SAFETY: TIOCGWINSZ/TIOCSWINSZ read and write a struct winsize.
         unsafe {
             if libc::ioctl(self.output, libc::TIOCGWINSZ, &mut ws) == 0 {
