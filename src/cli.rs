@@ -307,12 +307,12 @@ pub fn command() -> Command {
         .arg(flag(
             "new-session",
             "Process",
-            "Run the command in a new session (no controlling terminal)",
+            "Run the command in a new session (no controlling terminal); sbox's mode already does when sbox has a terminal",
         ))
         .arg(flag(
             "die-with-parent",
             "Process",
-            "Kill the sandbox when sbox dies",
+            "Kill the sandbox when sbox dies, and sbox when its parent dies",
         ))
         .arg(flag(
             "as-pid-1",

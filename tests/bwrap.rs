@@ -543,20 +543,6 @@ print(out.strip(), end['exit-code'], p.wait())
     );
 }
 
-/// Debian's bubblewrap, to compare with; `None` (said, or a failure under CI) without it.
-fn real_bwrap(test: &str) -> Option<PathBuf> {
-    let p = PathBuf::from("/usr/bin/bwrap");
-    if p.exists() {
-        Some(p)
-    } else {
-        skip_or_fail(
-            test,
-            "no /usr/bin/bwrap (Debian's bubblewrap) to compare with",
-        );
-        None
-    }
-}
-
 /// Whether this bubblewrap knows an option (0.8.0 predates --argv0 and the overlays).
 fn knows(bwrap: &Path, opt: &str) -> bool {
     let o = as_user(bwrap).arg("--help").output().unwrap();
@@ -1128,5 +1114,216 @@ fn help_starts_with_bubblewraps_usage_line_and_the_name_as_invoked() {
             prog.display()
         );
         assert_eq!(stdout(&o).lines().next(), Some(want.as_str()), "{prog:?}");
+    }
+}
+
+#[test]
+fn as_bwrap_the_session_is_the_callers_unless_new_session() {
+    let code = "import os; print(os.getsid(0) == os.getpid())";
+    let mut progs = vec![bwrap_link()];
+    progs.extend(real_bwrap(
+        "as_bwrap_the_session_is_the_callers_unless_new_session",
+    ));
+    for prog in progs {
+        for (extra, want) in [(&[][..], "False"), (&["--new-session"][..], "True")] {
+            let mut args = vec!["--ro-bind", "/", "/"];
+            args.extend_from_slice(extra);
+            args.extend_from_slice(&["python3", "-c", code]);
+            let o = as_user(&prog).args(&args).output().unwrap();
+            assert_eq!(stdout(&o).trim(), want, "{prog:?} {extra:?} {}", stderr(&o));
+        }
+    }
+}
+
+#[test]
+fn die_with_parent_follows_the_caller_as_bubblewrap() {
+    let mut progs = vec![bwrap_link()];
+    progs.extend(real_bwrap(
+        "die_with_parent_follows_the_caller_as_bubblewrap",
+    ));
+    for (i, prog) in progs.iter().enumerate() {
+        for (j, extra) in [&[][..], &["--unshare-pid"][..]].iter().enumerate() {
+            let mut args = vec!["--ro-bind", "/", "/", "--die-with-parent"];
+            args.extend_from_slice(extra);
+            let marker = format!("1414.{i}{j}");
+            assert!(
+                killing_the_caller_ends_the_sandbox(prog, &args, &marker),
+                "{prog:?} {extra:?}: the sandbox outlived the caller"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_signal_that_ends_bwrap_ends_the_sandbox() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::time::{Duration, Instant};
+    let mut progs = vec![bwrap_link()];
+    progs.extend(real_bwrap("a_signal_that_ends_bwrap_ends_the_sandbox"));
+    for prog in &progs {
+        // The agent wrapper's case: killed at 1 s, bash's `sleep 3` with it.
+        let t = Instant::now();
+        let o = as_user("timeout")
+            .args(["-s", "INT", "1"])
+            .arg(prog)
+            .args(["--die-with-parent", "--unshare-pid", "--new-session"])
+            .args([
+                "--ro-bind",
+                "/",
+                "/",
+                "bash",
+                "-c",
+                "sleep 3; echo after-sleep",
+            ])
+            .output()
+            .unwrap();
+        assert!(t.elapsed() < Duration::from_millis(2500), "{prog:?}");
+        assert_eq!(stdout(&o), "", "{prog:?}");
+        assert_eq!(o.status.code(), Some(124), "{prog:?}");
+    }
+    // The build farm's case: SIGTERM on an action timeout reads 143 whatever the command's
+    // trap does. Without --die-with-parent bubblewrap orphans the sandbox; sbox ends it first.
+    for prog in &progs {
+        for dwp in [true, false] {
+            if !dwp && prog != &bwrap_link() {
+                continue;
+            }
+            let mut args = vec!["--unshare-pid", "--ro-bind", "/", "/", "--dev", "/dev"];
+            if dwp {
+                args.push("--die-with-parent");
+            }
+            let marker = format!("1732.{}{}", dwp as u8, progs.len());
+            let script = format!("trap 'exit 7' TERM; echo ready; sleep {marker} & wait");
+            args.extend_from_slice(&["sh", "-c", &script]);
+            let mut child = as_user(prog)
+                .args(&args)
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+            let mut line = String::new();
+            std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+            assert_eq!(line.trim(), "ready", "{prog:?}");
+            let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+            nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+            let st = child.wait().unwrap();
+            assert_eq!(
+                st.signal(),
+                Some(15),
+                "{prog:?} --die-with-parent {dwp}: {st:?}"
+            );
+            assert!(
+                gone_within(&format!("sleep\0{marker}"), Duration::from_secs(1)),
+                "{prog:?} --die-with-parent {dwp}: the sandbox is still running"
+            );
+        }
+    }
+}
+
+#[test]
+fn as_bwrap_init_ignores_a_signal_sent_from_inside() {
+    let mut progs = vec![bwrap_link()];
+    progs.extend(real_bwrap(
+        "as_bwrap_init_ignores_a_signal_sent_from_inside",
+    ));
+    for prog in progs {
+        let o = as_user(&prog)
+            .args(["--ro-bind", "/", "/", "--unshare-pid", "sh", "-c"])
+            .arg("kill -TERM 1; sleep 1; echo alive")
+            .output()
+            .unwrap();
+        assert_eq!(stdout(&o).trim(), "alive", "{prog:?} {}", stderr(&o));
+        assert_eq!(o.status.code(), Some(0), "{prog:?}");
+    }
+}
+
+#[test]
+fn die_with_parent_holds_after_a_uid_switch_in_a_joined_userns() {
+    // --userns FD --uid N: setresuid clears the parent-death signal; sbox arms it again.
+    // A user namespace with two ids needs a privileged map writer (newuidmap on a real
+    // system): the test, as root, writes the maps of one the test user created.
+    if !is_root() {
+        skip_or_fail(
+            "die_with_parent_holds_after_a_uid_switch_in_a_joined_userns",
+            "needs root to write a two-id map (as newuidmap would)",
+        );
+        return;
+    }
+    let mut holder = as_user("unshare")
+        .args(["-U", "sleep", "60"])
+        .spawn()
+        .unwrap();
+    let ns = format!("/proc/{}/ns/user", holder.id());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while std::fs::read_link(&ns).ok() == std::fs::read_link("/proc/self/ns/user").ok() {
+        assert!(std::time::Instant::now() < deadline, "unshare -U never ran");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let (u, g) = ids();
+    for (file, id) in [("uid_map", u), ("gid_map", g)] {
+        let path = format!("/proc/{}/{file}", holder.id());
+        std::fs::write(&path, format!("0 {id} 1\n1 {} 1\n", id + 1)).unwrap();
+    }
+    let marker = "1618.03";
+    let script = format!(
+        "exec 3<{ns}; exec \"$0\" --userns 3 --uid 1 --gid 1 --die-with-parent --ro-bind / / sleep {marker}"
+    );
+    let mut sb = as_user("sh")
+        .args(["-c", &script])
+        .arg(bin())
+        .spawn()
+        .unwrap();
+    let sleep = format!("sleep\0{marker}");
+    wait_for(&sleep);
+    sb.kill().unwrap();
+    sb.wait().unwrap();
+    let gone = gone_within(&sleep, std::time::Duration::from_secs(1));
+    for pid in pids_running(&sleep) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    assert!(gone, "the command outlived sbox after switching to uid 1");
+}
+
+#[test]
+fn the_info_fd_child_pid_can_be_entered() {
+    // flatpak enter: nsenter into --info-fd's child-pid (init, with a PID namespace), as the
+    // same unprivileged user; a signal from there to pid 1 is one from inside: ignored.
+    if !Path::new("/usr/bin/nsenter").exists() {
+        skip_or_fail(
+            "the_info_fd_child_pid_can_be_entered",
+            "no /usr/bin/nsenter (Debian: util-linux)",
+        );
+        return;
+    }
+    let mut progs = vec![bwrap_link(), bin().to_path_buf()];
+    progs.extend(real_bwrap("the_info_fd_child_pid_can_be_entered"));
+    for prog in progs {
+        let out = as_user("python3")
+            .env("SBOX", &prog)
+            .args(["-c", &format!("{PY_PRELUDE}{}", r#"
+r, w = os.pipe()
+a = subprocess.Popen([S, '--ro-bind', '/', '/', '--unshare-pid', '--proc', '/proc', '--info-fd', str(w),
+                      'sh', '-c', 'readlink /proc/self/ns/mnt; sleep 1; echo alive'],
+                     pass_fds=[w], stdout=subprocess.PIPE, text=True)
+os.close(w)
+pid = str(json.load(os.fdopen(r))['child-pid'])
+mnt = a.stdout.readline().strip()
+enter = ['nsenter', '-t', pid, '-U', '-m', '-p', '--preserve-credentials']
+p = subprocess.run(enter + ['sh', '-c', 'readlink /proc/self/ns/mnt; kill -TERM 1'], capture_output=True, text=True)
+print(p.stdout.split()[:1] == [mnt], p.returncode, a.stdout.read().strip(), a.wait(), p.stderr.strip())
+"#)])
+            .output()
+            .unwrap();
+        assert_eq!(
+            stdout(&out).trim(),
+            "True 0 alive 0",
+            "{prog:?} {}",
+            stderr(&out)
+        );
     }
 }

@@ -302,3 +302,34 @@ fn unknown_syscall_under_strict() {
         "ENOSYS"
     ); // syslog
 }
+
+#[test]
+fn read_or_ptrace_init() {
+    // init stays enterable from outside (--info-fd's child-pid), so the command's Landlock
+    // domain is what keeps it from init's memory, binary and namespaces; as sbox and as bwrap.
+    let code = "import os, ctypes, errno\n\
+        libc = ctypes.CDLL(None, use_errno=True)\n\
+        out = []\n\
+        for f in ['/proc/1/mem', '/proc/1/environ', '/proc/1/ns/user', '/proc/1/root/']:\n    \
+            try:\n        os.open(f, os.O_RDONLY); out.append('opened')\n    \
+            except OSError as e:\n        out.append(errno.errorcode[e.errno])\n\
+        try:\n    os.readlink('/proc/1/exe'); out.append('exe')\n\
+        except OSError as e:\n    out.append(errno.errorcode[e.errno])\n\
+        out.append('ok' if libc.ptrace(16, 1, 0, 0) == 0 else errno.errorcode[ctypes.get_errno()])\n\
+        print(' '.join(out))";
+    let link = scratch("escape-bwrap-link").join("bwrap");
+    std::os::unix::fs::symlink(bin(), &link).unwrap();
+    for prog in [bin(), link.as_path()] {
+        let o = as_user(prog)
+            .args(BASE)
+            .args(["python3", "-c", code])
+            .output()
+            .unwrap();
+        assert_eq!(
+            stdout(&o).trim(),
+            "EACCES EACCES EACCES EACCES EACCES EPERM",
+            "{prog:?} {}",
+            stderr(&o)
+        );
+    }
+}

@@ -64,9 +64,20 @@ fn extra_sections() -> String {
          mapped. Before the command starts, every capability is dropped (except *--cap-add*), \
          no_new_privs is set, descriptors other than 0, 1 and 2 are closed (except those \
          passed with *--keep-fd*, *--keep-fds* or *--sync-fd*), then Landlock and the seccomp \
-         policy are installed, seccomp last. With *--unshare-pid* the sandbox has \
-         an init (pid 1) that reaps orphans and passes SIGINT, SIGTERM, SIGHUP, SIGQUIT, \
-         SIGUSR1 and SIGUSR2 on to the command.",
+         policy are installed, seccomp last. SIGINT, SIGTERM, SIGHUP, SIGQUIT, \
+         SIGUSR1 and SIGUSR2 sent to sbox reach every process of the sandbox: with \
+         *--unshare-pid* its init (pid 1), which reaps orphans and ignores signals sent to it \
+         from inside, passes them to all the others; without, the command's process group gets \
+         them.",
+    );
+    para(
+        &mut r,
+        "When standard input, output or error is a terminal, the command gets a \
+         pseudo-terminal of its own, relayed by sbox (your terminal is raw meanwhile, and its \
+         modes are restored at the end): nothing inside can read or drive your terminal. \
+         Otherwise the command starts a new session when sbox has a controlling terminal, and \
+         leads a process group of its own when it has none. Under the *bwrap* link: no \
+         pseudo-terminal, and the caller's session unless *--new-session*, as bubblewrap.",
     );
     para(
         &mut r,

@@ -139,9 +139,17 @@ fn prepare(spec: &Spec, plan: &Plan, keep: &[RawFd], report: BorrowedFd) -> Resu
         };
         crate::cgroup::enter_payload(limits.payload_procs_fd(), opt)?;
     }
-    if spec.new_session {
-        // A new session has no controlling terminal: TIOCSTI can't reach the caller's.
+    if let Some(slave) = &plan.terminal {
+        super::tty::attach(slave)?;
+    } else if plan.new_session {
+        // A new session has no controlling terminal: the caller's can't be read, driven
+        // (tcsetpgrp) or fed (TIOCSTI) from inside.
         nix::unistd::setsid().map_err(|e| SetupError::errno("--new-session", "", e))?;
+    } else if !spec.bwrap_mode {
+        // No controlling terminal to take: a process group of its own is enough for the
+        // signals sbox passes on to reach all of it.
+        nix::unistd::setpgid(nix::unistd::Pid::from_raw(0), nix::unistd::Pid::from_raw(0))
+            .map_err(|e| SetupError::errno("process group", "", e))?;
     }
     apply_env(spec);
     let cwd = working_dir(spec, host)?;
