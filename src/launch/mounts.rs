@@ -90,8 +90,15 @@ pub fn open_sources(spec: &Spec) -> Result<Vec<Source>, SetupError> {
             }
             FsOp::Proc { .. } if !spec.ns.pid && spec.ns.pidns.is_none() => {
                 // procfs can only be mounted by the owner of the PID namespace; without one
-                // the host's /proc is bound instead, as bubblewrap does.
-                let set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+                // the host's /proc is bound instead, as bubblewrap does. It shows the caller's
+                // other processes, whose oom_score_adj, autogroup, clear_refs... the same uid
+                // may write: sbox binds it read-only (bubblewrap's writable bind as `bwrap`).
+                let ro = if spec.bwrap_mode {
+                    0
+                } else {
+                    MOUNT_ATTR_RDONLY
+                };
+                let set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC | ro;
                 let fd = tree(Path::new("/proc"), true, set)
                     .map_err(|e| SetupError::errno("--proc", "/proc", e))?;
                 Source::Tree { fd, is_dir: true }
