@@ -537,3 +537,37 @@ print(out.strip(), end['exit-code'], p.wait())
         stderr(&out)
     );
 }
+
+#[test]
+fn a_nested_sandbox_mounts_its_own_procfs() {
+    if !have("unshare") || !have("ps") {
+        return skip_or_fail(
+            "a_nested_sandbox_mounts_its_own_procfs",
+            "needs unshare and ps",
+        );
+    }
+    let link = bwrap_link();
+    let nested = "unshare -Urpf --mount-proc ps -o pid=,comm=";
+    // Under the link (nested user namespaces allowed, as bubblewrap) and as sbox, with what
+    // sbox's own mode needs for it: user namespaces and mount(2).
+    let sbox_mode = ["--allow-userns", "--seccomp-allow", "mount"];
+    for (prog, extra) in [(link.as_path(), &[][..]), (bin(), &sbox_mode[..])] {
+        let mut c = as_user(prog);
+        c.args(extra).args(BASE).args(["sh", "-c", nested]);
+        let o = c.output().unwrap();
+        assert_eq!(
+            stdout(&o).split_whitespace().collect::<Vec<_>>(),
+            ["1", "ps"],
+            "{prog:?}: {}",
+            stderr(&o)
+        );
+        // /proc/sys stays read-only for the command itself.
+        let mut c = as_user(prog);
+        c.args(extra).args(BASE).args([
+            "python3",
+            "-c",
+            &errno_of("open('/proc/sys/kernel/hostname', 'w').write('x')"),
+        ]);
+        assert_eq!(stdout(&c.output().unwrap()).trim(), "EROFS", "{prog:?}");
+    }
+}

@@ -314,6 +314,7 @@ pub fn build(spec: &Spec, sources: Vec<Source>) -> Result<OwnedFd, SetupError> {
         scratch: None,
         bwrap_mode: spec.bwrap_mode,
         file_label: spec.file_label.clone(),
+        nested_userns: !spec.userns_disabled(),
     };
     for (op, src) in spec.ops.iter().zip(sources) {
         // -v: one line per operation; the name is only formatted when it is printed.
@@ -342,6 +343,8 @@ struct Builder {
     scratch: Option<(OwnedFd, u32)>,
     bwrap_mode: bool,
     file_label: Option<String>,
+    /// The command may create user namespaces (and mount a procfs in them).
+    nested_userns: bool,
 }
 
 const SCRATCH: &str = ".sbox-scratch";
@@ -422,7 +425,7 @@ impl Builder {
                     _ => sys::new_mount(c"proc", &[], special)?,
                 };
                 self.attach(dst, dir, &fs)?;
-                protect_proc(fs.as_fd())
+                protect_proc(fs.as_fd(), self.nested_userns)
             }
             (FsOp::Dev { dst }, Source::Dev(nodes)) => {
                 let dev = tmpfs(0o755, None, special)?;
@@ -607,7 +610,27 @@ fn remount_ro(fd: BorrowedFd, recursive: bool) -> Result<(), Errno> {
 }
 
 /// Kernel knobs under /proc stay read-only even for a process that gains capabilities.
-fn protect_proc(proc_root: BorrowedFd) -> Result<(), Errno> {
+///
+/// In a nested user namespace these covers become locked mounts, and the kernel lets a new
+/// procfs be mounted there only if some procfs of the mount namespace is fully visible, with
+/// no locked mount hiding anything in it ("mount too revealing"; bubblewrap has no covers
+/// when unprivileged). With `nested`, a spare copy of the procfs is attached beneath the
+/// /proc/sys cover, where nothing can reach it: it satisfies that check (a nested procfs
+/// shows only its own PID namespace, and the sysctls not owned by its user namespace stay
+/// read-only to it by their permissions) while /proc/sys stays read-only for the command.
+fn protect_proc(proc_root: BorrowedFd, nested: bool) -> Result<(), Errno> {
+    let spare = if nested {
+        let under = openat(
+            proc_root,
+            "sys/kernel",
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )?;
+        let copy = sys::open_tree_fd(proc_root, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)?;
+        Some((copy, under))
+    } else {
+        None
+    };
     for name in ["sys", "sysrq-trigger", "irq", "bus"] {
         let fd = match openat(
             proc_root,
@@ -620,6 +643,10 @@ fn protect_proc(proc_root: BorrowedFd) -> Result<(), Errno> {
             Err(e) => return Err(e),
         };
         remount_ro(fd.as_fd(), true)?;
+    }
+    if let Some((copy, under)) = spare {
+        // Attached at the descriptor's place in the /proc mount itself, now under the cover.
+        sys::move_mount(copy.as_fd(), under.as_fd())?;
     }
     Ok(())
 }

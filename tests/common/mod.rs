@@ -172,3 +172,17 @@ pub fn pids_with(marker: &str) -> Vec<u32> {
     }
     out
 }
+
+/// A prerequisite is missing: say so, and fail under CI (a test never passes by skipping).
+pub fn skip_or_fail(test: &str, why: &str) {
+    if std::env::var_os("CI").is_some() {
+        panic!("{test}: {why} (required under CI)");
+    }
+    eprintln!("SKIPPED: {test}: {why}");
+}
+
+/// Whether `prog` is on the PATH.
+pub fn have(prog: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(prog).is_file()))
+}
