@@ -571,3 +571,34 @@ fn a_nested_sandbox_mounts_its_own_procfs() {
         assert_eq!(stdout(&c.output().unwrap()).trim(), "EROFS", "{prog:?}");
     }
 }
+
+#[test]
+fn pidns_with_unshare_pid_nests_a_pid_namespace() {
+    // Sandbox A; B joins A's user and PID namespaces with --pidns and asks for --unshare-pid:
+    // B gets a PID namespace of its own, whose parent is A's, and its own init.
+    let out = wrapper_ok(&format!(
+        "{PY_PRELUDE}import fcntl\n\
+         ir, iw = os.pipe()\n\
+         a = subprocess.Popen([S, '--ro-bind', '/', '/', '--unshare-pid', '--proc', '/proc', '--die-with-parent', '--info-fd', str(iw), 'sh', '-c', 'echo ready; exec sleep 60'], pass_fds=[iw], stdout=subprocess.PIPE, text=True)\n\
+         os.close(iw); init = json.load(os.fdopen(ir))['child-pid']; a.stdout.readline()\n\
+         def ppid(p):\n    try:\n        return int(open('/proc/%s/stat' % p).read().rsplit(')', 1)[1].split()[1])\n    except (OSError, IndexError, ValueError):\n        return -1  # gone meanwhile\n\
+         # A's command (its init is not dumpable, so its namespaces can't be opened)\n\
+         cmd = [p for p in os.listdir('/proc') if p.isdigit() and ppid(p) == init][0]\n\
+         u = os.open('/proc/%s/ns/user' % cmd, os.O_RDONLY)\n\
+         pn = os.open('/proc/%s/ns/pid' % cmd, os.O_RDONLY)\n\
+         ir, iw = os.pipe()\n\
+         b = subprocess.Popen([S, '--userns', str(u), '--pidns', str(pn), '--unshare-pid', '--ro-bind', '/', '/', '--proc', '/proc', '--info-fd', str(iw), 'sh', '-c', 'cat /proc/1/comm; ls /proc | grep -c \"^[0-9]\"; read x || true'], pass_fds=[u, pn, iw], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)\n\
+         os.close(iw); info = os.fdopen(ir).read()\n\
+         ok = False\n\
+         if info:\n\
+         \x20   child = json.loads(info)['child-pid']\n\
+         \x20   bns = os.open('/proc/%s/ns/pid' % child, os.O_RDONLY)\n\
+         \x20   parent = fcntl.ioctl(bns, 0xb702)  # NS_GET_PARENT\n\
+         \x20   ok = (os.fstat(parent).st_ino == os.fstat(pn).st_ino, os.fstat(bns).st_ino != os.fstat(pn).st_ino)\n\
+         out, err = b.communicate('')\n\
+         a.kill(); a.wait()\n\
+         # pid 1 is B's init; B's command, ls and grep are all that run there\n\
+         print(ok, out.split()[:1], int((out.split() or [9, 9])[-1]) <= 4, b.returncode, err)"
+    ));
+    assert_eq!(out.trim(), "(True, True) ['sbox'] True 0", "{out}");
+}

@@ -83,11 +83,17 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
         flags &= !libc::CLONE_NEWCGROUP;
     }
     let t = std::time::Instant::now();
-    let mut cloned = sys::clone_fork(flags);
+    // --pidns with --unshare-pid: a PID namespace nested in the joined one.
+    let clone = if spec.ns.pidns.is_some() && spec.ns.pid {
+        sys::clone_fork_nested_pid
+    } else {
+        sys::clone_fork
+    };
+    let mut cloned = clone(flags);
     if cloned == Err(nix::errno::Errno::EINVAL) && spec.ns.cgroup_try && !spec.ns.cgroup {
         // --unshare-cgroup-try on a kernel without cgroup namespaces.
         flags &= !libc::CLONE_NEWCGROUP;
-        cloned = sys::clone_fork(flags);
+        cloned = clone(flags);
     }
     let pid = cloned.map_err(userns::clone_error)?;
     if pid == 0 {
