@@ -602,3 +602,60 @@ fn pidns_with_unshare_pid_nests_a_pid_namespace() {
     ));
     assert_eq!(out.trim(), "(True, True) ['sbox'] True 0", "{out}");
 }
+
+/// Run `prog args...` as the test user on a new pseudo-terminal; returns what it printed.
+fn on_a_terminal(prog: &Path, args: &[&str]) -> String {
+    let o = as_user("python3")
+        .arg("-c")
+        .arg(
+            "import os, pty, sys\npid, master = pty.fork()\nif pid == 0:\n    os.execv(sys.argv[1], sys.argv[1:])\nout = b''\nwhile True:\n    try:\n        chunk = os.read(master, 4096)\n    except OSError:\n        break\n    if not chunk:\n        break\n    out += chunk\nos.waitpid(pid, 0)\nsys.stdout.write(out.decode())",
+        )
+        .arg(prog)
+        .args(args)
+        .output()
+        .unwrap();
+    stdout(&o).replace("\r\n", "\n")
+}
+
+#[test]
+fn dev_has_a_console_and_allows_exec_as_bubblewrap() {
+    let real = Path::new("/usr/bin/bwrap");
+    if !real.exists() {
+        return skip_or_fail(
+            "dev_has_a_console_and_allows_exec_as_bubblewrap",
+            "no /usr/bin/bwrap",
+        );
+    }
+    // On a terminal: /dev/console is the terminal (a pts node), `tty` names it; /dev/shm has
+    // bubblewrap's mode and allows exec and PROT_EXEC mappings.
+    let probe = "stat -c '%a %F' /dev/console; tty; stat -c %a /dev/shm; \
+                 cp /bin/true /dev/shm/t && /dev/shm/t && echo exec-ok; \
+                 python3 -c \"import mmap; f = open('/dev/shm/t', 'rb'); mmap.mmap(f.fileno(), 4096, prot=mmap.PROT_READ | mmap.PROT_EXEC); print('mmap-ok')\"";
+    let args = ["--ro-bind", "/", "/", "--dev", "/dev", "sh", "-c", probe];
+    let want = on_a_terminal(real, &args);
+    assert_eq!(
+        want, "600 character special file\n/dev/console\n755\nexec-ok\nmmap-ok\n",
+        "bubblewrap itself"
+    );
+    assert_eq!(
+        on_a_terminal(&bwrap_link(), &args),
+        want,
+        "through the link"
+    );
+    assert_eq!(on_a_terminal(bin(), &args), want, "as sbox");
+    // Without a terminal on stdout, no console.
+    let none = [
+        "--ro-bind",
+        "/",
+        "/",
+        "--dev",
+        "/dev",
+        "sh",
+        "-c",
+        "ls /dev/console 2>/dev/null; tty",
+    ];
+    for prog in [real, &bwrap_link(), bin()] {
+        let o = as_user(prog).args(none).output().unwrap();
+        assert_eq!(stdout(&o), "not a tty\n", "{prog:?}");
+    }
+}

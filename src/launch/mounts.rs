@@ -31,7 +31,7 @@ pub enum Source {
 }
 
 /// The device nodes of a minimal /dev, bound from the host (mknod is not allowed in a user
-/// namespace).
+/// namespace); and /dev/console when stdout is a terminal.
 const DEV_NODES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
 
 /// Where the new root is attached until pivot_root; any directory of the host will do, since
@@ -110,6 +110,16 @@ pub fn open_sources(spec: &Spec) -> Result<Vec<Source>, SetupError> {
                     let fd = tree(&host, false, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC)
                         .map_err(|e| SetupError::errno("--dev", host.display().to_string(), e))?;
                     nodes.push((name, fd));
+                }
+                // The terminal on stdout, as /dev/console (as bubblewrap): `tty` and
+                // programs that open the console find it.
+                let stdout = std::io::stdout();
+                if nix::unistd::isatty(&stdout).unwrap_or(false)
+                    && let Ok(tty) = nix::unistd::ttyname(&stdout)
+                {
+                    let fd = tree(&tty, false, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC)
+                        .map_err(|e| SetupError::errno("--dev", tty.display().to_string(), e))?;
+                    nodes.push(("console", fd));
                 }
                 Source::Dev(nodes)
             }
@@ -428,7 +438,8 @@ impl Builder {
                 protect_proc(fs.as_fd(), self.nested_userns)
             }
             (FsOp::Dev { dst }, Source::Dev(nodes)) => {
-                let dev = tmpfs(0o755, None, special)?;
+                // Not noexec, as bubblewrap: programs run or mmap(PROT_EXEC) from /dev/shm.
+                let dev = tmpfs(0o755, None, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)?;
                 self.attach(dst, dir, &dev)?;
                 populate_dev(dev.as_fd(), nodes)
             }
@@ -662,7 +673,8 @@ fn populate_dev(dev: BorrowedFd, nodes: Vec<(&'static str, OwnedFd)>) -> Result<
         sys::move_mount(node.as_fd(), file.as_fd())?;
     }
     mkdirat(dev, "pts", Mode::from_bits_truncate(0o755))?;
-    mkdirat(dev, "shm", Mode::from_bits_truncate(0o1777))?;
+    // bubblewrap's mode; the sandbox's own user owns it.
+    mkdirat(dev, "shm", Mode::from_bits_truncate(0o755))?;
     // A private devpts instance: the sandbox sees only the terminals it opens.
     let pts = sys::new_mount(
         c"devpts",
