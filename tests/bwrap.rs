@@ -659,3 +659,97 @@ fn dev_has_a_console_and_allows_exec_as_bubblewrap() {
         assert_eq!(stdout(&o), "not a tty\n", "{prog:?}");
     }
 }
+
+#[test]
+fn created_mount_points_and_parents_have_bubblewraps_modes() {
+    let real = Path::new("/usr/bin/bwrap");
+    if !real.exists() {
+        return skip_or_fail(
+            "created_mount_points_and_parents_have_bubblewraps_modes",
+            "no /usr/bin/bwrap",
+        );
+    }
+    // Everything is created in a host directory bound in, and looked at from the host after.
+    let paths = [
+        "a", "a/b", "a/b/f", "c", "c/d", "c/d/e", "t1", "t1/t2", "t1/t2/t3", "s1", "s1/s2", "f1",
+        "f1/f2", "f1/f2/f3", "g1", "g1/g2", "g1/g2/g3", "h1", "h1/h2", "h1/h2/h3", "p1", "p1/p2",
+        "d1", "d1/d2", "m1", "m1/m2", "r1", "r1/r2", "r1/r2/r3",
+    ];
+    let dir_cases = ["1777", "0750", "0710", "0640", "0600", "0604", "0000"];
+    let modes = |prog: &Path, as_sbox: bool| -> Vec<String> {
+        let d = scratch(if as_sbox { "modes-sbox" } else { "modes-bwrap" });
+        let at = |p: &str| d.join(p).to_str().unwrap().to_string();
+        let data = d.parent().unwrap().join(format!("{}-data", d.display()));
+        std::fs::write(&data, "x").unwrap();
+        let mut args: Vec<String> = ["--unshare-ipc", "--unshare-pid", "--ro-bind", "/", "/"]
+            .map(String::from)
+            .to_vec();
+        let mut op = |v: &[&str], p: &str| {
+            args.extend(v.iter().map(|s| s.to_string()));
+            args.push(at(p));
+        };
+        op(&["--bind", d.to_str().unwrap()], "");
+        op(&["--ro-bind", "/etc/hostname"], "a/b/f");
+        op(&["--bind", "/usr"], "c/d/e");
+        op(&["--tmpfs"], "t1/t2/t3");
+        op(&["--symlink", "foo"], "s1/s2/s3");
+        op(&["--file", "3"], "f1/f2/f3");
+        op(&["--bind-data", "4"], "g1/g2/g3");
+        op(&["--ro-bind-data", "5"], "h1/h2/h3");
+        op(&["--proc"], "p1/p2");
+        op(&["--dev"], "d1/d2");
+        op(&["--mqueue"], "m1/m2");
+        op(&["--dir"], "r1/r2/r3");
+        for m in dir_cases {
+            op(&["--perms", m, "--dir"], &format!("x{m}/y/z"));
+        }
+        args.push("true".into());
+        let mut c = as_user("sh");
+        c.args(["-c", "exec \"$@\" 3<\"$D\" 4<\"$D\" 5<\"$D\"", "sh"])
+            .env("D", &data)
+            .arg(prog)
+            .args(if as_sbox {
+                &["--seccomp-profile", "default"][..]
+            } else {
+                &[][..]
+            })
+            .args(&args);
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "{prog:?}: {}", stderr(&o));
+        let extra: Vec<String> = dir_cases
+            .iter()
+            .flat_map(|m| [format!("x{m}"), format!("x{m}/y"), format!("x{m}/y/z")])
+            .collect();
+        paths
+            .iter()
+            .map(|p| p.to_string())
+            .chain(extra)
+            .map(|p| {
+                use std::os::unix::fs::PermissionsExt;
+                let m = std::fs::symlink_metadata(d.join(&p))
+                    .unwrap()
+                    .permissions()
+                    .mode();
+                format!("{p} {:o}", m & 0o7777)
+            })
+            .collect()
+    };
+    let want = modes(real, false);
+    // Spot checks of bubblewrap's rules, then the link and sbox's own mode.
+    for line in [
+        "a 700",
+        "a/b/f 444",
+        "t1 755",
+        "g1/g2/g3 444",
+        "x1777 755",
+        "x0604 705",
+        "x0000/y 700",
+    ] {
+        assert!(
+            want.iter().any(|l| l == line),
+            "bubblewrap: {line} in {want:?}"
+        );
+    }
+    assert_eq!(modes(&bwrap_link(), false), want, "through the link");
+    assert_eq!(modes(bin(), true), want, "as sbox");
+}

@@ -174,12 +174,35 @@ fn bind_fd(fd: i32, set: u64) -> Result<(OwnedFd, bool), String> {
     Ok((tree, dir))
 }
 
-/// What to create at a destination that doesn't exist yet.
+/// What to create at a destination that doesn't exist yet, with the mode of the parent
+/// directories created on the way (bubblewrap's modes: `PRIVATE` for mount points and
+/// symlinks, `--dir`'s follow its mode: see `dir_parents`).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Create {
     No,
-    Dir(u32),
-    File,
+    Dir {
+        mode: u32,
+        parents: u32,
+    },
+    /// A mount point for a file, 0444 as in bubblewrap (the mount covers it).
+    File {
+        parents: u32,
+    },
+}
+
+const PRIVATE: u32 = 0o700;
+
+/// The parents of `--dir` with `--perms MODE`: rwx for the owner, r-x for group and others
+/// where MODE gives them anything.
+fn dir_parents(mode: u32) -> u32 {
+    let rx = |class: u32| {
+        if mode & class != 0 {
+            0o5 * (class / 0o7)
+        } else {
+            0
+        }
+    };
+    0o700 | rx(0o070) | rx(0o007)
 }
 
 /// The destination relative to the new root, refusing components that can't be created.
@@ -197,7 +220,13 @@ fn relative(dst: &Path) -> PathBuf {
 
 /// Open (creating when missing) a directory inside the root, one component at a time. A
 /// dangling symlink on the way is followed the way the kernel would, inside the root.
-fn ensure_dir(root: BorrowedFd, rel: &Path, mode: u32, depth: u32) -> Result<OwnedFd, Errno> {
+fn ensure_dir(
+    root: BorrowedFd,
+    rel: &Path,
+    mode: u32,
+    parents: u32,
+    depth: u32,
+) -> Result<OwnedFd, Errno> {
     let flags = libc::O_PATH | libc::O_DIRECTORY;
     match sys::open_in_root(root, rel, flags) {
         Err(Errno::ENOENT) if depth < 40 => {}
@@ -205,7 +234,7 @@ fn ensure_dir(root: BorrowedFd, rel: &Path, mode: u32, depth: u32) -> Result<Own
         other => return other,
     }
     let (parent, name) = split(rel)?;
-    let pfd = ensure_dir(root, &parent, 0o755, depth + 1)?;
+    let pfd = ensure_dir(root, &parent, parents, parents, depth + 1)?;
     match mkdirat(pfd.as_fd(), name.as_path(), Mode::from_bits_truncate(mode)) {
         Ok(()) => {}
         Err(Errno::EEXIST) => {
@@ -216,7 +245,7 @@ fn ensure_dir(root: BorrowedFd, rel: &Path, mode: u32, depth: u32) -> Result<Own
                 } else {
                     parent.join(target)
                 };
-                ensure_dir(root, &inside, mode, depth + 1)?;
+                ensure_dir(root, &inside, mode, parents, depth + 1)?;
             }
         }
         Err(e) => return Err(e),
@@ -248,12 +277,12 @@ fn resolve(root: BorrowedFd, dst: &Path, create: Create) -> Result<OwnedFd, Errn
     }
     let (parent, name) = split(&rel)?;
     let made = match create {
-        Create::Dir(mode) => return ensure_dir(root, &rel, mode, 0),
-        Create::File => openat(
-            ensure_dir(root, &parent, 0o755, 0)?.as_fd(),
+        Create::Dir { mode, parents } => return ensure_dir(root, &rel, mode, parents, 0),
+        Create::File { parents } => openat(
+            ensure_dir(root, &parent, parents, parents, 0)?.as_fd(),
             name.as_path(),
             OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW,
-            Mode::from_bits_truncate(0o644),
+            Mode::from_bits_truncate(0o444),
         )
         .map(drop),
         Create::No => unreachable!(),
@@ -416,18 +445,27 @@ impl Builder {
     }
 
     fn apply(&mut self, op: &FsOp, src: Source) -> Result<(), Errno> {
-        let dir = Create::Dir(0o755);
+        let dir = Create::Dir {
+            mode: 0o755,
+            parents: PRIVATE,
+        };
+        let file = Create::File { parents: PRIVATE };
         let special = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
         match (op, src) {
             (FsOp::Bind { .. }, Source::Skip) => Ok(()),
             (FsOp::Bind { dst, .. } | FsOp::BindFd { dst, .. }, Source::Tree { fd, is_dir }) => {
-                self.attach(dst, if is_dir { dir } else { Create::File }, &fd)
+                self.attach(dst, if is_dir { dir } else { file }, &fd)
             }
             (FsOp::Tmpfs { dst, perms, size }, _) => {
                 let attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
                 let label = self.file_label.as_deref();
                 let fs = labelled_tmpfs(perms.unwrap_or(0o755), *size, attrs, label)?;
-                self.attach(dst, dir, &fs)
+                // bubblewrap creates a tmpfs's parents 0755.
+                let create = Create::Dir {
+                    mode: 0o755,
+                    parents: 0o755,
+                };
+                self.attach(dst, create, &fs)
             }
             (FsOp::Proc { dst }, src) => {
                 let fs = match src {
@@ -448,7 +486,11 @@ impl Builder {
                 self.attach(dst, dir, &fs)
             }
             (FsOp::Dir { dst, perms }, _) => {
-                let create = Create::Dir(perms.unwrap_or(0o755));
+                let mode = perms.unwrap_or(0o755);
+                let create = Create::Dir {
+                    mode,
+                    parents: dir_parents(mode),
+                };
                 resolve(self.root.as_fd(), dst, create).map(drop)
             }
             (FsOp::Symlink { target, dst }, _) => symlink(self.root.as_fd(), target, dst),
@@ -502,7 +544,8 @@ impl Builder {
         };
         if how == DataKind::File {
             let (parent, name) = split(&relative(dst))?;
-            let pfd = ensure_dir(self.root.as_fd(), &parent, 0o755, 0)?;
+            // bubblewrap creates the parents of --file 0755.
+            let pfd = ensure_dir(self.root.as_fd(), &parent, 0o755, 0o755, 0)?;
             return copy(
                 openat(pfd.as_fd(), name.as_path(), create, mode)?,
                 &mut input,
@@ -528,7 +571,7 @@ impl Builder {
             0,
             false,
         )?;
-        self.attach(dst, Create::File, &tree)
+        self.attach(dst, Create::File { parents: PRIVATE }, &tree)
     }
 
     /// A profile's `mask`: an empty read-only tmpfs on a directory, an empty read-only file
@@ -603,7 +646,11 @@ impl Builder {
             .map(|(k, v)| (k.as_c_str(), v.as_deref()))
             .collect();
         let fs = sys::new_mount(c"overlay", &refs, attrs)?;
-        self.attach(dst, Create::Dir(0o755), &fs)
+        let create = Create::Dir {
+            mode: 0o755,
+            parents: 0o755,
+        };
+        self.attach(dst, create, &fs)
     }
 }
 
@@ -708,7 +755,7 @@ fn populate_dev(dev: BorrowedFd, nodes: Vec<(&'static str, OwnedFd)>) -> Result<
 /// Create a symlink; an identical existing one is fine.
 fn symlink(root: BorrowedFd, target: &Path, dst: &Path) -> Result<(), Errno> {
     let (parent, name) = split(&relative(dst))?;
-    let pfd = ensure_dir(root, &parent, 0o755, 0)?;
+    let pfd = ensure_dir(root, &parent, PRIVATE, PRIVATE, 0)?;
     match nix::unistd::symlinkat(target, pfd.as_fd(), name.as_path()) {
         Err(Errno::EEXIST) => match nix::fcntl::readlinkat(pfd.as_fd(), name.as_path()) {
             Ok(existing) if Path::new(&existing) == target => Ok(()),
@@ -744,4 +791,22 @@ pub fn make_private() -> Result<(), SetupError> {
         None::<&str>,
     )
     .map_err(|e| SetupError::errno("mount namespace", "/", e))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dir_parents_follow_perms_as_bubblewrap() {
+        for (mode, parents) in [
+            (0o1777, 0o755),
+            (0o750, 0o750),
+            (0o710, 0o750),
+            (0o640, 0o750),
+            (0o600, 0o700),
+            (0o604, 0o705),
+            (0o000, 0o700),
+        ] {
+            assert_eq!(super::dir_parents(mode), parents, "{mode:o}");
+        }
+    }
 }
