@@ -335,6 +335,17 @@ fn write_proc_knobs_of_a_process_outside() {
             stderr(&o)
         );
     }
+    // Under the `bwrap` link the host's /proc stays writable, as bubblewrap binds it.
+    let link = scratch("proc-link").join("bwrap");
+    std::os::unix::fs::symlink(bin(), &link).unwrap();
+    let o = as_user(&link)
+        .args(["--ro-bind", "/", "/", "--proc", "/proc", "sh", "-c"])
+        .arg(format!(
+            "echo 0 > /proc/{pid}/oom_score_adj && echo written"
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&o).trim(), "written", "{}", stderr(&o));
     victim.kill().unwrap();
     victim.wait().unwrap();
 }
