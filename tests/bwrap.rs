@@ -1327,3 +1327,219 @@ print(p.stdout.split()[:1] == [mnt], p.returncode, a.stdout.read().strip(), a.wa
         );
     }
 }
+
+#[test]
+fn a_nested_sandbox_mounts_its_own_procfs() {
+    if !have("unshare") || !have("ps") {
+        return skip_or_fail(
+            "a_nested_sandbox_mounts_its_own_procfs",
+            "needs unshare and ps",
+        );
+    }
+    let link = bwrap_link();
+    let nested = "unshare -Urpf --mount-proc ps -o pid=,comm=";
+    // Under the link (nested user namespaces allowed, as bubblewrap) and as sbox, with what
+    // sbox's own mode needs for it: user namespaces and mount(2).
+    let sbox_mode = ["--allow-userns", "--seccomp-allow", "mount"];
+    for (prog, extra) in [(link.as_path(), &[][..]), (bin(), &sbox_mode[..])] {
+        let mut c = as_user(prog);
+        c.args(extra).args(BASE).args(["sh", "-c", nested]);
+        let o = c.output().unwrap();
+        assert_eq!(
+            stdout(&o).split_whitespace().collect::<Vec<_>>(),
+            ["1", "ps"],
+            "{prog:?}: {}",
+            stderr(&o)
+        );
+        // /proc/sys stays read-only for the command itself.
+        let mut c = as_user(prog);
+        c.args(extra).args(BASE).args([
+            "python3",
+            "-c",
+            &errno_of("open('/proc/sys/kernel/hostname', 'w').write('x')"),
+        ]);
+        assert_eq!(stdout(&c.output().unwrap()).trim(), "EROFS", "{prog:?}");
+    }
+}
+
+#[test]
+fn pidns_with_unshare_pid_nests_a_pid_namespace() {
+    // Sandbox A; B joins A's user and PID namespaces with --pidns and asks for --unshare-pid:
+    // B gets a PID namespace of its own, whose parent is A's, and its own init.
+    let out = wrapper_ok(&format!(
+        "{PY_PRELUDE}import fcntl\n\
+         ir, iw = os.pipe()\n\
+         a = subprocess.Popen([S, '--ro-bind', '/', '/', '--unshare-pid', '--proc', '/proc', '--die-with-parent', '--info-fd', str(iw), 'sh', '-c', 'echo ready; exec sleep 60'], pass_fds=[iw], stdout=subprocess.PIPE, text=True)\n\
+         os.close(iw); init = json.load(os.fdopen(ir))['child-pid']; a.stdout.readline()\n\
+         def ppid(p):\n    try:\n        return int(open('/proc/%s/stat' % p).read().rsplit(')', 1)[1].split()[1])\n    except (OSError, IndexError, ValueError):\n        return -1  # gone meanwhile\n\
+         # A's command (its init is not dumpable, so its namespaces can't be opened)\n\
+         cmd = [p for p in os.listdir('/proc') if p.isdigit() and ppid(p) == init][0]\n\
+         u = os.open('/proc/%s/ns/user' % cmd, os.O_RDONLY)\n\
+         pn = os.open('/proc/%s/ns/pid' % cmd, os.O_RDONLY)\n\
+         ir, iw = os.pipe()\n\
+         b = subprocess.Popen([S, '--userns', str(u), '--pidns', str(pn), '--unshare-pid', '--ro-bind', '/', '/', '--proc', '/proc', '--info-fd', str(iw), 'sh', '-c', 'cat /proc/1/comm; ls /proc | grep -c \"^[0-9]\"; read x || true'], pass_fds=[u, pn, iw], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)\n\
+         os.close(iw); info = os.fdopen(ir).read()\n\
+         ok = False\n\
+         if info:\n\
+         \x20   child = json.loads(info)['child-pid']\n\
+         \x20   bns = os.open('/proc/%s/ns/pid' % child, os.O_RDONLY)\n\
+         \x20   parent = fcntl.ioctl(bns, 0xb702)  # NS_GET_PARENT\n\
+         \x20   ok = (os.fstat(parent).st_ino == os.fstat(pn).st_ino, os.fstat(bns).st_ino != os.fstat(pn).st_ino)\n\
+         out, err = b.communicate('')\n\
+         a.kill(); a.wait()\n\
+         # pid 1 is B's init; B's command, ls and grep are all that run there\n\
+         print(ok, out.split()[:1], int((out.split() or [9, 9])[-1]) <= 4, b.returncode, err)"
+    ));
+    assert_eq!(out.trim(), "(True, True) ['sbox'] True 0", "{out}");
+}
+
+/// Run `prog args...` as the test user on a new pseudo-terminal; returns what it printed.
+fn on_a_terminal(prog: &Path, args: &[&str]) -> String {
+    let o = as_user("python3")
+        .arg("-c")
+        .arg(
+            "import os, pty, sys\npid, master = pty.fork()\nif pid == 0:\n    os.execv(sys.argv[1], sys.argv[1:])\nout = b''\nwhile True:\n    try:\n        chunk = os.read(master, 4096)\n    except OSError:\n        break\n    if not chunk:\n        break\n    out += chunk\nos.waitpid(pid, 0)\nsys.stdout.write(out.decode())",
+        )
+        .arg(prog)
+        .args(args)
+        .output()
+        .unwrap();
+    stdout(&o).replace("\r\n", "\n")
+}
+
+#[test]
+fn dev_has_a_console_and_allows_exec_as_bubblewrap() {
+    let real = Path::new("/usr/bin/bwrap");
+    if !real.exists() {
+        return skip_or_fail(
+            "dev_has_a_console_and_allows_exec_as_bubblewrap",
+            "no /usr/bin/bwrap",
+        );
+    }
+    // On a terminal: /dev/console is the terminal (a pts node), `tty` names it; /dev/shm has
+    // bubblewrap's mode and allows exec and PROT_EXEC mappings.
+    let probe = "stat -c '%a %F' /dev/console; tty; stat -c %a /dev/shm; \
+                 cp /bin/true /dev/shm/t && /dev/shm/t && echo exec-ok; \
+                 python3 -c \"import mmap; f = open('/dev/shm/t', 'rb'); mmap.mmap(f.fileno(), 4096, prot=mmap.PROT_READ | mmap.PROT_EXEC); print('mmap-ok')\"";
+    let args = ["--ro-bind", "/", "/", "--dev", "/dev", "sh", "-c", probe];
+    let want = on_a_terminal(real, &args);
+    assert_eq!(
+        want, "600 character special file\n/dev/console\n755\nexec-ok\nmmap-ok\n",
+        "bubblewrap itself"
+    );
+    assert_eq!(
+        on_a_terminal(&bwrap_link(), &args),
+        want,
+        "through the link"
+    );
+    assert_eq!(on_a_terminal(bin(), &args), want, "as sbox");
+    // Without a terminal on stdout, no console.
+    let none = [
+        "--ro-bind",
+        "/",
+        "/",
+        "--dev",
+        "/dev",
+        "sh",
+        "-c",
+        "ls /dev/console 2>/dev/null; tty",
+    ];
+    for prog in [real, &bwrap_link(), bin()] {
+        let o = as_user(prog).args(none).output().unwrap();
+        assert_eq!(stdout(&o), "not a tty\n", "{prog:?}");
+    }
+}
+
+#[test]
+fn created_mount_points_and_parents_have_bubblewraps_modes() {
+    let real = Path::new("/usr/bin/bwrap");
+    if !real.exists() {
+        return skip_or_fail(
+            "created_mount_points_and_parents_have_bubblewraps_modes",
+            "no /usr/bin/bwrap",
+        );
+    }
+    // Everything is created in a host directory bound in, and looked at from the host after.
+    let paths = [
+        "a", "a/b", "a/b/f", "c", "c/d", "c/d/e", "t1", "t1/t2", "t1/t2/t3", "s1", "s1/s2", "f1",
+        "f1/f2", "f1/f2/f3", "g1", "g1/g2", "g1/g2/g3", "h1", "h1/h2", "h1/h2/h3", "p1", "p1/p2",
+        "d1", "d1/d2", "m1", "m1/m2", "r1", "r1/r2", "r1/r2/r3",
+    ];
+    let dir_cases = ["1777", "0750", "0710", "0640", "0600", "0604", "0000"];
+    let modes = |prog: &Path, as_sbox: bool| -> Vec<String> {
+        let d = scratch(if as_sbox { "modes-sbox" } else { "modes-bwrap" });
+        let at = |p: &str| d.join(p).to_str().unwrap().to_string();
+        let data = d.parent().unwrap().join(format!("{}-data", d.display()));
+        std::fs::write(&data, "x").unwrap();
+        let mut args: Vec<String> = ["--unshare-ipc", "--unshare-pid", "--ro-bind", "/", "/"]
+            .map(String::from)
+            .to_vec();
+        let mut op = |v: &[&str], p: &str| {
+            args.extend(v.iter().map(|s| s.to_string()));
+            args.push(at(p));
+        };
+        op(&["--bind", d.to_str().unwrap()], "");
+        op(&["--ro-bind", "/etc/hostname"], "a/b/f");
+        op(&["--bind", "/usr"], "c/d/e");
+        op(&["--tmpfs"], "t1/t2/t3");
+        op(&["--symlink", "foo"], "s1/s2/s3");
+        op(&["--file", "3"], "f1/f2/f3");
+        op(&["--bind-data", "4"], "g1/g2/g3");
+        op(&["--ro-bind-data", "5"], "h1/h2/h3");
+        op(&["--proc"], "p1/p2");
+        op(&["--dev"], "d1/d2");
+        op(&["--mqueue"], "m1/m2");
+        op(&["--dir"], "r1/r2/r3");
+        for m in dir_cases {
+            op(&["--perms", m, "--dir"], &format!("x{m}/y/z"));
+        }
+        args.push("true".into());
+        let mut c = as_user("sh");
+        c.args(["-c", "exec \"$@\" 3<\"$D\" 4<\"$D\" 5<\"$D\"", "sh"])
+            .env("D", &data)
+            .arg(prog)
+            .args(if as_sbox {
+                &["--seccomp-profile", "default"][..]
+            } else {
+                &[][..]
+            })
+            .args(&args);
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "{prog:?}: {}", stderr(&o));
+        let extra: Vec<String> = dir_cases
+            .iter()
+            .flat_map(|m| [format!("x{m}"), format!("x{m}/y"), format!("x{m}/y/z")])
+            .collect();
+        paths
+            .iter()
+            .map(|p| p.to_string())
+            .chain(extra)
+            .map(|p| {
+                use std::os::unix::fs::PermissionsExt;
+                let m = std::fs::symlink_metadata(d.join(&p))
+                    .unwrap()
+                    .permissions()
+                    .mode();
+                format!("{p} {:o}", m & 0o7777)
+            })
+            .collect()
+    };
+    let want = modes(real, false);
+    // Spot checks of bubblewrap's rules, then the link and sbox's own mode.
+    for line in [
+        "a 700",
+        "a/b/f 444",
+        "t1 755",
+        "g1/g2/g3 444",
+        "x1777 755",
+        "x0604 705",
+        "x0000/y 700",
+    ] {
+        assert!(
+            want.iter().any(|l| l == line),
+            "bubblewrap: {line} in {want:?}"
+        );
+    }
+    assert_eq!(modes(&bwrap_link(), false), want, "through the link");
+    assert_eq!(modes(bin(), true), want, "as sbox");
+}

@@ -333,3 +333,50 @@ fn read_or_ptrace_init() {
         );
     }
 }
+
+#[test]
+fn write_proc_knobs_of_a_process_outside() {
+    // Without a PID namespace the host's /proc is bound: a process of the same user outside
+    // the sandbox must keep its OOM score, autogroup nice value and page reference bits.
+    let mut victim = outsider();
+    let pid = victim.id();
+    let knob = |name: &str| std::fs::read_to_string(format!("/proc/{pid}/{name}")).ok();
+    let before = (knob("oom_score_adj"), knob("autogroup"));
+    let code = format!(
+        "import errno\nfor name, v in [('oom_score_adj', '900'), ('autogroup', '7'), ('clear_refs', '1')]:\n    try:\n        open('/proc/{pid}/' + name, 'w').write(v); print(name, 'ok')\n    except OSError as e:\n        print(name, errno.errorcode[e.errno])"
+    );
+    let o = sbox(&[
+        "--ro-bind",
+        "/",
+        "/",
+        "--proc",
+        "/proc",
+        "python3",
+        "-c",
+        &code,
+    ]);
+    let out = stdout(&o);
+    assert_eq!((knob("oom_score_adj"), knob("autogroup")), before, "{out}");
+    for name in ["oom_score_adj", "autogroup", "clear_refs"] {
+        let line = out.lines().find(|l| l.starts_with(name));
+        // A kernel without autogroup has no such file (ENOENT): nothing to attack.
+        assert!(
+            matches!(line, Some(l) if l.ends_with("EROFS") || l.ends_with("ENOENT") && knob(name).is_none()),
+            "{name}: {out}{}",
+            stderr(&o)
+        );
+    }
+    // Under the `bwrap` link the host's /proc stays writable, as bubblewrap binds it.
+    let link = scratch("proc-link").join("bwrap");
+    std::os::unix::fs::symlink(bin(), &link).unwrap();
+    let o = as_user(&link)
+        .args(["--ro-bind", "/", "/", "--proc", "/proc", "sh", "-c"])
+        .arg(format!(
+            "echo 0 > /proc/{pid}/oom_score_adj && echo written"
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&o).trim(), "written", "{}", stderr(&o));
+    victim.kill().unwrap();
+    victim.wait().unwrap();
+}

@@ -18,6 +18,8 @@ pub struct Host {
     pub umask: libc::mode_t,
     /// The caller's descriptors passed on to the command (`fds::passed`).
     pub passed_fds: Vec<RawFd>,
+    /// With --dev: the terminal the command's stdout is, bound as /dev/console.
+    pub console: Option<PathBuf>,
 }
 
 /// (device, inode) of a directory: a bind mount keeps both, anything else differs.

@@ -88,6 +88,13 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
             None
         },
     };
+    if spec
+        .ops
+        .iter()
+        .any(|o| matches!(o, crate::spec::FsOp::Dev { .. }))
+    {
+        plan.host.console = tty::console(plan.terminal.as_ref());
+    }
     let pipe = |what| pipe2(OFlag::O_CLOEXEC).map_err(|e| SetupError::errno(what, "", e));
     let (err_r, err_w) = pipe("error pipe")?;
     // With --die-with-parent the child checks that the supervisor still holds this pipe open,
@@ -113,11 +120,17 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
     }
     let planted = planted::prepare(spec);
     let t = std::time::Instant::now();
-    let mut cloned = sys::clone_fork(flags);
+    // --pidns with --unshare-pid: a PID namespace nested in the joined one.
+    let clone = if spec.ns.pidns.is_some() && spec.ns.pid {
+        sys::clone_fork_nested_pid
+    } else {
+        sys::clone_fork
+    };
+    let mut cloned = clone(flags);
     if cloned == Err(nix::errno::Errno::EINVAL) && spec.ns.cgroup_try && !spec.ns.cgroup {
         // --unshare-cgroup-try on a kernel without cgroup namespaces.
         flags &= !libc::CLONE_NEWCGROUP;
-        cloned = sys::clone_fork(flags);
+        cloned = clone(flags);
     }
     let pid = cloned.map_err(userns::clone_error)?;
     if pid == 0 {
@@ -245,6 +258,7 @@ fn host_facts(passed_fds: Vec<RawFd>, cwd_id: bool) -> Host {
         cwd_id: if cwd_id { exec::dir_id(".") } else { None },
         umask,
         passed_fds,
+        console: None,
     }
 }
 
@@ -344,7 +358,9 @@ fn setup(spec: &Spec, host: &Host, alive: Option<OwnedFd>) -> Result<Role, Setup
     // SAFETY: umask(2) only sets this process's mask.
     unsafe { libc::umask(0) };
     step(spec, "private mounts", mounts::make_private)?;
-    let sources = step(spec, "open sources", || mounts::open_sources(spec))?;
+    let sources = step(spec, "open sources", || {
+        mounts::open_sources(spec, host.console.as_deref())
+    })?;
     let root = step(spec, "build root", || mounts::build(spec, sources))?;
     if spec.limits.any() {
         // The command must not be able to lift its limits through a cgroup2 mount it can see.

@@ -31,7 +31,7 @@ pub enum Source {
 }
 
 /// The device nodes of a minimal /dev, bound from the host (mknod is not allowed in a user
-/// namespace).
+/// namespace); and /dev/console when stdout is a terminal.
 const DEV_NODES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
 
 /// Where the new root is attached until pivot_root; any directory of the host will do, since
@@ -74,7 +74,7 @@ fn is_dir(fd: BorrowedFd) -> bool {
 
 /// Open every host path the operations use, in the host's view (relative paths from the
 /// current directory).
-pub fn open_sources(spec: &Spec) -> Result<Vec<Source>, SetupError> {
+pub fn open_sources(spec: &Spec, console: Option<&Path>) -> Result<Vec<Source>, SetupError> {
     let mut out = Vec::with_capacity(spec.ops.len());
     for (i, op) in spec.ops.iter().enumerate() {
         let strict = i < spec.profile_ops;
@@ -125,8 +125,15 @@ pub fn open_sources(spec: &Spec) -> Result<Vec<Source>, SetupError> {
             }
             FsOp::Proc { .. } if !spec.ns.pid && spec.ns.pidns.is_none() => {
                 // procfs can only be mounted by the owner of the PID namespace; without one
-                // the host's /proc is bound instead, as bubblewrap does.
-                let set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+                // the host's /proc is bound instead, as bubblewrap does. It shows the caller's
+                // other processes, whose oom_score_adj, autogroup, clear_refs... the same uid
+                // may write: sbox binds it read-only (bubblewrap's writable bind as `bwrap`).
+                let ro = if spec.bwrap_mode {
+                    0
+                } else {
+                    MOUNT_ATTR_RDONLY
+                };
+                let set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC | ro;
                 let fd = tree(Path::new("/proc"), true, set)
                     .map_err(|e| SetupError::errno("--proc", "/proc", e))?;
                 Source::Tree { fd, is_dir: true }
@@ -138,6 +145,13 @@ pub fn open_sources(spec: &Spec) -> Result<Vec<Source>, SetupError> {
                     let fd = tree(&host, false, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC)
                         .map_err(|e| SetupError::errno("--dev", host.display().to_string(), e))?;
                     nodes.push((name, fd));
+                }
+                // The terminal on stdout, as /dev/console (as bubblewrap): `tty` and
+                // programs that open the console find it.
+                if let Some(tty) = console {
+                    let fd = tree(tty, false, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC)
+                        .map_err(|e| SetupError::errno("--dev", tty.display().to_string(), e))?;
+                    nodes.push(("console", fd));
                 }
                 Source::Dev(nodes)
             }
@@ -216,12 +230,35 @@ fn bind_fd(fd: i32, set: u64) -> Result<(OwnedFd, bool), String> {
     Ok((tree, dir))
 }
 
-/// What to create at a destination that doesn't exist yet.
+/// What to create at a destination that doesn't exist yet, with the mode of the parent
+/// directories created on the way (bubblewrap's modes: `PRIVATE` for mount points and
+/// symlinks, `--dir`'s follow its mode: see `dir_parents`).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Create {
     No,
-    Dir(u32),
-    File,
+    Dir {
+        mode: u32,
+        parents: u32,
+    },
+    /// A mount point for a file, 0444 as in bubblewrap (the mount covers it).
+    File {
+        parents: u32,
+    },
+}
+
+const PRIVATE: u32 = 0o700;
+
+/// The parents of `--dir` with `--perms MODE`: rwx for the owner, r-x for group and others
+/// where MODE gives them anything.
+fn dir_parents(mode: u32) -> u32 {
+    let rx = |class: u32| {
+        if mode & class != 0 {
+            0o5 * (class / 0o7)
+        } else {
+            0
+        }
+    };
+    0o700 | rx(0o070) | rx(0o007)
 }
 
 /// The destination relative to the new root, refusing components that can't be created.
@@ -257,7 +294,7 @@ impl In<'_> {
 
 /// Open (creating when missing) a directory inside the root, one component at a time. A
 /// dangling symlink on the way is followed the way the kernel would, inside the root.
-fn ensure_dir(root: In, rel: &Path, mode: u32, depth: u32) -> Result<OwnedFd, Errno> {
+fn ensure_dir(root: In, rel: &Path, mode: u32, parents: u32, depth: u32) -> Result<OwnedFd, Errno> {
     let flags = libc::O_PATH | libc::O_DIRECTORY;
     match root.open(rel, flags) {
         Err(Errno::ENOENT) if depth < 40 => {}
@@ -265,7 +302,7 @@ fn ensure_dir(root: In, rel: &Path, mode: u32, depth: u32) -> Result<OwnedFd, Er
         other => return other,
     }
     let (parent, name) = split(rel)?;
-    let pfd = ensure_dir(root, &parent, 0o755, depth + 1)?;
+    let pfd = ensure_dir(root, &parent, parents, parents, depth + 1)?;
     match mkdirat(pfd.as_fd(), name.as_path(), Mode::from_bits_truncate(mode)) {
         Ok(()) => {}
         Err(Errno::EEXIST) => {
@@ -276,7 +313,7 @@ fn ensure_dir(root: In, rel: &Path, mode: u32, depth: u32) -> Result<OwnedFd, Er
                 } else {
                     parent.join(target)
                 };
-                ensure_dir(root, &inside, mode, depth + 1)?;
+                ensure_dir(root, &inside, mode, parents, depth + 1)?;
             }
         }
         Err(e) => return Err(e),
@@ -308,12 +345,12 @@ fn resolve(root: In, dst: &Path, create: Create) -> Result<OwnedFd, Errno> {
     }
     let (parent, name) = split(&rel)?;
     let made = match create {
-        Create::Dir(mode) => return ensure_dir(root, &rel, mode, 0),
-        Create::File => openat(
-            ensure_dir(root, &parent, 0o755, 0)?.as_fd(),
+        Create::Dir { mode, parents } => return ensure_dir(root, &rel, mode, parents, 0),
+        Create::File { parents } => openat(
+            ensure_dir(root, &parent, parents, parents, 0)?.as_fd(),
             name.as_path(),
             OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW,
-            Mode::from_bits_truncate(0o644),
+            Mode::from_bits_truncate(0o444),
         )
         .map(drop),
         Create::No => unreachable!(),
@@ -463,6 +500,7 @@ pub fn build(spec: &Spec, sources: Vec<Source>) -> Result<OwnedFd, SetupError> {
         bwrap_mode: spec.bwrap_mode,
         file_label: spec.file_label.clone(),
         strict: false,
+        nested_userns: !spec.userns_disabled(),
     };
     for (i, (op, src)) in spec.ops.iter().zip(sources).enumerate() {
         b.strict = i < spec.profile_ops;
@@ -494,6 +532,8 @@ struct Builder {
     file_label: Option<String>,
     /// The current operation comes from a profile: follow no symlink.
     strict: bool,
+    /// The command may create user namespaces (and mount a procfs in them).
+    nested_userns: bool,
 }
 
 const SCRATCH: &str = ".sbox-scratch";
@@ -562,18 +602,27 @@ impl Builder {
     }
 
     fn apply(&mut self, op: &FsOp, src: Source) -> Result<(), Errno> {
-        let dir = Create::Dir(0o755);
+        let dir = Create::Dir {
+            mode: 0o755,
+            parents: PRIVATE,
+        };
+        let file = Create::File { parents: PRIVATE };
         let special = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
         match (op, src) {
             (FsOp::Bind { .. }, Source::Skip) => Ok(()),
             (FsOp::Bind { dst, .. } | FsOp::BindFd { dst, .. }, Source::Tree { fd, is_dir }) => {
-                self.attach(dst, if is_dir { dir } else { Create::File }, &fd)
+                self.attach(dst, if is_dir { dir } else { file }, &fd)
             }
             (FsOp::Tmpfs { dst, perms, size }, _) => {
                 let attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
                 let label = self.file_label.as_deref();
                 let fs = labelled_tmpfs(perms.unwrap_or(0o755), *size, attrs, label)?;
-                self.attach(dst, dir, &fs)
+                // bubblewrap creates a tmpfs's parents 0755.
+                let create = Create::Dir {
+                    mode: 0o755,
+                    parents: 0o755,
+                };
+                self.attach(dst, create, &fs)
             }
             (FsOp::Proc { dst }, src) => {
                 let fs = match src {
@@ -581,10 +630,11 @@ impl Builder {
                     _ => sys::new_mount(c"proc", &[], special)?,
                 };
                 self.attach(dst, dir, &fs)?;
-                protect_proc(fs.as_fd())
+                protect_proc(fs.as_fd(), self.nested_userns)
             }
             (FsOp::Dev { dst }, Source::Dev(nodes)) => {
-                let dev = tmpfs(0o755, None, special)?;
+                // Not noexec, as bubblewrap: programs run or mmap(PROT_EXEC) from /dev/shm.
+                let dev = tmpfs(0o755, None, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)?;
                 self.attach(dst, dir, &dev)?;
                 populate_dev(dev.as_fd(), nodes)
             }
@@ -593,7 +643,11 @@ impl Builder {
                 self.attach(dst, dir, &fs)
             }
             (FsOp::Dir { dst, perms }, _) => {
-                let create = Create::Dir(perms.unwrap_or(0o755));
+                let mode = perms.unwrap_or(0o755);
+                let create = Create::Dir {
+                    mode,
+                    parents: dir_parents(mode),
+                };
                 resolve(self.at(), dst, create).map(drop)
             }
             (FsOp::Symlink { target, dst }, _) => symlink(self.at(), target, dst),
@@ -647,7 +701,8 @@ impl Builder {
         };
         if how == DataKind::File {
             let (parent, name) = split(&relative(dst))?;
-            let pfd = ensure_dir(self.at(), &parent, 0o755, 0)?;
+            // bubblewrap creates the parents of --file 0755.
+            let pfd = ensure_dir(self.at(), &parent, 0o755, 0o755, 0)?;
             return copy(
                 openat(pfd.as_fd(), name.as_path(), create, mode)?,
                 &mut input,
@@ -673,7 +728,7 @@ impl Builder {
             0,
             false,
         )?;
-        self.attach(dst, Create::File, &tree)
+        self.attach(dst, Create::File { parents: PRIVATE }, &tree)
     }
 
     /// A profile's `mask`: an empty read-only tmpfs on a directory, an empty read-only file
@@ -748,7 +803,11 @@ impl Builder {
             .map(|(k, v)| (k.as_c_str(), v.as_deref()))
             .collect();
         let fs = sys::new_mount(c"overlay", &refs, attrs)?;
-        self.attach(dst, Create::Dir(0o755), &fs)
+        let create = Create::Dir {
+            mode: 0o755,
+            parents: 0o755,
+        };
+        self.attach(dst, create, &fs)
     }
 }
 
@@ -766,7 +825,27 @@ fn remount_ro(fd: BorrowedFd, recursive: bool) -> Result<(), Errno> {
 }
 
 /// Kernel knobs under /proc stay read-only even for a process that gains capabilities.
-fn protect_proc(proc_root: BorrowedFd) -> Result<(), Errno> {
+///
+/// In a nested user namespace these covers become locked mounts, and the kernel lets a new
+/// procfs be mounted there only if some procfs of the mount namespace is fully visible, with
+/// no locked mount hiding anything in it ("mount too revealing"; bubblewrap has no covers
+/// when unprivileged). With `nested`, a spare copy of the procfs is attached beneath the
+/// /proc/sys cover, where nothing can reach it: it satisfies that check (a nested procfs
+/// shows only its own PID namespace, and the sysctls not owned by its user namespace stay
+/// read-only to it by their permissions) while /proc/sys stays read-only for the command.
+fn protect_proc(proc_root: BorrowedFd, nested: bool) -> Result<(), Errno> {
+    let spare = if nested {
+        let under = openat(
+            proc_root,
+            "sys/kernel",
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )?;
+        let copy = sys::open_tree_fd(proc_root, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)?;
+        Some((copy, under))
+    } else {
+        None
+    };
     for name in ["sys", "sysrq-trigger", "irq", "bus"] {
         let fd = match openat(
             proc_root,
@@ -779,6 +858,10 @@ fn protect_proc(proc_root: BorrowedFd) -> Result<(), Errno> {
             Err(e) => return Err(e),
         };
         remount_ro(fd.as_fd(), true)?;
+    }
+    if let Some((copy, under)) = spare {
+        // Attached at the descriptor's place in the /proc mount itself, now under the cover.
+        sys::move_mount(copy.as_fd(), under.as_fd())?;
     }
     Ok(())
 }
@@ -794,7 +877,8 @@ fn populate_dev(dev: BorrowedFd, nodes: Vec<(&'static str, OwnedFd)>) -> Result<
         sys::move_mount(node.as_fd(), file.as_fd())?;
     }
     mkdirat(dev, "pts", Mode::from_bits_truncate(0o755))?;
-    mkdirat(dev, "shm", Mode::from_bits_truncate(0o1777))?;
+    // bubblewrap's mode; the sandbox's own user owns it.
+    mkdirat(dev, "shm", Mode::from_bits_truncate(0o755))?;
     // A private devpts instance: the sandbox sees only the terminals it opens.
     let pts = sys::new_mount(
         c"devpts",
@@ -828,7 +912,7 @@ fn populate_dev(dev: BorrowedFd, nodes: Vec<(&'static str, OwnedFd)>) -> Result<
 /// Create a symlink; an identical existing one is fine.
 fn symlink(root: In, target: &Path, dst: &Path) -> Result<(), Errno> {
     let (parent, name) = split(&relative(dst))?;
-    let pfd = ensure_dir(root, &parent, 0o755, 0)?;
+    let pfd = ensure_dir(root, &parent, PRIVATE, PRIVATE, 0)?;
     match nix::unistd::symlinkat(target, pfd.as_fd(), name.as_path()) {
         Err(Errno::EEXIST) => match nix::fcntl::readlinkat(pfd.as_fd(), name.as_path()) {
             Ok(existing) if Path::new(&existing) == target => Ok(()),
@@ -896,4 +980,22 @@ pub fn protect_cgroups(root: BorrowedFd) -> Result<(), SetupError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dir_parents_follow_perms_as_bubblewrap() {
+        for (mode, parents) in [
+            (0o1777, 0o755),
+            (0o750, 0o750),
+            (0o710, 0o750),
+            (0o640, 0o750),
+            (0o600, 0o700),
+            (0o604, 0o705),
+            (0o000, 0o700),
+        ] {
+            assert_eq!(super::dir_parents(mode), parents, "{mode:o}");
+        }
+    }
 }

@@ -44,6 +44,21 @@ fn borrow(fd: RawFd) -> BorrowedFd<'static> {
 }
 
 /// A pseudo-terminal pair set up like the caller's terminal, if any of 0-2 is one.
+/// The terminal the command's stdout will be (the sandbox's own, else the caller's), if any:
+/// `--dev` binds it as /dev/console, as bubblewrap does with the caller's.
+pub fn console(own: Option<&Slave>) -> Option<std::path::PathBuf> {
+    match own {
+        Some(s) if s.ttys[1] => nix::unistd::ttyname(&s.fd).ok(),
+        _ => {
+            let stdout = std::io::stdout();
+            nix::unistd::isatty(&stdout)
+                .unwrap_or(false)
+                .then(|| nix::unistd::ttyname(&stdout).ok())
+                .flatten()
+        }
+    }
+}
+
 pub fn open() -> Result<Option<(Master, Slave)>, SetupError> {
     let ttys = [0, 1, 2].map(|fd| nix::unistd::isatty(borrow(fd)).unwrap_or(false));
     let Some(first) = (0..3).find(|&fd| ttys[fd as usize]) else {

@@ -255,3 +255,9 @@ pub fn killing_the_caller_ends_the_sandbox(prog: &Path, args: &[&str], marker: &
     }
     gone
 }
+
+/// Whether `prog` is on the PATH.
+pub fn have(prog: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(prog).is_file()))
+}
