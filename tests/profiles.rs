@@ -291,6 +291,27 @@ fn toolchain() -> Result<Option<(PathBuf, PathBuf, String)>, String> {
     Ok(Some((dst.join("rustup"), dst.join("cargo-bin"), name)))
 }
 
+/// The profile binds ~/.rustup and ~/.cargo/bin: the options that bind the readable toolchain
+/// there from the command line (a profile's mounts follow no symlink in the home), the PATH
+/// that finds its proxies, and the toolchain's name.
+fn toolchain_args(
+    fx: &Fixture,
+    toolchain: Option<(PathBuf, PathBuf, String)>,
+) -> (Vec<String>, String, Option<String>) {
+    let mut path = String::from("/usr/bin:/bin");
+    let mut args = Vec::new();
+    let mut name = None;
+    if let Some((rustup_home, proxies, n)) = toolchain {
+        for (from, to) in [(rustup_home, ".rustup"), (proxies, ".cargo/bin")] {
+            args.extend(["--ro-bind".into(), from.display().to_string()]);
+            args.push(fx.home.join(to).display().to_string());
+        }
+        path = format!("{}/.cargo/bin:{path}", fx.home.display());
+        name = Some(n);
+    }
+    (args, path, name)
+}
+
 #[test]
 fn cargo_build_builds_a_workspace_offline() {
     let toolchain = toolchain().expect("a Rust toolchain the test user can read");
@@ -320,19 +341,7 @@ fn cargo_build_builds_a_workspace_offline() {
         ],
     );
     let script = format!("cargo build --offline && ./target/debug/app && python3 -c '{PROBE}'");
-    let mut path = String::from("/usr/bin:/bin");
-    let mut args: Vec<String> = Vec::new();
-    let mut toolchain_name = None;
-    // The profile binds ~/.rustup and ~/.cargo/bin: bind the readable toolchain there from the
-    // command line (a profile's mounts follow no symlink in the home).
-    if let Some((rustup_home, proxies, n)) = toolchain {
-        for (from, to) in [(rustup_home, ".rustup"), (proxies, ".cargo/bin")] {
-            args.extend(["--ro-bind".into(), from.display().to_string()]);
-            args.push(fx.home.join(to).display().to_string());
-        }
-        path = format!("{}/.cargo/bin:{path}", fx.home.display());
-        toolchain_name = Some(n);
-    }
+    let (mut args, path, toolchain_name) = toolchain_args(&fx, toolchain);
     args.extend(["--", "sh", "-c", &script].map(String::from));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut cmd = sbox_in(&fx, "cargo-build", &args);
@@ -766,19 +775,7 @@ fn a_command_outside_the_sandbox_is_named_with_the_bind_that_would_expose_it() {
 /// `sbox --profile cargo-...` with the readable toolchain (see `toolchain`), from `dir`.
 fn cargo_in(fx: &Fixture, profile: &str, dir: &Path, script: &str) -> Output {
     let toolchain = toolchain().expect("a Rust toolchain the test user can read");
-    let mut path = String::from("/usr/bin:/bin");
-    let mut args: Vec<String> = Vec::new();
-    let mut name = None;
-    // The profile binds ~/.rustup and ~/.cargo/bin: bind the readable toolchain there from the
-    // command line (a profile's mounts follow no symlink in the home).
-    if let Some((rustup_home, proxies, n)) = toolchain {
-        for (from, to) in [(rustup_home, ".rustup"), (proxies, ".cargo/bin")] {
-            args.extend(["--ro-bind".into(), from.display().to_string()]);
-            args.push(fx.home.join(to).display().to_string());
-        }
-        path = format!("{}/.cargo/bin:{path}", fx.home.display());
-        name = Some(n);
-    }
+    let (mut args, path, name) = toolchain_args(fx, toolchain);
     args.extend(["--", "sh", "-c", script].map(String::from));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut cmd = sbox_in(fx, profile, &args);
