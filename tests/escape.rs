@@ -245,8 +245,12 @@ fn abstract_unix_socket_outside() {
     let connect = errno_of(&format!(
         "s = socket.socket(socket.AF_UNIX); s.connect('\\0{name}')"
     ));
-    // Control: sharing the network and no Landlock, the socket is reachable.
-    assert_eq!(attempt(&[], &connect), "ok");
+    // Control: sharing the network, no Landlock option and no PID namespace (the command's
+    // domain then scopes its signals only), the socket is reachable.
+    let o = sbox(&["--ro-bind", "/", "/", "python3", "-c", &connect]);
+    assert_eq!(stdout(&o).trim(), "ok", "{}", stderr(&o));
+    // With a PID namespace the default domain scopes abstract sockets instead of signals.
+    assert_eq!(attempt(&[], &connect), "EPERM");
     // A network namespace has its own abstract socket namespace.
     assert_eq!(attempt(&["--unshare-net"], &connect), "ECONNREFUSED");
     // Landlock scoping stops it without a network namespace.

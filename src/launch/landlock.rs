@@ -158,14 +158,34 @@ pub fn kernel_abi() -> i32 {
 /// Whether `apply` puts the command in a Landlock domain: from there it can't ptrace or open
 /// the /proc files (mem, exe, ns) of a process outside it, such as init.
 pub fn confines(spec: &Spec) -> bool {
-    spec.landlock.enabled() || (scopes_signals(spec) && kernel_abi() >= 6)
+    spec.landlock.enabled()
+        || match default_domain(spec) {
+            Some(_) => kernel_abi() >= 6,
+            None => false,
+        }
 }
 
-/// Without Landlock options, sbox still scopes the command's signals, and so its ptrace (ABI
-/// 6): always in sbox's mode; as `bwrap` only with a PID namespace, where the one process
-/// outside the domain it can see is init, whose signals from inside are ignored anyway.
-fn scopes_signals(spec: &Spec) -> bool {
-    !spec.bwrap_mode || (spec.ns.pid && !spec.as_pid_1)
+/// The domain the command gets without Landlock options, whose own effect is that it can't
+/// ptrace (or open the /proc files of) a process outside it.
+enum Default {
+    /// No PID namespace: its signals are scoped too (ABI 6), so that it can't signal the
+    /// caller's other processes.
+    ScopeSignals,
+    /// A new PID namespace: nothing outside it can be signalled from inside (pidfds included)
+    /// but init, which ignores what comes from inside, as bubblewrap's; scoping signals would
+    /// only make `kill 1` fail, and a build doing that would fail with it. The domain scopes
+    /// abstract unix sockets instead (ABI 6). (A domain handling a filesystem right would do
+    /// on older kernels, but it forbids mounting, and so nested sandboxes.)
+    ScopeSockets,
+}
+
+/// Always in sbox's mode; as `bwrap`, only with a PID namespace (to keep init enterable).
+fn default_domain(spec: &Spec) -> Option<Default> {
+    match (spec.bwrap_mode, spec.ns.pid) {
+        (_, true) => Some(Default::ScopeSockets),
+        (false, false) => Some(Default::ScopeSignals),
+        (true, false) => None,
+    }
 }
 
 fn ruleset_error(e: RulesetError) -> SetupError {
@@ -173,16 +193,18 @@ fn ruleset_error(e: RulesetError) -> SetupError {
 }
 
 /// Restrict the calling process as `spec.landlock` asks. `None` when Landlock was not asked;
-/// then sbox still puts the command in a domain that only scopes signals (`scopes_signals`),
-/// where the kernel can (ABI 6): without a PID namespace the command would otherwise be able
-/// to signal, and with a Landlock domain it can't ptrace, the caller's other processes (and
-/// it can't ptrace init, which then stays enterable: see `setup`).
+/// then sbox still puts the command in a domain of its own (`default_domain`), where the
+/// kernel can: from there it can't ptrace the caller's other processes, nor init, which then
+/// stays enterable (see `setup`); without a PID namespace it can't signal them either.
 pub fn apply(spec: &Spec) -> Result<Option<Report>, SetupError> {
     let ll = &spec.landlock;
     if !ll.enabled() {
-        if scopes_signals(spec) && kernel_abi() >= 6 {
-            Ruleset::default()
-                .scope(Scope::Signal)
+        if confines(spec) {
+            let ruleset = match default_domain(spec) {
+                Some(Default::ScopeSignals) => Ruleset::default().scope(Scope::Signal),
+                _ => Ruleset::default().scope(Scope::AbstractUnixSocket),
+            };
+            ruleset
                 .and_then(|r| r.create())
                 .and_then(|r| r.restrict_self())
                 .map_err(ruleset_error)?;
