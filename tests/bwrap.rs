@@ -142,6 +142,34 @@ fn lock_file_is_held_while_running() {
     }
 }
 
+/// The command also gets a descriptor of the lock file (inherited as `bwrap`, --keep-fd as
+/// sbox): init closing its copy of that descriptor must not drop the lock it holds.
+#[test]
+fn lock_file_is_held_while_a_passed_descriptor_of_it_is_closed() {
+    let d = scratch("lock-passed");
+    let f = d.join("lockme");
+    std::fs::write(&f, "").unwrap();
+    chown_to_test_user(&f);
+    for (prog, keep) in [
+        (bwrap_link().display().to_string(), ""),
+        (bin().display().to_string(), "'--keep-fd', str(g), "),
+    ] {
+        let out = wrapper_ok(&format!(
+            "{PY_PRELUDE}import fcntl\n\
+             g = os.open('{f}', os.O_RDONLY)\n\
+             p = subprocess.Popen(['{prog}', {keep}'--ro-bind', '/', '/', '--unshare-pid', '--lock-file', '{f}', 'sh', '-c', 'echo up; read x'], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, pass_fds=[g])\n\
+             p.stdout.readline(); time.sleep(0.2)\n\
+             fd = os.open('{f}', os.O_RDWR)\n\
+             try:\n    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB); held = False\n\
+             except OSError:\n    held = True\n\
+             p.stdin.write('x\\n'); p.stdin.close(); p.wait()\n\
+             print(held)",
+            f = f.display()
+        ));
+        assert_eq!(out.trim(), "True", "{prog}");
+    }
+}
+
 #[test]
 fn file_and_bind_data() {
     let out = wrapper_ok(&format!(

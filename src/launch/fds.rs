@@ -195,7 +195,9 @@ pub fn lock_files(paths: &[std::path::PathBuf]) -> Result<Vec<std::fs::File>, Se
                 l_len: 0,
                 l_pid: 0,
             };
-            nix::fcntl::fcntl(&f, nix::fcntl::FcntlArg::F_SETLK(&lock))
+            // An open file description's lock: closing another descriptor of the same file
+            // (init closes those it passed on) would drop a process-owned POSIX lock.
+            nix::fcntl::fcntl(&f, nix::fcntl::FcntlArg::F_OFD_SETLK(&lock))
                 .map_err(|e| err(e.desc().to_string()))?;
             Ok(f)
         })
