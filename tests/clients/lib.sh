@@ -11,6 +11,7 @@ set -u
 BWRAP=$1 RUN=$2 OBS=$3 LIB=$4
 CASE=
 mkdir -p "$OBS"
+cd "$RUN" || exit 1
 
 # begin NAME: start a case (observations go to $OBS/NAME, the case's stderr to NAME.err).
 begin() {
@@ -44,12 +45,21 @@ t() {
 	timeout -k 5 "$s" "$@" 2>>"$OBS/$CASE.err"
 }
 
+# live: the pids on stdin that are not zombies (an unreaped zombie runs nothing; pid 1 of
+# this machine may be slow to reap the ones reparented to it).
+live() {
+	local p
+	while read -r p; do
+		case $(ps -o stat= -p "$p") in Z* | "") ;; *) echo "$p" ;; esac
+	done
+}
+
 # leftovers PATTERN: names of this user's processes whose command line matches PATTERN
 # (after the client has returned: whatever is still running was left behind); they are
 # killed, by pid, so the next case starts clean.
 leftovers() {
 	local pids
-	pids=$(pgrep -u "$(id -u)" -f -- "$1" | grep -vx "$$" || true)
+	pids=$(pgrep -u "$(id -u)" -f -- "$1" | grep -vx "$$" | live)
 	if [ -z "$pids" ]; then
 		echo none
 		return

@@ -65,7 +65,7 @@ user_leftovers() {
 	}
 	local pids
 	sleep 1 # what is exiting has exited
-	pids=$(pgrep -u "$uid" | tr '\n' ' ')
+	pids=$(ps -o pid=,stat= -u "$uid" | awk '$2 !~ /^Z/ { print $1 }' | tr '\n' ' ')
 	if [ -z "$pids" ]; then
 		echo none
 		return
@@ -142,9 +142,15 @@ run_client() {
 		else
 			echo "client run: status $rc"
 		fi
+		# The scripts end with status 0 whatever the cases saw; anything else is the harness.
+		[ "$rc" = 0 ] || echo "unexpected client run status (want 0)"
 		echo "left running: $(user_leftovers)"
 	} >"$obs/finished-clean"
 	echo "clients: $client with $variant: $(($(date +%s) - t0)) s"
+	if [ "$rc" != 0 ]; then
+		echo "clients: $client with $variant ended with status $rc; the end of its log:"
+		tail -n 5 "$T/log/$client.$variant.log" | cut -c1-300 | sed 's/^/    . /'
+	fi
 }
 
 # compare CLIENT: one line per case, with the difference when the two runs disagree.
