@@ -171,8 +171,9 @@ compare() {
 			echo "FAIL $client/$name: sbox differs from bwrap (- bwrap, + sbox):"
 			diff -U0 "$a/$name" "$b/$name" | grep '^[-+][^-+]' | sed 's/^/    /'
 			if [ -s "$b/$name.err" ]; then
-				echo "    sbox run's stderr:"
-				head -n 5 "$b/$name.err" | cut -c1-300 | sed 's/^/    . /'
+				echo "    sbox run's stderr (errors first):"
+				{ grep -i 'sbox\|bwrap\|error\|fail' "$b/$name.err" || head -n 5 "$b/$name.err"; } |
+					head -n 5 | cut -c1-300 | sed 's/^/    . /'
 			fi
 			failed=$((failed + 1))
 		fi
