@@ -35,6 +35,10 @@ config:
   - echo "uid $(id -u), gid $(id -g), host $(hostname)" > %{install-root}/out/hello
   - ls / | tr '\n' ' ' > %{install-root}/out/root
   - touch /tmp/scratch && echo "/tmp writable" >> %{install-root}/out/hello
+  - grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status | tr '\n' ' ' > %{install-root}/out/status
+  - ls /dev | tr '\n' ' ' > %{install-root}/out/dev
+  - stat -c '%n %a' / /tmp /dev/shm /buildstream | tr '\n' ' ' > %{install-root}/out/modes
+  - cat /proc/net/dev | wc -l > %{install-root}/out/net
 EOF
 cat >elements/fail.bst <<'EOF'
 kind: manual

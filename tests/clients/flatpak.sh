@@ -63,6 +63,9 @@ t 60 flatpak build --env=MAKEFLAGS=-j4 --env=LDFLAGS=-L/app/lib "$RUN/app" sh -c
 #!/bin/sh
 echo "hello from \$FLATPAK_ID, uid \$(id -u), args: \$*"
 echo "LESS=\$LESS"
+grep -E "^(CapEff|CapBnd|NoNewPrivs|Seccomp):" /proc/self/status
+ls /dev | tr "\n" " "; echo
+stat -c "%n %a" / /app /usr /tmp /dev/shm /run/user/\$(id -u)
 [ -S /run/flatpak/bus ] && echo "session bus: proxied" || echo "session bus: none"
 EOF
 	chmod 755 /app/bin/hello
@@ -87,6 +90,24 @@ t 60 dbus-run-session --config-file="$RUN/bus.conf" -- \
 	flatpak run --env=LESS=-R $app one two >"$RUN/out"
 obs "status: $?"
 out "$RUN/out"
+
+# `flatpak kill` of a running app: Flatpak signals the sandbox it found through --info-fd.
+begin kill
+rm -f "$RUN/shared/"*
+t 60 dbus-run-session --config-file="$RUN/bus.conf" -- sh -c '
+	shared=$1 app=$2
+	flatpak run --filesystem="$shared" --command=sh $app -c "touch $shared/started; sleep 104" &
+	i=0
+	while [ ! -e "$shared/started" ] && [ $i -lt 150 ]; do sleep 0.1; i=$((i + 1)); done
+	flatpak kill $app
+	echo "kill status: $?"
+	wait
+	echo "run status: $?"
+' sh "$RUN/shared" $app >"$RUN/out"
+obs "status: $?"
+out "$RUN/out"
+sleep 0.5
+expect "left running" "$(leftovers "sleep 104")" none
 
 # `flatpak enter` into a running app (setns into the --info-fd child-pid's namespaces).
 begin enter

@@ -12,6 +12,7 @@
 #   SBOX_CLIENTS_TIMEOUT  seconds for one client run (default 300); the whole script takes at
 #                         most six of them
 #   SBOX_CLIENTS_KEEP=1   keep the scratch directory (observations, logs)
+#   SBOX_CLIENTS_STRICT=1 a difference listed in known-differences.txt fails too
 #   CI                    when set, a missing prerequisite fails instead of skipping
 # As root, the clients run as a system user `sboxclient` (created if missing: dbus-daemon
 # and Flatpak need a passwd entry); otherwise as the calling user.
@@ -29,7 +30,11 @@ done
 [ -n "$sbox" ] || sbox=$here/../../target/$(rustc --print host-tuple)/release/sbox
 prefix=${SBOX_CLIENTS_PREFIX:-/var/tmp/sbox-clients}
 limit=${SBOX_CLIENTS_TIMEOUT:-300}
-passed=0 failed=0 skipped=0
+passed=0 failed=0 skipped=0 known=0
+# Differences already filed (issue 16), one "client/case  why" a line: reported as KNOWN, not
+# counted as failures, until SBOX_CLIENTS_STRICT=1 or the line goes.
+known_list=$here/known-differences.txt
+[ "${SBOX_CLIENTS_STRICT:-}" = 1 ] && known_list=/dev/null
 
 if [ ! -x "$sbox" ]; then
 	echo "clients: $sbox: no such binary (cargo build --release first)"
@@ -153,6 +158,13 @@ run_client() {
 	fi
 }
 
+# listed CLIENT/CASE: the reason given in the known-differences list, if the case is there.
+listed() {
+	local line
+	line=$(grep -E "^$1[[:space:]]" "$known_list" 2>/dev/null | head -n 1)
+	[ -n "$line" ] && echo "$line" | sed -E 's/^[^[:space:]]+[[:space:]]+//'
+}
+
 # compare CLIENT: one line per case, with the difference when the two runs disagree.
 compare() {
 	local client=$1 a=$T/obs/bwrap/$1 b=$T/obs/sbox/$1 name
@@ -165,17 +177,26 @@ compare() {
 			echo "FAIL $client/$name: ran under only one of bwrap and sbox"
 			failed=$((failed + 1))
 		elif cmp -s "$a/$name" "$b/$name"; then
-			echo "PASS $client/$name"
+			if why=$(listed "$client/$name"); then
+				echo "PASS $client/$name (now agrees: drop it from known-differences.txt)"
+			else
+				echo "PASS $client/$name"
+			fi
 			passed=$((passed + 1))
 		else
-			echo "FAIL $client/$name: sbox differs from bwrap (- bwrap, + sbox):"
+			if why=$(listed "$client/$name"); then
+				echo "KNOWN $client/$name: $why (- bwrap, + sbox):"
+				known=$((known + 1))
+			else
+				echo "FAIL $client/$name: sbox differs from bwrap (- bwrap, + sbox):"
+				failed=$((failed + 1))
+			fi
 			diff -U0 "$a/$name" "$b/$name" | grep '^[-+][^-+]' | sed 's/^/    /'
 			if [ -s "$b/$name.err" ]; then
 				echo "    sbox run's stderr (errors first):"
-				{ grep -i 'sbox\|bwrap\|error\|fail' "$b/$name.err" || head -n 5 "$b/$name.err"; } |
+				{ grep -iE '(sbox|bwrap): |error|fail' "$b/$name.err" || head -n 5 "$b/$name.err"; } |
 					head -n 5 | cut -c1-300 | sed 's/^/    . /'
 			fi
-			failed=$((failed + 1))
 		fi
 	done
 }
@@ -193,5 +214,6 @@ for client in "${clients[@]}"; do
 done
 
 [ "$skipped" = 0 ] || echo "clients: $skipped client(s) skipped"
+[ "$known" = 0 ] || echo "clients: $known known difference(s) of issue 16, not counted (SBOX_CLIENTS_STRICT=1 counts them)"
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -65,14 +65,23 @@ run write-denied "echo a > $RUN/data/out.txt; echo outside: \$?; echo b > $RUN/w
 expect "host files" "$(ls "$RUN/data/out.txt" "$RUN/work/locked/out.txt" 2>/dev/null | wc -l)" 0
 
 # Through srt's proxy (its socat bridge into the sandbox's network namespace); NO_PROXY names
-# 127.0.0.1, so curl is told to use the proxy explicitly.
-curl_via_proxy='curl -sS --max-time 20 --noproxy "" --proxy "$http_proxy" -w " http=%{http_code}\n"'
+# 127.0.0.1, so curl is told to use the proxy explicitly. srt starts the bridge in the
+# background just before the command: wait until it listens.
+curl_via_proxy='for i in $(seq 50); do (: </dev/tcp/localhost/${http_proxy##*:}) 2>/dev/null && break; sleep 0.1; done
+curl -sS --max-time 20 --noproxy "" --proxy "$http_proxy" -w " http=%{http_code}\n"'
 run http-allowed "$curl_via_proxy http://127.0.0.1:$port_a/index.txt"
 grep -q 'served from a' "$OBS/http-allowed" || obs "unexpected http-allowed: no page"
 run http-denied "$curl_via_proxy -o /dev/null http://127.0.0.1:$port_b/index.txt; curl -sS --max-time 5 --noproxy '*' http://127.0.0.1:$port_a/index.txt; echo direct: \$?"
 grep -q 'http=403' "$OBS/http-denied" || obs "unexpected http-denied: not refused by the proxy"
 
 run exit-status "echo before exit; exit 7"
+
+# The sandbox as the command sees it: ids, credentials, devices, the filesystem's modes, the
+# unix-socket block of srt's own seccomp helper.
+run inside "id -u; id -g; grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status; \
+ls /dev | tr '\n' ' '; echo; stat -c '%n %a %U' /dev/shm /dev/pts /tmp /proc $RUN/work; \
+ls /proc/self/fd | wc -l; /usr/bin/python3 -c 'import socket; socket.socket(socket.AF_UNIX)' 2>&1 | tail -n 1; \
+printenv JAVA_TOOL_OPTIONS | cut -c1-11"
 
 # A signal to the wrapper: SIGTERM to srt alone, as a timeout sends it; SIGINT to its process
 # group, as a terminal's Ctrl-C does (srt passes SIGINT to its shell only, which waits for
