@@ -141,9 +141,11 @@ run_client() {
 			bash "$T/lib/$client.sh" "$bwrap" "$T/run" "$obs" "$T/lib"
 	) </dev/null >"$T/log/$client.$variant.log" 2>&1
 	rc=$?
+	local last
+	last=$(ls -t "$obs" | head -n 1)
 	{
 		if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
-			echo "client run: killed after ${limit} s (last case: $(ls -t "$obs" | head -n 1))"
+			echo "client run: killed after ${limit} s (last case: ${last%.err})"
 		else
 			echo "client run: status $rc"
 		fi
