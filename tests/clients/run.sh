@@ -19,7 +19,7 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
-sbox= clients=()
+sbox='' clients=()
 for a in "$@"; do
 	case $a in
 	srt | flatpak | buildstream) clients+=("$a") ;;
@@ -196,7 +196,7 @@ compare() {
 			diff -U0 "$a/$name" "$b/$name" | grep '^[-+][^-+]' | sed 's/^/    /'
 			if [ -s "$b/$name.err" ]; then
 				echo "    sbox run's stderr (errors first):"
-				{ grep -iE '(sbox|bwrap): |error|fail' "$b/$name.err" || head -n 5 "$b/$name.err"; } |
+				{ grep -E '^(sbox|bwrap): |[Ee]rror|Failed to|FAILURE' "$b/$name.err" || head -n 5 "$b/$name.err"; } |
 					head -n 5 | cut -c1-300 | sed 's/^/    . /'
 			fi
 		fi
