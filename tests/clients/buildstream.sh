@@ -58,6 +58,18 @@ config:
   install-commands:
   - kill -TERM 1; sleep 1; echo alive > %{install-root}/alive
 EOF
+# Another build uid and gid (buildbox-run: --uid/--gid).
+cat >elements/uid.bst <<'EOF'
+kind: manual
+build-depends:
+- base.bst
+sandbox:
+  build-uid: 1234
+  build-gid: 5678
+config:
+  install-commands:
+  - echo "uid $(id -u), gid $(id -g), owner of /buildstream-install $(stat -c %u:%g %{install-root})" > %{install-root}/ids
+EOF
 # The exit code that buildbox-run reported, as BuildStream writes it in the build log.
 reported() {
 	grep -ho "failed with exitcode [0-9]*" "$XDG_CACHE_HOME"/buildstream/logs/sbox-clients/"$1"/*.log 2>/dev/null |
@@ -72,6 +84,12 @@ expect checkout $? 0
 for f in "$RUN/checkout/out/"*; do
 	obs "${f##*/}: $(cat "$f")"
 done
+
+begin build-uid
+t 120 "${bst[@]}" build uid.bst >/dev/null
+expect status $? 0
+t 60 "${bst[@]}" artifact checkout uid.bst --directory "$RUN/checkout-uid" >/dev/null
+obs "ids: $(cat "$RUN/checkout-uid/ids" 2>/dev/null)"
 
 begin failing-command
 t 120 "${bst[@]}" build fail.bst >/dev/null

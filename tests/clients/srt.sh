@@ -87,13 +87,13 @@ printenv JAVA_TOOL_OPTIONS | cut -c1-11"
 # group, as a terminal's Ctrl-C does (srt passes SIGINT to its shell only, which waits for
 # bwrap). srt must return, and the sandboxed command must be gone (srt relies on bwrap's
 # --die-with-parent for that).
-signal_case() { # CASE SIGNAL TARGET MARKER
+signal_case() { # CASE SIGNAL TARGET MARKER [PREFIX]
 	begin "$1"
 	rm -f "$RUN/work/started" "$RUN/work/finished"
 	# Job control: the job gets its own process group, and keeps SIGINT (a plain `&` would
 	# ignore it).
 	set -m
-	"${srt[@]}" "echo started > $RUN/work/started; sleep $4; echo finished > $RUN/work/finished" \
+	"${srt[@]}" "${5:-}echo started > $RUN/work/started; sleep $4; echo finished > $RUN/work/finished" \
 		>"$RUN/out" 2>>"$OBS/$CASE.err" &
 	local pid=$! i=0
 	set +m
@@ -117,6 +117,15 @@ signal_case() { # CASE SIGNAL TARGET MARKER
 }
 signal_case sigterm TERM process 101
 signal_case sigint INT group 102
+# A command that ignores SIGTERM (and its children with it) still goes.
+signal_case sigterm-ignored TERM process 105 "trap '' TERM; "
+
+# The standard streams pass through: a pipe in, both outputs out.
+begin stdio
+printf 'line one\nline two\n' | t 60 "${srt[@]}" 'cat; echo to stderr >&2; echo done' >"$RUN/out"
+obs "status: $?"
+out "$RUN/out"
+expect stderr "$(grep -c 'to stderr' "$OBS/$CASE.err")" 1
 
 begin background-child
 start=$(date +%s)
