@@ -65,7 +65,7 @@ echo "hello from \$FLATPAK_ID, uid \$(id -u), args: \$*"
 echo "LESS=\$LESS"
 grep -E "^(CapEff|CapBnd|NoNewPrivs|Seccomp):" /proc/self/status
 ls /dev | tr "\n" " "; echo
-stat -c "%n %a" / /app /usr /tmp /dev/shm /run/user/\$(id -u)
+stat -c "%n %a" / /app /usr /tmp /dev/shm /run/user/\$(id -u) /.flatpak-info /etc/passwd /etc/group
 [ -S /run/flatpak/bus ] && echo "session bus: proxied" || echo "session bus: none"
 EOF
 	chmod 755 /app/bin/hello
