@@ -81,7 +81,8 @@ run exit-status "echo before exit; exit 7"
 run inside "id -u; id -g; grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status; \
 ls /dev | tr '\n' ' '; echo; stat -c '%n %a %U' /dev/shm /dev/pts /tmp /proc $RUN/work; \
 ls /proc/self/fd | wc -l; /usr/bin/python3 -c 'import socket; socket.socket(socket.AF_UNIX)' 2>&1 | tail -n 1; \
-printenv JAVA_TOOL_OPTIONS | cut -c1-11"
+printenv JAVA_TOOL_OPTIONS | cut -c1-11; \
+echo processes seen: \$(ls -d /proc/[0-9]* | wc -l)"
 
 # A signal to the wrapper: SIGTERM to srt alone, as a timeout sends it; SIGINT to its process
 # group, as a terminal's Ctrl-C does (srt passes SIGINT to its shell only, which waits for
