@@ -42,6 +42,10 @@ cat >"$RUN/settings.json" <<EOF
 }
 EOF
 
+# The mode for nested sandboxes (Docker): the host's /proc bound instead of a fresh one.
+sed 's/^  "bwrapPath"/  "enableWeakerNestedSandbox": true,\n  "bwrapPath"/' "$RUN/settings.json" \
+	>"$RUN/settings-weaker.json"
+
 # The wrapper, from the work directory; `-c` takes a shell command string.
 srt=(node "$cli" --settings "$RUN/settings.json" -c)
 cd "$RUN/work" || exit 1
@@ -120,6 +124,14 @@ signal_case sigterm TERM process 101
 signal_case sigint INT group 102
 # A command that ignores SIGTERM (and its children with it) still goes.
 signal_case sigterm-ignored TERM process 105 "trap '' TERM; "
+
+begin weaker-nested
+t 60 node "$cli" --settings "$RUN/settings-weaker.json" -c "cat $RUN/data/public.txt; \
+cat $RUN/data/secret/key.txt; echo cat: \$?; echo x > $RUN/data/out.txt; echo write: \$?; \
+grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status; stat -c '%n %a' /proc/self/uid_map; \
+exit 3" >"$RUN/out"
+obs "status: $?"
+out "$RUN/out"
 
 # The standard streams pass through: a pipe in, both outputs out.
 begin stdio
