@@ -109,6 +109,27 @@ out "$RUN/out"
 sleep 0.5
 expect "left running" "$(leftovers "sleep 104")" none
 
+# SIGTERM to `flatpak run --die-with-parent` (Flatpak execs bwrap: the signal reaches bwrap)
+# while the app traps SIGTERM: bubblewrap dies of it and the sandbox goes with it.
+begin terminate
+rm -f "$RUN/shared/"*
+t 60 dbus-run-session --config-file="$RUN/bus.conf" -- sh -c '
+	shared=$1 app=$2
+	flatpak run --die-with-parent --filesystem="$shared" --command=sh $app -c "
+		trap \"echo trapped > $shared/trapped\" TERM; touch $shared/started; sleep 106; echo after" &
+	pid=$!
+	i=0
+	while [ ! -e "$shared/started" ] && [ $i -lt 150 ]; do sleep 0.1; i=$((i + 1)); done
+	kill -TERM $pid
+	wait $pid
+	echo "run status: $?"
+' sh "$RUN/shared" $app >"$RUN/out"
+obs "status: $?"
+out "$RUN/out"
+sleep 0.5
+expect "left running" "$(leftovers "sleep 106")" none
+obs "trap ran: $([ -e "$RUN/shared/trapped" ] && echo yes || echo no)"
+
 # `flatpak enter` into a running app (setns into the --info-fd child-pid's namespaces).
 begin enter
 rm -f "$RUN/shared/"*
