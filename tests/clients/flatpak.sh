@@ -130,7 +130,9 @@ sleep 0.5
 expect "left running" "$(leftovers "sleep 106")" none
 obs "trap ran: $([ -e "$RUN/shared/trapped" ] && echo yes || echo no)"
 
-# `flatpak enter` into a running app (setns into the --info-fd child-pid's namespaces).
+# `flatpak enter` into a running app (setns into the --info-fd child-pid's namespaces). First
+# 4 s pass: Flatpak removes an instance whose .ref (held through --lock-file) is more than 3 s
+# old and not locked.
 begin enter
 rm -f "$RUN/shared/"*
 t 90 dbus-run-session --config-file="$RUN/bus.conf" -- sh -c '
@@ -138,10 +140,11 @@ t 90 dbus-run-session --config-file="$RUN/bus.conf" -- sh -c '
 	flatpak run --filesystem="$shared" --command=sh $app -c "
 		echo \$FLATPAK_ID > $shared/started
 		i=0
-		while [ ! -e $shared/stop ] && [ \$i -lt 300 ]; do sleep 0.1; i=\$((i + 1)); done
+		while [ ! -e $shared/stop ] && [ \$i -lt 400 ]; do sleep 0.1; i=\$((i + 1)); done
 		echo stopped" > "$shared/run.out" &
 	i=0
 	while [ ! -e "$shared/started" ] && [ $i -lt 150 ]; do sleep 0.1; i=$((i + 1)); done
+	sleep 4
 	instance=$(flatpak ps --columns=instance,application | awk -v a=$app "\$2 == a { print \$1; exit }")
 	echo "instance found: $([ -n "$instance" ] && echo yes || echo no)"
 	flatpak enter "$instance" sh -c "echo entered; ls /app/bin; grep ^name= /.flatpak-info"
