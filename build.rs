@@ -6,6 +6,7 @@
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=bench/hot-symbols.txt");
+    builtin_profiles();
     let release = std::env::var("PROFILE").as_deref() == Ok("release");
     let target = std::env::var("TARGET").unwrap_or_default();
     if release && target == "x86_64-unknown-linux-gnu" {
@@ -48,4 +49,31 @@ fn glibc_at_least(major: u32, minor: u32) -> bool {
         .split('.')
         .map(|n| n.parse::<u32>().unwrap_or(0));
     (v.next().unwrap_or(0), v.next().unwrap_or(0)) >= (major, minor)
+}
+
+/// The shipped profiles (profiles/*.toml) compiled in, as `PROFILES: [(name, text)]`: the last
+/// search-path entry, so that a binary installed without share/ still has them.
+fn builtin_profiles() {
+    let dir = std::path::Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("profiles");
+    println!("cargo:rerun-if-changed={}", dir.display());
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .expect("profiles/")
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().into_string().ok()?;
+            name.strip_suffix(".toml").map(str::to_string)
+        })
+        .collect();
+    names.sort();
+    let mut out = String::from("pub const PROFILES: &[(&str, &str)] = &[\n");
+    for n in names {
+        let path = dir.join(format!("{n}.toml"));
+        println!("cargo:rerun-if-changed={}", path.display());
+        out += &format!(
+            "    ({n:?}, include_str!({:?})),\n",
+            path.display().to_string()
+        );
+    }
+    out += "];\n";
+    let dst = std::path::Path::new(&std::env::var("OUT_DIR").unwrap()).join("builtin_profiles.rs");
+    std::fs::write(dst, out).unwrap();
 }

@@ -18,6 +18,9 @@
 #   e  make -j2 of a small C project, bare and in a sandbox
 #   f  peak RSS (VmHWM) of the outer process while the sandbox sleeps
 #   g  32 concurrent sandboxes: throughput and failures
+#   p  `--profile make true` against the same sandbox given as options (profile-argv.py
+#      translates its --explain), from a project directory with an empty home (issue 12:
+#      <= 1.10); BENCH_MAX_PROFILE: its own regression bound (CI: 1.5)
 # Needs: hyperfine, bwrap, gcc, make, python3. Run it as a normal user; as root it copies
 # itself and sbox to a temporary directory and re-runs as $BENCH_UID (default: the uid of
 # sboxtest, else 4321). Results (hyperfine JSON, a markdown table) go to $BENCH_OUT (default:
@@ -28,7 +31,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 quick=0
 interleave=0
 sbox2=
-only=a,b,c,d,e,f,g
+only=a,b,c,d,e,f,g,p
 args=()
 while [ $# -gt 0 ]; do
     case $1 in
@@ -47,6 +50,7 @@ if [ "$(id -u)" = 0 ]; then
     uid=${BENCH_UID:-$(id -u sboxtest 2>/dev/null || echo 4321)}
     tmp=$(mktemp -d /tmp/sbox-bench.XXXXXX)
     cp -r "$here" "$tmp/bench"
+    cp -r "$here/../profiles" "$tmp/profiles"
     install -m 755 "$sbox" "$tmp/sbox"
     [ -n "$sbox2" ] && install -m 755 "$sbox2" "$tmp/sbox2"
     chmod -R a+rX "$tmp"
@@ -59,6 +63,7 @@ if [ "$(id -u)" = 0 ]; then
         env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$tmp" BWRAP="$bwrap" \
         BENCH_OUT="${BENCH_OUT:-$tmp/out}" ${BENCH_MAX:+BENCH_MAX=$BENCH_MAX} \
         ${BENCH_TOTAL:+BENCH_TOTAL=$BENCH_TOTAL} \
+        ${BENCH_MAX_PROFILE:+BENCH_MAX_PROFILE=$BENCH_MAX_PROFILE} \
         bash "$tmp/bench/run.sh" "${flags[@]}" --only "$only" "$tmp/sbox"
 fi
 
@@ -265,6 +270,26 @@ if want g; then
         echo "REGRESSION: sbox throughput ${rate[sbox]}/s, bwrap ${rate[bwrap]}/s (limit: 1/$max of bwrap's)"
         status=1
     fi
+fi
+
+if want p; then
+    # The repository's profiles (as root, copied beside this script).
+    export SBOX_PROFILE_PATH=$here/../profiles
+    mkdir -p "$work/pproj/.git" "$work/phome"
+    # The profile layer's cost: reading and merging base < project < make, the variables
+    # (getpwuid, the git work tree), against the same options parsed from the command line.
+    pargs=$(cd "$work/pproj" && HOME=$work/phome python3 "$here/profile-argv.py" "$sbox" make)
+    saved_max=$max
+    max=${BENCH_MAX_PROFILE:-$max}
+    saved_home=$HOME
+    cd "$work/pproj"
+    export HOME=$work/phome
+    compare p 0 "1" \
+        "sbox <make's options> true" "$sbox $pargs true" \
+        "sbox --profile make true" "$sbox --profile make true"
+    cd "$work"
+    export HOME=$saved_home
+    max=$saved_max
 fi
 
 echo "results: $out" >&2

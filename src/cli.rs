@@ -16,6 +16,40 @@ pub enum CliError {
     /// `--help` or `--version`: print this on stdout and exit 0.
     Display(String),
     Invalid(String),
+    /// An error that bubblewrap words with a fixed phrase (programs that drive bwrap match
+    /// it): sbox's wording, and bubblewrap's for the `bwrap` link.
+    Phrased {
+        sbox: String,
+        bwrap: String,
+    },
+}
+
+impl CliError {
+    fn phrased(sbox: impl Into<String>, bwrap: impl Into<String>) -> CliError {
+        CliError::Phrased {
+            sbox: sbox.into(),
+            bwrap: bwrap.into(),
+        }
+    }
+
+    /// Add bubblewrap's phrase to an error worded by sbox.
+    fn or_bwrap(self, phrase: impl Into<String>) -> CliError {
+        match self {
+            CliError::Invalid(sbox) | CliError::Phrased { sbox, .. } => {
+                CliError::phrased(sbox, phrase)
+            }
+            d => d,
+        }
+    }
+
+    /// The message of an error: sbox's, or as `bwrap` bubblewrap's phrase where it has one.
+    pub fn render(&self, as_bwrap: bool) -> &str {
+        match self {
+            CliError::Display(m) | CliError::Invalid(m) => m,
+            CliError::Phrased { bwrap, .. } if as_bwrap => bwrap,
+            CliError::Phrased { sbox, .. } => sbox,
+        }
+    }
 }
 
 fn path_pair(name: &'static str, a: &'static str, b: &'static str, help: &'static str) -> Arg {
@@ -64,9 +98,10 @@ fn fd_pair(name: &'static str, help: &'static str) -> Arg {
 pub fn parse_fd(opt: &str, s: &str) -> Result<RawFd, CliError> {
     match s.parse::<RawFd>() {
         Ok(fd) if fd >= 0 => Ok(fd),
-        _ => Err(CliError::Invalid(format!(
-            "{opt}: '{s}': not a file descriptor number"
-        ))),
+        _ => Err(CliError::phrased(
+            format!("{opt}: '{s}': not a file descriptor number"),
+            format!("Invalid fd: {s}"),
+        )),
     }
 }
 
@@ -100,6 +135,7 @@ pub fn command() -> Command {
              setuid bit and no daemon; its command line is a superset of bubblewrap's.",
         )
         .override_usage("sbox [OPTIONS] [--] COMMAND [ARGS...]")
+        .help_template(help_template("sbox"))
         .disable_version_flag(true)
         .args_override_self(true)
         .arg(
@@ -271,12 +307,12 @@ pub fn command() -> Command {
         .arg(flag(
             "new-session",
             "Process",
-            "Run the command in a new session (no controlling terminal)",
+            "Run the command in a new session (no controlling terminal); sbox's mode already does when sbox has a terminal",
         ))
         .arg(flag(
             "die-with-parent",
             "Process",
-            "Kill the sandbox when sbox dies",
+            "Kill the sandbox when sbox dies, and sbox when its parent dies",
         ))
         .arg(flag(
             "as-pid-1",
@@ -293,6 +329,16 @@ pub fn command() -> Command {
             "Wait for data on FD before using the user namespace (its id maps are written by someone else)",
             "Descriptors",
         ))
+        .arg(fd_arg(
+            "keep-fd",
+            "Pass the caller's descriptor FD on to the command (repeatable; by default only 0, 1 and 2 pass)",
+            "Descriptors",
+        ))
+        .arg(flag(
+            "keep-fds",
+            "Descriptors",
+            "Pass every descriptor the caller left open on to the command, as bubblewrap does (always as bwrap)",
+        ))
         .arg(fd_arg("seccomp", "Install the compiled BPF program read from FD", "Descriptors"))
         .arg(fd_arg(
             "add-seccomp-fd",
@@ -300,6 +346,11 @@ pub fn command() -> Command {
             "Descriptors",
         ))
         .arg(path_one("lock-file", "DEST", "Hold a lock on DEST (inside) while the sandbox runs"))
+        .arg(path_one(
+            "report-planted",
+            "DIR",
+            "After the run, warn of files the sandbox planted under the host directory DIR for programs run later outside it (.git, .envrc, .cargo, .npmrc, .vscode ...)",
+        ))
         .arg(fd_pair("file", "Copy the contents of FD to a new file DEST"))
         .arg(fd_pair("bind-data", "Copy FD to a private file bound on DEST"))
         .arg(fd_pair("ro-bind-data", "Copy FD to a private file bound read-only on DEST"))
@@ -542,6 +593,14 @@ pub fn command() -> Command {
                 .help("Start from a profile (a name in the search path, or a file); repeatable, later ones win")
                 .help_heading("Profiles"),
         )
+        .arg(
+            Arg::new("project")
+                .long("project")
+                .value_name("DIR")
+                .value_parser(value_parser!(PathBuf))
+                .help("The project a profile's ${PROJECT} names (default: the git work tree holding the current directory)")
+                .help_heading("Profiles"),
+        )
         .arg(flag(
             "explain",
             "Profiles",
@@ -550,7 +609,7 @@ pub fn command() -> Command {
         .arg(flag(
             "list-profiles",
             "Profiles",
-            "List the profiles in the search path (name and file), then exit",
+            "List the profiles in the search path (name and file, or (built in)), then exit",
         ))
         .arg(
             Arg::new("verbose")
@@ -569,6 +628,21 @@ pub fn command() -> Command {
                 .trailing_var_arg(true)
                 .value_parser(value_parser!(OsString)),
         )
+        // As in bubblewrap, an option's values are the next arguments whatever they look like:
+        // `--setenv LESS -R` sets LESS to `-R`.
+        .mut_args(|a| {
+            let takes = a.get_long().is_some()
+                && a.get_action().takes_values()
+                && a.get_num_args().is_none_or(|n| n.max_values() > 0);
+            if takes { a.allow_hyphen_values(true) } else { a }
+        })
+}
+
+/// `--help` starts with bubblewrap's first line, naming sbox as it was invoked (`parse_named`).
+fn help_template(name: &str) -> String {
+    format!(
+        "usage: {name} [OPTIONS...] [--] COMMAND [ARGS...]\n\n{{about-with-newline}}\n{{all-args}}{{after-help}}"
+    )
 }
 
 /// `(position on the command line, value)` for every occurrence of a repeatable option.
@@ -638,6 +712,20 @@ pub fn parse_size(opt: &str, s: &str) -> Result<u64, CliError> {
     match n.checked_mul(mult) {
         Some(v) if v > 0 => Ok(v),
         _ => Err(bad()),
+    }
+}
+
+/// The size of a tmpfs, `--size`: at most half the address space, as bubblewrap allows.
+fn parse_tmpfs_size(s: &str) -> Result<u64, CliError> {
+    let max = isize::MAX as u64;
+    match parse_size("--size", s) {
+        Ok(v) if v > max => Err(CliError::phrased(
+            format!(
+                "--size: '{s}': too large (a tmpfs takes at most {max} bytes, half the address space)"
+            ),
+            format!("--size (for tmpfs) is limited to {max}"),
+        )),
+        r => r.map_err(|e| e.or_bwrap("--size takes a non-zero number of bytes")),
     }
 }
 
@@ -768,8 +856,52 @@ fn clap_error(e: clap::Error) -> CliError {
                     }
                 }
             };
-            CliError::Invalid(msg)
+            // bubblewrap's phrases for the same errors.
+            let phrase = match kind {
+                ErrorKind::UnknownArgument => format!("Unknown option {arg}"),
+                ErrorKind::WrongNumberOfValues
+                | ErrorKind::TooFewValues
+                | ErrorKind::InvalidValue
+                    if value.is_empty() =>
+                {
+                    // The context names the option with its values: `--bind <SRC> <DEST>`.
+                    let n = match e.get(ContextKind::InvalidArg) {
+                        Some(ContextValue::String(s)) => s.matches('<').count(),
+                        _ => 1,
+                    };
+                    takes(&arg, n)
+                }
+                ErrorKind::ValueValidation if arg == "--uid" || arg == "--gid" => {
+                    format!("Invalid {}: {value}", &arg[2..])
+                }
+                _ => return CliError::Invalid(msg),
+            };
+            CliError::phrased(msg, phrase)
         }
+    }
+}
+
+/// bubblewrap's phrase for the rule on `--overlay-src`.
+const OVERLAY_SRC_PHRASE: &str = "--overlay-src must be followed by another --overlay-src or one of --overlay, --tmp-overlay, or --ro-overlay";
+
+/// bubblewrap's phrase for a `--perms` or `--size` that modifies nothing.
+fn modifier_phrase(what: &str) -> &'static str {
+    if what == "--size" {
+        "--size must be followed by --tmpfs"
+    } else {
+        "--perms must be followed by an option that creates a file"
+    }
+}
+
+/// bubblewrap's phrase for an option given without its values.
+fn takes(opt: &str, n: usize) -> String {
+    match n {
+        _ if ["--chdir", "--remount-ro", "--argv0"].contains(&opt) => {
+            format!("{opt} takes one argument")
+        }
+        0 | 1 => format!("{opt} takes an argument"),
+        2 => format!("{opt} takes two arguments"),
+        _ => format!("{opt} takes three arguments"),
     }
 }
 
@@ -804,15 +936,18 @@ pub fn expand_args(args: Vec<OsString>) -> Result<Vec<OsString>, CliError> {
     while let Some(a) = rest.pop_front() {
         let s = a.to_string_lossy().into_owned();
         if s == "--args" {
-            let v = rest
-                .pop_front()
-                .ok_or_else(|| CliError::Invalid("--args: missing argument".into()))?;
+            let v = rest.pop_front().ok_or_else(|| {
+                CliError::phrased("--args: missing argument", "--args takes an argument")
+            })?;
             let fd = parse_fd("--args", &v.to_string_lossy())?;
             // SAFETY: F_GETFD only reads the descriptor's flags.
             if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
-                return Err(CliError::Invalid(format!(
-                    "--args: {fd}: not an open file descriptor (open it for sbox, e.g. '{fd}<FILE' in the shell)"
-                )));
+                return Err(CliError::phrased(
+                    format!(
+                        "--args: {fd}: not an open file descriptor (open it for sbox, e.g. '{fd}<FILE' in the shell)"
+                    ),
+                    "Can't read --args data: Bad file descriptor",
+                ));
             }
             reads += 1;
             if reads > 64 {
@@ -963,8 +1098,21 @@ pub fn parse_as(
     args: impl IntoIterator<Item = OsString>,
     profiles: &dyn Profiles,
 ) -> Result<Spec, CliError> {
-    let argv = std::iter::once(OsString::from("sbox")).chain(args);
-    let m = command().try_get_matches_from(argv).map_err(clap_error)?;
+    parse_named(if bwrap { "bwrap" } else { "sbox" }, bwrap, args, profiles)
+}
+
+/// `parse_as`, with the name sbox was invoked by (argv[0]), for the first line of `--help`.
+pub fn parse_named(
+    name: &str,
+    bwrap: bool,
+    args: impl IntoIterator<Item = OsString>,
+    profiles: &dyn Profiles,
+) -> Result<Spec, CliError> {
+    let argv = std::iter::once(OsString::from(name)).chain(args);
+    let m = command()
+        .help_template(help_template(name))
+        .try_get_matches_from(argv)
+        .map_err(clap_error)?;
     let mut defaults = Spec {
         bwrap_mode: bwrap,
         ..Spec::default()
@@ -972,6 +1120,7 @@ pub fn parse_as(
     if bwrap {
         defaults.seccomp.profile = SeccompProfile::None;
     }
+    defaults.origins.wanted = m.contains_id("explain");
 
     // Layers: built-in defaults < each profile (after what it extends) < this command line.
     if m.contains_id("list-profiles") {
@@ -981,12 +1130,20 @@ pub fn parse_as(
         .get_many::<String>("profile")
         .map(|v| v.cloned().collect())
         .unwrap_or_default();
+    let project = m.get_one::<PathBuf>("project");
+    if project.is_some() && names.is_empty() {
+        return Err(CliError::Invalid(
+            "--project: only profiles use it: add --profile NAME".into(),
+        ));
+    }
     let base = if names.is_empty() {
         defaults
     } else {
-        profiles
-            .load(&names, defaults)
-            .map_err(|e| CliError::Invalid(format!("--profile: {e}")))?
+        let mut s = profiles
+            .load(&names, project.map(PathBuf::as_path), defaults)
+            .map_err(|e| CliError::Invalid(format!("--profile: {e}")))?;
+        s.same_cwd = true;
+        s
     };
     // What the profiles set, to tell it apart from what the command line adds (--explain).
     let explain = m.contains_id("explain");
@@ -1001,10 +1158,13 @@ pub fn parse_as(
         return Err(CliError::Display(profile::explain(&spec)));
     }
     if spec.command.is_empty() {
-        return Err(CliError::Invalid(
-            "no command given (usage: sbox [OPTIONS] [--] COMMAND [ARGS...])".into(),
+        return Err(CliError::phrased(
+            "no command given (usage: sbox [OPTIONS] [--] COMMAND [ARGS...])",
+            format!("no command given (usage: {name} [OPTIONS...] [--] COMMAND [ARGS...])"),
         ));
     }
+    // Only now is it known what the sandbox can write: the command line adds mounts too.
+    profile::check_writable(&spec).map_err(|e| CliError::Invalid(format!("--profile: {e}")))?;
     Ok(spec)
 }
 
@@ -1079,7 +1239,8 @@ fn apply_options(m: &ArgMatches, mut spec: Spec) -> Result<Spec, CliError> {
         );
     }
     for (i, v) in indexed::<OsString>(m, "chmod") {
-        let mode = parse_octal("--chmod", &v[0].to_string_lossy())?;
+        let mode = parse_octal("--chmod", &v[0].to_string_lossy())
+            .map_err(|e| e.or_bwrap("--chmod takes an octal argument <= 07777"))?;
         push(
             i,
             FsOp::Chmod {
@@ -1171,19 +1332,24 @@ fn apply_options(m: &ArgMatches, mut spec: Spec) -> Result<Spec, CliError> {
         match item {
             Item::Perms(s) => {
                 if perms.is_some() {
-                    return Err(CliError::Invalid(
-                        "--perms: given twice before one operation".into(),
+                    return Err(CliError::phrased(
+                        "--perms: given twice before one operation",
+                        "--perms given twice for the same action",
                     ));
                 }
-                perms = Some(parse_octal("--perms", s)?);
+                perms = Some(
+                    parse_octal("--perms", s)
+                        .map_err(|e| e.or_bwrap("--perms takes an octal argument <= 07777"))?,
+                );
             }
             Item::Size(s) => {
                 if size.is_some() {
-                    return Err(CliError::Invalid(
-                        "--size: given twice before one operation".into(),
+                    return Err(CliError::phrased(
+                        "--size: given twice before one operation",
+                        "--size given twice for the same action",
                     ));
                 }
-                size = Some(parse_size("--size", s)?);
+                size = Some(parse_tmpfs_size(s)?);
             }
             Item::OverlaySrc(src) => layers.push(src),
             Item::Op(mut op) => {
@@ -1203,38 +1369,47 @@ fn apply_options(m: &ArgMatches, mut spec: Spec) -> Result<Spec, CliError> {
                             1
                         };
                         if lower.len() < need {
-                            return Err(CliError::Invalid(format!(
-                                "{}: needs at least {need} --overlay-src before it",
-                                op.option()
-                            )));
+                            let n = if need == 1 { "one" } else { "two" };
+                            return Err(CliError::phrased(
+                                format!(
+                                    "{}: needs at least {need} --overlay-src before it",
+                                    op.option()
+                                ),
+                                format!("{} requires at least {n} --overlay-src", op.option()),
+                            ));
                         }
                     }
                     _ => {}
                 }
                 if let Some(what) = perms.map(|_| "--perms").or(size.map(|_| "--size")) {
-                    return Err(CliError::Invalid(format!(
-                        "{what}: does not apply to the following {}",
-                        op.option()
-                    )));
+                    return Err(CliError::phrased(
+                        format!("{what}: does not apply to the following {}", op.option()),
+                        modifier_phrase(what),
+                    ));
                 }
                 if !layers.is_empty() {
-                    return Err(CliError::Invalid(format!(
-                        "--overlay-src: must be followed by --overlay, --tmp-overlay or --ro-overlay, not {}",
-                        op.option()
-                    )));
+                    return Err(CliError::phrased(
+                        format!(
+                            "--overlay-src: must be followed by --overlay, --tmp-overlay or --ro-overlay, not {}",
+                            op.option()
+                        ),
+                        OVERLAY_SRC_PHRASE,
+                    ));
                 }
                 spec.ops.push(op);
             }
         }
     }
     if let Some(what) = perms.map(|_| "--perms").or(size.map(|_| "--size")) {
-        return Err(CliError::Invalid(format!(
-            "{what}: must be followed by the operation it modifies"
-        )));
+        return Err(CliError::phrased(
+            format!("{what}: must be followed by the operation it modifies"),
+            modifier_phrase(what),
+        ));
     }
     if !layers.is_empty() {
-        return Err(CliError::Invalid(
-            "--overlay-src: must be followed by --overlay, --tmp-overlay or --ro-overlay".into(),
+        return Err(CliError::phrased(
+            "--overlay-src: must be followed by --overlay, --tmp-overlay or --ro-overlay",
+            OVERLAY_SRC_PHRASE,
         ));
     }
 
@@ -1286,23 +1461,38 @@ fn apply_options(m: &ArgMatches, mut spec: Spec) -> Result<Spec, CliError> {
         .collect::<Result<_, _>>()?;
     spec.fds.seccomp = match (one_program, added.is_empty()) {
         (Some(_), false) => {
-            return Err(CliError::Invalid(
-                "--seccomp: cannot be combined with --add-seccomp-fd".into(),
+            // bubblewrap names the one given second.
+            let first = |id| m.indices_of(id).and_then(|mut i| i.next());
+            let phrase = if first("seccomp") < first("add-seccomp-fd") {
+                "--add-seccomp-fd cannot be combined with --seccomp"
+            } else {
+                "--seccomp cannot be combined with --add-seccomp-fd"
+            };
+            return Err(CliError::phrased(
+                "--seccomp: cannot be combined with --add-seccomp-fd",
+                phrase,
             ));
         }
         (Some(p), true) => vec![p],
         (None, _) => added,
     };
+    spec.fds.keep = indexed::<String>(m, "keep-fd")
+        .into_iter()
+        .map(|(_, v)| parse_fd("--keep-fd", v[0]))
+        .collect::<Result<_, _>>()?;
+    spec.fds.keep_inherited = spec.bwrap_mode || on("keep-fds");
     let explicit_user = on("unshare-user");
     if spec.fds.userns_block.is_some() {
         if !explicit_user {
-            return Err(CliError::Invalid(
-                "--userns-block-fd: needs --unshare-user".into(),
+            return Err(CliError::phrased(
+                "--userns-block-fd: needs --unshare-user",
+                "--userns-block-fd requires --unshare-user",
             ));
         }
         if spec.fds.info.is_none() {
-            return Err(CliError::Invalid(
-                "--userns-block-fd: needs --info-fd (to learn the child pid)".into(),
+            return Err(CliError::phrased(
+                "--userns-block-fd: needs --info-fd (to learn the child pid)",
+                "--userns-block-fd requires --info-fd",
             ));
         }
         if spec.ns.disable_userns {
@@ -1320,8 +1510,26 @@ fn apply_options(m: &ArgMatches, mut spec: Spec) -> Result<Spec, CliError> {
         .get_many::<PathBuf>("lock-file")
         .map(|v| v.cloned().collect())
         .unwrap_or_default();
+    for dir in m
+        .get_many::<PathBuf>("report-planted")
+        .into_iter()
+        .flatten()
+    {
+        if !dir.is_absolute() {
+            return Err(CliError::Invalid(format!(
+                "--report-planted: {}: not an absolute path",
+                dir.display()
+            )));
+        }
+        if !spec.report_planted.contains(dir) {
+            spec.report_planted.push(dir.clone());
+        }
+    }
     if m.get_many::<OsString>("argv0").is_some_and(|v| v.len() > 1) {
-        return Err(CliError::Invalid("--argv0: used multiple times".into()));
+        return Err(CliError::phrased(
+            "--argv0: used multiple times",
+            "--argv0 used multiple times",
+        ));
     }
     spec.argv0 = m.get_one::<OsString>("argv0").cloned();
     spec.exec_label = last(m, "exec-label", &mut warnings);
@@ -1329,8 +1537,9 @@ fn apply_options(m: &ArgMatches, mut spec: Spec) -> Result<Spec, CliError> {
     spec.level_prefix = on("level-prefix");
     spec.hostname = last(m, "hostname", &mut warnings).or(spec.hostname);
     if spec.hostname.is_some() && !spec.ns.uts {
-        return Err(CliError::Invalid(
-            "--hostname: needs a UTS namespace: add --unshare-uts".into(),
+        return Err(CliError::phrased(
+            "--hostname: needs a UTS namespace: add --unshare-uts",
+            "Specifying --hostname requires --unshare-uts",
         ));
     }
 
@@ -1343,8 +1552,9 @@ fn apply_options(m: &ArgMatches, mut spec: Spec) -> Result<Spec, CliError> {
     spec.die_with_parent = on("die-with-parent");
     spec.as_pid_1 = on("as-pid-1");
     if spec.as_pid_1 && !spec.ns.pid {
-        return Err(CliError::Invalid(
-            "--as-pid-1: needs a PID namespace: add --unshare-pid".into(),
+        return Err(CliError::phrased(
+            "--as-pid-1: needs a PID namespace: add --unshare-pid",
+            "Specifying --as-pid-1 requires --unshare-pid",
         ));
     }
     let mut env: Vec<(usize, &str, &OsString, Option<&OsString>)> =
@@ -1383,7 +1593,7 @@ fn apply_options(m: &ArgMatches, mut spec: Spec) -> Result<Spec, CliError> {
         let set: Vec<caps::Capability> = if name.eq_ignore_ascii_case("ALL") {
             caps::all().into_iter().collect()
         } else {
-            vec![parse_cap(opt, name)?]
+            vec![parse_cap(opt, name).map_err(|e| e.or_bwrap(format!("unknown cap: {name}")))?]
         };
         for c in set {
             spec.caps.retain(|x| *x != c);
@@ -1469,7 +1679,7 @@ mod tests {
 
     fn err(args: &[&str]) -> String {
         match p(args) {
-            Err(CliError::Invalid(s)) => s,
+            Err(e @ (CliError::Invalid(_) | CliError::Phrased { .. })) => e.render(false).into(),
             other => panic!("expected an error, got {other:?}"),
         }
     }
@@ -1536,6 +1746,25 @@ mod tests {
         assert!(err(&["--perms", "9", "--dir", "/x", "true"]).contains("octal"));
         assert!(err(&["--size", "1M", "--dir", "/x", "true"]).starts_with("--size"));
         assert!(err(&["--perms", "0700", "true"]).starts_with("--perms"));
+        // A tmpfs size is at most half the address space, as bubblewrap allows.
+        let max = "9223372036854775807";
+        assert_eq!(
+            p(&["--size", max, "--tmpfs", "/t", "true"]).unwrap().ops[0],
+            FsOp::Tmpfs {
+                dst: "/t".into(),
+                perms: None,
+                size: Some(i64::MAX as u64)
+            }
+        );
+        let e = p(&["--size", "9223372036854775809", "--tmpfs", "/t", "true"]).unwrap_err();
+        assert_eq!(
+            e.render(true),
+            "--size (for tmpfs) is limited to 9223372036854775807"
+        );
+        assert!(
+            e.render(false)
+                .starts_with("--size: '9223372036854775809': too large")
+        );
     }
 
     #[test]
@@ -1604,6 +1833,56 @@ mod tests {
             assert!(e.starts_with(start), "{args:?} gave {e:?}");
             assert!(!e.contains('\n'), "{e:?}");
         }
+    }
+
+    #[test]
+    fn every_option_value_may_start_with_a_hyphen() {
+        let mut cmd = command();
+        cmd.build();
+        let mut checked = 0;
+        for a in cmd.get_arguments() {
+            let (Some(long), Some(n)) = (a.get_long(), a.get_num_args()) else {
+                continue;
+            };
+            if !a.get_action().takes_values() || n.max_values() == 0 || a.is_require_equals_set() {
+                continue;
+            }
+            let values: Vec<String> = (0..n.min_values()).map(|i| format!("-v{i}")).collect();
+            let mut argv = vec!["sbox".to_string(), format!("--{long}")];
+            argv.extend(values.iter().cloned());
+            argv.push("true".into());
+            let m = match command().try_get_matches_from(&argv) {
+                Ok(m) => m,
+                // A typed option (--uid, a port) refusing `-v0` took it as its value.
+                Err(e)
+                    if e.kind() == ErrorKind::ValueValidation
+                        || e.kind() == ErrorKind::InvalidValue =>
+                {
+                    checked += 1;
+                    continue;
+                }
+                Err(e) => panic!("{argv:?}: {e}"),
+            };
+            let raw: Vec<String> = m
+                .get_raw(a.get_id().as_str())
+                .unwrap()
+                .map(|v| v.to_string_lossy().into_owned())
+                .collect();
+            assert_eq!(raw, values, "--{long}");
+            checked += 1;
+        }
+        assert!(checked > 50, "{checked}");
+        // A missing value at the end is still an error, as in bubblewrap.
+        assert!(err(&["--setenv", "A"]).starts_with("--setenv: missing argument"));
+        assert!(err(&["--bind", "/a"]).starts_with("--bind: missing argument"));
+        let s = p(&["--setenv", "LESS", "-R", "--unsetenv", "-x", "true"]).unwrap();
+        assert_eq!(
+            s.env,
+            [
+                EnvOp::Set("LESS".into(), "-R".into()),
+                EnvOp::Unset("-x".into())
+            ]
+        );
     }
 
     #[test]

@@ -18,14 +18,16 @@ fn sbox_main() {
     } else {
         ""
     };
-    // Invoked through a link named bwrap: bubblewrap's defaults, exactly.
+    // Invoked through a link named bwrap: bubblewrap's defaults, exactly, and its messages:
+    // its name first, and its phrases where it has them (programs match them).
     let bwrap = std::path::Path::new(&argv0).file_name() == Some("bwrap".as_ref());
+    let name = if bwrap { "bwrap" } else { "sbox" };
     let parsed = cli::expand_args(args).and_then(|a| {
         // --doctor, --completions, --mkroot do something else than start a sandbox.
         if let Some(mode) = cli::mode(&a)? {
             std::process::exit(run_mode(mode, prefix));
         }
-        cli::parse_as(bwrap, a, &sbox::profile::Host)
+        cli::parse_named(&argv0.to_string_lossy(), bwrap, a, &sbox::profile::Host)
     });
     let spec = match parsed {
         Ok(s) => s,
@@ -33,21 +35,22 @@ fn sbox_main() {
             print!("{text}");
             std::process::exit(0)
         }
-        Err(CliError::Invalid(msg)) => {
-            eprintln!("{prefix}sbox: {msg}");
+        Err(e) => {
+            eprintln!("{prefix}{name}: {}", e.render(bwrap));
             std::process::exit(1)
         }
     };
+    let warning = if bwrap { "" } else { "warning: " };
     for w in &spec.warnings {
         eprintln!(
-            "{}sbox: warning: {w}",
+            "{}{name}: {warning}{w}",
             if prefix.is_empty() { "" } else { "<4>" }
         );
     }
     let code = match sbox::launch::run(&spec) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("{prefix}sbox: {e}");
+            eprintln!("{prefix}{name}: {}", e.render(bwrap));
             1
         }
     };

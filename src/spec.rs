@@ -201,6 +201,11 @@ pub struct Fds {
     pub userns_block: Option<RawFd>,
     /// `--seccomp` and `--add-seccomp-fd`: compiled BPF programs, installed last, in order.
     pub seccomp: Vec<RawFd>,
+    /// `--keep-fd`: the caller's descriptors passed on to the command.
+    pub keep: Vec<RawFd>,
+    /// `--keep-fds` (always as `bwrap`): every descriptor the caller left open (not
+    /// close-on-exec) is passed on, but those that the options above consume.
+    pub keep_inherited: bool,
 }
 
 /// An environment edit, applied in order after `clear`.
@@ -211,6 +216,9 @@ pub enum EnvOp {
     /// A profile's `env.keep`: the caller's variables whose names match this glob (`*`, `?`)
     /// survive `clear`.
     Keep(String),
+    /// A profile's `env.offline`: set only when the sandbox has no network (decided once the
+    /// command line is applied: `--share-net` drops it).
+    Offline(OsString, OsString),
 }
 
 /// Shell-style match of `name` against `pattern`, where `*` is any run and `?` one character.
@@ -292,6 +300,19 @@ impl Landlock {
     }
 }
 
+/// What a profile adds to one of its binds, keyed by the bind's destination (a later layer's
+/// mount on the same path drops it).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BindExtra {
+    pub dst: PathBuf,
+    /// `create = true`: the source directory is made on the host (mode 0700, parents too)
+    /// before the sandbox is built, walking down from this directory, which the caller must
+    /// own, without following a symlink.
+    pub create_from: Option<PathBuf>,
+    /// `missing = "..."`: what to do, said in one line when the optional source is missing.
+    pub missing: Option<String>,
+}
+
 /// Resource limits, applied through a cgroup v2 subtree.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Limits {
@@ -316,12 +337,22 @@ pub struct Origins {
     pub layers: Vec<(String, PathBuf)>,
     /// The layer that last changed each value, keyed as `--explain` prints them.
     pub by_key: std::collections::BTreeMap<String, String>,
+    /// `--explain` was given: only then is `by_key` filled (it costs more than the rest of
+    /// loading the profiles).
+    pub wanted: bool,
 }
 
 /// Everything sbox needs to know to start one sandbox.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Spec {
     pub ops: Vec<FsOp>,
+    /// How many of `ops`, from the start, come from profiles: their host sources and their
+    /// destinations in the new root are opened without following any symlink (a previous
+    /// sandbox could have planted one); the command line's follow them, as in bubblewrap.
+    pub profile_ops: usize,
+    /// Host paths the sandbox must not be able to write: the profile files used, their
+    /// directories, and the search-path directories consulted before them.
+    pub protect: Vec<PathBuf>,
     pub ns: Namespaces,
     /// uid inside the sandbox (default: the caller's).
     pub uid: Option<u32>,
@@ -346,6 +377,9 @@ pub struct Spec {
     pub fds: Fds,
     /// `--lock-file`: paths inside the sandbox locked while it runs.
     pub lock_files: Vec<PathBuf>,
+    /// `--report-planted`: host directories checked after the run for files the sandbox
+    /// planted for programs run later outside it (a `.git`, an `.envrc`, ...).
+    pub report_planted: Vec<PathBuf>,
     /// `--argv0`: argv[0] of the command.
     pub argv0: Option<OsString>,
     /// `--level-prefix`: prefix messages with their syslog level, e.g. `<3>`.
@@ -360,6 +394,11 @@ pub struct Spec {
     pub warnings: Vec<String>,
     /// `--explain` only: where the values came from. Empty without profiles.
     pub origins: Origins,
+    /// Profile keys of binds (`create`, `missing`), by destination.
+    pub bind_extras: Vec<BindExtra>,
+    /// Set with `--profile`: when the caller's working directory exists in the sandbox but is
+    /// another directory there (a profile mount hides it), that is an error, not a silent move.
+    pub same_cwd: bool,
     /// The command and its arguments.
     pub command: Vec<OsString>,
 }

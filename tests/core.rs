@@ -208,6 +208,69 @@ fn die_with_parent_kills_the_sandbox() {
     }
 }
 
+#[test]
+fn die_with_parent_also_follows_sboxs_caller() {
+    // Killing the program that started sbox (as a timeout does) ends the sandbox.
+    for (extra, marker) in [(&[][..], "2718.1"), (&["--unshare-pid"][..], "2718.2")] {
+        let mut args = vec!["--ro-bind", "/", "/", "--die-with-parent"];
+        args.extend_from_slice(extra);
+        assert!(
+            killing_the_caller_ends_the_sandbox(bin(), &args, marker),
+            "{extra:?}: the sandbox outlived sbox's caller"
+        );
+    }
+}
+
+#[test]
+fn a_signal_ends_a_shell_waiting_for_its_child() {
+    // A shell ignores SIGINT/SIGTERM meant for it while a foreground child runs: the signal
+    // must reach every process of the sandbox, as a terminal's Ctrl-C reaches its group.
+    use nix::sys::signal::Signal;
+    for (i, extra) in [&[][..], &["--unshare-pid"][..]].iter().enumerate() {
+        for (sig, code) in [(Signal::SIGINT, 130), (Signal::SIGTERM, 143)] {
+            let marker = format!("3.{i}{code}");
+            let script = format!("echo ready; sleep {marker}; echo after-sleep");
+            let mut args = vec!["--ro-bind", "/", "/"];
+            args.extend_from_slice(extra);
+            args.extend_from_slice(&["bash", "-c", &script]);
+            let mut child = sbox_cmd(&args).stdout(Stdio::piped()).spawn().unwrap();
+            let mut out = BufReader::new(child.stdout.take().unwrap());
+            let mut line = String::new();
+            out.read_line(&mut line).unwrap();
+            assert_eq!(line.trim(), "ready");
+            // The shell is waiting for its child.
+            wait_for(&format!("sleep\0{marker}"));
+            let t = Instant::now();
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), sig).unwrap();
+            let mut rest = String::new();
+            std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+            let status = child.wait().unwrap();
+            assert!(
+                t.elapsed() < Duration::from_secs(2),
+                "{extra:?} {sig}: too slow"
+            );
+            assert_eq!(rest, "", "{extra:?} {sig}");
+            assert_eq!(status.code(), Some(code), "{extra:?} {sig}");
+        }
+    }
+}
+
+#[test]
+fn init_ignores_a_signal_sent_from_inside() {
+    // As bubblewrap's: a build that signals pid 1 goes on.
+    let o = sbox(&[
+        "--ro-bind",
+        "/",
+        "/",
+        "--unshare-pid",
+        "sh",
+        "-c",
+        "kill -TERM 1; kill -INT 1; kill -HUP 1; sleep 0.3; echo alive",
+    ]);
+    assert_eq!(stdout(&o).trim(), "alive", "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(0));
+}
+
 fn signal_reaches_command(extra: &[&str]) {
     let mut args = vec!["--ro-bind", "/", "/"];
     args.extend_from_slice(extra);
@@ -610,10 +673,14 @@ fn chdir_and_environment() {
 }
 
 #[test]
-fn new_session_detaches_from_the_terminal_session() {
-    let code = "import os; print(os.getsid(0) == os.getpid())";
-    assert_eq!(py_ok(&[], code).trim(), "False");
-    assert_eq!(py_ok(&["--new-session"], code).trim(), "True");
+fn the_command_leads_a_process_group_of_its_own() {
+    // Signals sbox passes on reach all of it; without a controlling terminal in sbox (as
+    // here) a new session is not needed (tests/terminal.rs covers the terminal cases).
+    let code = "import os; print(os.getpgid(0) == os.getpid(), os.getsid(0) == os.getpid())";
+    assert_eq!(py_ok(&[], code).trim(), "True False");
+    assert_eq!(py_ok(&["--new-session"], code).trim(), "True True");
+    let o = sbox(&["--ro-bind", "/", "/", "python3", "-c", code]);
+    assert_eq!(stdout(&o).trim(), "True False", "{}", stderr(&o));
 }
 
 #[test]
@@ -806,4 +873,40 @@ fn fixture_root_built_from_host_programs() {
     // Programs not put into the root are not there.
     let o = sbox(&["--ro-bind", r, "/", "python3", "-c", "1"]);
     assert_one_line_error(&o, "exec: python3: command not found");
+}
+
+/// --report-planted DIR: after the run, one warning line per file planted under DIR for a
+/// program run later outside the sandbox; nothing for ordinary files.
+#[test]
+fn report_planted_names_each_planted_file() {
+    let d = scratch("report-planted");
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    let dir = d.to_str().unwrap();
+    let script =
+        format!("mkdir {dir}/sub && touch {dir}/sub/.envrc {dir}/a.o && ln -s / {dir}/.git");
+    let o = sbox(&[
+        "--ro-bind",
+        "/",
+        "/",
+        "--bind",
+        dir,
+        dir,
+        "--report-planted",
+        dir,
+        "sh",
+        "-c",
+        &script,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 2, "{err}");
+    for p in ["sub/.envrc", ".git"] {
+        assert!(
+            err.lines()
+                .any(|l| l.starts_with(&format!("sbox: warning: {dir}/{p}: planted"))),
+            "{p}: {err}"
+        );
+    }
+    let o = sbox(&["--ro-bind", "/", "/", "--report-planted", "rel", "true"]);
+    assert_one_line_error(&o, "--report-planted: rel: not an absolute path");
 }

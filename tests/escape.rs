@@ -302,3 +302,81 @@ fn unknown_syscall_under_strict() {
         "ENOSYS"
     ); // syslog
 }
+
+#[test]
+fn read_or_ptrace_init() {
+    // init stays enterable from outside (--info-fd's child-pid), so the command's Landlock
+    // domain is what keeps it from init's memory, binary and namespaces; as sbox and as bwrap.
+    let code = "import os, ctypes, errno\n\
+        libc = ctypes.CDLL(None, use_errno=True)\n\
+        out = []\n\
+        for f in ['/proc/1/mem', '/proc/1/environ', '/proc/1/ns/user', '/proc/1/root/']:\n    \
+            try:\n        os.open(f, os.O_RDONLY); out.append('opened')\n    \
+            except OSError as e:\n        out.append(errno.errorcode[e.errno])\n\
+        try:\n    os.readlink('/proc/1/exe'); out.append('exe')\n\
+        except OSError as e:\n    out.append(errno.errorcode[e.errno])\n\
+        out.append('ok' if libc.ptrace(16, 1, 0, 0) == 0 else errno.errorcode[ctypes.get_errno()])\n\
+        print(' '.join(out))";
+    let link = scratch("escape-bwrap-link").join("bwrap");
+    std::os::unix::fs::symlink(bin(), &link).unwrap();
+    for prog in [bin(), link.as_path()] {
+        let o = as_user(prog)
+            .args(BASE)
+            .args(["python3", "-c", code])
+            .output()
+            .unwrap();
+        assert_eq!(
+            stdout(&o).trim(),
+            "EACCES EACCES EACCES EACCES EACCES EPERM",
+            "{prog:?} {}",
+            stderr(&o)
+        );
+    }
+}
+
+#[test]
+fn write_proc_knobs_of_a_process_outside() {
+    // Without a PID namespace the host's /proc is bound: a process of the same user outside
+    // the sandbox must keep its OOM score, autogroup nice value and page reference bits.
+    let mut victim = outsider();
+    let pid = victim.id();
+    let knob = |name: &str| std::fs::read_to_string(format!("/proc/{pid}/{name}")).ok();
+    let before = (knob("oom_score_adj"), knob("autogroup"));
+    let code = format!(
+        "import errno\nfor name, v in [('oom_score_adj', '900'), ('autogroup', '7'), ('clear_refs', '1')]:\n    try:\n        open('/proc/{pid}/' + name, 'w').write(v); print(name, 'ok')\n    except OSError as e:\n        print(name, errno.errorcode[e.errno])"
+    );
+    let o = sbox(&[
+        "--ro-bind",
+        "/",
+        "/",
+        "--proc",
+        "/proc",
+        "python3",
+        "-c",
+        &code,
+    ]);
+    let out = stdout(&o);
+    assert_eq!((knob("oom_score_adj"), knob("autogroup")), before, "{out}");
+    for name in ["oom_score_adj", "autogroup", "clear_refs"] {
+        let line = out.lines().find(|l| l.starts_with(name));
+        // A kernel without autogroup has no such file (ENOENT): nothing to attack.
+        assert!(
+            matches!(line, Some(l) if l.ends_with("EROFS") || l.ends_with("ENOENT") && knob(name).is_none()),
+            "{name}: {out}{}",
+            stderr(&o)
+        );
+    }
+    // Under the `bwrap` link the host's /proc stays writable, as bubblewrap binds it.
+    let link = scratch("proc-link").join("bwrap");
+    std::os::unix::fs::symlink(bin(), &link).unwrap();
+    let o = as_user(&link)
+        .args(["--ro-bind", "/", "/", "--proc", "/proc", "sh", "-c"])
+        .arg(format!(
+            "echo 0 > /proc/{pid}/oom_score_adj && echo written"
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&o).trim(), "written", "{}", stderr(&o));
+    victim.kill().unwrap();
+    victim.wait().unwrap();
+}

@@ -62,16 +62,50 @@ fn extra_sections() -> String {
         &mut r,
         "A user and a mount namespace are always created; only the caller's uid and gid are \
          mapped. Before the command starts, every capability is dropped (except *--cap-add*), \
-         no_new_privs is set, descriptors other than 0, 1 and 2 are closed, then Landlock and \
-         the seccomp policy are installed, seccomp last. With *--unshare-pid* the sandbox has \
-         an init (pid 1) that reaps orphans and passes SIGINT, SIGTERM, SIGHUP, SIGQUIT, \
-         SIGUSR1 and SIGUSR2 on to the command.",
+         no_new_privs is set, descriptors other than 0, 1 and 2 are closed (except those \
+         passed with *--keep-fd*, *--keep-fds* or *--sync-fd*), then Landlock and the seccomp \
+         policy are installed, seccomp last. SIGINT, SIGTERM, SIGHUP, SIGQUIT, \
+         SIGUSR1 and SIGUSR2 sent to sbox reach every process of the sandbox: with \
+         *--unshare-pid* its init (pid 1), which reaps orphans and ignores signals sent to it \
+         from inside, passes them to all the others; without, the command's process group gets \
+         them.",
+    );
+    para(
+        &mut r,
+        "When standard input, output or error is a terminal, the command gets a \
+         pseudo-terminal of its own, relayed by sbox (your terminal is raw meanwhile, and its \
+         modes are restored at the end): nothing inside can read or drive your terminal. \
+         Otherwise the command starts a new session when sbox has a controlling terminal, and \
+         leads a process group of its own when it has none. Under the *bwrap* link: no \
+         pseudo-terminal, and the caller's session unless *--new-session*, as bubblewrap.",
     );
     para(
         &mut r,
         "Invoked through a link named *bwrap*, sbox keeps bubblewrap's defaults exactly where \
          its own are stricter: no seccomp policy unless one is named, no limit on nested user \
-         namespaces, non-recursive *--remount-ro*.",
+         namespaces, non-recursive *--remount-ro*, and every descriptor the caller left open \
+         (not close-on-exec) passed on to the command, as with *--keep-fds*. Its messages are \
+         then bubblewrap's: bwrap: first, and bubblewrap's phrases where it has them \
+         (Unknown option, Can't find source path, ...), which programs that drive bwrap match.",
+    );
+
+    r.control("SH", ["INHERITED DESCRIPTORS"]);
+    para(
+        &mut r,
+        "As *sbox*, the command gets only descriptors 0, 1 and 2 unless more are asked for: \
+         *--keep-fd* _N_ passes one (repeatable), *--keep-fds* every one the caller left open \
+         without close-on-exec. Neither sbox's own descriptors nor those that options consume \
+         reach the command: those of *--args*, *--info-fd*, *--json-status-fd*, *--block-fd*, \
+         *--userns-block-fd*, *--seccomp*, *--file*, *--bind-data*, *--bind-fd*, *--userns* and \
+         *--pidns*. Neither sbox nor the sandbox's init keeps a copy of a passed descriptor, \
+         so the command's closing it is seen at once.",
+    );
+    para(
+        &mut r,
+        "A make jobserver (MAKEFLAGS=--jobserver-auth=R,W, from a recipe marked + or running \
+         $(MAKE)): *--keep-fd* _R_ *--keep-fd* _W_, or *--keep-fds*; make 4.4's fifo jobserver \
+         needs the fifo bound instead. Socket activation (LISTEN_FDS=N): *--keep-fd* 3 and \
+         the following, and LISTEN_PID set to the command's pid inside.",
     );
 
     r.control("SH", ["PROFILES"]);
@@ -79,8 +113,17 @@ fn extra_sections() -> String {
         &mut r,
         "*--profile* _NAME_ loads a TOML profile: the same options, written down. It is looked \
          for in each directory of *$SBOX_PROFILE_PATH* (colon-separated), then \
-         _~/.config/sbox/profiles_, _/etc/sbox/profiles_, then the profiles installed with sbox in \
-         _PREFIX/share/sbox/profiles_.",
+         _~/.config/sbox/profiles_, _/etc/sbox/profiles_, the profiles installed with sbox in \
+         _PREFIX/share/sbox/profiles_, then the same shipped profiles compiled into sbox; in \
+         *extends*, _builtin:NAME_ names the compiled-in one.",
+    );
+    para(
+        &mut r,
+        "A profile's mounts pass through no symlink below the caller's own places (the home, \
+         the project, the working directory, the cache and runtime directories): a previous \
+         sandbox could have planted one. The project is never the home, a parent of it or /: \
+         name it with *--project* _DIR_. A profile that its own sandbox could rewrite (under a \
+         writable bind not covered by a later read-only one) is refused.",
     );
 
     r.control("SH", ["LIMITS"]);
@@ -91,7 +134,9 @@ fn extra_sections() -> String {
          D-Bus, for a transient scope with Delegate=yes, or uses the cgroup it already runs in \
          when that is a delegated cgroup v2 subtree (a container, a unit with Delegate=yes). \
          Every limit is written and read back; when the command is killed for exceeding \
-         *--mem*, sbox says so and exits with status 137.",
+         *--mem*, sbox says so and exits with status 137. The command can't lift them: it runs \
+         in a cgroup namespace of its own, rooted at its limited cgroup, and every cgroup2 \
+         mount the sandbox sees is read-only inside.",
     );
     para(
         &mut r,

@@ -91,3 +91,69 @@ fn landlock_path_missing_inside_is_one_line_error() {
     let o = py(&["--landlock-ro", "/no/such/dir"], "pass");
     assert_one_line_error(&o, "--landlock-ro: /no/such/dir: ");
 }
+
+/// Python making syscalls both ways: `x64(nr, a, b)` through libc, `i386(nr, a, b)` through
+/// `int 0x80` from this x86_64 process (the kernel takes it as an i386 call: the way a
+/// sandboxed program reaches the i386 table without being a 32-bit binary). Each prints the
+/// errno's name or "ok".
+const BOTH_ARCHES: &str = r#"import ctypes, errno, mmap
+libc = ctypes.CDLL(None, use_errno=True)
+# push rbx; mov eax, edi; mov ebx, esi; mov ecx, edx; int 0x80; pop rbx; ret
+code = bytes([0x53, 0x89, 0xf8, 0x89, 0xf3, 0x89, 0xd1, 0xcd, 0x80, 0x5b, 0xc3])
+page = mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
+page.write(code)
+addr = ctypes.addressof(ctypes.c_char.from_buffer(page))
+int80 = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int)(addr)
+def x64(nr, a=0, b=0):
+    r = libc.syscall(ctypes.c_long(nr), ctypes.c_long(a), ctypes.c_long(b))
+    print('ok' if r >= 0 else errno.errorcode[ctypes.get_errno()])
+def i386(nr, a=0, b=0):
+    r = int80(nr, a, b)
+    print('ok' if r >= 0 or r < -4095 else errno.errorcode[-r])
+"#;
+
+#[test]
+fn i386_calls_meet_the_same_policy() {
+    // ptrace(PTRACE_TRACEME) and getpid: x86_64 101 and 39, i386 26 and 20.
+    let code = format!(
+        "{BOTH_ARCHES}x64(101); i386(26); x64(39); i386(20)\n\
+         # socket(AF_PACKET): x86_64 41, i386 359; and through socketcall (102), whose\n\
+         # arguments are in memory: SYS_SOCKET (1) is refused, SYS_GETSOCKNAME (6) reaches\n\
+         # the kernel (EFAULT: its argument block is a null pointer).\n\
+         x64(41, 17, 3); i386(359, 17, 3); i386(102, 1, 0); i386(102, 6, 0)"
+    );
+    let strict = [
+        "--seccomp-profile",
+        "strict",
+        "--seccomp-allow-32bit",
+        "--seccomp-deny",
+        "getpid:EACCES",
+    ];
+    let out = py_ok(&strict, &code);
+    let got: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!(
+        got,
+        [
+            "ENOSYS",
+            "ENOSYS",
+            "EACCES",
+            "EACCES",
+            "EAFNOSUPPORT",
+            "EAFNOSUPPORT",
+            "EAFNOSUPPORT",
+            "EFAULT"
+        ],
+        "{out}"
+    );
+    // The default profile with a deny: getpid refused on both, and unshare(CLONE_NEWUSER).
+    let default = ["--seccomp-allow-32bit", "--seccomp-deny", "getpid:EPERM"];
+    let out = py_ok(
+        &default,
+        &format!("{BOTH_ARCHES}x64(39); i386(20); x64(272, 0x10000000); i386(310, 0x10000000)"),
+    );
+    assert_eq!(
+        out.split_whitespace().collect::<Vec<_>>(),
+        ["EPERM", "EPERM", "EPERM", "EPERM"],
+        "{out}"
+    );
+}

@@ -62,7 +62,7 @@ fn fixture(name: &str, files: &[(&str, &str)]) -> Fixture {
         (".aws/credentials", "aws_secret_access_key = x"),
         (".gnupg/private-keys-v1.d/k.key", "gpg"),
         (".cargo/credentials.toml", "token = \"x\""),
-        (".npmrc", "//registry.npmjs.org/:_authToken=x"),
+        (".npmrc", "//npm.registry.invalid/:_authToken=x"),
         (".netrc", "machine example.com password x"),
         ("notes.txt", "private notes"),
     ] {
@@ -291,6 +291,27 @@ fn toolchain() -> Result<Option<(PathBuf, PathBuf, String)>, String> {
     Ok(Some((dst.join("rustup"), dst.join("cargo-bin"), name)))
 }
 
+/// The profile binds ~/.rustup and ~/.cargo/bin: the options that bind the readable toolchain
+/// there from the command line (a profile's mounts follow no symlink in the home), the PATH
+/// that finds its proxies, and the toolchain's name.
+fn toolchain_args(
+    fx: &Fixture,
+    toolchain: Option<(PathBuf, PathBuf, String)>,
+) -> (Vec<String>, String, Option<String>) {
+    let mut path = String::from("/usr/bin:/bin");
+    let mut args = Vec::new();
+    let mut name = None;
+    if let Some((rustup_home, proxies, n)) = toolchain {
+        for (from, to) in [(rustup_home, ".rustup"), (proxies, ".cargo/bin")] {
+            args.extend(["--ro-bind".into(), from.display().to_string()]);
+            args.push(fx.home.join(to).display().to_string());
+        }
+        path = format!("{}/.cargo/bin:{path}", fx.home.display());
+        name = Some(n);
+    }
+    (args, path, name)
+}
+
 #[test]
 fn cargo_build_builds_a_workspace_offline() {
     let toolchain = toolchain().expect("a Rust toolchain the test user can read");
@@ -320,13 +341,11 @@ fn cargo_build_builds_a_workspace_offline() {
         ],
     );
     let script = format!("cargo build --offline && ./target/debug/app && python3 -c '{PROBE}'");
-    let mut path = String::from("/usr/bin:/bin");
-    let mut cmd = sbox_in(&fx, "cargo-build", &["--", "sh", "-c", &script]);
-    // The profile binds ~/.rustup and ~/.cargo/bin: point them at the readable toolchain.
-    if let Some((rustup_home, proxies, n)) = toolchain {
-        std::os::unix::fs::symlink(&rustup_home, fx.home.join(".rustup")).unwrap();
-        std::os::unix::fs::symlink(&proxies, fx.home.join(".cargo/bin")).unwrap();
-        path = format!("{}/.cargo/bin:{path}", fx.home.display());
+    let (mut args, path, toolchain_name) = toolchain_args(&fx, toolchain);
+    args.extend(["--", "sh", "-c", &script].map(String::from));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut cmd = sbox_in(&fx, "cargo-build", &args);
+    if let Some(n) = toolchain_name {
         cmd.env("RUSTUP_TOOLCHAIN", n);
     }
     chown_tree(&fx.home);
@@ -419,4 +438,597 @@ fn list_and_explain() {
         out.lines()
             .any(|l| l.starts_with("namespaces.net ") && l.ends_with("[base]"))
     );
+}
+
+/// Issue 12 item 4: what a hostile build plants for programs run later outside the sandbox
+/// (a `.git` in a subdirectory whose core.fsmonitor git would run, .envrc, .cargo/config.toml,
+/// .npmrc, .vscode/tasks.json) is reported after the run, one warning line each; the project's
+/// own files, what the build makes, and the read-only top-level .git are not.
+#[test]
+fn planted_files_are_reported_after_the_run() {
+    let fx = fixture(
+        "planted",
+        &[
+            ("src/main.c", "int main(void) { return 0; }\n"),
+            (".vscode/settings.json", "{}"),
+            (".idea/workspace.xml", "<x/>"),
+        ],
+    );
+    // Birth and change times are compared with the start of the run (a coarse clock).
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    let script = "set -e
+mkdir -p src/.git && printf '[core]\\n\\tfsmonitor = touch /tmp/pwned\\n' > src/.git/config
+touch .envrc && mkdir .cargo && echo '[build]' > .cargo/config.toml && touch .npmrc
+echo '{}' > .vscode/tasks.json
+touch src/main.o out.bin
+{ echo x >> .git/config; } 2>/dev/null || true";
+    let o = sbox_in(&fx, "make", &["--", "sh", "-c", script])
+        .output()
+        .unwrap();
+    success(&o);
+    let err = stderr(&o);
+    let mut reported: Vec<String> = err
+        .lines()
+        .map(|l| {
+            let rest = l
+                .strip_prefix("sbox: warning: ")
+                .unwrap_or_else(|| panic!("not a warning line: {l:?}\n{err}"));
+            let path = rest.split(": ").next().unwrap();
+            Path::new(path)
+                .strip_prefix(&fx.project)
+                .unwrap_or_else(|_| panic!("outside the project: {l}"))
+                .display()
+                .to_string()
+        })
+        .collect();
+    reported.sort();
+    assert_eq!(
+        reported,
+        [
+            ".cargo",
+            ".envrc",
+            ".npmrc",
+            ".vscode/tasks.json",
+            "src/.git"
+        ],
+        "{err}"
+    );
+    assert!(err.contains("core.fsmonitor"), "says why: {err}");
+    // A run that plants nothing says nothing.
+    let o = sbox_in(&fx, "make", &["--", "sh", "-c", "touch src/main.o"])
+        .output()
+        .unwrap();
+    success(&o);
+    assert_eq!(stderr(&o), "", "nothing planted, nothing said");
+}
+
+/// Mode bits of a host path.
+fn mode(p: &Path) -> u32 {
+    std::fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777
+}
+
+#[test]
+fn a_fresh_home_gets_the_cache_directories_a_profile_writes() {
+    // A fresh account: no ~/.cargo/registry, no ~/.cache at all.
+    let fx = fixture("fresh", &[("Cargo.toml", "[workspace]\n")]);
+    assert!(!fx.home.join(".cargo/registry").exists() && !fx.home.join(".cache").exists());
+    // What `cargo fetch` would download, written from a shell (no network needed).
+    let o = sbox_in(
+        &fx,
+        "cargo-fetch",
+        &[
+            "-v",
+            "--",
+            "sh",
+            "-c",
+            "echo crate > ~/.cargo/registry/index && echo git > ~/.cargo/git/db",
+        ],
+    )
+    .output()
+    .unwrap();
+    success(&o);
+    let reg = fx.home.join(".cargo/registry");
+    assert_eq!(
+        std::fs::read_to_string(reg.join("index")).unwrap(),
+        "crate\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(fx.home.join(".cargo/git/db")).unwrap(),
+        "git\n"
+    );
+    assert_eq!(mode(&reg), 0o700);
+    let err = stderr(&o);
+    assert!(
+        err.lines()
+            .any(|l| l == format!("sbox: create {}: made (mode 0700)", reg.display())),
+        "{err}"
+    );
+    // -v names each optional mount it skipped (here ~/.rustup and ~/.cargo/bin).
+    let rustup = fx.home.join(".rustup");
+    assert!(
+        err.lines().any(|l| l
+            == format!(
+                "sbox: --ro-bind-try {}: skipped, {} does not exist",
+                rustup.display(),
+                rustup.display()
+            )),
+        "{err}"
+    );
+    // A cache under ~/.cache, which doesn't exist either: both made, 0700.
+    let o = sbox_in(
+        &fx,
+        "pip-install",
+        &["--", "sh", "-c", "echo w > ~/.cache/pip/wheel"],
+    )
+    .output()
+    .unwrap();
+    success(&o);
+    assert_eq!(
+        std::fs::read_to_string(fx.home.join(".cache/pip/wheel")).unwrap(),
+        "w\n"
+    );
+    assert_eq!(mode(&fx.home.join(".cache")), 0o700);
+    // --explain says which optional mounts are skipped now, one line each.
+    let out = success(
+        &sbox_in(&fx, "cargo-build", &["--explain"])
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        out.lines().any(|l| l
+            == format!(
+                "# skipped: mount {}: {} does not exist",
+                rustup.display(),
+                rustup.display()
+            )),
+        "{out}"
+    );
+    let out = success(
+        &sbox_in(&fx, "npm-install", &["--explain"])
+            .output()
+            .unwrap(),
+    );
+    let npm = fx.home.join(".npm").display().to_string();
+    assert!(
+        out.lines().any(|l| l.starts_with(&format!("mount {npm} "))
+            && l.contains(&format!("bind from {npm}, created if missing"))),
+        "{out}"
+    );
+    assert!(!out.contains(&format!("skipped: mount {npm}:")), "{out}");
+}
+
+#[test]
+fn create_refuses_a_planted_symlink() {
+    // Run 1 under make (the project writable) plants `out -> $HOME`; run 2 under python, whose
+    // ./out is created and writable, must not bind the home through it.
+    let fx = fixture(
+        "planted-out",
+        &[("job.py", "open('out/.bashrc', 'w').write('evil')\n")],
+    );
+    let home = fx.home.display().to_string();
+    success(
+        &sbox_in(&fx, "make", &["--", "ln", "-s", &home, "out"])
+            .output()
+            .unwrap(),
+    );
+    assert!(fx.project.join("out").is_symlink());
+    let o = sbox_in(&fx, "python", &["--", "python3", "job.py"])
+        .output()
+        .unwrap();
+    let out = fx.project.join("out");
+    // Refused before anything is created or mounted (the profile path rule).
+    assert_one_line_error(
+        &o,
+        &format!(
+            "--profile: {}: is a symbolic link (to {home})",
+            out.display()
+        ),
+    );
+    assert!(!fx.home.join(".bashrc").exists(), "the home was written");
+    // A parent that is the caller's own place, such as ~/.cache moved to another disk
+    // behind a link (no build profile can write the home itself), is the caller's choice:
+    // ${XDG_CACHE_HOME} is its real path, and the cache is made there.
+    let elsewhere = scratch("linked-cache-target");
+    std::os::unix::fs::symlink(&elsewhere, fx.home.join(".cache")).unwrap();
+    chown_to_test_user(&fx.home.join(".cache"));
+    let o = sbox_in(&fx, "pip-install", &["--", "true"])
+        .output()
+        .unwrap();
+    success(&o);
+    assert!(elsewhere.join("pip").is_dir());
+}
+
+#[test]
+fn python_creates_out_and_its_writes_stay() {
+    let fx = fixture(
+        "python-out",
+        &[
+            ("data.txt", "abc"),
+            (
+                "job.py",
+                "open('out/r.txt', 'w').write(open('data.txt').read().upper())\n",
+            ),
+        ],
+    );
+    assert!(!fx.project.join("out").exists());
+    success(
+        &sbox_in(&fx, "python", &["--", "python3", "job.py"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(
+        std::fs::read_to_string(fx.project.join("out/r.txt")).unwrap(),
+        "ABC"
+    );
+    assert_eq!(mode(&fx.project.join("out")), 0o700);
+}
+
+#[test]
+fn share_net_drops_the_offline_switches() {
+    let fx = fixture("offline", &[]);
+    let show = "for v in CARGO_NET_OFFLINE npm_config_offline GOPROXY; do echo $v=$(printenv $v || echo unset); done";
+    for (profile, var) in [
+        ("cargo-build", "CARGO_NET_OFFLINE=true"),
+        ("npm-build", "npm_config_offline=true"),
+        ("go-build", "GOPROXY=off"),
+    ] {
+        let name = var.split('=').next().unwrap();
+        let without = success(
+            &sbox_in(&fx, profile, &["--", "sh", "-c", show])
+                .output()
+                .unwrap(),
+        );
+        assert!(without.lines().any(|l| l == var), "{profile}: {without}");
+        let with = success(
+            &sbox_in(&fx, profile, &["--share-net", "--", "sh", "-c", show])
+                .output()
+                .unwrap(),
+        );
+        assert!(
+            with.lines().any(|l| l == format!("{name}=unset")),
+            "{profile} --share-net: {with}"
+        );
+    }
+    // A profile that gives the network: cargo-fetch (extends cargo-build) has no switch, and
+    // --unshare-net on top of it brings it back.
+    let out = success(
+        &sbox_in(&fx, "cargo-fetch", &["--", "sh", "-c", show])
+            .output()
+            .unwrap(),
+    );
+    assert!(out.lines().any(|l| l == "CARGO_NET_OFFLINE=unset"), "{out}");
+    let out = success(
+        &sbox_in(
+            &fx,
+            "cargo-fetch",
+            &["--unshare-net", "--", "sh", "-c", show],
+        )
+        .output()
+        .unwrap(),
+    );
+    assert!(out.lines().any(|l| l == "CARGO_NET_OFFLINE=true"), "{out}");
+}
+
+#[test]
+fn a_working_directory_hidden_by_a_profile_mount_is_an_error() {
+    // From /tmp itself, make's fresh /tmp replaces the project's bind of /tmp: the command
+    // would run in an empty directory of the same name.
+    install_profiles();
+    let o = as_user(bin())
+        .current_dir("/tmp")
+        .env("HOME", "/nonexistent")
+        .args(["--profile", "make", "--", "touch", "built"])
+        .output()
+        .unwrap();
+    assert_one_line_error(
+        &o,
+        "working directory: /tmp: another directory in the sandbox (the mount on /tmp hides it): run from the project directory, or give --chdir DIR",
+    );
+    // From the home directory, whose place every profile takes with an empty tmpfs, the
+    // command runs in that empty home, as when the directory is missing in the sandbox.
+    let fx = fixture("home-cwd", &[]);
+    let o = sbox_in(&fx, "curl", &["--", "pwd"])
+        .current_dir(&fx.home)
+        .output()
+        .unwrap();
+    assert_eq!(success(&o), format!("{}\n", fx.home.display()));
+    // Given --chdir, the caller decided: it runs there.
+    let o = as_user(bin())
+        .current_dir("/tmp")
+        .env("HOME", "/nonexistent")
+        .args(["--profile", "make", "--chdir", "/tmp", "--", "pwd"])
+        .output()
+        .unwrap();
+    assert_eq!(success(&o), "/tmp\n");
+}
+
+#[test]
+fn a_command_outside_the_sandbox_is_named_with_the_bind_that_would_expose_it() {
+    let fx = fixture("not-found", &[]);
+    let tool = fx.home.join("bin/mytool");
+    write(&tool, "#!/bin/sh\necho mine\n");
+    std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+    chown_tree(&fx.home);
+    let bin_dir = fx.home.join("bin").display().to_string();
+    let o = sbox_in(&fx, "make", &["--", "mytool"])
+        .env("PATH", format!("{bin_dir}:/usr/bin:/bin"))
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_one_line_error(&o, "exec: mytool: command not found in the sandbox (PATH=");
+    assert!(
+        err.trim_end().ends_with(&format!(
+            "; it is {bin_dir}/mytool on the host: expose it with --ro-bind {bin_dir} {bin_dir}, or use a profile that binds it"
+        )),
+        "{err}"
+    );
+    // An empty root says it is empty.
+    let o = sbox(&["--proc", "/proc", "ls"]);
+    assert_one_line_error(&o, "exec: ls: command not found in the sandbox");
+    assert!(
+        stderr(&o).contains("; the sandbox's root is empty (nothing is bound into it)"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// `sbox --profile cargo-...` with the readable toolchain (see `toolchain`), from `dir`.
+fn cargo_in(fx: &Fixture, profile: &str, dir: &Path, script: &str) -> Output {
+    let toolchain = toolchain().expect("a Rust toolchain the test user can read");
+    let (mut args, path, name) = toolchain_args(fx, toolchain);
+    args.extend(["--", "sh", "-c", script].map(String::from));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut cmd = sbox_in(fx, profile, &args);
+    cmd.current_dir(dir);
+    if let Some(n) = name {
+        cmd.env("RUSTUP_TOOLCHAIN", n);
+    }
+    chown_tree(&fx.home);
+    cmd.env("PATH", path).output().unwrap()
+}
+
+#[test]
+fn cargo_update_writes_only_the_manifests_and_the_lock() {
+    let fx = fixture(
+        "cargo-update",
+        &[
+            (
+                "Cargo.toml",
+                "[workspace]\nmembers = [\"app\", \"greet\"]\nresolver = \"2\"\n",
+            ),
+            (
+                "app/Cargo.toml",
+                "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+            ),
+            ("app/src/main.rs", "fn main() {}\n"),
+            (
+                "greet/Cargo.toml",
+                "[package]\nname = \"greet\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+            ),
+            ("greet/src/lib.rs", "pub fn greet() {}\n"),
+        ],
+    );
+    let lock = fx.project.join("Cargo.lock");
+    // No Cargo.lock yet: it can't be bound, and sbox says what to do in one line.
+    let o = cargo_in(
+        &fx,
+        "cargo-update",
+        &fx.project,
+        "cargo generate-lockfile --offline",
+    );
+    assert!(!o.status.success());
+    let want = format!(
+        "sbox: {}: not bound, {} does not exist: cargo can't create it in the read-only project: run `touch Cargo.lock` first",
+        lock.display(),
+        lock.display()
+    );
+    assert!(
+        stderr(&o).lines().any(|l| l.starts_with(&want)),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!lock.exists());
+    write(&lock, "");
+    chown_tree(&lock);
+    // Then generate-lockfile fills it; nothing else of the project is writable.
+    let o = cargo_in(
+        &fx,
+        "cargo-update",
+        &fx.project.join("app"),
+        "cargo generate-lockfile --offline && \
+         if touch src/planted ../build.rs 2>/dev/null; then echo WRITABLE; fi",
+    );
+    let out = success(&o);
+    assert!(!out.contains("WRITABLE"), "{out}");
+    assert!(!fx.project.join("app/src/planted").exists() && !fx.project.join("build.rs").exists());
+    let lock_text = std::fs::read_to_string(&lock).unwrap();
+    assert!(lock_text.contains("name = \"app\""), "{lock_text}");
+    assert!(!lock_text.contains("dependencies"), "{lock_text}");
+    // A dependency added to the manifest by hand: `cargo update` records it in the lock.
+    let manifest = fx.project.join("app/Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    write(
+        &manifest,
+        &format!("{text}\n[dependencies]\ngreet = {{ path = \"../greet\" }}\n"),
+    );
+    chown_tree(&manifest);
+    success(&cargo_in(
+        &fx,
+        "cargo-update",
+        &fx.project,
+        "cargo update --offline",
+    ));
+    let lock_text = std::fs::read_to_string(&lock).unwrap();
+    assert!(
+        lock_text.contains("dependencies = [\n \"greet\",\n]"),
+        "{lock_text}"
+    );
+    // The mount set, as --explain shows it.
+    let out = success(
+        &sbox_in(&fx, "cargo-update", &["--explain"])
+            .output()
+            .unwrap(),
+    );
+    let p = fx.project.display().to_string();
+    for (dst, value) in [
+        (p.clone(), format!("ro-bind from {p}")),
+        (
+            format!("{p}/Cargo.lock"),
+            format!("bind-try from {p}/Cargo.lock"),
+        ),
+        (format!("{p}/.git"), format!("ro-bind-try from {p}/.git")),
+    ] {
+        assert!(
+            out.lines()
+                .any(|l| l.starts_with(&format!("mount {dst} "))
+                    && l.contains(&format!(" {value} "))),
+            "{dst}: {value}\n{out}"
+        );
+    }
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("namespaces.net ") && l.contains(" host ")),
+        "{out}"
+    );
+}
+
+#[test]
+fn npm_install_runs_no_install_script_and_npm_build_runs_them() {
+    if !Path::new("/usr/bin/npm").exists() {
+        return skip_or_fail(
+            "npm_install_runs_no_install_script_and_npm_build_runs_them",
+            "no /usr/bin/npm (Debian: npm)",
+        );
+    }
+    let script = |name: &str| {
+        format!(
+            "{{\"name\": \"{name}\", \"version\": \"1.0.0\", \"scripts\": {{\"postinstall\": \"echo ran > {name}-ran\"}}}}\n"
+        )
+    };
+    let fx = fixture(
+        "npm",
+        &[
+            ("package.json", &script("app")),
+            ("vendor/dep/package.json", &script("dep")),
+        ],
+    );
+    let quiet = [
+        "--setenv",
+        "npm_config_update_notifier",
+        "false",
+        "--setenv",
+        "npm_config_fund",
+        "false",
+        "--setenv",
+        "npm_config_audit",
+        "false",
+    ];
+    let ran = || {
+        ["app-ran", "vendor/dep/dep-ran"]
+            .iter()
+            .filter(|f| fx.project.join(f).exists())
+            .count()
+    };
+    // `npm install PKG` (a local package: no registry): the manifest and the lock are
+    // written, ~/.npm is created, and no install script runs.
+    let mut args = quiet.to_vec();
+    args.extend(["--", "npm", "install", "--offline", "./vendor/dep"]);
+    success(&sbox_in(&fx, "npm-install", &args).output().unwrap());
+    let manifest = std::fs::read_to_string(fx.project.join("package.json")).unwrap();
+    let compact: String = manifest.split_whitespace().collect();
+    assert!(
+        compact.contains("\"dep\":\"file:vendor/dep\""),
+        "{manifest}"
+    );
+    assert!(fx.project.join("package-lock.json").exists());
+    assert!(fx.home.join(".npm").is_dir());
+    assert_eq!(ran(), 0, "an install script ran under npm-install");
+    // Later, without network: `npm rebuild` runs them.
+    let mut args = quiet.to_vec();
+    args.extend(["--", "npm", "rebuild", "--offline"]);
+    success(&sbox_in(&fx, "npm-build", &args).output().unwrap());
+    assert!(ran() > 0, "npm rebuild ran no install script");
+}
+
+#[test]
+fn go_mod_writes_only_go_mod_go_sum_and_the_module_cache() {
+    // go itself may be missing: the mount set is what this test checks, through --explain.
+    let fx = fixture("go-mod", &[("go.mod", "module example.com/m\n\ngo 1.21\n")]);
+    let out = success(&sbox_in(&fx, "go-mod", &["--explain"]).output().unwrap());
+    let p = fx.project.display().to_string();
+    let modcache = fx.home.join("go/pkg/mod").display().to_string();
+    for (dst, value) in [
+        (p.clone(), format!("ro-bind from {p}")),
+        (format!("{p}/go.mod"), format!("bind-try from {p}/go.mod")),
+        (format!("{p}/go.sum"), format!("bind-try from {p}/go.sum")),
+        (
+            modcache.clone(),
+            format!("bind from {modcache}, created if missing"),
+        ),
+    ] {
+        assert!(
+            out.lines()
+                .any(|l| l.starts_with(&format!("mount {dst} "))
+                    && l.contains(&format!(" {value} "))),
+            "{dst}: {value}\n{out}"
+        );
+    }
+    assert!(
+        out.lines().any(|l| l.starts_with(&format!(
+            "# skipped: mount {p}/go.sum: {p}/go.sum does not exist (go can't create it"
+        ))),
+        "{out}"
+    );
+    for line in ["env.set GOFLAGS ", "namespaces.net "] {
+        assert!(out.lines().any(|l| l.starts_with(line)), "{out}");
+    }
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("namespaces.net ") && l.contains(" host ")),
+        "{out}"
+    );
+    assert!(
+        !out.contains("env.set GOPROXY") && !out.contains("env.offline GOPROXY"),
+        "{out}"
+    );
+}
+
+#[test]
+fn create_makes_directories_only_in_the_callers_own() {
+    let fx = fixture("create-owner", &[]);
+    let profile = |name: &str, dir: &str| {
+        let p = fx.project.join(format!("{name}.toml"));
+        write(
+            &p,
+            &format!(
+                "extends = [\"base\"]\n[[mounts]]\nkind = \"ro-bind\"\nsrc = \"${{XDG_CACHE_HOME}}/{dir}\"\ncreate = true\n"
+            ),
+        );
+        chown_tree(&p);
+        p.display().to_string()
+    };
+    // An existing directory of another user (a root-owned cache left by `sudo`) is bound.
+    let o = sbox_in(
+        &fx,
+        &profile("existing", "doc"),
+        &["--", "test", "-d", "/usr/share/doc"],
+    )
+    .env("XDG_CACHE_HOME", "/usr/share")
+    .output()
+    .unwrap();
+    success(&o);
+    // A missing one is not made inside another user's directory.
+    let o = sbox_in(
+        &fx,
+        &profile("missing", "sbox-no-such-dir"),
+        &["--", "true"],
+    )
+    .env("XDG_CACHE_HOME", "/usr/share")
+    .output()
+    .unwrap();
+    assert_one_line_error(
+        &o,
+        "create: /usr/share/sbox-no-such-dir: /usr/share belongs to another user: sbox creates directories only in your own",
+    );
+    assert!(!Path::new("/usr/share/sbox-no-such-dir").exists());
 }

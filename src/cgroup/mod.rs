@@ -12,6 +12,13 @@
 //! so that namespace and mount setup is never charged to a tiny limit, and the supervisor,
 //! outside the limit, survives an OOM kill to read `payload/memory.events` and report it.
 //! Every limit is read back: a controller that is not delegated is an error, never ignored.
+//!
+//! Every file of that subtree belongs to the user, so file permissions can't keep the command
+//! from lifting its own limit. What does: the command's cgroup namespace, rooted at payload/
+//! (on systemd's nsdelegate mount the kernel refuses a move out of it, and writes to its own
+//! limits), and every cgroup2 mount of the sandbox made read-only (no write to any cgroup file
+//! through them). The host's own mount stays out of reach: `/proc/PID/root` of the user's
+//! other processes is refused to a process in a child user namespace.
 
 pub mod delegated;
 pub mod events;
@@ -104,16 +111,57 @@ fn parse_mountinfo(text: &str) -> Mounts {
         if l.len() < 5 || r.len() < 3 {
             continue;
         }
-        let unescape = |s: &str| s.replace("\\040", " ");
         match r[0] {
             "cgroup2" if m.v2.is_none() => {
-                m.v2 = Some((PathBuf::from(unescape(l[4])), unescape(l[3])))
+                let text = |f: &str| String::from_utf8_lossy(&unescape(f.as_bytes())).into_owned();
+                m.v2 = Some((PathBuf::from(text(l[4])), text(l[3])))
             }
             "cgroup" => m.v1_options.push(r[2].to_string()),
             _ => {}
         }
     }
     m
+}
+
+/// A mountinfo field with its octal escapes (`\040` for a space...) decoded.
+fn unescape(b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let oct = b
+            .get(i + 1..i + 4)
+            .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        match (b[i], oct) {
+            (b'\\', Some(d)) => {
+                out.push(d.iter().fold(0u8, |n, c| n.wrapping_mul(8) + (c - b'0')));
+                i += 4;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// The mount points of the cgroup2 mounts in `mountinfo` at or below `under` (what the new
+/// root, attached there, holds; see launch::mounts::protect_cgroups).
+/// Bytes, not text: a mount point need not be UTF-8.
+pub fn cgroup2_mounts_under(mountinfo: &[u8], under: &Path) -> Vec<PathBuf> {
+    use std::os::unix::ffi::OsStringExt;
+    mountinfo
+        .split(|&c| c == b'\n')
+        .filter_map(|line| {
+            let sep = line.windows(3).position(|w| w == b" - ")?;
+            if !line[sep + 3..].starts_with(b"cgroup2 ") {
+                return None;
+            }
+            let field = line[..sep].split(|&c| c == b' ').nth(4)?;
+            let mnt = PathBuf::from(std::ffi::OsString::from_vec(unescape(field)));
+            mnt.starts_with(under).then_some(mnt)
+        })
+        .collect()
 }
 
 /// Is the controller bound to a cgroup v1 hierarchy? (/proc/cgroups column 2, or the options
@@ -541,13 +589,18 @@ impl Session {
 
     /// The payload leaf's cgroup.procs, open for writing. The command process writes "0" to it
     /// just before exec (the open file carries the supervisor's permission, so this works from
-    /// inside the user namespace), then closes it. Then, with --unshare-cgroup, it unshares its
-    /// cgroup namespace so that the payload leaf is its root.
+    /// inside the user namespace), then closes it. Then it unshares its cgroup namespace so
+    /// that the payload leaf is its root.
     pub fn payload_procs_fd(&self) -> BorrowedFd<'_> {
         self.procs
             .as_ref()
             .expect("a prepared session has the payload's cgroup.procs open")
             .as_fd()
+    }
+
+    /// The option that asked for the first limit (--mem, --pids or --cpu), for error lines.
+    pub fn option(&self) -> &'static str {
+        self.ctls[0].opt
     }
 
     /// The cgroup directory the command runs in (for --verbose and tests).
@@ -638,25 +691,17 @@ impl Drop for Session {
 }
 
 /// In the command process, just before exec: join the payload leaf through the descriptor the
-/// supervisor opened (from here on, memory and processes count against the limits), then, with
-/// --unshare-cgroup, make that leaf the root of a new cgroup namespace (it needs CAP_SYS_ADMIN
-/// in the sandbox's user namespace: call this before capabilities are dropped).
-/// `optional`: --unshare-cgroup-try, where a kernel without cgroup namespaces is not an error.
-pub fn enter_payload(
-    procs: BorrowedFd,
-    unshare_ns: bool,
-    optional: bool,
-) -> Result<(), SetupError> {
+/// supervisor opened (from here on, memory and processes count against the limits), then make
+/// that leaf the root of a new cgroup namespace, asked for or not: the kernel then refuses to
+/// move the command out of it or to write its limits from inside. It needs CAP_SYS_ADMIN in the
+/// sandbox's user namespace: call this before capabilities are dropped. `opt` is the option an
+/// error names.
+pub fn enter_payload(procs: BorrowedFd, opt: &str) -> Result<(), SetupError> {
     // "0" is the writing process itself; the open file carries the supervisor's credentials.
     nix::unistd::write(procs, b"0")
         .map_err(|e| SetupError::errno("limits", "payload/cgroup.procs", e))?;
-    if unshare_ns {
-        match nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP) {
-            Err(nix::errno::Errno::EINVAL) if optional => {}
-            r => r.map_err(|e| SetupError::errno("--unshare-cgroup", "", e))?,
-        }
-    }
-    Ok(())
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+        .map_err(|e| SetupError::errno(opt, "cgroup namespace", e))
 }
 
 /// Move every process of cgroup `from` into `to` (a few rounds: they may fork meanwhile).
@@ -742,6 +787,26 @@ mod tests {
         );
         let (mnt, root) = check_layout(&limits(true, true, true), UNIFIED, PROC_V2).unwrap();
         assert_eq!((mnt, root.as_str()), (PathBuf::from("/sys/fs/cgroup"), "/"));
+    }
+
+    #[test]
+    fn cgroup2_mounts_in_the_new_root() {
+        let mi = "\
+25 20 0:22 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate
+90 80 0:40 / /tmp rw - tmpfs tmpfs rw
+91 90 0:22 / /tmp/sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate
+92 90 0:22 /user.slice /tmp/my\\040cg rw - cgroup2 cgroup2 rw
+93 90 0:41 / /tmp/sys/fs/cgroup/x rw - tmpfs tmpfs rw
+94 20 0:22 / /tmpx rw - cgroup2 cgroup2 rw
+";
+        assert_eq!(
+            cgroup2_mounts_under(mi.as_bytes(), Path::new("/tmp")),
+            [
+                PathBuf::from("/tmp/sys/fs/cgroup"),
+                PathBuf::from("/tmp/my cg")
+            ]
+        );
+        assert_eq!(unescape(b"a\\011b\\134c\\0\xff"), b"a\tb\\c\\0\xff");
     }
 
     #[test]

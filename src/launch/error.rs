@@ -1,5 +1,7 @@
 //! The one error type of the launch sequence: `<step or option>: <path>: <why>`.
 //! Errors raised inside the sandbox travel to the supervisor as this type over a pipe.
+//! Where bubblewrap has a fixed phrase for the same failure (programs that drive bwrap match
+//! it), the error carries it too, for the `bwrap` link (`render`).
 
 use std::fmt;
 
@@ -11,6 +13,8 @@ pub struct SetupError {
     pub path: String,
     /// Why, and the fix when there is one.
     pub why: String,
+    /// bubblewrap's wording of the same failure, empty when it has none.
+    pub bwrap: String,
 }
 
 impl SetupError {
@@ -19,6 +23,22 @@ impl SetupError {
             step: step.into(),
             path: path.into(),
             why: why.into(),
+            bwrap: String::new(),
+        }
+    }
+
+    /// With bubblewrap's wording of this failure, e.g. `Can't find source path /x: why`.
+    pub fn bwrap(mut self, phrase: impl Into<String>) -> Self {
+        self.bwrap = phrase.into();
+        self
+    }
+
+    /// The message: sbox's, or as `bwrap` bubblewrap's phrase where it has one.
+    pub fn render(&self, as_bwrap: bool) -> String {
+        if as_bwrap && !self.bwrap.is_empty() {
+            self.bwrap.clone()
+        } else {
+            self.to_string()
         }
     }
 
@@ -33,6 +53,7 @@ impl SetupError {
             self.step.as_bytes(),
             self.path.as_bytes(),
             self.why.as_bytes(),
+            self.bwrap.as_bytes(),
         ]
         .join(&0u8)
     }
@@ -45,6 +66,7 @@ impl SetupError {
             step: it.next().unwrap_or_default(),
             path: it.next().unwrap_or_default(),
             why: it.next().unwrap_or_default(),
+            bwrap: it.next().unwrap_or_default(),
         }
     }
 }
@@ -71,5 +93,15 @@ mod tests {
         assert_eq!(SetupError::decode(&e.encode()), e);
         assert_eq!(e.to_string(), "--ro-bind: /nope: No such file or directory");
         assert_eq!(SetupError::new("exec", "", "x").to_string(), "exec: x");
+        let e = e.bwrap("Can't find source path /nope: No such file or directory");
+        assert_eq!(SetupError::decode(&e.encode()), e);
+        assert_eq!(
+            e.render(false),
+            "--ro-bind: /nope: No such file or directory"
+        );
+        assert_eq!(
+            e.render(true),
+            "Can't find source path /nope: No such file or directory"
+        );
     }
 }

@@ -2,7 +2,7 @@
 //! capabilities, no_new_privs, descriptors, and exec itself.
 
 use super::{Plan, SetupError, caps, channel, landlock, seccomp, signals, sys, userns};
-use crate::spec::{EnvOp, Spec};
+use crate::spec::{EnvOp, FsOp, Spec};
 use nix::errno::Errno;
 use std::ffi::{CString, OsStr, OsString};
 use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
@@ -13,7 +13,19 @@ pub struct Host {
     pub uid: u32,
     pub gid: u32,
     pub cwd: Option<PathBuf>,
+    /// (device, inode) of `cwd`, when it must be the same directory inside (profiles).
+    pub cwd_id: Option<(u64, u64)>,
     pub umask: libc::mode_t,
+    /// The caller's descriptors passed on to the command (`fds::passed`).
+    pub passed_fds: Vec<RawFd>,
+    /// With --dev: the terminal the command's stdout is, bound as /dev/console.
+    pub console: Option<PathBuf>,
+}
+
+/// (device, inode) of a directory: a bind mount keeps both, anything else differs.
+pub fn dir_id(path: &str) -> Option<(u64, u64)> {
+    let st = nix::sys::stat::stat(path).ok()?;
+    Some((st.st_dev, st.st_ino))
 }
 
 fn apply_env(spec: &Spec) {
@@ -30,6 +42,9 @@ fn apply_env(spec: &Spec) {
             match op {
                 EnvOp::Set(k, v) => std::env::set_var(k, v),
                 EnvOp::Unset(k) => std::env::remove_var(k),
+                // Offline switches (CARGO_NET_OFFLINE...) only where there is no network.
+                EnvOp::Offline(k, v) if spec.ns.net => std::env::set_var(k, v),
+                EnvOp::Offline(..) => {}
                 EnvOp::Keep(glob) => {
                     for (k, v) in &caller {
                         if k.to_str().is_some_and(|k| crate::spec::glob_match(glob, k)) {
@@ -45,11 +60,39 @@ fn apply_env(spec: &Spec) {
 /// --chdir, else the caller's directory if it exists inside, else $HOME, else /.
 fn working_dir(spec: &Spec, host: &Host) -> Result<PathBuf, SetupError> {
     if let Some(dir) = &spec.chdir {
-        std::env::set_current_dir(dir)
-            .map_err(|e| SetupError::new("--chdir", dir.display().to_string(), e.to_string()))?;
+        std::env::set_current_dir(dir).map_err(|e| {
+            let why = Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)).desc();
+            SetupError::new("--chdir", dir.display().to_string(), e.to_string())
+                .bwrap(format!("Can't chdir to {}: {why}", dir.display()))
+        })?;
         return Ok(dir.clone());
     }
     let home = std::env::var_os("HOME").map(PathBuf::from);
+    // Under a profile, running silently in another directory of the same name (a fresh /tmp
+    // mounted over the project) would lose the command's work. (The home, a fresh tmpfs in
+    // every shipped profile, is where a missing directory leads anyway; the root and the
+    // directories made for mount points can't be written.)
+    let hider = |cwd: &Path| {
+        spec.ops
+            .iter()
+            .rev()
+            .find(|o| cwd.starts_with(o.dst()) && o.dst() != Path::new("/"))
+    };
+    if let (Some(cwd), Some(id)) = (&host.cwd, host.cwd_id)
+        && home.as_ref() != Some(cwd)
+        && let Some(by) = hider(cwd)
+        && std::env::set_current_dir(cwd).is_ok()
+        && dir_id(".") != Some(id)
+    {
+        return Err(SetupError::new(
+            "working directory",
+            cwd.display().to_string(),
+            format!(
+                "another directory in the sandbox (the mount on {} hides it): run from the project directory, or give --chdir DIR",
+                by.dst().display()
+            ),
+        ));
+    }
     for dir in [host.cwd.clone(), home].into_iter().flatten() {
         if std::env::set_current_dir(&dir).is_ok() {
             return Ok(dir);
@@ -89,16 +132,26 @@ fn prepare(spec: &Spec, plan: &Plan, keep: &[RawFd], report: BorrowedFd) -> Resu
     let host = &plan.host;
     if let Some(limits) = &plan.limits {
         // Into the limited cgroup now: the setup so far was charged to the supervisor's leaf.
-        // Before the capability drop: a cgroup namespace needs CAP_SYS_ADMIN here.
-        crate::cgroup::enter_payload(
-            limits.payload_procs_fd(),
-            spec.ns.cgroup || spec.ns.cgroup_try,
-            !spec.ns.cgroup,
-        )?;
+        // Then a cgroup namespace rooted there, asked for or not, so that the command can't
+        // move out or raise a limit; before the capability drop: it needs CAP_SYS_ADMIN here.
+        let opt = if spec.ns.cgroup {
+            "--unshare-cgroup"
+        } else {
+            limits.option()
+        };
+        crate::cgroup::enter_payload(limits.payload_procs_fd(), opt)?;
     }
-    if spec.new_session {
-        // A new session has no controlling terminal: TIOCSTI can't reach the caller's.
+    if let Some(slave) = &plan.terminal {
+        super::tty::attach(slave)?;
+    } else if plan.new_session {
+        // A new session has no controlling terminal: the caller's can't be read, driven
+        // (tcsetpgrp) or fed (TIOCSTI) from inside.
         nix::unistd::setsid().map_err(|e| SetupError::errno("--new-session", "", e))?;
+    } else if !spec.bwrap_mode {
+        // No controlling terminal to take: a process group of its own is enough for the
+        // signals sbox passes on to reach all of it.
+        nix::unistd::setpgid(nix::unistd::Pid::from_raw(0), nix::unistd::Pid::from_raw(0))
+            .map_err(|e| SetupError::errno("process group", "", e))?;
     }
     apply_env(spec);
     let cwd = working_dir(spec, host)?;
@@ -110,7 +163,8 @@ fn prepare(spec: &Spec, plan: &Plan, keep: &[RawFd], report: BorrowedFd) -> Resu
     unsafe { libc::umask(host.umask) };
     signals::reset_for_exec();
     // Only 0, 1 and 2 cross into the command, and what was passed on purpose.
-    sys::cloexec_from(3, keep).map_err(|e| SetupError::errno("file descriptors", "", e))?;
+    let keep: Vec<RawFd> = keep.iter().chain(&host.passed_fds).copied().collect();
+    sys::cloexec_from(3, &keep).map_err(|e| SetupError::errno("file descriptors", "", e))?;
     if spec.ns.assert_userns_disabled {
         userns::assert_disabled()?;
     }
@@ -142,7 +196,8 @@ pub fn check_selinux() -> Result<(), SetupError> {
             "--exec-label",
             "",
             "labeling not supported on this system (SELinux is not enabled)",
-        ))
+        )
+        .bwrap("labeling not supported on this system"))
     }
 }
 
@@ -161,6 +216,49 @@ fn set_exec_label(proc: &OwnedFd, label: &str) -> Result<(), SetupError> {
         .map(drop)
         .map_err(fail)
 }
+
+/// Why a command was not found in the sandbox, told from the host (in the supervisor, and only
+/// on that failure): the sandbox's root is empty, or the program is on the host, and which
+/// option would expose it.
+pub fn host_hint(spec: &Spec, e: &mut SetupError) {
+    let not_found = e.why.starts_with(NOT_FOUND) || e.why == NO_SUCH_FILE;
+    if spec.bwrap_mode || e.step != "exec" || !not_found {
+        return;
+    }
+    let binds = spec.ops.iter().any(|o| {
+        matches!(
+            o,
+            FsOp::Bind { .. } | FsOp::BindFd { .. } | FsOp::Overlay { .. }
+        )
+    });
+    if !binds {
+        e.why += "; the sandbox's root is empty (nothing is bound into it): bind what the command needs, e.g. --ro-bind /usr /usr, or use --profile NAME";
+        return;
+    }
+    let name = Path::new(&e.path);
+    let on_host = if e.path.contains('/') {
+        name.exists()
+            .then(|| std::path::absolute(name).ok())
+            .flatten()
+    } else {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        std::env::split_paths(&path)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file() && p.is_absolute())
+    };
+    if let Some(p) = on_host
+        && let Some(dir) = p.parent()
+    {
+        let d = dir.display();
+        e.why += &format!(
+            "; it is {} on the host: expose it with --ro-bind {d} {d}, or use a profile that binds it",
+            p.display()
+        );
+    }
+}
+
+const NOT_FOUND: &str = "command not found in the sandbox";
+const NO_SUCH_FILE: &str = "No such file or directory inside the sandbox";
 
 fn exec_command(command: &[OsString], argv0: Option<&OsStr>) -> SetupError {
     let args: Result<Vec<CString>, _> = command.iter().map(|a| cstring(a)).collect();
@@ -186,19 +284,20 @@ fn exec_command(command: &[OsString], argv0: Option<&OsStr>) -> SetupError {
     let found = std::env::split_paths(&path).any(|d| d.join(&name).exists());
     let why = match e {
         Errno::ENOENT | Errno::EACCES if !name.contains('/') && !found => format!(
-            "command not found in the sandbox (PATH={})",
+            "{NOT_FOUND} (PATH={})",
             std::env::var("PATH").unwrap_or_default()
         ),
         Errno::ENOENT if Path::new(&name).exists() => {
             "No such file or directory (its interpreter or a shared library is missing inside)"
                 .to_string()
         }
-        Errno::ENOENT => "No such file or directory inside the sandbox".to_string(),
+        Errno::ENOENT => NO_SUCH_FILE.to_string(),
         Errno::EACCES => {
             "Permission denied (not executable, or on a noexec mount, for the sandbox's user)"
                 .to_string()
         }
         e => e.desc().to_string(),
     };
-    SetupError::new("exec", name, why)
+    let phrase = format!("execvp {name}: {}", e.desc());
+    SetupError::new("exec", name, why).bwrap(phrase)
 }

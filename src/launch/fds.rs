@@ -41,11 +41,12 @@ pub fn check_open(spec: &crate::spec::Spec) -> Result<(), SetupError> {
         ("--pidns", spec.ns.pidns),
     ];
     let seccomp = f.seccomp.iter().map(|&fd| ("--seccomp", Some(fd)));
+    let keep = f.keep.iter().map(|&fd| ("--keep-fd", Some(fd)));
     let ops = spec.ops.iter().filter_map(|op| match op {
         FsOp::Data { fd, .. } | FsOp::BindFd { fd, .. } => Some((op.option(), Some(*fd))),
         _ => None,
     });
-    for (opt, fd) in named.into_iter().chain(seccomp).chain(ops) {
+    for (opt, fd) in named.into_iter().chain(seccomp).chain(keep).chain(ops) {
         if let Some(fd) = fd.filter(|&fd| !is_open(fd)) {
             return Err(SetupError::new(
                 opt,
@@ -57,6 +58,63 @@ pub fn check_open(spec: &crate::spec::Spec) -> Result<(), SetupError> {
         }
     }
     Ok(())
+}
+
+/// The caller's descriptors that the command gets beyond 0, 1 and 2: those named by
+/// `--keep-fd`, and with `--keep-fds` (as `bwrap`) every one left open without close-on-exec,
+/// except those that an option consumes (read, joined, written to by sbox; `--sync-fd` is
+/// passed on its own terms), even when `--keep-fd` names them. Read before sbox opens anything
+/// of its own.
+pub fn passed(spec: &crate::spec::Spec) -> Vec<RawFd> {
+    use crate::spec::FsOp;
+    let f = &spec.fds;
+    if f.keep.is_empty() && !f.keep_inherited {
+        return Vec::new();
+    }
+    let ns = &spec.ns;
+    let mut consumed: Vec<RawFd> = [f.info, f.json_status, f.sync, f.block, f.userns_block]
+        .into_iter()
+        .chain([ns.userns, ns.userns2, ns.pidns])
+        .flatten()
+        .chain(f.seccomp.iter().copied())
+        .collect();
+    consumed.extend(spec.ops.iter().filter_map(|op| match op {
+        FsOp::Data { fd, .. } | FsOp::BindFd { fd, .. } => Some(*fd),
+        _ => None,
+    }));
+    let mut out: Vec<RawFd> = f
+        .keep
+        .iter()
+        .filter(|fd| **fd > 2 && !consumed.contains(fd))
+        .copied()
+        .collect();
+    if !f.keep_inherited {
+        return out;
+    }
+    // /proc/self/fd lists what is open; without /proc, every number below the limit is tried.
+    let open: Vec<RawFd> = match std::fs::read_dir("/proc/self/fd") {
+        Ok(dir) => dir
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse().ok())
+            .collect(),
+        Err(_) => (3..open_max()).collect(),
+    };
+    for fd in open {
+        // SAFETY: F_GETFD only reads the descriptor's flags.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+        if fd > 2 && flags >= 0 && flags & libc::FD_CLOEXEC == 0 && !consumed.contains(&fd) {
+            out.push(fd);
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// The soft limit on descriptors, at most 65536.
+fn open_max() -> RawFd {
+    nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .map_or(1024, |(soft, _)| soft.min(65536) as RawFd)
 }
 
 /// `"child-pid": N, "<kind>-namespace": INODE, ...` for the sandbox's first process: as

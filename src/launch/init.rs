@@ -1,5 +1,6 @@
-//! pid 1 of the sandbox's PID namespace: reaps orphans, passes signals on to the command, and
-//! exits with the command's status (which ends everything else in the namespace).
+//! pid 1 of the sandbox's PID namespace: reaps orphans, passes signals from outside on to every
+//! other process of the namespace, and exits with the command's status (which ends everything
+//! else in the namespace).
 
 use super::signals;
 use nix::errno::Errno;
@@ -7,7 +8,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
-pub fn run(command: Pid, new_session: bool) -> ! {
+pub fn run(command: Pid) -> ! {
     let Ok(sfd) = signals::signalfd() else {
         // Without a signalfd we can still reap, just not forward.
         loop {
@@ -33,10 +34,12 @@ pub fn run(command: Pid, new_session: bool) -> ! {
                     Err(_) => break,
                 }
             }
-        } else if signals::should_forward(info.ssi_code, new_session)
+        } else if signals::init_forwards(&info)
             && let Ok(s) = Signal::try_from(sig)
         {
-            let _ = kill(command, s);
+            // Every process but init itself, as a terminal's Ctrl-C reaches a whole
+            // foreground group: a shell waiting for its child would ignore it alone.
+            let _ = kill(Pid::from_raw(-1), s);
         }
     }
 }

@@ -155,18 +155,32 @@ pub fn kernel_abi() -> i32 {
     v.max(0) as i32
 }
 
+/// Whether `apply` puts the command in a Landlock domain: from there it can't ptrace or open
+/// the /proc files (mem, exe, ns) of a process outside it, such as init.
+pub fn confines(spec: &Spec) -> bool {
+    spec.landlock.enabled() || (scopes_signals(spec) && kernel_abi() >= 6)
+}
+
+/// Without Landlock options, sbox still scopes the command's signals, and so its ptrace (ABI
+/// 6): always in sbox's mode; as `bwrap` only with a PID namespace, where the one process
+/// outside the domain it can see is init, whose signals from inside are ignored anyway.
+fn scopes_signals(spec: &Spec) -> bool {
+    !spec.bwrap_mode || (spec.ns.pid && !spec.as_pid_1)
+}
+
 fn ruleset_error(e: RulesetError) -> SetupError {
     SetupError::new("landlock", "", e.to_string())
 }
 
 /// Restrict the calling process as `spec.landlock` asks. `None` when Landlock was not asked;
-/// then sbox (not as bwrap) still puts the command in a domain that only scopes signals,
+/// then sbox still puts the command in a domain that only scopes signals (`scopes_signals`),
 /// where the kernel can (ABI 6): without a PID namespace the command would otherwise be able
-/// to signal, and with a Landlock domain it can't ptrace, the caller's other processes.
+/// to signal, and with a Landlock domain it can't ptrace, the caller's other processes (and
+/// it can't ptrace init, which then stays enterable: see `setup`).
 pub fn apply(spec: &Spec) -> Result<Option<Report>, SetupError> {
     let ll = &spec.landlock;
     if !ll.enabled() {
-        if !spec.bwrap_mode && kernel_abi() >= 6 {
+        if scopes_signals(spec) && kernel_abi() >= 6 {
             Ruleset::default()
                 .scope(Scope::Signal)
                 .and_then(|r| r.create())

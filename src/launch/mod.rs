@@ -11,13 +11,16 @@ pub mod channel;
 pub mod error;
 pub mod exec;
 pub mod fds;
+pub mod hostdirs;
 pub mod init;
 pub mod landlock;
 pub mod mounts;
 pub mod net;
+pub mod planted;
 pub mod seccomp;
 pub mod signals;
 pub mod sys;
+pub mod tty;
 pub mod userns;
 
 pub use error::SetupError;
@@ -29,7 +32,7 @@ use nix::sched::CloneFlags;
 use nix::sys::wait::{WaitPidFlag, waitpid};
 use nix::unistd::{ForkResult, Pid, fork, pipe2};
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 /// Start the sandbox and wait for it; returns the exit status sbox should exit with.
 pub fn run(spec: &Spec) -> Result<i32, SetupError> {
@@ -38,8 +41,34 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
     if spec.exec_label.is_some() || spec.file_label.is_some() {
         exec::check_selinux()?;
     }
+    // Before sbox opens anything: the caller's descriptors that the command gets.
+    let passed = fds::passed(spec);
+    // Profile binds with `create = true`: their host directories exist before the build.
+    if spec.bind_extras.iter().any(|e| e.create_from.is_some()) {
+        hostdirs::create(spec)?;
+    }
+    // sbox's mode: a terminal among 0-2 is replaced by one of the sandbox's own. (Checked
+    // with three ioctls; nothing more when there is no terminal.)
+    let (master, terminal) = match spec.bwrap_mode {
+        false => tty::open()?.unzip(),
+        true => (None, None),
+    };
+    // sbox dies with its caller: at once, or, while it holds the caller's terminal raw, by a
+    // SIGHUP that `supervise` handles after putting the terminal back.
+    let caller = match spec.die_with_parent {
+        true => Some(die_with_caller(match master {
+            Some(_) => libc::SIGHUP,
+            None => libc::SIGKILL,
+        })?),
+        false => None,
+    };
     let mut plan = Plan {
-        host: host_facts(),
+        host: host_facts(passed, spec.same_cwd),
+        // Without a terminal among 0-2, a new session (a few ms: the kernel makes a
+        // scheduler autogroup for it) is needed only if sbox has a controlling terminal.
+        new_session: spec.new_session
+            || (!spec.bwrap_mode && terminal.is_none() && tty::caller_has_one()),
+        terminal,
         // Compiled here, in the supervisor, so a bad policy fails before anything starts.
         filters: seccomp::build(spec)?,
         bpf: spec
@@ -59,6 +88,13 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
             None
         },
     };
+    if spec
+        .ops
+        .iter()
+        .any(|o| matches!(o, crate::spec::FsOp::Dev { .. }))
+    {
+        plan.host.console = tty::console(plan.terminal.as_ref());
+    }
     let pipe = |what| pipe2(OFlag::O_CLOEXEC).map_err(|e| SetupError::errno(what, "", e));
     let (err_r, err_w) = pipe("error pipe")?;
     // With --die-with-parent the child checks that the supervisor still holds this pipe open,
@@ -82,12 +118,19 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
         // The command unshares it after joining the payload leaf, which becomes its root.
         flags &= !libc::CLONE_NEWCGROUP;
     }
+    let planted = planted::prepare(spec);
     let t = std::time::Instant::now();
-    let mut cloned = sys::clone_fork(flags);
+    // --pidns with --unshare-pid: a PID namespace nested in the joined one.
+    let clone = if spec.ns.pidns.is_some() && spec.ns.pid {
+        sys::clone_fork_nested_pid
+    } else {
+        sys::clone_fork
+    };
+    let mut cloned = clone(flags);
     if cloned == Err(nix::errno::Errno::EINVAL) && spec.ns.cgroup_try && !spec.ns.cgroup {
         // --unshare-cgroup-try on a kernel without cgroup namespaces.
         flags &= !libc::CLONE_NEWCGROUP;
-        cloned = sys::clone_fork(flags);
+        cloned = clone(flags);
     }
     let pid = cloned.map_err(userns::clone_error)?;
     if pid == 0 {
@@ -100,9 +143,16 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
             drop(w);
             r
         });
-        child(spec, &plan, err_w, alive_r)
+        child(spec, plan, err_w, alive_r)
     }
     drop(err_w);
+    // The sandbox has its copies of the descriptors passed to the command: holding them here
+    // would keep, say, a pipe's reader from seeing its end when the command closes it.
+    for &fd in &plan.host.passed_fds {
+        fds::close(fd);
+    }
+    // Only the sandbox holds the slave: the master sees the end when the sandbox ends.
+    plan.terminal = None;
     if spec.verbose {
         let ms = t.elapsed().as_secs_f64() * 1e3;
         say(&format!(
@@ -115,11 +165,13 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
         fds::close(fd);
     }
     let child = Pid::from_raw(pid);
-    let result = watch(spec, &mut plan, child, flags, err_r);
+    let result = watch(spec, &mut plan, child, flags, err_r, (master, caller));
     if result.is_err() {
         // Nothing is left running when sbox fails.
         let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
         let _ = waitpid(child, None);
+    } else if let Some(w) = &planted {
+        planted::report(spec, w);
     }
     result
 }
@@ -131,6 +183,7 @@ fn watch(
     child: Pid,
     flags: libc::c_int,
     err_r: OwnedFd,
+    host: (Option<tty::Master>, Option<Pid>),
 ) -> Result<i32, SetupError> {
     if spec.fds.info.is_some() || spec.fds.json_status.is_some() {
         let start = fds::child_fields(child, flags);
@@ -146,7 +199,7 @@ fn watch(
     // supervisor's /proc/<pid>/exe or memory. (Not before: the child's namespaces were just
     // read through /proc, and it inherits the flag at clone.)
     set_dumpable(false);
-    let (mut code, reports) = supervise(spec, child, err_r)?;
+    let (mut code, reports, signaled) = supervise(spec, child, err_r, host)?;
     let mut usage = Vec::new();
     let peak = spec.fds.json_status.is_some();
     if let Some(report) = plan.limits.take().map(|s| s.finish(peak)) {
@@ -168,6 +221,10 @@ fn watch(
         }
         fds::write_json(fd, &exit, false)?;
     }
+    if let Some(s) = signaled {
+        // Under the `bwrap` link, the caller sees the status bubblewrap would have had.
+        signals::die_of(s);
+    }
     Ok(code)
 }
 
@@ -180,9 +237,14 @@ pub struct Plan {
     pub bpf: Vec<seccompiler::BpfProgram>,
     /// The cgroup of --mem/--pids/--cpu; the command joins its payload leaf before exec.
     pub limits: Option<crate::cgroup::Session>,
+    /// The sandbox's own terminal, when the caller's 0-2 has one.
+    pub terminal: Option<tty::Slave>,
+    /// Whether the command (without a terminal of its own) starts a new session.
+    pub new_session: bool,
 }
 
-fn host_facts() -> Host {
+/// `cwd_id`: also the identity of the working directory, to check it is the same inside.
+fn host_facts(passed_fds: Vec<RawFd>, cwd_id: bool) -> Host {
     // SAFETY: umask(2) can only be read by setting it; it is set straight back.
     let umask = unsafe {
         let m = libc::umask(0);
@@ -193,21 +255,25 @@ fn host_facts() -> Host {
         uid: nix::unistd::getuid().as_raw(),
         gid: nix::unistd::getgid().as_raw(),
         cwd: std::env::current_dir().ok(),
+        cwd_id: if cwd_id { exec::dir_id(".") } else { None },
         umask,
+        passed_fds,
+        console: None,
     }
 }
 
 /// The child, in its new namespaces. Never returns.
-fn child(spec: &Spec, plan: &Plan, err_w: OwnedFd, alive: Option<OwnedFd>) -> ! {
+fn child(spec: &Spec, mut plan: Plan, err_w: OwnedFd, alive: Option<OwnedFd>) -> ! {
     let e = match setup(spec, &plan.host, alive) {
         Ok(Role::Command { keep, host_proc }) => {
-            exec::exec(spec, plan, &keep, host_proc, err_w.as_fd())
+            exec::exec(spec, &plan, &keep, host_proc, err_w.as_fd())
         }
         Ok(Role::Init { command, locks }) => {
-            // The command holds its own copy of the error pipe until it execs.
+            // The command holds its own copies of the error pipe and the terminal.
             drop(err_w);
+            plan.terminal = None;
             let _held = locks;
-            init::run(command, spec.new_session)
+            init::run(command)
         }
         Err(e) => e,
     };
@@ -232,7 +298,12 @@ enum Role {
 /// One line on stderr, `sbox: ` first, in a single write: the supervisor and the sandbox
 /// report at the same time under -v, and eprintln! writes a line in pieces that interleave.
 pub fn say(line: &str) {
-    let _ = std::io::stderr().write_all(format!("sbox: {line}\n").as_bytes());
+    say_raw(&format!("sbox: {line}\n"));
+}
+
+/// Text on stderr in a single write.
+fn say_raw(text: &str) {
+    let _ = std::io::stderr().write_all(text.as_bytes());
 }
 
 /// `-v`: run one setup step and say how long it took.
@@ -251,8 +322,8 @@ fn step<T>(spec: &Spec, name: &str, f: impl FnOnce() -> T) -> T {
 
 /// Build the sandbox, in order. Returns which process this is once the root is entered.
 fn setup(spec: &Spec, host: &Host, alive: Option<OwnedFd>) -> Result<Role, SetupError> {
-    if let Some(alive) = alive {
-        die_with_parent(alive)?;
+    if let Some(alive) = &alive {
+        die_with_parent(alive.as_fd())?;
     }
     if let Some(fd) = spec.fds.userns_block {
         // Someone else writes the id maps, then lets us go on.
@@ -287,8 +358,16 @@ fn setup(spec: &Spec, host: &Host, alive: Option<OwnedFd>) -> Result<Role, Setup
     // SAFETY: umask(2) only sets this process's mask.
     unsafe { libc::umask(0) };
     step(spec, "private mounts", mounts::make_private)?;
-    let sources = step(spec, "open sources", || mounts::open_sources(spec))?;
+    let sources = step(spec, "open sources", || {
+        mounts::open_sources(spec, host.console.as_deref())
+    })?;
     let root = step(spec, "build root", || mounts::build(spec, sources))?;
+    if spec.limits.any() {
+        // The command must not be able to lift its limits through a cgroup2 mount it can see.
+        step(spec, "cgroup mounts read-only", || {
+            mounts::protect_cgroups(root.as_fd())
+        })?;
+    }
     step(spec, "pivot_root", || mounts::enter(root))?;
     if spec.ns.net {
         step(spec, "loopback up", net::loopback_up)?;
@@ -306,7 +385,12 @@ fn setup(spec: &Spec, host: &Host, alive: Option<OwnedFd>) -> Result<Role, Setup
     }
     if spec.ns.userns.is_some() {
         userns::switch_ids(spec.uid, spec.gid)?;
+        // A change of credentials clears the parent-death signal: arm it again.
+        if let Some(alive) = &alive {
+            die_with_parent(alive.as_fd())?;
+        }
     }
+    drop(alive);
     let mut keep: Vec<RawFd> = spec.fds.sync.into_iter().collect();
     if !spec.ns.pid || spec.as_pid_1 {
         // No init to hold the locks: the command keeps them open across exec.
@@ -321,8 +405,15 @@ fn setup(spec: &Spec, host: &Host, alive: Option<OwnedFd>) -> Result<Role, Setup
     match unsafe { fork() } {
         Ok(ForkResult::Child) => Ok(Role::Command { keep, host_proc }),
         Ok(ForkResult::Parent { child }) => {
-            // The command can't open init's /proc/1/exe (sbox's binary) or memory.
-            set_dumpable(false);
+            // The command has the descriptors passed to it; init holds none of them.
+            for &fd in &host.passed_fds {
+                fds::close(fd);
+            }
+            // The command must not open init's /proc/1/exe (sbox's binary) or memory. Landlock
+            // denies it that from its domain: then init stays dumpable, so that the caller can
+            // enter the sandbox through --info-fd's child-pid (nsenter, flatpak enter: the
+            // /proc/PID/ns files need it; a change of ids cleared it). Otherwise nobody can.
+            set_dumpable(landlock::confines(spec));
             caps::restrict_to(&[])?;
             caps::no_new_privs()?;
             Ok(Role::Init {
@@ -350,17 +441,23 @@ fn set_dumpable(on: bool) {
     unsafe { libc::prctl(libc::PR_SET_DUMPABLE, on as libc::c_ulong, 0, 0, 0) };
 }
 
-fn die_with_parent(alive: OwnedFd) -> Result<(), SetupError> {
+fn pdeathsig(sig: libc::c_int) -> Result<(), SetupError> {
     // SAFETY: plain prctl call.
-    if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) } < 0 {
+    if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, sig, 0, 0, 0) } < 0 {
         return Err(SetupError::errno(
             "--die-with-parent",
             "",
             nix::errno::Errno::last(),
         ));
     }
+    Ok(())
+}
+
+/// The sandbox's first process dies with the supervisor.
+fn die_with_parent(alive: BorrowedFd) -> Result<(), SetupError> {
+    pdeathsig(libc::SIGKILL)?;
     use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-    let mut fds = [PollFd::new(alive.as_fd(), PollFlags::POLLIN)];
+    let mut fds = [PollFd::new(alive, PollFlags::POLLIN)];
     if poll(&mut fds, PollTimeout::ZERO).unwrap_or(0) > 0 {
         // The supervisor is already gone.
         // SAFETY: leave at once.
@@ -369,34 +466,114 @@ fn die_with_parent(alive: OwnedFd) -> Result<(), SetupError> {
     Ok(())
 }
 
+/// The supervisor dies with the program that started sbox (and the sandbox with it, above),
+/// as bubblewrap does. If that parent died before the signal was armed, sbox now has another
+/// parent: stop here. Returns that parent.
+fn die_with_caller(sig: libc::c_int) -> Result<Pid, SetupError> {
+    let parent = nix::unistd::getppid();
+    pdeathsig(sig)?;
+    if nix::unistd::getppid() != parent {
+        // SAFETY: nothing has started yet; leave at once.
+        unsafe { libc::_exit(1) }
+    }
+    Ok(parent)
+}
+
+/// What `supervise` saw: the exit status, what the sandbox reported as enforced, and (under the
+/// `bwrap` link) the signal that would have ended bubblewrap.
+type Outcome = (i32, Vec<String>, Option<nix::sys::signal::Signal>);
+
 /// The supervisor: report a setup failure, or pass signals on and wait for the sandbox.
-/// Returns the exit status and what the sandbox reported as enforced.
-fn supervise(spec: &Spec, child: Pid, err_r: OwnedFd) -> Result<(i32, Vec<String>), SetupError> {
+/// `host`: the master of the sandbox's terminal, and (--die-with-parent) sbox's parent.
+fn supervise(
+    spec: &Spec,
+    child: Pid,
+    err_r: OwnedFd,
+    host: (Option<tty::Master>, Option<Pid>),
+) -> Result<Outcome, SetupError> {
+    let (master, caller) = host;
     let mut msg = Vec::new();
     let _ = std::fs::File::from(err_r).read_to_end(&mut msg);
     let (error, reports) = channel::parse(&msg);
-    if let Some(e) = error {
+    if let Some(mut e) = error {
         let _ = waitpid(child, None);
+        exec::host_hint(spec, &mut e);
         return Err(e);
     }
-    let sfd = signals::signalfd()?;
+    let sfd = match master {
+        Some(_) => signals::signalfd_for_terminal()?,
+        None => signals::signalfd()?,
+    };
+    // The command runs: from now on the caller's terminal is raw, until `relay` is dropped.
+    let mut relay = master.map(tty::Master::relay);
+    let mut signaled = None;
     loop {
+        if let Some(r) = &mut relay {
+            r.pump(sfd.as_fd());
+        }
         let Ok(Some(info)) = sfd.read_signal() else {
             continue;
         };
-        if info.ssi_signo as i32 == libc::SIGCHLD {
+        let signo = info.ssi_signo as i32;
+        if signo == libc::SIGCHLD {
             match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
                 Ok(st) => {
                     if let Some(code) = signals::exit_code(st) {
-                        return Ok((code, reports));
+                        if let Some(r) = relay {
+                            r.finish();
+                        }
+                        return Ok((code, reports, signaled));
                     }
                 }
                 Err(e) => return Err(SetupError::errno("wait", "", e)),
             }
-        } else if signals::should_forward(info.ssi_code, spec.new_session)
-            && let Ok(s) = nix::sys::signal::Signal::try_from(info.ssi_signo as i32)
-        {
-            let _ = nix::sys::signal::kill(child, s);
+        } else if signo == libc::SIGWINCH || signo == libc::SIGCONT {
+            if let Some(r) = &relay {
+                match signo {
+                    libc::SIGCONT => r.resume(),
+                    _ => r.resize(),
+                }
+            }
+        } else if let Ok(s) = nix::sys::signal::Signal::try_from(signo) {
+            if signo == libc::SIGHUP && caller.is_some_and(|p| nix::unistd::getppid() != p) {
+                // --die-with-parent: the terminal back (dropping `relay`); `run` then kills
+                // the sandbox.
+                return Err(SetupError::new(
+                    "--die-with-parent",
+                    "",
+                    "sbox's parent died",
+                ));
+            }
+            if spec.bwrap_mode && spec.die_with_parent {
+                // bubblewrap dies of it, and the sandbox with it.
+                signals::die_of(s);
+            }
+            if spec.bwrap_mode {
+                // bubblewrap would die of it and orphan the sandbox: sbox passes it on, and
+                // ends with it once the sandbox has.
+                signaled.get_or_insert(s);
+            }
+            if signals::should_forward(info.ssi_code, own_group(spec)) {
+                forward(spec, child, s);
+            }
         }
     }
+}
+
+/// Whether the command leads a process group of its own, out of the caller's terminal's
+/// reach: always in sbox's mode; under the `bwrap` link with --new-session.
+pub fn own_group(spec: &Spec) -> bool {
+    !spec.bwrap_mode || spec.new_session
+}
+
+/// Pass a signal on to the whole sandbox: init sends it on to every process of the PID
+/// namespace; a command that leads a process group of its own gets it for the whole group
+/// (bubblewrap forwards nothing).
+fn forward(spec: &Spec, child: Pid, s: nix::sys::signal::Signal) {
+    use nix::sys::signal::{kill, killpg};
+    let is_init = spec.ns.pid && !spec.as_pid_1;
+    if !is_init && own_group(spec) && killpg(child, s).is_ok() {
+        return;
+    }
+    let _ = kill(child, s);
 }

@@ -31,7 +31,7 @@ pub enum Source {
 }
 
 /// The device nodes of a minimal /dev, bound from the host (mknod is not allowed in a user
-/// namespace).
+/// namespace); and /dev/console when stdout is a terminal.
 const DEV_NODES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
 
 /// Where the new root is attached until pivot_root; any directory of the host will do, since
@@ -45,6 +45,27 @@ fn tree(path: &Path, recursive: bool, set: u64) -> Result<OwnedFd, Errno> {
     Ok(fd)
 }
 
+/// `tree` of a profile's source: the path is opened following no symlink, so that a link
+/// planted after the profile was checked can't redirect it.
+fn tree_no_symlinks(path: &Path, set: u64) -> Result<OwnedFd, Errno> {
+    let at = sys::open_no_symlinks(path, libc::O_PATH)?;
+    let fd = sys::open_tree_fd(
+        at.as_fd(),
+        OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE,
+    )?;
+    sys::mount_setattr(fd.as_fd(), set, 0, true)?;
+    Ok(fd)
+}
+
+/// Why a profile's path failed, with what ELOOP means there.
+fn why(e: Errno, strict: bool) -> String {
+    if strict && e == Errno::ELOOP {
+        "a symbolic link on the way (a profile's mounts follow none: a previous sandbox could have planted it): remove it".into()
+    } else {
+        e.desc().to_string()
+    }
+}
+
 fn is_dir(fd: BorrowedFd) -> bool {
     fstat(fd)
         .map(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
@@ -53,9 +74,10 @@ fn is_dir(fd: BorrowedFd) -> bool {
 
 /// Open every host path the operations use, in the host's view (relative paths from the
 /// current directory).
-pub fn open_sources(spec: &Spec) -> Result<Vec<Source>, SetupError> {
+pub fn open_sources(spec: &Spec, console: Option<&Path>) -> Result<Vec<Source>, SetupError> {
     let mut out = Vec::with_capacity(spec.ops.len());
-    for op in &spec.ops {
+    for (i, op) in spec.ops.iter().enumerate() {
+        let strict = i < spec.profile_ops;
         let src = match op {
             FsOp::Bind {
                 kind,
@@ -68,12 +90,20 @@ pub fn open_sources(spec: &Spec) -> Result<Vec<Source>, SetupError> {
                     BindKind::Rw => MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
                     BindKind::Dev => MOUNT_ATTR_NOSUID,
                 };
-                match tree(src, true, set) {
+                let opened = if strict {
+                    tree_no_symlinks(src, set)
+                } else {
+                    tree(src, true, set)
+                };
+                match opened {
                     Ok(fd) => {
                         let is_dir = is_dir(fd.as_fd());
                         Source::Tree { fd, is_dir }
                     }
-                    Err(Errno::ENOENT) if *optional => Source::Skip,
+                    Err(Errno::ENOENT) if *optional => {
+                        skipped(spec, op, src);
+                        Source::Skip
+                    }
                     Err(e) => {
                         let hint = if e == Errno::ENOENT {
                             format!(" (use {}-try to skip a missing source)", op.option())
@@ -83,15 +113,27 @@ pub fn open_sources(spec: &Spec) -> Result<Vec<Source>, SetupError> {
                         return Err(SetupError::new(
                             op.option(),
                             src.display().to_string(),
-                            format!("{}{hint}", e.desc()),
-                        ));
+                            format!("{}{hint}", why(e, strict)),
+                        )
+                        .bwrap(format!(
+                            "Can't find source path {}: {}",
+                            src.display(),
+                            e.desc()
+                        )));
                     }
                 }
             }
             FsOp::Proc { .. } if !spec.ns.pid && spec.ns.pidns.is_none() => {
                 // procfs can only be mounted by the owner of the PID namespace; without one
-                // the host's /proc is bound instead, as bubblewrap does.
-                let set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+                // the host's /proc is bound instead, as bubblewrap does. It shows the caller's
+                // other processes, whose oom_score_adj, autogroup, clear_refs... the same uid
+                // may write: sbox binds it read-only (bubblewrap's writable bind as `bwrap`).
+                let ro = if spec.bwrap_mode {
+                    0
+                } else {
+                    MOUNT_ATTR_RDONLY
+                };
+                let set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC | ro;
                 let fd = tree(Path::new("/proc"), true, set)
                     .map_err(|e| SetupError::errno("--proc", "/proc", e))?;
                 Source::Tree { fd, is_dir: true }
@@ -104,6 +146,13 @@ pub fn open_sources(spec: &Spec) -> Result<Vec<Source>, SetupError> {
                         .map_err(|e| SetupError::errno("--dev", host.display().to_string(), e))?;
                     nodes.push((name, fd));
                 }
+                // The terminal on stdout, as /dev/console (as bubblewrap): `tty` and
+                // programs that open the console find it.
+                if let Some(tty) = console {
+                    let fd = tree(tty, false, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC)
+                        .map_err(|e| SetupError::errno("--dev", tty.display().to_string(), e))?;
+                    nodes.push(("console", fd));
+                }
                 Source::Dev(nodes)
             }
             FsOp::BindFd { fd, ro, .. } => {
@@ -114,8 +163,9 @@ pub fn open_sources(spec: &Spec) -> Result<Vec<Source>, SetupError> {
             }
             FsOp::Overlay { lower, upper, .. } => {
                 let dir = |p: &PathBuf| {
-                    open_dir(p)
-                        .map_err(|e| SetupError::errno(op.option(), p.display().to_string(), e))
+                    open_dir(p, strict).map_err(|e| {
+                        SetupError::new(op.option(), p.display().to_string(), why(e, strict))
+                    })
                 };
                 let lower = lower.iter().map(dir).collect::<Result<_, _>>()?;
                 let upper = match upper {
@@ -131,7 +181,30 @@ pub fn open_sources(spec: &Spec) -> Result<Vec<Source>, SetupError> {
     Ok(out)
 }
 
-fn open_dir(p: &Path) -> Result<OwnedFd, Errno> {
+/// An optional bind whose source is missing: one line with -v, or always when the profile
+/// says what to do about it (`missing`).
+fn skipped(spec: &Spec, op: &FsOp, src: &Path) {
+    let hint = spec.bind_extras.iter().find(|e| e.dst == op.dst());
+    if let Some(m) = hint.and_then(|e| e.missing.as_deref()) {
+        super::say(&format!(
+            "{}: not bound, {} does not exist: {m}",
+            op.dst().display(),
+            src.display()
+        ));
+    } else if spec.verbose {
+        super::say(&format!(
+            "{} {}: skipped, {} does not exist",
+            op.option(),
+            op.dst().display(),
+            src.display()
+        ));
+    }
+}
+
+fn open_dir(p: &Path, strict: bool) -> Result<OwnedFd, Errno> {
+    if strict {
+        return sys::open_no_symlinks(p, libc::O_PATH | libc::O_DIRECTORY);
+    }
     let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
     nix::fcntl::open(p, flags, Mode::empty())
 }
@@ -157,12 +230,35 @@ fn bind_fd(fd: i32, set: u64) -> Result<(OwnedFd, bool), String> {
     Ok((tree, dir))
 }
 
-/// What to create at a destination that doesn't exist yet.
+/// What to create at a destination that doesn't exist yet, with the mode of the parent
+/// directories created on the way (bubblewrap's modes: `PRIVATE` for mount points and
+/// symlinks, `--dir`'s follow its mode: see `dir_parents`).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Create {
     No,
-    Dir(u32),
-    File,
+    Dir {
+        mode: u32,
+        parents: u32,
+    },
+    /// A mount point for a file, 0444 as in bubblewrap (the mount covers it).
+    File {
+        parents: u32,
+    },
+}
+
+const PRIVATE: u32 = 0o700;
+
+/// The parents of `--dir` with `--perms MODE`: rwx for the owner, r-x for group and others
+/// where MODE gives them anything.
+fn dir_parents(mode: u32) -> u32 {
+    let rx = |class: u32| {
+        if mode & class != 0 {
+            0o5 * (class / 0o7)
+        } else {
+            0
+        }
+    };
+    0o700 | rx(0o070) | rx(0o007)
 }
 
 /// The destination relative to the new root, refusing components that can't be created.
@@ -178,17 +274,35 @@ fn relative(dst: &Path) -> PathBuf {
     }
 }
 
+/// A root being built, and whether paths in it may pass through symlinks (not for a
+/// profile's operations: an earlier mount may be a project holding a planted link).
+#[derive(Clone, Copy)]
+struct In<'a> {
+    root: BorrowedFd<'a>,
+    strict: bool,
+}
+
+impl In<'_> {
+    fn open(self, rel: &Path, flags: i32) -> Result<OwnedFd, Errno> {
+        if self.strict {
+            sys::open_in_root_strict(self.root, rel, flags)
+        } else {
+            sys::open_in_root(self.root, rel, flags)
+        }
+    }
+}
+
 /// Open (creating when missing) a directory inside the root, one component at a time. A
 /// dangling symlink on the way is followed the way the kernel would, inside the root.
-fn ensure_dir(root: BorrowedFd, rel: &Path, mode: u32, depth: u32) -> Result<OwnedFd, Errno> {
+fn ensure_dir(root: In, rel: &Path, mode: u32, parents: u32, depth: u32) -> Result<OwnedFd, Errno> {
     let flags = libc::O_PATH | libc::O_DIRECTORY;
-    match sys::open_in_root(root, rel, flags) {
+    match root.open(rel, flags) {
         Err(Errno::ENOENT) if depth < 40 => {}
         Err(Errno::ENOENT) => return Err(Errno::ELOOP),
         other => return other,
     }
     let (parent, name) = split(rel)?;
-    let pfd = ensure_dir(root, &parent, 0o755, depth + 1)?;
+    let pfd = ensure_dir(root, &parent, parents, parents, depth + 1)?;
     match mkdirat(pfd.as_fd(), name.as_path(), Mode::from_bits_truncate(mode)) {
         Ok(()) => {}
         Err(Errno::EEXIST) => {
@@ -199,12 +313,12 @@ fn ensure_dir(root: BorrowedFd, rel: &Path, mode: u32, depth: u32) -> Result<Own
                 } else {
                     parent.join(target)
                 };
-                ensure_dir(root, &inside, mode, depth + 1)?;
+                ensure_dir(root, &inside, mode, parents, depth + 1)?;
             }
         }
         Err(e) => return Err(e),
     }
-    sys::open_in_root(root, rel, flags)
+    root.open(rel, flags)
 }
 
 fn split(rel: &Path) -> Result<(PathBuf, PathBuf), Errno> {
@@ -223,20 +337,20 @@ fn split(rel: &Path) -> Result<(PathBuf, PathBuf), Errno> {
 
 /// Resolve `dst` inside the root (never following a symlink out of it), creating it and its
 /// parents when asked. Returns an O_PATH descriptor.
-fn resolve(root: BorrowedFd, dst: &Path, create: Create) -> Result<OwnedFd, Errno> {
+fn resolve(root: In, dst: &Path, create: Create) -> Result<OwnedFd, Errno> {
     let rel = relative(dst);
-    match sys::open_in_root(root, &rel, libc::O_PATH) {
+    match root.open(&rel, libc::O_PATH) {
         Err(Errno::ENOENT) if create != Create::No => {}
         other => return other,
     }
     let (parent, name) = split(&rel)?;
     let made = match create {
-        Create::Dir(mode) => return ensure_dir(root, &rel, mode, 0),
-        Create::File => openat(
-            ensure_dir(root, &parent, 0o755, 0)?.as_fd(),
+        Create::Dir { mode, parents } => return ensure_dir(root, &rel, mode, parents, 0),
+        Create::File { parents } => openat(
+            ensure_dir(root, &parent, parents, parents, 0)?.as_fd(),
             name.as_path(),
             OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW,
-            Mode::from_bits_truncate(0o644),
+            Mode::from_bits_truncate(0o444),
         )
         .map(drop),
         Create::No => unreachable!(),
@@ -245,12 +359,13 @@ fn resolve(root: BorrowedFd, dst: &Path, create: Create) -> Result<OwnedFd, Errn
         Ok(()) | Err(Errno::EEXIST) => {}
         Err(e) => return Err(e),
     }
-    sys::open_in_root(root, &rel, libc::O_PATH)
+    root.open(&rel, libc::O_PATH)
 }
 
 /// Word a destination error, with the fix where there is one.
-fn dst_error(op: &FsOp, e: Errno) -> SetupError {
+fn dst_error(op: &FsOp, e: Errno, strict: bool) -> SetupError {
     let why = match e {
+        Errno::ELOOP if strict => why(e, strict),
         Errno::EROFS => format!(
             "{}: the parent directory is read-only; create the mount point first, e.g. with a --tmpfs or --dir on a writable parent",
             e.desc()
@@ -264,6 +379,83 @@ fn dst_error(op: &FsOp, e: Errno) -> SetupError {
         _ => e.desc().to_string(),
     };
     SetupError::new(op.option(), op.dst().display().to_string(), why)
+}
+
+/// bubblewrap's phrase for a failed operation, where it has a fixed one.
+fn bwrap_phrase(root: BorrowedFd, op: &FsOp, e: Errno) -> String {
+    let dst = op.dst().display();
+    let why = e.desc();
+    // Errors of creating the destination, rather than of mounting on it.
+    let creating = matches!(
+        e,
+        Errno::EROFS | Errno::EEXIST | Errno::ENOTDIR | Errno::ENOENT | Errno::EACCES
+    );
+    match op {
+        FsOp::Chmod { .. } | FsOp::RemountRo { .. } => {}
+        _ if e == Errno::ENOTDIR => return format!("Can't mkdir parents for {dst}: {why}"),
+        _ => {}
+    }
+    match op {
+        FsOp::Symlink { dst: d, .. } if e == Errno::EEXIST => {
+            let existing = split(&relative(d)).ok().and_then(|(parent, name)| {
+                let at = In {
+                    root,
+                    strict: false,
+                };
+                let pfd = resolve(at, &parent, Create::No).ok()?;
+                nix::fcntl::readlinkat(pfd.as_fd(), name.as_path()).ok()
+            });
+            match existing {
+                Some(t) => format!(
+                    "Can't make symlink at {dst}: existing destination is {}",
+                    t.to_string_lossy()
+                ),
+                None => {
+                    format!("Can't make symlink at {dst}: destination exists and is not a symlink")
+                }
+            }
+        }
+        FsOp::Symlink { .. } => format!("Can't make symlink at {dst}: {why}"),
+        FsOp::Chmod { mode, .. } => {
+            // C's "%#o": a leading 0, none for 0 itself.
+            let mode = if *mode == 0 {
+                "0".into()
+            } else {
+                format!("0{mode:o}")
+            };
+            format!("Can't chmod {mode} {dst}: {why}")
+        }
+        FsOp::RemountRo { .. } => format!("Can't remount readonly on {dst}: {why}"),
+        FsOp::Data {
+            how: DataKind::File,
+            ..
+        } => format!("Can't create file {dst}: {why}"),
+        FsOp::Data { .. } if creating => format!("Can't create file at {dst}: {why}"),
+        // A bind's mount point is a directory or a file, as its source.
+        FsOp::Bind { src, .. } if creating && !src.is_dir() => {
+            format!("Can't create file at {dst}: {why}")
+        }
+        FsOp::BindFd { fd, .. }
+            if creating && !Path::new(&format!("/proc/self/fd/{fd}")).is_dir() =>
+        {
+            format!("Can't create file at {dst}: {why}")
+        }
+        FsOp::Dir { .. }
+        | FsOp::Bind { .. }
+        | FsOp::BindFd { .. }
+        | FsOp::Tmpfs { .. }
+        | FsOp::Proc { .. }
+        | FsOp::Dev { .. }
+        | FsOp::Mqueue { .. }
+            if creating =>
+        {
+            format!("Can't mkdir {dst}: {why}")
+        }
+        FsOp::Tmpfs { .. } => format!("Can't mount tmpfs on {dst}: {why}"),
+        FsOp::Proc { .. } => format!("Can't mount proc on {dst}: {why}"),
+        FsOp::Mqueue { .. } => format!("Can't mount mqueue on {dst}: {why}"),
+        _ => String::new(),
+    }
 }
 
 fn c(s: &str) -> CString {
@@ -307,8 +499,11 @@ pub fn build(spec: &Spec, sources: Vec<Source>) -> Result<OwnedFd, SetupError> {
         scratch: None,
         bwrap_mode: spec.bwrap_mode,
         file_label: spec.file_label.clone(),
+        strict: false,
+        nested_userns: !spec.userns_disabled(),
     };
-    for (op, src) in spec.ops.iter().zip(sources) {
+    for (i, (op, src)) in spec.ops.iter().zip(sources).enumerate() {
+        b.strict = i < spec.profile_ops;
         // -v: one line per operation; the name is only formatted when it is printed.
         let r = if spec.verbose {
             let name = format!("{} {}", op.option(), op.dst().display());
@@ -316,7 +511,7 @@ pub fn build(spec: &Spec, sources: Vec<Source>) -> Result<OwnedFd, SetupError> {
         } else {
             b.apply(op, src)
         };
-        r.map_err(|e| dst_error(op, e))?;
+        r.map_err(|e| dst_error(op, e, b.strict).bwrap(bwrap_phrase(b.root.as_fd(), op, e)))?;
     }
     b.drop_scratch()
         .map_err(|e| staging(format!("scratch: {}", e.desc())))?;
@@ -335,6 +530,10 @@ struct Builder {
     scratch: Option<(OwnedFd, u32)>,
     bwrap_mode: bool,
     file_label: Option<String>,
+    /// The current operation comes from a profile: follow no symlink.
+    strict: bool,
+    /// The command may create user namespaces (and mount a procfs in them).
+    nested_userns: bool,
 }
 
 const SCRATCH: &str = ".sbox-scratch";
@@ -348,6 +547,13 @@ fn io_errno(e: std::io::Error) -> Errno {
 }
 
 impl Builder {
+    fn at(&self) -> In<'_> {
+        In {
+            root: self.root.as_fd(),
+            strict: self.strict,
+        }
+    }
+
     /// A fresh entry name in the scratch tmpfs, and the scratch root.
     fn scratch(&mut self) -> Result<(BorrowedFd<'_>, String), Errno> {
         if self.scratch.is_none() {
@@ -387,7 +593,7 @@ impl Builder {
     /// handle: lookups starting from a descriptor don't cross mounts stacked on that very
     /// directory.
     fn attach(&mut self, dst: &Path, create: Create, mnt: &OwnedFd) -> Result<(), Errno> {
-        let target = resolve(self.root.as_fd(), dst, create)?;
+        let target = resolve(self.at(), dst, create)?;
         sys::move_mount(mnt.as_fd(), target.as_fd())?;
         if relative(dst) == Path::new(".") {
             self.root = mnt.try_clone().map_err(io_errno)?;
@@ -396,18 +602,27 @@ impl Builder {
     }
 
     fn apply(&mut self, op: &FsOp, src: Source) -> Result<(), Errno> {
-        let dir = Create::Dir(0o755);
+        let dir = Create::Dir {
+            mode: 0o755,
+            parents: PRIVATE,
+        };
+        let file = Create::File { parents: PRIVATE };
         let special = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
         match (op, src) {
             (FsOp::Bind { .. }, Source::Skip) => Ok(()),
             (FsOp::Bind { dst, .. } | FsOp::BindFd { dst, .. }, Source::Tree { fd, is_dir }) => {
-                self.attach(dst, if is_dir { dir } else { Create::File }, &fd)
+                self.attach(dst, if is_dir { dir } else { file }, &fd)
             }
             (FsOp::Tmpfs { dst, perms, size }, _) => {
                 let attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
                 let label = self.file_label.as_deref();
                 let fs = labelled_tmpfs(perms.unwrap_or(0o755), *size, attrs, label)?;
-                self.attach(dst, dir, &fs)
+                // bubblewrap creates a tmpfs's parents 0755.
+                let create = Create::Dir {
+                    mode: 0o755,
+                    parents: 0o755,
+                };
+                self.attach(dst, create, &fs)
             }
             (FsOp::Proc { dst }, src) => {
                 let fs = match src {
@@ -415,10 +630,11 @@ impl Builder {
                     _ => sys::new_mount(c"proc", &[], special)?,
                 };
                 self.attach(dst, dir, &fs)?;
-                protect_proc(fs.as_fd())
+                protect_proc(fs.as_fd(), self.nested_userns)
             }
             (FsOp::Dev { dst }, Source::Dev(nodes)) => {
-                let dev = tmpfs(0o755, None, special)?;
+                // Not noexec, as bubblewrap: programs run or mmap(PROT_EXEC) from /dev/shm.
+                let dev = tmpfs(0o755, None, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)?;
                 self.attach(dst, dir, &dev)?;
                 populate_dev(dev.as_fd(), nodes)
             }
@@ -427,17 +643,21 @@ impl Builder {
                 self.attach(dst, dir, &fs)
             }
             (FsOp::Dir { dst, perms }, _) => {
-                let create = Create::Dir(perms.unwrap_or(0o755));
-                resolve(self.root.as_fd(), dst, create).map(drop)
+                let mode = perms.unwrap_or(0o755);
+                let create = Create::Dir {
+                    mode,
+                    parents: dir_parents(mode),
+                };
+                resolve(self.at(), dst, create).map(drop)
             }
-            (FsOp::Symlink { target, dst }, _) => symlink(self.root.as_fd(), target, dst),
+            (FsOp::Symlink { target, dst }, _) => symlink(self.at(), target, dst),
             (FsOp::RemountRo { dst }, _) => {
-                let target = resolve(self.root.as_fd(), dst, Create::No)?;
+                let target = resolve(self.at(), dst, Create::No)?;
                 // bubblewrap leaves submounts alone; sbox makes them read-only too.
                 remount_ro(target.as_fd(), !self.bwrap_mode)
             }
             (FsOp::Chmod { mode, path }, _) => {
-                let target = resolve(self.root.as_fd(), path, Create::No)?;
+                let target = resolve(self.at(), path, Create::No)?;
                 // chmod through the descriptor's magic link: no path is resolved again.
                 nix::sys::stat::fchmodat(
                     nix::fcntl::AT_FDCWD,
@@ -481,7 +701,8 @@ impl Builder {
         };
         if how == DataKind::File {
             let (parent, name) = split(&relative(dst))?;
-            let pfd = ensure_dir(self.root.as_fd(), &parent, 0o755, 0)?;
+            // bubblewrap creates the parents of --file 0755.
+            let pfd = ensure_dir(self.at(), &parent, 0o755, 0o755, 0)?;
             return copy(
                 openat(pfd.as_fd(), name.as_path(), create, mode)?,
                 &mut input,
@@ -507,13 +728,13 @@ impl Builder {
             0,
             false,
         )?;
-        self.attach(dst, Create::File, &tree)
+        self.attach(dst, Create::File { parents: PRIVATE }, &tree)
     }
 
     /// A profile's `mask`: an empty read-only tmpfs on a directory, an empty read-only file
     /// (from the scratch tmpfs) on anything else.
     fn mask(&mut self, dst: &Path) -> Result<(), Errno> {
-        let target = match resolve(self.root.as_fd(), dst, Create::No) {
+        let target = match resolve(self.at(), dst, Create::No) {
             Err(Errno::ENOENT) => return Ok(()),
             other => other?,
         };
@@ -582,7 +803,11 @@ impl Builder {
             .map(|(k, v)| (k.as_c_str(), v.as_deref()))
             .collect();
         let fs = sys::new_mount(c"overlay", &refs, attrs)?;
-        self.attach(dst, Create::Dir(0o755), &fs)
+        let create = Create::Dir {
+            mode: 0o755,
+            parents: 0o755,
+        };
+        self.attach(dst, create, &fs)
     }
 }
 
@@ -600,7 +825,27 @@ fn remount_ro(fd: BorrowedFd, recursive: bool) -> Result<(), Errno> {
 }
 
 /// Kernel knobs under /proc stay read-only even for a process that gains capabilities.
-fn protect_proc(proc_root: BorrowedFd) -> Result<(), Errno> {
+///
+/// In a nested user namespace these covers become locked mounts, and the kernel lets a new
+/// procfs be mounted there only if some procfs of the mount namespace is fully visible, with
+/// no locked mount hiding anything in it ("mount too revealing"; bubblewrap has no covers
+/// when unprivileged). With `nested`, a spare copy of the procfs is attached beneath the
+/// /proc/sys cover, where nothing can reach it: it satisfies that check (a nested procfs
+/// shows only its own PID namespace, and the sysctls not owned by its user namespace stay
+/// read-only to it by their permissions) while /proc/sys stays read-only for the command.
+fn protect_proc(proc_root: BorrowedFd, nested: bool) -> Result<(), Errno> {
+    let spare = if nested {
+        let under = openat(
+            proc_root,
+            "sys/kernel",
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )?;
+        let copy = sys::open_tree_fd(proc_root, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)?;
+        Some((copy, under))
+    } else {
+        None
+    };
     for name in ["sys", "sysrq-trigger", "irq", "bus"] {
         let fd = match openat(
             proc_root,
@@ -613,6 +858,10 @@ fn protect_proc(proc_root: BorrowedFd) -> Result<(), Errno> {
             Err(e) => return Err(e),
         };
         remount_ro(fd.as_fd(), true)?;
+    }
+    if let Some((copy, under)) = spare {
+        // Attached at the descriptor's place in the /proc mount itself, now under the cover.
+        sys::move_mount(copy.as_fd(), under.as_fd())?;
     }
     Ok(())
 }
@@ -628,7 +877,8 @@ fn populate_dev(dev: BorrowedFd, nodes: Vec<(&'static str, OwnedFd)>) -> Result<
         sys::move_mount(node.as_fd(), file.as_fd())?;
     }
     mkdirat(dev, "pts", Mode::from_bits_truncate(0o755))?;
-    mkdirat(dev, "shm", Mode::from_bits_truncate(0o1777))?;
+    // bubblewrap's mode; the sandbox's own user owns it.
+    mkdirat(dev, "shm", Mode::from_bits_truncate(0o755))?;
     // A private devpts instance: the sandbox sees only the terminals it opens.
     let pts = sys::new_mount(
         c"devpts",
@@ -660,9 +910,9 @@ fn populate_dev(dev: BorrowedFd, nodes: Vec<(&'static str, OwnedFd)>) -> Result<
 }
 
 /// Create a symlink; an identical existing one is fine.
-fn symlink(root: BorrowedFd, target: &Path, dst: &Path) -> Result<(), Errno> {
+fn symlink(root: In, target: &Path, dst: &Path) -> Result<(), Errno> {
     let (parent, name) = split(&relative(dst))?;
-    let pfd = ensure_dir(root, &parent, 0o755, 0)?;
+    let pfd = ensure_dir(root, &parent, PRIVATE, PRIVATE, 0)?;
     match nix::unistd::symlinkat(target, pfd.as_fd(), name.as_path()) {
         Err(Errno::EEXIST) => match nix::fcntl::readlinkat(pfd.as_fd(), name.as_path()) {
             Ok(existing) if Path::new(&existing) == target => Ok(()),
@@ -698,4 +948,54 @@ pub fn make_private() -> Result<(), SetupError> {
         None::<&str>,
     )
     .map_err(|e| SetupError::errno("mount namespace", "/", e))
+}
+
+/// With limits: make every cgroup2 mount in the new root read-only (the mount itself, not
+/// what is mounted below it). The cgroup files all belong to the user, so only the mount can
+/// refuse the command a move out of its limited cgroup, a raised limit or a controller switched
+/// off; the command can't undo it (no capabilities, and seccomp refuses mount calls). Found in
+/// this process's mountinfo, before pivot_root, while the host's /proc is still there; a mount
+/// hidden under a later one is out of the sandbox's reach and is left alone.
+pub fn protect_cgroups(root: BorrowedFd) -> Result<(), SetupError> {
+    const STEP: &str = "limits (read-only cgroup mounts)";
+    let info = std::fs::read("/proc/self/mountinfo")
+        .map_err(|e| SetupError::errno(STEP, "/proc/self/mountinfo", io_errno(e)))?;
+    for mnt in crate::cgroup::cgroup2_mounts_under(&info, Path::new(STAGING)) {
+        let fail = |e: Errno| SetupError::errno(STEP, mnt.display().to_string(), e);
+        let rel = relative(mnt.strip_prefix(STAGING).unwrap_or(&mnt));
+        let fd = match sys::open_in_root(root, &rel, libc::O_PATH) {
+            Ok(fd) => fd,
+            // Hidden, or unreachable for the command too.
+            Err(Errno::ENOENT | Errno::ENOTDIR | Errno::EACCES | Errno::ELOOP) => continue,
+            Err(e) => return Err(fail(e)),
+        };
+        let fs = nix::sys::statfs::fstatfs(&fd).map_err(fail)?;
+        if fs.filesystem_type() != nix::sys::statfs::CGROUP2_SUPER_MAGIC {
+            continue;
+        }
+        match sys::mount_setattr(fd.as_fd(), MOUNT_ATTR_RDONLY, 0, false) {
+            // EINVAL: a directory inside a cgroup2 mount stacked here, listed on its own.
+            Ok(()) | Err(Errno::EINVAL) => {}
+            Err(e) => return Err(fail(e)),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dir_parents_follow_perms_as_bubblewrap() {
+        for (mode, parents) in [
+            (0o1777, 0o755),
+            (0o750, 0o750),
+            (0o710, 0o750),
+            (0o640, 0o750),
+            (0o600, 0o700),
+            (0o604, 0o705),
+            (0o000, 0o700),
+        ] {
+            assert_eq!(super::dir_parents(mode), parents, "{mode:o}");
+        }
+    }
 }

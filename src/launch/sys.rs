@@ -149,6 +149,21 @@ pub fn new_mount(
 
 /// `openat2` confined to `root`: absolute symlinks and `..` resolve inside it, never out.
 pub fn open_in_root(root: BorrowedFd, path: &Path, flags: i32) -> Result<OwnedFd, Errno> {
+    openat2(root.as_raw_fd(), path, flags, libc::RESOLVE_IN_ROOT)
+}
+
+/// `open_in_root` following no symlink at all (a profile's destinations).
+pub fn open_in_root_strict(root: BorrowedFd, path: &Path, flags: i32) -> Result<OwnedFd, Errno> {
+    let resolve = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_SYMLINKS;
+    openat2(root.as_raw_fd(), path, flags, resolve)
+}
+
+/// Open a host path following no symlink on the way (a profile's sources).
+pub fn open_no_symlinks(path: &Path, flags: i32) -> Result<OwnedFd, Errno> {
+    openat2(libc::AT_FDCWD, path, flags, libc::RESOLVE_NO_SYMLINKS)
+}
+
+fn openat2(dir: RawFd, path: &Path, flags: i32, resolve: u64) -> Result<OwnedFd, Errno> {
     let p = cstr(path)?;
     // struct open_how (linux/openat2.h); libc's is non-exhaustive.
     #[repr(C)]
@@ -160,13 +175,13 @@ pub fn open_in_root(root: BorrowedFd, path: &Path, flags: i32) -> Result<OwnedFd
     let how = OpenHow {
         flags: (flags | libc::O_CLOEXEC) as u64,
         mode: 0,
-        resolve: libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS,
+        resolve: resolve | libc::RESOLVE_NO_MAGICLINKS,
     };
     // SAFETY: how is a valid open_how of the size we pass.
     fd_result(unsafe {
         libc::syscall(
             libc::SYS_openat2,
-            root.as_raw_fd(),
+            dir,
             p.as_ptr(),
             &how as *const OpenHow,
             std::mem::size_of::<OpenHow>(),
@@ -198,6 +213,71 @@ pub fn clone_fork(flags: libc::c_int) -> Result<libc::pid_t, Errno> {
     } else {
         Ok(r as libc::pid_t)
     }
+}
+
+/// [`clone_fork`] from a short-lived helper, for a PID namespace nested in the one joined with
+/// setns: the kernel creates a PID namespace only under the one its creator lives in, and
+/// after setns(CLONE_NEWPID) only the caller's children live there. The new process is still
+/// the caller's child (CLONE_PARENT); the helper shares the descriptor table, so the pidfd
+/// it gets for the child is the caller's, and tells the child's pid as seen from here.
+pub fn clone_fork_nested_pid(flags: libc::c_int) -> Result<libc::pid_t, Errno> {
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    // SAFETY: as for clone_fork; the helper shares only the descriptor table, and closes
+    // nothing in it.
+    let helper = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (libc::CLONE_FILES | libc::SIGCHLD) as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
+    if helper < 0 {
+        return Err(Errno::last());
+    }
+    if helper == 0 {
+        let mut pidfd: libc::c_int = -1;
+        let flags = flags | libc::CLONE_PARENT | libc::CLONE_PIDFD | libc::SIGCHLD;
+        // SAFETY: as for clone_fork; CLONE_PIDFD stores the descriptor in `pidfd`.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_clone,
+                flags as libc::c_ulong,
+                0usize,
+                &mut pidfd as *mut libc::c_int,
+                0usize,
+                0usize,
+            )
+        };
+        if r == 0 {
+            return Ok(0);
+        }
+        let msg = if r < 0 { -Errno::last_raw() } else { pidfd };
+        let _ = nix::unistd::write(&w, &msg.to_ne_bytes());
+        // SAFETY: leave at once, without running anything of the caller's in this copy.
+        unsafe { libc::_exit(0) }
+    }
+    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(helper as libc::pid_t), None);
+    drop(w);
+    let mut buf = [0u8; 4];
+    let n = nix::unistd::read(&r, &mut buf)?;
+    let msg = libc::c_int::from_ne_bytes(buf);
+    if n != buf.len() {
+        return Err(Errno::ECHILD);
+    }
+    if msg < 0 {
+        return Err(Errno::from_raw(-msg));
+    }
+    // SAFETY: the helper created this descriptor in the shared table for us.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(msg) };
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", pidfd.as_raw_fd()))
+        .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
+    info.lines()
+        .find_map(|l| l.strip_prefix("Pid:"))
+        .and_then(|p| p.trim().parse().ok())
+        .ok_or(Errno::ESRCH)
 }
 
 /// Mark every descriptor from `first` up as close-on-exec, except those listed in `keep`.

@@ -177,7 +177,8 @@ pub fn assert_disabled() -> Result<(), SetupError> {
             "--assert-userns-disabled",
             "",
             "creating user namespaces is not disabled in this user namespace",
-        )),
+        )
+        .bwrap("creation of new user namespaces was not disabled as requested")),
         Err(_) => Ok(()),
     }
 }

@@ -4,11 +4,11 @@
 use super::Vars;
 use super::merge;
 use crate::cli::{self, CliError};
-use crate::spec::{BindKind, EnvOp, FsOp, OverlayUpper, SeccompProfile, Spec};
+use crate::spec::{BindExtra, BindKind, EnvOp, FsOp, OverlayUpper, SeccompProfile, Spec};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::ops::Range;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use toml::Spanned;
 
 type Str = Spanned<String>;
@@ -44,6 +44,14 @@ struct Mount {
     dst: Option<Str>,
     #[serde(default)]
     optional: bool,
+    /// Warn after the run of files planted in the source for programs run outside later.
+    #[serde(default)]
+    report_planted: bool,
+    /// Binds: make the source directory on the host when it is missing.
+    #[serde(default)]
+    create: bool,
+    /// Optional binds: what to do when the source is missing, said in one line.
+    missing: Option<Str>,
     perms: Option<Str>,
     size: Option<Str>,
     #[serde(default)]
@@ -96,6 +104,9 @@ struct Env {
     set: BTreeMap<String, Str>,
     #[serde(default)]
     unset: Vec<Str>,
+    /// Set only when the sandbox ends up without network.
+    #[serde(default)]
+    offline: BTreeMap<String, Str>,
 }
 
 #[derive(Deserialize, Default)]
@@ -165,7 +176,9 @@ pub fn apply(
 ) -> Result<(), String> {
     let at = |span: Range<usize>, why: String| located(path, text, span, why);
     let cli_err = |span: Range<usize>, e: CliError| match e {
-        CliError::Invalid(m) | CliError::Display(m) => at(span, m),
+        CliError::Invalid(m) | CliError::Display(m) | CliError::Phrased { sbox: m, .. } => {
+            at(span, m)
+        }
     };
     // Unlocated (for `mount`, which locates its own errors) and located forms.
     let raw_expand = |s: &Str| vars.expand(s.get_ref());
@@ -175,6 +188,21 @@ pub fn apply(
 
     for m in &f.mounts {
         let op = mount(m, &raw_abs, &raw_expand).map_err(|(span, why)| at(span, why))?;
+        // A mount replacing one on the same path replaces its report_planted too.
+        if let Some(FsOp::Bind { src, .. }) = spec.ops.iter().find(|o| o.dst() == op.dst()) {
+            spec.report_planted.retain(|p| p != src);
+        }
+        if let FsOp::Bind { src, .. } = &op
+            && m.get_ref().report_planted
+            && !spec.report_planted.contains(src)
+        {
+            spec.report_planted.push(src.clone());
+        }
+        let extra = bind_extra(m.get_ref(), op.dst(), vars).map_err(|(span, why)| at(span, why))?;
+        // A later layer's mount on the same path replaces this one's extras too.
+        spec.bind_extras
+            .retain(|e| e.dst.as_os_str() != op.dst().as_os_str());
+        spec.bind_extras.extend(extra);
         merge::put_mount(spec, op);
     }
 
@@ -226,6 +254,12 @@ pub fn apply(
     for k in &f.env.unset {
         var_name(k)?;
         spec.env.push(EnvOp::Unset(k.get_ref().into()));
+    }
+    for (k, v) in &f.env.offline {
+        if k.is_empty() || k.contains('=') {
+            return Err(at(v.span(), format!("'{k}': not a variable name")));
+        }
+        spec.env.push(EnvOp::Offline(k.into(), expand(v)?.into()));
     }
 
     let l = &f.limits;
@@ -284,15 +318,24 @@ pub fn apply(
 }
 
 /// An absolute path without `..` (a mount's key is its lexical path), normalized.
-fn absolute(s: &str) -> Result<PathBuf, String> {
-    let p = Path::new(s);
-    if !p.is_absolute() {
+pub(super) fn absolute(s: &str) -> Result<PathBuf, String> {
+    if !s.starts_with('/') {
         return Err(format!("'{s}': not an absolute path"));
     }
-    if p.components().any(|c| c == Component::ParentDir) {
-        return Err(format!("'{s}': '..' is not allowed"));
+    // What Path::components would keep of an absolute path, on the string (every profile
+    // path passes here at every start): no empty or "." components.
+    let mut out = String::with_capacity(s.len());
+    for c in s.split('/').filter(|c| !c.is_empty() && *c != ".") {
+        if c == ".." {
+            return Err(format!("'{s}': '..' is not allowed"));
+        }
+        out.push('/');
+        out.push_str(c);
     }
-    Ok(p.components().filter(|c| *c != Component::CurDir).collect())
+    if out.is_empty() {
+        out.push('/');
+    }
+    Ok(out.into())
 }
 
 type Located = (Range<usize>, String);
@@ -312,17 +355,28 @@ fn mount(
         _ => name.as_str(),
     };
     let takes: &[&str] = match m.kind {
-        Kind::Bind | Kind::RoBind | Kind::DevBind => &["src", "dst", "optional"],
+        Kind::Bind | Kind::DevBind => &[
+            "src",
+            "dst",
+            "optional",
+            "create",
+            "missing",
+            "report_planted",
+        ],
+        Kind::RoBind => &["src", "dst", "optional", "create", "missing"],
         Kind::Tmpfs => &["dst", "perms", "size"],
         Kind::Dir => &["dst", "perms"],
         Kind::Symlink => &["src", "dst"],
         Kind::Overlay => &["lower", "upper", "work", "dst"],
         Kind::Proc | Kind::Dev | Kind::Mask => &["dst"],
     };
-    let given: [(&str, Option<Range<usize>>); 8] = [
+    let given: [(&str, Option<Range<usize>>); 11] = [
         ("src", m.src.as_ref().map(Spanned::span)),
         ("dst", m.dst.as_ref().map(Spanned::span)),
         ("optional", m.optional.then(|| whole.clone())),
+        ("report_planted", m.report_planted.then(|| whole.clone())),
+        ("create", m.create.then(|| whole.clone())),
+        ("missing", m.missing.as_ref().map(Spanned::span)),
         ("perms", m.perms.as_ref().map(Spanned::span)),
         ("size", m.size.as_ref().map(Spanned::span)),
         ("lower", m.lower.first().map(Spanned::span)),
@@ -434,8 +488,46 @@ fn mount(
     })
 }
 
+/// The variables below which `create = true` may make directories: the caller's own.
+const CREATE_UNDER: [&str; 3] = ["HOME", "XDG_CACHE_HOME", "CWD"];
+
+/// A bind's `create` and `missing` keys. `create` needs a source below one of CREATE_UNDER;
+/// creation starts from that variable's directory (from $HOME for a cache directory inside
+/// the home, which may not exist yet on a fresh account).
+fn bind_extra(m: &Mount, dst: &Path, vars: &Vars) -> Result<Option<BindExtra>, Located> {
+    if !m.create && m.missing.is_none() {
+        return Ok(None);
+    }
+    let mut create_from = None;
+    if let (true, Some(src)) = (m.create, &m.src) {
+        let raw = src.get_ref();
+        let var = CREATE_UNDER
+            .into_iter()
+            .find(|v| raw.starts_with(&format!("${{{v}}}/")))
+            .ok_or_else(|| {
+                (
+                    src.span(),
+                    "create = true needs a src below ${HOME}, ${XDG_CACHE_HOME} or ${CWD}".into(),
+                )
+            })?;
+        let value = vars
+            .expand(&format!("${{{var}}}"))
+            .map_err(|e| (src.span(), e))?;
+        let home = vars.values.get("HOME").cloned().flatten();
+        create_from = Some(match home {
+            Some(h) if var == "XDG_CACHE_HOME" && Path::new(&value).starts_with(&h) => h.into(),
+            _ => PathBuf::from(value),
+        });
+    }
+    Ok(Some(BindExtra {
+        dst: dst.to_path_buf(),
+        create_from,
+        missing: m.missing.as_ref().map(|t| t.get_ref().clone()),
+    }))
+}
+
 fn cli_msg(e: CliError) -> String {
     match e {
-        CliError::Invalid(m) | CliError::Display(m) => m,
+        CliError::Invalid(m) | CliError::Display(m) | CliError::Phrased { sbox: m, .. } => m,
     }
 }

@@ -8,11 +8,20 @@ use std::collections::BTreeMap;
 /// Add a profile mount: it replaces an earlier layer's mount on the same destination, and the
 /// list stays sorted parents before children (stable, so siblings keep their layer order).
 pub fn put_mount(spec: &mut Spec, op: FsOp) {
-    match spec.ops.iter().position(|o| o.dst() == op.dst()) {
+    // The list is kept sorted: a replacement has the same depth, a new mount goes after
+    // every mount of its depth or less (what a stable sort after a push would do).
+    // Profile paths are normalized (file::absolute): bytes compare as paths, and faster.
+    let dst = op.dst().as_os_str();
+    match spec.ops.iter().position(|o| o.dst().as_os_str() == dst) {
         Some(i) => spec.ops[i] = op,
-        None => spec.ops.push(op),
+        None => {
+            let depth = op.dst().components().count();
+            let at = spec
+                .ops
+                .partition_point(|o| o.dst().components().count() <= depth);
+            spec.ops.insert(at, op);
+        }
     }
-    spec.ops.sort_by_key(|o| o.dst().components().count());
 }
 
 fn onoff(b: bool) -> String {
@@ -67,7 +76,12 @@ pub fn entries(spec: &Spec) -> Vec<(String, String)> {
         out.push((key, value));
     };
     for op in &spec.ops {
-        add(format!("mount {}", op.dst().display()), mount_value(op));
+        let mut value = mount_value(op);
+        let extra = spec.bind_extras.iter().find(|e| e.dst == op.dst());
+        if extra.is_some_and(|e| e.create_from.is_some()) {
+            value += ", created if missing";
+        }
+        add(format!("mount {}", op.dst().display()), value);
     }
     let ns = &spec.ns;
     let net = if ns.net {
@@ -102,6 +116,14 @@ pub fn entries(spec: &Spec) -> Vec<(String, String)> {
             EnvOp::Unset(k) => add(
                 format!("env.unset {}", k.to_string_lossy()),
                 "removed".into(),
+            ),
+            EnvOp::Offline(k, v) => add(
+                format!("env.offline {}", k.to_string_lossy()),
+                if spec.ns.net {
+                    v.to_string_lossy().into()
+                } else {
+                    "not set: the sandbox has the network".into()
+                },
             ),
         }
     }
@@ -186,6 +208,36 @@ pub fn explain(spec: &Spec) -> String {
             .get(&k)
             .map_or("default", String::as_str);
         out += &format!("{k:width$}  {v:vwidth$}  [{from}]\n");
+    }
+    out + &skipped(spec)
+}
+
+/// One line per optional bind that would be skipped now, its source missing.
+fn skipped(spec: &Spec) -> String {
+    let mut out = String::new();
+    for op in &spec.ops {
+        let FsOp::Bind {
+            src,
+            dst,
+            optional: true,
+            ..
+        } = op
+        else {
+            continue;
+        };
+        let extra = spec.bind_extras.iter().find(|e| e.dst == *dst);
+        if extra.is_some_and(|e| e.create_from.is_some()) || src.exists() {
+            continue;
+        }
+        out += &format!(
+            "# skipped: mount {}: {} does not exist",
+            dst.display(),
+            src.display()
+        );
+        if let Some(m) = extra.and_then(|e| e.missing.as_deref()) {
+            out += &format!(" ({m})");
+        }
+        out += "\n";
     }
     out
 }

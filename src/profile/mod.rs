@@ -9,16 +9,18 @@
 //! come after the profile's mounts, in their own order, as in bubblewrap.
 
 mod file;
+mod host;
 mod merge;
 
+pub use host::check_writable;
 pub use merge::{attribute, entries, explain};
 
-use crate::spec::Spec;
+use crate::spec::{FsOp, OverlayUpper, Spec};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The only variables a profile may use; anything else is an error.
-pub const VARIABLES: [&str; 7] = [
+pub const VARIABLES: [&str; 8] = [
     "HOME",
     "UID",
     "USER",
@@ -26,40 +28,101 @@ pub const VARIABLES: [&str; 7] = [
     "CWD",
     "XDG_RUNTIME_DIR",
     "XDG_CACHE_HOME",
+    "GIT_COMMON_DIR",
+];
+
+/// The variables that name the caller's own places: their values are real paths (no
+/// symlink), and what a profile appends to them may pass through no symlink either.
+const LOCATIONS: [&str; 6] = [
+    "HOME",
+    "PROJECT",
+    "CWD",
+    "XDG_RUNTIME_DIR",
+    "XDG_CACHE_HOME",
+    "GIT_COMMON_DIR",
 ];
 
 /// Values of the variables, read once from the caller's environment; `None` when this host
 /// has no value (using it is then an error).
 #[derive(Clone, Debug, Default)]
-pub struct Vars(pub BTreeMap<&'static str, Option<String>>);
+pub struct Vars {
+    pub values: BTreeMap<&'static str, Option<String>>,
+    /// Variables whose value is refused, with why (using one is then that error).
+    pub refused: BTreeMap<&'static str, String>,
+    /// `$HOME` as the caller spells it, when that is not its real path (`/home/u` with
+    /// `/home -> var/home`): the sandbox gets a link from there to the real one.
+    pub home_alias: Option<PathBuf>,
+}
 
 impl Vars {
-    /// The caller's values. PROJECT is the top of the git work tree holding the working
-    /// directory (the nearest parent with a `.git`), else the working directory.
-    pub fn from_host() -> Vars {
+    /// The caller's values. PROJECT is `project` when given (--project), else the top of the
+    /// git work tree holding the working directory (the nearest parent with a real `.git`
+    /// directory or gitfile), else the working directory; never the home or a parent of it.
+    pub fn from_host(project: Option<&Path>) -> Vars {
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        // The real path, so that a symlink on the way can't be swapped later.
+        let real = |p: String| {
+            std::fs::canonicalize(&p)
+                .map(|r| r.display().to_string())
+                .unwrap_or(p)
+        };
         let uid = nix::unistd::getuid();
-        crate::nss::builtin_only();
-        let user = nix::unistd::User::from_uid(uid).ok().flatten();
-        let home = env("HOME").or_else(|| user.as_ref().map(|u| u.dir.display().to_string()));
-        let cwd = std::env::current_dir().ok();
-        let project = cwd.as_deref().map(|c| {
-            c.ancestors()
-                .find(|d| d.join(".git").symlink_metadata().is_ok())
-                .unwrap_or(c)
-                .display()
-                .to_string()
-        });
+        // The passwd entry only when $HOME is unset; ${USER} looks it up when used (expand).
+        let given = env("HOME").or_else(|| passwd().map(|u| u.dir.display().to_string()));
+        let home = given.clone().map(real);
+        let home_alias = given
+            .filter(|g| Some(g) != home.as_ref())
+            .map(PathBuf::from);
         let cache = env("XDG_CACHE_HOME").or_else(|| home.as_ref().map(|h| format!("{h}/.cache")));
-        Vars(BTreeMap::from([
-            ("HOME", home),
-            ("UID", Some(uid.to_string())),
-            ("USER", user.map(|u| u.name).or_else(|| env("USER"))),
-            ("PROJECT", project),
-            ("CWD", cwd.map(|c| c.display().to_string())),
-            ("XDG_RUNTIME_DIR", env("XDG_RUNTIME_DIR")),
-            ("XDG_CACHE_HOME", cache),
-        ]))
+        let cwd = std::env::current_dir().ok();
+        let mut refused = BTreeMap::new();
+        let found = match (project, &cwd) {
+            (Some(p), _) => {
+                std::fs::canonicalize(p).map_err(|e| format!("--project: {}: {e}", p.display()))
+            }
+            (None, Some(c)) => host::find_project(c),
+            (None, None) => Err("the current directory is gone".into()),
+        };
+        let found = found.and_then(|p| {
+            host::check_project(&p, home.as_deref().map(Path::new))?;
+            Ok(p)
+        });
+        let (project, git) = match found {
+            Ok(p) => {
+                let git = host::git_common_dir(&p).display().to_string();
+                (Some(p.display().to_string()), Some(git))
+            }
+            Err(e) => {
+                refused.insert("PROJECT", e.clone());
+                refused.insert("GIT_COMMON_DIR", e);
+                (None, None)
+            }
+        };
+        Vars {
+            values: BTreeMap::from([
+                ("HOME", home),
+                ("UID", Some(uid.to_string())),
+                ("USER", None),
+                ("PROJECT", project),
+                ("CWD", cwd.map(|c| c.display().to_string())),
+                ("XDG_RUNTIME_DIR", env("XDG_RUNTIME_DIR").map(real)),
+                ("XDG_CACHE_HOME", cache.map(real)),
+                ("GIT_COMMON_DIR", git),
+            ]),
+            refused,
+            home_alias,
+        }
+    }
+
+    /// The caller's places, as prefixes below which no symlink is followed. `/` (a HOME of
+    /// `/`, a run from `/`) is no such place: system paths keep their own rule there.
+    fn locations(&self) -> Vec<PathBuf> {
+        LOCATIONS
+            .iter()
+            .filter_map(|k| self.values.get(k).cloned().flatten())
+            .map(PathBuf::from)
+            .filter(|p| p != Path::new("/"))
+            .collect()
     }
 
     /// Replace every `${NAME}` in `s`. Errors name the variable.
@@ -73,9 +136,15 @@ impl Vars {
                 .find('}')
                 .ok_or_else(|| format!("'{s}': '${{' without a closing '}}'"))?;
             let name = &after[..end];
-            match self.0.get(name) {
+            if let Some(why) = self.refused.get(name) {
+                return Err(format!("${{{name}}}: {why}"));
+            }
+            let unset = || format!("${{{name}}} has no value here (not set)");
+            match self.values.get(name) {
                 Some(Some(v)) => out.push_str(v),
-                Some(None) => return Err(format!("${{{name}}} has no value here (not set)")),
+                // Looked up only when used (from_host).
+                Some(None) if name == "USER" => out.push_str(&user().ok_or_else(unset)?),
+                Some(None) => return Err(unset()),
                 None => {
                     let known: Vec<String> =
                         VARIABLES.iter().map(|v| format!("${{{v}}}")).collect();
@@ -92,6 +161,22 @@ impl Vars {
     }
 }
 
+/// The caller's passwd entry, from /etc only (see nss.rs).
+fn passwd() -> Option<nix::unistd::User> {
+    crate::nss::builtin_only();
+    nix::unistd::User::from_uid(nix::unistd::getuid())
+        .ok()
+        .flatten()
+}
+
+/// ${USER} on this host: the name in /etc/passwd, else $USER. Looked up only when a profile
+/// uses it (a passwd lookup reads two files at every start otherwise).
+fn user() -> Option<String> {
+    passwd()
+        .map(|u| u.name)
+        .or_else(|| std::env::var("USER").ok().filter(|v| !v.is_empty()))
+}
+
 /// Where profile files are read from. The real one reads the filesystem; tests use a map.
 pub trait Source {
     /// The directories searched by name, first match wins.
@@ -100,11 +185,28 @@ pub trait Source {
     fn read(&self, path: &Path) -> Result<Option<String>, String>;
     /// Profile names (file stems of `*.toml`) in one directory, sorted.
     fn names(&self, dir: &Path) -> Vec<String>;
+    /// A host path a profile mounts, checked against the symlink rule (`host::real_path`)
+    /// and returned with no symlink in it. `trusted`: the caller's places.
+    fn real_path(&self, path: &Path, _trusted: &[PathBuf]) -> Result<PathBuf, String> {
+        Ok(path.to_path_buf())
+    }
+}
+
+/// The search-path entry of the profiles compiled into sbox: last, so that any file of the
+/// same name wins. Not a directory: `Fs` answers for it from memory.
+pub const BUILTIN_DIR: &str = "(built in)";
+
+/// `extends = ["builtin:NAME"]`: the compiled-in profile NAME, whatever shadows it.
+const BUILTIN_PREFIX: &str = "builtin:";
+
+mod builtin {
+    include!(concat!(env!("OUT_DIR"), "/builtin_profiles.rs"));
 }
 
 /// The search path on this host: $SBOX_PROFILE_PATH (colon-separated), the user's
-/// ~/.config/sbox/profiles, /etc/sbox/profiles, then the profiles installed with sbox
-/// (`<exe dir>/../share/sbox/profiles`; in a source checkout, its `profiles/`).
+/// ~/.config/sbox/profiles, /etc/sbox/profiles, the profiles installed with sbox
+/// (`<exe dir>/../share/sbox/profiles`), then the copies compiled into the binary (which
+/// also serve a source checkout: its `profiles/` lies in the project a sandbox may write).
 pub struct Fs(Vec<PathBuf>);
 
 impl Fs {
@@ -122,16 +224,14 @@ impl Fs {
             .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")));
         dirs.extend(config.map(|c| c.join("sbox/profiles")));
         dirs.push(PathBuf::from("/etc/sbox/profiles"));
-        if let Ok(exe) = std::env::current_exe() {
-            if let Some(bin) = exe.parent() {
-                dirs.push(bin.join("../share/sbox/profiles"));
-            }
-            // Run from a source checkout (target/debug/sbox): the repository's profiles.
-            let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-            if exe.starts_with(repo) {
-                dirs.push(repo.join("profiles"));
-            }
+        if let Some(bin) = std::env::current_exe()
+            .ok()
+            .as_deref()
+            .and_then(Path::parent)
+        {
+            dirs.push(bin.join("../share/sbox/profiles"));
         }
+        dirs.push(PathBuf::from(BUILTIN_DIR));
         Fs(dirs)
     }
 }
@@ -142,6 +242,11 @@ impl Source for Fs {
     }
 
     fn read(&self, path: &Path) -> Result<Option<String>, String> {
+        if let Ok(file) = path.strip_prefix(BUILTIN_DIR) {
+            let name = file.to_str().and_then(|f| f.strip_suffix(".toml"));
+            let found = builtin::PROFILES.iter().find(|(n, _)| Some(*n) == name);
+            return Ok(found.map(|(_, t)| t.to_string()));
+        }
         match std::fs::read_to_string(path) {
             Ok(t) => Ok(Some(t)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -150,6 +255,12 @@ impl Source for Fs {
     }
 
     fn names(&self, dir: &Path) -> Vec<String> {
+        if dir == Path::new(BUILTIN_DIR) {
+            return builtin::PROFILES
+                .iter()
+                .map(|(n, _)| n.to_string())
+                .collect();
+        }
         let mut v: Vec<String> = std::fs::read_dir(dir)
             .into_iter()
             .flatten()
@@ -162,12 +273,22 @@ impl Source for Fs {
         v.sort();
         v
     }
+
+    fn real_path(&self, path: &Path, trusted: &[PathBuf]) -> Result<PathBuf, String> {
+        host::real_path(path, trusted, nix::unistd::geteuid().is_root())
+    }
 }
 
 /// What the command line needs from profiles: loading happens outside the parser.
 pub trait Profiles {
     /// `defaults` with the named profiles (and what they extend) merged on top, in order.
-    fn load(&self, names: &[String], defaults: Spec) -> Result<Spec, String>;
+    /// `project`: --project, the directory ${PROJECT} names.
+    fn load(
+        &self,
+        names: &[String],
+        project: Option<&Path>,
+        defaults: Spec,
+    ) -> Result<Spec, String>;
     /// `--list-profiles`: one line per profile file found, `NAME PATH`.
     fn list(&self) -> String;
 }
@@ -192,6 +313,10 @@ impl<S: Source> Loader<S> {
             };
             return Ok(self.source.read(&p)?.map(|t| (p, t)));
         }
+        let (r, dirs) = match r.strip_prefix(BUILTIN_PREFIX) {
+            Some(name) => (name, &[PathBuf::from(BUILTIN_DIR)][..]),
+            None => (r, self.source.dirs()),
+        };
         if r.is_empty()
             || !r
                 .chars()
@@ -201,7 +326,7 @@ impl<S: Source> Loader<S> {
                 "'{r}': not a profile name (letters, digits, . _ -)"
             ));
         }
-        for dir in self.source.dirs() {
+        for dir in dirs {
             let p = dir.join(format!("{r}.toml"));
             if let Some(t) = self.source.read(&p)? {
                 return Ok(Some((p, t)));
@@ -210,8 +335,32 @@ impl<S: Source> Loader<S> {
         Ok(None)
     }
 
+    /// What must stay out of the sandbox's reach for `r`, found at `p`, to mean the same next
+    /// time: the file, its directory and, for a name, every search-path directory consulted
+    /// before (a file planted there would shadow it). The compiled-in copies need nothing.
+    fn protect(&self, r: &str, p: &Path, spec: &mut Spec) {
+        let mut add = |q: &Path| {
+            if !q.starts_with(BUILTIN_DIR) {
+                let q = std::path::absolute(q).unwrap_or_else(|_| q.to_path_buf());
+                if !spec.protect.contains(&q) {
+                    spec.protect.push(q);
+                }
+            }
+        };
+        add(p);
+        let dir = p.parent().unwrap_or(Path::new("."));
+        add(dir);
+        if !is_path(r) && !r.starts_with(BUILTIN_PREFIX) {
+            for d in self.source.dirs().iter().take_while(|d| *d != dir) {
+                add(d);
+            }
+        }
+    }
+
     fn not_found(&self, r: &str) -> String {
-        if is_path(r) {
+        if let Some(name) = r.strip_prefix(BUILTIN_PREFIX) {
+            format!("'{r}': sbox has no built-in profile '{name}' (see sbox --list-profiles)")
+        } else if is_path(r) {
             format!("'{r}': no such file")
         } else {
             let dirs: Vec<String> = self
@@ -231,6 +380,7 @@ impl<S: Source> Loader<S> {
     /// extending the same base) is applied once, at its first place.
     fn visit(
         &self,
+        vars: &Vars,
         label: &str,
         path: PathBuf,
         text: String,
@@ -251,29 +401,100 @@ impl<S: Source> Loader<S> {
                 .ok_or_else(|| at(self.not_found(r)))?;
             if stack.iter().any(|(_, s)| *s == p) {
                 let chain: Vec<&str> = stack.iter().map(|(l, _)| l.as_str()).collect();
+                // Extending the shipped profile one shadows is what `builtin:` is for.
+                let shipped = Path::new(BUILTIN_DIR).join(format!("{r}.toml"));
+                let hint = match self.source.read(&shipped) {
+                    Ok(Some(_)) if !is_path(r) => format!("; 'builtin:{r}' names the shipped one"),
+                    _ => String::new(),
+                };
                 return Err(at(format!(
-                    "extends '{r}': a cycle ({} -> {r})",
+                    "extends '{r}': a cycle ({} -> {r}{hint})",
                     chain.join(" -> ")
                 )));
             }
-            self.visit(r, p, t, stack, spec)?;
+            self.protect(r, &p, spec);
+            self.visit(vars, r, p, t, stack, spec)?;
         }
         stack.pop();
-        let before = entries(spec);
-        file::apply(&parsed, &path, &text, &self.vars, spec)?;
-        attribute(&before, spec, label);
+        if spec.origins.wanted {
+            let before = entries(spec);
+            file::apply(&parsed, &path, &text, vars, spec)?;
+            attribute(&before, spec, label);
+        } else {
+            file::apply(&parsed, &path, &text, vars, spec)?;
+        }
         spec.origins.layers.push((label.to_string(), path));
         Ok(())
     }
 }
 
+impl<S: Source> Loader<S> {
+    /// Check every host path of the profile's mounts against the symlink rule, and mark the
+    /// operations as a profile's (launch opens them following no symlink).
+    fn real_paths(&self, vars: &Vars, spec: &mut Spec) -> Result<(), String> {
+        let trusted = vars.locations();
+        let real = |p: &mut PathBuf| -> Result<(), String> {
+            *p = self.source.real_path(p, &trusted)?;
+            Ok(())
+        };
+        for op in &mut spec.ops {
+            match op {
+                FsOp::Bind { src, .. } => real(src)?,
+                FsOp::Overlay { lower, upper, .. } => {
+                    for l in lower {
+                        real(l)?;
+                    }
+                    if let OverlayUpper::Dir { upper, work } = upper {
+                        real(upper)?;
+                        real(work)?;
+                    }
+                }
+                _ => {}
+            }
+        }
+        // $HOME as the caller spells it leads to the real one, where the profile put it.
+        if let (Some(alias), Some(Some(home))) = (&vars.home_alias, vars.values.get("HOME")) {
+            // Not into a mount of host files (it would be made there, or fail read-only).
+            let taken = spec.ops.iter().any(|o| {
+                alias.starts_with(o.dst()) && !matches!(o, FsOp::Tmpfs { .. } | FsOp::Dir { .. })
+            });
+            if !taken && alias.is_absolute() {
+                spec.ops.push(FsOp::Symlink {
+                    target: PathBuf::from(home),
+                    dst: alias.clone(),
+                });
+            }
+        }
+        spec.profile_ops = spec.ops.len();
+        Ok(())
+    }
+}
+
 impl<S: Source> Profiles for Loader<S> {
-    fn load(&self, names: &[String], defaults: Spec) -> Result<Spec, String> {
+    fn load(
+        &self,
+        names: &[String],
+        project: Option<&Path>,
+        defaults: Spec,
+    ) -> Result<Spec, String> {
+        // Tests only: the host's loader resolves --project into its variables.
+        let given;
+        let vars = match project {
+            Some(p) => {
+                let mut v = self.vars.clone();
+                v.values.insert("PROJECT", Some(p.display().to_string()));
+                given = v;
+                &given
+            }
+            None => &self.vars,
+        };
         let mut spec = defaults;
         for r in names {
             let (p, t) = self.find(r, None)?.ok_or_else(|| self.not_found(r))?;
-            self.visit(r, p, t, &mut Vec::new(), &mut spec)?;
+            self.protect(r, &p, &mut spec);
+            self.visit(vars, r, p, t, &mut Vec::new(), &mut spec)?;
         }
+        self.real_paths(vars, &mut spec)?;
         Ok(spec)
     }
 
@@ -287,10 +508,12 @@ impl<S: Source> Profiles for Loader<S> {
                 } else {
                     " (shadowed)"
                 };
-                out.push_str(&format!(
-                    "{name} {}{shadowed}\n",
-                    dir.join(format!("{name}.toml")).display()
-                ));
+                let at = if dir == Path::new(BUILTIN_DIR) {
+                    BUILTIN_DIR.to_string()
+                } else {
+                    dir.join(format!("{name}.toml")).display().to_string()
+                };
+                out.push_str(&format!("{name} {at}{shadowed}\n"));
             }
         }
         out
@@ -301,12 +524,17 @@ impl<S: Source> Profiles for Loader<S> {
 pub struct Host;
 
 impl Profiles for Host {
-    fn load(&self, names: &[String], defaults: Spec) -> Result<Spec, String> {
+    fn load(
+        &self,
+        names: &[String],
+        project: Option<&Path>,
+        defaults: Spec,
+    ) -> Result<Spec, String> {
         let l = Loader {
             source: Fs::from_env(),
-            vars: Vars::from_host(),
+            vars: Vars::from_host(project),
         };
-        l.load(names, defaults)
+        l.load(names, None, defaults)
     }
 
     fn list(&self) -> String {

@@ -28,15 +28,20 @@ impl Source for Mem {
 
 fn vars() -> Vars {
     let v = |s: &str| Some(s.to_string());
-    Vars(BTreeMap::from([
-        ("HOME", v("/home/u")),
-        ("UID", v("1000")),
-        ("USER", v("u")),
-        ("PROJECT", v("/home/u/src/p")),
-        ("CWD", v("/home/u/src/p/sub")),
-        ("XDG_RUNTIME_DIR", None),
-        ("XDG_CACHE_HOME", v("/home/u/.cache")),
-    ]))
+    Vars {
+        values: BTreeMap::from([
+            ("HOME", v("/home/u")),
+            ("UID", v("1000")),
+            ("USER", v("u")),
+            ("PROJECT", v("/home/u/src/p")),
+            ("CWD", v("/home/u/src/p/sub")),
+            ("XDG_RUNTIME_DIR", None),
+            ("XDG_CACHE_HOME", v("/home/u/.cache")),
+            ("GIT_COMMON_DIR", v("/home/u/src/p/.git")),
+        ]),
+        refused: BTreeMap::new(),
+        home_alias: None,
+    }
 }
 
 /// A loader whose search path is /p (the given files) then /shipped (the repository's).
@@ -62,7 +67,7 @@ macro_rules! shipped {
         [$(($n, include_str!(concat!("../../profiles/", $n, ".toml")))),*]
     };
 }
-const SHIPPED: [(&str, &str); 13] = shipped!(
+const SHIPPED: [(&str, &str); 15] = shipped!(
     "base",
     "project",
     "net",
@@ -75,7 +80,9 @@ const SHIPPED: [(&str, &str); 13] = shipped!(
     "pip-install",
     "python",
     "go-build",
-    "curl"
+    "curl",
+    "cargo-update",
+    "go-mod"
 );
 
 fn run(l: &Loader<Mem>, args: &[&str]) -> Result<Spec, CliError> {
@@ -447,7 +454,15 @@ fn shipped_profiles_load_and_keep_their_promises() {
                 && !dst.starts_with(project)
             {
                 assert!(
-                    ["cargo-fetch", "npm-install", "pip-install", "go-build"].contains(&name),
+                    [
+                        "cargo-fetch",
+                        "cargo-update",
+                        "npm-install",
+                        "pip-install",
+                        "go-build",
+                        "go-mod"
+                    ]
+                    .contains(&name),
                     "{name}: {} writable",
                     dst.display()
                 );
@@ -463,10 +478,31 @@ fn shipped_profiles_load_and_keep_their_promises() {
             );
             let j = s.ops.iter().position(|o| *o == git);
             assert!(j.is_some_and(|j| j > i), "{name}: .git not read-only");
+            // Planted files are looked for where the project is writable, only there.
+            let rw = matches!(
+                &s.ops[i],
+                FsOp::Bind {
+                    kind: BindKind::Rw,
+                    ..
+                }
+            );
+            assert_eq!(
+                s.report_planted.contains(&PathBuf::from(project)),
+                rw,
+                "{name}: report_planted {:?}",
+                s.report_planted
+            );
         }
     }
     let net = |n: &str| !shipped(n).ns.net;
-    for n in ["cargo-fetch", "npm-install", "pip-install", "curl"] {
+    for n in [
+        "cargo-fetch",
+        "cargo-update",
+        "npm-install",
+        "pip-install",
+        "curl",
+        "go-mod",
+    ] {
         assert!(net(n), "{n} should have the network");
     }
     for n in [
@@ -500,7 +536,7 @@ fn shipped_profiles_load_and_keep_their_promises() {
             BindKind::Rw,
             "/home/u/src/p/sub/out",
             "/home/u/src/p/sub/out",
-            true
+            false
         )
     ));
     let curl = shipped("curl");
@@ -511,4 +547,250 @@ fn shipped_profiles_load_and_keep_their_promises() {
             ..
         }
     )));
+}
+
+#[test]
+fn project_option_refused_values_and_profile_ops() {
+    let l = loader(&[]);
+    // --project names ${PROJECT}; it means nothing without a profile.
+    let s = spec(&l, &["--profile", "project", "--project", "/q", "true"]);
+    assert!(has_op(&s, &bind(BindKind::Rw, "/q", "/q", false)));
+    let e = error(&l, &["--project", "/q", "true"]);
+    assert!(e.starts_with("--project: only profiles use it"), "{e}");
+    // Every profile op is marked (launch follows no symlink for them), the command line's not.
+    let s = spec(&l, &["--profile", "make", "--tmpfs", "/x", "true"]);
+    assert_eq!(s.profile_ops, s.ops.len() - 1);
+    // A refused variable is an error only where a profile uses it.
+    let mut l = loader(&[(
+        "uses",
+        "[[mounts]]\nkind = \"bind\"\nsrc = \"${PROJECT}\"\n",
+    )]);
+    l.vars.values.insert("PROJECT", None);
+    l.vars
+        .refused
+        .insert("PROJECT", "/home/u: the project would be your home".into());
+    let e = error(&l, &["--profile", "uses", "true"]);
+    assert!(
+        e.ends_with("${PROJECT}: /home/u: the project would be your home"),
+        "{e}"
+    );
+    assert!(run(&l, &["--profile", "base", "true"]).is_ok());
+}
+
+#[test]
+fn profiles_and_earlier_search_dirs_are_protected() {
+    let l = loader(&[("mine", "extends = [\"make\"]\n")]);
+    let s = spec(&l, &["--profile", "mine", "true"]);
+    for p in ["/p/mine.toml", "/p", "/shipped/make.toml", "/shipped"] {
+        assert!(
+            s.protect.contains(&PathBuf::from(p)),
+            "{p}: {:?}",
+            s.protect
+        );
+    }
+    // A name found in /shipped: /p, consulted first, could shadow it.
+    let s = spec(&l, &["--profile", "make", "true"]);
+    assert!(s.protect.contains(&PathBuf::from("/p")), "{:?}", s.protect);
+}
+
+fn explain_of(l: &Loader<Mem>, args: &[&str]) -> String {
+    match run(l, args) {
+        Err(CliError::Display(s)) => s,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn value_of(out: &str, key: &str) -> String {
+    out.lines()
+        .find(|l| l.starts_with(&format!("{key} ")))
+        .unwrap_or_else(|| panic!("no {key} in {out}"))
+        .to_string()
+}
+
+#[test]
+fn create_and_missing_are_kept_by_destination() {
+    let l = loader(&[
+        (
+            "c",
+            "[[mounts]]\nkind = \"bind\"\nsrc = \"${XDG_CACHE_HOME}/pip\"\ncreate = true\n\
+             [[mounts]]\nkind = \"bind\"\nsrc = \"${CWD}/out\"\ncreate = true\n\
+             [[mounts]]\nkind = \"bind\"\nsrc = \"${HOME}/.npm\"\ncreate = true\n\
+             [[mounts]]\nkind = \"bind\"\nsrc = \"${PROJECT}/x.lock\"\noptional = true\nmissing = \"touch it\"\n",
+        ),
+        (
+            "d",
+            "extends = [\"c\"]\n[[mounts]]\nkind = \"ro-bind\"\nsrc = \"${HOME}/.npm\"\noptional = true\n",
+        ),
+        (
+            "bad",
+            "[[mounts]]\nkind = \"bind\"\nsrc = \"/var/cache/x\"\ncreate = true\n",
+        ),
+        (
+            "bad-kind",
+            "[[mounts]]\nkind = \"tmpfs\"\ndst = \"/x\"\ncreate = true\n",
+        ),
+    ]);
+    let s = spec(&l, &["--profile", "c", "true"]);
+    let from = |dst: &str| {
+        s.bind_extras
+            .iter()
+            .find(|e| e.dst == Path::new(dst))
+            .map(|e| (e.create_from.clone(), e.missing.clone()))
+    };
+    // A cache below $HOME is created from $HOME (~/.cache may not exist yet either).
+    assert_eq!(
+        from("/home/u/.cache/pip"),
+        Some((Some("/home/u".into()), None))
+    );
+    assert_eq!(
+        from("/home/u/src/p/sub/out"),
+        Some((Some("/home/u/src/p/sub".into()), None))
+    );
+    assert_eq!(
+        from("/home/u/src/p/x.lock"),
+        Some((None, Some("touch it".into())))
+    );
+    // A later layer's mount on the same path drops the earlier one's create.
+    let s = spec(&l, &["--profile", "d", "true"]);
+    assert!(
+        !s.bind_extras
+            .iter()
+            .any(|e| e.dst == Path::new("/home/u/.npm"))
+    );
+    assert!(
+        error(&l, &["--profile", "bad", "true"])
+            .contains("bad.toml:3:7: create = true needs a src below ${HOME}"),
+    );
+    assert!(
+        error(&l, &["--profile", "bad-kind", "true"]).contains("a tmpfs mount takes no 'create'")
+    );
+    let out = explain_of(&l, &["--profile", "c", "--explain"]);
+    assert!(
+        value_of(&out, "mount /home/u/.npm").contains("bind from /home/u/.npm, created if missing"),
+        "{out}"
+    );
+    // The optional bind whose source is missing is listed as skipped, with what to do.
+    assert!(
+        out.lines().any(|l| l
+            == "# skipped: mount /home/u/src/p/x.lock: /home/u/src/p/x.lock does not exist (touch it)"),
+        "{out}"
+    );
+    assert!(!out.contains("skipped: mount /home/u/.npm"), "{out}");
+}
+
+#[test]
+fn offline_switches_follow_the_final_network() {
+    let l = loader(&[]);
+    let offline = |s: &Spec, k: &str| {
+        s.env
+            .iter()
+            .any(|e| matches!(e, EnvOp::Offline(n, _) if n == k))
+    };
+    for (profile, var) in [
+        ("cargo-build", "CARGO_NET_OFFLINE"),
+        ("npm-build", "npm_config_offline"),
+        ("go-build", "GOPROXY"),
+    ] {
+        let s = spec(&l, &["--profile", profile, "true"]);
+        assert!(s.ns.net && offline(&s, var), "{profile}");
+        // Never set unconditionally, so --share-net can drop it.
+        assert!(
+            !s.env
+                .iter()
+                .any(|e| matches!(e, EnvOp::Set(n, _) if n == var)),
+            "{profile}"
+        );
+        let out = explain_of(&l, &["--profile", profile, "--explain"]);
+        assert!(
+            value_of(&out, &format!("env.offline {var}")).ends_with(&format!("[{profile}]")),
+            "{out}"
+        );
+        let out = explain_of(&l, &["--profile", profile, "--share-net", "--explain"]);
+        let line = value_of(&out, &format!("env.offline {var}"));
+        assert!(
+            line.contains("not set: the sandbox has the network")
+                && line.ends_with("[command line]"),
+            "{line}"
+        );
+    }
+    // A profile that gives the network: cargo-fetch has cargo-build's switch, not in force.
+    let out = explain_of(&l, &["--profile", "cargo-fetch", "--explain"]);
+    assert!(
+        value_of(&out, "env.offline CARGO_NET_OFFLINE").contains("not set"),
+        "{out}"
+    );
+}
+
+#[test]
+fn dependency_profiles_write_only_the_manifests() {
+    let project = "/home/u/src/p";
+    let rw = |s: &Spec| -> Vec<String> {
+        let mut v: Vec<String> = s
+            .ops
+            .iter()
+            .filter_map(|o| match o {
+                FsOp::Bind {
+                    kind: BindKind::Rw,
+                    dst,
+                    ..
+                } => Some(dst.display().to_string()),
+                _ => None,
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let s = shipped("cargo-update");
+    assert!(!s.ns.net);
+    assert!(has_op(&s, &bind(BindKind::Ro, project, project, false)));
+    assert_eq!(
+        rw(&s),
+        [
+            "/home/u/.cargo/git",
+            "/home/u/.cargo/registry",
+            "/home/u/src/p/Cargo.lock",
+        ]
+    );
+    let s = shipped("go-mod");
+    assert!(!s.ns.net);
+    assert!(has_op(&s, &bind(BindKind::Ro, project, project, false)));
+    assert_eq!(
+        rw(&s),
+        [
+            "/home/u/go/pkg/mod",
+            "/home/u/src/p/sub/go.mod",
+            "/home/u/src/p/sub/go.sum"
+        ]
+    );
+    assert!(
+        s.env
+            .contains(&EnvOp::Set("GOFLAGS".into(), "-mod=mod".into()))
+    );
+    let s = shipped("npm-install");
+    assert!(s.env.contains(&EnvOp::Set(
+        "npm_config_ignore_scripts".into(),
+        "true".into()
+    )));
+    assert!(!shipped("npm-build").env.iter().any(
+        |e| matches!(e, EnvOp::Set(k, _) | EnvOp::Offline(k, _) if k == "npm_config_ignore_scripts")
+    ));
+}
+
+#[test]
+fn absolute_paths_are_normalized_as_components_would() {
+    for (s, want) in [
+        ("/", "/"),
+        ("/usr", "/usr"),
+        ("//usr//lib/", "/usr/lib"),
+        ("/a/./b/.", "/a/b"),
+        ("/./", "/"),
+    ] {
+        assert_eq!(file::absolute(s).unwrap(), Path::new(want), "{s}");
+        let by_components: PathBuf = Path::new(s)
+            .components()
+            .filter(|c| *c != std::path::Component::CurDir)
+            .collect();
+        assert_eq!(file::absolute(s).unwrap(), by_components, "{s}");
+    }
+    assert!(file::absolute("usr").is_err() && file::absolute("/a/../b").is_err());
 }

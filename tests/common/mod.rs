@@ -172,3 +172,92 @@ pub fn pids_with(marker: &str) -> Vec<u32> {
     }
     out
 }
+
+/// A missing prerequisite: say so, and fail under CI (a test never passes by skipping there).
+pub fn skip_or_fail(test: &str, why: &str) {
+    if std::env::var_os("CI").is_some() {
+        panic!("{test}: {why} (required under CI)");
+    }
+    eprintln!("SKIPPED: {test}: {why}");
+}
+
+/// Debian's bubblewrap, to compare with where the test can run both.
+pub fn real_bwrap(test: &str) -> Option<PathBuf> {
+    let p = PathBuf::from("/usr/bin/bwrap");
+    if p.exists() {
+        Some(p)
+    } else {
+        skip_or_fail(
+            test,
+            "no /usr/bin/bwrap (Debian: bubblewrap) to compare with",
+        );
+        None
+    }
+}
+
+/// Pids of processes whose command line starts with `prefix` (not a wrapper naming it).
+pub fn pids_running(prefix: &str) -> Vec<u32> {
+    pids_with(prefix)
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| c.starts_with(prefix.as_bytes()))
+        })
+        .collect()
+}
+
+/// Wait until no process's command line starts with `prefix`; false after `within`.
+pub fn gone_within(prefix: &str, within: std::time::Duration) -> bool {
+    let deadline = std::time::Instant::now() + within;
+    while !pids_running(prefix).is_empty() {
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    true
+}
+
+/// Wait until some process's command line starts with `prefix`.
+#[track_caller]
+pub fn wait_for(prefix: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while pids_running(prefix).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{prefix:?} never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// `--die-with-parent`: a wrapper (sh) runs `prog ARGS... sleep MARKER` and is SIGKILLed once
+/// the sleep runs; true if the sleep is gone within a second.
+pub fn killing_the_caller_ends_the_sandbox(prog: &Path, args: &[&str], marker: &str) -> bool {
+    let mut sh = as_user("sh");
+    sh.arg("-c")
+        .arg("\"$@\"; echo not-reached")
+        .arg("sh")
+        .arg(prog)
+        .args(args)
+        .args(["sleep", marker]);
+    let mut wrapper = sh.stdout(Stdio::null()).spawn().unwrap();
+    let sleep = format!("sleep\0{marker}");
+    wait_for(&sleep);
+    wrapper.kill().unwrap();
+    wrapper.wait().unwrap();
+    let gone = gone_within(&sleep, std::time::Duration::from_secs(1));
+    for pid in pids_running(&sleep) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    gone
+}
+
+/// Whether `prog` is on the PATH.
+pub fn have(prog: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(prog).is_file()))
+}

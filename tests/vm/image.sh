@@ -15,7 +15,10 @@ trap 'rm -rf "$root"' EXIT
 # The Debian mirror this machine already uses (the only network reachable here).
 mirror=$(grep -hsE '^(URIs:|deb )' /etc/apt/sources.list /etc/apt/sources.list.d/* |
 	grep -oE 'https?://[^ ]*/debian/?( |$)' | grep -v security | head -n1 | tr -d ' ' || true)
-mirror=${mirror:-http://deb.debian.org/debian}
+if [ -z "$mirror" ]; then
+	echo "image: no Debian mirror in /etc/apt/sources.list{,.d/*}: add the one this machine uses" >&2
+	exit 1
+fi
 
 t0=$(date +%s)
 debootstrap --variant=minbase \

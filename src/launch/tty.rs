@@ -1,0 +1,307 @@
+//! A terminal of the sandbox's own (sbox's mode, when any of descriptors 0-2 is a terminal).
+//! The command's terminal descriptors become the slave of a fresh pseudo-terminal, its
+//! controlling terminal in a session of its own; the supervisor relays bytes between the
+//! caller's terminal and the master, as ssh -t does. The caller's terminal is never in the
+//! sandbox, so nothing inside can read it after sbox returns, take its foreground (tcsetpgrp)
+//! or push input into it; Ctrl-C, Ctrl-Z and job control work through the slave's line
+//! discipline.
+
+use super::SetupError;
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::termios::{SetArg, Termios, cfmakeraw, tcgetattr, tcsetattr};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+/// The sandbox's side: the slave, and which of 0, 1, 2 it replaces in the command.
+pub struct Slave {
+    pub fd: OwnedFd,
+    pub ttys: [bool; 3],
+}
+
+/// The supervisor's side.
+pub struct Master {
+    fd: OwnedFd,
+    /// The caller's terminal: its input (fd 0, if a terminal), its output, its size.
+    input: Option<RawFd>,
+    output: RawFd,
+}
+
+fn fail(e: Errno) -> SetupError {
+    SetupError::new(
+        "terminal",
+        "/dev/ptmx",
+        format!(
+            "{} (the sandbox gets a pseudo-terminal of its own when 0-2 include a terminal: redirect them away from it)",
+            e.desc()
+        ),
+    )
+}
+
+fn borrow(fd: RawFd) -> BorrowedFd<'static> {
+    // SAFETY: 0, 1 and 2 stay open for the whole run (main keeps them open).
+    unsafe { BorrowedFd::borrow_raw(fd) }
+}
+
+/// A pseudo-terminal pair set up like the caller's terminal, if any of 0-2 is one.
+/// The terminal the command's stdout will be (the sandbox's own, else the caller's), if any:
+/// `--dev` binds it as /dev/console, as bubblewrap does with the caller's.
+pub fn console(own: Option<&Slave>) -> Option<std::path::PathBuf> {
+    match own {
+        Some(s) if s.ttys[1] => nix::unistd::ttyname(&s.fd).ok(),
+        _ => {
+            let stdout = std::io::stdout();
+            nix::unistd::isatty(&stdout)
+                .unwrap_or(false)
+                .then(|| nix::unistd::ttyname(&stdout).ok())
+                .flatten()
+        }
+    }
+}
+
+pub fn open() -> Result<Option<(Master, Slave)>, SetupError> {
+    let ttys = [0, 1, 2].map(|fd| nix::unistd::isatty(borrow(fd)).unwrap_or(false));
+    let Some(first) = (0..3).find(|&fd| ttys[fd as usize]) else {
+        return Ok(None);
+    };
+    let flags = OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC;
+    let master =
+        nix::fcntl::open("/dev/ptmx", flags, nix::sys::stat::Mode::empty()).map_err(fail)?;
+    let unlock: libc::c_int = 0;
+    // SAFETY: TIOCSPTLCK reads an int; TIOCGPTPEER opens the slave without a path lookup.
+    let slave = unsafe {
+        if libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock) < 0 {
+            return Err(fail(Errno::last()));
+        }
+        let fd = libc::ioctl(master.as_raw_fd(), libc::TIOCGPTPEER, flags.bits());
+        if fd < 0 {
+            return Err(fail(Errno::last()));
+        }
+        OwnedFd::from_raw_fd(fd)
+    };
+    // The command starts with the caller's modes and size. When sbox doesn't read the
+    // caller's terminal (fd 0 is no terminal) that one stays as it is, not raw: it does the
+    // output processing (\n to \r\n), so the slave must not do it too.
+    if let Ok(mut t) = tcgetattr(borrow(first)) {
+        if !ttys[0] {
+            t.output_flags.remove(nix::sys::termios::OutputFlags::OPOST);
+        }
+        let _ = tcsetattr(&slave, SetArg::TCSANOW, &t);
+    }
+    let m = Master {
+        fd: master,
+        input: ttys[0].then_some(0),
+        output: [1, 2, 0]
+            .into_iter()
+            .find(|&fd| ttys[fd as usize])
+            .unwrap_or(first),
+    };
+    m.resize();
+    nix::fcntl::fcntl(&m.fd, nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).map_err(fail)?;
+    Ok(Some((m, Slave { fd: slave, ttys })))
+}
+
+/// Whether sbox has a controlling terminal (which a command in its session could open as
+/// /dev/tty). Anything but "no such device" counts as yes.
+pub fn caller_has_one() -> bool {
+    let flags = OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC;
+    nix::fcntl::open("/dev/tty", flags, nix::sys::stat::Mode::empty()).err() != Some(Errno::ENXIO)
+}
+
+/// In the command, before exec: a new session with the slave as controlling terminal, and
+/// the slave in place of each terminal among 0-2 (the other descriptors stay as they are).
+pub fn attach(slave: &Slave) -> Result<(), SetupError> {
+    let fail = |e| SetupError::errno("terminal", "", e);
+    nix::unistd::setsid().map_err(fail)?;
+    // SAFETY: TIOCSCTTY takes an int argument (0: don't steal it from another session).
+    if unsafe { libc::ioctl(slave.fd.as_raw_fd(), libc::TIOCSCTTY, 0) } < 0 {
+        return Err(fail(Errno::last()));
+    }
+    for fd in (0..3).filter(|&fd| slave.ttys[fd as usize]) {
+        // SAFETY: dup2 onto a standard descriptor; its old terminal is closed there.
+        if unsafe { libc::dup2(slave.fd.as_raw_fd(), fd) } < 0 {
+            return Err(fail(Errno::last()));
+        }
+    }
+    Ok(())
+}
+
+impl Master {
+    /// SIGWINCH: the caller's terminal size to the sandbox's (the kernel signals its
+    /// foreground group).
+    pub fn resize(&self) {
+        let mut ws = libc::winsize {
+            ws_row: 0,
+            ws_col: 0,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCGWINSZ/TIOCSWINSZ read and write a struct winsize.
+        unsafe {
+            if libc::ioctl(self.output, libc::TIOCGWINSZ, &mut ws) == 0 {
+                libc::ioctl(self.fd.as_raw_fd(), libc::TIOCSWINSZ, &ws);
+            }
+        }
+    }
+
+    /// Start relaying: the caller's terminal goes raw (its keys, Ctrl-C included, go to the
+    /// sandbox's line discipline) until the `Relay` is dropped. In a background job this
+    /// stops sbox (SIGTTOU), as it stops ssh, until it is brought to the foreground.
+    pub fn relay(self) -> Relay {
+        let saved = self.input.and_then(|fd| tcgetattr(borrow(fd)).ok());
+        let relay = Relay {
+            input_open: self.input.is_some(),
+            output_open: true,
+            pending: Vec::new(),
+            master: self,
+            saved,
+        };
+        relay.raw();
+        relay
+    }
+}
+
+/// The relay between the caller's terminal and the master. Dropping it restores the caller's
+/// terminal modes: the one place that does, on every way out of the supervisor.
+pub struct Relay {
+    master: Master,
+    saved: Option<Termios>,
+    input_open: bool,
+    output_open: bool,
+    /// Typed bytes the master has not taken yet.
+    pending: Vec<u8>,
+}
+
+impl Relay {
+    pub fn resize(&self) {
+        self.master.resize();
+    }
+
+    fn raw(&self) {
+        if let (Some(saved), Some(fd)) = (&self.saved, self.master.input) {
+            let mut raw = saved.clone();
+            cfmakeraw(&mut raw);
+            let _ = tcsetattr(borrow(fd), SetArg::TCSADRAIN, &raw);
+        }
+    }
+
+    /// SIGCONT: sbox was stopped, and whoever had the terminal meanwhile may have set its
+    /// modes and size: raw again, and the size passed on.
+    pub fn resume(&self) {
+        self.raw();
+        self.resize();
+    }
+
+    /// Move bytes both ways until `signals` is readable.
+    pub fn pump(&mut self, signals: BorrowedFd) {
+        let mut buf = [0u8; 16384];
+        let input = borrow(self.master.input.unwrap_or(0));
+        loop {
+            let m = self.master.fd.as_fd();
+            let mut want = PollFlags::empty();
+            if self.output_open {
+                want |= PollFlags::POLLIN;
+            }
+            if !self.pending.is_empty() {
+                want |= PollFlags::POLLOUT;
+            }
+            let reading = self.input_open && self.pending.is_empty();
+            // A hung-up master is left out: poll would report it at once, again and again.
+            let mut fds = vec![PollFd::new(signals, PollFlags::POLLIN)];
+            if !want.is_empty() {
+                fds.push(PollFd::new(m, want));
+            }
+            if reading {
+                fds.push(PollFd::new(input, PollFlags::POLLIN));
+            }
+            match poll(&mut fds, PollTimeout::NONE) {
+                Err(Errno::EINTR) => continue,
+                Err(_) => return,
+                Ok(_) => {}
+            }
+            let ready: Vec<PollFlags> = fds
+                .iter()
+                .map(|f| f.revents().unwrap_or(PollFlags::empty()))
+                .collect();
+            if !ready[0].is_empty() {
+                // Signals first: a resize must reach the sandbox before the keys typed after it.
+                return;
+            }
+            let master = if want.is_empty() {
+                PollFlags::empty()
+            } else {
+                ready[1]
+            };
+            let typed = if reading {
+                ready[ready.len() - 1]
+            } else {
+                PollFlags::empty()
+            };
+            if !typed.is_empty() {
+                match nix::unistd::read(input, &mut buf) {
+                    Ok(0) | Err(Errno::EIO) | Err(Errno::EBADF) => self.input_open = false,
+                    Ok(n) => self.pending.extend_from_slice(&buf[..n]),
+                    Err(_) => {}
+                }
+            }
+            if master.intersects(PollFlags::POLLOUT | PollFlags::POLLHUP | PollFlags::POLLERR)
+                && !self.pending.is_empty()
+            {
+                match nix::unistd::write(m, &self.pending) {
+                    Ok(n) => drop(self.pending.drain(..n)),
+                    Err(Errno::EAGAIN) | Err(Errno::EINTR) => {}
+                    Err(_) => self.pending.clear(),
+                }
+            }
+            if self.output_open
+                && master.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR)
+            {
+                self.output_open = self.copy_out(&mut buf);
+            }
+        }
+    }
+
+    /// What the master has now, to the caller's terminal; false once no slave is open.
+    fn copy_out(&self, buf: &mut [u8]) -> bool {
+        loop {
+            match nix::unistd::read(&self.master.fd, buf) {
+                Ok(0) | Err(Errno::EIO) => return false,
+                Ok(n) => {
+                    let _ = write_all(borrow(self.master.output), &buf[..n]);
+                }
+                Err(Errno::EINTR) => {}
+                Err(_) => return true,
+            }
+        }
+    }
+
+    /// The sandbox ended: its last output, then the caller's modes back (on drop).
+    pub fn finish(self) {
+        if self.output_open {
+            self.copy_out(&mut [0u8; 16384]);
+        }
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        if let (Some(saved), Some(fd)) = (&self.saved, self.master.input) {
+            let _ = tcsetattr(borrow(fd), SetArg::TCSADRAIN, saved);
+        }
+    }
+}
+
+fn write_all(fd: BorrowedFd, mut data: &[u8]) -> Result<(), Errno> {
+    while !data.is_empty() {
+        match nix::unistd::write(fd, data) {
+            Ok(n) => data = &data[n..],
+            Err(Errno::EINTR) => {}
+            Err(Errno::EAGAIN) => {
+                let mut p = [PollFd::new(fd, PollFlags::POLLOUT)];
+                let _ = poll(&mut p, PollTimeout::NONE);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
