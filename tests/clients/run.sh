@@ -216,6 +216,6 @@ for client in "${clients[@]}"; do
 done
 
 [ "$skipped" = 0 ] || echo "clients: $skipped client(s) skipped"
-[ "$known" = 0 ] || echo "clients: $known known difference(s) of issue 16, not counted (SBOX_CLIENTS_STRICT=1 counts them)"
+[ "$known" = 0 ] || echo "clients: $known known difference(s) (known-differences.txt), not counted (SBOX_CLIENTS_STRICT=1 counts them)"
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
