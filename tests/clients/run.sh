@@ -31,7 +31,7 @@ done
 prefix=${SBOX_CLIENTS_PREFIX:-/var/tmp/sbox-clients}
 limit=${SBOX_CLIENTS_TIMEOUT:-300}
 passed=0 failed=0 skipped=0 known=0
-# Differences already filed (issue 16), one "client/case  why" a line: reported as KNOWN, not
+# Differences not fixed yet, one "client/case  why" a line: reported as KNOWN, not
 # counted as failures, until SBOX_CLIENTS_STRICT=1 or the line goes.
 known_list=$here/known-differences.txt
 [ "${SBOX_CLIENTS_STRICT:-}" = 1 ] && known_list=/dev/null
