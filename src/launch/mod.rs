@@ -64,8 +64,8 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
     };
     let mut plan = Plan {
         host: host_facts(passed, spec.same_cwd),
-        // Without a terminal among 0-2, a new session (a few ms: the kernel makes a
-        // scheduler autogroup for it) is needed only if sbox has a controlling terminal.
+        // Without a terminal among 0-2, a new session (costly: the kernel makes a scheduler
+        // autogroup for it) is needed only if sbox has a controlling terminal.
         new_session: spec.new_session
             || (!spec.bwrap_mode && terminal.is_none() && tty::caller_has_one()),
         terminal,

@@ -16,8 +16,8 @@
 //! syscall number to fill its action cache (calls whose answer is ALLOW whatever the
 //! arguments then skip the filters). Both costs grow with the instructions on each number's
 //! path, and at run time every installed program runs for every call the cache can't answer.
-//! A stack of per-errno programs of linear comparisons (what seccompiler emits) cost about
-//! 0.3 ms per sandbox start and 1.6x the syscall time of ioctl; see bench/ and README.md.
+//! A stack of per-errno programs of linear comparisons (what seccompiler emits) cost
+//! measurably more at every start and on every ioctl (bench/README.md).
 
 #[cfg(test)]
 pub(crate) mod child;
