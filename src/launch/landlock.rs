@@ -445,7 +445,9 @@ mod tests {
         }
     }
 
+    /// The child side of each case (see seccomp::child); ignored in a normal run.
     #[test]
+    #[ignore = "the child side of child::run, not a test by itself"]
     fn dispatch() {
         let Some(case) = child::case() else { return };
         let base = std::env::temp_dir().join(format!("sbox-landlock-{}", std::process::id()));
