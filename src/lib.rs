@@ -6,6 +6,7 @@
 pub mod cgroup;
 pub mod cli;
 pub mod doctor;
+pub mod error;
 pub mod launch;
 pub mod mkroot;
 pub mod nss;

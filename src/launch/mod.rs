@@ -8,7 +8,6 @@
 
 pub mod caps;
 pub mod channel;
-pub mod error;
 pub mod exec;
 pub mod fds;
 pub mod hostdirs;
@@ -23,7 +22,7 @@ pub mod sys;
 pub mod tty;
 pub mod userns;
 
-pub use error::SetupError;
+use crate::error::SetupError;
 
 use crate::spec::Spec;
 use exec::Host;

@@ -2,8 +2,8 @@
 //! mounted, a fresh tmpfs becomes the root, the operations are applied in order with every
 //! destination resolved inside that root, and pivot_root enters it with the old root detached.
 
-use super::SetupError;
 use super::sys::{self, *};
+use crate::error::SetupError;
 use crate::spec::{BindKind, DataKind, FsOp, OverlayUpper, Spec};
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, openat};

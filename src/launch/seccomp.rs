@@ -24,7 +24,7 @@ pub(crate) mod child;
 pub mod i386;
 pub mod names;
 
-use super::SetupError;
+use crate::error::SetupError;
 use crate::spec::{SeccompProfile, Spec};
 use libc::{EAFNOSUPPORT, ENOSYS, EPERM};
 use seccompiler::{BpfProgram, sock_filter};
