@@ -2,10 +2,20 @@
 //!
 //! Data flows one way: the command line (and profiles) produce a [`spec::Spec`]; [`launch`]
 //! is the only code that calls the kernel to build the sandbox from it.
+//!
+//! Each module imports only those below it (tests/layers.rs checks it):
+//! - front ends: [`cli`] (reads profiles through [`profile`]) and [`doctor`] (probes through
+//!   [`launch::probe`] and [`cgroup`]);
+//! - [`profile`]: profile files into a `Spec`;
+//! - the kernel half: [`launch`] (entry point [`launch::run`]; uses [`cgroup`] for limits),
+//!   [`mkroot`];
+//! - leaves: [`spec`] (the data model and its value vocabulary, [`spec::values`]),
+//!   [`error`], [`nss`].
 
 pub mod cgroup;
 pub mod cli;
 pub mod doctor;
+pub mod error;
 pub mod launch;
 pub mod mkroot;
 pub mod nss;

@@ -73,6 +73,50 @@ fn doctor_explains_hybrid_memory() {
     );
 }
 
+/// The doctor tries the mount calls a sandbox is built with (the new mount API), not older
+/// ones: where fsopen is refused (here by an outer sandbox's filter), no sandbox can be
+/// built, and the doctor says so instead of passing.
+#[test]
+fn doctor_probes_the_mount_calls_a_sandbox_uses() {
+    let b = bin().to_str().unwrap();
+    let outer = [
+        "--allow-userns",
+        "--seccomp-profile",
+        "none",
+        "--seccomp-deny",
+        "fsopen:ENOSYS",
+        "--unshare-pid",
+        "--ro-bind",
+        "/",
+        "/",
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+        "--",
+        b,
+    ];
+    let o = sbox(&[&outer[..], &["--doctor"]].concat());
+    let out = stdout(&o);
+    assert!(
+        out.contains("FAIL  user namespaces: tmpfs: Function not implemented"),
+        "{out}"
+    );
+    assert!(!o.status.success(), "{out}");
+    // The doctor is right: a sandbox fails there.
+    let o = sbox(
+        &[
+            &outer[..],
+            &["--allow-userns", "--ro-bind", "/", "/", "true"],
+        ]
+        .concat(),
+    );
+    assert_one_line_error(&o, "new root: /tmp: tmpfs: Function not implemented");
+    // And without that filter, the same nested doctor passes.
+    let o = sbox(&[&outer[..3], &outer[5..], &["--doctor"]].concat());
+    assert!(stdout(&o).contains("PASS  overlayfs"), "{}", stdout(&o));
+}
+
 #[test]
 fn completions_for_each_shell() {
     for (shell, marker) in [

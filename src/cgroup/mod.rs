@@ -26,7 +26,7 @@ pub mod systemd;
 
 pub use events::Report;
 
-use crate::launch::SetupError;
+use crate::error::SetupError;
 use crate::spec::Limits;
 use std::fs;
 use std::io;

@@ -3,7 +3,7 @@
 //! The client is libdbus (the `dbus` crate, vendored): it starts no threads, and the supervisor
 //! must be single-threaded when it clones. The connection is used for one call and closed.
 
-use crate::launch::SetupError;
+use crate::error::SetupError;
 use dbus::Message;
 use dbus::arg::{RefArg, Variant};
 use dbus::channel::Channel;

@@ -6,7 +6,7 @@
 //! name, is best effort. Landlock only adds rights under a path: a read-only bind inside a
 //! writable one stays read-only through its mount flag, not through Landlock.
 
-use super::SetupError;
+use crate::error::SetupError;
 use crate::spec::{BindKind, DataKind, FsOp, OverlayUpper, Spec};
 use landlock::{
     ABI, Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, NetPort, PathBeneath,

@@ -1,5 +1,6 @@
-//! The one error type of the launch sequence: `<step or option>: <path>: <why>`.
-//! Errors raised inside the sandbox travel to the supervisor as this type over a pipe.
+//! The one error type of the setup steps (launch and cgroup): `<step or option>: <path>: <why>`.
+//! A leaf module: it imports nothing of sbox, so every layer can use it. Errors raised inside
+//! the sandbox travel to the supervisor as this type over a pipe.
 //! Where bubblewrap has a fixed phrase for the same failure (programs that drive bwrap match
 //! it), the error carries it too, for the `bwrap` link (`render`).
 

@@ -1,6 +1,9 @@
 //! The one data model of a sandbox. The command line and profiles both produce a `Spec`;
 //! everything after it (checks, launch) reads only this.
 
+pub mod syscalls;
+pub mod values;
+
 use std::ffi::OsString;
 use std::os::fd::RawFd;
 use std::path::PathBuf;
