@@ -2,11 +2,12 @@
 //! capability edits and environment edits keep the order in which they were given.
 
 use crate::profile::{self, Profiles};
+use crate::spec::options::{self, OPTIONS, Op, Opt, Upper, Value};
 use crate::spec::values::{
     ValueError, parse_cap, parse_deny, parse_octal, parse_percent, parse_pids, parse_size,
     parse_syscall,
 };
-use crate::spec::{BindKind, DataKind, EnvOp, FsOp, OverlayUpper, SeccompProfile, Spec};
+use crate::spec::{EnvOp, FsOp, OverlayUpper, SeccompProfile, Spec};
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
 use std::ffi::OsString;
@@ -61,48 +62,6 @@ impl From<ValueError> for CliError {
     }
 }
 
-fn path_pair(name: &'static str, a: &'static str, b: &'static str, help: &'static str) -> Arg {
-    Arg::new(name)
-        .long(name)
-        .num_args(2)
-        .value_names([a, b])
-        .value_parser(value_parser!(PathBuf))
-        .action(ArgAction::Append)
-        .help(help)
-        .help_heading("Filesystem")
-}
-
-fn path_one(name: &'static str, v: &'static str, help: &'static str) -> Arg {
-    Arg::new(name)
-        .long(name)
-        .value_name(v)
-        .value_parser(value_parser!(PathBuf))
-        .action(ArgAction::Append)
-        .help(help)
-        .help_heading("Filesystem")
-}
-
-fn fd_arg(name: &'static str, help: &'static str, heading: &'static str) -> Arg {
-    Arg::new(name)
-        .long(name)
-        .value_name("FD")
-        .value_parser(value_parser!(String))
-        .action(ArgAction::Append)
-        .help(help)
-        .help_heading(heading)
-}
-
-fn fd_pair(name: &'static str, help: &'static str) -> Arg {
-    Arg::new(name)
-        .long(name)
-        .num_args(2)
-        .value_names(["FD", "DEST"])
-        .value_parser(value_parser!(OsString))
-        .action(ArgAction::Append)
-        .help(help)
-        .help_heading("Filesystem")
-}
-
 /// Parse a file descriptor number.
 pub fn parse_fd(opt: &str, s: &str) -> Result<RawFd, CliError> {
     match s.parse::<RawFd>() {
@@ -114,22 +73,44 @@ pub fn parse_fd(opt: &str, s: &str) -> Result<RawFd, CliError> {
     }
 }
 
-fn security_many(name: &'static str, v: &'static str, help: &'static str) -> Arg {
-    Arg::new(name)
-        .long(name)
-        .value_name(v)
-        .action(ArgAction::Append)
-        .help(help)
-        .help_heading("Security")
-}
-
-fn flag(name: &'static str, heading: &'static str, help: &'static str) -> Arg {
-    Arg::new(name)
-        .long(name)
-        .action(ArgAction::Set)
-        .num_args(0)
-        .help(help)
-        .help_heading(heading)
+/// One option of the table as clap's argument.
+fn arg(o: &'static Opt) -> Arg {
+    let mut a = Arg::new(o.long()).long(o.long()).help(o.help);
+    if let Some(c) = o.short {
+        a = a.short(c);
+    }
+    if let Some(h) = o.heading {
+        a = a.help_heading(h);
+    }
+    if o.name == "--version" {
+        return a.action(ArgAction::Version);
+    }
+    if o.value == Value::Flag {
+        return a.action(ArgAction::Set).num_args(0);
+    }
+    a = a.value_names(o.values).action(if o.many {
+        ArgAction::Append
+    } else {
+        ArgAction::Set
+    });
+    if o.values.len() != 1 {
+        a = a.num_args(o.values.len());
+    }
+    match o.value {
+        Value::Flag | Value::Str => a.value_parser(value_parser!(String)),
+        Value::Path => a.value_parser(value_parser!(PathBuf)),
+        Value::OsStr => a.value_parser(value_parser!(OsString)),
+        Value::Id => a
+            .allow_negative_numbers(true)
+            .value_parser(value_parser!(u32)),
+        Value::Port => a.value_parser(value_parser!(u16)),
+        Value::Shell => a.value_parser(value_parser!(clap_complete::Shell)),
+        Value::Optional(default) => a
+            .num_args(0..=1)
+            .require_equals(true)
+            .default_missing_value(default)
+            .value_parser(value_parser!(OsString)),
+    }
 }
 
 /// The clap definition; also the source of the man page and completions.
@@ -147,487 +128,7 @@ pub fn command() -> Command {
         .help_template(help_template("sbox"))
         .disable_version_flag(true)
         .args_override_self(true)
-        .arg(
-            Arg::new("version")
-                .long("version")
-                .action(ArgAction::Version)
-                .help("Print version"),
-        )
-        .arg(path_pair(
-            "bind",
-            "SRC",
-            "DEST",
-            "Bind SRC read-write on DEST",
-        ))
-        .arg(path_pair(
-            "bind-try",
-            "SRC",
-            "DEST",
-            "Like --bind, skipped when SRC is missing",
-        ))
-        .arg(path_pair(
-            "ro-bind",
-            "SRC",
-            "DEST",
-            "Bind SRC read-only (submounts too) on DEST",
-        ))
-        .arg(path_pair(
-            "ro-bind-try",
-            "SRC",
-            "DEST",
-            "Like --ro-bind, skipped when SRC is missing",
-        ))
-        .arg(path_pair(
-            "dev-bind",
-            "SRC",
-            "DEST",
-            "Bind SRC on DEST, device nodes usable",
-        ))
-        .arg(path_pair(
-            "dev-bind-try",
-            "SRC",
-            "DEST",
-            "Like --dev-bind, skipped when SRC is missing",
-        ))
-        .arg(path_one("tmpfs", "DEST", "Mount a new tmpfs on DEST"))
-        .arg(path_one(
-            "proc",
-            "DEST",
-            "Mount a new procfs on DEST (needs --unshare-pid)",
-        ))
-        .arg(path_one("dev", "DEST", "Mount a minimal /dev on DEST"))
-        .arg(path_one("dir", "DEST", "Create the directory DEST"))
-        .arg(path_pair(
-            "symlink",
-            "TARGET",
-            "DEST",
-            "Create a symlink DEST pointing to TARGET",
-        ))
-        .arg(path_one(
-            "remount-ro",
-            "DEST",
-            "Make DEST and its submounts read-only",
-        ))
-        .arg(
-            Arg::new("perms")
-                .long("perms")
-                .value_name("OCTAL")
-                .action(ArgAction::Append)
-                .help("Permissions of the next --tmpfs or --dir")
-                .help_heading("Filesystem"),
-        )
-        .arg(
-            Arg::new("size")
-                .long("size")
-                .value_name("BYTES")
-                .action(ArgAction::Append)
-                .help("Size limit of the next --tmpfs (K, M, G suffixes)")
-                .help_heading("Filesystem"),
-        )
-        .arg(flag(
-            "unshare-user",
-            "Namespaces",
-            "Create a user namespace (always done)",
-        ))
-        .arg(flag("unshare-ipc", "Namespaces", "Create an IPC namespace"))
-        .arg(flag("unshare-pid", "Namespaces", "Create a PID namespace"))
-        .arg(flag(
-            "unshare-net",
-            "Namespaces",
-            "Create a network namespace (loopback only, up)",
-        ))
-        .arg(flag("unshare-uts", "Namespaces", "Create a UTS namespace"))
-        .arg(flag(
-            "unshare-cgroup",
-            "Namespaces",
-            "Create a cgroup namespace",
-        ))
-        .arg(flag(
-            "unshare-all",
-            "Namespaces",
-            "Create every namespace above",
-        ))
-        .arg(flag(
-            "share-net",
-            "Namespaces",
-            "Keep the host network (with --unshare-all)",
-        ))
-        .arg(
-            Arg::new("hostname")
-                .long("hostname")
-                .value_name("NAME")
-                .action(ArgAction::Append)
-                .help("Hostname inside (needs --unshare-uts)")
-                .help_heading("Namespaces"),
-        )
-        .arg(
-            Arg::new("uid")
-                .long("uid")
-                .allow_negative_numbers(true)
-                .value_name("UID")
-                .value_parser(value_parser!(u32))
-                .action(ArgAction::Append)
-                .help("User id inside the sandbox (default: yours)")
-                .help_heading("Process"),
-        )
-        .arg(
-            Arg::new("gid")
-                .long("gid")
-                .allow_negative_numbers(true)
-                .value_name("GID")
-                .value_parser(value_parser!(u32))
-                .action(ArgAction::Append)
-                .help("Group id inside the sandbox (default: yours)")
-                .help_heading("Process"),
-        )
-        .arg(
-            Arg::new("chdir")
-                .long("chdir")
-                .value_name("DIR")
-                .value_parser(value_parser!(PathBuf))
-                .action(ArgAction::Append)
-                .help("Working directory of the command")
-                .help_heading("Process"),
-        )
-        .arg(
-            Arg::new("setenv")
-                .long("setenv")
-                .num_args(2)
-                .value_names(["VAR", "VALUE"])
-                .value_parser(value_parser!(OsString))
-                .action(ArgAction::Append)
-                .help("Set an environment variable")
-                .help_heading("Process"),
-        )
-        .arg(
-            Arg::new("unsetenv")
-                .long("unsetenv")
-                .value_name("VAR")
-                .value_parser(value_parser!(OsString))
-                .action(ArgAction::Append)
-                .help("Unset an environment variable")
-                .help_heading("Process"),
-        )
-        .arg(flag(
-            "clearenv",
-            "Process",
-            "Start from an empty environment",
-        ))
-        .arg(flag(
-            "new-session",
-            "Process",
-            "Run the command in a new session (no controlling terminal); sbox's mode already does when sbox has a terminal",
-        ))
-        .arg(flag(
-            "die-with-parent",
-            "Process",
-            "Kill the sandbox when sbox dies, and sbox when its parent dies",
-        ))
-        .arg(flag(
-            "as-pid-1",
-            "Process",
-            "Run the command as pid 1 (no init) in the PID namespace",
-        ))
-        .arg(fd_arg("args", "Read more arguments, NUL-separated, from FD", "Descriptors"))
-        .arg(fd_arg("info-fd", "Write the child pid and namespace ids as JSON to FD", "Descriptors"))
-        .arg(fd_arg("json-status-fd", "Write JSON lines at start and at exit to FD", "Descriptors"))
-        .arg(fd_arg("sync-fd", "Keep FD open in the sandbox while it runs", "Descriptors"))
-        .arg(fd_arg("block-fd", "Wait for data on FD before building the sandbox", "Descriptors"))
-        .arg(fd_arg(
-            "userns-block-fd",
-            "Wait for data on FD before using the user namespace (its id maps are written by someone else)",
-            "Descriptors",
-        ))
-        .arg(fd_arg(
-            "keep-fd",
-            "Pass the caller's descriptor FD on to the command (repeatable; by default only 0, 1 and 2 pass)",
-            "Descriptors",
-        ))
-        .arg(flag(
-            "keep-fds",
-            "Descriptors",
-            "Pass every descriptor the caller left open on to the command, as bubblewrap does (always as bwrap)",
-        ))
-        .arg(fd_arg("seccomp", "Install the compiled BPF program read from FD", "Descriptors"))
-        .arg(fd_arg(
-            "add-seccomp-fd",
-            "Install one more compiled BPF program read from FD",
-            "Descriptors",
-        ))
-        .arg(path_one("lock-file", "DEST", "Hold a lock on DEST (inside) while the sandbox runs"))
-        .arg(path_one(
-            "report-planted",
-            "DIR",
-            "After the run, warn of files the sandbox planted under the host directory DIR for programs run later outside it (.git, .envrc, .cargo, .npmrc, .vscode ...)",
-        ))
-        .arg(fd_pair("file", "Copy the contents of FD to a new file DEST"))
-        .arg(fd_pair("bind-data", "Copy FD to a private file bound on DEST"))
-        .arg(fd_pair("ro-bind-data", "Copy FD to a private file bound read-only on DEST"))
-        .arg(fd_pair("bind-fd", "Bind the directory FD refers to on DEST"))
-        .arg(fd_pair("ro-bind-fd", "Bind the directory FD refers to read-only on DEST"))
-        .arg(path_one("mqueue", "DEST", "Mount a new mqueue on DEST (needs --unshare-ipc)"))
-        .arg(
-            Arg::new("chmod")
-                .long("chmod")
-                .num_args(2)
-                .value_names(["OCTAL", "PATH"])
-                .value_parser(value_parser!(OsString))
-                .action(ArgAction::Append)
-                .help("Change the mode of PATH (which must exist)")
-                .help_heading("Filesystem"),
-        )
-        .arg(path_one(
-            "overlay-src",
-            "SRC",
-            "A lower layer for the next overlay (the first given is the bottom one)",
-        ))
-        .arg(
-            Arg::new("overlay")
-                .long("overlay")
-                .num_args(3)
-                .value_names(["RWSRC", "WORKDIR", "DEST"])
-                .value_parser(value_parser!(PathBuf))
-                .action(ArgAction::Append)
-                .help("Overlay on DEST, writes going to RWSRC (WORKDIR: empty, same filesystem)")
-                .help_heading("Filesystem"),
-        )
-        .arg(path_one("tmp-overlay", "DEST", "Overlay on DEST, writes going to an invisible tmpfs"))
-        .arg(path_one("ro-overlay", "DEST", "Read-only overlay on DEST"))
-        .arg(flag(
-            "unshare-user-try",
-            "Namespaces",
-            "Create a user namespace (always done)",
-        ))
-        .arg(flag(
-            "unshare-cgroup-try",
-            "Namespaces",
-            "Create a cgroup namespace if the kernel supports it",
-        ))
-        .arg(fd_arg("userns", "Join the user namespace FD instead of creating one", "Namespaces"))
-        .arg(fd_arg("userns2", "Switch to the user namespace FD once the sandbox is built", "Namespaces"))
-        .arg(fd_arg("pidns", "Join the PID namespace FD (the parent of a new one with --unshare-pid)", "Namespaces"))
-        .arg(flag(
-            "disable-userns",
-            "Namespaces",
-            "The command can't create user namespaces",
-        ))
-        .arg(flag(
-            "assert-userns-disabled",
-            "Namespaces",
-            "Fail unless creating user namespaces is already impossible",
-        ))
-        .arg(
-            Arg::new("argv0")
-                .long("argv0")
-                .value_name("VALUE")
-                .value_parser(value_parser!(OsString))
-                .action(ArgAction::Append)
-                .help("argv[0] of the command")
-                .help_heading("Process"),
-        )
-        .arg(
-            Arg::new("exec-label")
-                .long("exec-label")
-                .value_name("LABEL")
-                .action(ArgAction::Append)
-                .help("SELinux label of the command")
-                .help_heading("Security"),
-        )
-        .arg(
-            Arg::new("file-label")
-                .long("file-label")
-                .value_name("LABEL")
-                .action(ArgAction::Append)
-                .help("SELinux label of the files sbox creates (tmpfs mounts)")
-                .help_heading("Security"),
-        )
-        .arg(
-            Arg::new("level-prefix")
-                .long("level-prefix")
-                .action(ArgAction::Set)
-        .num_args(0)
-                .help("Prefix messages with their syslog level, e.g. <3>"),
-        )
-        .arg(
-            Arg::new("cap-add")
-                .long("cap-add")
-                .value_name("CAP")
-                .action(ArgAction::Append)
-                .help("Keep a capability inside the user namespace (or ALL)")
-                .help_heading("Security"),
-        )
-        .arg(
-            Arg::new("cap-drop")
-                .long("cap-drop")
-                .value_name("CAP")
-                .action(ArgAction::Append)
-                .help("Remove a capability added earlier (or ALL)")
-                .help_heading("Security"),
-        )
-        // Limits (cgroup v2, through the user's systemd or a delegated subtree).
-        .arg(
-            Arg::new("mem")
-                .long("mem")
-                .value_name("SIZE")
-                .allow_hyphen_values(true)
-                .help("Memory limit of the command, no swap (bytes, or K, M, G)")
-                .help_heading("Limits"),
-        )
-        .arg(
-            Arg::new("pids")
-                .long("pids")
-                .value_name("N")
-                .allow_hyphen_values(true)
-                .help("Maximum number of processes and threads of the command")
-                .help_heading("Limits"),
-        )
-        .arg(
-            Arg::new("cpu")
-                .long("cpu")
-                .value_name("PERCENT")
-                .allow_hyphen_values(true)
-                .help("CPU time of the command, in percent of one CPU (150% = 1.5 CPUs)")
-                .help_heading("Limits"),
-        )
-        .arg(
-            Arg::new("seccomp-profile")
-                .long("seccomp-profile")
-                .value_name("NAME")
-                .help("Seccomp policy: default (deny list), strict (allow list) or none")
-                .help_heading("Security"),
-        )
-        .arg(security_many(
-            "seccomp-allow",
-            "SYSCALL",
-            "Allow a syscall the profile denies",
-        ))
-        .arg(security_many(
-            "seccomp-deny",
-            "SYSCALL[:ERRNO]",
-            "Deny a syscall with ERRNO (name or number; default EPERM)",
-        ))
-        .arg(flag(
-            "seccomp-allow-32bit",
-            "Security",
-            "Let i386 syscalls through (x32 stays refused)",
-        ))
-        .arg(flag(
-            "landlock",
-            "Security",
-            "Landlock: allow only what the mounts give (ro binds read, the rest read-write)",
-        ))
-        .arg(
-            security_many(
-                "landlock-ro",
-                "PATH",
-                "Landlock: allow reading and executing PATH",
-            )
-            .value_parser(value_parser!(PathBuf)),
-        )
-        .arg(
-            security_many(
-                "landlock-rw",
-                "PATH",
-                "Landlock: allow all file access under PATH",
-            )
-            .value_parser(value_parser!(PathBuf)),
-        )
-        .arg(
-            security_many(
-                "landlock-tcp-connect",
-                "PORT",
-                "Landlock: allow TCP connect to PORT only (repeatable)",
-            )
-            .value_parser(value_parser!(u16)),
-        )
-        .arg(
-            security_many(
-                "landlock-tcp-bind",
-                "PORT",
-                "Landlock: allow TCP bind to PORT only (repeatable)",
-            )
-            .value_parser(value_parser!(u16)),
-        )
-        .arg(flag(
-            "allow-userns",
-            "Security",
-            "Let the command create nested user namespaces (mounting stays denied)",
-        ))
-        // Modes: instead of starting a sandbox, check the host, print completions or build a
-        // root (see `mode`).
-        .arg(flag(
-            "doctor",
-            "Modes",
-            "Check what this host supports for sbox, with the fix for what is missing, and exit",
-        ))
-        .arg(
-            Arg::new("completions")
-                .long("completions")
-                .value_name("SHELL")
-                .value_parser(value_parser!(clap_complete::Shell))
-                .help("Print the completion script for SHELL and exit")
-                .help_heading("Modes"),
-        )
-        .arg(
-            Arg::new("mkroot")
-                .long("mkroot")
-                .value_name("DIR")
-                .value_parser(value_parser!(PathBuf))
-                .help(
-                    "Build a minimal root in DIR from the host programs named after the options \
-                     (with their shared libraries), and exit",
-                )
-                .help_heading("Modes"),
-        )
-        .arg(
-            Arg::new("busybox")
-                .long("busybox")
-                .value_name("PATH")
-                .num_args(0..=1)
-                .require_equals(true)
-                .default_missing_value("busybox")
-                .value_parser(value_parser!(OsString))
-                .help(
-                    "With --mkroot: install a static busybox (PATH, default the one in $PATH) \
-                     and a link per applet instead of programs",
-                )
-                .help_heading("Modes"),
-        )
-        // Profiles: a policy written down, merged under this command line.
-        .arg(
-            Arg::new("profile")
-                .long("profile")
-                .value_name("NAME|PATH")
-                .action(ArgAction::Append)
-                .help("Start from a profile (a name in the search path, or a file); repeatable, later ones win")
-                .help_heading("Profiles"),
-        )
-        .arg(
-            Arg::new("project")
-                .long("project")
-                .value_name("DIR")
-                .value_parser(value_parser!(PathBuf))
-                .help("The project a profile's ${PROJECT} names (default: the git work tree holding the current directory)")
-                .help_heading("Profiles"),
-        )
-        .arg(flag(
-            "explain",
-            "Profiles",
-            "Print the merged policy and where each value came from, then exit",
-        ))
-        .arg(flag(
-            "list-profiles",
-            "Profiles",
-            "List the profiles in the search path (name and file, or (built in)), then exit",
-        ))
-        .arg(
-            Arg::new("verbose")
-                .short('v')
-                .long("verbose")
-                .action(ArgAction::Set)
-        .num_args(0)
-                .help("Print one line per setup step on stderr"),
-        )
+        .args(OPTIONS.iter().map(arg))
         .arg(
             Arg::new("command")
                 .value_name("COMMAND")
@@ -643,7 +144,11 @@ pub fn command() -> Command {
             let takes = a.get_long().is_some()
                 && a.get_action().takes_values()
                 && a.get_num_args().is_none_or(|n| n.max_values() > 0);
-            if takes { a.allow_hyphen_values(true) } else { a }
+            if takes {
+                a.allow_hyphen_values(true)
+            } else {
+                a
+            }
         })
 }
 
@@ -829,14 +334,7 @@ pub fn expand_args(args: Vec<OsString>) -> Result<Vec<OsString>, CliError> {
     if !args.iter().any(|a| a == "--args") {
         return Ok(args);
     }
-    let mut cmd = command();
-    cmd.build();
-    let arity = |long: &str| {
-        cmd.get_arguments()
-            .find(|a| a.get_long() == Some(long))
-            .filter(|a| a.get_action().takes_values())
-            .map_or(0, |a| a.get_num_args().map_or(1, |r| r.min_values()))
-    };
+    let arity = |long: &str| options::find(long).map_or(0, Opt::arity);
     let mut rest: std::collections::VecDeque<OsString> = args.into();
     let mut out = Vec::new();
     let mut reads = 0;
@@ -1075,160 +573,103 @@ pub fn parse_named(
     Ok(spec)
 }
 
+/// Filesystem operations, with --perms/--size modifiers applying to the next one and
+/// --overlay-src layers collected for the next overlay.
+enum Item {
+    Op(FsOp),
+    Perms(String),
+    Size(String),
+    OverlaySrc(PathBuf),
+}
+
+/// One occurrence of an option that adds (or modifies) a filesystem operation.
+fn item(opt: &str, op: Op, v: Vec<OsString>) -> Result<Item, CliError> {
+    let mut v = v.into_iter();
+    let mut next = || v.next().unwrap_or_default();
+    let fd = |s: OsString| parse_fd(opt, &s.to_string_lossy());
+    let dst = PathBuf::from;
+    Ok(Item::Op(match op {
+        Op::Bind(kind, optional) => FsOp::Bind {
+            kind,
+            src: next().into(),
+            dst: dst(next()),
+            optional,
+        },
+        Op::Tmpfs => FsOp::Tmpfs {
+            dst: dst(next()),
+            perms: None,
+            size: None,
+        },
+        Op::Proc => FsOp::Proc { dst: dst(next()) },
+        Op::Dev => FsOp::Dev { dst: dst(next()) },
+        Op::Dir => FsOp::Dir {
+            dst: dst(next()),
+            perms: None,
+        },
+        Op::RemountRo => FsOp::RemountRo { dst: dst(next()) },
+        Op::Mqueue => FsOp::Mqueue { dst: dst(next()) },
+        Op::Symlink => FsOp::Symlink {
+            target: next().into(),
+            dst: dst(next()),
+        },
+        Op::Chmod => FsOp::Chmod {
+            mode: parse_octal(opt, &next().to_string_lossy()).map_err(|e| {
+                CliError::from(e).or_bwrap("--chmod takes an octal argument <= 07777")
+            })?,
+            path: dst(next()),
+        },
+        Op::Data(how) => FsOp::Data {
+            fd: fd(next())?,
+            dst: dst(next()),
+            perms: None,
+            how,
+        },
+        Op::BindFd(ro) => FsOp::BindFd {
+            fd: fd(next())?,
+            dst: dst(next()),
+            ro,
+        },
+        Op::Overlay(upper) => FsOp::Overlay {
+            lower: Vec::new(),
+            upper: match upper {
+                Upper::Dir => OverlayUpper::Dir {
+                    upper: next().into(),
+                    work: next().into(),
+                },
+                Upper::Tmp => OverlayUpper::Tmp,
+                Upper::ReadOnly => OverlayUpper::ReadOnly,
+            },
+            dst: dst(next()),
+        },
+        Op::OverlaySrc => return Ok(Item::OverlaySrc(next().into())),
+        Op::Perms => return Ok(Item::Perms(next().to_string_lossy().into_owned())),
+        Op::Size => return Ok(Item::Size(next().to_string_lossy().into_owned())),
+    }))
+}
+
 /// The command line's options on top of `spec` (the defaults, or the merged profiles): its
 /// filesystem operations come after the profile's, lists append, given values win.
 fn apply_options(m: &ArgMatches, mut spec: Spec) -> Result<Spec, CliError> {
-    // Filesystem operations, with --perms/--size modifiers applying to the next one and
-    // --overlay-src layers collected for the next overlay.
-    enum Item<'a> {
-        Op(FsOp),
-        Perms(&'a str),
-        Size(&'a str),
-        OverlaySrc(PathBuf),
-    }
     let mut items: Vec<(usize, Item)> = Vec::new();
-    for (id, kind, optional) in [
-        ("bind", BindKind::Rw, false),
-        ("bind-try", BindKind::Rw, true),
-        ("ro-bind", BindKind::Ro, false),
-        ("ro-bind-try", BindKind::Ro, true),
-        ("dev-bind", BindKind::Dev, false),
-        ("dev-bind-try", BindKind::Dev, true),
-    ] {
-        for (i, v) in indexed::<PathBuf>(m, id) {
-            let op = FsOp::Bind {
-                kind,
-                src: v[0].clone(),
-                dst: v[1].clone(),
-                optional,
-            };
-            items.push((i, Item::Op(op)));
-        }
-    }
-    let one = |id: &str| {
-        indexed::<PathBuf>(m, id)
-            .into_iter()
-            .map(|(i, v)| (i, v[0].clone()))
-    };
-    let mut push = |i: usize, op: FsOp| items.push((i, Item::Op(op)));
-    for (i, dst) in one("tmpfs") {
-        push(
-            i,
-            FsOp::Tmpfs {
-                dst,
-                perms: None,
-                size: None,
-            },
-        );
-    }
-    for (i, dst) in one("proc") {
-        push(i, FsOp::Proc { dst });
-    }
-    for (i, dst) in one("dev") {
-        push(i, FsOp::Dev { dst });
-    }
-    for (i, dst) in one("dir") {
-        push(i, FsOp::Dir { dst, perms: None });
-    }
-    for (i, dst) in one("remount-ro") {
-        push(i, FsOp::RemountRo { dst });
-    }
-    for (i, dst) in one("mqueue") {
-        push(i, FsOp::Mqueue { dst });
-    }
-    for (i, v) in indexed::<PathBuf>(m, "symlink") {
-        push(
-            i,
-            FsOp::Symlink {
-                target: v[0].clone(),
-                dst: v[1].clone(),
-            },
-        );
-    }
-    for (i, v) in indexed::<OsString>(m, "chmod") {
-        let mode = parse_octal("--chmod", &v[0].to_string_lossy())
-            .map_err(|e| CliError::from(e).or_bwrap("--chmod takes an octal argument <= 07777"))?;
-        push(
-            i,
-            FsOp::Chmod {
-                mode,
-                path: PathBuf::from(v[1]),
-            },
-        );
-    }
-    for (id, how) in [
-        ("file", DataKind::File),
-        ("bind-data", DataKind::Bind),
-        ("ro-bind-data", DataKind::RoBind),
-    ] {
-        for (i, v) in indexed::<OsString>(m, id) {
-            let fd = parse_fd(&format!("--{id}"), &v[0].to_string_lossy())?;
-            push(
-                i,
-                FsOp::Data {
-                    fd,
-                    dst: PathBuf::from(v[1]),
-                    perms: None,
-                    how,
-                },
-            );
-        }
-    }
-    for (id, ro) in [("bind-fd", false), ("ro-bind-fd", true)] {
-        for (i, v) in indexed::<OsString>(m, id) {
-            let fd = parse_fd(&format!("--{id}"), &v[0].to_string_lossy())?;
-            push(
-                i,
-                FsOp::BindFd {
-                    fd,
-                    dst: PathBuf::from(v[1]),
-                    ro,
-                },
-            );
-        }
-    }
-    for (i, v) in indexed::<PathBuf>(m, "overlay") {
-        let upper = OverlayUpper::Dir {
-            upper: v[0].clone(),
-            work: v[1].clone(),
+    for o in OPTIONS {
+        let Some(op) = o.op else { continue };
+        let occurrences: Vec<(usize, Vec<OsString>)> = match o.value {
+            Value::Path => indexed::<PathBuf>(m, o.long())
+                .into_iter()
+                .map(|(i, v)| (i, v.into_iter().map(|p| p.clone().into()).collect()))
+                .collect(),
+            Value::Str => indexed::<String>(m, o.long())
+                .into_iter()
+                .map(|(i, v)| (i, v.into_iter().map(OsString::from).collect()))
+                .collect(),
+            _ => indexed::<OsString>(m, o.long())
+                .into_iter()
+                .map(|(i, v)| (i, v.into_iter().cloned().collect()))
+                .collect(),
         };
-        push(
-            i,
-            FsOp::Overlay {
-                lower: Vec::new(),
-                upper,
-                dst: v[2].clone(),
-            },
-        );
-    }
-    for (i, dst) in one("tmp-overlay") {
-        push(
-            i,
-            FsOp::Overlay {
-                lower: Vec::new(),
-                upper: OverlayUpper::Tmp,
-                dst,
-            },
-        );
-    }
-    for (i, dst) in one("ro-overlay") {
-        push(
-            i,
-            FsOp::Overlay {
-                lower: Vec::new(),
-                upper: OverlayUpper::ReadOnly,
-                dst,
-            },
-        );
-    }
-    for (i, src) in one("overlay-src") {
-        items.push((i, Item::OverlaySrc(src)));
-    }
-    for (i, v) in indexed::<String>(m, "perms") {
-        items.push((i, Item::Perms(v[0].as_str())));
-    }
-    for (i, v) in indexed::<String>(m, "size") {
-        items.push((i, Item::Size(v[0].as_str())));
+        for (i, v) in occurrences {
+            items.push((i, item(o.name, op, v)?));
+        }
     }
     items.sort_by_key(|(i, _)| *i);
 
@@ -1244,7 +685,7 @@ fn apply_options(m: &ArgMatches, mut spec: Spec) -> Result<Spec, CliError> {
                         "--perms given twice for the same action",
                     ));
                 }
-                perms = Some(parse_octal("--perms", s).map_err(|e| {
+                perms = Some(parse_octal("--perms", &s).map_err(|e| {
                     CliError::from(e).or_bwrap("--perms takes an octal argument <= 07777")
                 })?);
             }
@@ -1255,7 +696,7 @@ fn apply_options(m: &ArgMatches, mut spec: Spec) -> Result<Spec, CliError> {
                         "--size given twice for the same action",
                     ));
                 }
-                size = Some(parse_tmpfs_size(s)?);
+                size = Some(parse_tmpfs_size(&s)?);
             }
             Item::OverlaySrc(src) => layers.push(src),
             Item::Op(mut op) => {
@@ -1915,5 +1356,62 @@ mod tests {
             assert!(e.starts_with(want), "{args:?} gave {e:?}");
             assert!(!e.contains('\n'), "{e:?}");
         }
+    }
+
+    #[test]
+    fn one_table_drives_clap_args_arities_and_op_names() {
+        let mut cmd = command();
+        cmd.build();
+        for o in OPTIONS {
+            let a = cmd
+                .get_arguments()
+                .find(|a| a.get_long() == Some(o.long()))
+                .unwrap_or_else(|| panic!("{} is not in clap", o.name));
+            let clap_arity = if a.get_action().takes_values() {
+                a.get_num_args().map_or(1, |r| r.min_values())
+            } else {
+                0
+            };
+            assert_eq!(o.arity(), clap_arity, "{}", o.name);
+            assert_eq!(options::find(o.long()).map(|f| f.name), Some(o.name));
+        }
+        let longs = cmd
+            .get_arguments()
+            .filter(|a| a.get_long().is_some())
+            .count();
+        // clap adds --help.
+        assert_eq!(longs, OPTIONS.len() + 1);
+        // Each operation's option, as its errors name it, is the one that makes it.
+        let s = p(&[
+            "--bind-try",
+            "/a",
+            "/b",
+            "--tmp-overlay",
+            "/c",
+            "--ro-bind-data",
+            "3",
+            "/d",
+            "--chmod",
+            "755",
+            "/e",
+            "true",
+        ])
+        .unwrap_err();
+        assert!(s.render(false).starts_with("--tmp-overlay"), "{s:?}");
+        let s = p(&[
+            "--bind-try",
+            "/a",
+            "/b",
+            "--ro-bind-data",
+            "3",
+            "/d",
+            "--chmod",
+            "755",
+            "/e",
+            "true",
+        ])
+        .unwrap();
+        let names: Vec<_> = s.ops.iter().map(FsOp::option).collect();
+        assert_eq!(names, ["--bind-try", "--ro-bind-data", "--chmod"]);
     }
 }

@@ -1,6 +1,7 @@
 //! The one data model of a sandbox. The command line and profiles both produce a `Spec`;
 //! everything after it (checks, launch) reads only this.
 
+pub mod options;
 pub mod syscalls;
 pub mod values;
 
@@ -131,37 +132,7 @@ impl FsOp {
 
     /// The option that produced this operation, for error messages.
     pub fn option(&self) -> &'static str {
-        match self {
-            FsOp::Bind { kind, optional, .. } => match (kind, optional) {
-                (BindKind::Rw, false) => "--bind",
-                (BindKind::Rw, true) => "--bind-try",
-                (BindKind::Ro, false) => "--ro-bind",
-                (BindKind::Ro, true) => "--ro-bind-try",
-                (BindKind::Dev, false) => "--dev-bind",
-                (BindKind::Dev, true) => "--dev-bind-try",
-            },
-            FsOp::Tmpfs { .. } => "--tmpfs",
-            FsOp::Proc { .. } => "--proc",
-            FsOp::Dev { .. } => "--dev",
-            FsOp::Dir { .. } => "--dir",
-            FsOp::Symlink { .. } => "--symlink",
-            FsOp::RemountRo { .. } => "--remount-ro",
-            FsOp::Mqueue { .. } => "--mqueue",
-            FsOp::Chmod { .. } => "--chmod",
-            FsOp::Data { how, .. } => match how {
-                DataKind::File => "--file",
-                DataKind::Bind => "--bind-data",
-                DataKind::RoBind => "--ro-bind-data",
-            },
-            FsOp::BindFd { ro: false, .. } => "--bind-fd",
-            FsOp::BindFd { ro: true, .. } => "--ro-bind-fd",
-            FsOp::Overlay { upper, .. } => match upper {
-                OverlayUpper::Dir { .. } => "--overlay",
-                OverlayUpper::Tmp => "--tmp-overlay",
-                OverlayUpper::ReadOnly => "--ro-overlay",
-            },
-            FsOp::Mask { .. } => "mask",
-        }
+        self.op().and_then(options::option_of).unwrap_or("mask")
     }
 }
 

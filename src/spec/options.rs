@@ -1,0 +1,312 @@
+//! The one table of sbox's options: name, values, heading, help, and what each does to a
+//! `Spec`. The command line's parser (and so `--help`, the man page and completions), the
+//! `--args` arities, the option named in an operation's errors (`FsOp::option`) and the
+//! profile mount kinds all read it; nothing else lists options.
+
+use super::{BindKind, DataKind, FsOp, OverlayUpper};
+
+/// How an option's values are typed by the parser.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Value {
+    /// No value (a flag).
+    Flag,
+    Str,
+    Path,
+    /// Kept as given (non-UTF-8 allowed): variable names and values, descriptors with a path.
+    OsStr,
+    /// A user or group id (a negative one is refused by the parser, not taken as an option).
+    Id,
+    Port,
+    /// A shell name (`--completions`).
+    Shell,
+    /// `--busybox[=PATH]`: an optional value, attached with `=`, this one when absent.
+    Optional(&'static str),
+}
+
+/// The filesystem operation an option adds, in command-line order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    Bind(BindKind, bool),
+    Tmpfs,
+    Proc,
+    Dev,
+    Dir,
+    Symlink,
+    RemountRo,
+    Mqueue,
+    Chmod,
+    Data(DataKind),
+    BindFd(bool),
+    /// `--overlay`, `--tmp-overlay`, `--ro-overlay`.
+    Overlay(Upper),
+    /// Not an operation: it modifies the next one.
+    OverlaySrc,
+    Perms,
+    Size,
+}
+
+/// An overlay's upper layer, without its data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Upper {
+    Dir,
+    Tmp,
+    ReadOnly,
+}
+
+/// One option.
+#[derive(Debug)]
+pub struct Opt {
+    /// `--NAME`.
+    pub name: &'static str,
+    pub short: Option<char>,
+    /// The names of its values, one per value it takes (none for a flag).
+    pub values: &'static [&'static str],
+    pub value: Value,
+    /// Repeatable, every occurrence kept (otherwise a later one replaces an earlier one).
+    pub many: bool,
+    /// The --help section; `None` for the general options.
+    pub heading: Option<&'static str>,
+    pub help: &'static str,
+    /// The filesystem operation it adds, if any.
+    pub op: Option<Op>,
+    /// Its name as a profile mount `kind`, where a profile has the same operation.
+    pub profile_kind: Option<&'static str>,
+}
+
+const fn opt(
+    name: &'static str,
+    values: &'static [&'static str],
+    value: Value,
+    heading: &'static str,
+    help: &'static str,
+) -> Opt {
+    Opt {
+        name,
+        short: None,
+        values,
+        value,
+        many: true,
+        heading: Some(heading),
+        help,
+        op: None,
+        profile_kind: None,
+    }
+}
+
+const fn flag(name: &'static str, heading: &'static str, help: &'static str) -> Opt {
+    opt(name, &[], Value::Flag, heading, help)
+}
+
+const fn fs(
+    name: &'static str,
+    values: &'static [&'static str],
+    value: Value,
+    op: Op,
+    help: &'static str,
+) -> Opt {
+    Opt {
+        op: Some(op),
+        ..opt(name, values, value, FS, help)
+    }
+}
+
+const fn fd(name: &'static str, heading: &'static str, help: &'static str) -> Opt {
+    opt(name, &["FD"], Value::Str, heading, help)
+}
+
+impl Opt {
+    const fn kind(self, name: &'static str) -> Opt {
+        Opt {
+            profile_kind: Some(name),
+            ..self
+        }
+    }
+
+    /// Only the last occurrence counts.
+    const fn once(self) -> Opt {
+        Opt {
+            many: false,
+            ..self
+        }
+    }
+
+    const fn general(self) -> Opt {
+        Opt {
+            heading: None,
+            ..self
+        }
+    }
+
+    /// How many arguments follow the option on the command line.
+    pub fn arity(&self) -> usize {
+        match self.value {
+            Value::Optional(_) => 0,
+            _ => self.values.len(),
+        }
+    }
+}
+
+const FS: &str = "Filesystem";
+const NS: &str = "Namespaces";
+const PROCESS: &str = "Process";
+const FDS: &str = "Descriptors";
+const SECURITY: &str = "Security";
+const LIMITS: &str = "Limits";
+const MODES: &str = "Modes";
+const PROFILES: &str = "Profiles";
+
+use Value::{OsStr, Path, Str};
+
+const SRC_DEST: &[&str] = &["SRC", "DEST"];
+const DEST: &[&str] = &["DEST"];
+const FD_DEST: &[&str] = &["FD", "DEST"];
+
+/// Every option, in --help order.
+#[rustfmt::skip]
+pub static OPTIONS: &[Opt] = &[
+    flag("--version", "", "Print version").general(),
+    fs("--bind", SRC_DEST, Path, Op::Bind(BindKind::Rw, false), "Bind SRC read-write on DEST").kind("bind"),
+    fs("--bind-try", SRC_DEST, Path, Op::Bind(BindKind::Rw, true), "Like --bind, skipped when SRC is missing"),
+    fs("--ro-bind", SRC_DEST, Path, Op::Bind(BindKind::Ro, false), "Bind SRC read-only (submounts too) on DEST").kind("ro-bind"),
+    fs("--ro-bind-try", SRC_DEST, Path, Op::Bind(BindKind::Ro, true), "Like --ro-bind, skipped when SRC is missing"),
+    fs("--dev-bind", SRC_DEST, Path, Op::Bind(BindKind::Dev, false), "Bind SRC on DEST, device nodes usable").kind("dev-bind"),
+    fs("--dev-bind-try", SRC_DEST, Path, Op::Bind(BindKind::Dev, true), "Like --dev-bind, skipped when SRC is missing"),
+    fs("--tmpfs", DEST, Path, Op::Tmpfs, "Mount a new tmpfs on DEST").kind("tmpfs"),
+    fs("--proc", DEST, Path, Op::Proc, "Mount a new procfs on DEST (needs --unshare-pid)").kind("proc"),
+    fs("--dev", DEST, Path, Op::Dev, "Mount a minimal /dev on DEST").kind("dev"),
+    fs("--dir", DEST, Path, Op::Dir, "Create the directory DEST").kind("dir"),
+    fs("--symlink", &["TARGET", "DEST"], Path, Op::Symlink, "Create a symlink DEST pointing to TARGET").kind("symlink"),
+    fs("--remount-ro", DEST, Path, Op::RemountRo, "Make DEST and its submounts read-only"),
+    fs("--perms", &["OCTAL"], Str, Op::Perms, "Permissions of the next --tmpfs or --dir"),
+    fs("--size", &["BYTES"], Str, Op::Size, "Size limit of the next --tmpfs (K, M, G suffixes)"),
+    flag("--unshare-user", NS, "Create a user namespace (always done)"),
+    flag("--unshare-ipc", NS, "Create an IPC namespace"),
+    flag("--unshare-pid", NS, "Create a PID namespace"),
+    flag("--unshare-net", NS, "Create a network namespace (loopback only, up)"),
+    flag("--unshare-uts", NS, "Create a UTS namespace"),
+    flag("--unshare-cgroup", NS, "Create a cgroup namespace"),
+    flag("--unshare-all", NS, "Create every namespace above"),
+    flag("--share-net", NS, "Keep the host network (with --unshare-all)"),
+    opt("--hostname", &["NAME"], Str, NS, "Hostname inside (needs --unshare-uts)"),
+    opt("--uid", &["UID"], Value::Id, PROCESS, "User id inside the sandbox (default: yours)"),
+    opt("--gid", &["GID"], Value::Id, PROCESS, "Group id inside the sandbox (default: yours)"),
+    opt("--chdir", &["DIR"], Path, PROCESS, "Working directory of the command"),
+    opt("--setenv", &["VAR", "VALUE"], OsStr, PROCESS, "Set an environment variable"),
+    opt("--unsetenv", &["VAR"], OsStr, PROCESS, "Unset an environment variable"),
+    flag("--clearenv", PROCESS, "Start from an empty environment"),
+    flag("--new-session", PROCESS, "Run the command in a new session (no controlling terminal); sbox's mode already does when sbox has a terminal"),
+    flag("--die-with-parent", PROCESS, "Kill the sandbox when sbox dies, and sbox when its parent dies"),
+    flag("--as-pid-1", PROCESS, "Run the command as pid 1 (no init) in the PID namespace"),
+    fd("--args", FDS, "Read more arguments, NUL-separated, from FD"),
+    fd("--info-fd", FDS, "Write the child pid and namespace ids as JSON to FD"),
+    fd("--json-status-fd", FDS, "Write JSON lines at start and at exit to FD"),
+    fd("--sync-fd", FDS, "Keep FD open in the sandbox while it runs"),
+    fd("--block-fd", FDS, "Wait for data on FD before building the sandbox"),
+    fd("--userns-block-fd", FDS, "Wait for data on FD before using the user namespace (its id maps are written by someone else)"),
+    fd("--keep-fd", FDS, "Pass the caller's descriptor FD on to the command (repeatable; by default only 0, 1 and 2 pass)"),
+    flag("--keep-fds", FDS, "Pass every descriptor the caller left open on to the command, as bubblewrap does (always as bwrap)"),
+    fd("--seccomp", FDS, "Install the compiled BPF program read from FD"),
+    fd("--add-seccomp-fd", FDS, "Install one more compiled BPF program read from FD"),
+    opt("--lock-file", DEST, Path, FS, "Hold a lock on DEST (inside) while the sandbox runs"),
+    opt("--report-planted", &["DIR"], Path, FS, "After the run, warn of files the sandbox planted under the host directory DIR for programs run later outside it (.git, .envrc, .cargo, .npmrc, .vscode ...)"),
+    fs("--file", FD_DEST, OsStr, Op::Data(DataKind::File), "Copy the contents of FD to a new file DEST"),
+    fs("--bind-data", FD_DEST, OsStr, Op::Data(DataKind::Bind), "Copy FD to a private file bound on DEST"),
+    fs("--ro-bind-data", FD_DEST, OsStr, Op::Data(DataKind::RoBind), "Copy FD to a private file bound read-only on DEST"),
+    fs("--bind-fd", FD_DEST, OsStr, Op::BindFd(false), "Bind the directory FD refers to on DEST"),
+    fs("--ro-bind-fd", FD_DEST, OsStr, Op::BindFd(true), "Bind the directory FD refers to read-only on DEST"),
+    fs("--mqueue", DEST, Path, Op::Mqueue, "Mount a new mqueue on DEST (needs --unshare-ipc)"),
+    fs("--chmod", &["OCTAL", "PATH"], OsStr, Op::Chmod, "Change the mode of PATH (which must exist)"),
+    fs("--overlay-src", &["SRC"], Path, Op::OverlaySrc, "A lower layer for the next overlay (the first given is the bottom one)"),
+    fs("--overlay", &["RWSRC", "WORKDIR", "DEST"], Path, Op::Overlay(Upper::Dir), "Overlay on DEST, writes going to RWSRC (WORKDIR: empty, same filesystem)").kind("overlay"),
+    fs("--tmp-overlay", DEST, Path, Op::Overlay(Upper::Tmp), "Overlay on DEST, writes going to an invisible tmpfs"),
+    fs("--ro-overlay", DEST, Path, Op::Overlay(Upper::ReadOnly), "Read-only overlay on DEST"),
+    flag("--unshare-user-try", NS, "Create a user namespace (always done)"),
+    flag("--unshare-cgroup-try", NS, "Create a cgroup namespace if the kernel supports it"),
+    fd("--userns", NS, "Join the user namespace FD instead of creating one"),
+    fd("--userns2", NS, "Switch to the user namespace FD once the sandbox is built"),
+    fd("--pidns", NS, "Join the PID namespace FD (the parent of a new one with --unshare-pid)"),
+    flag("--disable-userns", NS, "The command can't create user namespaces"),
+    flag("--assert-userns-disabled", NS, "Fail unless creating user namespaces is already impossible"),
+    opt("--argv0", &["VALUE"], OsStr, PROCESS, "argv[0] of the command"),
+    opt("--exec-label", &["LABEL"], Str, SECURITY, "SELinux label of the command"),
+    opt("--file-label", &["LABEL"], Str, SECURITY, "SELinux label of the files sbox creates (tmpfs mounts)"),
+    flag("--level-prefix", "", "Prefix messages with their syslog level, e.g. <3>").general(),
+    opt("--cap-add", &["CAP"], Str, SECURITY, "Keep a capability inside the user namespace (or ALL)"),
+    opt("--cap-drop", &["CAP"], Str, SECURITY, "Remove a capability added earlier (or ALL)"),
+    // Limits (cgroup v2, through the user's systemd or a delegated subtree).
+    opt("--mem", &["SIZE"], Str, LIMITS, "Memory limit of the command, no swap (bytes, or K, M, G)").once(),
+    opt("--pids", &["N"], Str, LIMITS, "Maximum number of processes and threads of the command").once(),
+    opt("--cpu", &["PERCENT"], Str, LIMITS, "CPU time of the command, in percent of one CPU (150% = 1.5 CPUs)").once(),
+    opt("--seccomp-profile", &["NAME"], Str, SECURITY, "Seccomp policy: default (deny list), strict (allow list) or none").once(),
+    opt("--seccomp-allow", &["SYSCALL"], Str, SECURITY, "Allow a syscall the profile denies"),
+    opt("--seccomp-deny", &["SYSCALL[:ERRNO]"], Str, SECURITY, "Deny a syscall with ERRNO (name or number; default EPERM)"),
+    flag("--seccomp-allow-32bit", SECURITY, "Let i386 syscalls through (x32 stays refused)"),
+    flag("--landlock", SECURITY, "Landlock: allow only what the mounts give (ro binds read, the rest read-write)"),
+    opt("--landlock-ro", &["PATH"], Path, SECURITY, "Landlock: allow reading and executing PATH"),
+    opt("--landlock-rw", &["PATH"], Path, SECURITY, "Landlock: allow all file access under PATH"),
+    opt("--landlock-tcp-connect", &["PORT"], Value::Port, SECURITY, "Landlock: allow TCP connect to PORT only (repeatable)"),
+    opt("--landlock-tcp-bind", &["PORT"], Value::Port, SECURITY, "Landlock: allow TCP bind to PORT only (repeatable)"),
+    flag("--allow-userns", SECURITY, "Let the command create nested user namespaces (mounting stays denied)"),
+    // Modes: instead of starting a sandbox, check the host, print completions or build a root.
+    flag("--doctor", MODES, "Check what this host supports for sbox, with the fix for what is missing, and exit"),
+    opt("--completions", &["SHELL"], Value::Shell, MODES, "Print the completion script for SHELL and exit").once(),
+    opt("--mkroot", &["DIR"], Path, MODES, "Build a minimal root in DIR from the host programs named after the options (with their shared libraries), and exit").once(),
+    opt("--busybox", &["PATH"], Value::Optional("busybox"), MODES, "With --mkroot: install a static busybox (PATH, default the one in $PATH) and a link per applet instead of programs").once(),
+    // Profiles: a policy written down, merged under this command line.
+    opt("--profile", &["NAME|PATH"], Str, PROFILES, "Start from a profile (a name in the search path, or a file); repeatable, later ones win"),
+    opt("--project", &["DIR"], Path, PROFILES, "The project a profile's ${PROJECT} names (default: the git work tree holding the current directory)").once(),
+    flag("--explain", PROFILES, "Print the merged policy and where each value came from, then exit"),
+    flag("--list-profiles", PROFILES, "List the profiles in the search path (name and file, or (built in)), then exit"),
+    Opt {
+        short: Some('v'),
+        ..flag("--verbose", "", "Print one line per setup step on stderr").general()
+    },
+];
+
+/// The option `--LONG`, given `LONG`.
+pub fn find(long: &str) -> Option<&'static Opt> {
+    OPTIONS.iter().find(|o| o.long() == long)
+}
+
+/// The profile mount kinds that are options too, in table order.
+pub fn profile_kinds() -> impl Iterator<Item = &'static Opt> {
+    OPTIONS.iter().filter(|o| o.profile_kind.is_some())
+}
+
+impl Opt {
+    /// The name without `--`.
+    pub fn long(&self) -> &'static str {
+        &self.name[2..]
+    }
+}
+
+/// `--NAME` of the option that adds `op`.
+pub fn option_of(op: Op) -> Option<&'static str> {
+    OPTIONS.iter().find(|o| o.op == Some(op)).map(|o| o.name)
+}
+
+impl FsOp {
+    /// What the table calls this operation; `None` for a profile's `mask`, which no option
+    /// makes.
+    pub fn op(&self) -> Option<Op> {
+        Some(match self {
+            FsOp::Bind { kind, optional, .. } => Op::Bind(*kind, *optional),
+            FsOp::Tmpfs { .. } => Op::Tmpfs,
+            FsOp::Proc { .. } => Op::Proc,
+            FsOp::Dev { .. } => Op::Dev,
+            FsOp::Dir { .. } => Op::Dir,
+            FsOp::Symlink { .. } => Op::Symlink,
+            FsOp::RemountRo { .. } => Op::RemountRo,
+            FsOp::Mqueue { .. } => Op::Mqueue,
+            FsOp::Chmod { .. } => Op::Chmod,
+            FsOp::Data { how, .. } => Op::Data(*how),
+            FsOp::BindFd { ro, .. } => Op::BindFd(*ro),
+            FsOp::Overlay { upper, .. } => Op::Overlay(match upper {
+                OverlayUpper::Dir { .. } => Upper::Dir,
+                OverlayUpper::Tmp => Upper::Tmp,
+                OverlayUpper::ReadOnly => Upper::ReadOnly,
+            }),
+            FsOp::Mask { .. } => return None,
+        })
+    }
+}
