@@ -3,6 +3,7 @@
 
 use super::Vars;
 use super::merge;
+use crate::spec::options::{self, Op};
 use crate::spec::values::{self, ValueError};
 use crate::spec::{BindExtra, BindKind, EnvOp, FsOp, OverlayUpper, SeccompProfile, Spec};
 use serde::Deserialize;
@@ -60,8 +61,9 @@ struct Mount {
     work: Option<Str>,
 }
 
-#[derive(Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
-#[serde(rename_all = "kebab-case")]
+/// A mount's `kind`: named after the option with the same operation (the option table's
+/// `profile_kind`), or `mask`, a profile's own.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Kind {
     Bind,
     RoBind,
@@ -73,6 +75,57 @@ enum Kind {
     Symlink,
     Mask,
     Overlay,
+}
+
+impl Kind {
+    fn of(name: &str) -> Option<Kind> {
+        if name == MASK {
+            return Some(Kind::Mask);
+        }
+        let op = options::profile_kinds()
+            .find(|o| o.profile_kind == Some(name))?
+            .op?;
+        Some(match op {
+            Op::Bind(BindKind::Rw, false) => Kind::Bind,
+            Op::Bind(BindKind::Ro, false) => Kind::RoBind,
+            Op::Bind(BindKind::Dev, false) => Kind::DevBind,
+            Op::Tmpfs => Kind::Tmpfs,
+            Op::Proc => Kind::Proc,
+            Op::Dev => Kind::Dev,
+            Op::Dir => Kind::Dir,
+            Op::Symlink => Kind::Symlink,
+            Op::Overlay(_) => Kind::Overlay,
+            _ => return None,
+        })
+    }
+
+    /// Every kind's name: the table's, then `mask`.
+    fn names() -> impl Iterator<Item = &'static str> {
+        options::profile_kinds()
+            .filter_map(|o| o.profile_kind)
+            .chain([MASK])
+    }
+
+    fn name(self) -> &'static str {
+        Kind::names()
+            .find(|n| Kind::of(n) == Some(self))
+            .unwrap_or(MASK)
+    }
+}
+
+const MASK: &str = "mask";
+
+impl<'de> Deserialize<'de> for Kind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Kind, D::Error> {
+        let s = String::deserialize(d)?;
+        Kind::of(&s).ok_or_else(|| {
+            let names: Vec<String> = Kind::names().map(|n| format!("`{n}`")).collect();
+            serde::de::Error::custom(format!(
+                "unknown variant `{s}`, expected one of {}",
+                names.join(", ")
+            ))
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -343,12 +396,7 @@ fn mount(
 ) -> Result<FsOp, Located> {
     let whole = m.span();
     let m = m.get_ref();
-    let name = format!("{:?}", m.kind).to_lowercase();
-    let kind_name = match m.kind {
-        Kind::RoBind => "ro-bind",
-        Kind::DevBind => "dev-bind",
-        _ => name.as_str(),
-    };
+    let kind_name = m.kind.name();
     let takes: &[&str] = match m.kind {
         Kind::Bind | Kind::DevBind => &[
             "src",
@@ -517,4 +565,25 @@ fn bind_extra(m: &Mount, dst: &Path, vars: &Vars) -> Result<Option<BindExtra>, L
         create_from,
         missing: m.missing.as_ref().map(|t| t.get_ref().clone()),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Kind;
+
+    #[test]
+    fn mount_kinds_are_named_by_the_option_table() {
+        let names: Vec<&str> = Kind::names().collect();
+        assert_eq!(
+            names,
+            [
+                "bind", "ro-bind", "dev-bind", "tmpfs", "proc", "dev", "dir", "symlink", "overlay",
+                "mask"
+            ]
+        );
+        for n in names {
+            assert_eq!(Kind::of(n).map(Kind::name), Some(n));
+        }
+        assert_eq!(Kind::of("remount-ro"), None);
+    }
 }
