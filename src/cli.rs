@@ -7,7 +7,7 @@ use crate::spec::values::{
     ValueError, parse_cap, parse_deny, parse_octal, parse_percent, parse_pids, parse_size,
     parse_syscall,
 };
-use crate::spec::{EnvOp, FsOp, OverlayUpper, SeccompProfile, Spec};
+use crate::spec::{self, EnvOp, FsOp, OverlayUpper, SeccompProfile, Spec};
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
 use std::ffi::OsString;
@@ -558,6 +558,10 @@ pub fn parse_named(
         Vec::new()
     };
     let mut spec = apply_options(&m, base)?;
+    spec::validate(&spec).map_err(|e| match e.bwrap {
+        Some(phrase) => CliError::phrased(e.message, phrase),
+        None => CliError::Invalid(e.message),
+    })?;
     if explain {
         profile::attribute(&before, &mut spec, "command line");
         return Err(CliError::Display(profile::explain(&spec)));
@@ -781,20 +785,6 @@ fn apply_options(m: &ArgMatches, mut spec: Spec) -> Result<Spec, CliError> {
     spec.ns.pidns = fd("pidns")?;
     spec.ns.disable_userns = on("disable-userns");
     spec.ns.assert_userns_disabled = on("assert-userns-disabled");
-    if spec.ns.userns2.is_some() && spec.ns.userns.is_none() {
-        return Err(CliError::Invalid("--userns2: needs --userns".into()));
-    }
-    if spec.ns.disable_userns && spec.ns.userns.is_some() {
-        return Err(CliError::Invalid(
-            "--disable-userns: needs a user namespace of sbox's own, not one joined with --userns"
-                .into(),
-        ));
-    }
-    if spec.ns.disable_userns && spec.ns.assert_userns_disabled {
-        return Err(CliError::Invalid(
-            "--assert-userns-disabled: conflicts with --disable-userns".into(),
-        ));
-    }
     spec.fds.info = fd("info-fd")?;
     spec.fds.json_status = fd("json-status-fd")?;
     spec.fds.sync = fd("sync-fd")?;
@@ -829,24 +819,12 @@ fn apply_options(m: &ArgMatches, mut spec: Spec) -> Result<Spec, CliError> {
         .collect::<Result<_, _>>()?;
     spec.fds.keep_inherited = spec.bwrap_mode || on("keep-fds");
     let explicit_user = on("unshare-user");
-    if spec.fds.userns_block.is_some() {
-        if !explicit_user {
-            return Err(CliError::phrased(
-                "--userns-block-fd: needs --unshare-user",
-                "--userns-block-fd requires --unshare-user",
-            ));
-        }
-        if spec.fds.info.is_none() {
-            return Err(CliError::phrased(
-                "--userns-block-fd: needs --info-fd (to learn the child pid)",
-                "--userns-block-fd requires --info-fd",
-            ));
-        }
-        if spec.ns.disable_userns {
-            return Err(CliError::Invalid(
-                "--userns-block-fd: conflicts with --disable-userns".into(),
-            ));
-        }
+    // What the command line said, which the Spec does not keep (the rest: spec::validate).
+    if spec.fds.userns_block.is_some() && !explicit_user {
+        return Err(CliError::phrased(
+            "--userns-block-fd: needs --unshare-user",
+            "--userns-block-fd requires --unshare-user",
+        ));
     }
     if spec.ns.userns.is_some() && (explicit_user || on("unshare-user-try") || all) {
         return Err(CliError::Invalid(
@@ -862,12 +840,6 @@ fn apply_options(m: &ArgMatches, mut spec: Spec) -> Result<Spec, CliError> {
         .into_iter()
         .flatten()
     {
-        if !dir.is_absolute() {
-            return Err(CliError::Invalid(format!(
-                "--report-planted: {}: not an absolute path",
-                dir.display()
-            )));
-        }
         if !spec.report_planted.contains(dir) {
             spec.report_planted.push(dir.clone());
         }
@@ -883,12 +855,6 @@ fn apply_options(m: &ArgMatches, mut spec: Spec) -> Result<Spec, CliError> {
     spec.file_label = last(m, "file-label", &mut warnings);
     spec.level_prefix = on("level-prefix");
     spec.hostname = last(m, "hostname", &mut warnings).or(spec.hostname);
-    if spec.hostname.is_some() && !spec.ns.uts {
-        return Err(CliError::phrased(
-            "--hostname: needs a UTS namespace: add --unshare-uts",
-            "Specifying --hostname requires --unshare-uts",
-        ));
-    }
 
     // Process.
     spec.uid = last(m, "uid", &mut warnings);
@@ -898,28 +864,15 @@ fn apply_options(m: &ArgMatches, mut spec: Spec) -> Result<Spec, CliError> {
     spec.new_session = on("new-session");
     spec.die_with_parent = on("die-with-parent");
     spec.as_pid_1 = on("as-pid-1");
-    if spec.as_pid_1 && !spec.ns.pid {
-        return Err(CliError::phrased(
-            "--as-pid-1: needs a PID namespace: add --unshare-pid",
-            "Specifying --as-pid-1 requires --unshare-pid",
-        ));
-    }
-    let mut env: Vec<(usize, &str, &OsString, Option<&OsString>)> =
-        indexed::<OsString>(m, "setenv")
-            .into_iter()
-            .map(|(i, v)| (i, "--setenv", v[0], Some(v[1])))
-            .collect();
+    let mut env: Vec<(usize, &OsString, Option<&OsString>)> = indexed::<OsString>(m, "setenv")
+        .into_iter()
+        .map(|(i, v)| (i, v[0], Some(v[1])))
+        .collect();
     for (i, v) in indexed::<OsString>(m, "unsetenv") {
-        env.push((i, "--unsetenv", v[0], None));
+        env.push((i, v[0], None));
     }
     env.sort_by_key(|(i, ..)| *i);
-    for (_, opt, k, value) in env {
-        if k.is_empty() || k.as_encoded_bytes().contains(&b'=') {
-            return Err(CliError::Invalid(format!(
-                "{opt}: '{}': not a variable name",
-                k.to_string_lossy()
-            )));
-        }
+    for (_, k, value) in env {
         spec.env.push(match value {
             Some(v) => EnvOp::Set(k.clone(), v.clone()),
             None => EnvOp::Unset(k.clone()),
@@ -994,15 +947,7 @@ fn apply_options(m: &ArgMatches, mut spec: Spec) -> Result<Spec, CliError> {
         ("landlock-ro", &mut spec.landlock.ro),
         ("landlock-rw", &mut spec.landlock.rw),
     ] {
-        for p in m.get_many::<PathBuf>(id).into_iter().flatten() {
-            if !p.is_absolute() {
-                return Err(CliError::Invalid(format!(
-                    "--{id}: '{}': not an absolute path (paths are as seen inside the sandbox)",
-                    p.display()
-                )));
-            }
-            list.push(p.clone());
-        }
+        list.extend(m.get_many::<PathBuf>(id).into_iter().flatten().cloned());
     }
     let ports = |id: &str| m.get_many::<u16>(id).into_iter().flatten().copied();
     spec.landlock

@@ -4,6 +4,7 @@
 use super::Vars;
 use super::merge;
 use crate::spec::options::{self, Op};
+use crate::spec::validate;
 use crate::spec::values::{self, ValueError};
 use crate::spec::{BindExtra, BindKind, EnvOp, FsOp, OverlayUpper, SeccompProfile, Spec};
 use serde::Deserialize;
@@ -275,39 +276,29 @@ pub fn apply(
     }
     if let Some(h) = &f.hostname {
         spec.hostname = Some(h.get_ref().clone());
-        // A profile that names a hostname wants the UTS namespace that makes it private.
-        spec.ns.uts = true;
     }
     if let Some(d) = &f.chdir {
         spec.chdir = Some(abs(d)?);
     }
 
     // Environment: keep, then set, then unset, after the earlier layers' edits.
-    let var_name = |s: &Str| -> Result<(), String> {
-        let k = s.get_ref();
-        if k.is_empty() || k.contains('=') {
-            return Err(at(s.span(), format!("'{k}': not a variable name")));
-        }
-        Ok(())
-    };
+    // The rule is spec::validate's; checked here too to say where.
+    let var_name =
+        |k: &str, span: Range<usize>| validate::env_name(k.as_ref()).map_err(|why| at(span, why));
     for k in &f.env.keep {
-        var_name(k)?;
+        var_name(k.get_ref(), k.span())?;
         spec.env.push(EnvOp::Keep(k.get_ref().clone()));
     }
     for (k, v) in &f.env.set {
-        if k.is_empty() || k.contains('=') {
-            return Err(at(v.span(), format!("'{k}': not a variable name")));
-        }
+        var_name(k, v.span())?;
         spec.env.push(EnvOp::Set(k.into(), expand(v)?.into()));
     }
     for k in &f.env.unset {
-        var_name(k)?;
+        var_name(k.get_ref(), k.span())?;
         spec.env.push(EnvOp::Unset(k.get_ref().into()));
     }
     for (k, v) in &f.env.offline {
-        if k.is_empty() || k.contains('=') {
-            return Err(at(v.span(), format!("'{k}': not a variable name")));
-        }
+        var_name(k, v.span())?;
         spec.env.push(EnvOp::Offline(k.into(), expand(v)?.into()));
     }
 

@@ -124,6 +124,7 @@ hostname = "lower"
 [namespaces]
 net = "none"
 pid = true
+uts = true
 [env]
 clear = true
 keep = ["PATH"]
@@ -793,4 +794,54 @@ fn absolute_paths_are_normalized_as_components_would() {
         assert_eq!(file::absolute(s).unwrap(), by_components, "{s}");
     }
     assert!(file::absolute("usr").is_err() && file::absolute("/a/../b").is_err());
+}
+
+/// Issue 13: the rules that differed between the command line and profiles are spec::validate's
+/// now, and agree.
+#[test]
+fn command_line_and_profiles_follow_the_same_rules() {
+    let l = loader(&[
+        ("host-only", "hostname = \"h\"\n"),
+        ("host-uts", "hostname = \"h\"\n[namespaces]\nuts = true\n"),
+        ("ll-dotdot", "[landlock]\nro = [\"/usr/../etc\"]\n"),
+        ("env-eq", "[env]\nset = { \"A=B\" = \"1\" }\n"),
+        ("keep-empty", "[env]\nkeep = [\"\"]\n"),
+    ]);
+    let fails = |args: &[&str]| match run(&l, args) {
+        Err(e) => e.render(false).to_string(),
+        Ok(_) => panic!("{args:?} was accepted"),
+    };
+    // A hostname without a UTS namespace: refused from both (it used to turn UTS on silently
+    // from a profile); a profile or the command line asks for the namespace.
+    let cli = fails(&["--hostname", "h", "true"]);
+    let prof = fails(&["--profile", "host-only", "true"]);
+    assert!(
+        cli.starts_with("--hostname: needs a UTS namespace"),
+        "{cli}"
+    );
+    assert_eq!(cli, prof);
+    for args in [
+        &["--profile", "host-uts", "true"][..],
+        &["--profile", "host-only", "--unshare-uts", "true"],
+        &["--hostname", "h", "--unshare-uts", "true"],
+    ] {
+        assert_eq!(spec(&l, args).hostname.as_deref(), Some("h"));
+    }
+    // The shipped profiles set a hostname with uts = true.
+    assert!(spec(&l, &["--profile", "base", "true"]).ns.uts);
+    // Landlock paths with `..`: refused from both (the command line used to take them).
+    let cli = fails(&["--landlock-ro", "/usr/../etc", "true"]);
+    assert_eq!(cli, "--landlock-ro: '/usr/../etc': '..' is not allowed");
+    let prof = fails(&["--profile", "ll-dotdot", "true"]);
+    assert!(
+        prof.ends_with("'/usr/../etc': '..' is not allowed"),
+        "{prof}"
+    );
+    // Variable names: one rule, one wording.
+    let cli = fails(&["--setenv", "A=B", "1", "true"]);
+    assert_eq!(cli, "--setenv: 'A=B': not a variable name");
+    let prof = fails(&["--profile", "env-eq", "true"]);
+    assert!(prof.ends_with(": 'A=B': not a variable name"), "{prof}");
+    let prof = fails(&["--profile", "keep-empty", "true"]);
+    assert!(prof.ends_with(": '': not a variable name"), "{prof}");
 }

@@ -3,7 +3,10 @@
 
 pub mod options;
 pub mod syscalls;
+pub mod validate;
 pub mod values;
+
+pub use validate::validate;
 
 use std::ffi::OsString;
 use std::os::fd::RawFd;
