@@ -920,16 +920,12 @@ fn apply_options(m: &ArgMatches, mut spec: Spec) -> Result<Spec, CliError> {
 
     // Seccomp and Landlock.
     if let Some(name) = m.get_one::<String>("seccomp-profile") {
-        spec.seccomp.profile = match name.as_str() {
-            "default" => SeccompProfile::Default,
-            "strict" => SeccompProfile::Strict,
-            "none" => SeccompProfile::None,
-            _ => {
-                return Err(CliError::Invalid(format!(
-                    "--seccomp-profile: '{name}': unknown profile (default, strict or none)"
-                )));
-            }
-        };
+        spec.seccomp.profile = SeccompProfile::from_name(name).ok_or_else(|| {
+            CliError::Invalid(format!(
+                "--seccomp-profile: '{name}': unknown profile ({})",
+                SeccompProfile::names()
+            ))
+        })?;
     }
     let strings = |id: &str| m.get_many::<String>(id).into_iter().flatten();
     for name in strings("seccomp-allow") {

@@ -742,11 +742,7 @@ pub fn describe(spec: &Spec) -> String {
     if policy.is_empty() {
         return "seccomp: none".to_string();
     }
-    let profile = match spec.seccomp.profile {
-        SeccompProfile::Default => "default",
-        SeccompProfile::Strict => "strict",
-        SeccompProfile::None => "none",
-    };
+    let profile = spec.seccomp.profile.name();
     let mut counts: BTreeMap<i32, usize> = BTreeMap::new();
     for d in policy.deny.values() {
         *counts.entry(d.errno).or_default() += 1;

@@ -171,18 +171,10 @@ struct Limits {
     cpu: Option<Str>,
 }
 
-#[derive(Deserialize, Clone, Copy)]
-#[serde(rename_all = "lowercase")]
-enum SeccompName {
-    Default,
-    Strict,
-    None,
-}
-
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct Seccomp {
-    profile: Option<SeccompName>,
+    profile: Option<Str>,
     #[serde(default)]
     allow: Vec<Str>,
     #[serde(default)]
@@ -325,12 +317,17 @@ pub fn apply(
     spec.caps.sort_by_key(|c| c.index());
 
     let s = &f.seccomp;
-    if let Some(p) = s.profile {
-        spec.seccomp.profile = match p {
-            SeccompName::Default => SeccompProfile::Default,
-            SeccompName::Strict => SeccompProfile::Strict,
-            SeccompName::None => SeccompProfile::None,
-        };
+    if let Some(p) = &s.profile {
+        spec.seccomp.profile = SeccompProfile::from_name(p.get_ref()).ok_or_else(|| {
+            at(
+                p.span(),
+                format!(
+                    "seccomp.profile: '{}': unknown profile ({})",
+                    p.get_ref(),
+                    SeccompProfile::names()
+                ),
+            )
+        })?;
     }
     for a in &s.allow {
         let name = values::parse_syscall("seccomp.allow", a.get_ref(), a.get_ref())

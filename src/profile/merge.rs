@@ -2,7 +2,7 @@
 //! flattened into `key = value` entries before and after each layer, and every entry a layer
 //! changed or added is credited to it.
 
-use crate::spec::{EnvOp, FsOp, OverlayUpper, SeccompProfile, Spec};
+use crate::spec::{EnvOp, FsOp, OverlayUpper, Spec};
 use std::collections::BTreeMap;
 
 /// Add a profile mount: it replaces an earlier layer's mount on the same destination, and the
@@ -141,12 +141,7 @@ pub fn entries(spec: &Spec) -> Vec<(String, String)> {
     for c in &spec.caps {
         add(format!("caps {c}"), "kept".into());
     }
-    let profile = match spec.seccomp.profile {
-        SeccompProfile::Default => "default",
-        SeccompProfile::Strict => "strict",
-        SeccompProfile::None => "none",
-    };
-    add("seccomp.profile".into(), profile.into());
+    add("seccomp.profile".into(), spec.seccomp.profile.name().into());
     for a in &spec.seccomp.allow {
         add(format!("seccomp.allow {a}"), "allowed".into());
     }

@@ -806,6 +806,8 @@ fn command_line_and_profiles_follow_the_same_rules() {
         ("ll-dotdot", "[landlock]\nro = [\"/usr/../etc\"]\n"),
         ("env-eq", "[env]\nset = { \"A=B\" = \"1\" }\n"),
         ("keep-empty", "[env]\nkeep = [\"\"]\n"),
+        ("lax", "[seccomp]\nprofile = \"lax\"\n"),
+        ("strict", "[seccomp]\nprofile = \"strict\"\n"),
     ]);
     let fails = |args: &[&str]| match run(&l, args) {
         Err(e) => e.render(false).to_string(),
@@ -844,4 +846,17 @@ fn command_line_and_profiles_follow_the_same_rules() {
     assert!(prof.ends_with(": 'A=B': not a variable name"), "{prof}");
     let prof = fails(&["--profile", "keep-empty", "true"]);
     assert!(prof.ends_with(": '': not a variable name"), "{prof}");
+    // Seccomp profile names: one list.
+    let cli = fails(&["--seccomp-profile", "lax", "true"]);
+    assert_eq!(
+        cli,
+        "--seccomp-profile: 'lax': unknown profile (default, strict or none)"
+    );
+    let prof = fails(&["--profile", "lax", "true"]);
+    assert_eq!(
+        prof,
+        "--profile: /p/lax.toml:2:11: seccomp.profile: 'lax': unknown profile (default, strict or none)"
+    );
+    let s = spec(&l, &["--profile", "strict", "true"]);
+    assert_eq!(s.seccomp.profile, crate::spec::SeccompProfile::Strict);
 }

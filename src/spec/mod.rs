@@ -234,6 +234,33 @@ pub enum SeccompProfile {
     None,
 }
 
+impl SeccompProfile {
+    pub const ALL: [SeccompProfile; 3] = [
+        SeccompProfile::Default,
+        SeccompProfile::Strict,
+        SeccompProfile::None,
+    ];
+
+    /// Its name, as `--seccomp-profile`, a profile's `seccomp.profile` and -v say it.
+    pub fn name(self) -> &'static str {
+        match self {
+            SeccompProfile::Default => "default",
+            SeccompProfile::Strict => "strict",
+            SeccompProfile::None => "none",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<SeccompProfile> {
+        SeccompProfile::ALL.into_iter().find(|p| p.name() == name)
+    }
+
+    /// `default, strict or none`.
+    pub fn names() -> String {
+        let n = SeccompProfile::ALL.map(SeccompProfile::name);
+        format!("{}, {} or {}", n[0], n[1], n[2])
+    }
+}
+
 /// Seccomp policy requested for the command.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Seccomp {
