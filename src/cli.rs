@@ -17,8 +17,6 @@ use std::path::PathBuf;
 /// A command-line error, already worded as `<option>: <why>`.
 #[derive(Debug, PartialEq, Eq)]
 pub enum CliError {
-    /// `--help` or `--version`: print this on stdout and exit 0.
-    Display(String),
     Invalid(String),
     /// An error that bubblewrap words with a fixed phrase (programs that drive bwrap match
     /// it): sbox's wording, and bubblewrap's for the `bwrap` link.
@@ -42,14 +40,13 @@ impl CliError {
             CliError::Invalid(sbox) | CliError::Phrased { sbox, .. } => {
                 CliError::phrased(sbox, phrase)
             }
-            d => d,
         }
     }
 
     /// The message of an error: sbox's, or as `bwrap` bubblewrap's phrase where it has one.
     pub fn render(&self, as_bwrap: bool) -> &str {
         match self {
-            CliError::Display(m) | CliError::Invalid(m) => m,
+            CliError::Invalid(m) => m,
             CliError::Phrased { bwrap, .. } if as_bwrap => bwrap,
             CliError::Phrased { sbox, .. } => sbox,
         }
@@ -207,90 +204,80 @@ fn parse_tmpfs_size(s: &str) -> Result<u64, CliError> {
 
 /// Turn a clap error into one line naming the option.
 fn clap_error(e: clap::Error) -> CliError {
-    match e.kind() {
-        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => CliError::Display(e.to_string()),
-        kind => {
-            let arg = match e.get(ContextKind::InvalidArg) {
-                Some(ContextValue::String(s)) => {
-                    s.split_whitespace().next().unwrap_or("").to_string()
-                }
-                _ => String::new(),
-            };
-            let value = match e.get(ContextKind::InvalidValue) {
-                Some(ContextValue::String(s)) => s.clone(),
-                _ => String::new(),
-            };
-            let msg = match kind {
-                ErrorKind::UnknownArgument => {
-                    format!("{arg}: unknown option (see 'sbox --help')")
-                }
-                ErrorKind::WrongNumberOfValues
-                | ErrorKind::TooFewValues
-                | ErrorKind::InvalidValue
-                    if value.is_empty() =>
-                {
-                    format!("{arg}: missing argument (see 'sbox --help')")
-                }
-                ErrorKind::ValueValidation | ErrorKind::InvalidValue => {
-                    let why = e
-                        .source_string()
-                        // Integer parsing: say what was expected.
-                        .map(|s| {
-                            if s == "invalid digit found in string" {
-                                "not a whole number".into()
-                            } else {
-                                s
-                            }
-                        })
-                        .unwrap_or_else(|| match e.get(ContextKind::ValidValue) {
-                            Some(ContextValue::Strings(v)) => {
-                                format!("not one of {}", v.join(", "))
-                            }
-                            _ => "invalid value".to_string(),
-                        });
-                    format!("{arg}: '{value}': {why}")
-                }
-                ErrorKind::ArgumentConflict => {
-                    format!("{arg}: given more than once; it takes one value")
-                }
-                _ => {
-                    let first = e.to_string();
-                    let line = first
-                        .lines()
-                        .next()
-                        .unwrap_or("invalid command line")
-                        .trim_start_matches("error: ")
-                        .to_string();
-                    if arg.is_empty() {
-                        line
-                    } else {
-                        format!("{arg}: {line}")
-                    }
-                }
-            };
-            // bubblewrap's phrases for the same errors.
-            let phrase = match kind {
-                ErrorKind::UnknownArgument => format!("Unknown option {arg}"),
-                ErrorKind::WrongNumberOfValues
-                | ErrorKind::TooFewValues
-                | ErrorKind::InvalidValue
-                    if value.is_empty() =>
-                {
-                    // The context names the option with its values: `--bind <SRC> <DEST>`.
-                    let n = match e.get(ContextKind::InvalidArg) {
-                        Some(ContextValue::String(s)) => s.matches('<').count(),
-                        _ => 1,
-                    };
-                    takes(&arg, n)
-                }
-                ErrorKind::ValueValidation if arg == "--uid" || arg == "--gid" => {
-                    format!("Invalid {}: {value}", &arg[2..])
-                }
-                _ => return CliError::Invalid(msg),
-            };
-            CliError::phrased(msg, phrase)
+    let kind = e.kind();
+    let arg = match e.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(s)) => s.split_whitespace().next().unwrap_or("").to_string(),
+        _ => String::new(),
+    };
+    let value = match e.get(ContextKind::InvalidValue) {
+        Some(ContextValue::String(s)) => s.clone(),
+        _ => String::new(),
+    };
+    let msg = match kind {
+        ErrorKind::UnknownArgument => {
+            format!("{arg}: unknown option (see 'sbox --help')")
         }
-    }
+        ErrorKind::WrongNumberOfValues | ErrorKind::TooFewValues | ErrorKind::InvalidValue
+            if value.is_empty() =>
+        {
+            format!("{arg}: missing argument (see 'sbox --help')")
+        }
+        ErrorKind::ValueValidation | ErrorKind::InvalidValue => {
+            let why = e
+                .source_string()
+                // Integer parsing: say what was expected.
+                .map(|s| {
+                    if s == "invalid digit found in string" {
+                        "not a whole number".into()
+                    } else {
+                        s
+                    }
+                })
+                .unwrap_or_else(|| match e.get(ContextKind::ValidValue) {
+                    Some(ContextValue::Strings(v)) => {
+                        format!("not one of {}", v.join(", "))
+                    }
+                    _ => "invalid value".to_string(),
+                });
+            format!("{arg}: '{value}': {why}")
+        }
+        ErrorKind::ArgumentConflict => {
+            format!("{arg}: given more than once; it takes one value")
+        }
+        _ => {
+            let first = e.to_string();
+            let line = first
+                .lines()
+                .next()
+                .unwrap_or("invalid command line")
+                .trim_start_matches("error: ")
+                .to_string();
+            if arg.is_empty() {
+                line
+            } else {
+                format!("{arg}: {line}")
+            }
+        }
+    };
+    // bubblewrap's phrases for the same errors.
+    let phrase = match kind {
+        ErrorKind::UnknownArgument => format!("Unknown option {arg}"),
+        ErrorKind::WrongNumberOfValues | ErrorKind::TooFewValues | ErrorKind::InvalidValue
+            if value.is_empty() =>
+        {
+            // The context names the option with its values: `--bind <SRC> <DEST>`.
+            let n = match e.get(ContextKind::InvalidArg) {
+                Some(ContextValue::String(s)) => s.matches('<').count(),
+                _ => 1,
+            };
+            takes(&arg, n)
+        }
+        ErrorKind::ValueValidation if arg == "--uid" || arg == "--gid" => {
+            format!("Invalid {}: {value}", &arg[2..])
+        }
+        _ => return CliError::Invalid(msg),
+    };
+    CliError::phrased(msg, phrase)
 }
 
 /// bubblewrap's phrase for the rule on `--overlay-src`.
@@ -420,7 +407,12 @@ pub fn mode(args: &[OsString]) -> Result<Option<Mode>, CliError> {
         return Ok(None);
     }
     let argv = std::iter::once(OsString::from("sbox")).chain(args.iter().cloned());
-    let m = command().try_get_matches_from(argv).map_err(clap_error)?;
+    let m = match command().try_get_matches_from(argv) {
+        Ok(m) => m,
+        // --help with a mode: the help, as for any command line.
+        Err(e) if printed(&e) => return Ok(None),
+        Err(e) => return Err(clap_error(e)),
+    };
     let given: Vec<&str> = m
         .ids()
         .map(|id| id.as_str())
@@ -489,9 +481,33 @@ pub fn mode(args: &[OsString]) -> Result<Option<Mode>, CliError> {
     }))
 }
 
-/// Parse the arguments after argv[0] into a `Spec`.
-/// Parse the arguments after argv[0] into a `Spec`, with the host's profiles.
-pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Spec, CliError> {
+/// What a command line asks for, when it is not an error.
+#[derive(Debug, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)] // made once, moved once
+pub enum Parsed {
+    /// Start this sandbox.
+    Run(Spec),
+    /// Print this on stdout and exit 0: --help, --version, --explain, --list-profiles.
+    Print(String),
+}
+
+impl Parsed {
+    /// The sandbox to start, if that is what was asked.
+    pub fn spec(self) -> Option<Spec> {
+        match self {
+            Parsed::Run(s) => Some(s),
+            Parsed::Print(_) => None,
+        }
+    }
+}
+
+/// Output that clap produces instead of matches.
+fn printed(e: &clap::Error) -> bool {
+    matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion)
+}
+
+/// Parse the arguments after argv[0], with the host's profiles.
+pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, CliError> {
     parse_as(false, args, &profile::Host)
 }
 
@@ -502,7 +518,7 @@ pub fn parse_as(
     bwrap: bool,
     args: impl IntoIterator<Item = OsString>,
     profiles: &dyn Profiles,
-) -> Result<Spec, CliError> {
+) -> Result<Parsed, CliError> {
     parse_named(if bwrap { "bwrap" } else { "sbox" }, bwrap, args, profiles)
 }
 
@@ -512,12 +528,16 @@ pub fn parse_named(
     bwrap: bool,
     args: impl IntoIterator<Item = OsString>,
     profiles: &dyn Profiles,
-) -> Result<Spec, CliError> {
+) -> Result<Parsed, CliError> {
     let argv = std::iter::once(OsString::from(name)).chain(args);
-    let m = command()
+    let m = match command()
         .help_template(help_template(name))
         .try_get_matches_from(argv)
-        .map_err(clap_error)?;
+    {
+        Ok(m) => m,
+        Err(e) if printed(&e) => return Ok(Parsed::Print(e.to_string())),
+        Err(e) => return Err(clap_error(e)),
+    };
     let mut defaults = Spec {
         bwrap_mode: bwrap,
         ..Spec::default()
@@ -529,7 +549,7 @@ pub fn parse_named(
 
     // Layers: built-in defaults < each profile (after what it extends) < this command line.
     if m.contains_id("list-profiles") {
-        return Err(CliError::Display(profiles.list()));
+        return Ok(Parsed::Print(profiles.list()));
     }
     let names: Vec<String> = m
         .get_many::<String>("profile")
@@ -564,7 +584,7 @@ pub fn parse_named(
     })?;
     if explain {
         profile::attribute(&before, &mut spec, "command line");
-        return Err(CliError::Display(profile::explain(&spec)));
+        return Ok(Parsed::Print(profile::explain(&spec)));
     }
     if spec.command.is_empty() {
         return Err(CliError::phrased(
@@ -574,7 +594,7 @@ pub fn parse_named(
     }
     // Only now is it known what the sandbox can write: the command line adds mounts too.
     profile::check_writable(&spec).map_err(|e| CliError::Invalid(format!("--profile: {e}")))?;
-    Ok(spec)
+    Ok(Parsed::Run(spec))
 }
 
 /// Filesystem operations, with --perms/--size modifiers applying to the next one and
@@ -965,12 +985,12 @@ mod tests {
     use super::*;
 
     fn p(args: &[&str]) -> Result<Spec, CliError> {
-        parse(args.iter().map(OsString::from))
+        parse(args.iter().map(OsString::from)).map(|o| o.spec().expect("a sandbox"))
     }
 
     fn err(args: &[&str]) -> String {
         match p(args) {
-            Err(e @ (CliError::Invalid(_) | CliError::Phrased { .. })) => e.render(false).into(),
+            Err(e) => e.render(false).into(),
             other => panic!("expected an error, got {other:?}"),
         }
     }
@@ -1354,5 +1374,19 @@ mod tests {
         .unwrap();
         let names: Vec<_> = s.ops.iter().map(FsOp::option).collect();
         assert_eq!(names, ["--bind-try", "--ro-bind-data", "--chmod"]);
+    }
+
+    /// --help, --version, --explain and --list-profiles print and succeed: not errors.
+    #[test]
+    fn output_is_not_an_error() {
+        let out = |args: &[&str]| match parse(args.iter().map(OsString::from)) {
+            Ok(Parsed::Print(text)) => text,
+            other => panic!("{args:?}: {other:?}"),
+        };
+        assert!(out(&["--help"]).starts_with("usage: sbox "));
+        assert!(out(&["--version"]).contains(env!("CARGO_PKG_VERSION")));
+        assert!(out(&["--explain", "--unshare-pid"]).contains("pid"));
+        out(&["--list-profiles"]);
+        assert_eq!(mode(&["--doctor".into(), "--help".into()]), Ok(None));
     }
 }

@@ -4,7 +4,7 @@
 // descriptors 0-2 open. bench/README.md has the measurement.
 #![cfg_attr(not(test), no_main)]
 
-use sbox::cli::{self, CliError, Mode};
+use sbox::cli::{self, Mode, Parsed};
 use std::io::Write;
 
 #[cfg_attr(test, allow(dead_code))]
@@ -30,8 +30,8 @@ fn sbox_main() {
         cli::parse_named(&argv0.to_string_lossy(), bwrap, a, &sbox::profile::Host)
     });
     let spec = match parsed {
-        Ok(s) => s,
-        Err(CliError::Display(text)) => {
+        Ok(Parsed::Run(s)) => s,
+        Ok(Parsed::Print(text)) => {
             print!("{text}");
             std::process::exit(0)
         }

@@ -1,7 +1,7 @@
 //! Profiles without a filesystem: files come from a map, variables are fixed.
 
 use super::*;
-use crate::cli::{CliError, parse_as};
+use crate::cli::{CliError, Parsed, parse_as};
 use crate::spec::{BindKind, EnvOp, FsOp};
 use std::ffi::OsString;
 
@@ -85,8 +85,12 @@ const SHIPPED: [(&str, &str); 15] = shipped!(
     "go-mod"
 );
 
-fn run(l: &Loader<Mem>, args: &[&str]) -> Result<Spec, CliError> {
+fn parsed(l: &Loader<Mem>, args: &[&str]) -> Result<Parsed, CliError> {
     parse_as(false, args.iter().map(OsString::from), l)
+}
+
+fn run(l: &Loader<Mem>, args: &[&str]) -> Result<Spec, CliError> {
+    parsed(l, args).map(|o| o.spec().expect("a sandbox, not output"))
 }
 
 fn spec(l: &Loader<Mem>, args: &[&str]) -> Spec {
@@ -349,7 +353,7 @@ fn errors_name_file_line_and_column() {
 #[test]
 fn explain_names_the_layer_of_each_value() {
     let l = loader(&[("lower", LOWER), ("upper", UPPER)]);
-    let out = match run(
+    let out = match parsed(
         &l,
         &[
             "--profile",
@@ -361,7 +365,7 @@ fn explain_names_the_layer_of_each_value() {
             "1M",
         ],
     ) {
-        Err(CliError::Display(s)) => s,
+        Ok(Parsed::Print(s)) => s,
         other => panic!("{other:?}"),
     };
     assert!(
@@ -394,7 +398,7 @@ fn list_shows_every_file_in_search_order() {
         "{out}"
     );
     assert!(out.contains("curl /shipped/curl.toml\n"), "{out}");
-    assert!(matches!(run(&l, &["--list-profiles"]), Err(CliError::Display(s)) if s == out));
+    assert_eq!(parsed(&l, &["--list-profiles"]), Ok(Parsed::Print(out)));
 }
 
 #[test]
@@ -595,8 +599,8 @@ fn profiles_and_earlier_search_dirs_are_protected() {
 }
 
 fn explain_of(l: &Loader<Mem>, args: &[&str]) -> String {
-    match run(l, args) {
-        Err(CliError::Display(s)) => s,
+    match parsed(l, args) {
+        Ok(Parsed::Print(s)) => s,
         other => panic!("{other:?}"),
     }
 }
