@@ -6,6 +6,7 @@ use crate::profile::{self, Profiles};
 use crate::spec::{BindKind, DataKind, EnvOp, FsOp, OverlayUpper, SeccompProfile, Spec};
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
+use std::borrow::Cow;
 use std::ffi::OsString;
 use std::os::fd::RawFd;
 use std::path::PathBuf;
@@ -43,13 +44,33 @@ impl CliError {
     }
 
     /// The message of an error: sbox's, or as `bwrap` bubblewrap's phrase where it has one.
-    pub fn render(&self, as_bwrap: bool) -> &str {
+    /// An error stays one line: control characters of the values it quotes are escaped.
+    pub fn render(&self, as_bwrap: bool) -> Cow<'_, str> {
         match self {
-            CliError::Display(m) | CliError::Invalid(m) => m,
-            CliError::Phrased { bwrap, .. } if as_bwrap => bwrap,
-            CliError::Phrased { sbox, .. } => sbox,
+            CliError::Display(m) => m.into(),
+            CliError::Invalid(m) => one_line(m),
+            CliError::Phrased { bwrap, .. } if as_bwrap => one_line(bwrap),
+            CliError::Phrased { sbox, .. } => one_line(sbox),
         }
     }
+}
+
+/// `m` with its control characters escaped (`\n`, `\0`, `\u{1b}`): a value given with a
+/// newline can't make a second line that reads as another message.
+fn one_line(m: &str) -> Cow<'_, str> {
+    if !m.contains(char::is_control) {
+        return m.into();
+    }
+    m.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
 }
 
 fn path_pair(name: &'static str, a: &'static str, b: &'static str, help: &'static str) -> Arg {
@@ -2005,6 +2026,30 @@ mod tests {
             let e = err(&[args, &["true"]].concat());
             assert!(e.starts_with(want), "{args:?} gave {e:?}");
             assert!(!e.contains('\n'), "{e:?}");
+        }
+    }
+
+    /// Found by tests/properties.rs: a value or an unknown option with a newline in it made a
+    /// second line.
+    #[test]
+    fn errors_stay_one_line_and_name_the_option() {
+        for (args, want) in [
+            (
+                &["--info-fd", "a\nsbox: x"][..],
+                "--info-fd: 'a\\nsbox: x': not a file",
+            ),
+            (
+                &["--size", "\r", "--tmpfs", "/t"][..],
+                "--size: '\\r': not a size",
+            ),
+            (
+                &["--chmod", "7\u{1b}[2J", "/a"][..],
+                "--chmod: '7\\u{1b}[2J': not an octal",
+            ),
+        ] {
+            let e = err(&[args, &["true"]].concat());
+            assert!(e.starts_with(want), "{args:?} gave {e:?}");
+            assert!(!e.contains(char::is_control), "{e:?}");
         }
     }
 
