@@ -819,7 +819,10 @@ fn clap_error(e: clap::Error) -> CliError {
     match e.kind() {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => CliError::Display(e.to_string()),
         kind => {
+            // The option, without the value names clap adds (`--bind <SRC> <DEST>`); an
+            // unknown one whole, as given (it may hold a space or a newline).
             let arg = match e.get(ContextKind::InvalidArg) {
+                Some(ContextValue::String(s)) if kind == ErrorKind::UnknownArgument => s.clone(),
                 Some(ContextValue::String(s)) => {
                     s.split_whitespace().next().unwrap_or("").to_string()
                 }
@@ -2030,7 +2033,7 @@ mod tests {
     }
 
     /// Found by tests/properties.rs: a value or an unknown option with a newline in it made a
-    /// second line.
+    /// second line, and an unknown option was cut at its first blank.
     #[test]
     fn errors_stay_one_line_and_name_the_option() {
         for (args, want) in [
@@ -2046,11 +2049,15 @@ mod tests {
                 &["--chmod", "7\u{1b}[2J", "/a"][..],
                 "--chmod: '7\\u{1b}[2J': not an octal",
             ),
+            (&["-\n"][..], "-\\n: unknown option"),
+            (&["--no such"][..], "--no such: unknown option"),
         ] {
             let e = err(&[args, &["true"]].concat());
             assert!(e.starts_with(want), "{args:?} gave {e:?}");
             assert!(!e.contains(char::is_control), "{e:?}");
         }
+        let e = p(&["-\n", "true"]).unwrap_err();
+        assert_eq!(e.render(true), "Unknown option -\\n");
     }
 
     #[test]
