@@ -814,6 +814,54 @@ pub fn parse_deny(opt: &str, v: &str) -> Result<(String, i32), CliError> {
     Ok((parse_syscall(opt, v, name)?, errno))
 }
 
+/// clap's matches for `args` (after argv[0] `name`), or its error as one line naming the option.
+fn matches(cmd: Command, name: &str, args: Vec<OsString>) -> Result<ArgMatches, CliError> {
+    let argv0 = std::iter::once(OsString::from(name));
+    if args.iter().all(|a| a.to_str().is_some()) {
+        return cmd
+            .try_get_matches_from(argv0.chain(args))
+            .map_err(clap_error);
+    }
+    // Not UTF-8: clap's error for an option that takes text names no option. The option is
+    // the one before the first argument refused by itself (every other one made UTF-8).
+    let run = |a: Vec<OsString>| cmd.clone().try_get_matches_from(argv0.clone().chain(a));
+    let refused = |a| matches!(run(a), Err(e) if e.kind() == ErrorKind::InvalidUtf8);
+    match run(args.clone()) {
+        Err(e) if e.kind() == ErrorKind::InvalidUtf8 => {}
+        r => return r.map_err(clap_error),
+    }
+    let lossy = |a: &OsString| OsString::from(a.to_string_lossy().into_owned());
+    let culprit = (0..args.len()).find(|&i| {
+        args[i].to_str().is_none()
+            && refused(
+                args.iter()
+                    .enumerate()
+                    .map(|(j, a)| if j == i { a.clone() } else { lossy(a) })
+                    .collect(),
+            )
+    });
+    let Some(i) = culprit else {
+        return Err(CliError::Invalid(
+            "--: an option's value is not valid UTF-8".into(),
+        ));
+    };
+    let value = args[i].to_string_lossy();
+    let opt = match value.split_once('=') {
+        Some((opt, v)) if opt.starts_with("--") => return Err(utf8(opt, v)),
+        _ => args[..i]
+            .iter()
+            .rev()
+            .filter_map(|a| a.to_str())
+            .find(|a| a.starts_with('-'))
+            .unwrap_or("--"),
+    };
+    Err(utf8(opt.split('=').next().unwrap_or(opt), &value))
+}
+
+fn utf8(opt: &str, value: &str) -> CliError {
+    CliError::Invalid(format!("{opt}: '{value}': not valid UTF-8"))
+}
+
 /// Turn a clap error into one line naming the option.
 fn clap_error(e: clap::Error) -> CliError {
     match e.kind() {
@@ -1038,8 +1086,7 @@ pub fn mode(args: &[OsString]) -> Result<Option<Mode>, CliError> {
     if !args.iter().any(maybe) {
         return Ok(None);
     }
-    let argv = std::iter::once(OsString::from("sbox")).chain(args.iter().cloned());
-    let m = command().try_get_matches_from(argv).map_err(clap_error)?;
+    let m = matches(command(), "sbox", args.to_vec())?;
     let given: Vec<&str> = m
         .ids()
         .map(|id| id.as_str())
@@ -1132,11 +1179,8 @@ pub fn parse_named(
     args: impl IntoIterator<Item = OsString>,
     profiles: &dyn Profiles,
 ) -> Result<Spec, CliError> {
-    let argv = std::iter::once(OsString::from(name)).chain(args);
-    let m = command()
-        .help_template(help_template(name))
-        .try_get_matches_from(argv)
-        .map_err(clap_error)?;
+    let cmd = command().help_template(help_template(name));
+    let m = matches(cmd, name, args.into_iter().collect())?;
     let mut defaults = Spec {
         bwrap_mode: bwrap,
         ..Spec::default()
@@ -2058,6 +2102,33 @@ mod tests {
         }
         let e = p(&["-\n", "true"]).unwrap_err();
         assert_eq!(e.render(true), "Unknown option -\\n");
+    }
+
+    /// Found by the fuzz target: clap's error for text that is not UTF-8 named no option.
+    #[test]
+    fn text_that_is_not_utf8_names_its_option() {
+        use std::os::unix::ffi::OsStringExt;
+        let bad = || OsString::from_vec(b"h\xff".to_vec());
+        for (args, want) in [
+            (
+                vec!["--hostname".into(), bad()],
+                "--hostname: 'h\u{fffd}': not valid UTF-8",
+            ),
+            // A path may be any bytes: the option that takes text is named.
+            (
+                vec!["--bind".into(), bad(), "/x".into(), "--uid".into(), bad()],
+                "--uid: 'h\u{fffd}': not valid UTF-8",
+            ),
+            (
+                vec![OsString::from_vec(b"--perms=7\xff".to_vec())],
+                "--perms: '7\u{fffd}': not valid UTF-8",
+            ),
+        ] {
+            let args: Vec<OsString> = args.into_iter().chain(["true".into()]).collect();
+            let e = parse(args.clone()).unwrap_err();
+            assert_eq!(e.render(false), want, "{args:?}");
+            assert_eq!(mode(&[&args[..], &["--doctor".into()]].concat()), Err(e));
+        }
     }
 
     #[test]

@@ -630,6 +630,14 @@ fn materialize(words: &[Word]) -> (Vec<OsString>, Vec<i32>) {
     (out, fds)
 }
 
+/// Bytes, not text: an option, or anything (invalid UTF-8 as often as not).
+fn os_word() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        word().prop_map(String::into_bytes),
+        prop::collection::vec(any::<u8>(), 0..12),
+    ]
+}
+
 proptest! {
     #![proptest_config(config(400))]
 
@@ -650,7 +658,7 @@ proptest! {
 
     #[test]
     fn any_os_strings_parse_or_give_one_line(
-        words in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..12), 0..8),
+        words in prop::collection::vec(os_word(), 0..8),
         bwrap: bool,
     ) {
         use std::os::unix::ffi::OsStringExt;
