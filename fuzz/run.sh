@@ -12,7 +12,11 @@ case $seconds in
     exit 2
     ;;
 esac
-if ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+if ! command -v rustup >/dev/null; then
+    echo "fuzz/run.sh: rustup is not installed (a nightly toolchain is needed)" >&2
+    exit 1
+fi
+if ! rustup toolchain list | grep -q '^nightly'; then
     echo "fuzz/run.sh: no nightly toolchain (rustup toolchain install nightly)" >&2
     exit 1
 fi
@@ -23,11 +27,11 @@ fi
 corpus=corpus/front_end
 mkdir -p "$corpus"
 # Seeds: a few command lines and a profile, so that the fuzzer starts from real input.
-seed() { printf "$2" >"$corpus/seed-$1"; }
-seed bind '\xff--ro-bind\0/usr\0/usr\0--tmpfs\0/tmp\0--unshare-all\0true'
-seed values '\xff--size\0001M\0--perms\0000755\0--tmpfs\0/t\0--mem\0001G\0--cpu\000150%%\0true'
+seed() { printf "$2" >"$corpus/seed-$1"; } # \x00 separates words
+seed bind '\xff--ro-bind\x00/usr\x00/usr\x00--tmpfs\x00/tmp\x00--unshare-all\x00true'
+seed values '\xff--size\x001M\x00--perms\x000755\x00--tmpfs\x00/t\x00--mem\x001G\x00--cpu\x00150%%\x00true'
 seed profile 'extends = ["base"]\n[[mounts]]\nkind = "bind"\nsrc = "${PROJECT}"\n\xff--explain'
-seed args '\xff--hostname\0h\0true\xff--unshare-uts\0--dir\0/d'
+seed args '\xff--hostname\x00h\x00true\xff--unshare-uts\x00--dir\x00/d'
 # The sandbox library's own build settings (a static link) do not apply to the fuzz build:
 # cargo-fuzz sets its own flags. -rss_limit_mb: the machine is shared.
 exec cargo +nightly fuzz run front_end "$corpus" -- \
