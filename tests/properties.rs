@@ -579,12 +579,16 @@ fn word() -> impl Strategy<Value = String> {
     .prop_filter("only generated --args", |w| w != "--args")
 }
 
-/// A command line: words, and `--args` with the words it reads (one level deep).
+/// A command line: words, and `--args` with the words it reads (which may hold `--args`).
 fn argv() -> impl Strategy<Value = Vec<Word>> {
-    let item = prop_oneof![
-        8 => word().prop_map(Word::Plain),
-        1 => prop::collection::vec(word(), 0..8).prop_map(Word::Args),
-    ];
+    let item = word()
+        .prop_map(Word::Plain)
+        .prop_recursive(2, 32, 8, |inner| {
+            prop_oneof![
+                8 => word().prop_map(Word::Plain),
+                1 => prop::collection::vec(inner, 0..8).prop_map(Word::Args),
+            ]
+        });
     prop::collection::vec(item, 0..12)
 }
 
@@ -592,24 +596,23 @@ fn argv() -> impl Strategy<Value = Vec<Word>> {
 enum Word {
     Plain(String),
     /// `--args FD`, FD reading these words NUL-separated.
-    Args(Vec<String>),
+    Args(Vec<Word>),
 }
 
 /// Descriptors for `--args` are placed at this number and up, far above what the test
 /// process opens, so that closing the unread ones afterwards closes nothing else.
 const ARGS_FD: i32 = 900;
 
-/// The command line with a pipe behind each `--args`, and the descriptors made.
-fn materialize(words: &[Word]) -> (Vec<OsString>, Vec<i32>) {
+/// The command line with a pipe behind each `--args`; `fds` gets the descriptors made.
+fn materialize(words: &[Word], fds: &mut Vec<i32>) -> Vec<OsString> {
     let mut out = Vec::new();
-    let mut fds = Vec::new();
     for w in words {
         match w {
             Word::Plain(s) => out.push(OsString::from(s)),
             Word::Args(v) => {
                 let mut data = Vec::new();
-                for s in v {
-                    data.extend_from_slice(s.as_bytes());
+                for s in materialize(v, fds) {
+                    data.extend_from_slice(s.as_encoded_bytes());
                     data.push(0);
                 }
                 let (r, mut wr) = std::io::pipe().unwrap();
@@ -627,7 +630,7 @@ fn materialize(words: &[Word]) -> (Vec<OsString>, Vec<i32>) {
             }
         }
     }
-    (out, fds)
+    out
 }
 
 /// Bytes, not text: an option, or anything (invalid UTF-8 as often as not).
@@ -645,7 +648,8 @@ proptest! {
     #[test]
     fn any_command_line_parses_or_gives_one_line(words in argv(), bwrap: bool) {
         let l = loader(&[("t", "hostname = \"t\"\n"), ("bad", "hostname = 1\n")]);
-        let (args, fds) = materialize(&words);
+        let mut fds = Vec::new();
+        let args = materialize(&words, &mut fds);
         let r = front_end(bwrap, args, &l);
         for fd in fds {
             // SAFETY: our reserved numbers; those --args read are already closed.
@@ -672,4 +676,23 @@ proptest! {
             assert_cli_error(&e);
         }
     }
+}
+
+/// The generated `--args` descriptors reach the parser, nested too (the harness works).
+#[test]
+fn generated_args_are_read() {
+    let p = |s: &str| Word::Plain(s.into());
+    let words = [
+        Word::Args(vec![
+            p("--hostname"),
+            p("h"),
+            Word::Args(vec![p("--unshare-uts")]),
+        ]),
+        p("true"),
+    ];
+    let mut fds = Vec::new();
+    let args = cli::expand_args(materialize(&words, &mut fds)).unwrap();
+    assert_eq!(fds.len(), 2);
+    let s = cli::parse_as(false, args, &loader(&[])).unwrap();
+    assert_eq!(s.hostname.as_deref(), Some("h"));
 }
