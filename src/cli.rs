@@ -3,7 +3,7 @@
 
 use crate::launch::seccomp;
 use crate::profile::{self, Profiles};
-use crate::spec::{BindKind, DataKind, EnvOp, FsOp, OverlayUpper, SeccompProfile, Spec};
+use crate::spec::{BindKind, DataKind, EnvOp, FsOp, OverlayUpper, SeccompProfile, Spec, one_line};
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
 use std::borrow::Cow;
@@ -53,24 +53,6 @@ impl CliError {
             CliError::Phrased { sbox, .. } => one_line(sbox),
         }
     }
-}
-
-/// `m` with its control characters escaped (`\n`, `\0`, `\u{1b}`): a value given with a
-/// newline can't make a second line that reads as another message.
-fn one_line(m: &str) -> Cow<'_, str> {
-    if !m.contains(char::is_control) {
-        return m.into();
-    }
-    m.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_debug().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect::<String>()
-        .into()
 }
 
 fn path_pair(name: &'static str, a: &'static str, b: &'static str, help: &'static str) -> Arg {

@@ -33,13 +33,14 @@ impl SetupError {
         self
     }
 
-    /// The message: sbox's, or as `bwrap` bubblewrap's phrase where it has one.
+    /// The message: sbox's, or as `bwrap` bubblewrap's phrase where it has one; one line.
     pub fn render(&self, as_bwrap: bool) -> String {
-        if as_bwrap && !self.bwrap.is_empty() {
+        let m = if as_bwrap && !self.bwrap.is_empty() {
             self.bwrap.clone()
         } else {
             self.to_string()
-        }
+        };
+        crate::spec::one_line(&m).into_owned()
     }
 
     /// An error from a failed system call, worded from its errno.
@@ -102,6 +103,12 @@ mod tests {
         assert_eq!(
             e.render(true),
             "Can't find source path /nope: No such file or directory"
+        );
+        // A path with a newline makes no second line.
+        let e = SetupError::new("--ro-bind", "/a\nsbox: b", "No such file or directory");
+        assert_eq!(
+            e.render(false),
+            "--ro-bind: /a\\nsbox: b: No such file or directory"
         );
     }
 }
