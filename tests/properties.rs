@@ -600,8 +600,10 @@ enum Word {
 }
 
 /// Descriptors for `--args` are placed at this number and up, far above what the test
-/// process opens, so that closing the unread ones afterwards closes nothing else.
+/// process opens, so that closing the unread ones afterwards closes nothing else. Tests that
+/// make them hold `ARGS_LOCK`.
 const ARGS_FD: i32 = 900;
+static ARGS_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// The command line with a pipe behind each `--args`; `fds` gets the descriptors made.
 fn materialize(words: &[Word], fds: &mut Vec<i32>) -> Vec<OsString> {
@@ -644,9 +646,9 @@ fn os_word() -> impl Strategy<Value = Vec<u8>> {
 proptest! {
     #![proptest_config(config(400))]
 
-    /// The serial one: the only test of this file that makes descriptors.
     #[test]
     fn any_command_line_parses_or_gives_one_line(words in argv(), bwrap: bool) {
+        let _fds = ARGS_LOCK.lock().unwrap_or_else(|e| e.into_inner());
         let l = loader(&[("t", "hostname = \"t\"\n"), ("bad", "hostname = 1\n")]);
         let mut fds = Vec::new();
         let args = materialize(&words, &mut fds);
@@ -690,6 +692,7 @@ fn generated_args_are_read() {
         ]),
         p("true"),
     ];
+    let _fds = ARGS_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let mut fds = Vec::new();
     let args = cli::expand_args(materialize(&words, &mut fds)).unwrap();
     assert_eq!(fds.len(), 2);
