@@ -100,7 +100,7 @@ fn check(e: &CliError) {
     }
     let m = e.render(false);
     assert!(
-        !m.contains(['\n', '\r']) && !m.is_empty(),
+        !m.contains(char::is_control) && !m.is_empty(),
         "not one line: {m:?}"
     );
     let names_option =
@@ -111,7 +111,7 @@ fn check(e: &CliError) {
     );
     let b = e.render(true);
     assert!(
-        !b.contains(['\n', '\r']) && !b.is_empty(),
+        !b.contains(char::is_control) && !b.is_empty(),
         "not one line: {b:?}"
     );
 }
