@@ -1,8 +1,7 @@
 // Release builds for x86_64 glibc (linked by rust-lld, Rust's default there since 1.90): put the
 // functions a plain start runs (bench/hot-symbols.txt, made by bench/hot-symbols.sh) together at
-// the start of .text. Measured: the supervisor's peak RSS (bench/run.sh f) went from 2856 to
-// 2152 kB, its text from 1204 to ~250 kB resident, because the kernel maps text by 64 kB
-// fault-around windows and the hot code had been spread over all of them.
+// the start of .text: the kernel maps text by fault-around windows, and with the hot code
+// spread over all of them the supervisor's peak RSS (bench/run.sh f) was much higher.
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=bench/hot-symbols.txt");
@@ -17,15 +16,14 @@ fn main() {
         // Names that no longer exist (renamed, inlined) are simply not placed.
         println!("cargo:rustc-link-arg-bins=-Wl,--no-warn-symbol-ordering");
         // No DT_INIT: glibc's crti `_init` only calls __gmon_start__ (gprof), but it sits after
-        // .text, so calling it mapped a last 24-104 kB of text (lld omits DT_INIT when the
+        // .text, so calling it mapped one more window of text (lld omits DT_INIT when the
         // symbol named here is not defined; constructors run from .init_array as before).
         println!("cargo:rustc-link-arg-bins=-Wl,-init=sbox_no_dt_init");
-        // Packed relative relocations (DT_RELR, glibc >= 2.36): .rela.dyn 63 kB -> 4 kB, which
-        // the loader reads whole at every start; the first segment resident 256 -> 176 kB and
-        // VmHWM ~50-150 kB lower (bench/run.sh f, same runs). The static-pie build relocates
-        // itself with the libc.a it was linked with, which only knows DT_RELR from 2.36 on (an
-        // older one would start with nothing relocated), so there it needs that glibc here:
-        // .rela.dyn 95 -> 1 kB, VmHWM 1400 -> 1336 kB, bench a 0.76 -> 0.75 (same run).
+        // Packed relative relocations (DT_RELR, glibc >= 2.36): a far smaller .rela.dyn, which
+        // the loader reads whole at every start, so less resident memory (bench/run.sh f).
+        // The static-pie build relocates itself with the libc.a it was linked with, which only
+        // knows DT_RELR from 2.36 on (an older one would start with nothing relocated), so
+        // there it needs that glibc here.
         let features = std::env::var("CARGO_CFG_TARGET_FEATURE").unwrap_or_default();
         let static_pie = features.split(',').any(|f| f == "crt-static");
         if !static_pie || glibc_at_least(2, 36) {

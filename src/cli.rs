@@ -1,9 +1,13 @@
 //! The bubblewrap-style command line: options first, then the command. Filesystem operations,
 //! capability edits and environment edits keep the order in which they were given.
 
-use crate::launch::seccomp;
+use crate::error::one_line;
 use crate::profile::{self, Profiles};
-use crate::spec::{BindKind, DataKind, EnvOp, FsOp, OverlayUpper, SeccompProfile, Spec, one_line};
+use crate::spec::values::{
+    ValueError, parse_cap, parse_deny, parse_octal, parse_percent, parse_pids, parse_size,
+    parse_syscall,
+};
+use crate::spec::{BindKind, DataKind, EnvOp, FsOp, OverlayUpper, SeccompProfile, Spec};
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
 use std::borrow::Cow;
@@ -52,6 +56,12 @@ impl CliError {
             CliError::Phrased { bwrap, .. } if as_bwrap => one_line(bwrap),
             CliError::Phrased { sbox, .. } => one_line(sbox),
         }
+    }
+}
+
+impl From<ValueError> for CliError {
+    fn from(e: ValueError) -> CliError {
+        CliError::Invalid(e.0)
     }
 }
 
@@ -680,44 +690,6 @@ fn last<T: Clone + Send + Sync + 'static>(
     vals.last().map(|v| (*v).clone())
 }
 
-/// Parse an octal mode such as `0755`.
-pub fn parse_octal(opt: &str, s: &str) -> Result<u32, CliError> {
-    match u32::from_str_radix(s, 8) {
-        Ok(v) if v <= 0o7777 && !s.is_empty() => Ok(v),
-        _ => Err(CliError::Invalid(format!(
-            "{opt}: '{s}': not an octal mode (e.g. 0755)"
-        ))),
-    }
-}
-
-/// Parse a size in bytes with an optional K, M, G or T suffix (powers of 1024).
-pub fn parse_size(opt: &str, s: &str) -> Result<u64, CliError> {
-    let bad = || {
-        CliError::Invalid(format!(
-            "{opt}: '{s}': not a size (bytes, or a number with K, M, G or T)"
-        ))
-    };
-    let t = s.trim();
-    let (num, mult) = match t.char_indices().last() {
-        Some((i, c)) if c.is_ascii_alphabetic() => {
-            let m: u64 = match c.to_ascii_uppercase() {
-                'K' => 1 << 10,
-                'M' => 1 << 20,
-                'G' => 1 << 30,
-                'T' => 1 << 40,
-                _ => return Err(bad()),
-            };
-            (&t[..i], m)
-        }
-        _ => (t, 1),
-    };
-    let n: u64 = num.parse().map_err(|_| bad())?;
-    match n.checked_mul(mult) {
-        Some(v) if v > 0 => Ok(v),
-        _ => Err(bad()),
-    }
-}
-
 /// The size of a tmpfs, `--size`: at most half the address space, as bubblewrap allows.
 fn parse_tmpfs_size(s: &str) -> Result<u64, CliError> {
     let max = isize::MAX as u64;
@@ -728,72 +700,8 @@ fn parse_tmpfs_size(s: &str) -> Result<u64, CliError> {
             ),
             format!("--size (for tmpfs) is limited to {max}"),
         )),
-        r => r.map_err(|e| e.or_bwrap("--size takes a non-zero number of bytes")),
+        r => r.map_err(|e| CliError::from(e).or_bwrap("--size takes a non-zero number of bytes")),
     }
-}
-
-/// Parse a process count for `--pids`: a whole number, at least 1.
-pub fn parse_pids(opt: &str, s: &str) -> Result<u64, CliError> {
-    match s.trim().parse::<u64>() {
-        Ok(n) if n >= 1 => Ok(n),
-        _ => Err(CliError::Invalid(format!(
-            "{opt}: '{s}': not a process count (a whole number, at least 1)"
-        ))),
-    }
-}
-
-/// Parse a CPU share such as `150%` (or `150`): percent of one CPU, at least 1.
-pub fn parse_percent(opt: &str, s: &str) -> Result<u32, CliError> {
-    let t = s.trim();
-    let num = t.strip_suffix('%').unwrap_or(t);
-    match num.parse::<u32>() {
-        // cpu.max takes a quota in microseconds per 100 ms period: keep it well inside u64.
-        Ok(n) if (1..=100_000).contains(&n) => Ok(n),
-        _ => Err(CliError::Invalid(format!(
-            "{opt}: '{s}': not a CPU share (a percent of one CPU from 1% to 100000%, e.g. 150%)"
-        ))),
-    }
-}
-
-/// Parse a capability name: `CAP_NET_RAW`, `net_raw` and `NET_RAW` all work.
-pub fn parse_cap(opt: &str, s: &str) -> Result<caps::Capability, CliError> {
-    let up = s.to_ascii_uppercase();
-    let full = if up.starts_with("CAP_") {
-        up
-    } else {
-        format!("CAP_{up}")
-    };
-    full.parse().map_err(|_| {
-        CliError::Invalid(format!(
-            "{opt}: '{s}': unknown capability (see capabilities(7), e.g. CAP_NET_RAW)"
-        ))
-    })
-}
-
-/// A syscall name known on x86_64; `value` is the whole option value, for the message.
-pub fn parse_syscall(opt: &str, value: &str, name: &str) -> Result<String, CliError> {
-    match seccomp::names::nr(name) {
-        Some(_) => Ok(name.to_string()),
-        None => Err(CliError::Invalid(format!(
-            "{opt}: '{value}': '{name}' is not a syscall on x86_64 (see syscalls(2))"
-        ))),
-    }
-}
-
-/// `SYSCALL[:ERRNO]` of --seccomp-deny: the errno is a name or a number, EPERM by default.
-pub fn parse_deny(opt: &str, v: &str) -> Result<(String, i32), CliError> {
-    let (name, errno) = match v.split_once(':') {
-        Some((n, e)) => {
-            let errno = seccomp::parse_errno(e).ok_or_else(|| {
-                CliError::Invalid(format!(
-                    "{opt}: '{v}': '{e}' is not an errno (a name like EACCES, or 1-4095)"
-                ))
-            })?;
-            (n, errno)
-        }
-        None => (v, libc::EPERM),
-    };
-    Ok((parse_syscall(opt, v, name)?, errno))
 }
 
 /// clap's matches for `args` (after argv[0] `name`), or its error as one line naming the option.
@@ -1290,7 +1198,7 @@ fn apply_options(m: &ArgMatches, mut spec: Spec) -> Result<Spec, CliError> {
     }
     for (i, v) in indexed::<OsString>(m, "chmod") {
         let mode = parse_octal("--chmod", &v[0].to_string_lossy())
-            .map_err(|e| e.or_bwrap("--chmod takes an octal argument <= 07777"))?;
+            .map_err(|e| CliError::from(e).or_bwrap("--chmod takes an octal argument <= 07777"))?;
         push(
             i,
             FsOp::Chmod {
@@ -1387,10 +1295,9 @@ fn apply_options(m: &ArgMatches, mut spec: Spec) -> Result<Spec, CliError> {
                         "--perms given twice for the same action",
                     ));
                 }
-                perms = Some(
-                    parse_octal("--perms", s)
-                        .map_err(|e| e.or_bwrap("--perms takes an octal argument <= 07777"))?,
-                );
+                perms = Some(parse_octal("--perms", s).map_err(|e| {
+                    CliError::from(e).or_bwrap("--perms takes an octal argument <= 07777")
+                })?);
             }
             Item::Size(s) => {
                 if size.is_some() {
@@ -1643,7 +1550,10 @@ fn apply_options(m: &ArgMatches, mut spec: Spec) -> Result<Spec, CliError> {
         let set: Vec<caps::Capability> = if name.eq_ignore_ascii_case("ALL") {
             caps::all().into_iter().collect()
         } else {
-            vec![parse_cap(opt, name).map_err(|e| e.or_bwrap(format!("unknown cap: {name}")))?]
+            vec![
+                parse_cap(opt, name)
+                    .map_err(|e| CliError::from(e).or_bwrap(format!("unknown cap: {name}")))?,
+            ]
         };
         for c in set {
             spec.caps.retain(|x| *x != c);
@@ -2110,16 +2020,6 @@ mod tests {
             let e = parse(args.clone()).unwrap_err();
             assert_eq!(e.render(false), want, "{args:?}");
             assert_eq!(mode(&[&args[..], &["--doctor".into()]].concat()), Err(e));
-        }
-    }
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("x", "512K").unwrap(), 512 * 1024);
-        assert_eq!(parse_size("x", "64m").unwrap(), 64 << 20);
-        assert_eq!(parse_size("x", "100").unwrap(), 100);
-        for bad in ["", "K", "1X", "-1", "0", "99999999999T"] {
-            assert!(parse_size("x", bad).is_err(), "{bad}");
         }
     }
 }

@@ -2,14 +2,12 @@
 //! check, PASS, WARN (a feature is missing) or FAIL (the basic sandbox can't run).
 //!
 //! The probes are small on purpose: sysctls are read, and what can simply be tried (a user
-//! and mount namespace with a tmpfs and an overlay) is tried in a forked child.
+//! and mount namespace with a tmpfs and an overlay) is tried in a forked child, by the launch
+//! code itself (`launch::probe`), so that it is tried the way a sandbox is built.
 
 use crate::cgroup::{self, Layout};
-use crate::launch::landlock;
-use nix::errno::Errno;
-use nix::sys::wait::{WaitStatus, waitpid};
-use nix::unistd::{ForkResult, fork, pipe};
-use std::io::{Read, Write};
+use crate::launch::probe;
+use std::io::Write;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Status {
@@ -50,7 +48,7 @@ pub fn run() -> i32 {
     kernel(&mut r);
     user_namespaces(&mut r);
     seccomp(&mut r);
-    let abi = landlock::kernel_abi();
+    let abi = probe::landlock_abi();
     if abi >= 1 {
         r.line(Status::Pass, "Landlock", format!("ABI {abi}"));
     } else {
@@ -153,7 +151,7 @@ fn user_namespaces(r: &mut Report) {
             "not present (no such restriction)",
         ),
     }
-    match try_in_child(probe_namespaces) {
+    match probe::namespaces() {
         Ok(()) => {
             r.line(
                 Status::Pass,
@@ -181,70 +179,8 @@ fn user_namespaces(r: &mut Report) {
     }
 }
 
-/// In a new user and mount namespace: map our ids, mount a tmpfs, then an overlay in it.
-/// The error names the step that failed.
-fn probe_namespaces() -> Result<(), String> {
-    use nix::mount::{MsFlags, mount};
-    use nix::sched::{CloneFlags, unshare};
-    let (uid, gid) = (nix::unistd::getuid(), nix::unistd::getgid());
-    unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS)
-        .map_err(|e| format!("unshare: {}", e.desc()))?;
-    crate::launch::userns::write_maps((uid.as_raw(), gid.as_raw()), (uid.as_raw(), gid.as_raw()))
-        .map_err(|e| e.to_string())?;
-    let none: Option<&str> = None;
-    mount(none, "/", none, MsFlags::MS_REC | MsFlags::MS_PRIVATE, none)
-        .map_err(|e| format!("private mounts: {}", e.desc()))?;
-    // /tmp of this private mount namespace only: nothing shows on the host.
-    mount(Some("tmpfs"), "/tmp", Some("tmpfs"), MsFlags::empty(), none)
-        .map_err(|e| format!("tmpfs on /tmp: {}", e.desc()))?;
-    for d in ["l", "u", "w", "m"] {
-        std::fs::create_dir(format!("/tmp/{d}")).map_err(|e| format!("mkdir: {e}"))?;
-    }
-    mount(
-        Some("overlay"),
-        "/tmp/m",
-        Some("overlay"),
-        MsFlags::empty(),
-        Some("lowerdir=/tmp/l,upperdir=/tmp/u,workdir=/tmp/w"),
-    )
-    .map_err(|e| format!("overlay: {}", e.desc()))
-}
-
-/// Runs `probe` in a forked child (namespaces entered there are gone with it); its error
-/// comes back over a pipe.
-fn try_in_child(probe: fn() -> Result<(), String>) -> Result<(), String> {
-    let (rd, wr) = pipe().map_err(|e| format!("pipe: {}", e.desc()))?;
-    // SAFETY: sbox is single-threaded here.
-    match unsafe { fork() } {
-        Ok(ForkResult::Child) => {
-            drop(rd);
-            let code = match probe() {
-                Ok(()) => 0,
-                Err(e) => {
-                    let _ = std::fs::File::from(wr).write_all(e.as_bytes());
-                    1
-                }
-            };
-            // SAFETY: leave at once, without the parent's exit handlers.
-            unsafe { libc::_exit(code) }
-        }
-        Ok(ForkResult::Parent { child }) => {
-            drop(wr);
-            let mut msg = String::new();
-            let _ = std::fs::File::from(rd).read_to_string(&mut msg);
-            match waitpid(child, None) {
-                Ok(WaitStatus::Exited(_, 0)) => Ok(()),
-                _ if !msg.is_empty() => Err(msg),
-                st => Err(format!("probe: {st:?}")),
-            }
-        }
-        Err(e) => Err(format!("fork: {}", e.desc())),
-    }
-}
-
 fn seccomp(r: &mut Report) {
-    // SAFETY: PR_GET_SECCOMP takes no pointer.
-    let mode = unsafe { libc::prctl(libc::PR_GET_SECCOMP, 0, 0, 0, 0) };
+    let mode = probe::seccomp_mode();
     let actions =
         std::fs::read_to_string("/proc/sys/kernel/seccomp/actions_avail").unwrap_or_default();
     if mode < 0 || !actions.split_whitespace().any(|a| a == "errno") {
@@ -265,22 +201,17 @@ fn seccomp(r: &mut Report) {
     }
 }
 
-/// clone3 and pidfd_open: called with arguments they refuse, so only ENOSYS means missing.
+/// clone3 and pidfd_open.
 fn syscalls(r: &mut Report) {
-    for (name, nr, since) in [
-        ("clone3", libc::SYS_clone3, "5.3"),
-        ("pidfd_open", libc::SYS_pidfd_open, "5.3"),
-    ] {
-        // SAFETY: a null/invalid argument makes the call fail before it does anything.
-        let rc = unsafe { libc::syscall(nr, 0usize, u32::MAX) };
-        if rc < 0 && Errno::last() == Errno::ENOSYS {
+    for (name, since, available) in probe::optional_syscalls() {
+        if available {
+            r.line(Status::Pass, name, "available");
+        } else {
             r.line(
                 Status::Warn,
                 name,
                 format!("missing (Linux {since}); sbox doesn't need it, programs inside fall back"),
             );
-        } else {
-            r.line(Status::Pass, name, "available");
         }
     }
 }

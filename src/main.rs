@@ -1,7 +1,7 @@
 // No Rust runtime start-up: it reads /proc/self/maps (glibc's pthread_getattr_np, to place a
-// stack guard) and installs overflow handlers, about 0.1 ms of each sandbox start (10% of
-// `sbox --version`). `main` below keeps what sbox relies on: SIGPIPE ignored (write errors
-// become EPIPE) and descriptors 0-2 open. See README.md, Performance.
+// stack guard) and installs overflow handlers at each sandbox start, for nothing sbox needs.
+// `main` below keeps what sbox relies on: SIGPIPE ignored (write errors become EPIPE) and
+// descriptors 0-2 open. bench/README.md has the measurement.
 #![cfg_attr(not(test), no_main)]
 
 use sbox::cli::{self, CliError, Mode};

@@ -685,8 +685,7 @@ mod tests {
     #[test]
     fn ld_cache_finds_libc() {
         let Ok(data) = fs::read(LD_SO_CACHE) else {
-            eprintln!("skipped: no {LD_SO_CACHE}");
-            return;
+            return crate::skip_or_fail("ld_cache_finds_libc", &format!("no {LD_SO_CACHE}"));
         };
         let cache = parse_ld_cache(&data);
         let libc = &cache[&("libc.so.6".into(), 0x0303)];
@@ -753,7 +752,7 @@ mod tests {
                 "{out:?}"
             );
         } else {
-            eprintln!("skipped chroot: not root");
+            crate::skip_or_fail("build_then_chroot", "not root: the chroot part did not run");
         }
         fs::remove_dir_all(&dir).unwrap();
     }
@@ -780,8 +779,10 @@ mod tests {
     fn busybox_root() {
         let busybox = Path::new("/bin/busybox");
         if !busybox.exists() {
-            eprintln!("skipped: no {}", busybox.display());
-            return;
+            return crate::skip_or_fail(
+                "busybox_root",
+                &format!("no {} (Debian: busybox-static)", busybox.display()),
+            );
         }
         let dir = scratch("busybox");
         let installed = build_busybox(&dir, busybox).unwrap();
@@ -801,6 +802,8 @@ mod tests {
                 .output()
                 .unwrap();
             assert_eq!(String::from_utf8_lossy(&out.stdout), "ok\n", "{out:?}");
+        } else {
+            crate::skip_or_fail("busybox_root", "not root: the chroot part did not run");
         }
         fs::remove_dir_all(&dir).unwrap();
     }

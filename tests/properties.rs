@@ -11,12 +11,11 @@ use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-/// The value parsers, by one path: they are moving out of `cli` (to the spec's value module);
-/// only these lines follow them.
+/// The value parsers, by one path (should they move, only these lines follow them).
 mod values {
-    pub use sbox::cli::{
-        parse_cap, parse_deny, parse_fd, parse_octal, parse_percent, parse_pids, parse_size,
-        parse_syscall,
+    pub use sbox::cli::parse_fd;
+    pub use sbox::spec::values::{
+        parse_cap, parse_deny, parse_octal, parse_percent, parse_pids, parse_size, parse_syscall,
     };
 }
 
@@ -87,8 +86,10 @@ fn value_text() -> impl Strategy<Value = String> {
     ]
 }
 
-fn check_value<T>(opt: &str, r: Result<T, CliError>) {
+/// A value's error, as the command line words it (profiles add their file and position).
+fn check_value<T, E: Into<CliError>>(opt: &str, r: Result<T, E>) {
     if let Err(e) = r {
+        let e = e.into();
         assert_names(&e.render(false), &[&format!("{opt}: ")]);
         assert_one_line(&e.render(true));
     }

@@ -26,7 +26,7 @@ pub mod systemd;
 
 pub use events::Report;
 
-use crate::launch::SetupError;
+use crate::error::SetupError;
 use crate::spec::Limits;
 use std::fs;
 use std::io;
@@ -649,7 +649,7 @@ impl Session {
         if let Origin::Scope = self.origin {
             // systemd removes the scope's cgroup, leaves included, once its last process (sbox)
             // has exited. Moving sbox out of its leaf first would cost a migration (a wait for
-            // an RCU grace period, ~20 ms of a 200 ms start in the VM) for nothing.
+            // an RCU grace period) for nothing.
             return;
         }
         let _ = fs::remove_dir(&payload);

@@ -3,7 +3,7 @@
 //! The client is libdbus (the `dbus` crate, vendored): it starts no threads, and the supervisor
 //! must be single-threaded when it clones. The connection is used for one call and closed.
 
-use crate::launch::SetupError;
+use crate::error::SetupError;
 use dbus::Message;
 use dbus::arg::{RefArg, Variant};
 use dbus::channel::Channel;
@@ -114,10 +114,9 @@ fn private_socket() -> Option<std::path::PathBuf> {
 
 /// Ask the user's systemd for a transient scope with Delegate=yes holding this process, and
 /// wait until the job that starts it is done. Through systemd's private socket when there is
-/// one, else over the user bus. (The direct socket, no Subscribe/Unsubscribe and no wait for
-/// AddMatch took `sbox --ro-bind / / --mem 64M true` in the VM from 1.31 to 1.10 of
-/// `systemd-run --user --scope -p MemoryMax=64M true`; with the lighter cgroup work in mod.rs,
-/// to ~1.0: README.md, Performance.)
+/// one, else over the user bus. The direct socket (no bus daemon in between), no
+/// Subscribe/Unsubscribe and no wait for AddMatch are each round trips saved on every `--mem`
+/// start (bench/README.md has the measurements).
 pub fn start_scope(opt: &str, unit: &str) -> Result<(), ScopeError> {
     if let Some(p) = private_socket() {
         let address = format!("unix:path={}", p.display());

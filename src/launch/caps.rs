@@ -1,7 +1,7 @@
 //! Capabilities: everything cleared except what --cap-add kept, which stays usable inside the
 //! user namespace only (ambient, so that it survives exec as a non-root uid).
 
-use super::SetupError;
+use crate::error::SetupError;
 use caps::{CapSet, Capability, CapsHashSet};
 use nix::errno::Errno;
 

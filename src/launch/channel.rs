@@ -3,7 +3,7 @@
 //! message is a tag byte, a length, and its bytes: a setup error, or a report of what was
 //! enforced (a JSON member for --json-status-fd).
 
-use super::SetupError;
+use crate::error::SetupError;
 use std::io::Write;
 use std::os::fd::BorrowedFd;
 

@@ -1,7 +1,8 @@
 //! The command process, last steps before execve: session, environment, working directory,
 //! capabilities, no_new_privs, descriptors, and exec itself.
 
-use super::{Plan, SetupError, caps, channel, landlock, seccomp, signals, sys, userns};
+use super::{Plan, caps, channel, landlock, seccomp, signals, sys, userns};
+use crate::error::SetupError;
 use crate::spec::{EnvOp, FsOp, Spec};
 use nix::errno::Errno;
 use std::ffi::{CString, OsStr, OsString};

@@ -1,7 +1,7 @@
 //! Descriptors shared with the program that started sbox (bubblewrap's interface): status
 //! JSON, blocking and sync descriptors, lock files, and compiled seccomp programs.
 
-use super::SetupError;
+use crate::error::SetupError;
 use nix::errno::Errno;
 use nix::unistd::Pid;
 use std::io::{Read, Write};

@@ -8,7 +8,7 @@
 //! directories the caller owns: a link planted by an earlier sandbox can't make sbox create
 //! (or later bind) anything elsewhere.
 
-use super::SetupError;
+use crate::error::SetupError;
 use crate::spec::{FsOp, Spec};
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, open, openat, readlinkat};

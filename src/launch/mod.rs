@@ -6,24 +6,24 @@
 //! otherwise (or with --as-pid-1) the child execs the command itself. A failure before exec
 //! travels back to the supervisor over a close-on-exec pipe and is printed once there.
 
-pub mod caps;
-pub mod channel;
-pub mod error;
-pub mod exec;
-pub mod fds;
-pub mod hostdirs;
-pub mod init;
-pub mod landlock;
-pub mod mounts;
-pub mod net;
-pub mod planted;
-pub mod seccomp;
-pub mod signals;
-pub mod sys;
-pub mod tty;
-pub mod userns;
+mod caps;
+mod channel;
+mod exec;
+mod fds;
+mod hostdirs;
+mod init;
+mod landlock;
+mod mounts;
+mod net;
+mod planted;
+pub mod probe;
+mod seccomp;
+mod signals;
+mod sys;
+mod tty;
+mod userns;
 
-pub use error::SetupError;
+use crate::error::SetupError;
 
 use crate::spec::Spec;
 use exec::Host;
@@ -64,8 +64,8 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
     };
     let mut plan = Plan {
         host: host_facts(passed, spec.same_cwd),
-        // Without a terminal among 0-2, a new session (a few ms: the kernel makes a
-        // scheduler autogroup for it) is needed only if sbox has a controlling terminal.
+        // Without a terminal among 0-2, a new session (costly: the kernel makes a scheduler
+        // autogroup for it) is needed only if sbox has a controlling terminal.
         new_session: spec.new_session
             || (!spec.bwrap_mode && terminal.is_none() && tty::caller_has_one()),
         terminal,
@@ -229,7 +229,7 @@ fn watch(
 }
 
 /// What the supervisor prepared before the clone, for the child to use.
-pub struct Plan {
+struct Plan {
     pub host: Host,
     /// sbox's own seccomp policy.
     pub filters: Vec<seccompiler::BpfProgram>,
@@ -297,7 +297,7 @@ enum Role {
 
 /// One line on stderr, `sbox: ` first, in a single write: the supervisor and the sandbox
 /// report at the same time under -v, and eprintln! writes a line in pieces that interleave.
-pub fn say(line: &str) {
+fn say(line: &str) {
     say_raw(&format!("sbox: {line}\n"));
 }
 
@@ -562,7 +562,7 @@ fn supervise(
 
 /// Whether the command leads a process group of its own, out of the caller's terminal's
 /// reach: always in sbox's mode; under the `bwrap` link with --new-session.
-pub fn own_group(spec: &Spec) -> bool {
+fn own_group(spec: &Spec) -> bool {
     !spec.bwrap_mode || spec.new_session
 }
 

@@ -2,8 +2,8 @@
 //! mounted, a fresh tmpfs becomes the root, the operations are applied in order with every
 //! destination resolved inside that root, and pivot_root enters it with the old root detached.
 
-use super::SetupError;
 use super::sys::{self, *};
+use crate::error::SetupError;
 use crate::spec::{BindKind, DataKind, FsOp, OverlayUpper, Spec};
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, openat};
@@ -770,7 +770,6 @@ impl Builder {
     ) -> Result<(), Errno> {
         // The first --overlay-src is the bottom layer; overlayfs lists the top one first.
         let lowerdir = lower.iter().rev().map(fdpath).collect::<Vec<_>>().join(":");
-        let mut opts = vec![(c("lowerdir"), Some(c(&lowerdir)))];
         let mut attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
         // The tmpfs upper layer's directory stays open until the overlay exists.
         let mut _tmp_upper = None;
@@ -792,23 +791,55 @@ impl Builder {
                 None
             }
         };
-        if let Some((u, w)) = upper_work {
-            opts.push((c("upperdir"), Some(c(&u))));
-            opts.push((c("workdir"), Some(c(&w))));
-        }
-        // Unprivileged overlays keep their metadata in user.* extended attributes.
-        opts.push((c("userxattr"), None));
-        let refs: Vec<(&std::ffi::CStr, Option<&std::ffi::CStr>)> = opts
-            .iter()
-            .map(|(k, v)| (k.as_c_str(), v.as_deref()))
-            .collect();
-        let fs = sys::new_mount(c"overlay", &refs, attrs)?;
+        let fs = overlay_fs(&lowerdir, upper_work, attrs)?;
         let create = Create::Dir {
             mode: 0o755,
             parents: 0o755,
         };
         self.attach(dst, create, &fs)
     }
+}
+
+/// A detached overlayfs of `lowerdir`, writable when given upper and work directories.
+fn overlay_fs(
+    lowerdir: &str,
+    upper_work: Option<(String, String)>,
+    attrs: u64,
+) -> Result<OwnedFd, Errno> {
+    let mut opts = vec![(c("lowerdir"), Some(c(lowerdir)))];
+    if let Some((u, w)) = upper_work {
+        opts.push((c("upperdir"), Some(c(&u))));
+        opts.push((c("workdir"), Some(c(&w))));
+    }
+    // Unprivileged overlays keep their metadata in user.* extended attributes.
+    opts.push((c("userxattr"), None));
+    let refs: Vec<(&std::ffi::CStr, Option<&std::ffi::CStr>)> = opts
+        .iter()
+        .map(|(k, v)| (k.as_c_str(), v.as_deref()))
+        .collect();
+    sys::new_mount(c"overlay", &refs, attrs)
+}
+
+/// For `--doctor`, in a new user and mount namespace: the staging tmpfs and a writable
+/// overlay in it, made as `build` makes them. The error names the step that failed.
+pub fn probe() -> Result<(), String> {
+    let fail = |step: &str, e: Errno| format!("{step}: {}", e.desc());
+    let base =
+        tmpfs(0o755, None, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV).map_err(|e| fail("tmpfs", e))?;
+    sys::move_mount_to_path(base.as_fd(), Path::new(STAGING))
+        .map_err(|e| fail(&format!("tmpfs on {STAGING}"), e))?;
+    for d in ["l", "u", "w"] {
+        mkdirat(base.as_fd(), d, Mode::from_bits_truncate(0o755)).map_err(|e| fail("mkdir", e))?;
+    }
+    let p = fdpath(&base);
+    let upper = Some((format!("{p}/u"), format!("{p}/w")));
+    overlay_fs(
+        &format!("{p}/l"),
+        upper,
+        MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+    )
+    .map(drop)
+    .map_err(|e| fail("overlay", e))
 }
 
 /// Make the mount at `fd` (or, if `fd` is not a mount root, a bind of it on itself)

@@ -1,6 +1,6 @@
 //! The network namespace: only loopback, brought up.
 
-use super::SetupError;
+use crate::error::SetupError;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 pub fn loopback_up() -> Result<(), SetupError> {

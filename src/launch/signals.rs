@@ -1,7 +1,7 @@
 //! Signals: the supervisor and init both block the forwarded signals and SIGCHLD, read them
 //! from a signalfd, pass the forwarded ones on to the whole sandbox, and reap on SIGCHLD.
 
-use super::SetupError;
+use crate::error::SetupError;
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::WaitStatus;

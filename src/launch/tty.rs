@@ -6,7 +6,7 @@
 //! or push input into it; Ctrl-C, Ctrl-Z and job control work through the slave's line
 //! discipline.
 
-use super::SetupError;
+use crate::error::SetupError;
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};

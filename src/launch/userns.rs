@@ -1,7 +1,7 @@
 //! The user namespace: which namespaces to create, and the uid/gid maps. The child writes its
 //! own maps (mapping only the caller's ids), so the supervisor needs no round trip.
 
-use super::SetupError;
+use crate::error::SetupError;
 use crate::spec::Spec;
 use nix::errno::Errno;
 use std::os::fd::AsRawFd;

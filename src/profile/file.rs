@@ -3,7 +3,7 @@
 
 use super::Vars;
 use super::merge;
-use crate::cli::{self, CliError};
+use crate::spec::values::{self, ValueError};
 use crate::spec::{BindExtra, BindKind, EnvOp, FsOp, OverlayUpper, SeccompProfile, Spec};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -175,11 +175,7 @@ pub fn apply(
     spec: &mut Spec,
 ) -> Result<(), String> {
     let at = |span: Range<usize>, why: String| located(path, text, span, why);
-    let cli_err = |span: Range<usize>, e: CliError| match e {
-        CliError::Invalid(m) | CliError::Display(m) | CliError::Phrased { sbox: m, .. } => {
-            at(span, m)
-        }
-    };
+    let bad = |span: Range<usize>, e: ValueError| at(span, e.0);
     // Unlocated (for `mount`, which locates its own errors) and located forms.
     let raw_expand = |s: &Str| vars.expand(s.get_ref());
     let raw_abs = |s: &Str| absolute(&vars.expand(s.get_ref())?);
@@ -265,19 +261,19 @@ pub fn apply(
     let l = &f.limits;
     if let Some(m) = &l.memory {
         spec.limits.memory =
-            Some(cli::parse_size("memory", m.get_ref()).map_err(|e| cli_err(m.span(), e))?);
+            Some(values::parse_size("memory", m.get_ref()).map_err(|e| bad(m.span(), e))?);
     }
     if let Some(p) = &l.pids {
         let s = p.get_ref().to_string();
-        spec.limits.pids = Some(cli::parse_pids("pids", &s).map_err(|e| cli_err(p.span(), e))?);
+        spec.limits.pids = Some(values::parse_pids("pids", &s).map_err(|e| bad(p.span(), e))?);
     }
     if let Some(c) = &l.cpu {
         spec.limits.cpu_percent =
-            Some(cli::parse_percent("cpu", c.get_ref()).map_err(|e| cli_err(c.span(), e))?);
+            Some(values::parse_percent("cpu", c.get_ref()).map_err(|e| bad(c.span(), e))?);
     }
 
     for c in &f.caps {
-        let cap = cli::parse_cap("caps", c.get_ref()).map_err(|e| cli_err(c.span(), e))?;
+        let cap = values::parse_cap("caps", c.get_ref()).map_err(|e| bad(c.span(), e))?;
         if !spec.caps.contains(&cap) {
             spec.caps.push(cap);
         }
@@ -293,13 +289,12 @@ pub fn apply(
         };
     }
     for a in &s.allow {
-        let name = cli::parse_syscall("seccomp.allow", a.get_ref(), a.get_ref())
-            .map_err(|e| cli_err(a.span(), e))?;
+        let name = values::parse_syscall("seccomp.allow", a.get_ref(), a.get_ref())
+            .map_err(|e| bad(a.span(), e))?;
         spec.seccomp.allow.push(name);
     }
     for d in &s.deny {
-        let rule =
-            cli::parse_deny("seccomp.deny", d.get_ref()).map_err(|e| cli_err(d.span(), e))?;
+        let rule = values::parse_deny("seccomp.deny", d.get_ref()).map_err(|e| bad(d.span(), e))?;
         spec.seccomp.deny.push(rule);
     }
 
@@ -418,9 +413,7 @@ fn mount(
         _ => return Err((whole.clone(), format!("a {kind_name} mount needs 'dst'"))),
     };
     let perms = match &m.perms {
-        Some(p) => {
-            Some(cli::parse_octal("perms", p.get_ref()).map_err(|e| (p.span(), cli_msg(e)))?)
-        }
+        Some(p) => Some(values::parse_octal("perms", p.get_ref()).map_err(|e| (p.span(), e.0))?),
         None => None,
     };
     Ok(match m.kind {
@@ -442,7 +435,7 @@ fn mount(
             perms,
             size: match &m.size {
                 Some(s) => {
-                    Some(cli::parse_size("size", s.get_ref()).map_err(|e| (s.span(), cli_msg(e)))?)
+                    Some(values::parse_size("size", s.get_ref()).map_err(|e| (s.span(), e.0))?)
                 }
                 None => None,
             },
@@ -524,10 +517,4 @@ fn bind_extra(m: &Mount, dst: &Path, vars: &Vars) -> Result<Option<BindExtra>, L
         create_from,
         missing: m.missing.as_ref().map(|t| t.get_ref().clone()),
     }))
-}
-
-fn cli_msg(e: CliError) -> String {
-    match e {
-        CliError::Invalid(m) | CliError::Display(m) | CliError::Phrased { sbox: m, .. } => m,
-    }
 }

@@ -1,8 +1,9 @@
 //! Test harness: run one case in a fresh copy of the test binary, because installing a filter
 //! or a Landlock ruleset is irreversible and must not leak into the other tests.
 //!
-//! The parent runs `<test binary> <dispatcher test> --exact` with `SBOX_CASE=<case>`; the
-//! dispatcher test sees the variable, runs the case, prints `key=value` lines and exits.
+//! The parent runs `<test binary> <dispatcher test> --exact --ignored` with
+//! `SBOX_CASE=<case>`; the dispatcher test (ignored in a normal run, where it has nothing to
+//! check) sees the variable, runs the case, prints `key=value` lines and exits.
 
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
@@ -18,7 +19,13 @@ pub fn case() -> Option<String> {
 /// `launch::seccomp::tests::dispatch`); returns the `key=value` lines it printed.
 pub fn run(dispatcher: &str, case: &str) -> BTreeMap<String, String> {
     let out = Command::new(std::env::current_exe().unwrap())
-        .args([dispatcher, "--exact", "--nocapture", "--test-threads=1"])
+        .args([
+            dispatcher,
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(VAR, case)
         .stdin(Stdio::null())
         .output()

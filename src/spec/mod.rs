@@ -1,7 +1,9 @@
 //! The one data model of a sandbox. The command line and profiles both produce a `Spec`;
 //! everything after it (checks, launch) reads only this.
 
-use std::borrow::Cow;
+pub mod syscalls;
+pub mod values;
+
 use std::ffi::OsString;
 use std::os::fd::RawFd;
 use std::path::PathBuf;
@@ -220,25 +222,6 @@ pub enum EnvOp {
     /// A profile's `env.offline`: set only when the sandbox has no network (decided once the
     /// command line is applied: `--share-net` drops it).
     Offline(OsString, OsString),
-}
-
-/// An error message as one line: `m` with its control characters escaped (`\n`, `\0`,
-/// `\u{1b}`), so that a value or path given with a newline can't make a second line that
-/// reads as another message.
-pub fn one_line(m: &str) -> Cow<'_, str> {
-    if !m.contains(char::is_control) {
-        return m.into();
-    }
-    m.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_debug().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect::<String>()
-        .into()
 }
 
 /// Shell-style match of `name` against `pattern`, where `*` is any run and `?` one character.

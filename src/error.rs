@@ -1,8 +1,10 @@
-//! The one error type of the launch sequence: `<step or option>: <path>: <why>`.
-//! Errors raised inside the sandbox travel to the supervisor as this type over a pipe.
+//! The one error type of the setup steps (launch and cgroup): `<step or option>: <path>: <why>`.
+//! A leaf module: it imports nothing of sbox, so every layer can use it. Errors raised inside
+//! the sandbox travel to the supervisor as this type over a pipe.
 //! Where bubblewrap has a fixed phrase for the same failure (programs that drive bwrap match
 //! it), the error carries it too, for the `bwrap` link (`render`).
 
+use std::borrow::Cow;
 use std::fmt;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,7 +42,7 @@ impl SetupError {
         } else {
             self.to_string()
         };
-        crate::spec::one_line(&m).into_owned()
+        one_line(&m).into_owned()
     }
 
     /// An error from a failed system call, worded from its errno.
@@ -83,6 +85,25 @@ impl fmt::Display for SetupError {
 }
 
 impl std::error::Error for SetupError {}
+
+/// An error message as one line: `m` with its control characters escaped (`\n`, `\0`,
+/// `\u{1b}`), so that a value or path given with a newline can't make a second line that
+/// reads as another message.
+pub fn one_line(m: &str) -> Cow<'_, str> {
+    if !m.contains(char::is_control) {
+        return m.into();
+    }
+    m.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
+}
 
 #[cfg(test)]
 mod tests {
