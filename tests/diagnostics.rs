@@ -39,6 +39,10 @@ const CASES: &[(&[&str], &str)] = &[
         &["--ro-bind", "/no\nsbox: such", "/x", "true", "MARK"],
         "--ro-bind: /no\\nsbox: such: No such file or directory",
     ),
+    (
+        &["--mkroot", "/nonexistent/root", "no-such\nsbox: program"],
+        "--mkroot: no-such\\nsbox: program: not found",
+    ),
     // Nonexistent or unreadable sources.
     (
         &["--ro-bind", "/nonexistent", "/x", "true", "MARK"],
