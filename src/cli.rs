@@ -1,6 +1,7 @@
 //! The bubblewrap-style command line: options first, then the command. Filesystem operations,
 //! capability edits and environment edits keep the order in which they were given.
 
+use crate::error::one_line;
 use crate::profile::{self, Profiles};
 use crate::spec::options::{self, OPTIONS, Op, Opt, Upper, Value};
 use crate::spec::values::{
@@ -10,6 +11,7 @@ use crate::spec::values::{
 use crate::spec::{self, EnvOp, FsOp, OverlayUpper, SeccompProfile, Spec};
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
+use std::borrow::Cow;
 use std::ffi::OsString;
 use std::os::fd::RawFd;
 use std::path::PathBuf;
@@ -44,11 +46,12 @@ impl CliError {
     }
 
     /// The message of an error: sbox's, or as `bwrap` bubblewrap's phrase where it has one.
-    pub fn render(&self, as_bwrap: bool) -> &str {
+    /// An error stays one line: control characters of the values it quotes are escaped.
+    pub fn render(&self, as_bwrap: bool) -> Cow<'_, str> {
         match self {
-            CliError::Invalid(m) => m,
-            CliError::Phrased { bwrap, .. } if as_bwrap => bwrap,
-            CliError::Phrased { sbox, .. } => sbox,
+            CliError::Invalid(m) => one_line(m),
+            CliError::Phrased { bwrap, .. } if as_bwrap => one_line(bwrap),
+            CliError::Phrased { sbox, .. } => one_line(sbox),
         }
     }
 }
@@ -202,10 +205,71 @@ fn parse_tmpfs_size(s: &str) -> Result<u64, CliError> {
     }
 }
 
+/// What clap makes of a command line that is not an error.
+enum Matched {
+    Args(ArgMatches),
+    /// --help, --version.
+    Print(String),
+}
+
+/// clap's matches for `args` (after argv[0] `name`), or its error as one line naming the option.
+fn matches(cmd: Command, name: &str, args: Vec<OsString>) -> Result<Matched, CliError> {
+    let answer = |r: Result<ArgMatches, clap::Error>| match r {
+        Ok(m) => Ok(Matched::Args(m)),
+        Err(e) if printed(&e) => Ok(Matched::Print(e.to_string())),
+        Err(e) => Err(clap_error(e)),
+    };
+    let argv0 = std::iter::once(OsString::from(name));
+    if args.iter().all(|a| a.to_str().is_some()) {
+        return answer(cmd.try_get_matches_from(argv0.chain(args)));
+    }
+    // Not UTF-8: clap's error for an option that takes text names no option. The option is
+    // the one before the first argument refused by itself (every other one made UTF-8).
+    let run = |a: Vec<OsString>| cmd.clone().try_get_matches_from(argv0.clone().chain(a));
+    let refused = |a| matches!(run(a), Err(e) if e.kind() == ErrorKind::InvalidUtf8);
+    match run(args.clone()) {
+        Err(e) if e.kind() == ErrorKind::InvalidUtf8 => {}
+        r => return answer(r),
+    }
+    let lossy = |a: &OsString| OsString::from(a.to_string_lossy().into_owned());
+    let culprit = (0..args.len()).find(|&i| {
+        args[i].to_str().is_none()
+            && refused(
+                args.iter()
+                    .enumerate()
+                    .map(|(j, a)| if j == i { a.clone() } else { lossy(a) })
+                    .collect(),
+            )
+    });
+    let Some(i) = culprit else {
+        return Err(CliError::Invalid(
+            "--: an option's value is not valid UTF-8".into(),
+        ));
+    };
+    let value = args[i].to_string_lossy();
+    let opt = match value.split_once('=') {
+        Some((opt, v)) if opt.starts_with("--") => return Err(utf8(opt, v)),
+        _ => args[..i]
+            .iter()
+            .rev()
+            .filter_map(|a| a.to_str())
+            .find(|a| a.starts_with('-'))
+            .unwrap_or("--"),
+    };
+    Err(utf8(opt.split('=').next().unwrap_or(opt), &value))
+}
+
+fn utf8(opt: &str, value: &str) -> CliError {
+    CliError::Invalid(format!("{opt}: '{value}': not valid UTF-8"))
+}
+
 /// Turn a clap error into one line naming the option.
 fn clap_error(e: clap::Error) -> CliError {
     let kind = e.kind();
+    // The option, without the value names clap adds (`--bind <SRC> <DEST>`); an unknown one
+    // whole, as given (it may hold a space or a newline).
     let arg = match e.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(s)) if kind == ErrorKind::UnknownArgument => s.clone(),
         Some(ContextValue::String(s)) => s.split_whitespace().next().unwrap_or("").to_string(),
         _ => String::new(),
     };
@@ -406,12 +470,10 @@ pub fn mode(args: &[OsString]) -> Result<Option<Mode>, CliError> {
     if !args.iter().any(maybe) {
         return Ok(None);
     }
-    let argv = std::iter::once(OsString::from("sbox")).chain(args.iter().cloned());
-    let m = match command().try_get_matches_from(argv) {
-        Ok(m) => m,
+    let m = match matches(command(), "sbox", args.to_vec())? {
+        Matched::Args(m) => m,
         // --help with a mode: the help, as for any command line.
-        Err(e) if printed(&e) => return Ok(None),
-        Err(e) => return Err(clap_error(e)),
+        Matched::Print(_) => return Ok(None),
     };
     let given: Vec<&str> = m
         .ids()
@@ -529,14 +591,10 @@ pub fn parse_named(
     args: impl IntoIterator<Item = OsString>,
     profiles: &dyn Profiles,
 ) -> Result<Parsed, CliError> {
-    let argv = std::iter::once(OsString::from(name)).chain(args);
-    let m = match command()
-        .help_template(help_template(name))
-        .try_get_matches_from(argv)
-    {
-        Ok(m) => m,
-        Err(e) if printed(&e) => return Ok(Parsed::Print(e.to_string())),
-        Err(e) => return Err(clap_error(e)),
+    let cmd = command().help_template(help_template(name));
+    let m = match matches(cmd, name, args.into_iter().collect())? {
+        Matched::Args(m) => m,
+        Matched::Print(text) => return Ok(Parsed::Print(text)),
     };
     let mut defaults = Spec {
         bwrap_mode: bwrap,
@@ -1388,5 +1446,60 @@ mod tests {
         assert!(out(&["--explain", "--unshare-pid"]).contains("pid"));
         out(&["--list-profiles"]);
         assert_eq!(mode(&["--doctor".into(), "--help".into()]), Ok(None));
+    }
+
+    /// Found by tests/properties.rs: a value or an unknown option with a newline in it made a
+    /// second line, and an unknown option was cut at its first blank.
+    #[test]
+    fn errors_stay_one_line_and_name_the_option() {
+        for (args, want) in [
+            (
+                &["--info-fd", "a\nsbox: x"][..],
+                "--info-fd: 'a\\nsbox: x': not a file",
+            ),
+            (
+                &["--size", "\r", "--tmpfs", "/t"][..],
+                "--size: '\\r': not a size",
+            ),
+            (
+                &["--chmod", "7\u{1b}[2J", "/a"][..],
+                "--chmod: '7\\u{1b}[2J': not an octal",
+            ),
+            (&["-\n"][..], "-\\n: unknown option"),
+            (&["--no such"][..], "--no such: unknown option"),
+        ] {
+            let e = err(&[args, &["true"]].concat());
+            assert!(e.starts_with(want), "{args:?} gave {e:?}");
+            assert!(!e.contains(char::is_control), "{e:?}");
+        }
+        let e = p(&["-\n", "true"]).unwrap_err();
+        assert_eq!(e.render(true), "Unknown option -\\n");
+    }
+
+    /// Found by the fuzz target: clap's error for text that is not UTF-8 named no option.
+    #[test]
+    fn text_that_is_not_utf8_names_its_option() {
+        use std::os::unix::ffi::OsStringExt;
+        let bad = || OsString::from_vec(b"h\xff".to_vec());
+        for (args, want) in [
+            (
+                vec!["--hostname".into(), bad()],
+                "--hostname: 'h\u{fffd}': not valid UTF-8",
+            ),
+            // A path may be any bytes: the option that takes text is named.
+            (
+                vec!["--bind".into(), bad(), "/x".into(), "--uid".into(), bad()],
+                "--uid: 'h\u{fffd}': not valid UTF-8",
+            ),
+            (
+                vec![OsString::from_vec(b"--perms=7\xff".to_vec())],
+                "--perms: '7\u{fffd}': not valid UTF-8",
+            ),
+        ] {
+            let args: Vec<OsString> = args.into_iter().chain(["true".into()]).collect();
+            let e = parse(args.clone()).unwrap_err();
+            assert_eq!(e.render(false), want, "{args:?}");
+            assert_eq!(mode(&[&args[..], &["--doctor".into()]].concat()), Err(e));
+        }
     }
 }

@@ -4,6 +4,7 @@
 //! Where bubblewrap has a fixed phrase for the same failure (programs that drive bwrap match
 //! it), the error carries it too, for the `bwrap` link (`render`).
 
+use std::borrow::Cow;
 use std::fmt;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,13 +35,14 @@ impl SetupError {
         self
     }
 
-    /// The message: sbox's, or as `bwrap` bubblewrap's phrase where it has one.
+    /// The message: sbox's, or as `bwrap` bubblewrap's phrase where it has one; one line.
     pub fn render(&self, as_bwrap: bool) -> String {
-        if as_bwrap && !self.bwrap.is_empty() {
+        let m = if as_bwrap && !self.bwrap.is_empty() {
             self.bwrap.clone()
         } else {
             self.to_string()
-        }
+        };
+        one_line(&m).into_owned()
     }
 
     /// An error from a failed system call, worded from its errno.
@@ -84,6 +86,25 @@ impl fmt::Display for SetupError {
 
 impl std::error::Error for SetupError {}
 
+/// An error message as one line: `m` with its control characters escaped (`\n`, `\0`,
+/// `\u{1b}`), so that a value or path given with a newline can't make a second line that
+/// reads as another message.
+pub fn one_line(m: &str) -> Cow<'_, str> {
+    if !m.contains(char::is_control) {
+        return m.into();
+    }
+    m.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,6 +124,12 @@ mod tests {
         assert_eq!(
             e.render(true),
             "Can't find source path /nope: No such file or directory"
+        );
+        // A path with a newline makes no second line.
+        let e = SetupError::new("--ro-bind", "/a\nsbox: b", "No such file or directory");
+        assert_eq!(
+            e.render(false),
+            "--ro-bind: /a\\nsbox: b: No such file or directory"
         );
     }
 }

@@ -92,6 +92,7 @@ fn run_mode(mode: Mode, prefix: &str) -> i32 {
                     0
                 }
                 Err(e) => {
+                    let e = sbox::error::one_line(&e.to_string()).into_owned();
                     eprintln!("{prefix}sbox: --mkroot: {e}");
                     1
                 }

@@ -30,6 +30,19 @@ const CASES: &[(&[&str], &str)] = &[
         "--completions: 'tcsh': not one of bash",
     ),
     (&[], "no command given"),
+    // A value or path with a newline: still one line (the newline escaped).
+    (
+        &["--perms", "0\n9", "--dir", "/x", "true", "MARK"],
+        "--perms: '0\\n9': not an octal mode",
+    ),
+    (
+        &["--ro-bind", "/no\nsbox: such", "/x", "true", "MARK"],
+        "--ro-bind: /no\\nsbox: such: No such file or directory",
+    ),
+    (
+        &["--mkroot", "/nonexistent/root", "no-such\nsbox: program"],
+        "--mkroot: no-such\\nsbox: program: not found",
+    ),
     // Nonexistent or unreadable sources.
     (
         &["--ro-bind", "/nonexistent", "/x", "true", "MARK"],

@@ -1029,4 +1029,93 @@ mod tests {
             assert_eq!(super::dir_parents(mode), parents, "{mode:o}");
         }
     }
+
+    use super::super::sys::tests::TempDir;
+    use super::{Create, In, ensure_dir, resolve};
+    use nix::errno::Errno;
+    use std::os::fd::AsFd;
+    use std::path::Path;
+
+    const DIR: Create = Create::Dir {
+        mode: 0o755,
+        parents: 0o755,
+    };
+
+    #[test]
+    fn creating_through_dangling_symlinks_stays_inside() {
+        let t = TempDir::new("ensure");
+        let host = t.0.join("escaped");
+        t.link("root/abs", "/made/here");
+        t.link("root/up", "../../escaped");
+        t.link("root/host", &host);
+        let fd = t.root();
+        let root = In {
+            root: fd.as_fd(),
+            strict: false,
+        };
+        for (dst, made) in [
+            ("/abs/sub", "made/here/sub"),
+            ("/up/sub", "escaped/sub"),
+            ("/host/sub", &format!("{}/sub", host.display())[1..]),
+            ("/../../x/y", "x/y"),
+        ] {
+            assert!(resolve(root, Path::new(dst), DIR).is_ok(), "{dst}");
+            assert!(t.0.join("root").join(made).is_dir(), "{dst}: {made}");
+        }
+        assert!(!host.exists(), "made outside the root");
+        assert!(!Path::new("/made").exists(), "made on the host");
+        // A file mount point: the dangling link is not followed out.
+        t.link("root/f", host.join("file"));
+        assert_eq!(
+            resolve(root, Path::new("/f"), Create::File { parents: 0o755 }).err(),
+            Some(Errno::ENOENT)
+        );
+        assert!(!host.exists(), "made outside the root");
+        assert!(
+            !t.0.join("root")
+                .join(host.strip_prefix("/").unwrap())
+                .join("file")
+                .exists()
+        );
+    }
+
+    #[test]
+    fn strict_creation_follows_no_symlink() {
+        let t = TempDir::new("ensure-strict");
+        std::fs::create_dir(t.0.join("root/d")).unwrap();
+        t.link("root/l", "d");
+        t.link("root/dangling", "/nowhere");
+        let fd = t.root();
+        let root = In {
+            root: fd.as_fd(),
+            strict: true,
+        };
+        for dst in ["/l/sub", "/dangling/sub", "/l"] {
+            assert_eq!(
+                resolve(root, Path::new(dst), DIR).err(),
+                Some(Errno::ELOOP),
+                "{dst}"
+            );
+        }
+        assert!(!t.0.join("root/d/sub").exists() && !t.0.join("root/nowhere").exists());
+        assert!(resolve(root, Path::new("/d/sub"), DIR).is_ok());
+    }
+
+    #[test]
+    fn a_symlink_loop_while_creating_is_eloop() {
+        let t = TempDir::new("ensure-loop");
+        t.link("root/a", "b/x");
+        t.link("root/b", "a/y");
+        let fd = t.root();
+        for strict in [false, true] {
+            let root = In {
+                root: fd.as_fd(),
+                strict,
+            };
+            for dst in ["a", "a/z", "b/z/w"] {
+                let got = ensure_dir(root, Path::new(dst), 0o755, 0o755, 0);
+                assert_eq!(got.err(), Some(Errno::ELOOP), "{dst} strict {strict}");
+            }
+        }
+    }
 }

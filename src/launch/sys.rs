@@ -302,3 +302,149 @@ pub fn cloexec_from(first: u32, keep: &[RawFd]) -> Result<(), Errno> {
     }
     Ok(())
 }
+
+/// The in-root resolver on a temporary directory (openat2 needs no privilege).
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+    use std::path::PathBuf;
+
+    /// A fresh directory under the temporary directory, removed when dropped.
+    pub struct TempDir(pub PathBuf);
+
+    impl TempDir {
+        pub fn new(name: &str) -> TempDir {
+            let p = std::env::temp_dir().join(format!("sbox-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&p);
+            std::fs::create_dir_all(p.join("root")).unwrap();
+            TempDir(p)
+        }
+        /// `root` inside it, opened as a directory.
+        pub fn root(&self) -> OwnedFd {
+            std::fs::File::open(self.0.join("root")).unwrap().into()
+        }
+        pub fn write(&self, rel: &str, text: &str) {
+            let p = self.0.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        pub fn link(&self, rel: &str, target: impl AsRef<Path>) {
+            symlink(target, self.0.join(rel)).unwrap();
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// The text of the file `path` names inside the root, or the errno.
+    fn read_in(
+        open: fn(BorrowedFd, &Path, i32) -> Result<OwnedFd, Errno>,
+        root: &OwnedFd,
+        path: &str,
+    ) -> Result<String, Errno> {
+        let fd = open(root.as_fd(), Path::new(path), libc::O_RDONLY)?;
+        Ok(std::io::read_to_string(std::fs::File::from(fd)).unwrap())
+    }
+
+    use std::os::fd::AsFd;
+
+    #[test]
+    fn dot_dot_stays_in_the_root() {
+        let t = TempDir::new("dotdot");
+        t.write("secret", "host");
+        t.write("root/secret", "inside");
+        let root = t.root();
+        for p in [
+            "../secret",
+            "../../../secret",
+            "/../secret",
+            "a/../../secret",
+        ] {
+            let got = read_in(open_in_root, &root, p);
+            // `a` does not exist: its `..` fails rather than passing by.
+            let want = if p.starts_with('a') {
+                Err(Errno::ENOENT)
+            } else {
+                Ok("inside".into())
+            };
+            assert_eq!(got, want, "{p}");
+            assert_eq!(read_in(open_in_root_strict, &root, p), want, "strict {p}");
+        }
+    }
+
+    #[test]
+    fn symlinks_resolve_inside_the_root() {
+        let t = TempDir::new("links");
+        t.write("secret", "host");
+        t.write("root/secret", "inside");
+        // Absolute, relative past the top, and the host's own path of the secret.
+        t.link("root/abs", "/secret");
+        t.link("root/up", "../../../../secret");
+        t.link("root/host", t.0.join("secret"));
+        t.link("root/dirlink", "/");
+        let root = t.root();
+        for p in ["abs", "up", "dirlink/secret", "dirlink/../up"] {
+            assert_eq!(read_in(open_in_root, &root, p), Ok("inside".into()), "{p}");
+        }
+        // The host path means a path inside the root, where nothing is.
+        assert_eq!(read_in(open_in_root, &root, "host"), Err(Errno::ENOENT));
+    }
+
+    #[test]
+    fn strict_mode_follows_no_symlink() {
+        let t = TempDir::new("strict");
+        t.write("root/d/f", "inside");
+        t.link("root/l", "d");
+        t.link("root/d/self", "f");
+        let root = t.root();
+        assert_eq!(
+            read_in(open_in_root_strict, &root, "d/f"),
+            Ok("inside".into())
+        );
+        for p in ["l/f", "d/self", "l"] {
+            assert!(
+                open_in_root(root.as_fd(), Path::new(p), libc::O_PATH).is_ok(),
+                "{p}"
+            );
+            let got = open_in_root_strict(root.as_fd(), Path::new(p), libc::O_PATH);
+            assert_eq!(got.err(), Some(Errno::ELOOP), "strict {p}");
+        }
+        // Host paths: the same rule, from the working directory.
+        let host = |p: &str| open_no_symlinks(&t.0.join(p), libc::O_PATH).err();
+        assert_eq!(host("root/d/f"), None);
+        assert_eq!(host("root/l/f"), Some(Errno::ELOOP));
+        assert_eq!(host("root/d/self"), Some(Errno::ELOOP));
+    }
+
+    #[test]
+    fn magic_links_are_refused() {
+        // /proc/self is a plain symlink; /proc/self/exe and fd/N are magic links.
+        let slash: OwnedFd = std::fs::File::open("/").unwrap().into();
+        let open = std::fs::File::open("/").unwrap();
+        let fd = format!("proc/self/fd/{}", open.as_raw_fd());
+        for p in ["proc/self/exe", fd.as_str(), "proc/self/root/etc"] {
+            let got = open_in_root(slash.as_fd(), Path::new(p), libc::O_PATH);
+            assert_eq!(got.err(), Some(Errno::ELOOP), "{p}");
+            let got = open_no_symlinks(&Path::new("/").join(p), libc::O_PATH);
+            assert_eq!(got.err(), Some(Errno::ELOOP), "host {p}");
+        }
+        assert!(open_in_root(slash.as_fd(), Path::new("proc/self/status"), 0).is_ok());
+    }
+
+    #[test]
+    fn a_symlink_loop_is_eloop() {
+        let t = TempDir::new("loop");
+        t.link("root/a", "b");
+        t.link("root/b", "/a");
+        t.link("root/c", "c/x");
+        let root = t.root();
+        for p in ["a", "b/x", "c"] {
+            let got = open_in_root(root.as_fd(), Path::new(p), libc::O_PATH);
+            assert_eq!(got.err(), Some(Errno::ELOOP), "{p}");
+        }
+    }
+}
