@@ -83,9 +83,14 @@ impl Kind {
         if name == MASK {
             return Some(Kind::Mask);
         }
-        let op = options::profile_kinds()
-            .find(|o| o.profile_kind == Some(name))?
-            .op?;
+        Kind::from_op(
+            options::profile_kinds()
+                .find(|o| o.profile_kind == Some(name))?
+                .op?,
+        )
+    }
+
+    fn from_op(op: Op) -> Option<Kind> {
         Some(match op {
             Op::Bind(BindKind::Rw, false) => Kind::Bind,
             Op::Bind(BindKind::Ro, false) => Kind::RoBind,
@@ -107,9 +112,11 @@ impl Kind {
             .chain([MASK])
     }
 
+    /// Its name, for messages.
     fn name(self) -> &'static str {
-        Kind::names()
-            .find(|n| Kind::of(n) == Some(self))
+        options::profile_kinds()
+            .find(|o| o.op.and_then(Kind::from_op) == Some(self))
+            .and_then(|o| o.profile_kind)
             .unwrap_or(MASK)
     }
 }
@@ -384,7 +391,6 @@ fn mount(
 ) -> Result<FsOp, Located> {
     let whole = m.span();
     let m = m.get_ref();
-    let kind_name = m.kind.name();
     let takes: &[&str] = match m.kind {
         Kind::Bind | Kind::DevBind => &[
             "src",
@@ -421,7 +427,8 @@ fn mount(
             return Err((
                 span,
                 format!(
-                    "a {kind_name} mount takes no '{field}' (it takes {})",
+                    "a {} mount takes no '{field}' (it takes {})",
+                    m.kind.name(),
                     takes.join(", ")
                 ),
             ));
@@ -435,7 +442,7 @@ fn mount(
         v.clone().ok_or_else(|| {
             (
                 whole.clone(),
-                format!("a {kind_name} mount needs '{field}'"),
+                format!("a {} mount needs '{field}'", m.kind.name()),
             )
         })
     };
@@ -446,7 +453,12 @@ fn mount(
             let s = need(&m.src, "src")?;
             abs(&s).map_err(loc(&s))?
         }
-        _ => return Err((whole.clone(), format!("a {kind_name} mount needs 'dst'"))),
+        _ => {
+            return Err((
+                whole.clone(),
+                format!("a {} mount needs 'dst'", m.kind.name()),
+            ));
+        }
     };
     let perms = match &m.perms {
         Some(p) => Some(values::parse_octal("perms", p.get_ref()).map_err(|e| (p.span(), e.0))?),
