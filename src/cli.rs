@@ -3,7 +3,7 @@
 
 use crate::error::one_line;
 use crate::profile::{self, Profiles};
-use crate::spec::options::{self, OPTIONS, Op, Opt, Upper, Value};
+use crate::spec::options::{self, Apply, OPTIONS, Op, Opt, Upper, Value};
 use crate::spec::values::{
     ValueError, parse_cap, parse_deny, parse_octal, parse_percent, parse_pids, parse_size,
     parse_syscall,
@@ -851,23 +851,24 @@ fn apply_options(m: &ArgMatches, mut spec: Spec) -> Result<Spec, CliError> {
     spec.ns.net = ((spec.ns.net || all) && !on("share-net")) || on("unshare-net");
     spec.ns.uts |= all || on("unshare-uts");
     spec.ns.cgroup |= all || on("unshare-cgroup");
-    spec.ns.cgroup_try = on("unshare-cgroup-try");
     let mut warnings = Vec::new();
     let mut fd = |id: &str| -> Result<Option<RawFd>, CliError> {
         last::<String>(m, id, &mut warnings)
             .map(|s| parse_fd(&format!("--{id}"), &s))
             .transpose()
     };
-    spec.ns.userns = fd("userns")?;
-    spec.ns.userns2 = fd("userns2")?;
-    spec.ns.pidns = fd("pidns")?;
-    spec.ns.disable_userns = on("disable-userns");
-    spec.ns.assert_userns_disabled = on("assert-userns-disabled");
-    spec.fds.info = fd("info-fd")?;
-    spec.fds.json_status = fd("json-status-fd")?;
-    spec.fds.sync = fd("sync-fd")?;
-    spec.fds.block = fd("block-fd")?;
-    spec.fds.userns_block = fd("userns-block-fd")?;
+    // The flags and descriptors that only set a field.
+    for o in OPTIONS {
+        match o.apply {
+            Some(Apply::Flag(field)) if on(o.long()) => *field(&mut spec) = true,
+            Some(Apply::Fd(field)) => {
+                if let Some(v) = fd(o.long())? {
+                    *field(&mut spec) = Some(v);
+                }
+            }
+            _ => {}
+        }
+    }
     // --seccomp (one program, the last given) or --add-seccomp-fd (several, in order).
     let one_program = fd("seccomp")?;
     let added: Vec<RawFd> = indexed::<String>(m, "add-seccomp-fd")
@@ -931,17 +932,12 @@ fn apply_options(m: &ArgMatches, mut spec: Spec) -> Result<Spec, CliError> {
     spec.argv0 = m.get_one::<OsString>("argv0").cloned();
     spec.exec_label = last(m, "exec-label", &mut warnings);
     spec.file_label = last(m, "file-label", &mut warnings);
-    spec.level_prefix = on("level-prefix");
     spec.hostname = last(m, "hostname", &mut warnings).or(spec.hostname);
 
     // Process.
     spec.uid = last(m, "uid", &mut warnings);
     spec.gid = last(m, "gid", &mut warnings);
     spec.chdir = last(m, "chdir", &mut warnings).or(spec.chdir);
-    spec.clearenv |= on("clearenv");
-    spec.new_session = on("new-session");
-    spec.die_with_parent = on("die-with-parent");
-    spec.as_pid_1 = on("as-pid-1");
     let mut env: Vec<(usize, &OsString, Option<&OsString>)> = indexed::<OsString>(m, "setenv")
         .into_iter()
         .map(|(i, v)| (i, v[0], Some(v[1])))
@@ -1014,9 +1010,6 @@ fn apply_options(m: &ArgMatches, mut spec: Spec) -> Result<Spec, CliError> {
     for v in strings("seccomp-deny") {
         spec.seccomp.deny.push(parse_deny("--seccomp-deny", v)?);
     }
-    spec.seccomp.allow_32bit |= on("seccomp-allow-32bit");
-    spec.allow_userns |= on("allow-userns");
-    spec.landlock.from_mounts |= on("landlock");
     for (id, list) in [
         ("landlock-ro", &mut spec.landlock.ro),
         ("landlock-rw", &mut spec.landlock.rw),
@@ -1029,7 +1022,6 @@ fn apply_options(m: &ArgMatches, mut spec: Spec) -> Result<Spec, CliError> {
         .extend(ports("landlock-tcp-connect"));
     spec.landlock.tcp_bind.extend(ports("landlock-tcp-bind"));
 
-    spec.verbose = on("verbose");
     spec.warnings = warnings;
     spec.command = m
         .get_many::<OsString>("command")
@@ -1501,5 +1493,35 @@ mod tests {
             assert_eq!(e.render(false), want, "{args:?}");
             assert_eq!(mode(&[&args[..], &["--doctor".into()]].concat()), Err(e));
         }
+    }
+
+    /// Each flag and descriptor option of the table sets its own field.
+    #[test]
+    fn table_flags_and_descriptors_set_their_field() {
+        let mut n = 0;
+        for o in OPTIONS {
+            let mut args = match o.apply {
+                Some(Apply::Flag(_)) => vec![o.name],
+                Some(Apply::Fd(_)) => vec![o.name, "7"],
+                None => continue,
+            };
+            args.extend(match o.long() {
+                "userns2" => &["--userns", "8"][..],
+                "userns-block-fd" => &["--unshare-user", "--info-fd", "8"],
+                _ => &["--unshare-pid"],
+            });
+            args.push("true");
+            let mut s = p(&args).unwrap_or_else(|e| panic!("{args:?}: {e:?}"));
+            let mut d = p(&["--unshare-pid", "true"]).unwrap();
+            match o.apply {
+                Some(Apply::Flag(f)) => assert!(*f(&mut s) && !*f(&mut d), "{}", o.name),
+                Some(Apply::Fd(f)) => {
+                    assert_eq!((*f(&mut s), *f(&mut d)), (Some(7), None), "{}", o.name)
+                }
+                None => {}
+            }
+            n += 1;
+        }
+        assert_eq!(n, 20);
     }
 }

@@ -3,7 +3,8 @@
 //! `--args` arities, the option named in an operation's errors (`FsOp::option`) and the
 //! profile mount kinds all read it; nothing else lists options.
 
-use super::{BindKind, DataKind, FsOp, OverlayUpper};
+use super::{BindKind, DataKind, FsOp, OverlayUpper, Spec};
+use std::os::fd::RawFd;
 
 /// How an option's values are typed by the parser.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,6 +54,16 @@ pub enum Upper {
     ReadOnly,
 }
 
+/// What a plain flag or descriptor option sets in the `Spec` (options with more to do are
+/// applied by the front end, or add an `Op`).
+#[derive(Clone, Copy, Debug)]
+pub enum Apply {
+    /// Set to true when given (a profile may have set it already).
+    Flag(fn(&mut Spec) -> &mut bool),
+    /// The descriptor given (the last one, when repeated).
+    Fd(fn(&mut Spec) -> &mut Option<RawFd>),
+}
+
 /// One option.
 #[derive(Debug)]
 pub struct Opt {
@@ -71,6 +82,7 @@ pub struct Opt {
     pub op: Option<Op>,
     /// Its name as a profile mount `kind`, where a profile has the same operation.
     pub profile_kind: Option<&'static str>,
+    pub apply: Option<Apply>,
 }
 
 const fn opt(
@@ -90,6 +102,7 @@ const fn opt(
         help,
         op: None,
         profile_kind: None,
+        apply: None,
     }
 }
 
@@ -118,6 +131,20 @@ impl Opt {
     const fn kind(self, name: &'static str) -> Opt {
         Opt {
             profile_kind: Some(name),
+            ..self
+        }
+    }
+
+    const fn sets(self, field: fn(&mut Spec) -> &mut bool) -> Opt {
+        Opt {
+            apply: Some(Apply::Flag(field)),
+            ..self
+        }
+    }
+
+    const fn fd(self, field: fn(&mut Spec) -> &mut Option<RawFd>) -> Opt {
+        Opt {
+            apply: Some(Apply::Fd(field)),
             ..self
         }
     }
@@ -193,16 +220,16 @@ pub static OPTIONS: &[Opt] = &[
     opt("--chdir", &["DIR"], Path, PROCESS, "Working directory of the command"),
     opt("--setenv", &["VAR", "VALUE"], OsStr, PROCESS, "Set an environment variable"),
     opt("--unsetenv", &["VAR"], OsStr, PROCESS, "Unset an environment variable"),
-    flag("--clearenv", PROCESS, "Start from an empty environment"),
-    flag("--new-session", PROCESS, "Run the command in a new session (no controlling terminal); sbox's mode already does when sbox has a terminal"),
-    flag("--die-with-parent", PROCESS, "Kill the sandbox when sbox dies, and sbox when its parent dies"),
-    flag("--as-pid-1", PROCESS, "Run the command as pid 1 (no init) in the PID namespace"),
+    flag("--clearenv", PROCESS, "Start from an empty environment").sets(|s| &mut s.clearenv),
+    flag("--new-session", PROCESS, "Run the command in a new session (no controlling terminal); sbox's mode already does when sbox has a terminal").sets(|s| &mut s.new_session),
+    flag("--die-with-parent", PROCESS, "Kill the sandbox when sbox dies, and sbox when its parent dies").sets(|s| &mut s.die_with_parent),
+    flag("--as-pid-1", PROCESS, "Run the command as pid 1 (no init) in the PID namespace").sets(|s| &mut s.as_pid_1),
     fd("--args", FDS, "Read more arguments, NUL-separated, from FD"),
-    fd("--info-fd", FDS, "Write the child pid and namespace ids as JSON to FD"),
-    fd("--json-status-fd", FDS, "Write JSON lines at start and at exit to FD"),
-    fd("--sync-fd", FDS, "Keep FD open in the sandbox while it runs"),
-    fd("--block-fd", FDS, "Wait for data on FD before building the sandbox"),
-    fd("--userns-block-fd", FDS, "Wait for data on FD before using the user namespace (its id maps are written by someone else)"),
+    fd("--info-fd", FDS, "Write the child pid and namespace ids as JSON to FD").fd(|s| &mut s.fds.info),
+    fd("--json-status-fd", FDS, "Write JSON lines at start and at exit to FD").fd(|s| &mut s.fds.json_status),
+    fd("--sync-fd", FDS, "Keep FD open in the sandbox while it runs").fd(|s| &mut s.fds.sync),
+    fd("--block-fd", FDS, "Wait for data on FD before building the sandbox").fd(|s| &mut s.fds.block),
+    fd("--userns-block-fd", FDS, "Wait for data on FD before using the user namespace (its id maps are written by someone else)").fd(|s| &mut s.fds.userns_block),
     fd("--keep-fd", FDS, "Pass the caller's descriptor FD on to the command (repeatable; by default only 0, 1 and 2 pass)"),
     flag("--keep-fds", FDS, "Pass every descriptor the caller left open on to the command, as bubblewrap does (always as bwrap)"),
     fd("--seccomp", FDS, "Install the compiled BPF program read from FD"),
@@ -221,16 +248,16 @@ pub static OPTIONS: &[Opt] = &[
     fs("--tmp-overlay", DEST, Path, Op::Overlay(Upper::Tmp), "Overlay on DEST, writes going to an invisible tmpfs"),
     fs("--ro-overlay", DEST, Path, Op::Overlay(Upper::ReadOnly), "Read-only overlay on DEST"),
     flag("--unshare-user-try", NS, "Create a user namespace (always done)"),
-    flag("--unshare-cgroup-try", NS, "Create a cgroup namespace if the kernel supports it"),
-    fd("--userns", NS, "Join the user namespace FD instead of creating one"),
-    fd("--userns2", NS, "Switch to the user namespace FD once the sandbox is built"),
-    fd("--pidns", NS, "Join the PID namespace FD (the parent of a new one with --unshare-pid)"),
-    flag("--disable-userns", NS, "The command can't create user namespaces"),
-    flag("--assert-userns-disabled", NS, "Fail unless creating user namespaces is already impossible"),
+    flag("--unshare-cgroup-try", NS, "Create a cgroup namespace if the kernel supports it").sets(|s| &mut s.ns.cgroup_try),
+    fd("--userns", NS, "Join the user namespace FD instead of creating one").fd(|s| &mut s.ns.userns),
+    fd("--userns2", NS, "Switch to the user namespace FD once the sandbox is built").fd(|s| &mut s.ns.userns2),
+    fd("--pidns", NS, "Join the PID namespace FD (the parent of a new one with --unshare-pid)").fd(|s| &mut s.ns.pidns),
+    flag("--disable-userns", NS, "The command can't create user namespaces").sets(|s| &mut s.ns.disable_userns),
+    flag("--assert-userns-disabled", NS, "Fail unless creating user namespaces is already impossible").sets(|s| &mut s.ns.assert_userns_disabled),
     opt("--argv0", &["VALUE"], OsStr, PROCESS, "argv[0] of the command"),
     opt("--exec-label", &["LABEL"], Str, SECURITY, "SELinux label of the command"),
     opt("--file-label", &["LABEL"], Str, SECURITY, "SELinux label of the files sbox creates (tmpfs mounts)"),
-    flag("--level-prefix", "", "Prefix messages with their syslog level, e.g. <3>").general(),
+    flag("--level-prefix", "", "Prefix messages with their syslog level, e.g. <3>").general().sets(|s| &mut s.level_prefix),
     opt("--cap-add", &["CAP"], Str, SECURITY, "Keep a capability inside the user namespace (or ALL)"),
     opt("--cap-drop", &["CAP"], Str, SECURITY, "Remove a capability added earlier (or ALL)"),
     // Limits (cgroup v2, through the user's systemd or a delegated subtree).
@@ -240,13 +267,13 @@ pub static OPTIONS: &[Opt] = &[
     opt("--seccomp-profile", &["NAME"], Str, SECURITY, "Seccomp policy: default (deny list), strict (allow list) or none").once(),
     opt("--seccomp-allow", &["SYSCALL"], Str, SECURITY, "Allow a syscall the profile denies"),
     opt("--seccomp-deny", &["SYSCALL[:ERRNO]"], Str, SECURITY, "Deny a syscall with ERRNO (name or number; default EPERM)"),
-    flag("--seccomp-allow-32bit", SECURITY, "Let i386 syscalls through (x32 stays refused)"),
-    flag("--landlock", SECURITY, "Landlock: allow only what the mounts give (ro binds read, the rest read-write)"),
+    flag("--seccomp-allow-32bit", SECURITY, "Let i386 syscalls through (x32 stays refused)").sets(|s| &mut s.seccomp.allow_32bit),
+    flag("--landlock", SECURITY, "Landlock: allow only what the mounts give (ro binds read, the rest read-write)").sets(|s| &mut s.landlock.from_mounts),
     opt("--landlock-ro", &["PATH"], Path, SECURITY, "Landlock: allow reading and executing PATH"),
     opt("--landlock-rw", &["PATH"], Path, SECURITY, "Landlock: allow all file access under PATH"),
     opt("--landlock-tcp-connect", &["PORT"], Value::Port, SECURITY, "Landlock: allow TCP connect to PORT only (repeatable)"),
     opt("--landlock-tcp-bind", &["PORT"], Value::Port, SECURITY, "Landlock: allow TCP bind to PORT only (repeatable)"),
-    flag("--allow-userns", SECURITY, "Let the command create nested user namespaces (mounting stays denied)"),
+    flag("--allow-userns", SECURITY, "Let the command create nested user namespaces (mounting stays denied)").sets(|s| &mut s.allow_userns),
     // Modes: instead of starting a sandbox, check the host, print completions or build a root.
     flag("--doctor", MODES, "Check what this host supports for sbox, with the fix for what is missing, and exit"),
     opt("--completions", &["SHELL"], Value::Shell, MODES, "Print the completion script for SHELL and exit").once(),
@@ -259,7 +286,7 @@ pub static OPTIONS: &[Opt] = &[
     flag("--list-profiles", PROFILES, "List the profiles in the search path (name and file, or (built in)), then exit"),
     Opt {
         short: Some('v'),
-        ..flag("--verbose", "", "Print one line per setup step on stderr").general()
+        ..flag("--verbose", "", "Print one line per setup step on stderr").general().sets(|s| &mut s.verbose)
     },
 ];
 
