@@ -784,6 +784,22 @@ fn passing_inherited_descriptors_leaks_none_of_sboxs_own() {
     }
 }
 
+#[test]
+fn sync_fd_may_share_its_descriptor_as_in_bubblewrap() {
+    // bubblewrap accepts --sync-fd and --info-fd naming the same pipe: the info record is
+    // written, and the pipe's end comes when the sandbox ends. (sbox itself refuses it:
+    // tests/diagnostics.rs.)
+    let out = wrapper_ok(&format!(
+        "{PY_PRELUDE}r, w = os.pipe()\n\
+         p = subprocess.Popen(['{link}', '--ro-bind', '/', '/', '--info-fd', str(w), '--sync-fd', str(w), 'true'], pass_fds=[w], stderr=subprocess.PIPE, text=True)\n\
+         os.close(w)\n\
+         info = json.loads(os.fdopen(r).read())\n\
+         print(p.wait(), 'child-pid' in info, p.stderr.read())",
+        link = bwrap_link().display()
+    ));
+    assert_eq!(out.trim(), "0 True", "{out}");
+}
+
 /// How a message must match: all of it, or its start (the rest is an errno's text or a path
 /// that bubblewrap words differently).
 #[derive(Clone, Copy, Debug)]

@@ -32,12 +32,13 @@ use nix::sched::CloneFlags;
 use nix::sys::wait::{WaitPidFlag, waitpid};
 use nix::unistd::{ForkResult, Pid, fork, pipe2};
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
 
 /// Start the sandbox and wait for it; returns the exit status sbox should exit with.
 pub fn run(spec: &Spec) -> Result<i32, SetupError> {
     caps::refuse_privileged_binary()?;
-    fds::check_open(spec)?;
+    // Every descriptor an option names, owned from here on by the step that uses it.
+    let mut claimed = fds::claim(spec)?;
     if spec.exec_label.is_some() || spec.file_label.is_some() {
         exec::check_selinux()?;
     }
@@ -71,11 +72,9 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
         terminal,
         // Compiled here, in the supervisor, so a bad policy fails before anything starts.
         filters: seccomp::build(spec)?,
-        bpf: spec
-            .fds
-            .seccomp
-            .iter()
-            .map(|&fd| fds::read_bpf(fd))
+        bpf: (spec.fds.seccomp.iter())
+            .zip(std::mem::take(&mut claimed.seccomp))
+            .map(|(&n, fd)| fds::read_bpf(n, fd))
             .collect::<Result<_, _>>()?,
         // Limits last, once everything else checked out: the cgroup exists before clone, so
         // the sandbox starts in its unlimited supervisor leaf; only the command joins the
@@ -106,10 +105,10 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
     };
     signals::block()?;
     // Namespaces to join are joined by the supervisor: the child is then created inside them.
-    if let Some(fd) = spec.ns.userns {
+    if let Some(fd) = claimed.userns.take() {
         userns::join("--userns", fd, CloneFlags::CLONE_NEWUSER)?;
     }
-    if let Some(fd) = spec.ns.pidns {
+    if let Some(fd) = claimed.pidns.take() {
         userns::join("--pidns", fd, CloneFlags::CLONE_NEWPID)?;
     }
 
@@ -136,14 +135,13 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
     if pid == 0 {
         drop(err_r);
         // The status descriptors belong to the supervisor; the sandbox never sees them.
-        for fd in [spec.fds.info, spec.fds.json_status].into_iter().flatten() {
-            fds::close(fd);
-        }
+        claimed.info = None;
+        claimed.json_status = None;
         let alive_r = alive.map(|(r, w)| {
             drop(w);
             r
         });
-        child(spec, plan, err_w, alive_r)
+        child(spec, plan, claimed, err_w, alive_r)
     }
     drop(err_w);
     // The sandbox has its copies of the descriptors passed to the command: holding them here
@@ -161,11 +159,20 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
         ));
     }
     // Only the sandbox holds --sync-fd: its end closes the descriptor for whoever waits on it.
-    if let Some(fd) = spec.fds.sync {
-        fds::close(fd);
-    }
+    claimed.sync = None;
+    // Nor does the supervisor need what the sandbox consumes.
+    let status = (claimed.info.take(), claimed.json_status.take());
+    drop(claimed);
     let child = Pid::from_raw(pid);
-    let result = watch(spec, &mut plan, child, flags, err_r, (master, caller));
+    let result = watch(
+        spec,
+        &mut plan,
+        child,
+        flags,
+        err_r,
+        (master, caller),
+        status,
+    );
     if result.is_err() {
         // Nothing is left running when sbox fails.
         let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
@@ -184,15 +191,15 @@ fn watch(
     flags: libc::c_int,
     err_r: OwnedFd,
     host: (Option<tty::Master>, Option<Pid>),
+    (info, json_status): (Option<std::fs::File>, Option<std::fs::File>),
 ) -> Result<i32, SetupError> {
-    if spec.fds.info.is_some() || spec.fds.json_status.is_some() {
+    if info.is_some() || json_status.is_some() {
         let start = fds::child_fields(child, flags);
-        if let Some(fd) = spec.fds.info {
-            fds::write_json(fd, &start, true)?;
-            fds::close(fd);
+        if let Some(f) = info {
+            fds::write_json(&f, &start, true)?;
         }
-        if let Some(fd) = spec.fds.json_status {
-            fds::write_json(fd, &start, false)?;
+        if let Some(f) = &json_status {
+            fds::write_json(f, &start, false)?;
         }
     }
     // From now on not dumpable: a sandboxed process of the same uid can't open the
@@ -212,7 +219,7 @@ fn watch(
             usage.push(("memory-peak".to_string(), peak.to_string()));
         }
     }
-    if let Some(fd) = spec.fds.json_status {
+    if let Some(fd) = &json_status {
         let mut exit = vec![("exit-code".to_string(), code.to_string())];
         exit.extend(usage);
         // What was enforced inside, as one more record (readers skip what they don't know).
@@ -263,8 +270,14 @@ fn host_facts(passed_fds: Vec<RawFd>, cwd_id: bool) -> Host {
 }
 
 /// The child, in its new namespaces. Never returns.
-fn child(spec: &Spec, mut plan: Plan, err_w: OwnedFd, alive: Option<OwnedFd>) -> ! {
-    let e = match setup(spec, &plan.host, alive) {
+fn child(
+    spec: &Spec,
+    mut plan: Plan,
+    claimed: fds::Claimed,
+    err_w: OwnedFd,
+    alive: Option<OwnedFd>,
+) -> ! {
+    let e = match setup(spec, &plan.host, claimed, alive) {
         Ok(Role::Command { keep, host_proc }) => {
             exec::exec(spec, &plan, &keep, host_proc, err_w.as_fd())
         }
@@ -321,21 +334,26 @@ fn step<T>(spec: &Spec, name: &str, f: impl FnOnce() -> T) -> T {
 }
 
 /// Build the sandbox, in order. Returns which process this is once the root is entered.
-fn setup(spec: &Spec, host: &Host, alive: Option<OwnedFd>) -> Result<Role, SetupError> {
+fn setup(
+    spec: &Spec,
+    host: &Host,
+    mut claimed: fds::Claimed,
+    alive: Option<OwnedFd>,
+) -> Result<Role, SetupError> {
     if let Some(alive) = &alive {
         die_with_parent(alive.as_fd())?;
     }
-    if let Some(fd) = spec.fds.userns_block {
+    if let (Some(n), Some(fd)) = (spec.fds.userns_block, claimed.userns_block.take()) {
         // Someone else writes the id maps, then lets us go on.
-        fds::block_on("--userns-block-fd", fd)?;
+        fds::block_on("--userns-block-fd", n, fd)?;
     } else if spec.ns.userns.is_none() {
         let inner = (spec.uid.unwrap_or(host.uid), spec.gid.unwrap_or(host.gid));
         step(spec, "uid/gid maps", || {
             userns::write_maps(inner, (host.uid, host.gid))
         })?;
     }
-    if let Some(fd) = spec.fds.block {
-        fds::block_on("--block-fd", fd)?;
+    if let (Some(n), Some(fd)) = (spec.fds.block, claimed.block.take()) {
+        fds::block_on("--block-fd", n, fd)?;
     }
     // The host's /proc, kept past pivot_root for the nested user namespace's maps and the
     // SELinux exec label ("self" and "thread-self" resolve at each use).
@@ -359,7 +377,7 @@ fn setup(spec: &Spec, host: &Host, alive: Option<OwnedFd>) -> Result<Role, Setup
     unsafe { libc::umask(0) };
     step(spec, "private mounts", mounts::make_private)?;
     let sources = step(spec, "open sources", || {
-        mounts::open_sources(spec, host.console.as_deref())
+        mounts::open_sources(spec, &mut claimed.ops, host.console.as_deref())
     })?;
     let root = step(spec, "build root", || mounts::build(spec, sources))?;
     if spec.limits.any() {
@@ -377,7 +395,7 @@ fn setup(spec: &Spec, host: &Host, alive: Option<OwnedFd>) -> Result<Role, Setup
             .map_err(|e| SetupError::errno("--hostname", name.as_str(), e))?;
     }
     let locks = fds::lock_files(&spec.lock_files)?;
-    if let Some(fd) = spec.ns.userns2 {
+    if let Some(fd) = claimed.userns2.take() {
         userns::join("--userns2", fd, CloneFlags::CLONE_NEWUSER)?;
     }
     if let (true, Some(proc)) = (nest, &host_proc) {
@@ -391,7 +409,12 @@ fn setup(spec: &Spec, host: &Host, alive: Option<OwnedFd>) -> Result<Role, Setup
         }
     }
     drop(alive);
-    let mut keep: Vec<RawFd> = spec.fds.sync.into_iter().collect();
+    // --sync-fd stays open, at its number, until the sandbox ends.
+    let mut keep: Vec<RawFd> = claimed
+        .sync
+        .map(IntoRawFd::into_raw_fd)
+        .into_iter()
+        .collect();
     if !spec.ns.pid || spec.as_pid_1 {
         // No init to hold the locks: the command keeps them open across exec.
         for f in &locks {

@@ -9,7 +9,7 @@ use nix::errno::Errno;
 use nix::fcntl::{OFlag, openat};
 use nix::sys::stat::{Mode, fstat, mkdirat};
 use std::ffi::CString;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
 /// What an operation needs from the host, opened before the new root exists.
@@ -21,6 +21,8 @@ pub enum Source {
         fd: OwnedFd,
         is_dir: bool,
     },
+    /// The caller's descriptor whose contents fill a `--file`, `--bind-data`...
+    Data(OwnedFd),
     /// Device nodes for `--dev`.
     Dev(Vec<(&'static str, OwnedFd)>),
     /// Overlay layers, opened as directories: lower (topmost first), then upper and work.
@@ -74,7 +76,12 @@ fn is_dir(fd: BorrowedFd) -> bool {
 
 /// Open every host path the operations use, in the host's view (relative paths from the
 /// current directory).
-pub fn open_sources(spec: &Spec, console: Option<&Path>) -> Result<Vec<Source>, SetupError> {
+/// `fds`: the descriptors of `--file`, `--bind-fd`... by operation (fds::Claimed::ops).
+pub fn open_sources(
+    spec: &Spec,
+    fds: &mut [Option<OwnedFd>],
+    console: Option<&Path>,
+) -> Result<Vec<Source>, SetupError> {
     let mut out = Vec::with_capacity(spec.ops.len());
     for (i, op) in spec.ops.iter().enumerate() {
         let strict = i < spec.profile_ops;
@@ -155,12 +162,14 @@ pub fn open_sources(spec: &Spec, console: Option<&Path>) -> Result<Vec<Source>, 
                 }
                 Source::Dev(nodes)
             }
-            FsOp::BindFd { fd, ro, .. } => {
+            FsOp::BindFd { fd: n, ro, .. } => {
                 let ro = if *ro { MOUNT_ATTR_RDONLY } else { 0 };
-                let (fd, is_dir) = bind_fd(*fd, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | ro)
-                    .map_err(|why| SetupError::new(op.option(), fd.to_string(), why))?;
+                let fd = fds[i].take().expect("claimed");
+                let (fd, is_dir) = bind_fd(fd, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | ro)
+                    .map_err(|why| SetupError::new(op.option(), n.to_string(), why))?;
                 Source::Tree { fd, is_dir }
             }
+            FsOp::Data { .. } => Source::Data(fds[i].take().expect("claimed")),
             FsOp::Overlay { lower, upper, .. } => {
                 let dir = |p: &PathBuf| {
                     open_dir(p, strict).map_err(|e| {
@@ -212,8 +221,8 @@ fn open_dir(p: &Path, strict: bool) -> Result<OwnedFd, Errno> {
 /// The host object an inherited descriptor refers to, as a mount tree of this namespace. The
 /// descriptor belongs to the host's mount namespace, whose mounts can't be cloned from here;
 /// its path can, and the inode is checked to be the same one.
-fn bind_fd(fd: i32, set: u64) -> Result<(OwnedFd, bool), String> {
-    let link = format!("/proc/self/fd/{fd}");
+fn bind_fd(fd: OwnedFd, set: u64) -> Result<(OwnedFd, bool), String> {
+    let link = format!("/proc/self/fd/{}", fd.as_raw_fd());
     let path = std::fs::read_link(&link).map_err(|e| format!("not an open descriptor: {e}"))?;
     let want = nix::sys::stat::stat(link.as_str()).map_err(|e| e.desc().to_string())?;
     let tree = tree(&path, true, set).map_err(|e| format!("{}: {}", path.display(), e.desc()))?;
@@ -224,8 +233,7 @@ fn bind_fd(fd: i32, set: u64) -> Result<(OwnedFd, bool), String> {
             path.display()
         ));
     }
-    // SAFETY: the descriptor was handed to us for this one use.
-    unsafe { libc::close(fd) };
+    drop(fd);
     let dir = is_dir(tree.as_fd());
     Ok((tree, dir))
 }
@@ -668,16 +676,13 @@ impl Builder {
             }
             (
                 FsOp::Data {
-                    fd,
-                    dst,
-                    perms,
-                    how,
+                    dst, perms, how, ..
                 },
-                _,
+                Source::Data(fd),
             ) => {
                 // bubblewrap's defaults: a plain file is 0666, a private bound one 0600.
                 let default = if *how == DataKind::File { 0o666 } else { 0o600 };
-                self.data(*fd, dst, perms.unwrap_or(default), *how)
+                self.data(fd, dst, perms.unwrap_or(default), *how)
             }
             (FsOp::Overlay { upper, dst, .. }, Source::Layers { lower, upper: dirs }) => {
                 self.overlay(dst, upper, &lower, dirs.as_ref())
@@ -688,9 +693,8 @@ impl Builder {
     }
 
     /// `--file`, `--bind-data`, `--ro-bind-data`: copy a descriptor's contents into a file.
-    fn data(&mut self, fd: i32, dst: &Path, perms: u32, how: DataKind) -> Result<(), Errno> {
-        // SAFETY: the descriptor was handed to us to be read once; it is closed after.
-        let mut input = unsafe { std::fs::File::from_raw_fd(fd) };
+    fn data(&mut self, fd: OwnedFd, dst: &Path, perms: u32, how: DataKind) -> Result<(), Errno> {
+        let mut input = std::fs::File::from(fd);
         let create =
             OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW;
         let mode = Mode::from_bits_truncate(perms);
