@@ -1021,11 +1021,21 @@ pub fn parse_named(
         .try_get_matches_from(argv)
         .map_err(clap_error)?;
     let mut defaults = Spec {
-        bwrap_mode: bwrap,
+        proc_host_writable: bwrap,
+        remount_ro_shallow: bwrap,
+        caller_terminal: bwrap,
+        caller_process_group: bwrap,
+        dies_of_signals: bwrap,
+        no_host_hint: bwrap,
+        landlock_domain_needs_pidns: bwrap,
+        userns_unlimited: bwrap,
+        shared_sync_fds: bwrap,
         ..Spec::default()
     };
     if bwrap {
         defaults.seccomp.profile = SeccompProfile::None;
+        // Every descriptor the caller left open reaches the command.
+        defaults.fds.keep_inherited = true;
     }
     defaults.origins.wanted = m.contains_id("explain");
 
@@ -1386,7 +1396,7 @@ fn apply_options(m: &ArgMatches, mut spec: Spec) -> Result<Spec, CliError> {
         .into_iter()
         .map(|(_, v)| parse_fd("--keep-fd", v[0]))
         .collect::<Result<_, _>>()?;
-    spec.fds.keep_inherited = spec.bwrap_mode || on("keep-fds");
+    spec.fds.keep_inherited |= on("keep-fds");
     let explicit_user = on("unshare-user");
     if spec.fds.userns_block.is_some() {
         if !explicit_user {
@@ -1584,6 +1594,30 @@ mod tests {
 
     fn p(args: &[&str]) -> Result<Spec, CliError> {
         parse(args.iter().map(OsString::from))
+    }
+
+    #[test]
+    fn the_bwrap_link_chooses_bubblewraps_defaults_as_spec_fields() {
+        let spec = |bwrap| {
+            let args = ["--ro-bind", "/", "/", "true"].map(OsString::from);
+            parse_as(bwrap, args, &crate::profile::Host).unwrap()
+        };
+        for bwrap in [false, true] {
+            let s = spec(bwrap);
+            let fields = [
+                s.proc_host_writable,
+                s.remount_ro_shallow,
+                s.caller_terminal,
+                s.caller_process_group,
+                s.dies_of_signals,
+                s.no_host_hint,
+                s.landlock_domain_needs_pidns,
+                s.userns_unlimited,
+                s.shared_sync_fds,
+                s.fds.keep_inherited,
+            ];
+            assert_eq!(fields, [bwrap; 10], "bwrap: {bwrap}");
+        }
     }
 
     fn err(args: &[&str]) -> String {

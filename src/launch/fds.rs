@@ -49,7 +49,7 @@ pub fn claim(spec: &crate::spec::Spec) -> Result<Claimed, SetupError> {
     let mut one = |opt: &'static str, fd: RawFd| -> Result<OwnedFd, SetupError> {
         if let Some((_, first, held)) = taken.iter().find(|(n, ..)| *n == fd) {
             let shared = ["--sync-fd", "--block-fd"];
-            if !(spec.bwrap_mode && (shared.contains(first) || shared.contains(&opt))) {
+            if !(spec.shared_sync_fds && (shared.contains(first) || shared.contains(&opt))) {
                 return Err(SetupError::new(
                     opt,
                     fd.to_string(),

@@ -50,7 +50,7 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
     }
     // sbox's mode: a terminal among 0-2 is replaced by one of the sandbox's own. (Checked
     // with three ioctls; nothing more when there is no terminal.)
-    let (master, terminal) = match spec.bwrap_mode {
+    let (master, terminal) = match spec.caller_terminal {
         false => tty::open()?.unzip(),
         true => (None, None),
     };
@@ -68,7 +68,7 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
         // Without a terminal among 0-2, a new session (costly: the kernel makes a scheduler
         // autogroup for it) is needed only if sbox has a controlling terminal.
         new_session: spec.new_session
-            || (!spec.bwrap_mode && terminal.is_none() && tty::caller_has_one()),
+            || (!spec.caller_terminal && terminal.is_none() && tty::caller_has_one()),
         terminal,
         // Compiled here, in the supervisor, so a bad policy fails before anything starts.
         filters: seccomp::build(spec)?,
@@ -567,11 +567,11 @@ fn supervise(
                     "sbox's parent died",
                 ));
             }
-            if spec.bwrap_mode && spec.die_with_parent {
+            if spec.dies_of_signals && spec.die_with_parent {
                 // bubblewrap dies of it, and the sandbox with it.
                 signals::die_of(s);
             }
-            if spec.bwrap_mode {
+            if spec.dies_of_signals {
                 // bubblewrap would die of it and orphan the sandbox: sbox passes it on, and
                 // ends with it once the sandbox has.
                 signaled.get_or_insert(s);
@@ -586,7 +586,7 @@ fn supervise(
 /// Whether the command leads a process group of its own, out of the caller's terminal's
 /// reach: always in sbox's mode; under the `bwrap` link with --new-session.
 fn own_group(spec: &Spec) -> bool {
-    !spec.bwrap_mode || spec.new_session
+    !spec.caller_process_group || spec.new_session
 }
 
 /// Pass a signal on to the whole sandbox: init sends it on to every process of the PID

@@ -135,7 +135,7 @@ pub fn open_sources(
                 // the host's /proc is bound instead, as bubblewrap does. It shows the caller's
                 // other processes, whose oom_score_adj, autogroup, clear_refs... the same uid
                 // may write: sbox binds it read-only (bubblewrap's writable bind as `bwrap`).
-                let ro = if spec.bwrap_mode {
+                let ro = if spec.proc_host_writable {
                     0
                 } else {
                     MOUNT_ATTR_RDONLY
@@ -505,7 +505,7 @@ pub fn build(spec: &Spec, sources: Vec<Source>) -> Result<OwnedFd, SetupError> {
         root: base.try_clone().map_err(|e| staging(e.to_string()))?,
         base,
         scratch: None,
-        bwrap_mode: spec.bwrap_mode,
+        remount_ro_shallow: spec.remount_ro_shallow,
         file_label: spec.file_label.clone(),
         strict: false,
         nested_userns: !spec.userns_disabled(),
@@ -536,7 +536,8 @@ struct Builder {
     /// attached (hidden) under the base while building and detached at the end: what was
     /// bound from it stays, nothing else of it is reachable. With its entry counter.
     scratch: Option<(OwnedFd, u32)>,
-    bwrap_mode: bool,
+    /// `--remount-ro` leaves the mounts below DEST as they are (Spec::remount_ro_shallow).
+    remount_ro_shallow: bool,
     file_label: Option<String>,
     /// The current operation comes from a profile: follow no symlink.
     strict: bool,
@@ -662,7 +663,7 @@ impl Builder {
             (FsOp::RemountRo { dst }, _) => {
                 let target = resolve(self.at(), dst, Create::No)?;
                 // bubblewrap leaves submounts alone; sbox makes them read-only too.
-                remount_ro(target.as_fd(), !self.bwrap_mode)
+                remount_ro(target.as_fd(), !self.remount_ro_shallow)
             }
             (FsOp::Chmod { mode, path }, _) => {
                 let target = resolve(self.at(), path, Create::No)?;
