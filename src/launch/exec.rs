@@ -170,7 +170,7 @@ fn prepare(spec: &Spec, plan: &Plan, keep: &[RawFd], report: BorrowedFd) -> Resu
         userns::assert_disabled()?;
     }
     // Landlock, then seccomp last: only execve follows.
-    if let Some(ll) = landlock::apply(spec)? {
+    if let Some(ll) = super::step(spec, "landlock", || landlock::apply(spec))? {
         if spec.verbose {
             super::say(&ll.to_string());
         }

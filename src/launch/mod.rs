@@ -391,10 +391,16 @@ fn setup(
         step(spec, "loopback up", net::loopback_up)?;
     }
     if let Some(name) = &spec.hostname {
-        nix::unistd::sethostname(name)
-            .map_err(|e| SetupError::errno("--hostname", name.as_str(), e))?;
+        step(spec, "hostname", || {
+            nix::unistd::sethostname(name)
+                .map_err(|e| SetupError::errno("--hostname", name.as_str(), e))
+        })?;
     }
-    let locks = fds::lock_files(&spec.lock_files)?;
+    let locks = if spec.lock_files.is_empty() {
+        Vec::new()
+    } else {
+        step(spec, "lock files", || fds::lock_files(&spec.lock_files))?
+    };
     if let Some(fd) = claimed.userns2.take() {
         userns::join("--userns2", fd, CloneFlags::CLONE_NEWUSER)?;
     }
@@ -402,7 +408,7 @@ fn setup(
         step(spec, "nested user namespace", || userns::nest(proc))?;
     }
     if spec.ns.userns.is_some() {
-        userns::switch_ids(spec.uid, spec.gid)?;
+        step(spec, "id switch", || userns::switch_ids(spec.uid, spec.gid))?;
         // A change of credentials clears the parent-death signal: arm it again.
         if let Some(alive) = &alive {
             die_with_parent(alive.as_fd())?;
