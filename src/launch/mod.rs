@@ -30,7 +30,7 @@ use exec::Host;
 use nix::fcntl::OFlag;
 use nix::sched::CloneFlags;
 use nix::sys::wait::{WaitPidFlag, waitpid};
-use nix::unistd::{ForkResult, Pid, fork, pipe2};
+use nix::unistd::{ForkResult, Pid, pipe2};
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
 
@@ -205,7 +205,7 @@ fn watch(
     // From now on not dumpable: a sandboxed process of the same uid can't open the
     // supervisor's /proc/<pid>/exe or memory. (Not before: the child's namespaces were just
     // read through /proc, and it inherits the flag at clone.)
-    set_dumpable(false);
+    sys::set_dumpable(false);
     let (mut code, reports, signaled) = supervise(spec, child, err_r, host)?;
     let mut usage = Vec::new();
     let peak = spec.fds.json_status.is_some();
@@ -252,12 +252,9 @@ struct Plan {
 
 /// `cwd_id`: also the identity of the working directory, to check it is the same inside.
 fn host_facts(passed_fds: Vec<RawFd>, cwd_id: bool) -> Host {
-    // SAFETY: umask(2) can only be read by setting it; it is set straight back.
-    let umask = unsafe {
-        let m = libc::umask(0);
-        libc::umask(m);
-        m
-    };
+    // umask(2) can only be read by setting it; it is set straight back.
+    let umask = sys::umask(0);
+    sys::umask(umask);
     Host {
         uid: nix::unistd::getuid().as_raw(),
         gid: nix::unistd::getgid().as_raw(),
@@ -291,8 +288,8 @@ fn child(
         Err(e) => e,
     };
     channel::send_error(err_w.as_fd(), &e);
-    // SAFETY: leave at once, without running the supervisor's exit handlers in this copy.
-    unsafe { libc::_exit(1) }
+    // Without running the supervisor's exit handlers in this copy.
+    sys::exit_now(1)
 }
 
 enum Role {
@@ -373,8 +370,7 @@ fn setup(
         userns::limit_nesting(if nest { 1 } else { 0 })?;
     }
     // Modes given on the command line are meant exactly.
-    // SAFETY: umask(2) only sets this process's mask.
-    unsafe { libc::umask(0) };
+    sys::umask(0);
     step(spec, "private mounts", mounts::make_private)?;
     let sources = step(spec, "open sources", || {
         mounts::open_sources(spec, &mut claimed.ops, host.console.as_deref())
@@ -424,14 +420,13 @@ fn setup(
     if !spec.ns.pid || spec.as_pid_1 {
         // No init to hold the locks: the command keeps them open across exec.
         for f in &locks {
-            clear_cloexec(f.as_raw_fd())?;
+            clear_cloexec(f)?;
             keep.push(f.as_raw_fd());
         }
         std::mem::forget(locks);
         return Ok(Role::Command { keep, host_proc });
     }
-    // SAFETY: this process is single-threaded.
-    match unsafe { fork() } {
+    match sys::fork() {
         Ok(ForkResult::Child) => Ok(Role::Command { keep, host_proc }),
         Ok(ForkResult::Parent { child }) => {
             // The command has the descriptors passed to it; init holds none of them.
@@ -442,7 +437,7 @@ fn setup(
             // denies it that from its domain: then init stays dumpable, so that the caller can
             // enter the sandbox through --info-fd's child-pid (nsenter, flatpak enter: the
             // /proc/PID/ns files need it; a change of ids cleared it). Otherwise nobody can.
-            set_dumpable(landlock::confines(spec));
+            sys::set_dumpable(landlock::confines(spec));
             caps::restrict_to(&[])?;
             caps::no_new_privs()?;
             Ok(Role::Init {
@@ -454,32 +449,17 @@ fn setup(
     }
 }
 
-fn clear_cloexec(fd: RawFd) -> Result<(), SetupError> {
-    // SAFETY: only borrowed for the fcntl call.
-    let b = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+fn clear_cloexec(f: &std::fs::File) -> Result<(), SetupError> {
     nix::fcntl::fcntl(
-        b,
+        f,
         nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
     )
     .map(drop)
-    .map_err(|e| SetupError::errno("--lock-file", fd.to_string(), e))
-}
-
-fn set_dumpable(on: bool) {
-    // SAFETY: plain prctl call.
-    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, on as libc::c_ulong, 0, 0, 0) };
+    .map_err(|e| SetupError::errno("--lock-file", f.as_raw_fd().to_string(), e))
 }
 
 fn pdeathsig(sig: libc::c_int) -> Result<(), SetupError> {
-    // SAFETY: plain prctl call.
-    if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, sig, 0, 0, 0) } < 0 {
-        return Err(SetupError::errno(
-            "--die-with-parent",
-            "",
-            nix::errno::Errno::last(),
-        ));
-    }
-    Ok(())
+    sys::set_pdeathsig(sig).map_err(|e| SetupError::errno("--die-with-parent", "", e))
 }
 
 /// The sandbox's first process dies with the supervisor.
@@ -488,9 +468,8 @@ fn die_with_parent(alive: BorrowedFd) -> Result<(), SetupError> {
     use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
     let mut fds = [PollFd::new(alive, PollFlags::POLLIN)];
     if poll(&mut fds, PollTimeout::ZERO).unwrap_or(0) > 0 {
-        // The supervisor is already gone.
-        // SAFETY: leave at once.
-        unsafe { libc::_exit(1) }
+        // The supervisor is already gone: leave at once.
+        sys::exit_now(1)
     }
     Ok(())
 }
@@ -502,8 +481,8 @@ fn die_with_caller(sig: libc::c_int) -> Result<Pid, SetupError> {
     let parent = nix::unistd::getppid();
     pdeathsig(sig)?;
     if nix::unistd::getppid() != parent {
-        // SAFETY: nothing has started yet; leave at once.
-        unsafe { libc::_exit(1) }
+        // Nothing has started yet: leave at once.
+        sys::exit_now(1)
     }
     Ok(parent)
 }
