@@ -390,7 +390,8 @@ fn dst_error(op: &FsOp, e: Errno, strict: bool) -> SetupError {
 }
 
 /// bubblewrap's phrase for a failed operation, where it has a fixed one.
-fn bwrap_phrase(root: BorrowedFd, op: &FsOp, e: Errno) -> String {
+/// `tree_dir`: the operation's source was opened as a directory.
+fn bwrap_phrase(root: BorrowedFd, op: &FsOp, e: Errno, tree_dir: bool) -> String {
     let dst = op.dst().display();
     let why = e.desc();
     // Errors of creating the destination, rather than of mounting on it.
@@ -443,9 +444,7 @@ fn bwrap_phrase(root: BorrowedFd, op: &FsOp, e: Errno) -> String {
         FsOp::Bind { src, .. } if creating && !src.is_dir() => {
             format!("Can't create file at {dst}: {why}")
         }
-        FsOp::BindFd { fd, .. }
-            if creating && !Path::new(&format!("/proc/self/fd/{fd}")).is_dir() =>
-        {
+        FsOp::BindFd { .. } if creating && !tree_dir => {
             format!("Can't create file at {dst}: {why}")
         }
         FsOp::Dir { .. }
@@ -512,6 +511,8 @@ pub fn build(spec: &Spec, sources: Vec<Source>) -> Result<OwnedFd, SetupError> {
     };
     for (i, (op, src)) in spec.ops.iter().zip(sources).enumerate() {
         b.strict = i < spec.profile_ops;
+        // (The caller's descriptor of a --bind-fd is closed by now: what it was, was noted.)
+        let tree_dir = matches!(src, Source::Tree { is_dir: true, .. });
         // -v: one line per operation; the name is only formatted when it is printed.
         let r = if spec.verbose {
             let name = format!("{} {}", op.option(), op.dst().display());
@@ -519,7 +520,9 @@ pub fn build(spec: &Spec, sources: Vec<Source>) -> Result<OwnedFd, SetupError> {
         } else {
             b.apply(op, src)
         };
-        r.map_err(|e| dst_error(op, e, b.strict).bwrap(bwrap_phrase(b.root.as_fd(), op, e)))?;
+        r.map_err(|e| {
+            dst_error(op, e, b.strict).bwrap(bwrap_phrase(b.root.as_fd(), op, e, tree_dir))
+        })?;
     }
     b.drop_scratch()
         .map_err(|e| staging(format!("scratch: {}", e.desc())))?;
