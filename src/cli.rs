@@ -597,11 +597,21 @@ pub fn parse_named(
         Matched::Print(text) => return Ok(Parsed::Print(text)),
     };
     let mut defaults = Spec {
-        bwrap_mode: bwrap,
+        proc_host_writable: bwrap,
+        remount_ro_shallow: bwrap,
+        caller_terminal: bwrap,
+        caller_process_group: bwrap,
+        dies_of_signals: bwrap,
+        no_host_hint: bwrap,
+        landlock_domain_needs_pidns: bwrap,
+        userns_unlimited: bwrap,
+        shared_sync_fds: bwrap,
         ..Spec::default()
     };
     if bwrap {
         defaults.seccomp.profile = SeccompProfile::None;
+        // Every descriptor the caller left open reaches the command.
+        defaults.fds.keep_inherited = true;
     }
     defaults.origins.wanted = m.contains_id("explain");
 
@@ -896,7 +906,7 @@ fn apply_options(m: &ArgMatches, mut spec: Spec) -> Result<Spec, CliError> {
         .into_iter()
         .map(|(_, v)| parse_fd("--keep-fd", v[0]))
         .collect::<Result<_, _>>()?;
-    spec.fds.keep_inherited = spec.bwrap_mode || on("keep-fds");
+    spec.fds.keep_inherited |= on("keep-fds");
     let explicit_user = on("unshare-user");
     // What the command line said, which the Spec does not keep (the rest: spec::validate).
     if spec.fds.userns_block.is_some() && !explicit_user {
@@ -1036,6 +1046,33 @@ mod tests {
 
     fn p(args: &[&str]) -> Result<Spec, CliError> {
         parse(args.iter().map(OsString::from)).map(|o| o.spec().expect("a sandbox"))
+    }
+
+    #[test]
+    fn the_bwrap_link_chooses_bubblewraps_defaults_as_spec_fields() {
+        let spec = |bwrap| {
+            let args = ["--ro-bind", "/", "/", "true"].map(OsString::from);
+            parse_as(bwrap, args, &crate::profile::Host)
+                .unwrap()
+                .spec()
+                .expect("a sandbox")
+        };
+        for bwrap in [false, true] {
+            let s = spec(bwrap);
+            let fields = [
+                s.proc_host_writable,
+                s.remount_ro_shallow,
+                s.caller_terminal,
+                s.caller_process_group,
+                s.dies_of_signals,
+                s.no_host_hint,
+                s.landlock_domain_needs_pidns,
+                s.userns_unlimited,
+                s.shared_sync_fds,
+                s.fds.keep_inherited,
+            ];
+            assert_eq!(fields, [bwrap; 10], "bwrap: {bwrap}");
+        }
     }
 
     fn err(args: &[&str]) -> String {

@@ -784,6 +784,46 @@ fn passing_inherited_descriptors_leaks_none_of_sboxs_own() {
     }
 }
 
+#[test]
+fn bind_fd_destination_errors_say_what_the_descriptor_was() {
+    // The phrase depends on whether the descriptor is a directory, known after sbox has
+    // consumed (closed) it: a directory must not read as a file.
+    let run = |prog: &std::path::Path| {
+        wrapper_ok(&format!(
+            "{PY_PRELUDE}for src, dst in (('/etc/hostname', '/newfile'), ('/etc', '/newdir')):\n\
+             \x20   fd = os.open(src, os.O_RDONLY)\n\
+             \x20   p = subprocess.run(['{prog}', '--ro-bind', '/', '/', '--bind-fd', str(fd), dst, 'true'], pass_fds=[fd], capture_output=True, text=True)\n\
+             \x20   print(p.returncode, p.stderr.strip())",
+            prog = prog.display()
+        ))
+    };
+    let ours = run(&bwrap_link());
+    assert_eq!(
+        ours,
+        "1 bwrap: Can't create file at /newfile: Read-only file system\n\
+         1 bwrap: Can't mkdir /newdir: Read-only file system\n"
+    );
+    if let Some(real) = real_bwrap("bind_fd_destination_errors_say_what_the_descriptor_was") {
+        assert_eq!(ours, run(&real));
+    }
+}
+
+#[test]
+fn sync_fd_may_share_its_descriptor_as_in_bubblewrap() {
+    // bubblewrap accepts --sync-fd and --info-fd naming the same pipe: the info record is
+    // written, and the pipe's end comes when the sandbox ends. (sbox itself refuses it:
+    // tests/diagnostics.rs.)
+    let out = wrapper_ok(&format!(
+        "{PY_PRELUDE}r, w = os.pipe()\n\
+         p = subprocess.Popen(['{link}', '--ro-bind', '/', '/', '--info-fd', str(w), '--sync-fd', str(w), 'true'], pass_fds=[w], stderr=subprocess.PIPE, text=True)\n\
+         os.close(w)\n\
+         info = json.loads(os.fdopen(r).read())\n\
+         print(p.wait(), 'child-pid' in info, p.stderr.read())",
+        link = bwrap_link().display()
+    ));
+    assert_eq!(out.trim(), "0 True", "{out}");
+}
+
 /// How a message must match: all of it, or its start (the rest is an errno's text or a path
 /// that bubblewrap words differently).
 #[derive(Clone, Copy, Debug)]

@@ -835,6 +835,30 @@ fn verbose_reports_each_setup_step() {
 }
 
 #[test]
+fn verbose_times_hostname_lock_files_and_landlock_as_every_step() {
+    let o = sbox(&[
+        "-v",
+        "--ro-bind",
+        "/",
+        "/",
+        "--unshare-uts",
+        "--hostname",
+        "h",
+        "--lock-file",
+        "/etc/hostname",
+        "true",
+    ]);
+    let err = stderr(&o);
+    assert!(o.status.success(), "{:?}: {err}", o.status);
+    for step in ["hostname", "lock files", "landlock"] {
+        let timed = err
+            .lines()
+            .any(|l| l.starts_with(&format!("sbox: {step}: ")) && l.ends_with(" ms"));
+        assert!(timed, "{step} untimed in {err}");
+    }
+}
+
+#[test]
 fn fixture_root_built_from_host_programs() {
     // A root like one prepared by hand for chroot: a few host programs and their shared
     // libraries, nothing else of the host.

@@ -223,6 +223,24 @@ const CASES: &[(&[&str], &str)] = &[
         &["--bind-data", "77", "/x", "true", "MARK"],
         "--bind-data: 77: not an open file descriptor",
     ),
+    // One descriptor named by two options: the first would consume or close it under the
+    // second.
+    (
+        &["--file", "0", "/a", "--file", "0", "/b", "true", "MARK"],
+        "--file: 0: descriptor 0 is already used by --file",
+    ),
+    (
+        &["--info-fd", "0", "--json-status-fd", "0", "true", "MARK"],
+        "--json-status-fd: 0: descriptor 0 is already used by --info-fd",
+    ),
+    (
+        &["--sync-fd", "0", "--info-fd", "0", "true", "MARK"],
+        "--info-fd: 0: descriptor 0 is already used by --sync-fd",
+    ),
+    (
+        &["--seccomp", "0", "--bind-data", "0", "/x", "true", "MARK"],
+        "--bind-data: 0: descriptor 0 is already used by --seccomp",
+    ),
     (
         &["--file", "abc", "/x", "true", "MARK"],
         "--file: 'abc': not a file descriptor number",

@@ -148,7 +148,7 @@ fn prepare(spec: &Spec, plan: &Plan, keep: &[RawFd], report: BorrowedFd) -> Resu
         // A new session has no controlling terminal: the caller's can't be read, driven
         // (tcsetpgrp) or fed (TIOCSTI) from inside.
         nix::unistd::setsid().map_err(|e| SetupError::errno("--new-session", "", e))?;
-    } else if !spec.bwrap_mode {
+    } else if !spec.caller_process_group {
         // No controlling terminal to take: a process group of its own is enough for the
         // signals sbox passes on to reach all of it.
         nix::unistd::setpgid(nix::unistd::Pid::from_raw(0), nix::unistd::Pid::from_raw(0))
@@ -170,7 +170,7 @@ fn prepare(spec: &Spec, plan: &Plan, keep: &[RawFd], report: BorrowedFd) -> Resu
         userns::assert_disabled()?;
     }
     // Landlock, then seccomp last: only execve follows.
-    if let Some(ll) = landlock::apply(spec)? {
+    if let Some(ll) = super::step(spec, "landlock", || landlock::apply(spec))? {
         if spec.verbose {
             super::say(&ll.to_string());
         }
@@ -223,7 +223,7 @@ fn set_exec_label(proc: &OwnedFd, label: &str) -> Result<(), SetupError> {
 /// option would expose it.
 pub fn host_hint(spec: &Spec, e: &mut SetupError) {
     let not_found = e.why.starts_with(NOT_FOUND) || e.why == NO_SUCH_FILE;
-    if spec.bwrap_mode || e.step != "exec" || !not_found {
+    if spec.no_host_hint || e.step != "exec" || !not_found {
         return;
     }
     let binds = spec.ops.iter().any(|o| {

@@ -4,15 +4,9 @@
 use crate::error::SetupError;
 use nix::errno::Errno;
 use nix::unistd::Pid;
+use std::fs::File;
 use std::io::{Read, Write};
-use std::mem::ManuallyDrop;
-use std::os::fd::{FromRawFd, RawFd};
-
-/// Borrow a raw descriptor as a File without taking ownership of it.
-fn file(fd: RawFd) -> ManuallyDrop<std::fs::File> {
-    // SAFETY: the File is never dropped, so the descriptor is not closed here.
-    ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(fd) })
-}
+use std::os::fd::{BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 pub fn close(fd: RawFd) {
     // SAFETY: the caller handed this descriptor to sbox; closing it is ours to do.
@@ -20,34 +14,55 @@ pub fn close(fd: RawFd) {
 }
 
 /// Whether `fd` is an open descriptor of this process.
-pub fn is_open(fd: RawFd) -> bool {
+fn is_open(fd: RawFd) -> bool {
     // SAFETY: F_GETFD only reads the descriptor's flags.
     unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
 }
 
-/// Every descriptor the command line names must be open: reading or closing one that isn't
-/// would report a confusing error late, or act on a descriptor opened meanwhile.
-pub fn check_open(spec: &crate::spec::Spec) -> Result<(), SetupError> {
+/// The caller's descriptors that options name, each owned once by the step that uses it:
+/// nothing closes a number twice or reads one that was closed and reused meanwhile.
+#[derive(Default)]
+pub struct Claimed {
+    pub info: Option<File>,
+    pub json_status: Option<File>,
+    pub sync: Option<OwnedFd>,
+    pub block: Option<OwnedFd>,
+    pub userns_block: Option<OwnedFd>,
+    pub userns: Option<OwnedFd>,
+    pub userns2: Option<OwnedFd>,
+    pub pidns: Option<OwnedFd>,
+    pub seccomp: Vec<OwnedFd>,
+    /// By index in `spec.ops`: the descriptor of a `--file`/`--bind-data`/`--bind-fd`... op.
+    pub ops: Vec<Option<OwnedFd>>,
+}
+
+/// Claim every descriptor the options name, before anything else: each must be open (reading
+/// or closing one that isn't would report a confusing error late, or act on a descriptor
+/// opened meanwhile), and one number serves one option (the first would consume or close it
+/// under the second). Under the `bwrap` link, as bubblewrap accepts it, `--sync-fd` and
+/// `--block-fd` may share their number with another option: that one gets a duplicate.
+/// `--keep-fd` is not claimed: sbox only passes it on.
+pub fn claim(spec: &crate::spec::Spec) -> Result<Claimed, SetupError> {
     use crate::spec::FsOp;
     let f = &spec.fds;
-    let named = [
-        ("--info-fd", f.info),
-        ("--json-status-fd", f.json_status),
-        ("--sync-fd", f.sync),
-        ("--block-fd", f.block),
-        ("--userns-block-fd", f.userns_block),
-        ("--userns", spec.ns.userns),
-        ("--userns2", spec.ns.userns2),
-        ("--pidns", spec.ns.pidns),
-    ];
-    let seccomp = f.seccomp.iter().map(|&fd| ("--seccomp", Some(fd)));
-    let keep = f.keep.iter().map(|&fd| ("--keep-fd", Some(fd)));
-    let ops = spec.ops.iter().filter_map(|op| match op {
-        FsOp::Data { fd, .. } | FsOp::BindFd { fd, .. } => Some((op.option(), Some(*fd))),
-        _ => None,
-    });
-    for (opt, fd) in named.into_iter().chain(seccomp).chain(keep).chain(ops) {
-        if let Some(fd) = fd.filter(|&fd| !is_open(fd)) {
+    let mut taken: Vec<(RawFd, &str, BorrowedFd<'static>)> = Vec::new();
+    let mut one = |opt: &'static str, fd: RawFd| -> Result<OwnedFd, SetupError> {
+        if let Some((_, first, held)) = taken.iter().find(|(n, ..)| *n == fd) {
+            let shared = ["--sync-fd", "--block-fd"];
+            if !(spec.shared_sync_fds && (shared.contains(first) || shared.contains(&opt))) {
+                return Err(SetupError::new(
+                    opt,
+                    fd.to_string(),
+                    format!(
+                        "descriptor {fd} is already used by {first} (give each option a descriptor of its own)"
+                    ),
+                ));
+            }
+            return held
+                .try_clone_to_owned()
+                .map_err(|e| SetupError::new(opt, fd.to_string(), e.to_string()));
+        }
+        if !is_open(fd) {
             return Err(SetupError::new(
                 opt,
                 fd.to_string(),
@@ -56,8 +71,47 @@ pub fn check_open(spec: &crate::spec::Spec) -> Result<(), SetupError> {
                 ),
             ));
         }
+        // SAFETY: the caller handed this open descriptor to sbox for this option, and no other
+        // option owns it (checked above).
+        let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+        // SAFETY: borrowed only to duplicate it for a sharing option, while `owned` lives.
+        taken.push((fd, opt, unsafe { BorrowedFd::borrow_raw(fd) }));
+        Ok(owned)
+    };
+    let mut opt = |name: &'static str, fd: Option<RawFd>| fd.map(|fd| one(name, fd)).transpose();
+    // --sync-fd first: it keeps its own number inside the sandbox.
+    let mut c = Claimed {
+        sync: opt("--sync-fd", f.sync)?,
+        block: opt("--block-fd", f.block)?,
+        info: opt("--info-fd", f.info)?.map(File::from),
+        json_status: opt("--json-status-fd", f.json_status)?.map(File::from),
+        userns_block: opt("--userns-block-fd", f.userns_block)?,
+        userns: opt("--userns", spec.ns.userns)?,
+        userns2: opt("--userns2", spec.ns.userns2)?,
+        pidns: opt("--pidns", spec.ns.pidns)?,
+        ..Claimed::default()
+    };
+    for &fd in &f.seccomp {
+        c.seccomp.push(one("--seccomp", fd)?);
     }
-    Ok(())
+    for op in &spec.ops {
+        c.ops.push(match op {
+            FsOp::Data { fd, .. } | FsOp::BindFd { fd, .. } => Some(one(op.option(), *fd)?),
+            _ => None,
+        });
+    }
+    for &fd in &f.keep {
+        if !is_open(fd) {
+            return Err(SetupError::new(
+                "--keep-fd",
+                fd.to_string(),
+                format!(
+                    "not an open file descriptor (open it for sbox, e.g. '{fd}<FILE' in the shell)"
+                ),
+            ));
+        }
+    }
+    Ok(c)
 }
 
 /// The caller's descriptors that the command gets beyond 0, 1 and 2: those named by
@@ -143,7 +197,11 @@ pub fn child_fields(child: Pid, flags: libc::c_int) -> Vec<(String, String)> {
 }
 
 /// Write one JSON object; `pretty` spreads it over lines as --info-fd does.
-pub fn write_json(fd: RawFd, fields: &[(String, String)], pretty: bool) -> Result<(), SetupError> {
+pub fn write_json(
+    mut out: &File,
+    fields: &[(String, String)],
+    pretty: bool,
+) -> Result<(), SetupError> {
     let body: Vec<String> = fields
         .iter()
         .map(|(k, v)| format!("\"{k}\": {v}"))
@@ -153,31 +211,38 @@ pub fn write_json(fd: RawFd, fields: &[(String, String)], pretty: bool) -> Resul
     } else {
         format!("{{ {} }}\n", body.join(", "))
     };
-    file(fd)
-        .write_all(text.as_bytes())
-        .map_err(|e| SetupError::new("status descriptor", fd.to_string(), e.to_string()))
+    out.write_all(text.as_bytes())
+        .map_err(|e| status_error(out, e))
+}
+
+fn status_error(out: &File, e: std::io::Error) -> SetupError {
+    use std::os::fd::AsRawFd;
+    SetupError::new(
+        "status descriptor",
+        out.as_raw_fd().to_string(),
+        e.to_string(),
+    )
 }
 
 /// Write `{ MEMBER }` as one record.
-pub fn write_raw_json(fd: RawFd, member: &str) -> Result<(), SetupError> {
-    file(fd)
-        .write_all(format!("{{ {member} }}\n").as_bytes())
-        .map_err(|e| SetupError::new("status descriptor", fd.to_string(), e.to_string()))
+pub fn write_raw_json(mut out: &File, member: &str) -> Result<(), SetupError> {
+    out.write_all(format!("{{ {member} }}\n").as_bytes())
+        .map_err(|e| status_error(out, e))
 }
 
 /// Wait until the descriptor has data (or is closed), then close it.
-pub fn block_on(opt: &str, fd: RawFd) -> Result<(), SetupError> {
+/// `n`: its number as the caller named it.
+pub fn block_on(opt: &str, n: RawFd, fd: OwnedFd) -> Result<(), SetupError> {
+    use std::os::fd::AsFd;
     let mut b = [0u8; 1];
     let r = loop {
-        // SAFETY: borrowed only for this read.
-        match nix::unistd::read(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }, &mut b) {
+        match nix::unistd::read(fd.as_fd(), &mut b) {
             Err(Errno::EINTR) => continue,
             r => break r,
         }
     };
-    close(fd);
     r.map(drop)
-        .map_err(|e| SetupError::errno(opt, fd.to_string(), e))
+        .map_err(|e| SetupError::errno(opt, n.to_string(), e))
 }
 
 /// `--lock-file`: open each path and take a shared lock on it; the locks last as long as the
@@ -205,13 +270,13 @@ pub fn lock_files(paths: &[std::path::PathBuf]) -> Result<Vec<std::fs::File>, Se
 }
 
 /// A compiled BPF program (an array of `struct sock_filter`) read from a descriptor.
-pub fn read_bpf(fd: RawFd) -> Result<seccompiler::BpfProgram, SetupError> {
-    let err = |why: String| SetupError::new("--seccomp", fd.to_string(), why);
+/// `n`: its number as the caller named it.
+pub fn read_bpf(n: RawFd, fd: OwnedFd) -> Result<seccompiler::BpfProgram, SetupError> {
+    let err = |why: String| SetupError::new("--seccomp", n.to_string(), why);
     let mut data = Vec::new();
-    file(fd)
+    File::from(fd)
         .read_to_end(&mut data)
         .map_err(|e| err(e.to_string()))?;
-    close(fd);
     let size = std::mem::size_of::<seccompiler::sock_filter>();
     if data.is_empty() || data.len() % size != 0 || data.len() / size > 4096 {
         return Err(err(format!(

@@ -181,7 +181,7 @@ enum Default {
 
 /// Always in sbox's mode; as `bwrap`, only with a PID namespace (to keep init enterable).
 fn default_domain(spec: &Spec) -> Option<Default> {
-    match (spec.bwrap_mode, spec.ns.pid) {
+    match (spec.landlock_domain_needs_pidns, spec.ns.pid) {
         (_, true) => Some(Default::ScopeSockets),
         (false, false) => Some(Default::ScopeSignals),
         (true, false) => None,

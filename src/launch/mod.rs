@@ -30,14 +30,15 @@ use exec::Host;
 use nix::fcntl::OFlag;
 use nix::sched::CloneFlags;
 use nix::sys::wait::{WaitPidFlag, waitpid};
-use nix::unistd::{ForkResult, Pid, fork, pipe2};
+use nix::unistd::{ForkResult, Pid, pipe2};
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
 
 /// Start the sandbox and wait for it; returns the exit status sbox should exit with.
 pub fn run(spec: &Spec) -> Result<i32, SetupError> {
     caps::refuse_privileged_binary()?;
-    fds::check_open(spec)?;
+    // Every descriptor an option names, owned from here on by the step that uses it.
+    let mut claimed = fds::claim(spec)?;
     if spec.exec_label.is_some() || spec.file_label.is_some() {
         exec::check_selinux()?;
     }
@@ -49,7 +50,7 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
     }
     // sbox's mode: a terminal among 0-2 is replaced by one of the sandbox's own. (Checked
     // with three ioctls; nothing more when there is no terminal.)
-    let (master, terminal) = match spec.bwrap_mode {
+    let (master, terminal) = match spec.caller_terminal {
         false => tty::open()?.unzip(),
         true => (None, None),
     };
@@ -67,15 +68,13 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
         // Without a terminal among 0-2, a new session (costly: the kernel makes a scheduler
         // autogroup for it) is needed only if sbox has a controlling terminal.
         new_session: spec.new_session
-            || (!spec.bwrap_mode && terminal.is_none() && tty::caller_has_one()),
+            || (!spec.caller_terminal && terminal.is_none() && tty::caller_has_one()),
         terminal,
         // Compiled here, in the supervisor, so a bad policy fails before anything starts.
         filters: seccomp::build(spec)?,
-        bpf: spec
-            .fds
-            .seccomp
-            .iter()
-            .map(|&fd| fds::read_bpf(fd))
+        bpf: (spec.fds.seccomp.iter())
+            .zip(std::mem::take(&mut claimed.seccomp))
+            .map(|(&n, fd)| fds::read_bpf(n, fd))
             .collect::<Result<_, _>>()?,
         // Limits last, once everything else checked out: the cgroup exists before clone, so
         // the sandbox starts in its unlimited supervisor leaf; only the command joins the
@@ -106,10 +105,10 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
     };
     signals::block()?;
     // Namespaces to join are joined by the supervisor: the child is then created inside them.
-    if let Some(fd) = spec.ns.userns {
+    if let Some(fd) = claimed.userns.take() {
         userns::join("--userns", fd, CloneFlags::CLONE_NEWUSER)?;
     }
-    if let Some(fd) = spec.ns.pidns {
+    if let Some(fd) = claimed.pidns.take() {
         userns::join("--pidns", fd, CloneFlags::CLONE_NEWPID)?;
     }
 
@@ -136,14 +135,13 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
     if pid == 0 {
         drop(err_r);
         // The status descriptors belong to the supervisor; the sandbox never sees them.
-        for fd in [spec.fds.info, spec.fds.json_status].into_iter().flatten() {
-            fds::close(fd);
-        }
+        claimed.info = None;
+        claimed.json_status = None;
         let alive_r = alive.map(|(r, w)| {
             drop(w);
             r
         });
-        child(spec, plan, err_w, alive_r)
+        child(spec, plan, claimed, err_w, alive_r)
     }
     drop(err_w);
     // The sandbox has its copies of the descriptors passed to the command: holding them here
@@ -161,11 +159,20 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
         ));
     }
     // Only the sandbox holds --sync-fd: its end closes the descriptor for whoever waits on it.
-    if let Some(fd) = spec.fds.sync {
-        fds::close(fd);
-    }
+    claimed.sync = None;
+    // Nor does the supervisor need what the sandbox consumes.
+    let status = (claimed.info.take(), claimed.json_status.take());
+    drop(claimed);
     let child = Pid::from_raw(pid);
-    let result = watch(spec, &mut plan, child, flags, err_r, (master, caller));
+    let result = watch(
+        spec,
+        &mut plan,
+        child,
+        flags,
+        err_r,
+        (master, caller),
+        status,
+    );
     if result.is_err() {
         // Nothing is left running when sbox fails.
         let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
@@ -184,21 +191,21 @@ fn watch(
     flags: libc::c_int,
     err_r: OwnedFd,
     host: (Option<tty::Master>, Option<Pid>),
+    (info, json_status): (Option<std::fs::File>, Option<std::fs::File>),
 ) -> Result<i32, SetupError> {
-    if spec.fds.info.is_some() || spec.fds.json_status.is_some() {
+    if info.is_some() || json_status.is_some() {
         let start = fds::child_fields(child, flags);
-        if let Some(fd) = spec.fds.info {
-            fds::write_json(fd, &start, true)?;
-            fds::close(fd);
+        if let Some(f) = info {
+            fds::write_json(&f, &start, true)?;
         }
-        if let Some(fd) = spec.fds.json_status {
-            fds::write_json(fd, &start, false)?;
+        if let Some(f) = &json_status {
+            fds::write_json(f, &start, false)?;
         }
     }
     // From now on not dumpable: a sandboxed process of the same uid can't open the
     // supervisor's /proc/<pid>/exe or memory. (Not before: the child's namespaces were just
     // read through /proc, and it inherits the flag at clone.)
-    set_dumpable(false);
+    sys::set_dumpable(false);
     let (mut code, reports, signaled) = supervise(spec, child, err_r, host)?;
     let mut usage = Vec::new();
     let peak = spec.fds.json_status.is_some();
@@ -212,7 +219,7 @@ fn watch(
             usage.push(("memory-peak".to_string(), peak.to_string()));
         }
     }
-    if let Some(fd) = spec.fds.json_status {
+    if let Some(fd) = &json_status {
         let mut exit = vec![("exit-code".to_string(), code.to_string())];
         exit.extend(usage);
         // What was enforced inside, as one more record (readers skip what they don't know).
@@ -245,12 +252,9 @@ struct Plan {
 
 /// `cwd_id`: also the identity of the working directory, to check it is the same inside.
 fn host_facts(passed_fds: Vec<RawFd>, cwd_id: bool) -> Host {
-    // SAFETY: umask(2) can only be read by setting it; it is set straight back.
-    let umask = unsafe {
-        let m = libc::umask(0);
-        libc::umask(m);
-        m
-    };
+    // umask(2) can only be read by setting it; it is set straight back.
+    let umask = sys::umask(0);
+    sys::umask(umask);
     Host {
         uid: nix::unistd::getuid().as_raw(),
         gid: nix::unistd::getgid().as_raw(),
@@ -263,8 +267,14 @@ fn host_facts(passed_fds: Vec<RawFd>, cwd_id: bool) -> Host {
 }
 
 /// The child, in its new namespaces. Never returns.
-fn child(spec: &Spec, mut plan: Plan, err_w: OwnedFd, alive: Option<OwnedFd>) -> ! {
-    let e = match setup(spec, &plan.host, alive) {
+fn child(
+    spec: &Spec,
+    mut plan: Plan,
+    claimed: fds::Claimed,
+    err_w: OwnedFd,
+    alive: Option<OwnedFd>,
+) -> ! {
+    let e = match setup(spec, &plan.host, claimed, alive) {
         Ok(Role::Command { keep, host_proc }) => {
             exec::exec(spec, &plan, &keep, host_proc, err_w.as_fd())
         }
@@ -278,8 +288,8 @@ fn child(spec: &Spec, mut plan: Plan, err_w: OwnedFd, alive: Option<OwnedFd>) ->
         Err(e) => e,
     };
     channel::send_error(err_w.as_fd(), &e);
-    // SAFETY: leave at once, without running the supervisor's exit handlers in this copy.
-    unsafe { libc::_exit(1) }
+    // Without running the supervisor's exit handlers in this copy.
+    sys::exit_now(1)
 }
 
 enum Role {
@@ -321,21 +331,26 @@ fn step<T>(spec: &Spec, name: &str, f: impl FnOnce() -> T) -> T {
 }
 
 /// Build the sandbox, in order. Returns which process this is once the root is entered.
-fn setup(spec: &Spec, host: &Host, alive: Option<OwnedFd>) -> Result<Role, SetupError> {
+fn setup(
+    spec: &Spec,
+    host: &Host,
+    mut claimed: fds::Claimed,
+    alive: Option<OwnedFd>,
+) -> Result<Role, SetupError> {
     if let Some(alive) = &alive {
         die_with_parent(alive.as_fd())?;
     }
-    if let Some(fd) = spec.fds.userns_block {
+    if let (Some(n), Some(fd)) = (spec.fds.userns_block, claimed.userns_block.take()) {
         // Someone else writes the id maps, then lets us go on.
-        fds::block_on("--userns-block-fd", fd)?;
+        fds::block_on("--userns-block-fd", n, fd)?;
     } else if spec.ns.userns.is_none() {
         let inner = (spec.uid.unwrap_or(host.uid), spec.gid.unwrap_or(host.gid));
         step(spec, "uid/gid maps", || {
             userns::write_maps(inner, (host.uid, host.gid))
         })?;
     }
-    if let Some(fd) = spec.fds.block {
-        fds::block_on("--block-fd", fd)?;
+    if let (Some(n), Some(fd)) = (spec.fds.block, claimed.block.take()) {
+        fds::block_on("--block-fd", n, fd)?;
     }
     // The host's /proc, kept past pivot_root for the nested user namespace's maps and the
     // SELinux exec label ("self" and "thread-self" resolve at each use).
@@ -355,11 +370,10 @@ fn setup(spec: &Spec, host: &Host, alive: Option<OwnedFd>) -> Result<Role, Setup
         userns::limit_nesting(if nest { 1 } else { 0 })?;
     }
     // Modes given on the command line are meant exactly.
-    // SAFETY: umask(2) only sets this process's mask.
-    unsafe { libc::umask(0) };
+    sys::umask(0);
     step(spec, "private mounts", mounts::make_private)?;
     let sources = step(spec, "open sources", || {
-        mounts::open_sources(spec, host.console.as_deref())
+        mounts::open_sources(spec, &mut claimed.ops, host.console.as_deref())
     })?;
     let root = step(spec, "build root", || mounts::build(spec, sources))?;
     if spec.limits.any() {
@@ -373,36 +387,46 @@ fn setup(spec: &Spec, host: &Host, alive: Option<OwnedFd>) -> Result<Role, Setup
         step(spec, "loopback up", net::loopback_up)?;
     }
     if let Some(name) = &spec.hostname {
-        nix::unistd::sethostname(name)
-            .map_err(|e| SetupError::errno("--hostname", name.as_str(), e))?;
+        step(spec, "hostname", || {
+            nix::unistd::sethostname(name)
+                .map_err(|e| SetupError::errno("--hostname", name.as_str(), e))
+        })?;
     }
-    let locks = fds::lock_files(&spec.lock_files)?;
-    if let Some(fd) = spec.ns.userns2 {
+    let locks = if spec.lock_files.is_empty() {
+        Vec::new()
+    } else {
+        step(spec, "lock files", || fds::lock_files(&spec.lock_files))?
+    };
+    if let Some(fd) = claimed.userns2.take() {
         userns::join("--userns2", fd, CloneFlags::CLONE_NEWUSER)?;
     }
     if let (true, Some(proc)) = (nest, &host_proc) {
         step(spec, "nested user namespace", || userns::nest(proc))?;
     }
     if spec.ns.userns.is_some() {
-        userns::switch_ids(spec.uid, spec.gid)?;
+        step(spec, "id switch", || userns::switch_ids(spec.uid, spec.gid))?;
         // A change of credentials clears the parent-death signal: arm it again.
         if let Some(alive) = &alive {
             die_with_parent(alive.as_fd())?;
         }
     }
     drop(alive);
-    let mut keep: Vec<RawFd> = spec.fds.sync.into_iter().collect();
+    // --sync-fd stays open, at its number, until the sandbox ends.
+    let mut keep: Vec<RawFd> = claimed
+        .sync
+        .map(IntoRawFd::into_raw_fd)
+        .into_iter()
+        .collect();
     if !spec.ns.pid || spec.as_pid_1 {
         // No init to hold the locks: the command keeps them open across exec.
         for f in &locks {
-            clear_cloexec(f.as_raw_fd())?;
+            clear_cloexec(f)?;
             keep.push(f.as_raw_fd());
         }
         std::mem::forget(locks);
         return Ok(Role::Command { keep, host_proc });
     }
-    // SAFETY: this process is single-threaded.
-    match unsafe { fork() } {
+    match sys::fork() {
         Ok(ForkResult::Child) => Ok(Role::Command { keep, host_proc }),
         Ok(ForkResult::Parent { child }) => {
             // The command has the descriptors passed to it; init holds none of them.
@@ -413,7 +437,7 @@ fn setup(spec: &Spec, host: &Host, alive: Option<OwnedFd>) -> Result<Role, Setup
             // denies it that from its domain: then init stays dumpable, so that the caller can
             // enter the sandbox through --info-fd's child-pid (nsenter, flatpak enter: the
             // /proc/PID/ns files need it; a change of ids cleared it). Otherwise nobody can.
-            set_dumpable(landlock::confines(spec));
+            sys::set_dumpable(landlock::confines(spec));
             caps::restrict_to(&[])?;
             caps::no_new_privs()?;
             Ok(Role::Init {
@@ -425,32 +449,17 @@ fn setup(spec: &Spec, host: &Host, alive: Option<OwnedFd>) -> Result<Role, Setup
     }
 }
 
-fn clear_cloexec(fd: RawFd) -> Result<(), SetupError> {
-    // SAFETY: only borrowed for the fcntl call.
-    let b = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+fn clear_cloexec(f: &std::fs::File) -> Result<(), SetupError> {
     nix::fcntl::fcntl(
-        b,
+        f,
         nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
     )
     .map(drop)
-    .map_err(|e| SetupError::errno("--lock-file", fd.to_string(), e))
-}
-
-fn set_dumpable(on: bool) {
-    // SAFETY: plain prctl call.
-    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, on as libc::c_ulong, 0, 0, 0) };
+    .map_err(|e| SetupError::errno("--lock-file", f.as_raw_fd().to_string(), e))
 }
 
 fn pdeathsig(sig: libc::c_int) -> Result<(), SetupError> {
-    // SAFETY: plain prctl call.
-    if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, sig, 0, 0, 0) } < 0 {
-        return Err(SetupError::errno(
-            "--die-with-parent",
-            "",
-            nix::errno::Errno::last(),
-        ));
-    }
-    Ok(())
+    sys::set_pdeathsig(sig).map_err(|e| SetupError::errno("--die-with-parent", "", e))
 }
 
 /// The sandbox's first process dies with the supervisor.
@@ -459,9 +468,8 @@ fn die_with_parent(alive: BorrowedFd) -> Result<(), SetupError> {
     use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
     let mut fds = [PollFd::new(alive, PollFlags::POLLIN)];
     if poll(&mut fds, PollTimeout::ZERO).unwrap_or(0) > 0 {
-        // The supervisor is already gone.
-        // SAFETY: leave at once.
-        unsafe { libc::_exit(1) }
+        // The supervisor is already gone: leave at once.
+        sys::exit_now(1)
     }
     Ok(())
 }
@@ -473,8 +481,8 @@ fn die_with_caller(sig: libc::c_int) -> Result<Pid, SetupError> {
     let parent = nix::unistd::getppid();
     pdeathsig(sig)?;
     if nix::unistd::getppid() != parent {
-        // SAFETY: nothing has started yet; leave at once.
-        unsafe { libc::_exit(1) }
+        // Nothing has started yet: leave at once.
+        sys::exit_now(1)
     }
     Ok(parent)
 }
@@ -544,11 +552,11 @@ fn supervise(
                     "sbox's parent died",
                 ));
             }
-            if spec.bwrap_mode && spec.die_with_parent {
+            if spec.dies_of_signals && spec.die_with_parent {
                 // bubblewrap dies of it, and the sandbox with it.
                 signals::die_of(s);
             }
-            if spec.bwrap_mode {
+            if spec.dies_of_signals {
                 // bubblewrap would die of it and orphan the sandbox: sbox passes it on, and
                 // ends with it once the sandbox has.
                 signaled.get_or_insert(s);
@@ -563,7 +571,7 @@ fn supervise(
 /// Whether the command leads a process group of its own, out of the caller's terminal's
 /// reach: always in sbox's mode; under the `bwrap` link with --new-session.
 fn own_group(spec: &Spec) -> bool {
-    !spec.bwrap_mode || spec.new_session
+    !spec.caller_process_group || spec.new_session
 }
 
 /// Pass a signal on to the whole sandbox: init sends it on to every process of the PID

@@ -9,7 +9,7 @@ use nix::errno::Errno;
 use nix::fcntl::{OFlag, openat};
 use nix::sys::stat::{Mode, fstat, mkdirat};
 use std::ffi::CString;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
 /// What an operation needs from the host, opened before the new root exists.
@@ -21,6 +21,8 @@ pub enum Source {
         fd: OwnedFd,
         is_dir: bool,
     },
+    /// The caller's descriptor whose contents fill a `--file`, `--bind-data`...
+    Data(OwnedFd),
     /// Device nodes for `--dev`.
     Dev(Vec<(&'static str, OwnedFd)>),
     /// Overlay layers, opened as directories: lower (topmost first), then upper and work.
@@ -74,7 +76,12 @@ fn is_dir(fd: BorrowedFd) -> bool {
 
 /// Open every host path the operations use, in the host's view (relative paths from the
 /// current directory).
-pub fn open_sources(spec: &Spec, console: Option<&Path>) -> Result<Vec<Source>, SetupError> {
+/// `fds`: the descriptors of `--file`, `--bind-fd`... by operation (fds::Claimed::ops).
+pub fn open_sources(
+    spec: &Spec,
+    fds: &mut [Option<OwnedFd>],
+    console: Option<&Path>,
+) -> Result<Vec<Source>, SetupError> {
     let mut out = Vec::with_capacity(spec.ops.len());
     for (i, op) in spec.ops.iter().enumerate() {
         let strict = i < spec.profile_ops;
@@ -128,7 +135,7 @@ pub fn open_sources(spec: &Spec, console: Option<&Path>) -> Result<Vec<Source>, 
                 // the host's /proc is bound instead, as bubblewrap does. It shows the caller's
                 // other processes, whose oom_score_adj, autogroup, clear_refs... the same uid
                 // may write: sbox binds it read-only (bubblewrap's writable bind as `bwrap`).
-                let ro = if spec.bwrap_mode {
+                let ro = if spec.proc_host_writable {
                     0
                 } else {
                     MOUNT_ATTR_RDONLY
@@ -155,12 +162,14 @@ pub fn open_sources(spec: &Spec, console: Option<&Path>) -> Result<Vec<Source>, 
                 }
                 Source::Dev(nodes)
             }
-            FsOp::BindFd { fd, ro, .. } => {
+            FsOp::BindFd { fd: n, ro, .. } => {
                 let ro = if *ro { MOUNT_ATTR_RDONLY } else { 0 };
-                let (fd, is_dir) = bind_fd(*fd, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | ro)
-                    .map_err(|why| SetupError::new(op.option(), fd.to_string(), why))?;
+                let fd = fds[i].take().expect("claimed");
+                let (fd, is_dir) = bind_fd(fd, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | ro)
+                    .map_err(|why| SetupError::new(op.option(), n.to_string(), why))?;
                 Source::Tree { fd, is_dir }
             }
+            FsOp::Data { .. } => Source::Data(fds[i].take().expect("claimed")),
             FsOp::Overlay { lower, upper, .. } => {
                 let dir = |p: &PathBuf| {
                     open_dir(p, strict).map_err(|e| {
@@ -212,8 +221,8 @@ fn open_dir(p: &Path, strict: bool) -> Result<OwnedFd, Errno> {
 /// The host object an inherited descriptor refers to, as a mount tree of this namespace. The
 /// descriptor belongs to the host's mount namespace, whose mounts can't be cloned from here;
 /// its path can, and the inode is checked to be the same one.
-fn bind_fd(fd: i32, set: u64) -> Result<(OwnedFd, bool), String> {
-    let link = format!("/proc/self/fd/{fd}");
+fn bind_fd(fd: OwnedFd, set: u64) -> Result<(OwnedFd, bool), String> {
+    let link = format!("/proc/self/fd/{}", fd.as_raw_fd());
     let path = std::fs::read_link(&link).map_err(|e| format!("not an open descriptor: {e}"))?;
     let want = nix::sys::stat::stat(link.as_str()).map_err(|e| e.desc().to_string())?;
     let tree = tree(&path, true, set).map_err(|e| format!("{}: {}", path.display(), e.desc()))?;
@@ -224,8 +233,7 @@ fn bind_fd(fd: i32, set: u64) -> Result<(OwnedFd, bool), String> {
             path.display()
         ));
     }
-    // SAFETY: the descriptor was handed to us for this one use.
-    unsafe { libc::close(fd) };
+    drop(fd);
     let dir = is_dir(tree.as_fd());
     Ok((tree, dir))
 }
@@ -382,7 +390,8 @@ fn dst_error(op: &FsOp, e: Errno, strict: bool) -> SetupError {
 }
 
 /// bubblewrap's phrase for a failed operation, where it has a fixed one.
-fn bwrap_phrase(root: BorrowedFd, op: &FsOp, e: Errno) -> String {
+/// `tree_dir`: the operation's source was opened as a directory.
+fn bwrap_phrase(root: BorrowedFd, op: &FsOp, e: Errno, tree_dir: bool) -> String {
     let dst = op.dst().display();
     let why = e.desc();
     // Errors of creating the destination, rather than of mounting on it.
@@ -435,9 +444,7 @@ fn bwrap_phrase(root: BorrowedFd, op: &FsOp, e: Errno) -> String {
         FsOp::Bind { src, .. } if creating && !src.is_dir() => {
             format!("Can't create file at {dst}: {why}")
         }
-        FsOp::BindFd { fd, .. }
-            if creating && !Path::new(&format!("/proc/self/fd/{fd}")).is_dir() =>
-        {
+        FsOp::BindFd { .. } if creating && !tree_dir => {
             format!("Can't create file at {dst}: {why}")
         }
         FsOp::Dir { .. }
@@ -497,13 +504,15 @@ pub fn build(spec: &Spec, sources: Vec<Source>) -> Result<OwnedFd, SetupError> {
         root: base.try_clone().map_err(|e| staging(e.to_string()))?,
         base,
         scratch: None,
-        bwrap_mode: spec.bwrap_mode,
+        remount_ro_shallow: spec.remount_ro_shallow,
         file_label: spec.file_label.clone(),
         strict: false,
         nested_userns: !spec.userns_disabled(),
     };
     for (i, (op, src)) in spec.ops.iter().zip(sources).enumerate() {
         b.strict = i < spec.profile_ops;
+        // (The caller's descriptor of a --bind-fd is closed by now: what it was, was noted.)
+        let tree_dir = matches!(src, Source::Tree { is_dir: true, .. });
         // -v: one line per operation; the name is only formatted when it is printed.
         let r = if spec.verbose {
             let name = format!("{} {}", op.option(), op.dst().display());
@@ -511,7 +520,9 @@ pub fn build(spec: &Spec, sources: Vec<Source>) -> Result<OwnedFd, SetupError> {
         } else {
             b.apply(op, src)
         };
-        r.map_err(|e| dst_error(op, e, b.strict).bwrap(bwrap_phrase(b.root.as_fd(), op, e)))?;
+        r.map_err(|e| {
+            dst_error(op, e, b.strict).bwrap(bwrap_phrase(b.root.as_fd(), op, e, tree_dir))
+        })?;
     }
     b.drop_scratch()
         .map_err(|e| staging(format!("scratch: {}", e.desc())))?;
@@ -528,7 +539,8 @@ struct Builder {
     /// attached (hidden) under the base while building and detached at the end: what was
     /// bound from it stays, nothing else of it is reachable. With its entry counter.
     scratch: Option<(OwnedFd, u32)>,
-    bwrap_mode: bool,
+    /// `--remount-ro` leaves the mounts below DEST as they are (Spec::remount_ro_shallow).
+    remount_ro_shallow: bool,
     file_label: Option<String>,
     /// The current operation comes from a profile: follow no symlink.
     strict: bool,
@@ -654,7 +666,7 @@ impl Builder {
             (FsOp::RemountRo { dst }, _) => {
                 let target = resolve(self.at(), dst, Create::No)?;
                 // bubblewrap leaves submounts alone; sbox makes them read-only too.
-                remount_ro(target.as_fd(), !self.bwrap_mode)
+                remount_ro(target.as_fd(), !self.remount_ro_shallow)
             }
             (FsOp::Chmod { mode, path }, _) => {
                 let target = resolve(self.at(), path, Create::No)?;
@@ -668,16 +680,13 @@ impl Builder {
             }
             (
                 FsOp::Data {
-                    fd,
-                    dst,
-                    perms,
-                    how,
+                    dst, perms, how, ..
                 },
-                _,
+                Source::Data(fd),
             ) => {
                 // bubblewrap's defaults: a plain file is 0666, a private bound one 0600.
                 let default = if *how == DataKind::File { 0o666 } else { 0o600 };
-                self.data(*fd, dst, perms.unwrap_or(default), *how)
+                self.data(fd, dst, perms.unwrap_or(default), *how)
             }
             (FsOp::Overlay { upper, dst, .. }, Source::Layers { lower, upper: dirs }) => {
                 self.overlay(dst, upper, &lower, dirs.as_ref())
@@ -688,9 +697,8 @@ impl Builder {
     }
 
     /// `--file`, `--bind-data`, `--ro-bind-data`: copy a descriptor's contents into a file.
-    fn data(&mut self, fd: i32, dst: &Path, perms: u32, how: DataKind) -> Result<(), Errno> {
-        // SAFETY: the descriptor was handed to us to be read once; it is closed after.
-        let mut input = unsafe { std::fs::File::from_raw_fd(fd) };
+    fn data(&mut self, fd: OwnedFd, dst: &Path, perms: u32, how: DataKind) -> Result<(), Errno> {
+        let mut input = std::fs::File::from(fd);
         let create =
             OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW;
         let mode = Mode::from_bits_truncate(perms);

@@ -1,7 +1,8 @@
 //! Thin wrappers over the system calls that libc and nix don't wrap yet: the new mount API
 //! (open_tree, move_mount, fsopen/fsconfig/fsmount, mount_setattr), openat2 and pivot_root.
 //! The new mount API works on file descriptors, so no path is ever resolved twice and no
-//! mount needs /proc/self/mountinfo to be read back.
+//! mount needs /proc/self/mountinfo to be read back. Also the other raw calls of the launch
+//! sequence (umask, _exit, fork, prctl), so that launch/mod.rs holds only its phases.
 
 use nix::errno::Errno;
 use std::ffi::{CStr, CString};
@@ -299,6 +300,40 @@ pub fn cloexec_from(first: u32, keep: &[RawFd]) -> Result<(), Errno> {
             })?;
         }
         lo = k.saturating_add(1);
+    }
+    Ok(())
+}
+
+/// Set the file mode creation mask; returns the previous one.
+pub fn umask(mask: libc::mode_t) -> libc::mode_t {
+    // SAFETY: umask(2) only sets this process's mask.
+    unsafe { libc::umask(mask) }
+}
+
+/// End this process at once, without exit handlers (a forked copy must not run the
+/// supervisor's).
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit(2) ends the process; nothing runs after it.
+    unsafe { libc::_exit(code) }
+}
+
+/// fork(2), in a process known to be single-threaded (the sandbox's first process).
+pub fn fork() -> Result<nix::unistd::ForkResult, Errno> {
+    // SAFETY: the callers run single-threaded, so the child can go on running Rust code.
+    unsafe { nix::unistd::fork() }
+}
+
+/// PR_SET_DUMPABLE.
+pub fn set_dumpable(on: bool) {
+    // SAFETY: plain prctl call on this process.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, on as libc::c_ulong, 0, 0, 0) };
+}
+
+/// PR_SET_PDEATHSIG: `sig` when the parent dies.
+pub fn set_pdeathsig(sig: libc::c_int) -> Result<(), Errno> {
+    // SAFETY: plain prctl call on this process.
+    if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, sig, 0, 0, 0) } < 0 {
+        return Err(Errno::last());
     }
     Ok(())
 }

@@ -97,12 +97,10 @@ pub fn write_maps(inner: (u32, u32), outer: (u32, u32)) -> Result<(), SetupError
 /// Join an existing namespace (`--userns`, `--userns2`, `--pidns`).
 pub fn join(
     opt: &str,
-    fd: std::os::fd::RawFd,
+    fd: std::os::fd::OwnedFd,
     kind: nix::sched::CloneFlags,
 ) -> Result<(), SetupError> {
-    // SAFETY: the descriptor was handed to us for this; it is only borrowed here.
-    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-    nix::sched::setns(fd, kind).map_err(|e| {
+    nix::sched::setns(&fd, kind).map_err(|e| {
         let why = match e {
             Errno::EINVAL => "not a namespace of the right kind".to_string(),
             Errno::EPERM => {

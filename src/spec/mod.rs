@@ -290,7 +290,7 @@ impl Spec {
     /// user namespace is joined (--userns: its limit belongs to whoever made it).
     pub fn userns_disabled(&self) -> bool {
         self.ns.disable_userns
-            || !(self.bwrap_mode || self.allow_userns || self.ns.userns.is_some())
+            || !(self.userns_unlimited || self.allow_userns || self.ns.userns.is_some())
     }
 }
 
@@ -388,8 +388,30 @@ pub struct Spec {
     pub argv0: Option<OsString>,
     /// `--level-prefix`: prefix messages with their syslog level, e.g. `<3>`.
     pub level_prefix: bool,
-    /// Invoked as `bwrap`: bubblewrap's defaults exactly, where sbox's are stricter.
-    pub bwrap_mode: bool,
+    // Where bubblewrap's defaults are looser than sbox's, the front end chooses (true under
+    // the `bwrap` link); false is sbox's behaviour.
+    /// Without a PID namespace, the host's /proc is bound writable (sbox: read-only).
+    pub proc_host_writable: bool,
+    /// `--remount-ro` changes the mount at DEST only, not those below it (sbox: recursive).
+    pub remount_ro_shallow: bool,
+    /// The caller's terminal reaches the command as it is: no terminal of the sandbox's own,
+    /// and no new session unless --new-session (sbox: both when the caller has a terminal).
+    pub caller_terminal: bool,
+    /// The command stays in the caller's process group unless --new-session (sbox: a group of
+    /// its own, which forwarded signals reach as a whole).
+    pub caller_process_group: bool,
+    /// The supervisor ends of the signals it gets, as bubblewrap dies of them: at once with
+    /// --die-with-parent, otherwise once the sandbox (which it passes them to) has ended.
+    pub dies_of_signals: bool,
+    /// A command not found gets bubblewrap's message only, no hint about the host.
+    pub no_host_hint: bool,
+    /// sbox's own Landlock domain (no ptrace or signals outside) only with a PID namespace.
+    pub landlock_domain_needs_pidns: bool,
+    /// No user-namespace limit for the command unless --disable-userns (sbox: limited unless
+    /// --allow-userns).
+    pub userns_unlimited: bool,
+    /// `--sync-fd` and `--block-fd` may share their number with another option.
+    pub shared_sync_fds: bool,
     /// `--exec-label`: SELinux label of the command.
     pub exec_label: Option<String>,
     /// `--file-label`: SELinux label of created files (tmpfs mounts).
