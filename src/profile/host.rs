@@ -171,7 +171,10 @@ fn canonical(p: &Path) -> PathBuf {
     let mut rest = Vec::new();
     let mut at = p;
     loop {
-        if let Ok(c) = std::fs::canonicalize(at) {
+        // One stat per missing level: realpath(3) reads every component's link each time.
+        if at.symlink_metadata().is_ok()
+            && let Ok(c) = std::fs::canonicalize(at)
+        {
             return rest.iter().rev().fold(c, |acc: PathBuf, n| acc.join(n));
         }
         match (at.parent(), at.file_name()) {
