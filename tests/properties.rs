@@ -6,7 +6,7 @@
 
 use proptest::prelude::*;
 use sbox::cli::{self, CliError};
-use sbox::profile::{Loader, Profiles, Source, Vars};
+use sbox::profile::{Loader, Mem, Profiles, Vars};
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -189,43 +189,11 @@ fn syscalls_and_errnos_round_trip() {
 // ---------------------------------------------------------------------------------------
 // Profiles from memory
 
-struct Mem {
-    dirs: Vec<PathBuf>,
-    files: BTreeMap<PathBuf, String>,
-}
-
-impl Source for Mem {
-    fn dirs(&self) -> &[PathBuf] {
-        &self.dirs
-    }
-    fn read(&self, path: &Path) -> Result<Option<String>, String> {
-        Ok(self.files.get(path).cloned())
-    }
-    fn names(&self, dir: &Path) -> Vec<String> {
-        self.files
-            .keys()
-            .filter(|p| p.parent() == Some(dir))
-            .filter_map(|p| Some(p.file_stem()?.to_str()?.to_string()))
-            .collect()
-    }
-}
-
 fn vars() -> Vars {
-    let v = |s: &str| Some(s.to_string());
-    Vars {
-        values: BTreeMap::from([
-            ("HOME", v("/home/u")),
-            ("UID", v("1000")),
-            ("USER", v("u")),
-            ("PROJECT", v("/home/u/src/p")),
-            ("CWD", v("/home/u/src/p/sub")),
-            ("XDG_RUNTIME_DIR", None),
-            ("XDG_CACHE_HOME", v("/home/u/.cache")),
-            ("GIT_COMMON_DIR", v("/home/u/src/p/.git")),
-        ]),
-        refused: BTreeMap::from([("TMPDIR", "refused for the test".to_string())]),
-        home_alias: None,
-    }
+    let mut v = Vars::example();
+    v.refused
+        .insert("TMPDIR", "refused for the test".to_string());
+    v
 }
 
 /// The shipped profiles, in memory under /shipped.

@@ -10,32 +10,12 @@
 
 use libfuzzer_sys::fuzz_target;
 use sbox::cli::{self, CliError};
-use sbox::profile::{Loader, Source, Vars};
+use sbox::profile::{Loader, Mem, Vars};
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-struct Mem {
-    dirs: Vec<PathBuf>,
-    files: BTreeMap<PathBuf, String>,
-}
-
-impl Source for Mem {
-    fn dirs(&self) -> &[PathBuf] {
-        &self.dirs
-    }
-    fn read(&self, path: &Path) -> Result<Option<String>, String> {
-        Ok(self.files.get(path).cloned())
-    }
-    fn names(&self, dir: &Path) -> Vec<String> {
-        self.files
-            .keys()
-            .filter(|p| p.parent() == Some(dir))
-            .filter_map(|p| Some(p.file_stem()?.to_str()?.to_string()))
-            .collect()
-    }
-}
 
 macro_rules! shipped {
     ($($n:literal),*) => {
@@ -49,26 +29,12 @@ fn loader(profile: &str) -> Loader<Mem> {
     for (n, t) in SHIPPED {
         files.insert(PathBuf::from(format!("/shipped/{n}.toml")), t.to_string());
     }
-    let v = |s: &str| Some(s.to_string());
     Loader {
         source: Mem {
             dirs: vec!["/p".into(), "/shipped".into()],
             files,
         },
-        vars: Vars {
-            values: BTreeMap::from([
-                ("HOME", v("/home/u")),
-                ("UID", v("1000")),
-                ("USER", v("u")),
-                ("PROJECT", v("/home/u/src/p")),
-                ("CWD", v("/home/u/src/p/sub")),
-                ("XDG_RUNTIME_DIR", None),
-                ("XDG_CACHE_HOME", v("/home/u/.cache")),
-                ("GIT_COMMON_DIR", v("/home/u/src/p/.git")),
-            ]),
-            refused: BTreeMap::new(),
-            home_alias: None,
-        },
+        vars: Vars::example(),
     }
 }
 

@@ -279,6 +279,50 @@ impl Source for Fs {
     }
 }
 
+/// Profiles from memory, for tests and fuzzing: the files in a map, searched in `dirs`.
+pub struct Mem {
+    pub dirs: Vec<PathBuf>,
+    pub files: BTreeMap<PathBuf, String>,
+}
+
+impl Source for Mem {
+    fn dirs(&self) -> &[PathBuf] {
+        &self.dirs
+    }
+    fn read(&self, path: &Path) -> Result<Option<String>, String> {
+        Ok(self.files.get(path).cloned())
+    }
+    fn names(&self, dir: &Path) -> Vec<String> {
+        self.files
+            .keys()
+            .filter(|p| p.parent() == Some(dir))
+            .filter_map(|p| Some(p.file_stem()?.to_str()?.to_string()))
+            .collect()
+    }
+}
+
+impl Vars {
+    /// Fixed values (a user `u` in /home/u, working in /home/u/src/p/sub of a project
+    /// /home/u/src/p), for tests and fuzzing.
+    pub fn example() -> Vars {
+        let v = |s: &str| Some(s.to_string());
+        Vars {
+            values: BTreeMap::from([
+                ("HOME", v("/home/u")),
+                ("UID", v("1000")),
+                ("USER", v("u")),
+                ("PROJECT", v("/home/u/src/p")),
+                ("CWD", v("/home/u/src/p/sub")),
+                ("XDG_RUNTIME_DIR", None),
+                ("XDG_CACHE_HOME", v("/home/u/.cache")),
+                ("GIT_COMMON_DIR", v("/home/u/src/p/.git")),
+            ]),
+            refused: BTreeMap::new(),
+            home_alias: None,
+        }
+    }
+}
+
 /// What the command line needs from profiles: loading happens outside the parser.
 pub trait Profiles {
     /// `defaults` with the named profiles (and what they extend) merged on top, in order.

@@ -5,43 +5,8 @@ use crate::cli::{CliError, Parsed, parse_as};
 use crate::spec::{BindKind, EnvOp, FsOp};
 use std::ffi::OsString;
 
-struct Mem {
-    dirs: Vec<PathBuf>,
-    files: BTreeMap<PathBuf, String>,
-}
-
-impl Source for Mem {
-    fn dirs(&self) -> &[PathBuf] {
-        &self.dirs
-    }
-    fn read(&self, path: &Path) -> Result<Option<String>, String> {
-        Ok(self.files.get(path).cloned())
-    }
-    fn names(&self, dir: &Path) -> Vec<String> {
-        self.files
-            .keys()
-            .filter(|p| p.parent() == Some(dir))
-            .filter_map(|p| Some(p.file_stem()?.to_str()?.to_string()))
-            .collect()
-    }
-}
-
 fn vars() -> Vars {
-    let v = |s: &str| Some(s.to_string());
-    Vars {
-        values: BTreeMap::from([
-            ("HOME", v("/home/u")),
-            ("UID", v("1000")),
-            ("USER", v("u")),
-            ("PROJECT", v("/home/u/src/p")),
-            ("CWD", v("/home/u/src/p/sub")),
-            ("XDG_RUNTIME_DIR", None),
-            ("XDG_CACHE_HOME", v("/home/u/.cache")),
-            ("GIT_COMMON_DIR", v("/home/u/src/p/.git")),
-        ]),
-        refused: BTreeMap::new(),
-        home_alias: None,
-    }
+    Vars::example()
 }
 
 /// A loader whose search path is /p (the given files) then /shipped (the repository's).
