@@ -21,20 +21,6 @@ struct Fx {
     runtime: PathBuf,
 }
 
-fn write(path: &Path, text: &str) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
-}
-
-fn chown_tree(p: &Path) {
-    chown_to_test_user(p);
-    if p.is_dir() && !p.is_symlink() {
-        for e in std::fs::read_dir(p).unwrap() {
-            chown_tree(&e.unwrap().path());
-        }
-    }
-}
-
 /// A home with secrets, a runtime directory with an agent socket, and an empty project.
 fn fixture(name: &str) -> Fx {
     let home = scratch(&format!("{name}-home"));

@@ -34,21 +34,6 @@ fn install_profiles() {
     });
 }
 
-fn write(path: &Path, text: &str) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
-}
-
-/// Give a tree to the test user (the files were written by this process).
-fn chown_tree(p: &Path) {
-    chown_to_test_user(p);
-    if p.is_dir() && !p.is_symlink() {
-        for e in std::fs::read_dir(p).unwrap() {
-            chown_tree(&e.unwrap().path());
-        }
-    }
-}
-
 /// A home directory holding credentials and a private file, and a project with a .git.
 struct Fixture {
     home: PathBuf,
