@@ -17,6 +17,7 @@ mod mounts;
 mod net;
 mod planted;
 pub mod probe;
+mod process;
 mod seccomp;
 mod signals;
 mod sys;
@@ -37,6 +38,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
 /// Start the sandbox and wait for it; returns the exit status sbox should exit with.
 pub fn run(spec: &Spec) -> Result<i32, SetupError> {
     caps::refuse_privileged_binary()?;
+    process::refuse_unsupported(spec)?;
     // Every descriptor an option names, owned from here on by the step that uses it.
     let mut claimed = fds::claim(spec)?;
     if spec.exec_label.is_some() || spec.file_label.is_some() {
