@@ -229,6 +229,19 @@ pub struct NsJoin {
     pub path: PathBuf,
 }
 
+impl CapSets {
+    /// `keep` in all five sets.
+    pub fn all_of(keep: &[caps::Capability]) -> CapSets {
+        CapSets {
+            bounding: keep.to_vec(),
+            effective: keep.to_vec(),
+            permitted: keep.to_vec(),
+            inheritable: keep.to_vec(),
+            ambient: keep.to_vec(),
+        }
+    }
+}
+
 /// One range of a uid or gid map: `count` ids from `inside` map onto ids from `outside` in
 /// the parent user namespace (a line of /proc/PID/uid_map).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -464,6 +477,23 @@ impl Spec {
     /// --userns or by path, nor the caller's with `no_userns`).
     pub fn own_userns(&self) -> bool {
         self.ns.userns.is_none() && !self.ns.no_userns && self.joined(NsKind::User).is_none()
+    }
+
+    /// The command's capability sets: `cap_sets` if given, else `caps` in all five.
+    pub fn command_caps(&self) -> CapSets {
+        match &self.cap_sets {
+            Some(sets) => sets.clone(),
+            None => CapSets::all_of(&self.caps),
+        }
+    }
+
+    /// Whether the command may hold any capability (its bounding set bounds every set, and
+    /// what a uid 0 gets at exec).
+    pub fn any_caps(&self) -> bool {
+        match &self.cap_sets {
+            Some(sets) => !sets.bounding.is_empty(),
+            None => !self.caps.is_empty(),
+        }
     }
 
     /// The path of a namespace of this kind to join, if any.
