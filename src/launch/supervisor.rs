@@ -5,7 +5,7 @@
 use super::exec::{self, Host};
 use super::{caps, channel, fds, hostdirs, planted, say, seccomp, signals, step, sys, tty, userns};
 use crate::error::SetupError;
-use crate::spec::Spec;
+use crate::spec::{NsKind, Spec};
 use nix::fcntl::OFlag;
 use nix::sched::CloneFlags;
 use nix::sys::wait::{WaitPidFlag, waitpid};
@@ -161,7 +161,8 @@ pub fn start(
     let planted = planted::prepare(spec);
     let t = std::time::Instant::now();
     // --pidns with --unshare-pid: a PID namespace nested in the joined one.
-    let clone = if spec.ns.pidns.is_some() && spec.ns.pid {
+    let pid = spec.ns.of(NsKind::Pid);
+    let clone = if pid.join.is_some() && pid.create {
         sys::clone_fork_nested_pid
     } else {
         sys::clone_fork
