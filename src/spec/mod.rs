@@ -1,11 +1,13 @@
 //! The one data model of a sandbox. The command line and profiles both produce a `Spec`;
 //! everything after it (checks, launch) reads only this.
 
+pub mod ns;
 pub mod options;
 pub mod syscalls;
 pub mod validate;
 pub mod values;
 
+pub use ns::{NsKind, NsUse};
 pub use validate::validate;
 
 use std::ffi::OsString;
@@ -171,54 +173,6 @@ pub struct Namespaces {
     /// `groups`) with setresuid/setresgid, and the user-namespace limit of the caller's
     /// namespace is left alone. Default (false): a user namespace is created, or joined.
     pub no_userns: bool,
-}
-
-/// A kind of namespace.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum NsKind {
-    User,
-    Mount,
-    Pid,
-    Net,
-    Ipc,
-    Uts,
-    Cgroup,
-}
-
-impl NsKind {
-    /// In the order the supervisor joins them: user first, mount last (after it, paths
-    /// resolve in the joined tree).
-    pub const ALL: [NsKind; 7] = [
-        NsKind::User,
-        NsKind::Pid,
-        NsKind::Net,
-        NsKind::Ipc,
-        NsKind::Uts,
-        NsKind::Cgroup,
-        NsKind::Mount,
-    ];
-
-    /// Its name under /proc/PID/ns/ (also what `--join-ns` takes).
-    pub fn name(self) -> &'static str {
-        match self {
-            NsKind::User => "user",
-            NsKind::Mount => "mnt",
-            NsKind::Pid => "pid",
-            NsKind::Net => "net",
-            NsKind::Ipc => "ipc",
-            NsKind::Uts => "uts",
-            NsKind::Cgroup => "cgroup",
-        }
-    }
-
-    /// From its /proc name or its OCI `type` (`mount`, `network`).
-    pub fn from_name(name: &str) -> Option<NsKind> {
-        match name {
-            "mount" => Some(NsKind::Mount),
-            "network" => Some(NsKind::Net),
-            _ => NsKind::ALL.into_iter().find(|k| k.name() == name),
-        }
-    }
 }
 
 /// One namespace joined instead of created.
@@ -498,9 +452,7 @@ impl Spec {
 
     /// The path of a namespace of this kind to join, if any.
     pub fn joined(&self, kind: NsKind) -> Option<&std::path::Path> {
-        (self.ns.join.iter())
-            .find(|j| j.kind == kind)
-            .map(|j| j.path.as_path())
+        self.ns.joined(kind)
     }
 }
 

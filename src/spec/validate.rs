@@ -108,7 +108,7 @@ pub fn validate(spec: &Spec) -> Result<(), Invalid> {
 fn namespaces(spec: &Spec) -> Result<(), Invalid> {
     let ns = &spec.ns;
     for (i, j) in ns.join.iter().enumerate() {
-        let opt = format!("--join-ns {}:{}", j.kind.name(), j.path.display());
+        let opt = format!("--join-ns {}:{}", j.kind.proc_name(), j.path.display());
         if ns.join[..i].iter().any(|o| o.kind == j.kind) {
             return invalid(format!(
                 "{opt}: a {} namespace is joined twice",

@@ -1,0 +1,337 @@
+//! The new root. Host sources are opened (as detached mount trees) before anything is
+//! mounted, a fresh tmpfs becomes the root, the operations are applied in order with every
+//! destination resolved inside that root, and pivot_root enters it with the old root detached.
+//!
+//! Here: what an operation needs from the host (`open_sources`) and the builder that applies
+//! the operations in order (`build`). The in-root path resolver is in resolve.rs; binds,
+//! data files and masks in bind.rs; /dev in dev.rs; /proc in proc.rs; overlays in
+//! overlay.rs; the error wording in wording.rs; entering the root in pivot.rs.
+
+mod bind;
+mod dev;
+mod overlay;
+mod pivot;
+mod proc;
+mod resolve;
+mod wording;
+
+pub use overlay::probe;
+pub use pivot::{enter, make_private, protect_cgroups};
+
+use crate::error::SetupError;
+use crate::launch::sys::{self, *};
+use crate::spec::{DataKind, FsOp, Spec};
+use bind::remount_ro;
+use dev::populate_dev;
+use nix::errno::Errno;
+use nix::fcntl::{OFlag, openat};
+use nix::sys::stat::{Mode, fstat, mkdirat};
+use proc::protect_proc;
+use resolve::{Create, In, PRIVATE, dir_parents, relative, resolve, symlink};
+use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::path::Path;
+use wording::{bwrap_phrase, dst_error};
+
+/// What an operation needs from the host, opened before the new root exists.
+pub enum Source {
+    None,
+    /// A `--*-bind-try` whose source is missing.
+    Skip,
+    Tree {
+        fd: OwnedFd,
+        is_dir: bool,
+    },
+    /// The caller's descriptor whose contents fill a `--file`, `--bind-data`...
+    Data(OwnedFd),
+    /// Device nodes for `--dev`.
+    Dev(Vec<(&'static str, OwnedFd)>),
+    /// Overlay layers, opened as directories: lower (topmost first), then upper and work.
+    Layers {
+        lower: Vec<OwnedFd>,
+        upper: Option<(OwnedFd, OwnedFd)>,
+    },
+}
+
+/// Where the new root is attached until pivot_root; any directory of the host will do, since
+/// every source was opened beforehand and nothing is resolved through this path.
+const STAGING: &str = "/tmp";
+
+/// Why a profile's path failed, with what ELOOP means there.
+fn why(e: Errno, strict: bool) -> String {
+    if strict && e == Errno::ELOOP {
+        "a symbolic link on the way (a profile's mounts follow none: a previous sandbox could have planted it): remove it".into()
+    } else {
+        e.desc().to_string()
+    }
+}
+
+fn is_dir(fd: BorrowedFd) -> bool {
+    fstat(fd)
+        .map(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
+        .unwrap_or(false)
+}
+
+/// Open every host path the operations use, in the host's view (relative paths from the
+/// current directory).
+/// `fds`: the descriptors of `--file`, `--bind-fd`... by operation (fds::Claimed::ops).
+pub fn open_sources(
+    spec: &Spec,
+    fds: &mut [Option<OwnedFd>],
+    console: Option<&Path>,
+) -> Result<Vec<Source>, SetupError> {
+    let mut out = Vec::with_capacity(spec.ops.len());
+    for (i, op) in spec.ops.iter().enumerate() {
+        let strict = i < spec.profile_ops;
+        let src = match op {
+            FsOp::Bind {
+                kind,
+                src,
+                optional,
+                ..
+            } => bind::source(spec, op, kind, src, *optional, strict)?,
+            FsOp::Proc { .. } if !spec.ns.pid && spec.ns.pidns.is_none() => proc::host_proc(spec)?,
+            FsOp::Dev { .. } => dev::nodes(console)?,
+            FsOp::BindFd { fd: n, ro, .. } => {
+                bind::fd_source(op, *n, *ro, fds[i].take().expect("claimed"))?
+            }
+            FsOp::Data { .. } => Source::Data(fds[i].take().expect("claimed")),
+            FsOp::Overlay { lower, upper, .. } => overlay::layers(op, lower, upper, strict)?,
+            _ => Source::None,
+        };
+        out.push(src);
+    }
+    Ok(out)
+}
+
+fn c(s: &str) -> CString {
+    CString::new(s).expect("no NUL in a constant")
+}
+
+fn tmpfs(perms: u32, size: Option<u64>, attrs: u64) -> Result<OwnedFd, Errno> {
+    labelled_tmpfs(perms, size, attrs, None)
+}
+
+/// A tmpfs, with an SELinux context for its files when --file-label asks.
+fn labelled_tmpfs(
+    perms: u32,
+    size: Option<u64>,
+    attrs: u64,
+    label: Option<&str>,
+) -> Result<OwnedFd, Errno> {
+    let mode = c(&format!("{perms:o}"));
+    let size = size.map(|s| c(&s.to_string()));
+    let label = label.map(c);
+    let mut opts = vec![(c"mode", Some(mode.as_c_str()))];
+    if let Some(s) = &size {
+        opts.push((c"size", Some(s.as_c_str())));
+    }
+    if let Some(l) = &label {
+        opts.push((c"context", Some(l.as_c_str())));
+    }
+    sys::new_mount(c"tmpfs", &opts, attrs)
+}
+
+/// Create the new root on a fresh tmpfs and apply the operations in order. Returns the root.
+pub fn build(spec: &Spec, sources: Vec<Source>) -> Result<OwnedFd, SetupError> {
+    let staging = |why: String| SetupError::new("new root", STAGING, why);
+    let base = tmpfs(0o755, None, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)
+        .map_err(|e| staging(format!("tmpfs: {}", e.desc())))?;
+    sys::move_mount_to_path(base.as_fd(), Path::new(STAGING))
+        .map_err(|e| staging(e.desc().to_string()))?;
+    let mut b = Builder {
+        root: base.try_clone().map_err(|e| staging(e.to_string()))?,
+        base,
+        scratch: None,
+        remount_ro_shallow: spec.remount_ro_shallow,
+        file_label: spec.file_label.clone(),
+        strict: false,
+        nested_userns: !spec.userns_disabled(),
+    };
+    for (i, (op, src)) in spec.ops.iter().zip(sources).enumerate() {
+        b.strict = i < spec.profile_ops;
+        // (The caller's descriptor of a --bind-fd is closed by now: what it was, was noted.)
+        let tree_dir = matches!(src, Source::Tree { is_dir: true, .. });
+        // -v: one line per operation; the name is only formatted when it is printed.
+        let r = if spec.verbose {
+            let name = format!("{} {}", op.option(), op.dst().display());
+            super::step(spec, &name, || b.apply(op, src))
+        } else {
+            b.apply(op, src)
+        };
+        r.map_err(|e| {
+            dst_error(op, e, b.strict).bwrap(bwrap_phrase(b.root.as_fd(), op, e, tree_dir))
+        })?;
+    }
+    b.drop_scratch()
+        .map_err(|e| staging(format!("scratch: {}", e.desc())))?;
+    Ok(b.root)
+}
+
+/// The state of the root being built.
+struct Builder {
+    /// The topmost mount at `/` (it changes when something is mounted on `/` itself).
+    root: OwnedFd,
+    /// The fresh tmpfs everything started from.
+    base: OwnedFd,
+    /// A private tmpfs for the files of --bind-data and the upper layers of --tmp-overlay,
+    /// attached (hidden) under the base while building and detached at the end: what was
+    /// bound from it stays, nothing else of it is reachable. With its entry counter.
+    scratch: Option<(OwnedFd, u32)>,
+    /// `--remount-ro` leaves the mounts below DEST as they are (Spec::remount_ro_shallow).
+    remount_ro_shallow: bool,
+    file_label: Option<String>,
+    /// The current operation comes from a profile: follow no symlink.
+    strict: bool,
+    /// The command may create user namespaces (and mount a procfs in them).
+    nested_userns: bool,
+}
+
+const SCRATCH: &str = ".sbox-scratch";
+
+fn fdpath(fd: &OwnedFd) -> String {
+    format!("/proc/self/fd/{}", fd.as_raw_fd())
+}
+
+fn io_errno(e: std::io::Error) -> Errno {
+    Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
+}
+
+impl Builder {
+    fn at(&self) -> In<'_> {
+        In {
+            root: self.root.as_fd(),
+            strict: self.strict,
+        }
+    }
+
+    /// A fresh entry name in the scratch tmpfs, and the scratch root.
+    fn scratch(&mut self) -> Result<(BorrowedFd<'_>, String), Errno> {
+        if self.scratch.is_none() {
+            mkdirat(self.base.as_fd(), SCRATCH, Mode::from_bits_truncate(0o700))?;
+            let at = openat(
+                self.base.as_fd(),
+                SCRATCH,
+                OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )?;
+            let fs = tmpfs(0o700, None, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)?;
+            sys::move_mount(fs.as_fd(), at.as_fd())?;
+            self.scratch = Some((fs, 0));
+        }
+        let (fd, n) = match &mut self.scratch {
+            Some((fd, n)) => (&*fd, n),
+            None => unreachable!("just set"),
+        };
+        *n += 1;
+        Ok((fd.as_fd(), n.to_string()))
+    }
+
+    fn drop_scratch(&mut self) -> Result<(), Errno> {
+        if let Some((fd, _)) = self.scratch.take() {
+            nix::mount::umount2(fdpath(&fd).as_str(), nix::mount::MntFlags::MNT_DETACH)?;
+            drop(fd);
+            nix::unistd::unlinkat(
+                self.base.as_fd(),
+                SCRATCH,
+                nix::unistd::UnlinkatFlags::RemoveDir,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Mount `mnt` on `dst` inside the root. A mount on `/` itself becomes the new root
+    /// handle: lookups starting from a descriptor don't cross mounts stacked on that very
+    /// directory.
+    fn attach(&mut self, dst: &Path, create: Create, mnt: &OwnedFd) -> Result<(), Errno> {
+        let target = resolve(self.at(), dst, create)?;
+        sys::move_mount(mnt.as_fd(), target.as_fd())?;
+        if relative(dst) == Path::new(".") {
+            self.root = mnt.try_clone().map_err(io_errno)?;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, op: &FsOp, src: Source) -> Result<(), Errno> {
+        let dir = Create::Dir {
+            mode: 0o755,
+            parents: PRIVATE,
+        };
+        let file = Create::File { parents: PRIVATE };
+        let special = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+        match (op, src) {
+            (FsOp::Bind { .. }, Source::Skip) => Ok(()),
+            (FsOp::Bind { dst, .. } | FsOp::BindFd { dst, .. }, Source::Tree { fd, is_dir }) => {
+                self.attach(dst, if is_dir { dir } else { file }, &fd)
+            }
+            (FsOp::Tmpfs { dst, perms, size }, _) => {
+                let attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+                let label = self.file_label.as_deref();
+                let fs = labelled_tmpfs(perms.unwrap_or(0o755), *size, attrs, label)?;
+                // bubblewrap creates a tmpfs's parents 0755.
+                let create = Create::Dir {
+                    mode: 0o755,
+                    parents: 0o755,
+                };
+                self.attach(dst, create, &fs)
+            }
+            (FsOp::Proc { dst }, src) => {
+                let fs = match src {
+                    Source::Tree { fd, .. } => fd,
+                    _ => sys::new_mount(c"proc", &[], special)?,
+                };
+                self.attach(dst, dir, &fs)?;
+                protect_proc(fs.as_fd(), self.nested_userns)
+            }
+            (FsOp::Dev { dst }, Source::Dev(nodes)) => {
+                // Not noexec, as bubblewrap: programs run or mmap(PROT_EXEC) from /dev/shm.
+                let dev = tmpfs(0o755, None, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)?;
+                self.attach(dst, dir, &dev)?;
+                populate_dev(dev.as_fd(), nodes)
+            }
+            (FsOp::Mqueue { dst }, _) => {
+                let fs = sys::new_mount(c"mqueue", &[], special)?;
+                self.attach(dst, dir, &fs)
+            }
+            (FsOp::Dir { dst, perms }, _) => {
+                let mode = perms.unwrap_or(0o755);
+                let create = Create::Dir {
+                    mode,
+                    parents: dir_parents(mode),
+                };
+                resolve(self.at(), dst, create).map(drop)
+            }
+            (FsOp::Symlink { target, dst }, _) => symlink(self.at(), target, dst),
+            (FsOp::RemountRo { dst }, _) => {
+                let target = resolve(self.at(), dst, Create::No)?;
+                // bubblewrap leaves submounts alone; sbox makes them read-only too.
+                remount_ro(target.as_fd(), !self.remount_ro_shallow)
+            }
+            (FsOp::Chmod { mode, path }, _) => {
+                let target = resolve(self.at(), path, Create::No)?;
+                // chmod through the descriptor's magic link: no path is resolved again.
+                nix::sys::stat::fchmodat(
+                    nix::fcntl::AT_FDCWD,
+                    fdpath(&target).as_str(),
+                    Mode::from_bits_truncate(*mode),
+                    nix::sys::stat::FchmodatFlags::FollowSymlink,
+                )
+            }
+            (
+                FsOp::Data {
+                    dst, perms, how, ..
+                },
+                Source::Data(fd),
+            ) => {
+                // bubblewrap's defaults: a plain file is 0666, a private bound one 0600.
+                let default = if *how == DataKind::File { 0o666 } else { 0o600 };
+                self.data(fd, dst, perms.unwrap_or(default), *how)
+            }
+            (FsOp::Overlay { upper, dst, .. }, Source::Layers { lower, upper: dirs }) => {
+                self.overlay(dst, upper, &lower, dirs.as_ref())
+            }
+            (FsOp::Mask { dst }, _) => self.mask(dst),
+            _ => unreachable!("sources are opened per operation"),
+        }
+    }
+}
