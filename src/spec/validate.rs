@@ -117,7 +117,7 @@ fn namespaces(spec: &Spec) -> Result<(), Invalid> {
         }
         let created = match j.kind {
             NsKind::User => {
-                (ns.userns.is_some() || ns.no_userns).then_some("--userns or no user namespace")
+                (ns.userns.is_some() || ns.no_userns).then_some("--userns or --share-userns")
             }
             NsKind::Mount => None,
             NsKind::Pid => (ns.pid || ns.pidns.is_some()).then_some("--unshare-pid or --pidns"),
@@ -147,7 +147,7 @@ fn namespaces(spec: &Spec) -> Result<(), Invalid> {
         ] {
             if set {
                 return invalid(format!(
-                    "no user namespace: conflicts with {what} (they need a user namespace of the sandbox's own)"
+                    "--share-userns: conflicts with {what} (it needs a user namespace of the sandbox's own)"
                 ));
             }
         }
@@ -216,7 +216,7 @@ fn process(spec: &Spec) -> Result<(), Invalid> {
     if let Some(adj) = spec.oom_score_adj
         && !(-1000..=1000).contains(&adj)
     {
-        return invalid(format!("oom_score_adj: {adj}: not in -1000..1000"));
+        return invalid(format!("--oom-score-adj: {adj}: not in -1000..1000"));
     }
     if let Some(m) = spec.umask
         && m > 0o777
@@ -251,7 +251,7 @@ fn process(spec: &Spec) -> Result<(), Invalid> {
     let proc_mounted =
         (spec.ops.iter()).any(|o| matches!(o, FsOp::Proc { dst } if dst == Path::new("/proc")));
     for (key, _) in &spec.sysctl {
-        let opt = format!("sysctl {key}");
+        let opt = format!("--sysctl {key}");
         let ns = &spec.ns;
         let (own, kind) = if key.starts_with("net.") {
             (ns.net, "network")
@@ -385,7 +385,7 @@ mod tests {
                     s.ns.no_userns = true;
                     s.ns.disable_userns = true
                 }),
-                "no user namespace: conflicts with --disable-userns",
+                "--share-userns: conflicts with --disable-userns",
             ),
             (
                 Box::new(move |s| s.uid_map = vec![range(0, 1000, 1), range(0, 100000, 10)]),
@@ -413,7 +413,7 @@ mod tests {
             (Box::new(|s| s.umask = Some(0o1777)), "--umask: 1777"),
             (
                 Box::new(|s| s.oom_score_adj = Some(1001)),
-                "oom_score_adj: 1001",
+                "--oom-score-adj: 1001",
             ),
             (Box::new(|s| s.groups = vec![5]), "additional gids: need"),
             (
@@ -427,18 +427,18 @@ mod tests {
             ),
             (
                 Box::new(move |s| s.sysctl = sysctl("kernel.panic")),
-                "sysctl kernel.panic: not a namespaced sysctl",
+                "--sysctl kernel.panic: not a namespaced sysctl",
             ),
             (
                 Box::new(move |s| s.sysctl = sysctl("net.ipv4.ip_forward")),
-                "sysctl net.ipv4.ip_forward: needs a network namespace",
+                "--sysctl net.ipv4.ip_forward: needs a network namespace",
             ),
             (
                 Box::new(move |s| {
                     s.ns.ipc = true;
                     s.sysctl = sysctl("kernel.shmmax")
                 }),
-                "sysctl kernel.shmmax: needs /proc mounted",
+                "--sysctl kernel.shmmax: needs /proc mounted",
             ),
         ];
         for (breaks, want) in oci {
