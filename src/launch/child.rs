@@ -76,10 +76,10 @@ pub fn root(
     // Modes given on the command line are meant exactly.
     sys::umask(0);
     step(spec, "private mounts", mounts::make_private)?;
-    let sources = step(spec, "open sources", || {
-        mounts::open_sources(spec, &mut claimed.ops, host.console.as_deref())
+    let prepared = step(spec, "open sources", || {
+        mounts::prepare(spec, &mut claimed.ops, host.console.as_deref())
     })?;
-    let root = step(spec, "build root", || mounts::build(spec, sources))?;
+    let root = step(spec, "build root", || mounts::build(spec, prepared))?;
     if spec.limits.any() {
         // The command must not be able to lift its limits through a cgroup2 mount it can see.
         step(spec, "cgroup mounts read-only", || {

@@ -2,7 +2,7 @@
 //! `--file`/`--bind-data` (through the scratch tmpfs), a profile's masks, `--remount-ro`.
 
 use super::resolve::{Create, PRIVATE, ensure_dir, relative, resolve, split};
-use super::{Builder, Source, io_errno, is_dir, tmpfs, why};
+use super::{Builder, Prepared, io_errno, is_dir, tmpfs, why};
 use crate::error::SetupError;
 use crate::launch::sys::{self, *};
 use crate::spec::{BindKind, DataKind, FsOp, Spec};
@@ -32,14 +32,15 @@ fn tree_no_symlinks(path: &Path, set: u64) -> Result<OwnedFd, Errno> {
 }
 
 /// A bind's source, as a detached tree; a missing `--*-bind-try` source is skipped.
-pub(super) fn source(
+pub(super) fn source<'a>(
     spec: &Spec,
     op: &FsOp,
-    kind: &BindKind,
+    kind: BindKind,
     src: &Path,
+    dst: &'a Path,
     optional: bool,
     strict: bool,
-) -> Result<Source, SetupError> {
+) -> Result<Prepared<'a>, SetupError> {
     let set = match kind {
         BindKind::Ro => MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
         BindKind::Rw => MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
@@ -51,13 +52,13 @@ pub(super) fn source(
         tree(src, true, set)
     };
     Ok(match opened {
-        Ok(fd) => {
-            let is_dir = is_dir(fd.as_fd());
-            Source::Tree { fd, is_dir }
+        Ok(tree) => {
+            let is_dir = is_dir(tree.as_fd());
+            Prepared::Bind { dst, tree, is_dir }
         }
         Err(Errno::ENOENT) if optional => {
             skipped(spec, op, src);
-            Source::Skip
+            Prepared::Skipped
         }
         Err(e) => {
             let hint = if e == Errno::ENOENT {
@@ -80,11 +81,17 @@ pub(super) fn source(
 }
 
 /// `--bind-fd`/`--ro-bind-fd`: the caller's descriptor as a detached tree.
-pub(super) fn fd_source(op: &FsOp, n: i32, ro: bool, fd: OwnedFd) -> Result<Source, SetupError> {
+pub(super) fn fd_source<'a>(
+    op: &FsOp,
+    n: i32,
+    ro: bool,
+    dst: &'a Path,
+    fd: OwnedFd,
+) -> Result<Prepared<'a>, SetupError> {
     let ro = if ro { MOUNT_ATTR_RDONLY } else { 0 };
-    let (fd, is_dir) = bind_fd(fd, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | ro)
+    let (tree, is_dir) = bind_fd(fd, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | ro)
         .map_err(|why| SetupError::new(op.option(), n.to_string(), why))?;
-    Ok(Source::Tree { fd, is_dir })
+    Ok(Prepared::Bind { dst, tree, is_dir })
 }
 
 /// An optional bind whose source is missing: one line with -v, or always when the profile

@@ -1,6 +1,5 @@
 //! `--dev`: a tmpfs with the host's device nodes bound in, a private devpts, the usual links.
 
-use super::Source;
 use super::bind::tree;
 use crate::error::SetupError;
 use crate::launch::sys::{self, *};
@@ -15,7 +14,7 @@ use std::path::{Path, PathBuf};
 const DEV_NODES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
 
 /// The device nodes, opened on the host; `console`: the terminal bound as /dev/console.
-pub(super) fn nodes(console: Option<&Path>) -> Result<Source, SetupError> {
+pub(super) fn nodes(console: Option<&Path>) -> Result<Vec<(&'static str, OwnedFd)>, SetupError> {
     let mut nodes = Vec::with_capacity(DEV_NODES.len());
     for name in DEV_NODES {
         let host = PathBuf::from("/dev").join(name);
@@ -30,7 +29,7 @@ pub(super) fn nodes(console: Option<&Path>) -> Result<Source, SetupError> {
             .map_err(|e| SetupError::errno("--dev", tty.display().to_string(), e))?;
         nodes.push(("console", fd));
     }
-    Ok(Source::Dev(nodes))
+    Ok(nodes)
 }
 
 pub(super) fn populate_dev(

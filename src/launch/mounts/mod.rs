@@ -33,23 +33,68 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 use wording::{bwrap_phrase, dst_error};
 
-/// What an operation needs from the host, opened before the new root exists.
-pub enum Source {
-    None,
-    /// A `--*-bind-try` whose source is missing.
-    Skip,
-    Tree {
-        fd: OwnedFd,
+/// One operation, prepared before the new root exists: what it needs from the host is
+/// opened, and it carries all its data. `prepare` makes one per `FsOp` and `Builder::apply`
+/// applies each: both match exhaustively, so a new operation compiles only once both
+/// handle it.
+pub enum Prepared<'a> {
+    /// A bind (`--bind`..., `--bind-fd`...): the source as a detached tree.
+    Bind {
+        dst: &'a Path,
+        tree: OwnedFd,
         is_dir: bool,
     },
-    /// The caller's descriptor whose contents fill a `--file`, `--bind-data`...
-    Data(OwnedFd),
-    /// Device nodes for `--dev`.
-    Dev(Vec<(&'static str, OwnedFd)>),
-    /// Overlay layers, opened as directories: lower (topmost first), then upper and work.
-    Layers {
+    /// A `--*-bind-try` whose source is missing.
+    Skipped,
+    Tmpfs {
+        dst: &'a Path,
+        perms: Option<u32>,
+        size: Option<u64>,
+    },
+    /// A procfs; `host`: the host's /proc, bound instead where the sandbox has no PID
+    /// namespace of its own.
+    Proc {
+        dst: &'a Path,
+        host: Option<OwnedFd>,
+    },
+    /// `--dev`, with the host's device nodes opened.
+    Dev {
+        dst: &'a Path,
+        nodes: Vec<(&'static str, OwnedFd)>,
+    },
+    Mqueue {
+        dst: &'a Path,
+    },
+    Dir {
+        dst: &'a Path,
+        perms: Option<u32>,
+    },
+    Symlink {
+        target: &'a Path,
+        dst: &'a Path,
+    },
+    RemountRo {
+        dst: &'a Path,
+    },
+    Chmod {
+        path: &'a Path,
+        mode: u32,
+    },
+    /// `--file`, `--bind-data`...: the caller's descriptor whose contents fill DEST.
+    Data {
+        fd: OwnedFd,
+        dst: &'a Path,
+        perms: Option<u32>,
+        how: DataKind,
+    },
+    /// An overlay, its layers opened as directories: lower (topmost first), then the upper.
+    Overlay {
+        dst: &'a Path,
         lower: Vec<OwnedFd>,
-        upper: Option<(OwnedFd, OwnedFd)>,
+        upper: overlay::Upper,
+    },
+    Mask {
+        dst: &'a Path,
     },
 }
 
@@ -72,34 +117,62 @@ fn is_dir(fd: BorrowedFd) -> bool {
         .unwrap_or(false)
 }
 
-/// Open every host path the operations use, in the host's view (relative paths from the
-/// current directory).
+/// Prepare every operation: open each host path it uses, in the host's view (relative paths
+/// from the current directory).
 /// `fds`: the descriptors of `--file`, `--bind-fd`... by operation (fds::Claimed::ops).
-pub fn open_sources(
-    spec: &Spec,
+pub fn prepare<'a>(
+    spec: &'a Spec,
     fds: &mut [Option<OwnedFd>],
     console: Option<&Path>,
-) -> Result<Vec<Source>, SetupError> {
+) -> Result<Vec<Prepared<'a>>, SetupError> {
     let mut out = Vec::with_capacity(spec.ops.len());
     for (i, op) in spec.ops.iter().enumerate() {
         let strict = i < spec.profile_ops;
-        let src = match op {
+        let mut claimed = || fds[i].take().expect("claimed");
+        out.push(match op {
             FsOp::Bind {
                 kind,
                 src,
+                dst,
                 optional,
-                ..
-            } => bind::source(spec, op, kind, src, *optional, strict)?,
-            FsOp::Proc { .. } if !spec.ns.pid && spec.ns.pidns.is_none() => proc::host_proc(spec)?,
-            FsOp::Dev { .. } => dev::nodes(console)?,
-            FsOp::BindFd { fd: n, ro, .. } => {
-                bind::fd_source(op, *n, *ro, fds[i].take().expect("claimed"))?
-            }
-            FsOp::Data { .. } => Source::Data(fds[i].take().expect("claimed")),
-            FsOp::Overlay { lower, upper, .. } => overlay::layers(op, lower, upper, strict)?,
-            _ => Source::None,
-        };
-        out.push(src);
+            } => bind::source(spec, op, *kind, src, dst, *optional, strict)?,
+            FsOp::BindFd { fd: n, ro, dst } => bind::fd_source(op, *n, *ro, dst, claimed())?,
+            FsOp::Tmpfs { dst, perms, size } => Prepared::Tmpfs {
+                dst,
+                perms: *perms,
+                size: *size,
+            },
+            FsOp::Proc { dst } => Prepared::Proc {
+                dst,
+                host: match !spec.ns.pid && spec.ns.pidns.is_none() {
+                    true => Some(proc::host_proc(spec)?),
+                    false => None,
+                },
+            },
+            FsOp::Dev { dst } => Prepared::Dev {
+                dst,
+                nodes: dev::nodes(console)?,
+            },
+            FsOp::Mqueue { dst } => Prepared::Mqueue { dst },
+            FsOp::Dir { dst, perms } => Prepared::Dir { dst, perms: *perms },
+            FsOp::Symlink { target, dst } => Prepared::Symlink { target, dst },
+            FsOp::RemountRo { dst } => Prepared::RemountRo { dst },
+            FsOp::Chmod { mode, path } => Prepared::Chmod { path, mode: *mode },
+            FsOp::Data {
+                dst, perms, how, ..
+            } => Prepared::Data {
+                fd: claimed(),
+                dst,
+                perms: *perms,
+                how: *how,
+            },
+            FsOp::Overlay { lower, upper, dst } => Prepared::Overlay {
+                dst,
+                lower: overlay::lower(op, lower, strict)?,
+                upper: overlay::upper(op, upper, strict)?,
+            },
+            FsOp::Mask { dst } => Prepared::Mask { dst },
+        });
     }
     Ok(out)
 }
@@ -133,7 +206,7 @@ fn labelled_tmpfs(
 }
 
 /// Create the new root on a fresh tmpfs and apply the operations in order. Returns the root.
-pub fn build(spec: &Spec, sources: Vec<Source>) -> Result<OwnedFd, SetupError> {
+pub fn build(spec: &Spec, prepared: Vec<Prepared>) -> Result<OwnedFd, SetupError> {
     let staging = |why: String| SetupError::new("new root", STAGING, why);
     let base = tmpfs(0o755, None, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)
         .map_err(|e| staging(format!("tmpfs: {}", e.desc())))?;
@@ -148,16 +221,16 @@ pub fn build(spec: &Spec, sources: Vec<Source>) -> Result<OwnedFd, SetupError> {
         strict: false,
         nested_userns: !spec.userns_disabled(),
     };
-    for (i, (op, src)) in spec.ops.iter().zip(sources).enumerate() {
+    for (i, (op, p)) in spec.ops.iter().zip(prepared).enumerate() {
         b.strict = i < spec.profile_ops;
         // (The caller's descriptor of a --bind-fd is closed by now: what it was, was noted.)
-        let tree_dir = matches!(src, Source::Tree { is_dir: true, .. });
+        let tree_dir = matches!(p, Prepared::Bind { is_dir: true, .. });
         // -v: one line per operation; the name is only formatted when it is printed.
         let r = if spec.verbose {
             let name = format!("{} {}", op.option(), op.dst().display());
-            super::step(spec, &name, || b.apply(op, src))
+            super::step(spec, &name, || b.apply(p))
         } else {
-            b.apply(op, src)
+            b.apply(p)
         };
         r.map_err(|e| {
             dst_error(op, e, b.strict).bwrap(bwrap_phrase(b.root.as_fd(), op, e, tree_dir))
@@ -207,24 +280,23 @@ impl Builder {
 
     /// A fresh entry name in the scratch tmpfs, and the scratch root.
     fn scratch(&mut self) -> Result<(BorrowedFd<'_>, String), Errno> {
-        if self.scratch.is_none() {
-            mkdirat(self.base.as_fd(), SCRATCH, Mode::from_bits_truncate(0o700))?;
-            let at = openat(
-                self.base.as_fd(),
-                SCRATCH,
-                OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-                Mode::empty(),
-            )?;
-            let fs = tmpfs(0o700, None, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)?;
-            sys::move_mount(fs.as_fd(), at.as_fd())?;
-            self.scratch = Some((fs, 0));
-        }
-        let (fd, n) = match &mut self.scratch {
-            Some((fd, n)) => (&*fd, n),
-            None => unreachable!("just set"),
+        let (fd, n) = match self.scratch.take() {
+            Some(made) => self.scratch.insert(made),
+            None => {
+                mkdirat(self.base.as_fd(), SCRATCH, Mode::from_bits_truncate(0o700))?;
+                let at = openat(
+                    self.base.as_fd(),
+                    SCRATCH,
+                    OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                    Mode::empty(),
+                )?;
+                let fs = tmpfs(0o700, None, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)?;
+                sys::move_mount(fs.as_fd(), at.as_fd())?;
+                self.scratch.insert((fs, 0))
+            }
         };
         *n += 1;
-        Ok((fd.as_fd(), n.to_string()))
+        Ok(((*fd).as_fd(), n.to_string()))
     }
 
     fn drop_scratch(&mut self) -> Result<(), Errno> {
@@ -252,22 +324,22 @@ impl Builder {
         Ok(())
     }
 
-    fn apply(&mut self, op: &FsOp, src: Source) -> Result<(), Errno> {
+    fn apply(&mut self, op: Prepared) -> Result<(), Errno> {
         let dir = Create::Dir {
             mode: 0o755,
             parents: PRIVATE,
         };
         let file = Create::File { parents: PRIVATE };
         let special = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
-        match (op, src) {
-            (FsOp::Bind { .. }, Source::Skip) => Ok(()),
-            (FsOp::Bind { dst, .. } | FsOp::BindFd { dst, .. }, Source::Tree { fd, is_dir }) => {
-                self.attach(dst, if is_dir { dir } else { file }, &fd)
+        match op {
+            Prepared::Skipped => Ok(()),
+            Prepared::Bind { dst, tree, is_dir } => {
+                self.attach(dst, if is_dir { dir } else { file }, &tree)
             }
-            (FsOp::Tmpfs { dst, perms, size }, _) => {
+            Prepared::Tmpfs { dst, perms, size } => {
                 let attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
                 let label = self.file_label.as_deref();
-                let fs = labelled_tmpfs(perms.unwrap_or(0o755), *size, attrs, label)?;
+                let fs = labelled_tmpfs(perms.unwrap_or(0o755), size, attrs, label)?;
                 // bubblewrap creates a tmpfs's parents 0755.
                 let create = Create::Dir {
                     mode: 0o755,
@@ -275,25 +347,25 @@ impl Builder {
                 };
                 self.attach(dst, create, &fs)
             }
-            (FsOp::Proc { dst }, src) => {
-                let fs = match src {
-                    Source::Tree { fd, .. } => fd,
-                    _ => sys::new_mount(c"proc", &[], special)?,
+            Prepared::Proc { dst, host } => {
+                let fs = match host {
+                    Some(fd) => fd,
+                    None => sys::new_mount(c"proc", &[], special)?,
                 };
                 self.attach(dst, dir, &fs)?;
                 protect_proc(fs.as_fd(), self.nested_userns)
             }
-            (FsOp::Dev { dst }, Source::Dev(nodes)) => {
+            Prepared::Dev { dst, nodes } => {
                 // Not noexec, as bubblewrap: programs run or mmap(PROT_EXEC) from /dev/shm.
                 let dev = tmpfs(0o755, None, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)?;
                 self.attach(dst, dir, &dev)?;
                 populate_dev(dev.as_fd(), nodes)
             }
-            (FsOp::Mqueue { dst }, _) => {
+            Prepared::Mqueue { dst } => {
                 let fs = sys::new_mount(c"mqueue", &[], special)?;
                 self.attach(dst, dir, &fs)
             }
-            (FsOp::Dir { dst, perms }, _) => {
+            Prepared::Dir { dst, perms } => {
                 let mode = perms.unwrap_or(0o755);
                 let create = Create::Dir {
                     mode,
@@ -301,37 +373,34 @@ impl Builder {
                 };
                 resolve(self.at(), dst, create).map(drop)
             }
-            (FsOp::Symlink { target, dst }, _) => symlink(self.at(), target, dst),
-            (FsOp::RemountRo { dst }, _) => {
+            Prepared::Symlink { target, dst } => symlink(self.at(), target, dst),
+            Prepared::RemountRo { dst } => {
                 let target = resolve(self.at(), dst, Create::No)?;
                 // bubblewrap leaves submounts alone; sbox makes them read-only too.
                 remount_ro(target.as_fd(), !self.remount_ro_shallow)
             }
-            (FsOp::Chmod { mode, path }, _) => {
+            Prepared::Chmod { path, mode } => {
                 let target = resolve(self.at(), path, Create::No)?;
                 // chmod through the descriptor's magic link: no path is resolved again.
                 nix::sys::stat::fchmodat(
                     nix::fcntl::AT_FDCWD,
                     fdpath(&target).as_str(),
-                    Mode::from_bits_truncate(*mode),
+                    Mode::from_bits_truncate(mode),
                     nix::sys::stat::FchmodatFlags::FollowSymlink,
                 )
             }
-            (
-                FsOp::Data {
-                    dst, perms, how, ..
-                },
-                Source::Data(fd),
-            ) => {
+            Prepared::Data {
+                fd,
+                dst,
+                perms,
+                how,
+            } => {
                 // bubblewrap's defaults: a plain file is 0666, a private bound one 0600.
-                let default = if *how == DataKind::File { 0o666 } else { 0o600 };
-                self.data(fd, dst, perms.unwrap_or(default), *how)
+                let default = if how == DataKind::File { 0o666 } else { 0o600 };
+                self.data(fd, dst, perms.unwrap_or(default), how)
             }
-            (FsOp::Overlay { upper, dst, .. }, Source::Layers { lower, upper: dirs }) => {
-                self.overlay(dst, upper, &lower, dirs.as_ref())
-            }
-            (FsOp::Mask { dst }, _) => self.mask(dst),
-            _ => unreachable!("sources are opened per operation"),
+            Prepared::Overlay { dst, lower, upper } => self.overlay(dst, &lower, upper),
+            Prepared::Mask { dst } => self.mask(dst),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! an overlayfs named by descriptor paths; the overlay probe of `--doctor`.
 
 use super::resolve::Create;
-use super::{Builder, STAGING, Source, c, fdpath, tmpfs, why};
+use super::{Builder, STAGING, c, fdpath, tmpfs, why};
 use crate::error::SetupError;
 use crate::launch::sys::{self, *};
 use crate::spec::{FsOp, OverlayUpper};
@@ -12,23 +12,41 @@ use nix::sys::stat::{Mode, mkdirat};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-/// The layers of an overlay, opened as directories: lower (topmost first), upper and work.
-pub(super) fn layers(
+/// Where a prepared overlay's writes go.
+pub enum Upper {
+    /// A host upper directory and its work directory, opened.
+    Dirs { upper: OwnedFd, work: OwnedFd },
+    /// `--tmp-overlay`: made in the scratch tmpfs while building.
+    Tmp,
+    /// `--ro-overlay`: no writes.
+    ReadOnly,
+}
+
+/// A layer of an overlay, opened as a directory.
+fn layer(op: &FsOp, p: &Path, strict: bool) -> Result<OwnedFd, SetupError> {
+    open_dir(p, strict)
+        .map_err(|e| SetupError::new(op.option(), p.display().to_string(), why(e, strict)))
+}
+
+/// The lower layers of an overlay, opened (in the order given).
+pub(super) fn lower(
     op: &FsOp,
     lower: &[PathBuf],
-    upper: &OverlayUpper,
     strict: bool,
-) -> Result<Source, SetupError> {
-    let dir = |p: &PathBuf| {
-        open_dir(p, strict)
-            .map_err(|e| SetupError::new(op.option(), p.display().to_string(), why(e, strict)))
-    };
-    let lower = lower.iter().map(dir).collect::<Result<_, _>>()?;
-    let upper = match upper {
-        OverlayUpper::Dir { upper, work } => Some((dir(upper)?, dir(work)?)),
-        _ => None,
-    };
-    Ok(Source::Layers { lower, upper })
+) -> Result<Vec<OwnedFd>, SetupError> {
+    lower.iter().map(|p| layer(op, p, strict)).collect()
+}
+
+/// The upper layer of an overlay: a host directory and its work directory are opened.
+pub(super) fn upper(op: &FsOp, upper: &OverlayUpper, strict: bool) -> Result<Upper, SetupError> {
+    Ok(match upper {
+        OverlayUpper::Dir { upper, work } => Upper::Dirs {
+            upper: layer(op, upper, strict)?,
+            work: layer(op, work, strict)?,
+        },
+        OverlayUpper::Tmp => Upper::Tmp,
+        OverlayUpper::ReadOnly => Upper::ReadOnly,
+    })
 }
 
 fn open_dir(p: &Path, strict: bool) -> Result<OwnedFd, Errno> {
@@ -45,18 +63,17 @@ impl Builder {
     pub(super) fn overlay(
         &mut self,
         dst: &Path,
-        upper: &OverlayUpper,
         lower: &[OwnedFd],
-        dirs: Option<&(OwnedFd, OwnedFd)>,
+        upper: Upper,
     ) -> Result<(), Errno> {
         // The first --overlay-src is the bottom layer; overlayfs lists the top one first.
         let lowerdir = lower.iter().rev().map(fdpath).collect::<Vec<_>>().join(":");
         let mut attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
         // The tmpfs upper layer's directory stays open until the overlay exists.
         let mut _tmp_upper = None;
-        let upper_work = match (upper, dirs) {
-            (OverlayUpper::Dir { .. }, Some((u, w))) => Some((fdpath(u), fdpath(w))),
-            (OverlayUpper::Tmp, _) => {
+        let upper_work = match &upper {
+            Upper::Dirs { upper, work } => Some((fdpath(upper), fdpath(work))),
+            Upper::Tmp => {
                 let (scratch, name) = self.scratch()?;
                 mkdirat(scratch, name.as_str(), Mode::from_bits_truncate(0o755))?;
                 let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
@@ -67,7 +84,7 @@ impl Builder {
                 _tmp_upper = Some(d);
                 Some((format!("{p}/upper"), format!("{p}/work")))
             }
-            _ => {
+            Upper::ReadOnly => {
                 attrs |= MOUNT_ATTR_RDONLY;
                 None
             }

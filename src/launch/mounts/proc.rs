@@ -1,7 +1,6 @@
 //! `--proc`: a procfs of the sandbox's PID namespace (or the host's, bound read-only, without
 //! one), its kernel knobs kept read-only.
 
-use super::Source;
 use super::bind::{remount_ro, tree};
 use crate::error::SetupError;
 use crate::launch::sys::{self, *};
@@ -9,11 +8,11 @@ use crate::spec::Spec;
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, openat};
 use nix::sys::stat::Mode;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
 /// The host's /proc, for a sandbox without a PID namespace of its own.
-pub(super) fn host_proc(spec: &Spec) -> Result<Source, SetupError> {
+pub(super) fn host_proc(spec: &Spec) -> Result<OwnedFd, SetupError> {
     // procfs can only be mounted by the owner of the PID namespace; without one
     // the host's /proc is bound instead, as bubblewrap does. It shows the caller's
     // other processes, whose oom_score_adj, autogroup, clear_refs... the same uid
@@ -26,7 +25,7 @@ pub(super) fn host_proc(spec: &Spec) -> Result<Source, SetupError> {
     let set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC | ro;
     let fd =
         tree(Path::new("/proc"), true, set).map_err(|e| SetupError::errno("--proc", "/proc", e))?;
-    Ok(Source::Tree { fd, is_dir: true })
+    Ok(fd)
 }
 
 /// Kernel knobs under /proc stay read-only even for a process that gains capabilities.

@@ -123,21 +123,25 @@ pub(super) fn split(rel: &Path) -> Result<(PathBuf, PathBuf), Errno> {
 /// parents when asked. Returns an O_PATH descriptor.
 pub(super) fn resolve(root: In, dst: &Path, create: Create) -> Result<OwnedFd, Errno> {
     let rel = relative(dst);
-    match root.open(&rel, libc::O_PATH) {
-        Err(Errno::ENOENT) if create != Create::No => {}
-        other => return other,
-    }
-    let (parent, name) = split(&rel)?;
-    let made = match create {
-        Create::Dir { mode, parents } => return ensure_dir(root, &rel, mode, parents, 0),
-        Create::File { parents } => openat(
-            ensure_dir(root, &parent, parents, parents, 0)?.as_fd(),
-            name.as_path(),
-            OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW,
-            Mode::from_bits_truncate(0o444),
-        )
-        .map(drop),
-        Create::No => unreachable!(),
+    let made = match (root.open(&rel, libc::O_PATH), create) {
+        (Err(Errno::ENOENT), Create::Dir { mode, parents }) => {
+            return ensure_dir(root, &rel, mode, parents, 0);
+        }
+        (Err(Errno::ENOENT), Create::File { parents }) => {
+            let (parent, name) = split(&rel)?;
+            openat(
+                ensure_dir(root, &parent, parents, parents, 0)?.as_fd(),
+                name.as_path(),
+                OFlag::O_CREAT
+                    | OFlag::O_EXCL
+                    | OFlag::O_WRONLY
+                    | OFlag::O_CLOEXEC
+                    | OFlag::O_NOFOLLOW,
+                Mode::from_bits_truncate(0o444),
+            )
+            .map(drop)
+        }
+        (found, _) => return found,
     };
     match made {
         Ok(()) | Err(Errno::EEXIST) => {}
