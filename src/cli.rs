@@ -751,9 +751,9 @@ fn item(opt: &str, op: Op, v: Vec<OsString>) -> Result<Item, CliError> {
     }))
 }
 
-/// The command line's options on top of `spec` (the defaults, or the merged profiles): its
-/// filesystem operations come after the profile's, lists append, given values win.
-fn apply_options(m: &ArgMatches, mut spec: Spec) -> Result<Spec, CliError> {
+/// The filesystem operations, in command-line order, after the profile's: --perms/--size
+/// apply to the next operation, --overlay-src layers to the next overlay.
+fn add_ops(m: &ArgMatches, spec: &mut Spec) -> Result<(), CliError> {
     let mut items: Vec<(usize, Item)> = Vec::new();
     for o in OPTIONS {
         let Some(op) = o.op else { continue };
@@ -847,7 +847,13 @@ fn apply_options(m: &ArgMatches, mut spec: Spec) -> Result<Spec, CliError> {
             OVERLAY_SRC_PHRASE,
         ));
     }
+    Ok(())
+}
 
+/// The command line's options on top of `spec` (the defaults, or the merged profiles): its
+/// filesystem operations come after the profile's, lists append, given values win.
+fn apply_options(m: &ArgMatches, mut spec: Spec) -> Result<Spec, CliError> {
+    add_ops(m, &mut spec)?;
     let on = |id: &str| m.contains_id(id);
     let mut warnings = Vec::new();
     // What the table's options set, by the type of their values; environment edits and
