@@ -385,3 +385,95 @@ fn oom_score_adj_is_raised_for_the_command() {
     );
     assert!(stderr(&o).contains("CAP_SYS_RESOURCE"));
 }
+
+/// Id maps of several ranges: written by the supervisor through the distribution's
+/// newuidmap/newgidmap, which check /etc/subuid and /etc/subgid. The test user's entries
+/// (and a passwd entry: the helpers look the user up by name) are bound over /etc in a mount
+/// namespace of the test's own, so the host's files stay as they are.
+#[test]
+fn id_maps_of_several_ranges_go_through_newuidmap() {
+    let test = "id_maps_of_several_ranges_go_through_newuidmap";
+    if !is_root() {
+        return skip_or_fail(test, "needs root to give the test user /etc/subuid ranges");
+    }
+    if !std::path::Path::new("/usr/bin/newuidmap").exists() {
+        return skip_or_fail(test, "no /usr/bin/newuidmap (package uidmap)");
+    }
+    for f in ["/etc/subuid", "/etc/subgid"] {
+        if !std::path::Path::new(f).exists() {
+            // An empty one is what shadow's useradd makes anyway: a target to bind on.
+            std::fs::write(f, "").unwrap();
+        }
+    }
+    let etc = scratch("subid-etc");
+    let (u, g) = ids();
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
+    let group = std::fs::read_to_string("/etc/group").unwrap();
+    write(
+        &etc.join("passwd"),
+        &format!("{passwd}sboxmaps:x:{u}:{g}::/:/bin/sh\n"),
+    );
+    write(&etc.join("group"), &format!("{group}sboxmaps:x:{g}:\n"));
+    write(&etc.join("subuid"), "sboxmaps:200000:65536\n");
+    write(&etc.join("subgid"), "sboxmaps:300000:65536\n");
+    // A private mount namespace: $0 is the directory of the files, "$@" sbox and its
+    // arguments, run as the test user.
+    let script = format!(
+        "for f in passwd group subuid subgid; do mount --bind \"$0/$f\" /etc/$f || exit 99; done; \
+         exec setpriv --reuid {u} --regid {g} --clear-groups \"$@\""
+    );
+    let run = |args: &[&str]| {
+        std::process::Command::new("unshare")
+            .args(["-m", "--propagation", "private", "sh", "-c", &script])
+            .arg(&etc)
+            .arg(bin())
+            .args(args)
+            .current_dir("/")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let own_u = format!("0:{u}:1");
+    let own_g = format!("0:{g}:1");
+    let mut args: Vec<&str> = BASE.to_vec();
+    args.extend([
+        "--uid-map",
+        &own_u,
+        "--uid-map",
+        "1:200000:1000",
+        "--gid-map",
+        &own_g,
+        "--gid-map",
+        "1:300000:1000",
+        "--uid",
+        "5",
+        "--gid",
+        "7",
+        "sh",
+        "-c",
+        "cat /proc/self/uid_map /proc/self/gid_map | tr -s ' ' | sed 's/^ //'; id -u; id -g; id -G",
+    ]);
+    let o = run(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        format!("0 {u} 1\n1 200000 1000\n0 {g} 1\n1 300000 1000\n5\n7\n7\n")
+    );
+    // A range that is not the user's: newuidmap's refusal in one line, nothing left running.
+    let mut bad: Vec<&str> = BASE.to_vec();
+    bad.extend([
+        "--uid-map",
+        &own_u,
+        "--uid-map",
+        "1:500000:10",
+        "sleep",
+        "7.77",
+    ]);
+    let o = run(&bad);
+    assert_one_line_error(&o, "--uid-map: /usr/bin/newuidmap: newuidmap:");
+    assert!(pids_with("7.77").is_empty());
+    // Without the entries (the host's files): the same, pointing at /etc/subuid.
+    let o = sbox(&bad);
+    assert_one_line_error(&o, "--uid-map: /usr/bin/newuidmap:");
+    assert!(stderr(&o).contains("/etc/subuid"), "{}", stderr(&o));
+}

@@ -4,19 +4,6 @@
 use crate::error::SetupError;
 use crate::spec::{Rlimit, RlimitKind, Spec};
 
-/// The Spec fields this build of launch does not apply yet: refused in one line rather than
-/// ignored.
-pub fn refuse_unsupported(spec: &Spec) -> Result<(), SetupError> {
-    let unsupported = [(
-        !spec.uid_map.is_empty() || !spec.gid_map.is_empty(),
-        "id maps",
-    )];
-    match unsupported.iter().find(|(on, _)| *on) {
-        Some((_, what)) => Err(SetupError::new(*what, "", "not supported yet")),
-        None => Ok(()),
-    }
-}
-
 fn resource(kind: RlimitKind) -> libc::__rlimit_resource_t {
     match kind {
         RlimitKind::As => libc::RLIMIT_AS,

@@ -160,7 +160,7 @@ fn namespaces(spec: &Spec) -> Result<(), Invalid> {
             (spec.fds.userns_block.is_some(), "--userns-block-fd"),
             (
                 !spec.uid_map.is_empty() || !spec.gid_map.is_empty(),
-                "id maps",
+                "--uid-map/--gid-map",
             ),
         ] {
             if set {
@@ -171,8 +171,8 @@ fn namespaces(spec: &Spec) -> Result<(), Invalid> {
         }
     }
     for (opt, map, id) in [
-        ("uid map", &spec.uid_map, spec.uid),
-        ("gid map", &spec.gid_map, spec.gid),
+        ("--uid-map", &spec.uid_map, spec.uid),
+        ("--gid-map", &spec.gid_map, spec.gid),
     ] {
         if map.is_empty() {
             continue;
@@ -189,7 +189,7 @@ fn namespaces(spec: &Spec) -> Result<(), Invalid> {
             let end = |start: u32| start as u64 + r.count as u64;
             if r.count == 0 || end(r.inside) > 1 << 32 || end(r.outside) > 1 << 32 {
                 return invalid(format!(
-                    "{opt}: {} {} {}: not a range of 32-bit ids",
+                    "{opt}: {}:{}:{}: not a range of 32-bit ids",
                     r.inside, r.outside, r.count
                 ));
             }
@@ -198,7 +198,7 @@ fn namespaces(spec: &Spec) -> Result<(), Invalid> {
                     || ranges_overlap(r.outside, r.count, o.outside, o.count)
                 {
                     return invalid(format!(
-                        "{opt}: {} {} {}: overlaps {} {} {}",
+                        "{opt}: {}:{}:{}: overlaps {}:{}:{}",
                         r.inside, r.outside, r.count, o.inside, o.outside, o.count
                     ));
                 }
@@ -263,7 +263,7 @@ fn process(spec: &Spec) -> Result<(), Invalid> {
     }
     if !spec.groups.is_empty() && spec.own_userns() && spec.gid_map.is_empty() {
         return invalid(
-            "additional gids: need a gid map written with privilege (newgidmap) or no user namespace of the sandbox's own (an unprivileged one denies setgroups)",
+            "additional gids: need a gid map written with privilege (--gid-map, newgidmap) or no user namespace of the sandbox's own (an unprivileged one denies setgroups)",
         );
     }
     for (key, _) in &spec.sysctl {
@@ -434,18 +434,18 @@ mod tests {
             ),
             (
                 Box::new(move |s| s.uid_map = vec![range(0, 1000, 1), range(0, 100000, 10)]),
-                "uid map: 0 100000 10: overlaps 0 1000 1",
+                "--uid-map: 0:100000:10: overlaps 0:1000:1",
             ),
             (
                 Box::new(move |s| s.gid_map = vec![range(0, 1000, 0)]),
-                "gid map: 0 1000 0: not a range",
+                "--gid-map: 0:1000:0: not a range",
             ),
             (
                 Box::new(move |s| {
                     s.uid = Some(5);
                     s.uid_map = vec![range(0, 1000, 1)]
                 }),
-                "uid map: does not map the sandbox's id 5",
+                "--uid-map: does not map the sandbox's id 5",
             ),
             (
                 Box::new(move |s| s.rlimits = vec![rlimit(10, 5)]),
