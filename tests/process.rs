@@ -477,3 +477,171 @@ fn id_maps_of_several_ranges_go_through_newuidmap() {
     assert_one_line_error(&o, "--uid-map: /usr/bin/newuidmap:");
     assert!(stderr(&o).contains("/etc/subuid"), "{}", stderr(&o));
 }
+
+// --- Fields only an OCI config sets: the sandbox started through the library ---------------
+
+const SPEC_VAR: &str = "SBOX_TEST_SPEC";
+
+/// Runs in a copy of this test binary started as the test user (`run_spec`): the sandbox of
+/// the command line in SBOX_TEST_SPEC (arguments separated by \x1f), after a first element
+/// that sets what only an OCI config can: `caps=BOUNDING/EFFECTIVE/PERMITTED/INHERITABLE/
+/// AMBIENT` (comma-separated names) and `nnp=off`, separated by spaces. Forks first (the
+/// harness has a second thread; a sandbox starts single-threaded), exits with the status.
+#[test]
+#[ignore]
+fn spec_child() {
+    let Ok(req) = std::env::var(SPEC_VAR) else {
+        return;
+    };
+    let mut parts = req.split('\x1f');
+    let fields = parts.next().unwrap().to_string();
+    let args: Vec<std::ffi::OsString> = parts.map(Into::into).collect();
+    let fail = |m: String| -> ! {
+        eprintln!("{m}");
+        std::process::exit(1)
+    };
+    let mut spec = match sbox::cli::parse(args) {
+        Ok(p) => p.spec().unwrap(),
+        Err(e) => fail(format!("{e:?}")),
+    };
+    for f in fields.split_whitespace() {
+        if let Some(sets) = f.strip_prefix("caps=") {
+            let list = |s: &str| -> Vec<caps::Capability> {
+                s.split(',')
+                    .filter(|n| !n.is_empty())
+                    .map(|n| n.parse().unwrap())
+                    .collect()
+            };
+            let s: Vec<&str> = sets.split('/').collect();
+            spec.cap_sets = Some(sbox::spec::CapSets {
+                bounding: list(s[0]),
+                effective: list(s[1]),
+                permitted: list(s[2]),
+                inheritable: list(s[3]),
+                ambient: list(s[4]),
+            });
+        } else if f == "nnp=off" {
+            spec.allow_new_privs = true;
+        }
+    }
+    if let Err(e) = sbox::spec::validate(&spec) {
+        fail(format!("sbox: {}", e.message))
+    }
+    // SAFETY: the child only starts the sandbox and exits.
+    match unsafe { nix::unistd::fork() }.unwrap() {
+        nix::unistd::ForkResult::Child => match sbox::launch::run(&spec) {
+            Ok(code) => std::process::exit(code),
+            Err(e) => fail(format!("sbox: {e}")),
+        },
+        nix::unistd::ForkResult::Parent { child } => {
+            match nix::sys::wait::waitpid(child, None).unwrap() {
+                nix::sys::wait::WaitStatus::Exited(_, c) => std::process::exit(c),
+                other => fail(format!("sandbox ended with {other:?}")),
+            }
+        }
+    }
+}
+
+/// Start `args` with `fields` through `spec_child`, as the test user.
+fn run_spec(fields: &str, args: &[&str]) -> std::process::Output {
+    static EXE: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    let exe = EXE.get_or_init(|| {
+        let dst = scratch("process-bin").join("t");
+        std::fs::copy(std::env::current_exe().unwrap(), &dst).unwrap();
+        dst
+    });
+    let mut req = vec![fields];
+    req.extend(args);
+    as_user(exe)
+        .args([
+            "spec_child",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(SPEC_VAR, req.join("\x1f"))
+        .output()
+        .unwrap()
+}
+
+/// The status lines of /proc/self/status the command sees, as `Key:value`.
+fn status_lines(fields: &str, extra: &[&str], keys: &[&str]) -> Vec<String> {
+    let mut args: Vec<&str> = BASE.to_vec();
+    args.extend(extra);
+    args.extend(["cat", "/proc/self/status"]);
+    let o = run_spec(fields, &args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    (stdout(&o).lines())
+        .filter(|l| keys.iter().any(|k| l.starts_with(&format!("{k}:"))))
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(""))
+        .collect()
+}
+
+#[test]
+fn the_five_capability_sets_are_as_configured() {
+    let bit = |caps: &[u32]| format!("{:016x}", caps.iter().fold(0u64, |b, c| b | 1 << c));
+    // NET_BIND_SERVICE 10, NET_RAW 13, KILL 5. A non-root command after exec: permitted
+    // and effective are the ambient set (no file capabilities), bounding and inheritable as
+    // given.
+    let sets = "caps=CAP_NET_BIND_SERVICE,CAP_NET_RAW,CAP_KILL/CAP_KILL/CAP_KILL,CAP_NET_BIND_SERVICE/CAP_NET_BIND_SERVICE/CAP_NET_BIND_SERVICE";
+    let keys = ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"];
+    let got = status_lines(sets, &["--unshare-net"], &keys);
+    assert_eq!(
+        got,
+        [
+            format!("CapInh:{}", bit(&[10])),
+            format!("CapPrm:{}", bit(&[10])),
+            format!("CapEff:{}", bit(&[10])),
+            format!("CapBnd:{}", bit(&[5, 10, 13])),
+            format!("CapAmb:{}", bit(&[10])),
+        ]
+    );
+    // uid 0 inside: the kernel would give root its bounding set at exec, but no_new_privs
+    // keeps it to what was permitted.
+    let got = status_lines(sets, &["--uid", "0"], &["CapEff", "CapBnd"]);
+    assert_eq!(
+        got,
+        [
+            format!("CapEff:{}", bit(&[5, 10])),
+            format!("CapBnd:{}", bit(&[5, 10, 13])),
+        ]
+    );
+    // The kernel's rules are checked before anything starts.
+    let o = run_spec("caps=CAP_KILL//CAP_KILL/CAP_NET_RAW/CAP_NET_RAW", &["true"]);
+    assert!(
+        stderr(&o).contains("capabilities: CAP_NET_RAW: must also be ambient: in permitted"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// noNewPrivileges false: no_new_privs stays off, yet seccomp and Landlock are installed
+/// (while CAP_SYS_ADMIN was held) and the capabilities dropped after them.
+#[test]
+fn no_new_privs_can_be_left_off() {
+    let keys = ["NoNewPrivs", "Seccomp", "CapEff", "CapBnd"];
+    let zero = format!("{:016x}", 0);
+    let caps = [format!("CapEff:{zero}"), format!("CapBnd:{zero}")];
+    let on = status_lines("", &[], &keys);
+    assert_eq!(
+        on,
+        [&caps[..], &["NoNewPrivs:1".into(), "Seccomp:2".into()]].concat()
+    );
+    let off = status_lines("nnp=off", &["--landlock"], &keys);
+    assert_eq!(
+        off,
+        [&caps[..], &["NoNewPrivs:0".into(), "Seccomp:2".into()]].concat()
+    );
+    // And the policy holds: a new user namespace is still refused (seccomp's EPERM).
+    let mut args: Vec<&str> = BASE.to_vec();
+    let code = "import ctypes, errno\nlibc = ctypes.CDLL(None, use_errno=True)\n\
+                r = libc.unshare(0x10000000)\nprint('ok' if r >= 0 else errno.errorcode[ctypes.get_errno()])";
+    args.extend(["python3", "-c", code]);
+    let o = run_spec("nnp=off", &args);
+    assert!(
+        stdout(&o).lines().any(|l| l.ends_with("EPERM")),
+        "{}",
+        stdout(&o)
+    );
+}
