@@ -391,8 +391,8 @@ fn oom_score_adj_is_raised_for_the_command() {
 /// (and a passwd entry: the helpers look the user up by name) are bound over /etc in a mount
 /// namespace of the test's own, so the host's files stay as they are.
 #[test]
-fn id_maps_of_several_ranges_go_through_newuidmap() {
-    let test = "id_maps_of_several_ranges_go_through_newuidmap";
+fn several_range_id_maps_through_newuidmap_or_directly() {
+    let test = "several_range_id_maps_through_newuidmap_or_directly";
     if !is_root() {
         return skip_or_fail(test, "needs root to give the test user /etc/subuid ranges");
     }
@@ -459,6 +459,77 @@ fn id_maps_of_several_ranges_go_through_newuidmap() {
         stdout(&o),
         format!("0 {u} 1\n1 200000 1000\n0 {g} 1\n1 300000 1000\n5\n7\n7\n")
     );
+    // Inside such a sandbox, as its root with every capability: podman's situation. A
+    // nested sbox writes maps of several ranges itself (keep-id; each range within one range
+    // of the parent's map, as the kernel wants), or makes no user namespace and switches to
+    // the configured ids.
+    let bin_s = bin().to_str().unwrap().to_string();
+    let mut outer: Vec<&str> = BASE.to_vec();
+    outer.extend([
+        "--uid-map",
+        &own_u,
+        "--uid-map",
+        "1:200000:1000",
+        "--gid-map",
+        &own_g,
+        "--gid-map",
+        "1:300000:1000",
+        "--uid",
+        "0",
+        "--gid",
+        "0",
+        "--cap-add",
+        "ALL",
+        "--allow-userns",
+        "--seccomp-profile",
+        "none",
+        &bin_s,
+        "--ro-bind",
+        "/",
+        "/",
+        "--unshare-pid",
+        "--proc",
+        "/proc",
+    ]);
+    let ids_seen = "cat /proc/self/uid_map | tr -s ' ' | sed 's/^ //'; id -u; id -g";
+    let mut keep_id = outer.clone();
+    keep_id.extend([
+        "--allow-userns",
+        "--uid-map",
+        "0:1:1",
+        "--uid-map",
+        "1:0:1",
+        "--uid-map",
+        "2:2:998",
+        "--gid-map",
+        "0:0:1",
+        "--gid-map",
+        "1:1:999",
+        "--uid",
+        "1",
+        "--gid",
+        "7",
+        "sh",
+        "-c",
+        ids_seen,
+    ]);
+    let o = run(&keep_id);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "0 1 1\n1 0 1\n2 2 998\n1\n7\n");
+    let mut shared = outer.clone();
+    shared.extend([
+        "--share-userns",
+        "--uid",
+        "5",
+        "--gid",
+        "7",
+        "sh",
+        "-c",
+        ids_seen,
+    ]);
+    let o = run(&shared);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), format!("0 {u} 1\n1 200000 1000\n5\n7\n"));
     // A range that is not the user's: newuidmap's refusal in one line, nothing left running.
     let mut bad: Vec<&str> = BASE.to_vec();
     bad.extend([
