@@ -146,7 +146,7 @@ pub fn start(
     };
     // Id maps of several ranges: the supervisor writes them once the child exists, and
     // tells it on this pipe.
-    let maps = if spec.maps_by_supervisor() {
+    let mut maps = if spec.maps_by_supervisor() {
         let (r, w) = pipe("id maps")?;
         claimed.maps_written = Some(r);
         Some(w)
@@ -188,6 +188,8 @@ pub fn start(
     let pid = cloned.map_err(|e| userns::clone_error(spec, e))?;
     if pid == 0 {
         drop(err_r);
+        // Only the supervisor may end the wait for the maps (by writing, or by going away).
+        drop(maps.take());
         // The status descriptors belong to the supervisor; the sandbox never sees them.
         claimed.info = None;
         claimed.json_status = None;
