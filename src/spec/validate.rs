@@ -40,6 +40,11 @@ pub fn validate(spec: &Spec) -> Result<(), Invalid> {
             "--disable-userns: needs a user namespace of sbox's own, not one joined with --userns",
         );
     }
+    if ns.disable_userns && ns.joined(super::NsKind::User).is_some() {
+        return invalid(
+            "--disable-userns: needs a user namespace of sbox's own, not one joined with --join-ns user:",
+        );
+    }
     if ns.disable_userns && ns.assert_userns_disabled {
         return invalid("--assert-userns-disabled: conflicts with --disable-userns");
     }
@@ -424,6 +429,13 @@ mod tests {
                     s.ns.join.push(join(NsKind::Ipc, "/b"))
                 }),
                 "--join-ns ipc:/b: a ipc namespace is joined twice",
+            ),
+            (
+                Box::new(move |s| {
+                    s.ns.disable_userns = true;
+                    s.ns.join.push(join(NsKind::User, "/proc/1/ns/user"))
+                }),
+                "--disable-userns: needs a user namespace of sbox's own, not one joined with --join-ns",
             ),
             (
                 Box::new(|s| {
