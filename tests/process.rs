@@ -422,17 +422,20 @@ fn several_range_id_maps_through_newuidmap_or_directly() {
         "for f in passwd group subuid subgid; do mount --bind \"$0/$f\" /etc/$f || exit 99; done; \
          exec setpriv --reuid {u} --regid {g} --clear-groups \"$@\""
     );
-    let run = |args: &[&str]| {
-        std::process::Command::new("unshare")
-            .args(["-m", "--propagation", "private", "sh", "-c", &script])
+    let under = |prog: &std::path::Path, args: &[&str], env: Option<String>| {
+        let mut c = std::process::Command::new("unshare");
+        c.args(["-m", "--propagation", "private", "sh", "-c", &script])
             .arg(&etc)
-            .arg(bin())
+            .arg(prog)
             .args(args)
             .current_dir("/")
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap()
+            .stdin(std::process::Stdio::null());
+        if let Some(req) = env {
+            c.env(SPEC_VAR, req);
+        }
+        c.output().unwrap()
     };
+    let run = |args: &[&str]| under(bin(), args, None);
     let own_u = format!("0:{u}:1");
     let own_g = format!("0:{g}:1");
     let mut args: Vec<&str> = BASE.to_vec();
@@ -458,6 +461,32 @@ fn several_range_id_maps_through_newuidmap_or_directly() {
     assert_eq!(
         stdout(&o),
         format!("0 {u} 1\n1 200000 1000\n0 {g} 1\n1 300000 1000\n5\n7\n7\n")
+    );
+    // Additional gids (OCI additionalGids), which a gid map written with privilege allows.
+    let mut grouped: Vec<&str> = BASE.to_vec();
+    grouped.extend([
+        "--uid-map",
+        &own_u,
+        "--uid-map",
+        "1:200000:1000",
+        "--gid-map",
+        &own_g,
+        "--gid-map",
+        "1:300000:1000",
+        "--uid",
+        "5",
+        "--gid",
+        "7",
+        "id",
+        "-G",
+    ]);
+    let req = spec_request("groups=5,60", &grouped);
+    let o = under(spec_exe(), &SPEC_CHILD, Some(req));
+    assert!(
+        stdout(&o).lines().any(|l| l.ends_with("7 5 60")),
+        "{} {}",
+        stdout(&o),
+        stderr(&o)
     );
     // Inside such a sandbox, as its root with every capability: podman's situation. A
     // nested sbox writes maps of several ranges itself (keep-id; each range within one range
@@ -556,7 +585,7 @@ const SPEC_VAR: &str = "SBOX_TEST_SPEC";
 /// Runs in a copy of this test binary started as the test user (`run_spec`): the sandbox of
 /// the command line in SBOX_TEST_SPEC (arguments separated by \x1f), after a first element
 /// that sets what only an OCI config can: `caps=BOUNDING/EFFECTIVE/PERMITTED/INHERITABLE/
-/// AMBIENT` (comma-separated names) and `nnp=off`, separated by spaces. Forks first (the
+/// AMBIENT` (comma-separated names), `groups=GID,...` and `nnp=off`, separated by spaces. Forks first (the
 /// harness has a second thread; a sandbox starts single-threaded), exits with the status.
 #[test]
 #[ignore]
@@ -591,6 +620,8 @@ fn spec_child() {
                 inheritable: list(s[3]),
                 ambient: list(s[4]),
             });
+        } else if let Some(gids) = f.strip_prefix("groups=") {
+            spec.groups = gids.split(',').map(|g| g.parse().unwrap()).collect();
         } else if f == "nnp=off" {
             spec.allow_new_privs = true;
         }
@@ -613,25 +644,36 @@ fn spec_child() {
     }
 }
 
-/// Start `args` with `fields` through `spec_child`, as the test user.
-fn run_spec(fields: &str, args: &[&str]) -> std::process::Output {
+/// A copy of this test binary the test user can run, for `spec_child`.
+fn spec_exe() -> &'static std::path::Path {
     static EXE: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
-    let exe = EXE.get_or_init(|| {
+    EXE.get_or_init(|| {
         let dst = scratch("process-bin").join("t");
         std::fs::copy(std::env::current_exe().unwrap(), &dst).unwrap();
         dst
-    });
+    })
+}
+
+/// What `spec_child` reads: `fields`, then the command line.
+fn spec_request(fields: &str, args: &[&str]) -> String {
     let mut req = vec![fields];
     req.extend(args);
-    as_user(exe)
-        .args([
-            "spec_child",
-            "--exact",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(SPEC_VAR, req.join("\x1f"))
+    req.join("\x1f")
+}
+
+const SPEC_CHILD: [&str; 5] = [
+    "spec_child",
+    "--exact",
+    "--ignored",
+    "--nocapture",
+    "--test-threads=1",
+];
+
+/// Start `args` with `fields` through `spec_child`, as the test user.
+fn run_spec(fields: &str, args: &[&str]) -> std::process::Output {
+    as_user(spec_exe())
+        .args(SPEC_CHILD)
+        .env(SPEC_VAR, spec_request(fields, args))
         .output()
         .unwrap()
 }
