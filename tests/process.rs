@@ -146,7 +146,8 @@ fn kept_capabilities_do_not_lift_the_sandbox() {
     assert_eq!(std::fs::read_to_string(dir.join("f")).unwrap(), "host\n");
 }
 
-/// A sandbox with a network of its own, a listener and an address in it, and its pid from
+/// A sandbox with network, UTS, IPC, cgroup namespaces of its own, a listener and an address in its
+/// network, a file in its /tmp, and its pid from
 /// `--info-fd 3`. It runs until its stdin closes.
 fn netns_holder() -> (std::process::Child, u32) {
     use std::io::{BufRead, Read};
@@ -155,13 +156,20 @@ fn netns_holder() -> (std::process::Child, u32) {
     let mut args: Vec<&str> = BASE.to_vec();
     args.extend([
         "--unshare-net",
+        "--unshare-uts",
+        "--hostname",
+        "holder",
+        "--unshare-ipc",
+        "--unshare-cgroup",
+        "--tmpfs",
+        "/tmp",
         "--cap-add",
         "CAP_NET_ADMIN",
         "--info-fd",
         "3",
         "sh",
         "-c",
-        "PATH=$PATH:/usr/sbin; ip addr add 10.7.7.7/8 dev lo && exec python3 -c \"import socket, sys\ns = socket.socket(); s.bind(('127.0.0.1', 4567)); s.listen(5)\nprint('listening', flush=True)\nsys.stdin.read()\"",
+        "PATH=$PATH:/usr/sbin; touch /tmp/holders-file && ip addr add 10.7.7.7/8 dev lo && exec python3 -c \"import socket, sys\ns = socket.socket(); s.bind(('127.0.0.1', 4567)); s.listen(5)\nprint('listening', flush=True)\nsys.stdin.read()\"",
     ]);
     let (info_r, info_w): (OwnedFd, OwnedFd) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
@@ -196,9 +204,12 @@ fn netns_holder() -> (std::process::Child, u32) {
 }
 
 #[test]
-fn join_ns_enters_the_network_of_a_running_sandbox() {
+fn join_ns_enters_the_namespaces_of_a_running_sandbox() {
     if !std::path::Path::new("/usr/sbin/ip").exists() {
-        return skip_or_fail("join_ns_enters_the_network_of_a_running_sandbox", "no ip");
+        return skip_or_fail(
+            "join_ns_enters_the_namespaces_of_a_running_sandbox",
+            "no ip",
+        );
     }
     let (mut holder, pid) = netns_holder();
     let user = format!("user:/proc/{pid}/ns/user");
@@ -243,6 +254,42 @@ fn join_ns_enters_the_network_of_a_running_sandbox() {
         &errno_of("socket.create_connection(('127.0.0.1', 4567))"),
     );
     assert_eq!(host.trim(), "ECONNREFUSED");
+    // Every other kind: the UTS namespace's hostname, the IPC, PID and cgroup namespaces,
+    // the mount namespace's tree (the sources of the new root are taken from it).
+    let kinds = ["uts", "ipc", "pid", "cgroup", "mnt"];
+    let mut joined: Vec<&str> = vec!["--join-ns", &user];
+    let specs: Vec<String> = kinds
+        .iter()
+        .map(|k| format!("{k}:/proc/{pid}/ns/{k}"))
+        .collect();
+    for s in &specs {
+        joined.extend(["--join-ns", s]);
+    }
+    joined.extend([
+        "--ro-bind",
+        "/",
+        "/",
+        "--ro-bind",
+        "/tmp",
+        "/tmp",
+        "sh",
+        "-c",
+        "hostname; ls /tmp; for k in uts ipc pid cgroup mnt; do readlink /proc/self/ns/$k; done",
+    ]);
+    let o = sbox(&joined);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[..2], ["holder", "holders-file"], "{out}");
+    for (k, line) in kinds.iter().zip(&lines[2..]) {
+        let theirs = std::fs::read_link(format!("/proc/{pid}/ns/{k}")).unwrap();
+        if *k == "mnt" {
+            // A mount namespace of the sandbox's own, copied from the joined one.
+            assert_ne!(theirs.to_str(), Some(*line), "{k}");
+        } else {
+            assert_eq!(theirs.to_str(), Some(*line), "{k}");
+        }
+    }
     drop(holder.stdin.take());
     assert!(holder.wait().unwrap().success());
 }
