@@ -1,5 +1,6 @@
-//! The command's process attributes from the Spec that an OCI config brings: rlimits,
-//! oom_score_adj, additional groups, umask, capability sets, sysctls.
+//! Process attributes an OCI config brings (and --rlimit, --oom-score-adj, --sysctl): the
+//! rlimits, oom_score_adj and sysctls. (The capability sets are caps.rs's, the ids and
+//! additional groups userns.rs's, the umask exec.rs's.)
 
 use crate::error::SetupError;
 use crate::spec::{Rlimit, RlimitKind, Spec};
