@@ -396,8 +396,7 @@ pub fn expand_args(args: Vec<OsString>) -> Result<Vec<OsString>, CliError> {
                 CliError::phrased("--args: missing argument", "--args takes an argument")
             })?;
             let fd = parse_fd("--args", &v.to_string_lossy())?;
-            // SAFETY: F_GETFD only reads the descriptor's flags.
-            if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+            if !crate::sys::fd_is_open(fd) {
                 return Err(CliError::phrased(
                     format!(
                         "--args: {fd}: not an open file descriptor (open it for sbox, e.g. '{fd}<FILE' in the shell)"
@@ -410,8 +409,7 @@ pub fn expand_args(args: Vec<OsString>) -> Result<Vec<OsString>, CliError> {
                 return Err(CliError::Invalid("--args: nested too deeply".into()));
             }
             let mut data = Vec::new();
-            // SAFETY: the caller handed this descriptor to us to read and close.
-            let mut f = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+            let mut f = crate::sys::take_fd(fd);
             std::io::Read::read_to_end(&mut f, &mut data)
                 .map_err(|e| CliError::Invalid(format!("--args: {fd}: {e}")))?;
             let mut words: Vec<&[u8]> = data.split(|b| *b == 0).collect();
@@ -566,6 +564,77 @@ impl Parsed {
 /// Output that clap produces instead of matches.
 fn printed(e: &clap::Error) -> bool {
     matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion)
+}
+
+/// What the command line asks for, as main acts on it.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // made once, moved once
+pub enum Front {
+    /// Start this sandbox.
+    Run(Spec),
+    /// Print this on stdout and exit 0.
+    Print(String),
+    /// Do something else than start a sandbox; `level_prefix` is its `--level-prefix`.
+    Mode { mode: Mode, level_prefix: bool },
+}
+
+/// A refused command line, with what the front end knew of the output wanted when it refused:
+/// whether `--level-prefix` was among the options before the command.
+#[derive(Debug)]
+pub struct Refused {
+    pub error: CliError,
+    pub level_prefix: bool,
+}
+
+/// The whole front end for main: `--args` expansion, modes, then the sandbox's `Spec`.
+pub fn front(
+    argv0: &str,
+    bwrap: bool,
+    args: Vec<OsString>,
+    profiles: &dyn Profiles,
+) -> Result<Front, Refused> {
+    // Known before the parse, for a refusal or a mode; a sandbox reads `Spec.level_prefix`.
+    // (The walk by arities only when the flag is there at all: most starts don't pay it.)
+    let level_prefix =
+        args.iter().any(|a| a == "--level-prefix") && leading_option(&args, "--level-prefix");
+    let refused = |error| Refused {
+        error,
+        level_prefix,
+    };
+    let args = expand_args(args).map_err(refused)?;
+    if let Some(mode) = mode(&args).map_err(refused)? {
+        return Ok(Front::Mode { mode, level_prefix });
+    }
+    match parse_named(argv0, bwrap, args, profiles).map_err(refused)? {
+        Parsed::Run(s) => Ok(Front::Run(s)),
+        Parsed::Print(text) => Ok(Front::Print(text)),
+    }
+}
+
+/// Whether the flag `name` is among the options before the command (each option's values
+/// skipped by its arity, as clap reads them).
+fn leading_option(args: &[OsString], name: &str) -> bool {
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let a = a.as_encoded_bytes();
+        if a == name.as_bytes() {
+            return true;
+        }
+        if a == b"--" || !a.starts_with(b"-") || a == b"-" {
+            return false;
+        }
+        let n = match std::str::from_utf8(a)
+            .ok()
+            .and_then(|a| a.strip_prefix("--"))
+        {
+            Some(long) if !long.contains('=') => options::find(long).map_or(0, Opt::arity),
+            _ => 0,
+        };
+        for _ in 0..n {
+            it.next();
+        }
+    }
+    false
 }
 
 /// Parse the arguments after argv[0], with the host's profiles.
@@ -1049,6 +1118,54 @@ mod tests {
     }
 
     #[test]
+    fn level_prefix_is_known_when_the_line_is_refused() {
+        let front = |a: &[&str]| {
+            let args = a.iter().map(OsString::from).collect();
+            front("sbox", false, args, &profile::Host)
+        };
+        // Refused by clap, by a value, or after the parse: the flag before the command counts.
+        for a in [
+            &["--level-prefix", "--bogus", "true"][..],
+            &["--level-prefix", "--chmod", "9999", "/x", "true"],
+            &[
+                "--bind",
+                "/",
+                "/",
+                "--level-prefix",
+                "--hostname",
+                "h",
+                "true",
+            ],
+            &["--level-prefix", "--args", "notanfd", "true"],
+        ] {
+            let r = front(a).expect_err("refused");
+            assert!(r.level_prefix, "{a:?}");
+        }
+        // A value or the command's own argument is not the flag.
+        for a in [
+            &["--bogus", "true", "--level-prefix"][..],
+            &["--setenv", "--level-prefix", "v", "--bogus", "true"],
+        ] {
+            assert!(!front(a).expect_err("refused").level_prefix, "{a:?}");
+        }
+        match front(&["--ro-bind", "/", "/", "--", "--level-prefix"]) {
+            Ok(Front::Run(s)) => assert!(!s.level_prefix),
+            _ => panic!("a sandbox"),
+        }
+        match front(&["--level-prefix", "--doctor"]) {
+            Ok(Front::Mode { mode, level_prefix }) => {
+                assert_eq!(mode, Mode::Doctor);
+                assert!(level_prefix);
+            }
+            _ => panic!("a mode"),
+        }
+        match front(&["--level-prefix", "--ro-bind", "/", "/", "true"]) {
+            Ok(Front::Run(s)) => assert!(s.level_prefix),
+            _ => panic!("a sandbox"),
+        }
+    }
+
+    #[test]
     fn the_bwrap_link_chooses_bubblewraps_defaults_as_spec_fields() {
         let spec = |bwrap| {
             let args = ["--ro-bind", "/", "/", "true"].map(OsString::from);
@@ -1344,9 +1461,9 @@ mod tests {
         assert_eq!(
             s.seccomp.deny,
             [
-                ("keyctl".to_string(), libc::EPERM),
-                ("ptrace".to_string(), libc::EACCES),
-                ("bpf".to_string(), libc::ENOSYS)
+                ("keyctl".to_string(), nix::errno::Errno::EPERM as i32),
+                ("ptrace".to_string(), nix::errno::Errno::EACCES as i32),
+                ("bpf".to_string(), nix::errno::Errno::ENOSYS as i32)
             ]
         );
         assert!(s.seccomp.allow_32bit && s.allow_userns && s.landlock.from_mounts);

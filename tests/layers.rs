@@ -101,3 +101,38 @@ fn launch_exposes_run_and_probes_only() {
         ]
     );
 }
+
+/// Raw calls (`libc::`, `unsafe`) only in the kernel half (launch/, cgroup/, mkroot) and
+/// src/sys.rs, the one place for those the rest needs. Comments don't count; tests do.
+#[test]
+fn raw_calls_only_in_the_kernel_half_and_sys() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    // rust_files leaves out tests.rs files: they are code too.
+    files.push(src.join("profile/tests.rs"));
+    let allowed = |f: &Path| {
+        let rel = f.strip_prefix(&src).unwrap();
+        ["launch", "cgroup", "mkroot", "mkroot.rs", "sys.rs"]
+            .iter()
+            .any(|a| rel.starts_with(a))
+    };
+    let mut found = Vec::new();
+    for f in files.iter().filter(|f| !allowed(f)) {
+        for (n, line) in std::fs::read_to_string(f).unwrap().lines().enumerate() {
+            let code = line.split("//").next().unwrap();
+            let words = code.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'));
+            if words.clone().any(|w| w.starts_with("libc::"))
+                || words.clone().any(|w| w == "unsafe")
+            {
+                found.push(format!("{}:{}: {}", f.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(files.len() > 30, "{files:?}");
+    assert!(
+        found.is_empty(),
+        "raw calls outside launch/, cgroup/, mkroot and sys.rs:\n{}",
+        found.join("\n")
+    );
+}

@@ -172,14 +172,14 @@ fn prepare(spec: &Spec, plan: &Plan, keep: &[RawFd], report: BorrowedFd) -> Resu
     // Landlock, then seccomp last: only execve follows.
     if let Some(ll) = super::step(spec, "landlock", || landlock::apply(spec))? {
         if spec.verbose {
-            super::say(&ll.to_string());
+            crate::output::verbose(&ll.to_string());
         }
         if spec.fds.json_status.is_some() {
             channel::send_report(report, &ll.to_json());
         }
     }
     if spec.verbose {
-        super::say(&seccomp::describe(spec));
+        crate::output::verbose(&seccomp::describe(spec));
     }
     super::step(spec, "seccomp install", || {
         seccomp::install("seccomp", &plan.filters)

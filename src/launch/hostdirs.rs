@@ -29,7 +29,7 @@ pub fn create(spec: &Spec) -> Result<(), SetupError> {
         let made = make(anchor, src)
             .map_err(|why| SetupError::new("create", src.display().to_string(), why))?;
         if spec.verbose && made {
-            super::say(&format!("create {}: made (mode 0700)", src.display()));
+            crate::output::verbose(&format!("create {}: made (mode 0700)", src.display()));
         }
     }
     Ok(())

@@ -31,7 +31,7 @@ use nix::fcntl::OFlag;
 use nix::sched::CloneFlags;
 use nix::sys::wait::{WaitPidFlag, waitpid};
 use nix::unistd::{ForkResult, Pid, pipe2};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
 
 /// Start the sandbox and wait for it; returns the exit status sbox should exit with.
@@ -153,7 +153,7 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
     plan.terminal = None;
     if spec.verbose {
         let ms = t.elapsed().as_secs_f64() * 1e3;
-        say(&format!(
+        crate::output::verbose(&format!(
             "clone (namespaces {}): {ms:.3} ms",
             userns::describe(flags)
         ));
@@ -211,7 +211,7 @@ fn watch(
     let peak = spec.fds.json_status.is_some();
     if let Some(report) = plan.limits.take().map(|s| s.finish(peak)) {
         if report.oom_killed() {
-            say(&report.to_string());
+            crate::output::failure(&report.to_string());
             code = 137;
         }
         usage.push(("oom-kill".to_string(), report.oom_kill.to_string()));
@@ -305,17 +305,6 @@ enum Role {
     },
 }
 
-/// One line on stderr, `sbox: ` first, in a single write: the supervisor and the sandbox
-/// report at the same time under -v, and eprintln! writes a line in pieces that interleave.
-fn say(line: &str) {
-    say_raw(&format!("sbox: {line}\n"));
-}
-
-/// Text on stderr in a single write.
-fn say_raw(text: &str) {
-    let _ = std::io::stderr().write_all(text.as_bytes());
-}
-
 /// `-v`: run one setup step and say how long it took.
 fn step<T>(spec: &Spec, name: &str, f: impl FnOnce() -> T) -> T {
     if !spec.verbose {
@@ -323,7 +312,7 @@ fn step<T>(spec: &Spec, name: &str, f: impl FnOnce() -> T) -> T {
     }
     let t = std::time::Instant::now();
     let r = f();
-    say(&format!(
+    crate::output::verbose(&format!(
         "{name}: {:.3} ms",
         t.elapsed().as_secs_f64() * 1e3
     ));

@@ -195,13 +195,13 @@ pub fn open_sources(
 fn skipped(spec: &Spec, op: &FsOp, src: &Path) {
     let hint = spec.bind_extras.iter().find(|e| e.dst == op.dst());
     if let Some(m) = hint.and_then(|e| e.missing.as_deref()) {
-        super::say(&format!(
+        crate::output::notice(&format!(
             "{}: not bound, {} does not exist: {m}",
             op.dst().display(),
             src.display()
         ));
     } else if spec.verbose {
-        super::say(&format!(
+        crate::output::verbose(&format!(
             "{} {}: skipped, {} does not exist",
             op.option(),
             op.dst().display(),

@@ -115,7 +115,7 @@ pub fn parse_deny(opt: &str, v: &str) -> Result<(String, i32), ValueError> {
             })?;
             (n, errno)
         }
-        None => (v, libc::EPERM),
+        None => (v, nix::errno::Errno::EPERM as i32),
     };
     Ok((parse_syscall(opt, v, name)?, errno))
 }
