@@ -1,13 +1,13 @@
 //! The one error type of the setup steps (launch and cgroup): `<step or option>: <path>: <why>`.
 //! A leaf module: it imports nothing of sbox, so every layer can use it. Errors raised inside
-//! the sandbox travel to the supervisor as this type over a pipe.
+//! the sandbox travel to the supervisor as this type over a pipe (launch/channel.rs, serde).
 //! Where bubblewrap has a fixed phrase for the same failure (programs that drive bwrap match
 //! it), the error carries it too, for the `bwrap` link (`render`).
 
 use std::borrow::Cow;
 use std::fmt;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SetupError {
     /// The option (`--ro-bind`) or step (`uid map`) that failed.
     pub step: String,
@@ -49,29 +49,6 @@ impl SetupError {
     pub fn errno(step: impl Into<String>, path: impl Into<String>, e: nix::errno::Errno) -> Self {
         SetupError::new(step, path, e.desc().to_string())
     }
-
-    /// Encode for the pipe to the supervisor (fields separated by NUL).
-    pub fn encode(&self) -> Vec<u8> {
-        [
-            self.step.as_bytes(),
-            self.path.as_bytes(),
-            self.why.as_bytes(),
-            self.bwrap.as_bytes(),
-        ]
-        .join(&0u8)
-    }
-
-    pub fn decode(b: &[u8]) -> SetupError {
-        let mut it = b
-            .split(|c| *c == 0)
-            .map(|s| String::from_utf8_lossy(s).into_owned());
-        SetupError {
-            step: it.next().unwrap_or_default(),
-            path: it.next().unwrap_or_default(),
-            why: it.next().unwrap_or_default(),
-            bwrap: it.next().unwrap_or_default(),
-        }
-    }
 }
 
 impl fmt::Display for SetupError {
@@ -112,11 +89,9 @@ mod tests {
     #[test]
     fn round_trip() {
         let e = SetupError::new("--ro-bind", "/nope", "No such file or directory");
-        assert_eq!(SetupError::decode(&e.encode()), e);
         assert_eq!(e.to_string(), "--ro-bind: /nope: No such file or directory");
         assert_eq!(SetupError::new("exec", "", "x").to_string(), "exec: x");
         let e = e.bwrap("Can't find source path /nope: No such file or directory");
-        assert_eq!(SetupError::decode(&e.encode()), e);
         assert_eq!(
             e.render(false),
             "--ro-bind: /nope: No such file or directory"

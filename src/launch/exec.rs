@@ -175,7 +175,10 @@ fn prepare(spec: &Spec, plan: &Plan, keep: &[RawFd], report: BorrowedFd) -> Resu
             crate::output::verbose(&ll.to_string());
         }
         if spec.fds.json_status.is_some() {
-            channel::send_report(report, &ll.to_json());
+            channel::send(
+                report,
+                &channel::Message::Report(channel::Enforced { landlock: ll }),
+            );
         }
     }
     if spec.verbose {

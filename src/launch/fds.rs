@@ -224,10 +224,11 @@ fn status_error(out: &File, e: std::io::Error) -> SetupError {
     )
 }
 
-/// Write `{ MEMBER }` as one record.
-pub fn write_raw_json(mut out: &File, member: &str) -> Result<(), SetupError> {
-    out.write_all(format!("{{ {member} }}\n").as_bytes())
-        .map_err(|e| status_error(out, e))
+/// Write one record, serialized, on a line.
+pub fn write_record(mut out: &File, record: &impl serde::Serialize) -> Result<(), SetupError> {
+    let mut line = serde_json::to_vec(record).expect("plain data");
+    line.push(b'\n');
+    out.write_all(&line).map_err(|e| status_error(out, e))
 }
 
 /// Wait until the descriptor has data (or is closed), then close it.

@@ -21,7 +21,7 @@ use std::path::PathBuf;
 const TARGET: ABI = ABI::V6;
 
 /// What was enforced, for -v and the status record.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Report {
     /// The ABI enforced: the kernel's, capped at the one sbox targets.
     pub abi: i32,
@@ -44,16 +44,6 @@ impl fmt::Display for Report {
             } else {
                 "no scoping (kernel older than 6.12)"
             }
-        )
-    }
-}
-
-impl Report {
-    /// `"landlock":{...}`, a member to splice into the status record's object.
-    pub fn to_json(&self) -> String {
-        format!(
-            r#""landlock":{{"abi":{},"fs_rules":{},"net_rules":{},"scoped":{}}}"#,
-            self.abi, self.fs_rules, self.net_rules, self.scoped
         )
     }
 }
@@ -413,8 +403,8 @@ mod tests {
             "landlock: ABI 6, 3 path rules, 1 TCP port rules, abstract unix sockets and signals scoped"
         );
         assert_eq!(
-            r.to_json(),
-            r#""landlock":{"abi":6,"fs_rules":3,"net_rules":1,"scoped":true}"#
+            serde_json::to_string(&r).unwrap(),
+            r#"{"abi":6,"fs_rules":3,"net_rules":1,"scoped":true}"#
         );
     }
 

@@ -223,8 +223,8 @@ fn watch(
         let mut exit = vec![("exit-code".to_string(), code.to_string())];
         exit.extend(usage);
         // What was enforced inside, as one more record (readers skip what they don't know).
-        for member in &reports {
-            fds::write_raw_json(fd, member)?;
+        for r in &reports {
+            fds::write_record(fd, r)?;
         }
         fds::write_json(fd, &exit, false)?;
     }
@@ -478,7 +478,11 @@ fn die_with_caller(sig: libc::c_int) -> Result<Pid, SetupError> {
 
 /// What `supervise` saw: the exit status, what the sandbox reported as enforced, and (under the
 /// `bwrap` link) the signal that would have ended bubblewrap.
-type Outcome = (i32, Vec<String>, Option<nix::sys::signal::Signal>);
+type Outcome = (
+    i32,
+    Vec<channel::Enforced>,
+    Option<nix::sys::signal::Signal>,
+);
 
 /// The supervisor: report a setup failure, or pass signals on and wait for the sandbox.
 /// `host`: the master of the sandbox's terminal, and (--die-with-parent) sbox's parent.
