@@ -1,8 +1,14 @@
-//! The one error type of the setup steps (launch and cgroup): `<step or option>: <path>: <why>`.
-//! A leaf module: it imports nothing of sbox, so every layer can use it. Errors raised inside
-//! the sandbox travel to the supervisor as this type over a pipe (launch/channel.rs, serde).
-//! Where bubblewrap has a fixed phrase for the same failure (programs that drive bwrap match
-//! it), the error carries it too, for the `bwrap` link (`render`).
+//! Errors, typed where they arise and rendered in one place.
+//!
+//! Each area has its own error enum, in its own file, whose variants carry data (the option,
+//! the path, the errno) and whose `Display` is the wording of *why* (cgroup::CgroupError,
+//! mkroot::MkrootError, and one per launch step: caps, signals, tty, seccomp, landlock, exec,
+//! ...). Through [`StepError`] each converts into [`SetupError`], the one line
+//! `<step or option>: <path>: <why>` that main prints (through crate::output) with `sbox: `
+//! or `bwrap: ` first. Errors raised inside the sandbox travel to the supervisor as a
+//! `SetupError` over a pipe (launch/channel.rs, serde). Where bubblewrap has a fixed phrase
+//! for the same failure (programs that drive bwrap match it), the error carries it too, for
+//! the `bwrap` link (`render`). A leaf module: it imports nothing of sbox.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -48,6 +54,45 @@ impl SetupError {
     /// An error from a failed system call, worded from its errno.
     pub fn errno(step: impl Into<String>, path: impl Into<String>, e: nix::errno::Errno) -> Self {
         SetupError::new(step, path, e.desc().to_string())
+    }
+}
+
+/// An area's error: which option or step failed, on which path; its `Display` says why.
+pub trait StepError: fmt::Display {
+    /// The option (`--mem`) or step (`terminal`) that failed.
+    fn step(&self) -> Cow<'_, str>;
+    /// The path concerned, empty when there is none.
+    fn path(&self) -> Cow<'_, str> {
+        "".into()
+    }
+    /// bubblewrap's wording of the same failure, when it has one (the `bwrap` link).
+    fn bwrap(&self) -> Option<String> {
+        None
+    }
+}
+
+impl<E: StepError> From<E> for SetupError {
+    fn from(e: E) -> SetupError {
+        SetupError {
+            step: e.step().into_owned(),
+            path: e.path().into_owned(),
+            why: e.to_string(),
+            bwrap: e.bwrap().unwrap_or_default(),
+        }
+    }
+}
+
+/// The description of a failed system call's errno, as every error line words it.
+pub fn errno_why(e: nix::errno::Errno) -> &'static str {
+    e.desc()
+}
+
+/// An I/O error worded as an errno where it has one (`No such file or directory`, without
+/// Rust's `(os error 2)`).
+pub fn io_why(e: &std::io::Error) -> Cow<'static, str> {
+    match e.raw_os_error() {
+        Some(n) => nix::errno::Errno::from_raw(n).desc().into(),
+        None => e.to_string().into(),
     }
 }
 
