@@ -3,6 +3,7 @@
 #![cfg_attr(not(test), no_main)]
 
 use sbox::cli::{self, Front, Mode};
+use sbox::error::SetupError;
 use sbox::output::{self, Level, Name};
 use std::io::Write;
 
@@ -81,7 +82,9 @@ fn run_mode(mode: Mode) -> i32 {
                     0
                 }
                 Err(e) => {
-                    output::say(Level::Error, Name::Sbox, &format!("--mkroot: {e}"));
+                    // sbox's own mode: its name even under the `bwrap` link.
+                    let e = SetupError::from(e);
+                    output::say(Level::Error, Name::Sbox, &e.to_string());
                     1
                 }
             }
