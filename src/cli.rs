@@ -715,9 +715,9 @@ pub fn parse_named(
         Vec::new()
     };
     let mut spec = apply_options(&m, base)?;
-    spec::validate(&spec).map_err(|e| match e.bwrap {
-        Some(phrase) => CliError::phrased(e.message, phrase),
-        None => CliError::Invalid(e.message),
+    spec::validate(&spec).map_err(|e| match e.bwrap() {
+        Some(phrase) => CliError::phrased(e.message(), phrase),
+        None => CliError::Invalid(e.message()),
     })?;
     if explain {
         profile::attribute(&before, &mut spec, "command line");

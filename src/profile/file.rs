@@ -282,8 +282,9 @@ pub fn apply(
 
     // Environment: keep, then set, then unset, after the earlier layers' edits.
     // The rule is spec::validate's; checked here too to say where.
-    let var_name =
-        |k: &str, span: Range<usize>| validate::env_name(k.as_ref()).map_err(|why| at(span, why));
+    let var_name = |k: &str, span: Range<usize>| {
+        validate::env_name(k.as_ref()).map_err(|why| at(span, why.to_string()))
+    };
     for k in &f.env.keep {
         var_name(k.get_ref(), k.span())?;
         spec.env.push(EnvOp::Keep(k.get_ref().clone()));
