@@ -58,7 +58,7 @@ impl CliError {
 
 impl From<ValueError> for CliError {
     fn from(e: ValueError) -> CliError {
-        CliError::Invalid(e.0)
+        CliError::Invalid(e.to_string())
     }
 }
 

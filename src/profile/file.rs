@@ -228,7 +228,7 @@ pub fn apply(
     spec: &mut Spec,
 ) -> Result<(), String> {
     let at = |span: Range<usize>, why: String| located(path, text, span, why);
-    let bad = |span: Range<usize>, e: ValueError| at(span, e.0);
+    let bad = |span: Range<usize>, e: ValueError| at(span, e.to_string());
     // Unlocated (for `mount`, which locates its own errors) and located forms.
     let raw_expand = |s: &Str| vars.expand(s.get_ref());
     let raw_abs = |s: &Str| absolute(&vars.expand(s.get_ref())?);
@@ -462,7 +462,9 @@ fn mount(
         }
     };
     let perms = match &m.perms {
-        Some(p) => Some(values::parse_octal("perms", p.get_ref()).map_err(|e| (p.span(), e.0))?),
+        Some(p) => {
+            Some(values::parse_octal("perms", p.get_ref()).map_err(|e| (p.span(), e.to_string()))?)
+        }
         None => None,
     };
     Ok(match m.kind {
@@ -483,9 +485,10 @@ fn mount(
             dst,
             perms,
             size: match &m.size {
-                Some(s) => {
-                    Some(values::parse_size("size", s.get_ref()).map_err(|e| (s.span(), e.0))?)
-                }
+                Some(s) => Some(
+                    values::parse_size("size", s.get_ref())
+                        .map_err(|e| (s.span(), e.to_string()))?,
+                ),
                 None => None,
             },
         },
