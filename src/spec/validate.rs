@@ -3,15 +3,31 @@
 //! a front end can say better (a profile's file and line) it checks too, with the same rule
 //! from here.
 
-use super::{EnvOp, Spec};
+use super::{EnvOp, FsOp, OverlayUpper, Spec};
 use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
 
-/// A broken rule. `message` is sbox's one line, `bwrap` bubblewrap's phrase where it has one
-/// (programs that drive bwrap match it).
+/// A broken rule, as a front end reports it: sbox's one line, and bubblewrap's phrase where
+/// it has one (programs that drive bwrap match it).
 #[derive(Debug, PartialEq, Eq)]
-pub enum Invalid {
+pub struct Invalid {
+    pub message: String,
+    pub bwrap: Option<&'static str>,
+}
+
+impl From<Broken> for Invalid {
+    fn from(b: Broken) -> Invalid {
+        Invalid {
+            message: b.to_string(),
+            bwrap: b.bwrap(),
+        }
+    }
+}
+
+/// Which rule is broken, with the values concerned.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Broken {
     Userns2WithoutUserns,
     DisableUsernsJoined,
     AssertConflictsWithDisable,
@@ -25,11 +41,34 @@ pub enum Invalid {
         opt: &'static str,
         name: OsString,
     },
+    /// An overlay (`option`) with fewer lower layers than it needs.
+    TooFewLayers {
+        option: &'static str,
+        upper: Upper,
+    },
     /// A Landlock path (`opt`) that is not a plain absolute path inside.
     InsidePath {
         opt: &'static str,
         why: PathRule,
     },
+}
+
+/// An overlay's kind of upper layer, as the rule words it.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub enum Upper {
+    Dir,
+    Tmp,
+    ReadOnly,
+}
+
+impl Upper {
+    fn of(upper: &OverlayUpper) -> Upper {
+        match upper {
+            OverlayUpper::Dir { .. } => Upper::Dir,
+            OverlayUpper::Tmp => Upper::Tmp,
+            OverlayUpper::ReadOnly => Upper::ReadOnly,
+        }
+    }
 }
 
 /// What is wrong with a path as seen inside the sandbox.
@@ -62,9 +101,9 @@ impl fmt::Display for PathRule {
     }
 }
 
-impl fmt::Display for Invalid {
+impl fmt::Display for Broken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use Invalid::*;
+        use Broken::*;
         match self {
             Userns2WithoutUserns => f.write_str("--userns2: needs --userns"),
             DisableUsernsJoined => f.write_str(
@@ -91,23 +130,31 @@ impl fmt::Display for Invalid {
             ),
             AsPid1WithoutPid => f.write_str("--as-pid-1: needs a PID namespace: add --unshare-pid"),
             EnvName { opt, name } => write!(f, "{opt}: {}", NotAName(name.clone())),
+            TooFewLayers { option, upper } => write!(
+                f,
+                "{option}: needs at least {} --overlay-src before it",
+                match upper {
+                    Upper::ReadOnly => 2,
+                    Upper::Dir | Upper::Tmp => 1,
+                }
+            ),
             InsidePath { opt, why } => write!(f, "{opt}: {why}"),
         }
     }
 }
 
-impl Invalid {
-    /// sbox's one line.
-    pub fn message(&self) -> String {
-        self.to_string()
-    }
-
+impl Broken {
     /// bubblewrap's phrase, where it has one.
     pub fn bwrap(&self) -> Option<&'static str> {
         match self {
-            Invalid::UsernsBlockWithoutInfo => Some("--userns-block-fd requires --info-fd"),
-            Invalid::HostnameWithoutUts => Some("Specifying --hostname requires --unshare-uts"),
-            Invalid::AsPid1WithoutPid => Some("Specifying --as-pid-1 requires --unshare-pid"),
+            Broken::UsernsBlockWithoutInfo => Some("--userns-block-fd requires --info-fd"),
+            Broken::HostnameWithoutUts => Some("Specifying --hostname requires --unshare-uts"),
+            Broken::AsPid1WithoutPid => Some("Specifying --as-pid-1 requires --unshare-pid"),
+            Broken::TooFewLayers { upper, .. } => Some(match upper {
+                Upper::Dir => "--overlay requires at least one --overlay-src",
+                Upper::Tmp => "--tmp-overlay requires at least one --overlay-src",
+                Upper::ReadOnly => "--ro-overlay requires at least two --overlay-src",
+            }),
             _ => None,
         }
     }
@@ -115,34 +162,48 @@ impl Invalid {
 
 /// Every cross-option rule of a `Spec`.
 pub fn validate(spec: &Spec) -> Result<(), Invalid> {
+    check(spec).map_err(Invalid::from)
+}
+
+fn check(spec: &Spec) -> Result<(), Broken> {
     let ns = &spec.ns;
     if ns.userns2.is_some() && ns.userns.is_none() {
-        return Err(Invalid::Userns2WithoutUserns);
+        return Err(Broken::Userns2WithoutUserns);
     }
     if ns.disable_userns && ns.userns.is_some() {
-        return Err(Invalid::DisableUsernsJoined);
+        return Err(Broken::DisableUsernsJoined);
     }
     if ns.disable_userns && ns.assert_userns_disabled {
-        return Err(Invalid::AssertConflictsWithDisable);
+        return Err(Broken::AssertConflictsWithDisable);
     }
     if spec.fds.userns_block.is_some() {
         if spec.fds.info.is_none() {
-            return Err(Invalid::UsernsBlockWithoutInfo);
+            return Err(Broken::UsernsBlockWithoutInfo);
         }
         if ns.disable_userns {
-            return Err(Invalid::UsernsBlockConflictsWithDisable);
+            return Err(Broken::UsernsBlockConflictsWithDisable);
         }
     }
     if let Some(dir) = spec.report_planted.iter().find(|d| !d.is_absolute()) {
-        return Err(Invalid::PlantedNotAbsolute(dir.clone()));
+        return Err(Broken::PlantedNotAbsolute(dir.clone()));
     }
     // A hostname is only private in a UTS namespace of the sandbox's own: from a profile as
     // from the command line, it is asked for, not implied.
     if spec.hostname.is_some() && !ns.uts {
-        return Err(Invalid::HostnameWithoutUts);
+        return Err(Broken::HostnameWithoutUts);
     }
     if spec.as_pid_1 && !ns.pid {
-        return Err(Invalid::AsPid1WithoutPid);
+        return Err(Broken::AsPid1WithoutPid);
+    }
+    for op in &spec.ops {
+        if let FsOp::Overlay { lower, upper, .. } = op
+            && lower.len() < layers_needed(upper)
+        {
+            return Err(Broken::TooFewLayers {
+                option: op.option(),
+                upper: Upper::of(upper),
+            });
+        }
     }
     for op in &spec.env {
         let (opt, name) = match op {
@@ -151,17 +212,26 @@ pub fn validate(spec: &Spec) -> Result<(), Invalid> {
             EnvOp::Keep(k) => ("env.keep", OsStr::new(k)),
             EnvOp::Offline(k, _) => ("env.offline", k.as_os_str()),
         };
-        env_name(name).map_err(|NotAName(name)| Invalid::EnvName { opt, name })?;
+        env_name(name).map_err(|NotAName(name)| Broken::EnvName { opt, name })?;
     }
     for (opt, list) in [
         ("--landlock-ro", &spec.landlock.ro),
         ("--landlock-rw", &spec.landlock.rw),
     ] {
         for p in list {
-            inside_path(p).map_err(|why| Invalid::InsidePath { opt, why })?;
+            inside_path(p).map_err(|why| Broken::InsidePath { opt, why })?;
         }
     }
     Ok(())
+}
+
+/// The lower layers an overlay needs: two when none is writable (overlayfs has nothing to
+/// merge otherwise), else one.
+pub fn layers_needed(upper: &OverlayUpper) -> usize {
+    match upper {
+        OverlayUpper::ReadOnly => 2,
+        OverlayUpper::Dir { .. } | OverlayUpper::Tmp => 1,
+    }
 }
 
 /// An environment variable's name (or a profile's `keep` pattern): not empty, no `=`.
@@ -194,7 +264,27 @@ mod tests {
         let ok = Spec::default();
         assert_eq!(validate(&ok), Ok(()));
         type Break = fn(&mut Spec);
-        let broken: [(Break, &str); 7] = [
+        let broken: [(Break, &str); 9] = [
+            (
+                |s| {
+                    s.ops.push(FsOp::Overlay {
+                        lower: vec!["/a".into()],
+                        upper: OverlayUpper::ReadOnly,
+                        dst: "/o".into(),
+                    })
+                },
+                "--ro-overlay: needs at least 2 --overlay-src before it",
+            ),
+            (
+                |s| {
+                    s.ops.push(FsOp::Overlay {
+                        lower: vec![],
+                        upper: OverlayUpper::Tmp,
+                        dst: "/o".into(),
+                    })
+                },
+                "--tmp-overlay: needs at least 1 --overlay-src before it",
+            ),
             (|s| s.hostname = Some("h".into()), "--hostname: needs a UTS"),
             (|s| s.as_pid_1 = true, "--as-pid-1: needs a PID"),
             (|s| s.ns.userns2 = Some(3), "--userns2: needs --userns"),
@@ -219,7 +309,7 @@ mod tests {
             let mut s = Spec::default();
             breaks(&mut s);
             let e = validate(&s).unwrap_err();
-            assert!(e.message().starts_with(want), "{e:?}");
+            assert!(e.message.starts_with(want), "{e:?}");
         }
         let mut s = Spec {
             hostname: Some("h".into()),

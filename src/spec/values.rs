@@ -22,6 +22,8 @@ pub enum Why {
     Pids,
     Percent,
     Capability,
+    /// No seccomp profile of that name.
+    SeccompProfile,
     /// A syscall name (part of the value) unknown on x86_64.
     Syscall(String),
     /// An errno (part of the value) that is neither a name nor 1-4095.
@@ -50,6 +52,9 @@ impl fmt::Display for ValueError {
             }
             Why::Capability => {
                 f.write_str("unknown capability (see capabilities(7), e.g. CAP_NET_RAW)")
+            }
+            Why::SeccompProfile => {
+                write!(f, "unknown profile ({})", super::SeccompProfile::names())
             }
             Why::Syscall(name) => {
                 write!(f, "'{name}' is not a syscall on x86_64 (see syscalls(2))")
@@ -122,6 +127,11 @@ pub fn parse_cap(opt: &str, s: &str) -> Result<caps::Capability, ValueError> {
     };
     full.parse()
         .map_err(|_| ValueError::new(opt, s, Why::Capability))
+}
+
+/// A seccomp profile by name.
+pub fn parse_seccomp_profile(opt: &str, s: &str) -> Result<super::SeccompProfile, ValueError> {
+    super::SeccompProfile::from_name(s).ok_or_else(|| ValueError::new(opt, s, Why::SeccompProfile))
 }
 
 /// A syscall name known on x86_64; `value` is the whole option value, for the message.
