@@ -92,6 +92,52 @@ fn setup(
     child::role(spec, host, claimed.sync, locks, host_proc)
 }
 
+/// A failed call of the phase code itself (supervisor.rs, child.rs); each step with a module
+/// of its own has its own error type there.
+#[derive(Debug)]
+enum PhaseError {
+    /// `step` failed on `path` ("" for none).
+    Call {
+        step: &'static str,
+        path: String,
+        errno: nix::errno::Errno,
+    },
+    /// --die-with-parent: the supervisor's parent died while the sandbox ran.
+    ParentDied,
+}
+
+impl PhaseError {
+    fn call(step: &'static str, path: impl Into<String>) -> impl FnOnce(nix::errno::Errno) -> Self {
+        let path = path.into();
+        move |errno| PhaseError::Call { step, path, errno }
+    }
+}
+
+impl std::fmt::Display for PhaseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PhaseError::Call { errno, .. } => f.write_str(errno.desc()),
+            PhaseError::ParentDied => f.write_str("sbox's parent died"),
+        }
+    }
+}
+
+impl crate::error::StepError for PhaseError {
+    fn step(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            PhaseError::Call { step, .. } => (*step).into(),
+            PhaseError::ParentDied => "--die-with-parent".into(),
+        }
+    }
+
+    fn path(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            PhaseError::Call { path, .. } => path.as_str().into(),
+            PhaseError::ParentDied => "".into(),
+        }
+    }
+}
+
 /// A `-v` line (crate::output writes it in a single write: the supervisor and the sandbox
 /// report at the same time).
 fn say(line: &str) {

@@ -2,6 +2,7 @@
 //! (steps 1-5 of ARCHITECTURE.md); after it, the status records, the terminal relay, signals
 //! passed on, and the wait.
 
+use super::PhaseError;
 use super::exec::{self, Host};
 use super::{caps, channel, fds, hostdirs, planted, say, seccomp, signals, step, sys, tty, userns};
 use crate::error::SetupError;
@@ -135,7 +136,7 @@ pub fn start(
     mut claimed: fds::Claimed,
     child: Child,
 ) -> Result<Started, SetupError> {
-    let pipe = |what| pipe2(OFlag::O_CLOEXEC).map_err(|e| SetupError::errno(what, "", e));
+    let pipe = |what| pipe2(OFlag::O_CLOEXEC).map_err(PhaseError::call(what, ""));
     let (err_r, err_w) = pipe("error pipe")?;
     // With --die-with-parent the child checks that the supervisor still holds this pipe open,
     // closing the window before PR_SET_PDEATHSIG takes effect.
@@ -313,7 +314,7 @@ fn host_facts(passed_fds: Vec<RawFd>, cwd_id: bool) -> Host {
 }
 
 pub fn pdeathsig(sig: libc::c_int) -> Result<(), SetupError> {
-    sys::set_pdeathsig(sig).map_err(|e| SetupError::errno("--die-with-parent", "", e))
+    Ok(sys::set_pdeathsig(sig).map_err(PhaseError::call("--die-with-parent", ""))?)
 }
 
 /// The supervisor dies with the program that started sbox (and the sandbox with it, above),
@@ -379,7 +380,7 @@ fn supervise(
                         return Ok((code, reports, signaled));
                     }
                 }
-                Err(e) => return Err(SetupError::errno("wait", "", e)),
+                Err(e) => return Err(PhaseError::call("wait", "")(e).into()),
             }
         } else if signo == libc::SIGWINCH || signo == libc::SIGCONT {
             if let Some(r) = &relay {
@@ -392,11 +393,7 @@ fn supervise(
             if signo == libc::SIGHUP && caller.is_some_and(|p| nix::unistd::getppid() != p) {
                 // --die-with-parent: the terminal back (dropping `relay`); `run` then kills
                 // the sandbox.
-                return Err(SetupError::new(
-                    "--die-with-parent",
-                    "",
-                    "sbox's parent died",
-                ));
+                return Err(PhaseError::ParentDied.into());
             }
             if spec.dies_of_signals && spec.die_with_parent {
                 // bubblewrap dies of it, and the sandbox with it.
