@@ -50,11 +50,6 @@ impl SetupError {
         };
         one_line(&m).into_owned()
     }
-
-    /// An error from a failed system call, worded from its errno.
-    pub fn errno(step: impl Into<String>, path: impl Into<String>, e: nix::errno::Errno) -> Self {
-        SetupError::new(step, path, e.desc().to_string())
-    }
 }
 
 /// An area's error: which option or step failed, on which path; its `Display` says why.
