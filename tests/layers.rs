@@ -156,3 +156,31 @@ fn filesystem_ops_are_prepared_and_applied_without_a_wildcard() {
         }
     }
 }
+
+/// Every message on stderr goes through src/output.rs (the program's name, the level prefix,
+/// one line): no other code writes to stderr itself. Test-only code may.
+#[test]
+fn stderr_only_through_the_output_module() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut found = Vec::new();
+    for f in files.iter().filter(|f| !f.ends_with("output.rs")) {
+        let text = std::fs::read_to_string(f).unwrap();
+        let code = text.split("#[cfg(test)]").next().unwrap();
+        for (n, line) in code.lines().enumerate() {
+            let code = line.split("//").next().unwrap();
+            if ["eprintln!", "eprint!", "stderr()"]
+                .iter()
+                .any(|w| code.contains(w))
+            {
+                found.push(format!("{}:{}: {}", f.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "stderr written outside src/output.rs:\n{}",
+        found.join("\n")
+    );
+}
