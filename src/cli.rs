@@ -1212,6 +1212,46 @@ mod tests {
     }
 
     #[test]
+    fn refusals_keep_their_words() {
+        // The command line's own refusals, rendered as sbox and as bwrap.
+        let both = |e: CliError| (e.render(false).into_owned(), e.render(true).into_owned());
+        let e = p(&["--userns", "0", "--unshare-user", "true"]).unwrap_err();
+        assert_eq!(
+            both(e),
+            (
+                "--userns: conflicts with --unshare-user, --unshare-user-try and --unshare-all \
+                 (it joins a user namespace instead of creating one)"
+                    .into(),
+                "--userns: conflicts with --unshare-user, --unshare-user-try and --unshare-all \
+                 (it joins a user namespace instead of creating one)"
+                    .into()
+            )
+        );
+        let e = p(&["--size", "9223372036854775808", "--tmpfs", "/t", "true"]).unwrap_err();
+        assert_eq!(
+            both(e),
+            (
+                "--size: '9223372036854775808': too large (a tmpfs takes at most \
+                 9223372036854775807 bytes, half the address space)"
+                    .into(),
+                "--size (for tmpfs) is limited to 9223372036854775807".into()
+            )
+        );
+        let e = p(&["--file", "x", "/a", "true"]).unwrap_err();
+        assert_eq!(
+            both(e),
+            (
+                "--file: 'x': not a file descriptor number".into(),
+                "Invalid fd: x".into()
+            )
+        );
+        let bad = <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(b"\xff");
+        let args = ["--hostname".into(), bad.to_os_string(), "true".into()];
+        let e = parse(args).unwrap_err();
+        assert_eq!(e.render(false), "--hostname: '\u{fffd}': not valid UTF-8");
+    }
+
+    #[test]
     fn level_prefix_is_known_when_the_line_is_refused() {
         let front = |a: &[&str]| {
             let args = a.iter().map(OsString::from).collect();
