@@ -17,6 +17,7 @@ mod mounts;
 mod net;
 mod planted;
 pub mod probe;
+mod proxy;
 mod seccomp;
 mod signals;
 mod sys;
@@ -70,6 +71,7 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
         new_session: spec.new_session
             || (!spec.caller_terminal && terminal.is_none() && tty::caller_has_one()),
         terminal,
+        net: None,
         // Compiled here, in the supervisor, so a bad policy fails before anything starts.
         filters: seccomp::build(spec)?,
         bpf: (spec.fds.seccomp.iter())
@@ -102,6 +104,11 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
         Some(pipe("--die-with-parent")?)
     } else {
         None
+    };
+    // With an allowlist, the listeners the child makes come back through this pair.
+    let (net_sup, net_child) = match spec.net.active() {
+        true => net::channel()?,
+        false => (None, None),
     };
     signals::block()?;
     // Namespaces to join are joined by the supervisor: the child is then created inside them.
@@ -141,9 +148,12 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
             drop(w);
             r
         });
-        child(spec, plan, claimed, err_w, alive_r)
+        drop(net_sup);
+        child(spec, plan, claimed, err_w, alive_r, net_child)
     }
     drop(err_w);
+    drop(net_child);
+    plan.net = net_sup;
     // The sandbox has its copies of the descriptors passed to the command: holding them here
     // would keep, say, a pipe's reader from seeing its end when the command closes it.
     for &fd in &plan.host.passed_fds {
@@ -206,6 +216,11 @@ fn watch(
     // supervisor's /proc/<pid>/exe or memory. (Not before: the child's namespaces were just
     // read through /proc, and it inherits the flag at clone.)
     sys::set_dumpable(false);
+    // The allowlist's listeners, sent before exec (none when the child failed: its error
+    // follows on the pipe).
+    let net = (plan.net.take())
+        .and_then(net::receive)
+        .map(|l| proxy::start(&spec.net, spec.verbose, l));
     let (mut code, reports, signaled) = supervise(spec, child, err_r, host)?;
     let mut usage = Vec::new();
     let peak = spec.fds.json_status.is_some();
@@ -218,6 +233,12 @@ fn watch(
         if let Some(peak) = report.memory_peak {
             usage.push(("memory-peak".to_string(), peak.to_string()));
         }
+    }
+    if let Some(stats) = &net {
+        if spec.verbose {
+            say(&format!("network: {}", stats.json()));
+        }
+        usage.push(("network".to_string(), stats.json()));
     }
     if let Some(fd) = &json_status {
         let mut exit = vec![("exit-code".to_string(), code.to_string())];
@@ -248,6 +269,8 @@ struct Plan {
     pub terminal: Option<tty::Slave>,
     /// Whether the command (without a terminal of its own) starts a new session.
     pub new_session: bool,
+    /// The supervisor's end of the pair the allowlist's listeners come through.
+    pub net: Option<OwnedFd>,
 }
 
 /// `cwd_id`: also the identity of the working directory, to check it is the same inside.
@@ -273,8 +296,9 @@ fn child(
     claimed: fds::Claimed,
     err_w: OwnedFd,
     alive: Option<OwnedFd>,
+    net_sock: Option<OwnedFd>,
 ) -> ! {
-    let e = match setup(spec, &plan.host, claimed, alive) {
+    let e = match setup(spec, &plan.host, claimed, alive, net_sock) {
         Ok(Role::Command { keep, host_proc }) => {
             exec::exec(spec, &plan, &keep, host_proc, err_w.as_fd())
         }
@@ -336,6 +360,7 @@ fn setup(
     host: &Host,
     mut claimed: fds::Claimed,
     alive: Option<OwnedFd>,
+    net_sock: Option<OwnedFd>,
 ) -> Result<Role, SetupError> {
     if let Some(alive) = &alive {
         die_with_parent(alive.as_fd())?;
@@ -385,6 +410,13 @@ fn setup(
     step(spec, "pivot_root", || mounts::enter(root))?;
     if spec.ns.net {
         step(spec, "loopback up", net::loopback_up)?;
+    }
+    if let Some(sock) = net_sock {
+        // Before capabilities go: ports below 1024 need CAP_NET_BIND_SERVICE, the resolver's
+        // address on `lo` CAP_NET_ADMIN (both held here, in the namespace's owner).
+        step(spec, "network listeners", || {
+            net::send(&sock, &net::listen(spec)?)
+        })?;
     }
     if let Some(name) = &spec.hostname {
         step(spec, "hostname", || {
