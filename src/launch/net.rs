@@ -62,11 +62,11 @@ pub fn channel() -> Result<(Option<OwnedFd>, Option<OwnedFd>), SetupError> {
         SockFlag::SOCK_CLOEXEC,
     )
     .map(|(a, b)| (Some(a), Some(b)))
-    .map_err(|e| SetupError::errno("--net-allow", "socketpair", e))
+    .map_err(|e| SetupError::new("--net-allow", "socketpair", crate::error::errno_why(e)))
 }
 
 fn fail(what: String) -> impl FnOnce(std::io::Error) -> SetupError {
-    move |e| SetupError::new("--net-allow", what, e.to_string())
+    move |e| SetupError::new("--net-allow", what, crate::error::io_why(&e))
 }
 
 /// In the child, loopback up: every listener of the policy.
@@ -139,7 +139,7 @@ fn add_address(n: usize, a: std::net::Ipv4Addr) -> Result<(), SetupError> {
         SetupError::new(
             "--net-allow",
             format!("lo {a}"),
-            format!("add the resolver's address: {e}"),
+            format!("add the resolver's address: {}", crate::error::io_why(&e)),
         )
     };
     // SAFETY: plain socket(2) call; the descriptor is owned right away.
@@ -194,7 +194,13 @@ pub fn send(sock: &OwnedFd, listeners: &[Listener]) -> Result<(), SetupError> {
         None,
     )
     .map(drop)
-    .map_err(|e| SetupError::errno("--net-allow", "pass the listeners", e))
+    .map_err(|e| {
+        SetupError::new(
+            "--net-allow",
+            "pass the listeners",
+            crate::error::errno_why(e),
+        )
+    })
 }
 
 /// In the supervisor: the listeners, or `None` when the child ended before sending them
