@@ -1164,6 +1164,16 @@ fn apply_options(m: &ArgMatches, mut spec: Spec) -> Result<Spec, CliError> {
     if on("share-net") && !on("unshare-net") {
         spec.ns.net = false;
     }
+    // An allowlist (given here or by a profile) means a network namespace of the sandbox's
+    // own: the outside is reached only through sbox.
+    if spec.net.active() {
+        if on("share-net") {
+            return Err(CliError::Invalid(
+                "--share-net: conflicts with --net-allow (or a profile's network.allow): with an allowlist the sandbox reaches the outside only through sbox".into(),
+            ));
+        }
+        spec.ns.net = true;
+    }
     // --seccomp (one program, the last given) or --add-seccomp-fd (several, in order).
     let one_program = last::<String>(m, "seccomp", &mut warnings)
         .map(|s| parse_fd("--seccomp", &s))
@@ -1422,6 +1432,62 @@ mod tests {
         assert!(s.ns.pid && s.ns.net && s.ns.ipc && s.ns.uts && s.ns.cgroup);
         let s = p(&["--unshare-all", "--share-net", "true"]).unwrap();
         assert!(s.ns.pid && !s.ns.net);
+    }
+
+    #[test]
+    fn an_allowlist_gets_a_network_namespace() {
+        let s = p(&[
+            "--net-allow",
+            "localhost:8080",
+            "--net-allow",
+            "*.Example.org",
+            "true",
+        ])
+        .unwrap();
+        assert!(s.ns.net);
+        let shown: Vec<String> = s.net.allow.iter().map(|r| r.to_string()).collect();
+        assert_eq!(shown, ["localhost:8080", "*.example.org"]);
+        let s = p(&[
+            "--unshare-all",
+            "--net-allow",
+            "a.test",
+            "--net-deny",
+            "b.a.test",
+            "true",
+        ])
+        .unwrap();
+        assert!(s.ns.net && s.net.deny.len() == 1);
+        assert!(!p(&["true"]).unwrap().net.active());
+        for (args, want) in [
+            (
+                &["--unshare-all", "--share-net", "--net-allow", "a.test"][..],
+                "--share-net: conflicts with --net-allow",
+            ),
+            (&["--net-allow", ":99999"][..], "--net-allow: ':99999': "),
+            (&["--net-allow", "*."][..], "--net-allow: '*.': "),
+            (
+                &["--net-deny", "a..b", "--net-allow", "a"][..],
+                "--net-deny: 'a..b': ",
+            ),
+            (
+                &["--net-allow", "10.0.0.0/8"][..],
+                "--net-allow: '10.0.0.0/8': an address or CIDR needs a port",
+            ),
+            (&["--net-allow", ""][..], "--net-allow: '': empty rule"),
+            (
+                &["--net-deny", "a.test"][..],
+                "--net-deny: refines an allowlist",
+            ),
+        ] {
+            let e = err(&[args, &["true"]].concat());
+            assert!(e.starts_with(want), "{args:?} gave {e:?}");
+        }
+        let many: Vec<String> = (1..=201)
+            .flat_map(|p| ["--net-allow".to_string(), format!("a.test:{p}")])
+            .collect();
+        let mut args: Vec<&str> = many.iter().map(String::as_str).collect();
+        args.push("true");
+        assert!(err(&args).starts_with("--net-allow: 201 ports allowed: at most 200"));
     }
 
     #[test]
@@ -1801,6 +1867,8 @@ mod tests {
                 "sysctl" => "net.core.somaxconn=7",
                 "rlimit" => "NOFILE=7",
                 "uid-map" | "gid-map" => "0:7:1",
+                "net-allow" => "localhost:7",
+                "net-deny" => "localhost",
                 _ => match apply {
                     Apply::Path(_) | Apply::Paths(_) | Apply::PathSet(_) => "/x",
                     _ => "7",
@@ -1813,6 +1881,7 @@ mod tests {
                 "hostname" => &["--unshare-uts"],
                 "cap-drop" => &["--cap-add", "CAP_NET_RAW"],
                 "sysctl" => &["--unshare-net", "--unshare-pid"],
+                "net-deny" => &["--net-allow", "a.test"],
                 _ => &[],
             };
             let mut args = extra.to_vec();
@@ -1847,6 +1916,6 @@ mod tests {
             }
             n += 1;
         }
-        assert_eq!(n, 58);
+        assert_eq!(n, 60);
     }
 }

@@ -20,6 +20,7 @@ mod net;
 mod planted;
 pub mod probe;
 mod process;
+mod proxy;
 mod seccomp;
 mod signals;
 mod supervisor;
@@ -57,7 +58,8 @@ fn child(
     err_w: OwnedFd,
     alive: Option<OwnedFd>,
 ) -> ! {
-    let e = match setup(spec, &plan.host, claimed, alive) {
+    let net = plan.net.take();
+    let e = match setup(spec, &plan.host, claimed, alive, net) {
         // 11-14. the command's last steps, then execve.
         Ok(Role::Command { keep, host_proc }) => {
             exec::exec(spec, &plan, &keep, host_proc, err_w.as_fd())
@@ -82,6 +84,7 @@ fn setup(
     host: &exec::Host,
     mut claimed: fds::Claimed,
     alive: Option<OwnedFd>,
+    net: Option<OwnedFd>,
 ) -> Result<Role, SetupError> {
     // 6. --die-with-parent armed; uid/gid maps (or --userns-block-fd); --block-fd.
     child::ids(spec, host, &mut claimed, alive.as_ref())?;
@@ -89,6 +92,14 @@ fn setup(
     let host_proc = child::root(spec, host, &mut claimed)?;
     // 9. loopback, hostname, lock files, --userns2, nested user namespace, id switch.
     let locks = child::inside(spec, &mut claimed, host_proc.as_ref(), alive)?;
+    // 9b. with an allowlist, its listeners in the new network namespace, handed to the
+    // supervisor. Before capabilities go: ports below 1024 need CAP_NET_BIND_SERVICE, the
+    // resolver's address on `lo` CAP_NET_ADMIN (both held here, in the namespace's owner).
+    if let Some(sock) = net {
+        step(spec, "network listeners", || {
+            net::send(&sock, &net::listen(spec)?)
+        })?;
+    }
     // 10. with a PID namespace: fork; init drops its capabilities.
     child::role(spec, host, claimed.sync, locks, host_proc)
 }

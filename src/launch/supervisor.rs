@@ -4,7 +4,10 @@
 
 use super::PhaseError;
 use super::exec::{self, Host};
-use super::{caps, channel, fds, hostdirs, planted, say, seccomp, signals, step, sys, tty, userns};
+use super::{
+    caps, channel, fds, hostdirs, net, planted, proxy, say, seccomp, signals, step, sys, tty,
+    userns,
+};
 use crate::error::SetupError;
 use crate::spec::{NsKind, Spec};
 use nix::fcntl::OFlag;
@@ -27,6 +30,9 @@ pub struct Plan {
     pub terminal: Option<tty::Slave>,
     /// Whether the command (without a terminal of its own) starts a new session.
     pub new_session: bool,
+    /// With an allowlist, this process's end of the pair its listeners travel through: the
+    /// child's end in the child, the supervisor's after the clone.
+    pub net: Option<OwnedFd>,
 }
 
 /// A setuid or file-capability binary refused; every descriptor an option names claimed;
@@ -86,6 +92,7 @@ pub fn plan(
         new_session: spec.new_session
             || (!spec.caller_terminal && terminal.is_none() && tty::caller_has_one()),
         terminal,
+        net: None,
         // Compiled here, in the supervisor, so a bad policy fails before anything starts.
         filters: seccomp::build(spec)?,
         bpf: (spec.fds.seccomp.iter())
@@ -154,6 +161,11 @@ pub fn start(
     } else {
         None
     };
+    let (net_sup, net_child) = match spec.net.active() {
+        true => net::channel()?,
+        false => (None, None),
+    };
+    plan.net = net_child;
     signals::block()?;
     // Namespaces to join are joined by the supervisor: the child is then created inside them.
     if let Some(fd) = claimed.userns.take() {
@@ -198,6 +210,7 @@ pub fn start(
             drop(w);
             r
         });
+        drop(net_sup);
         child(spec, plan, claimed, err_w, alive_r)
     }
     drop(err_w);
@@ -215,6 +228,8 @@ pub fn start(
         // (A pipe's first byte: it goes, or the child sees the end and leaves.)
         let _ = nix::unistd::write(&w, b"1");
     }
+    // (Dropping the child's end: the supervisor sees end-of-file if the child dies first.)
+    plan.net = net_sup;
     // The sandbox has its copies of the descriptors passed to the command: holding them here
     // would keep, say, a pipe's reader from seeing its end when the command closes it.
     for &fd in &plan.host.passed_fds {
@@ -296,6 +311,11 @@ fn watch(
     // supervisor's /proc/<pid>/exe or memory. (Not before: the child's namespaces were just
     // read through /proc, and it inherits the flag at clone.)
     sys::set_dumpable(false);
+    // The allowlist's listeners, sent before exec (none when the child failed: its error
+    // follows on the pipe).
+    let net = (plan.net.take())
+        .and_then(net::receive)
+        .map(|l| proxy::start(&spec.net, spec.verbose, l));
     let (mut code, reports, signaled) = supervise(spec, child, err_r, host)?;
     let mut usage = Vec::new();
     let peak = spec.fds.json_status.is_some();
@@ -308,6 +328,12 @@ fn watch(
         if let Some(peak) = report.memory_peak {
             usage.push(("memory-peak".to_string(), peak.to_string()));
         }
+    }
+    if let Some(stats) = &net {
+        if spec.verbose {
+            say(&format!("network: {}", stats.json()));
+        }
+        usage.push(("network".to_string(), stats.json()));
     }
     if let Some(fd) = &json_status {
         let mut exit = vec![("exit-code".to_string(), code.to_string())];

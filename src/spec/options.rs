@@ -5,7 +5,7 @@
 //! lists options.
 
 use super::values::{self, ValueError};
-use super::{BindKind, DataKind, EnvOp, FsOp, OverlayUpper, Spec};
+use super::{BindKind, DataKind, EnvOp, FsOp, OverlayUpper, Spec, net};
 use std::ffi::OsString;
 use std::os::fd::RawFd;
 use std::path::PathBuf;
@@ -210,6 +210,7 @@ const SECURITY: &str = "Security";
 const LIMITS: &str = "Limits";
 const MODES: &str = "Modes";
 const PROFILES: &str = "Profiles";
+const NET: &str = "Network";
 
 use Value::{OsStr, Path, Str};
 
@@ -243,6 +244,10 @@ pub static OPTIONS: &[Opt] = &[
     flag("--unshare-cgroup", NS, "Create a cgroup namespace").sets(|s| &mut s.ns.cgroup),
     flag("--unshare-all", NS, "Create every namespace above"),
     flag("--share-net", NS, "Keep the host network (with --unshare-all)"),
+    opt("--net-allow", &["RULE"], Str, NET, "Reach RULE through sbox, and nothing else: the sandbox gets its own network namespace, with proxy variables, DNS for the allowed names and a listener per allowed port. RULE: HOST[:PORT] (no port: 443 and 80), *.DOMAIN[:PORT] (subdomains only), or ADDRESS:PORT, ADDRESS/PREFIX:PORT ([::1]:443). Loopback, private and link-local addresses need an address rule. TCP and DNS only: other UDP is not carried. Repeatable")
+        .applies(Apply::Parse(|s, o, v| net::add(&mut s.net.allow, net::parse_rule(o, v)?))),
+    opt("--net-deny", &["RULE"], Str, NET, "Refuse RULE even where --net-allow matches it (no port: every port); repeatable")
+        .applies(Apply::Parse(|s, o, v| net::add(&mut s.net.deny, net::parse_rule(o, v)?))),
     opt("--hostname", &["NAME"], Str, NS, "Hostname inside (needs --unshare-uts)").applies(Apply::Str(|s| &mut s.hostname)),
     opt("--uid", &["UID"], Value::Id, PROCESS, "User id inside the sandbox (default: yours)").applies(Apply::Id(|s| &mut s.uid)),
     opt("--gid", &["GID"], Value::Id, PROCESS, "Group id inside the sandbox (default: yours)").applies(Apply::Id(|s| &mut s.gid)),

@@ -54,6 +54,12 @@ pub enum Broken {
     /// A rule of what an OCI config brings (namespaces joined by path, --share-userns, id
     /// maps, process attributes, sysctls), worded where it is checked.
     Process(String),
+    /// An allowlist without a network namespace of the sandbox's own.
+    AllowlistSharesNet,
+    /// More distinct allowed ports than listeners can be handed over.
+    TooManyPorts(usize),
+    /// Deny rules without any allow rule.
+    DenyWithoutAllow,
 }
 
 /// An overlay's kind of upper layer, as the rule words it.
@@ -143,6 +149,18 @@ impl fmt::Display for Broken {
             ),
             InsidePath { opt, why } => write!(f, "{opt}: {why}"),
             Process(message) => f.write_str(message),
+            AllowlistSharesNet => f.write_str(
+                "--net-allow: needs a network namespace of the sandbox's own (conflicts with \
+                 --share-net and a profile's net = \"host\")",
+            ),
+            TooManyPorts(n) => write!(
+                f,
+                "--net-allow: {n} ports allowed: at most {MAX_PORTS} (each gets a listener)"
+            ),
+            DenyWithoutAllow => f.write_str(
+                "--net-deny: refines an allowlist: add --net-allow rules (without one the \
+                 sandbox has the host's network or none)",
+            ),
         }
     }
 }
@@ -163,6 +181,9 @@ impl Broken {
         }
     }
 }
+
+/// The most distinct ports an allowlist may name.
+pub const MAX_PORTS: usize = 200;
 
 /// Every cross-option rule of a `Spec`.
 pub fn validate(spec: &Spec) -> Result<(), Invalid> {
@@ -215,6 +236,17 @@ fn check(spec: &Spec) -> Result<(), Broken> {
                 upper: Upper::of(upper),
             });
         }
+    }
+    if spec.net.active() && !ns.net {
+        return Err(Broken::AllowlistSharesNet);
+    }
+    // One listener per allowed port, all handed over in one message (the kernel passes at
+    // most 253 descriptors at a time).
+    if spec.net.ports().len() > MAX_PORTS {
+        return Err(Broken::TooManyPorts(spec.net.ports().len()));
+    }
+    if !spec.net.deny.is_empty() && !spec.net.active() {
+        return Err(Broken::DenyWithoutAllow);
     }
     for op in &spec.env {
         let (opt, name) = match op {
@@ -452,13 +484,25 @@ pub fn inside_path(p: &Path) -> Result<(), PathRule> {
 mod tests {
     use super::*;
 
+    fn rule(s: &str) -> crate::spec::net::Rule {
+        crate::spec::net::parse_rule("--net-allow", s).unwrap()
+    }
+
     /// Whatever built the Spec (a future OCI front end too), the rules hold.
     #[test]
     fn a_spec_built_by_any_front_end_is_checked() {
         let ok = Spec::default();
         assert_eq!(validate(&ok), Ok(()));
         type Break = fn(&mut Spec);
-        let broken: [(Break, &str); 9] = [
+        let broken: [(Break, &str); 11] = [
+            (
+                |s| s.net.allow.push(rule("localhost:1")),
+                "--net-allow: needs a network namespace",
+            ),
+            (
+                |s| s.net.deny.push(rule("localhost")),
+                "--net-deny: refines an allowlist",
+            ),
             (
                 |s| {
                     s.ops.push(FsOp::Overlay {
@@ -637,6 +681,10 @@ mod tests {
             ..Spec::default()
         };
         s.ns.uts = true;
+        assert_eq!(validate(&s), Ok(()));
+        s.ns.net = true;
+        s.net.allow.push(rule("localhost:1"));
+        s.net.deny.push(rule("localhost"));
         assert_eq!(validate(&s), Ok(()));
     }
 }

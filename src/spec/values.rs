@@ -37,6 +37,8 @@ pub enum Why {
     Limit,
     /// A --join-ns kind that is no namespace kind.
     NsKind,
+    /// A network rule (`--net-allow`, `--net-deny`): what is wrong with it.
+    NetRule(String),
 }
 
 impl ValueError {
@@ -76,6 +78,7 @@ impl fmt::Display for ValueError {
             }
             Why::Limit => f.write_str("a limit is a number or unlimited"),
             Why::NsKind => f.write_str("unknown kind (user, mnt, pid, net, ipc, uts or cgroup)"),
+            Why::NetRule(why) => f.write_str(why),
         }
     }
 }
