@@ -35,8 +35,17 @@ use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
 
 /// Start the sandbox and wait for it; returns the exit status sbox should exit with.
+/// With a start gate (`sbox-runc create`), returns once the command waits at it: its pid.
 pub fn run(spec: &Spec) -> Result<i32, SetupError> {
     caps::refuse_privileged_binary()?;
+    if spec.start_gate.is_some() && spec.limits.any() {
+        // The cgroup session belongs to a supervisor that would not stay.
+        return Err(SetupError::new(
+            "linux.resources",
+            "",
+            "memory, pids and cpu limits are not supported by sbox-runc create yet: remove them from config.json",
+        ));
+    }
     // Every descriptor an option names, owned from here on by the step that uses it.
     let mut claimed = fds::claim(spec)?;
     if spec.exec_label.is_some() || spec.file_label.is_some() {
@@ -86,6 +95,7 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
         } else {
             None
         },
+        gate_ack: None,
     };
     if spec
         .ops
@@ -102,6 +112,12 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
         Some(pipe("--die-with-parent")?)
     } else {
         None
+    };
+    // The start gate's go-ahead: the supervisor writes one byte once the pid files are written;
+    // end-of-file (the supervisor died first) makes the command exit instead of waiting.
+    let ack = match spec.start_gate {
+        Some(_) => Some(pipe("start gate")?),
+        None => None,
     };
     signals::block()?;
     // Namespaces to join are joined by the supervisor: the child is then created inside them.
@@ -141,6 +157,10 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
             drop(w);
             r
         });
+        plan.gate_ack = ack.map(|(r, w)| {
+            drop(w);
+            r
+        });
         child(spec, plan, claimed, err_w, alive_r)
     }
     drop(err_w);
@@ -164,6 +184,23 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
     let status = (claimed.info.take(), claimed.json_status.take());
     drop(claimed);
     let child = Pid::from_raw(pid);
+    if let (Some(gate), Some((_, ack))) = (&spec.start_gate, ack) {
+        // Not dumpable from here on (see `watch`).
+        sys::set_dumpable(false);
+        let ready = channel::wait_ready(err_r).and_then(|()| fds::write_pid_files(gate, pid));
+        return match ready.and_then(|()| {
+            nix::unistd::write(&ack, b"1")
+                .map(drop)
+                .map_err(|e| SetupError::errno("start gate", "", e))
+        }) {
+            Ok(()) => Ok(pid),
+            Err(e) => {
+                let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+                let _ = waitpid(child, None);
+                Err(e)
+            }
+        };
+    }
     let result = watch(
         spec,
         &mut plan,
@@ -248,6 +285,8 @@ struct Plan {
     pub terminal: Option<tty::Slave>,
     /// Whether the command (without a terminal of its own) starts a new session.
     pub new_session: bool,
+    /// With a start gate, in the sandbox: the supervisor's go-ahead (`run`).
+    pub gate_ack: Option<OwnedFd>,
 }
 
 /// `cwd_id`: also the identity of the working directory, to check it is the same inside.
