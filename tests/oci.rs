@@ -216,7 +216,15 @@ fn create_start_state_kill_delete() {
     for marker in ["sleep\x001000", "sleep\x001001"] {
         assert!(gone_within(marker, std::time::Duration::from_secs(5)));
     }
-    let s = rt.state("c1");
+    // (Its exit may still be under way when its command line is gone.)
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let s = loop {
+        let s = rt.state("c1");
+        if s["status"] == "stopped" || std::time::Instant::now() > deadline {
+            break s;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
     assert_eq!(s["status"], "stopped", "{s}");
     assert_eq!(s["pid"], 0);
     rt.ok(&["delete", "c1"]);
