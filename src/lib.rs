@@ -19,6 +19,7 @@ pub mod error;
 pub mod launch;
 pub mod mkroot;
 pub mod nss;
+pub mod oci;
 pub mod profile;
 pub mod spec;
 

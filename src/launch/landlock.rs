@@ -117,7 +117,10 @@ fn path_rules(spec: &Spec) -> Vec<PathRule> {
                 },
                 // A symlink is resolved through its target's rule; remount-ro and chmod change
                 // no access right of their own.
-                FsOp::Symlink { .. } | FsOp::RemountRo { .. } | FsOp::Chmod { .. } => continue,
+                FsOp::Symlink { .. }
+                | FsOp::RemountRo { .. }
+                | FsOp::ReadOnlyPath { .. }
+                | FsOp::Chmod { .. } => continue,
             };
             rules.push(PathRule {
                 path: op.dst().to_path_buf(),

@@ -692,6 +692,10 @@ impl Builder {
                 self.overlay(dst, upper, &lower, dirs.as_ref())
             }
             (FsOp::Mask { dst }, _) => self.mask(dst),
+            (FsOp::ReadOnlyPath { dst }, _) => match resolve(self.at(), dst, Create::No) {
+                Err(Errno::ENOENT) => Ok(()),
+                target => remount_ro(target?.as_fd(), !self.remount_ro_shallow),
+            },
             _ => unreachable!("sources are opened per operation"),
         }
     }

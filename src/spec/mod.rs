@@ -89,6 +89,12 @@ pub enum FsOp {
     Mask {
         dst: PathBuf,
     },
+    /// An OCI `readonlyPaths` entry: DEST made read-only where it is (bound on itself when it
+    /// is not a mount), the mounts below it as `remount_ro_shallow` says; nothing to do when
+    /// DEST does not exist.
+    ReadOnlyPath {
+        dst: PathBuf,
+    },
 }
 
 /// Where a `Data` operation's file ends up.
@@ -129,13 +135,17 @@ impl FsOp {
             | FsOp::BindFd { dst, .. }
             | FsOp::Overlay { dst, .. }
             | FsOp::Mask { dst }
+            | FsOp::ReadOnlyPath { dst }
             | FsOp::Chmod { path: dst, .. } => dst,
         }
     }
 
     /// The option that produced this operation, for error messages.
     pub fn option(&self) -> &'static str {
-        self.op().and_then(options::option_of).unwrap_or("mask")
+        match self {
+            FsOp::ReadOnlyPath { .. } => "linux.readonlyPaths",
+            _ => self.op().and_then(options::option_of).unwrap_or("mask"),
+        }
     }
 }
 

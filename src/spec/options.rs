@@ -313,8 +313,8 @@ pub fn option_of(op: Op) -> Option<&'static str> {
 }
 
 impl FsOp {
-    /// What the table calls this operation; `None` for a profile's `mask`, which no option
-    /// makes.
+    /// What the table calls this operation; `None` for a profile's `mask` and an OCI
+    /// config's read-only path, which no option makes.
     pub fn op(&self) -> Option<Op> {
         Some(match self {
             FsOp::Bind { kind, optional, .. } => Op::Bind(*kind, *optional),
@@ -333,7 +333,7 @@ impl FsOp {
                 OverlayUpper::Tmp => Upper::Tmp,
                 OverlayUpper::ReadOnly => Upper::ReadOnly,
             }),
-            FsOp::Mask { .. } => return None,
+            FsOp::Mask { .. } | FsOp::ReadOnlyPath { .. } => return None,
         })
     }
 }
