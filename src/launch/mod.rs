@@ -72,9 +72,12 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
         terminal,
         // Compiled here, in the supervisor, so a bad policy fails before anything starts.
         filters: seccomp::build(spec)?,
-        bpf: (spec.fds.seccomp.iter())
-            .zip(std::mem::take(&mut claimed.seccomp))
-            .map(|(&n, fd)| fds::read_bpf(n, fd))
+        bpf: (spec.seccomp.programs.iter().cloned().map(Ok))
+            .chain(
+                (spec.fds.seccomp.iter())
+                    .zip(std::mem::take(&mut claimed.seccomp))
+                    .map(|(&n, fd)| fds::read_bpf(n, fd)),
+            )
             .collect::<Result<_, _>>()?,
         // Limits last, once everything else checked out: the cgroup exists before clone, so
         // the sandbox starts in its unlimited supervisor leaf; only the command joins the
@@ -240,7 +243,8 @@ struct Plan {
     pub host: Host,
     /// sbox's own seccomp policy.
     pub filters: Vec<seccompiler::BpfProgram>,
-    /// `--seccomp`/`--add-seccomp-fd` programs, read before anything starts.
+    /// A front end's compiled programs, then the `--seccomp`/`--add-seccomp-fd` ones, read
+    /// before anything starts.
     pub bpf: Vec<seccompiler::BpfProgram>,
     /// The cgroup of --mem/--pids/--cpu; the command joins its payload leaf before exec.
     pub limits: Option<crate::cgroup::Session>,

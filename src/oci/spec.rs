@@ -126,8 +126,8 @@ pub fn to_spec(c: &Config, bundle: &Path, facts: &Facts) -> Result<Spec, OciErro
                 ));
             }
         }
-        if l.seccomp.is_some() {
-            return Err(err("linux.seccomp", "not supported yet"));
+        if let Some(s) = &l.seccomp {
+            spec.seccomp.programs.push(super::seccomp::compile(s)?);
         }
     }
     if root.readonly {

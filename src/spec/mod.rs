@@ -281,6 +281,9 @@ pub struct Seccomp {
     pub deny: Vec<(String, i32)>,
     /// Let i386 syscalls through (checked against a coarse i386 list); x32 stays refused.
     pub allow_32bit: bool,
+    /// Programs a front end compiled (an OCI config's linux.seccomp), installed like the
+    /// `--seccomp` ones, before them.
+    pub programs: Vec<seccompiler::BpfProgram>,
 }
 
 /// Landlock policy requested for the command.
