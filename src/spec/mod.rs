@@ -1,11 +1,13 @@
 //! The one data model of a sandbox. The command line and profiles both produce a `Spec`;
 //! everything after it (checks, launch) reads only this.
 
+pub mod ns;
 pub mod options;
 pub mod syscalls;
 pub mod validate;
 pub mod values;
 
+pub use ns::{NsKind, NsUse};
 pub use validate::validate;
 
 use std::ffi::OsString;
