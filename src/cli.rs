@@ -5,8 +5,8 @@ use crate::error::one_line;
 use crate::profile::{self, Profiles};
 use crate::spec::options::{self, Apply, OPTIONS, Op, Opt, Upper, Value};
 use crate::spec::values::{
-    ValueError, parse_cap, parse_deny, parse_octal, parse_percent, parse_pids, parse_size,
-    parse_syscall,
+    ValueError, parse_cap, parse_deny, parse_join, parse_octal, parse_oom_score_adj, parse_percent,
+    parse_pids, parse_rlimit, parse_size, parse_syscall, parse_sysctl,
 };
 use crate::spec::{self, EnvOp, FsOp, OverlayUpper, SeccompProfile, Spec};
 use clap::error::{ContextKind, ContextValue, ErrorKind};
@@ -963,6 +963,27 @@ fn apply_options(m: &ArgMatches, mut spec: Spec) -> Result<Spec, CliError> {
         });
     }
 
+    let values = |id: &str| m.get_many::<String>(id).into_iter().flatten();
+    for v in values("rlimit") {
+        let r = parse_rlimit("--rlimit", v)?;
+        // A later one for the same resource wins.
+        spec.rlimits.retain(|o| o.kind != r.kind);
+        spec.rlimits.push(r);
+    }
+    if let Some(v) = m.get_one::<String>("umask") {
+        let mode = parse_octal("--umask", v)?;
+        spec.umask = Some(mode);
+    }
+    if let Some(v) = m.get_one::<String>("oom-score-adj") {
+        spec.oom_score_adj = Some(parse_oom_score_adj("--oom-score-adj", v)?);
+    }
+    for v in values("join-ns") {
+        spec.ns.join.push(parse_join("--join-ns", v)?);
+    }
+    for v in values("sysctl") {
+        spec.sysctl.push(parse_sysctl("--sysctl", v)?);
+    }
+
     // Capabilities, in order: ALL adds or removes every one.
     let mut capops: Vec<(usize, bool, &String)> = Vec::new();
     for (i, v) in indexed::<String>(m, "cap-add") {
@@ -1559,6 +1580,6 @@ mod tests {
             }
             n += 1;
         }
-        assert_eq!(n, 20);
+        assert_eq!(n, 21);
     }
 }

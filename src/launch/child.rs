@@ -90,10 +90,19 @@ pub fn root(
     Ok(host_proc)
 }
 
-/// Whether the command moves into a nested user namespace (`--cap-add` with user namespaces
-/// disabled).
+/// Whether the command moves into a nested user namespace: with user namespaces disabled,
+/// when a capability it keeps would let it undo the sandbox from the sandbox's own user
+/// namespace, which owns the mount namespace and the user-namespace limit: CAP_SYS_ADMIN
+/// (unmount or remount what covers, make read-only binds writable) and CAP_SYS_RESOURCE
+/// (raise `user.max_user_namespaces`). Any other capability stays in the sandbox's user
+/// namespace, where it works on the sandbox's own network, UTS and IPC namespaces
+/// (NET_BIND_SERVICE binds port 80, NET_ADMIN configures its interfaces); one level down it
+/// would work on nothing.
 fn nests(spec: &Spec) -> bool {
-    spec.userns_disabled() && !spec.caps.is_empty()
+    use ::caps::Capability::{CAP_SYS_ADMIN, CAP_SYS_RESOURCE};
+    spec.userns_disabled()
+        && (spec.command_caps().bounding.iter())
+            .any(|c| [CAP_SYS_ADMIN, CAP_SYS_RESOURCE].contains(c))
 }
 
 /// Inside the root: loopback up, hostname, --lock-file, --userns2, the nested user namespace,
