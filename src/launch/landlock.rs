@@ -120,6 +120,7 @@ fn path_rules(spec: &Spec) -> Vec<PathRule> {
                 FsOp::Symlink { .. }
                 | FsOp::RemountRo { .. }
                 | FsOp::ReadOnlyPath { .. }
+                | FsOp::NoExec { .. }
                 | FsOp::Chmod { .. } => continue,
             };
             rules.push(PathRule {

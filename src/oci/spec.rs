@@ -4,7 +4,10 @@
 
 use super::config::{Config, Mount, OciError, err};
 use crate::spec::values::{parse_cap, parse_octal, parse_size};
-use crate::spec::{BindKind, EnvOp, FsOp, SeccompProfile, Spec};
+use crate::spec::{
+    BindKind, CapSets, EnvOp, FsOp, IdRange, NsJoin, NsKind, Rlimit, RlimitKind, SeccompProfile,
+    Spec,
+};
 use std::path::{Component, Path, PathBuf};
 
 /// What the mapping needs to know about the runtime's situation.
@@ -13,6 +16,11 @@ pub struct Facts {
     /// The runtime's uid and gid (in its own user namespace).
     pub uid: u32,
     pub gid: u32,
+    /// The runtime holds CAP_SYS_ADMIN in its own user namespace (podman runs it as uid 0 in
+    /// podman's): a config without a user namespace then gets none (the sandbox stays in
+    /// the runtime's). Otherwise sbox makes one anyway, mapping the runtime's ids to the
+    /// process's, since nothing can be built without privilege.
+    pub privileged: bool,
 }
 
 /// A path inside the container: absolute, without `..` (it would name something else once
@@ -74,14 +82,27 @@ pub fn to_spec(c: &Config, bundle: &Path, facts: &Facts) -> Result<Spec, OciErro
     }
     spec.chdir = Some(inside("process.cwd", &p.cwd)?);
     caps(c, &mut spec)?;
-    if !p.rlimits.is_empty() {
-        spec.warnings
-            .push("config.json: process.rlimits: not applied yet".into());
+    for (i, r) in p.rlimits.iter().enumerate() {
+        let kind = RlimitKind::from_name(&r.kind).filter(|_| r.kind.starts_with("RLIMIT_"));
+        let kind = kind.ok_or_else(|| {
+            err(
+                &format!("process.rlimits[{i}].type"),
+                format!(
+                    "{:?}: not a resource of setrlimit(2) (e.g. RLIMIT_NOFILE)",
+                    r.kind
+                ),
+            )
+        })?;
+        spec.rlimits.push(Rlimit {
+            kind,
+            soft: r.soft,
+            hard: r.hard,
+        });
     }
-    if !p.no_new_privileges {
-        spec.warnings
-            .push("config.json: process.noNewPrivileges: false: sbox sets it anyway".into());
-    }
+    spec.allow_new_privs = !p.no_new_privileges;
+    spec.oom_score_adj = p.oom_score_adj;
+    spec.umask = p.user.umask;
+    spec.groups = p.user.additional_gids.clone();
 
     namespaces(c, &mut spec)?;
     ids(c, facts, &mut spec)?;
@@ -110,9 +131,9 @@ pub fn to_spec(c: &Config, bundle: &Path, facts: &Facts) -> Result<Spec, OciErro
             let dst = inside(&format!("linux.readonlyPaths[{i}]"), m)?;
             spec.ops.push(FsOp::ReadOnlyPath { dst });
         }
-        if let Some((k, _)) = l.sysctl.iter().next() {
-            return Err(err(&format!("linux.sysctl.{k}"), "not supported yet"));
-        }
+        spec.sysctl = (l.sysctl.iter())
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         if let Some(r) = &l.resources {
             resources(r, &mut spec)?;
         }
@@ -141,27 +162,33 @@ fn caps(c: &Config, spec: &mut Spec) -> Result<(), OciError> {
     let Some(cs) = c.process.as_ref().and_then(|p| p.capabilities.as_ref()) else {
         return Ok(());
     };
-    let sets = [
-        ("bounding", &cs.bounding),
-        ("effective", &cs.effective),
-        ("permitted", &cs.permitted),
-        ("inheritable", &cs.inheritable),
-        ("ambient", &cs.ambient),
-    ];
-    let mut parsed = Vec::new();
-    for (name, set) in sets {
+    let set = |name: &str, list: &Option<Vec<String>>| -> Result<Vec<caps::Capability>, OciError> {
         let mut v = Vec::new();
-        for (i, s) in set.iter().flatten().enumerate() {
+        for (i, s) in list.iter().flatten().enumerate() {
             let path = format!("process.capabilities.{name}[{i}]");
             let cap = parse_cap(&path, s).map_err(|e| OciError(format!("config.json: {e}")))?;
             if !v.contains(&cap) {
                 v.push(cap);
             }
         }
-        parsed.push((name, v));
-    }
-    // Until launch sets the five sets one by one: the permitted set, everywhere.
-    spec.caps = parsed[2].1.clone();
+        Ok(v)
+    };
+    let mut sets = CapSets {
+        bounding: set("bounding", &cs.bounding)?,
+        effective: set("effective", &cs.effective)?,
+        permitted: set("permitted", &cs.permitted)?,
+        inheritable: set("inheritable", &cs.inheritable)?,
+        ambient: set("ambient", &cs.ambient)?,
+    };
+    // The kernel raises an ambient capability only if it is inheritable (and permitted):
+    // runc's template lists ambient ones without inheritable, and runc, whose raise then
+    // fails, goes on without them. So does sbox.
+    let (inh, per) = (&sets.inheritable, &sets.permitted);
+    sets.ambient = (sets.ambient.iter())
+        .filter(|c| inh.contains(c) && per.contains(c))
+        .copied()
+        .collect();
+    spec.cap_sets = Some(sets);
     Ok(())
 }
 
@@ -174,21 +201,14 @@ fn namespaces(c: &Config, spec: &mut Spec) -> Result<(), OciError> {
             return Err(err(&path, format!("{:?}: listed twice", n.kind)));
         }
         seen.push(&n.kind);
-        if n.path.is_some() {
-            return Err(err(
-                &format!("{path}.path"),
-                "joining a namespace: not supported yet",
-            ));
-        }
-        let ns = &mut spec.ns;
-        match n.kind.as_str() {
-            "pid" => ns.pid = true,
-            "network" => ns.net = true,
-            "ipc" => ns.ipc = true,
-            "uts" => ns.uts = true,
-            "cgroup" => ns.cgroup = true,
-            // sbox always makes both.
-            "mount" | "user" => {}
+        let kind = match n.kind.as_str() {
+            "pid" => NsKind::Pid,
+            "network" => NsKind::Net,
+            "ipc" => NsKind::Ipc,
+            "uts" => NsKind::Uts,
+            "cgroup" => NsKind::Cgroup,
+            "mount" => NsKind::Mount,
+            "user" => NsKind::User,
             "time" => return Err(err(&format!("{path}.type"), "\"time\": not supported")),
             other => {
                 return Err(err(
@@ -198,6 +218,21 @@ fn namespaces(c: &Config, spec: &mut Spec) -> Result<(), OciError> {
                     ),
                 ));
             }
+        };
+        if let Some(p) = &n.path {
+            let file = inside(&format!("{path}.path"), p)?;
+            spec.ns.join.push(NsJoin { kind, path: file });
+            continue;
+        }
+        let ns = &mut spec.ns;
+        match kind {
+            NsKind::Pid => ns.pid = true,
+            NsKind::Net => ns.net = true,
+            NsKind::Ipc => ns.ipc = true,
+            NsKind::Uts => ns.uts = true,
+            NsKind::Cgroup => ns.cgroup = true,
+            // sbox always makes a mount namespace, and a user namespace unless `ids` says.
+            NsKind::Mount | NsKind::User => {}
         }
     }
     // The process is the container's pid 1.
@@ -205,32 +240,46 @@ fn namespaces(c: &Config, spec: &mut Spec) -> Result<(), OciError> {
     Ok(())
 }
 
-/// The process's uid and gid. sbox maps the runtime's own ids to them (one id each).
+/// The process's uid and gid, and the user namespace: none when the config has none and the
+/// runtime is privileged in its own; else one of the sandbox's own (or joined by path, see
+/// `namespaces`), with the config's id maps.
 fn ids(c: &Config, facts: &Facts, spec: &mut Spec) -> Result<(), OciError> {
     let Some(p) = &c.process else { return Ok(()) };
+    let listed = (c.linux.iter())
+        .flat_map(|l| &l.namespaces)
+        .any(|n| n.kind == "user");
+    if !listed && facts.privileged {
+        spec.ns.no_userns = true;
+    }
     let maps = c.linux.as_ref().map(|l| (&l.uid_mappings, &l.gid_mappings));
     for (name, map, host, want) in [
         ("uidMappings", maps.map(|m| m.0), facts.uid, p.user.uid),
         ("gidMappings", maps.map(|m| m.1), facts.gid, p.user.gid),
     ] {
-        match map.map(|m| m.as_slice()).unwrap_or_default() {
-            [] => {}
+        let map = map.map(|m| m.as_slice()).unwrap_or_default();
+        if !map.is_empty() && !listed {
+            return Err(err(
+                &format!("linux.{name}"),
+                "needs a user namespace (add {\"type\": \"user\"} to linux.namespaces)",
+            ));
+        }
+        let ranges = map.iter().map(|r| IdRange {
+            inside: r.container_id,
+            outside: r.host_id,
+            count: r.size,
+        });
+        let out = match name {
+            "uidMappings" => &mut spec.uid_map,
+            _ => &mut spec.gid_map,
+        };
+        match map {
+            // The runtime's own id as the process's: what sbox writes by itself, cheaply.
             [m] if m.host_id == host && m.size == 1 && m.container_id == want => {}
-            _ => {
-                return Err(err(
-                    &format!("linux.{name}"),
-                    format!(
-                        "not supported yet: only the runtime's own id ({host}) mapped to the process's ({want})"
-                    ),
-                ));
-            }
+            _ => *out = ranges.collect(),
         }
     }
     spec.uid = Some(p.user.uid);
     spec.gid = Some(p.user.gid);
-    if !p.user.additional_gids.is_empty() {
-        return Err(err("process.user.additionalGids", "not supported yet"));
-    }
     Ok(())
 }
 
@@ -277,8 +326,7 @@ fn mount(
             format!("{o:?}: not supported for a {kind} mount"),
         )
     };
-    // Options sbox can't honour yet (a noexec that isn't applied is no protection).
-    let mut ro = false;
+    let (mut ro, mut noexec) = (false, false);
     let mut perms = None;
     let mut size = None;
     for (j, o) in m.options.iter().enumerate() {
@@ -290,9 +338,7 @@ fn mount(
             // Kernel filesystems without programs: noexec changes nothing there.
             ("sysfs" | "cgroup" | "cgroup2", "noexec") => {}
             ("bind", "noexec") if sysfs_source(m.source.as_deref()) => {}
-            (_, "noexec") => spec.warnings.push(format!(
-                "config.json: {path}.options[{j}]: noexec: not applied yet"
-            )),
+            ("bind" | "tmpfs", "noexec") => noexec = true,
             ("bind", "bind" | "rbind" | "dev") => {}
             ("tmpfs", o) if o.starts_with("mode=") => {
                 perms = Some(
@@ -365,7 +411,6 @@ fn mount(
                 dst,
                 optional: false,
             });
-            return Ok(());
         }
         other => {
             return Err(err(
@@ -384,10 +429,12 @@ fn mount(
             ..
         })
     );
+    let dst = PathBuf::from(&m.destination);
     if ro && !made_ro && kind != "devpts" {
-        spec.ops.push(FsOp::RemountRo {
-            dst: m.destination.clone().into(),
-        });
+        spec.ops.push(FsOp::RemountRo { dst: dst.clone() });
+    }
+    if noexec {
+        spec.ops.push(FsOp::NoExec { dst });
     }
     Ok(())
 }
@@ -440,4 +487,189 @@ fn resources(r: &super::config::Resources, spec: &mut Spec) -> Result<(), OciErr
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oci::config::parse;
+
+    fn facts(privileged: bool) -> Facts {
+        Facts {
+            uid: 1000,
+            gid: 1000,
+            privileged,
+        }
+    }
+
+    /// A config around `process` and `linux` (JSON fragments), read and mapped.
+    fn map(process: &str, linux: &str, f: &Facts) -> Result<Spec, String> {
+        let text = format!(
+            r#"{{"ociVersion":"1.0.2","root":{{"path":"rootfs"}},
+            "mounts":[{{"destination":"/proc","type":"proc","source":"proc"}}],
+            "process":{{"user":{{"uid":0,"gid":0}},"args":["sh"],"cwd":"/"{process}}},
+            "linux":{{{linux}}}}}"#
+        );
+        let c = parse(&text).map_err(|e| e.0)?;
+        to_spec(&c, Path::new("/b"), f).map_err(|e| e.0)
+    }
+
+    /// podman's situation: uid 0 in its own user namespace, no user namespace in the config,
+    /// eleven capabilities, its rlimits, a sysctl for the network namespace.
+    #[test]
+    fn podmans_config_maps_onto_the_process_fields() {
+        let s = map(
+            r#","capabilities":{"bounding":["CAP_KILL","CAP_CHOWN"],"effective":["CAP_KILL"],"permitted":["CAP_KILL","CAP_CHOWN"]},
+            "rlimits":[{"type":"RLIMIT_NOFILE","hard":20000,"soft":20000},{"type":"RLIMIT_NPROC","hard":32768,"soft":32768}],
+            "oomScoreAdj":100,"user":{"uid":0,"gid":0,"umask":18,"additionalGids":[10]}"#,
+            r#""namespaces":[{"type":"pid"},{"type":"network"},{"type":"ipc"},{"type":"uts"},{"type":"mount"}],
+            "sysctl":{"net.ipv4.ping_group_range":"0 0"}"#,
+            &facts(true),
+        )
+        .unwrap();
+        assert!(s.ns.no_userns && s.ns.net && s.ns.pid && s.as_pid_1);
+        let sets = s.cap_sets.unwrap();
+        assert_eq!(sets.effective, [caps::Capability::CAP_KILL]);
+        assert_eq!(sets.bounding.len(), 2);
+        assert_eq!(s.rlimits.len(), 2);
+        assert_eq!(s.rlimits[0].kind, RlimitKind::Nofile);
+        assert_eq!(s.oom_score_adj, Some(100));
+        assert_eq!(s.umask, Some(0o22));
+        assert_eq!(s.groups, [10]);
+        assert!(s.allow_new_privs, "noNewPrivileges absent is false");
+        assert_eq!(
+            s.sysctl,
+            [("net.ipv4.ping_group_range".into(), "0 0".into())]
+        );
+    }
+
+    #[test]
+    fn id_maps_and_joined_namespaces() {
+        // The runtime's own id as root: the plain single map, written by sbox itself.
+        let one = r#""namespaces":[{"type":"user"}],"uidMappings":[{"containerID":0,"hostID":1000,"size":1}],"gidMappings":[{"containerID":0,"hostID":1000,"size":1}]"#;
+        let s = map("", one, &facts(false)).unwrap();
+        assert!(s.uid_map.is_empty() && !s.ns.no_userns);
+        assert_eq!((s.uid, s.gid), (Some(0), Some(0)));
+        // podman's --userns keep-id: three ranges.
+        let keep = r#""namespaces":[{"type":"user"}],
+            "uidMappings":[{"containerID":0,"hostID":1,"size":1000},{"containerID":1000,"hostID":0,"size":1},{"containerID":1001,"hostID":1001,"size":64535}],
+            "gidMappings":[{"containerID":0,"hostID":1,"size":1000},{"containerID":1000,"hostID":0,"size":1},{"containerID":1001,"hostID":1001,"size":64535}]"#;
+        let s = map(r#","user":{"uid":1000,"gid":1000}"#, keep, &facts(true)).unwrap();
+        assert_eq!(s.uid_map.len(), 3);
+        assert_eq!(
+            s.uid_map[1],
+            IdRange {
+                inside: 1000,
+                outside: 0,
+                count: 1
+            }
+        );
+        assert!(!s.ns.no_userns);
+        let e = map(
+            "",
+            r#""uidMappings":[{"containerID":0,"hostID":1000,"size":1}]"#,
+            &facts(false),
+        );
+        assert!(
+            e.unwrap_err()
+                .starts_with("config.json: linux.uidMappings: needs a user namespace")
+        );
+        let s = map(
+            "",
+            r#""namespaces":[{"type":"network","path":"/proc/7/ns/net"},{"type":"pid"}]"#,
+            &facts(false),
+        )
+        .unwrap();
+        assert_eq!(
+            s.ns.join,
+            [NsJoin {
+                kind: NsKind::Net,
+                path: "/proc/7/ns/net".into()
+            }]
+        );
+        assert!(!s.ns.net);
+    }
+
+    #[test]
+    fn bad_values_are_named_by_path() {
+        let e = |p: &str, l: &str| map(p, l, &facts(false)).unwrap_err();
+        assert_eq!(
+            e(
+                r#","rlimits":[{"type":"RLIMIT_FOO","hard":1,"soft":1}]"#,
+                ""
+            ),
+            "config.json: process.rlimits[0].type: \"RLIMIT_FOO\": not a resource of setrlimit(2) (e.g. RLIMIT_NOFILE)"
+        );
+        assert!(
+            e(r#","capabilities":{"bounding":["CAP_FLY"]}"#, "").starts_with(
+                "config.json: process.capabilities.bounding[0]: 'CAP_FLY': unknown capability"
+            )
+        );
+        assert!(
+            e("", r#""namespaces":[{"type":"time"}]"#)
+                .starts_with("config.json: linux.namespaces[0].type: \"time\": not supported")
+        );
+        assert!(e("", r#""namespaces":[{"type":"pid"},{"type":"pid"}]"#).contains("listed twice"));
+        assert!(
+            e(r#","env":["NOEQUALS"]"#, "")
+                .starts_with("config.json: process.env[0]: \"NOEQUALS\": not NAME=VALUE")
+        );
+        assert!(e("", r#""maskedPaths":["proc/kcore"]"#).starts_with(
+            "config.json: linux.maskedPaths[0]: \"proc/kcore\": not an absolute path"
+        ));
+        assert!(
+            e("", r#""resources":{"memory":{"limit":-5}}"#)
+                .starts_with("config.json: linux.resources.memory.limit: -5")
+        );
+    }
+
+    #[test]
+    fn mounts_limits_and_paths() {
+        let text = r#"{"ociVersion":"1.0.2","root":{"path":"/abs/root","readonly":false},
+            "process":{"user":{"uid":0,"gid":0},"args":["sh"],"cwd":"/"},
+            "mounts":[
+              {"destination":"/data","type":"bind","source":"vol","options":["rbind","ro","nosuid"]},
+              {"destination":"/run","type":"tmpfs","source":"tmpfs","options":["mode=700","size=1m","noexec"]},
+              {"destination":"/sys","type":"sysfs","source":"sysfs","options":["noexec","ro"]}],
+            "linux":{"namespaces":[{"type":"ipc"}],"readonlyPaths":["/proc/sys"],"maskedPaths":["/proc/kcore"],
+              "resources":{"memory":{"limit":1048576},"pids":{"limit":10},"cpu":{"quota":50000,"period":100000}}}}"#;
+        let s = to_spec(&parse(text).unwrap(), Path::new("/b"), &facts(false)).unwrap();
+        let bind = |kind, src: &str, dst: &str| FsOp::Bind {
+            kind,
+            src: src.into(),
+            dst: dst.into(),
+            optional: false,
+        };
+        assert_eq!(
+            s.ops,
+            [
+                bind(BindKind::Rw, "/abs/root", "/"),
+                bind(BindKind::Ro, "/b/vol", "/data"),
+                FsOp::Tmpfs {
+                    dst: "/run".into(),
+                    perms: Some(0o700),
+                    size: Some(1 << 20)
+                },
+                FsOp::NoExec { dst: "/run".into() },
+                bind(BindKind::Ro, "/sys", "/sys"),
+                FsOp::Mask {
+                    dst: "/proc/kcore".into()
+                },
+                FsOp::ReadOnlyPath {
+                    dst: "/proc/sys".into()
+                },
+            ]
+        );
+        assert_eq!(s.limits.memory, Some(1 << 20));
+        assert_eq!(s.limits.pids, Some(10));
+        assert_eq!(s.limits.cpu_percent, Some(50));
+        assert!(s.clearenv && s.remount_ro_shallow && s.caller_terminal);
+        assert_eq!(s.seccomp.profile, SeccompProfile::None);
+        let bad = text.replace("\"nosuid\"]", "\"shared\"]");
+        let e = to_spec(&parse(&bad).unwrap(), Path::new("/b"), &facts(false)).unwrap_err();
+        assert_eq!(
+            e.0,
+            "config.json: mounts[0].options[2]: \"shared\": not supported for a bind mount"
+        );
+    }
 }

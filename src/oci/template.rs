@@ -199,6 +199,7 @@ mod tests {
         Facts {
             uid: 4321,
             gid: 4321,
+            privileged: false,
         }
     }
 
@@ -212,7 +213,11 @@ mod tests {
             assert_eq!(back, t, "{text}");
             let f = match rootless {
                 true => facts(),
-                false => Facts { uid: 0, gid: 0 },
+                false => Facts {
+                    uid: 0,
+                    gid: 0,
+                    privileged: true,
+                },
             };
             let s = to_spec(&back, Path::new("/b"), &f).unwrap();
             assert_eq!(s.command, ["sh"]);

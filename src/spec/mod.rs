@@ -97,6 +97,11 @@ pub enum FsOp {
     ReadOnlyPath {
         dst: PathBuf,
     },
+    /// An OCI mount's `noexec` option: the mount just made at DEST, and those below it, run
+    /// no programs.
+    NoExec {
+        dst: PathBuf,
+    },
 }
 
 /// Where a `Data` operation's file ends up.
@@ -138,6 +143,7 @@ impl FsOp {
             | FsOp::Overlay { dst, .. }
             | FsOp::Mask { dst }
             | FsOp::ReadOnlyPath { dst }
+            | FsOp::NoExec { dst }
             | FsOp::Chmod { path: dst, .. } => dst,
         }
     }
@@ -146,6 +152,7 @@ impl FsOp {
     pub fn option(&self) -> &'static str {
         match self {
             FsOp::ReadOnlyPath { .. } => "linux.readonlyPaths",
+            FsOp::NoExec { .. } => "mounts[].options noexec",
             _ => self.op().and_then(options::option_of).unwrap_or("mask"),
         }
     }

@@ -99,6 +99,9 @@ pub enum Prepared<'a> {
     ReadOnlyPath {
         dst: &'a Path,
     },
+    NoExec {
+        dst: &'a Path,
+    },
 }
 
 /// Where the new root is attached until pivot_root; any directory of the host will do, since
@@ -176,6 +179,7 @@ pub fn prepare<'a>(
             },
             FsOp::Mask { dst } => Prepared::Mask { dst },
             FsOp::ReadOnlyPath { dst } => Prepared::ReadOnlyPath { dst },
+            FsOp::NoExec { dst } => Prepared::NoExec { dst },
         });
     }
     Ok(out)
@@ -409,6 +413,10 @@ impl Builder {
                 Err(Errno::ENOENT) => Ok(()),
                 target => remount_ro(target?.as_fd(), !self.remount_ro_shallow),
             },
+            Prepared::NoExec { dst } => {
+                let target = resolve(self.at(), dst, Create::No)?;
+                sys::mount_setattr(target.as_fd(), MOUNT_ATTR_NOEXEC, 0, true)
+            }
         }
     }
 }
