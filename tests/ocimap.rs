@@ -174,3 +174,236 @@ fn podmans_profile_is_enforced() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+// --- Bundles: config.json → Spec → launch, as the test user -------------------------------
+
+/// Set in the copy of this test binary that runs one bundle (`bundle_child`).
+const BUNDLE_VAR: &str = "SBOX_OCIMAP_BUNDLE";
+
+/// Not a test: the entry point of the copy of this binary that `run_bundle` starts as the test
+/// user. It maps the bundle's config.json (as the runtime will) and launches it, in a forked
+/// process (the test harness has a second thread; a sandbox is started single-threaded),
+/// then exits with the sandbox's status.
+#[test]
+#[ignore]
+fn bundle_child() {
+    let Ok(bundle) = std::env::var(BUNDLE_VAR) else {
+        return;
+    };
+    let fail = |m: String| -> ! {
+        eprintln!("{m}");
+        std::process::exit(1)
+    };
+    let bundle = std::path::PathBuf::from(bundle);
+    let text = std::fs::read_to_string(bundle.join("config.json")).unwrap();
+    let config = sbox::oci::config::parse(&text).unwrap_or_else(|e| fail(e.0));
+    let facts = sbox::oci::spec::Facts {
+        uid: nix::unistd::getuid().as_raw(),
+        gid: nix::unistd::getgid().as_raw(),
+        privileged: false,
+    };
+    let spec = sbox::oci::spec::to_spec(&config, &bundle, &facts).unwrap_or_else(|e| fail(e.0));
+    // SAFETY: the child only starts the sandbox and exits.
+    match unsafe { nix::unistd::fork() }.unwrap() {
+        nix::unistd::ForkResult::Child => match sbox::launch::run(&spec) {
+            Ok(code) => std::process::exit(code),
+            Err(e) => fail(format!("sbox: {e}")),
+        },
+        nix::unistd::ForkResult::Parent { child } => {
+            let code = match nix::sys::wait::waitpid(child, None).unwrap() {
+                nix::sys::wait::WaitStatus::Exited(_, c) => c,
+                other => fail(format!("sandbox ended with {other:?}")),
+            };
+            std::process::exit(code)
+        }
+    }
+}
+
+/// Run `bundle` through `bundle_child`; the command's lines that start with `OUT ` (the
+/// harness prints its own lines too), and the output.
+fn run_bundle(bundle: &Path) -> (Vec<String>, std::process::Output) {
+    static EXE: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    let exe = EXE.get_or_init(|| {
+        let dst = scratch("ocimap-bin").join("t");
+        std::fs::copy(std::env::current_exe().unwrap(), &dst).unwrap();
+        dst
+    });
+    let o = as_user(exe)
+        .args([
+            "bundle_child",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(BUNDLE_VAR, bundle)
+        .output()
+        .unwrap();
+    let lines = stdout(&o)
+        .lines()
+        // (The harness's "test bundle_child ... " may begin the first line.)
+        .filter_map(|l| l.split_once("OUT ").map(|(_, out)| out))
+        .map(str::to_string)
+        .collect();
+    (lines, o)
+}
+
+/// A bundle: a busybox root and `config` (from the template, changed by the test).
+fn bundle(name: &str, config: &Value) -> Option<std::path::PathBuf> {
+    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())?;
+    let dir = scratch(name);
+    let root = dir.join("rootfs");
+    for d in ["bin", "proc", "dev", "sys", "tmp"] {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+    }
+    std::fs::copy(busybox, root.join("bin/busybox")).unwrap();
+    for applet in [
+        "sh", "cat", "id", "hostname", "ls", "grep", "cp", "chmod", "touch", "mkdir", "echo",
+    ] {
+        std::os::unix::fs::symlink("busybox", root.join("bin").join(applet)).unwrap();
+    }
+    write(&dir.join("config.json"), &config.to_string());
+    chown_tree(&dir);
+    Some(dir)
+}
+
+/// `spec --rootless` for the test user, running `script` with sh, no terminal.
+fn rootless(script: &str) -> Value {
+    let (uid, gid) = ids();
+    let facts = sbox::oci::spec::Facts {
+        uid,
+        gid,
+        privileged: false,
+    };
+    let t = sbox::oci::template::template(true, &facts);
+    let mut v: Value = serde_json::from_str(&sbox::oci::template::to_json(&t)).unwrap();
+    v["process"]["terminal"] = json!(false);
+    v["process"]["args"] = json!(["sh", "-c", script]);
+    v
+}
+
+/// The rootless template's container, seen from inside: pid 1, root, its hostname, a
+/// read-only root, the template's capabilities and rlimit, noexec /dev/shm, masked and
+/// read-only paths (one of them absent: skipped), the runtime spec's default devices.
+#[test]
+fn a_rootless_template_bundle_runs_as_configured() {
+    let script = "echo OUT pid=$$ uid=$(id -u) host=$(hostname)
+touch /x 2>/dev/null && echo OUT root=rw || echo OUT root=ro
+grep -E '^Cap(Eff|Bnd)' /proc/self/status | while read k v; do echo OUT $k$v; done
+echo OUT nofile=$(ulimit -n)
+cp /bin/busybox /dev/shm/b && chmod +x /dev/shm/b && (/dev/shm/b true 2>/dev/null && echo OUT shm=exec || echo OUT shm=noexec)
+echo OUT firmware=$(ls /sys/firmware | wc -l)
+(echo x > /proc/sys/kernel/hostname) 2>/dev/null && echo OUT procsys=rw || echo OUT procsys=ro
+for d in null zero full random urandom tty ptmx fd stdin stdout stderr shm pts; do [ -e /dev/$d ] || echo OUT missing=$d; done
+exit 7";
+    let mut config = rootless(script);
+    config["linux"]["readonlyPaths"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("/proc/no-such-path"));
+    let Some(dir) = bundle("ocimap-rootless", &config) else {
+        return skip_or_fail(
+            "a_rootless_template_bundle_runs_as_configured",
+            "no busybox (install busybox-static)",
+        );
+    };
+    let (out, o) = run_bundle(&dir);
+    assert_eq!(o.status.code(), Some(7), "{out:?}\n{}", stderr(&o));
+    assert_eq!(
+        out,
+        [
+            "pid=1 uid=0 host=sbox",
+            "root=ro",
+            "CapEff:0000000020000420",
+            "CapBnd:0000000020000420",
+            "nofile=1024",
+            "shm=noexec",
+            "firmware=0",
+            "procsys=ro",
+        ],
+        "{}",
+        stderr(&o)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A sysfs of the container's own where it has a network namespace (its interfaces: lo
+/// only), else the host's /sys, read-only either way.
+#[test]
+fn sysfs_is_the_containers_own_with_a_network_namespace() {
+    let script = "echo OUT $(ls /sys/class/net | tr '\\n' ' ')
+touch /sys/x 2>/dev/null && echo OUT sys=rw || echo OUT sys=ro";
+    let mut config = rootless(script);
+    let sysfs = json!({"destination": "/sys", "type": "sysfs", "source": "sysfs",
+                       "options": ["nosuid", "noexec", "nodev", "ro"]});
+    for m in config["mounts"].as_array_mut().unwrap() {
+        if m["destination"] == "/sys" {
+            *m = sysfs.clone();
+        }
+    }
+    let mut with_net = config.clone();
+    with_net["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "network"}));
+    let Some(dir) = bundle("ocimap-sysfs", &with_net) else {
+        return skip_or_fail(
+            "sysfs_is_the_containers_own_with_a_network_namespace",
+            "no busybox (install busybox-static)",
+        );
+    };
+    let (out, o) = run_bundle(&dir);
+    assert_eq!(out, ["lo", "sys=ro"], "{}", stderr(&o));
+    write(&dir.join("config.json"), &config.to_string());
+    let (out, o) = run_bundle(&dir);
+    assert_eq!(out.len(), 2, "{}", stderr(&o));
+    assert_ne!(out[0], "lo", "the host's interfaces");
+    assert_eq!(out[1], "sys=ro");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// linux.seccomp reaches the container: its rule's errno for mkdir, the rest allowed.
+#[test]
+fn a_bundles_seccomp_is_enforced() {
+    let mut config = rootless(
+        "mkdir /dev/shm/d 2>/dev/null && echo OUT mkdir=ok || echo OUT mkdir=denied; echo OUT $(id -u)",
+    );
+    config["linux"]["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]
+    });
+    let Some(dir) = bundle("ocimap-seccomp-bundle", &config) else {
+        return skip_or_fail(
+            "a_bundles_seccomp_is_enforced",
+            "no busybox (install busybox-static)",
+        );
+    };
+    let (out, o) = run_bundle(&dir);
+    assert_eq!(out, ["mkdir=denied", "0"], "{}", stderr(&o));
+    config["linux"]["seccomp"]["syscalls"] = json!([]);
+    write(&dir.join("config.json"), &config.to_string());
+    let (out, o) = run_bundle(&dir);
+    assert_eq!(out, ["mkdir=ok", "0"], "{}", stderr(&o));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A config sbox can't run is one line naming the JSON path, and nothing starts.
+#[test]
+fn an_unsupported_field_is_one_line() {
+    let mut config = rootless("echo OUT started");
+    config["linux"]["intelRdt"] = json!({"closID": "x"});
+    let Some(dir) = bundle("ocimap-bad", &config) else {
+        return skip_or_fail(
+            "an_unsupported_field_is_one_line",
+            "no busybox (install busybox-static)",
+        );
+    };
+    let (out, o) = run_bundle(&dir);
+    assert!(out.is_empty());
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(stderr(&o), "config.json: linux.intelRdt: not supported\n");
+    let _ = std::fs::remove_dir_all(&dir);
+}

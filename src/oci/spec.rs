@@ -122,6 +122,12 @@ pub fn to_spec(c: &Config, bundle: &Path, facts: &Facts) -> Result<Spec, OciErro
     for (i, m) in c.mounts.iter().enumerate() {
         mount(&format!("mounts[{i}]"), m, bundle, &mut dev, &mut spec)?;
     }
+    // The runtime spec's default devices are there whatever the mounts say: sbox's /dev
+    // (tmpfs, null, zero, full, random, urandom, tty, ptmx, pts, shm, fd, stdio links) when
+    // no mount is made on /dev itself, before the mounts below it.
+    if !spec.ops[1..].iter().any(|o| o.dst() == Path::new("/dev")) {
+        spec.ops.insert(1, FsOp::Dev { dst: "/dev".into() });
+    }
     if let Some(l) = &c.linux {
         for (i, m) in l.masked_paths.iter().enumerate() {
             let dst = inside(&format!("linux.maskedPaths[{i}]"), m)?;
@@ -380,13 +386,8 @@ fn mount(
             ));
         }
         "mqueue" => spec.ops.push(FsOp::Mqueue { dst }),
-        // A rootless sandbox can't mount a sysfs: the host's, read-only, as rootless runc does.
-        "sysfs" => spec.ops.push(FsOp::Bind {
-            kind: BindKind::Ro,
-            src: "/sys".into(),
-            dst,
-            optional: false,
-        }),
+        // A sysfs of its own in a network namespace of its own, else the host's, read-only.
+        "sysfs" => spec.ops.push(FsOp::Sysfs { dst }),
         "cgroup" | "cgroup2" => spec.ops.push(FsOp::Bind {
             kind: BindKind::Ro,
             src: "/sys/fs/cgroup".into(),
@@ -644,6 +645,7 @@ mod tests {
             s.ops,
             [
                 bind(BindKind::Rw, "/abs/root", "/"),
+                FsOp::Dev { dst: "/dev".into() },
                 bind(BindKind::Ro, "/b/vol", "/data"),
                 FsOp::Tmpfs {
                     dst: "/run".into(),
@@ -651,7 +653,8 @@ mod tests {
                     size: Some(1 << 20)
                 },
                 FsOp::NoExec { dst: "/run".into() },
-                bind(BindKind::Ro, "/sys", "/sys"),
+                FsOp::Sysfs { dst: "/sys".into() },
+                FsOp::RemountRo { dst: "/sys".into() },
                 FsOp::Mask {
                     dst: "/proc/kcore".into()
                 },

@@ -102,6 +102,12 @@ pub enum FsOp {
     NoExec {
         dst: PathBuf,
     },
+    /// An OCI sysfs mount: a new sysfs at DEST (nosuid, nodev, noexec), which the kernel
+    /// allows only in a network namespace owned by the sandbox's user namespace; where it
+    /// refuses, the host's /sys bound read-only instead, as rootless runc does.
+    Sysfs {
+        dst: PathBuf,
+    },
 }
 
 /// Where a `Data` operation's file ends up.
@@ -144,6 +150,7 @@ impl FsOp {
             | FsOp::Mask { dst }
             | FsOp::ReadOnlyPath { dst }
             | FsOp::NoExec { dst }
+            | FsOp::Sysfs { dst }
             | FsOp::Chmod { path: dst, .. } => dst,
         }
     }
@@ -153,6 +160,7 @@ impl FsOp {
         match self {
             FsOp::ReadOnlyPath { .. } => "linux.readonlyPaths",
             FsOp::NoExec { .. } => "mounts[].options noexec",
+            FsOp::Sysfs { .. } => "sysfs mount",
             _ => self.op().and_then(options::option_of).unwrap_or("mask"),
         }
     }

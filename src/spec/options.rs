@@ -320,7 +320,7 @@ pub fn option_of(op: Op) -> Option<&'static str> {
 
 impl FsOp {
     /// What the table calls this operation; `None` for a profile's `mask` and an OCI
-    /// config's read-only paths and noexec mounts, which no option makes.
+    /// config's read-only paths, noexec and sysfs mounts, which no option makes.
     pub fn op(&self) -> Option<Op> {
         Some(match self {
             FsOp::Bind { kind, optional, .. } => Op::Bind(*kind, *optional),
@@ -339,7 +339,10 @@ impl FsOp {
                 OverlayUpper::Tmp => Upper::Tmp,
                 OverlayUpper::ReadOnly => Upper::ReadOnly,
             }),
-            FsOp::Mask { .. } | FsOp::ReadOnlyPath { .. } | FsOp::NoExec { .. } => return None,
+            FsOp::Mask { .. }
+            | FsOp::ReadOnlyPath { .. }
+            | FsOp::NoExec { .. }
+            | FsOp::Sysfs { .. } => return None,
         })
     }
 }

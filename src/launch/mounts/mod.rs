@@ -102,6 +102,11 @@ pub enum Prepared<'a> {
     NoExec {
         dst: &'a Path,
     },
+    /// A new sysfs, or `host` (the host's /sys, read-only) where the kernel refuses one.
+    Sysfs {
+        dst: &'a Path,
+        host: OwnedFd,
+    },
 }
 
 /// Where the new root is attached until pivot_root; any directory of the host will do, since
@@ -180,6 +185,15 @@ pub fn prepare<'a>(
             FsOp::Mask { dst } => Prepared::Mask { dst },
             FsOp::ReadOnlyPath { dst } => Prepared::ReadOnlyPath { dst },
             FsOp::NoExec { dst } => Prepared::NoExec { dst },
+            FsOp::Sysfs { dst } => Prepared::Sysfs {
+                dst,
+                host: bind::tree(
+                    Path::new("/sys"),
+                    true,
+                    MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+                )
+                .map_err(|e| SetupError::errno(op.option(), "/sys", e))?,
+            },
         });
     }
     Ok(out)
@@ -412,6 +426,12 @@ impl Builder {
             Prepared::ReadOnlyPath { dst } => match resolve(self.at(), dst, Create::No) {
                 Err(Errno::ENOENT) => Ok(()),
                 target => remount_ro(target?.as_fd(), !self.remount_ro_shallow),
+            },
+            Prepared::Sysfs { dst, host } => match sys::new_mount(c"sysfs", &[], special) {
+                Ok(fs) => self.attach(dst, dir, &fs),
+                // Its network namespace is not the sandbox's.
+                Err(Errno::EPERM) => self.attach(dst, dir, &host),
+                Err(e) => Err(e),
             },
             Prepared::NoExec { dst } => {
                 let target = resolve(self.at(), dst, Create::No)?;
