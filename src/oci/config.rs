@@ -66,6 +66,9 @@ pub struct Process {
     pub no_new_privileges: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub oom_score_adj: Option<i32>,
+    /// SELinux label of the process.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub selinux_label: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -179,6 +182,9 @@ pub struct Linux {
     pub masked_paths: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub readonly_paths: Vec<String>,
+    /// SELinux label of the container's mounts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mount_label: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -214,6 +220,9 @@ pub struct Memory {
     /// Bytes; -1 (or absent) is no limit.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<i64>,
+    /// Memory plus swap, bytes; -1 is no limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub swap: Option<i64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -479,6 +488,7 @@ impl Read for Process {
             rlimits: o.or_default("rlimits")?,
             no_new_privileges: o.or_default("noNewPrivileges")?,
             oom_score_adj: o.opt("oomScoreAdj")?,
+            selinux_label: o.opt("selinuxLabel")?,
         };
         o.done()?;
         Ok(p)
@@ -590,6 +600,12 @@ impl Read for Hook {
             env: o.or_default("env")?,
             timeout: o.opt("timeout")?,
         };
+        if !h.path.starts_with('/') {
+            return Err(err(
+                &join(path, "path"),
+                format!("{:?}: not an absolute path", h.path),
+            ));
+        }
         if h.timeout == Some(0) {
             return Err(err(&join(path, "timeout"), "must be at least 1 (seconds)"));
         }
@@ -612,6 +628,7 @@ impl Read for Linux {
             rootfs_propagation: o.opt("rootfsPropagation")?,
             masked_paths: o.or_default("maskedPaths")?,
             readonly_paths: o.or_default("readonlyPaths")?,
+            mount_label: o.opt("mountLabel")?,
         };
         // No device node can be made in a user namespace: an empty list is all sbox can honour.
         if let Some((d, p)) = o.get("devices")
@@ -699,6 +716,7 @@ impl Read for Memory {
         let mut o = Obj::new(v, path)?;
         let m = Memory {
             limit: o.opt("limit")?,
+            swap: o.opt("swap")?,
         };
         o.done()?;
         Ok(m)

@@ -103,6 +103,11 @@ pub fn to_spec(c: &Config, bundle: &Path, facts: &Facts) -> Result<Spec, OciErro
     spec.oom_score_adj = p.oom_score_adj;
     spec.umask = p.user.umask;
     spec.groups = p.user.additional_gids.clone();
+    // SELinux labels, as --exec-label and --file-label (an empty one is none).
+    spec.exec_label = p.selinux_label.clone().filter(|l| !l.is_empty());
+    spec.file_label = (c.linux.as_ref())
+        .and_then(|l| l.mount_label.clone())
+        .filter(|l| !l.is_empty());
 
     namespaces(c, &mut spec)?;
     ids(c, facts, &mut spec)?;
@@ -449,7 +454,24 @@ fn resources(r: &super::config::Resources, spec: &mut Spec) -> Result<(), OciErr
     if let Some(l) = r.memory.as_ref().and_then(|m| m.limit) {
         match l {
             -1 => {}
-            l if l > 0 => spec.limits.memory = Some(l as u64),
+            l if l > 0 => {
+                spec.limits.memory = Some(l as u64);
+                // sbox's memory limit allows no swap (memory.swap.max 0): stricter than a
+                // larger memory+swap total (podman asks for twice the limit), and said.
+                match r.memory.as_ref().and_then(|m| m.swap) {
+                    Some(s) if s == l => {}
+                    Some(s) if s != -1 && s < l => {
+                        return Err(err(
+                            "linux.resources.memory.swap",
+                            format!("{s}: below the memory limit {l} (it counts memory and swap)"),
+                        ));
+                    }
+                    Some(_) => spec.warnings.push(
+                        "config.json: linux.resources.memory.swap: the container gets no swap (sbox's memory limit sets memory.swap.max to 0)".into(),
+                    ),
+                    None => {}
+                }
+            }
             _ => {
                 return Err(err(
                     "linux.resources.memory.limit",
@@ -621,6 +643,29 @@ mod tests {
         assert!(
             e("", r#""resources":{"memory":{"limit":-5}}"#)
                 .starts_with("config.json: linux.resources.memory.limit: -5")
+        );
+        assert!(
+            e("", r#""resources":{"memory":{"limit":100,"swap":50}}"#)
+                .contains("below the memory limit 100")
+        );
+        let s = map(
+            "",
+            r#""resources":{"memory":{"limit":100,"swap":200}}"#,
+            &facts(false),
+        );
+        assert_eq!(s.unwrap().warnings.len(), 1);
+        let label = r#","selinuxLabel":"system_u:system_r:container_t:s0""#;
+        let s = map(label, r#""mountLabel":"""#, &facts(false)).unwrap();
+        assert_eq!(
+            s.exec_label.as_deref(),
+            Some("system_u:system_r:container_t:s0")
+        );
+        assert_eq!(s.file_label, None);
+        assert!(
+            parse(r#"{"ociVersion":"1.0.2","hooks":{"prestart":[{"path":"rel"}]}}"#)
+                .unwrap_err()
+                .0
+                .starts_with("config.json: hooks.prestart[0].path: \"rel\": not an absolute path")
         );
     }
 
