@@ -145,3 +145,132 @@ fn kept_capabilities_do_not_lift_the_sandbox() {
     assert_eq!(out.split_whitespace().next(), Some("EPERM"), "{out}");
     assert_eq!(std::fs::read_to_string(dir.join("f")).unwrap(), "host\n");
 }
+
+/// A sandbox with a network of its own, a listener and an address in it; `--info-fd 1`
+/// gives its pid. It runs until its stdin closes.
+fn netns_holder() -> (std::process::Child, u32) {
+    use std::io::BufRead;
+    let mut args: Vec<&str> = BASE.to_vec();
+    args.extend([
+        "--unshare-net",
+        "--cap-add",
+        "CAP_NET_ADMIN",
+        "--info-fd",
+        "1",
+        "sh",
+        "-c",
+        "PATH=$PATH:/usr/sbin; ip addr add 10.7.7.7/8 dev lo && exec python3 -c \"import socket, sys\ns = socket.socket(); s.bind(('127.0.0.1', 4567)); s.listen(5)\nprint('listening', flush=True)\nsys.stdin.read()\"",
+    ]);
+    let mut child = sbox_cmd(&args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut pid = None;
+    let mut line = String::new();
+    while out.read_line(&mut line).unwrap() > 0 {
+        if let Some(v) = line.trim().strip_prefix("\"child-pid\": ") {
+            pid = v.trim_end_matches(',').parse().ok();
+        }
+        if line.trim() == "listening" {
+            break;
+        }
+        line.clear();
+    }
+    (child, pid.expect("child-pid in --info-fd"))
+}
+
+#[test]
+fn join_ns_enters_the_network_of_a_running_sandbox() {
+    if !std::path::Path::new("/usr/sbin/ip").exists() {
+        return skip_or_fail("join_ns_enters_the_network_of_a_running_sandbox", "no ip");
+    }
+    let (mut holder, pid) = netns_holder();
+    let user = format!("user:/proc/{pid}/ns/user");
+    let net = format!("net:/proc/{pid}/ns/net");
+    let code = "import socket\nc = socket.create_connection(('127.0.0.1', 4567)); print('connected')\nprint(open('/proc/net/if_inet6').read().count('lo'))";
+    let joined = py_ok(&["--join-ns", &user, "--join-ns", &net], code);
+    assert!(joined.starts_with("connected"), "{joined}");
+    let mut args: Vec<&str> = BASE.to_vec();
+    args.extend(["--join-ns", &user, "--join-ns", &net]);
+    args.extend(["/usr/sbin/ip", "-o", "addr", "show", "lo"]);
+    assert!(ok(&args).contains("10.7.7.7/8"));
+    // Without its user namespace the network namespace can't be joined: one line.
+    let o = py(&["--join-ns", &net], "print('ran')");
+    assert_one_line_error(
+        &o,
+        &format!("--join-ns net: /proc/{pid}/ns/net: Operation not permitted"),
+    );
+    // The wrong kind, a missing file, a namespace joined and created: one line each.
+    let o = py(
+        &[
+            "--join-ns",
+            &user,
+            "--join-ns",
+            &format!("uts:/proc/{pid}/ns/net"),
+        ],
+        "print('ran')",
+    );
+    assert_one_line_error(
+        &o,
+        &format!("--join-ns uts: /proc/{pid}/ns/net: not a uts namespace"),
+    );
+    let o = py(&["--join-ns", "net:/nonexistent"], "print('ran')");
+    assert_one_line_error(&o, "--join-ns net: /nonexistent: No such file");
+    let o = py(&["--unshare-net", "--join-ns", &net], "print('ran')");
+    assert_one_line_error(
+        &o,
+        &format!("--join-ns {net}: conflicts with --unshare-net"),
+    );
+    // The host's network from a sandbox without --join-ns: no listener there.
+    let host = py_ok(
+        &[],
+        &errno_of("socket.create_connection(('127.0.0.1', 4567))"),
+    );
+    assert_eq!(host.trim(), "ECONNREFUSED");
+    drop(holder.stdin.take());
+    assert!(holder.wait().unwrap().success());
+}
+
+/// Podman's situation: the caller is root of its own user namespace (here `unshare -r`), and
+/// the sandbox makes none: the command is in the caller's user namespace, with the
+/// capabilities asked for, which work on the sandbox's own network namespace.
+#[test]
+fn share_userns_stays_in_the_callers_user_namespace() {
+    if !have("unshare") {
+        return skip_or_fail(
+            "share_userns_stays_in_the_callers_user_namespace",
+            "no unshare",
+        );
+    }
+    let script = "readlink /proc/self/ns/user; \"$0\" --share-userns --ro-bind / / --dev /dev \
+                  --unshare-pid --proc /proc --unshare-net --cap-add CAP_NET_BIND_SERVICE \
+                  sh -c 'readlink /proc/self/ns/user; cat /proc/self/uid_map; grep CapEff /proc/self/status; \
+                  python3 -c \"import socket; s = socket.socket(); s.bind((\\\"127.0.0.1\\\", 80)); print(\\\"bound\\\")\"'";
+    let o = as_user("unshare")
+        .args(["-r", "sh", "-c", script])
+        .arg(bin())
+        .output()
+        .unwrap();
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out} {}", stderr(&o));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], lines[1], "the same user namespace: {out}");
+    let (uid, _) = ids();
+    assert_eq!(
+        lines[2].split_whitespace().collect::<Vec<_>>(),
+        ["0", &uid.to_string(), "1"]
+    );
+    assert_eq!(lines[3], format!("CapEff:\t{:016x}", 1u64 << 10));
+    assert_eq!(lines[4], "bound");
+    // Without CAP_SYS_ADMIN in the caller's user namespace: one line saying what is needed.
+    let o = sbox(&["--share-userns", "--ro-bind", "/", "/", "true"]);
+    assert_one_line_error(
+        &o,
+        "namespaces: Operation not permitted: without a user namespace",
+    );
+    // Nothing to map without a user namespace: refused before anything starts.
+    let o = sbox(&["--share-userns", "--disable-userns", "true"]);
+    assert_one_line_error(&o, "--share-userns: conflicts with --disable-userns");
+}

@@ -36,7 +36,7 @@ pub fn ids(
     if let (Some(n), Some(fd)) = (spec.fds.userns_block, claimed.userns_block.take()) {
         // Someone else writes the id maps, then lets us go on.
         fds::block_on("--userns-block-fd", n, fd)?;
-    } else if spec.ns.userns.is_none() {
+    } else if spec.own_userns() {
         let inner = (spec.uid.unwrap_or(host.uid), spec.gid.unwrap_or(host.gid));
         step(spec, "uid/gid maps", || {
             userns::write_maps(inner, (host.uid, host.gid))
@@ -133,8 +133,8 @@ pub fn inside(
     if let (true, Some(proc)) = (nests(spec), host_proc) {
         step(spec, "nested user namespace", || userns::nest(proc))?;
     }
-    if spec.ns.userns.is_some() {
-        step(spec, "id switch", || userns::switch_ids(spec.uid, spec.gid))?;
+    if !spec.own_userns() {
+        step(spec, "id switch", || userns::switch_ids(spec))?;
         // A change of credentials clears the parent-death signal: arm it again.
         if let Some(alive) = &alive {
             die_with_parent(alive.as_fd())?;

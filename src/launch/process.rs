@@ -8,14 +8,11 @@ use crate::spec::{Rlimit, RlimitKind, Spec};
 /// ignored.
 pub fn refuse_unsupported(spec: &Spec) -> Result<(), SetupError> {
     let unsupported = [
-        (!spec.ns.join.is_empty(), "joining namespaces by path"),
-        (spec.ns.no_userns, "no user namespace"),
         (
             !spec.uid_map.is_empty() || !spec.gid_map.is_empty(),
             "id maps",
         ),
         (spec.oom_score_adj.is_some(), "oom_score_adj"),
-        (!spec.groups.is_empty(), "additional gids"),
         (!spec.sysctl.is_empty(), "sysctl"),
     ];
     match unsupported.iter().find(|(on, _)| *on) {

@@ -156,6 +156,9 @@ pub fn start(
     if let Some(fd) = claimed.pidns.take() {
         userns::join("--pidns", fd, CloneFlags::CLONE_NEWPID)?;
     }
+    if !spec.ns.join.is_empty() {
+        userns::join_paths(spec)?;
+    }
 
     let mut flags = userns::clone_flags(spec);
     if plan.limits.is_some() {
@@ -177,7 +180,7 @@ pub fn start(
         flags &= !libc::CLONE_NEWCGROUP;
         cloned = clone(flags);
     }
-    let pid = cloned.map_err(userns::clone_error)?;
+    let pid = cloned.map_err(|e| userns::clone_error(spec, e))?;
     if pid == 0 {
         drop(err_r);
         // The status descriptors belong to the supervisor; the sandbox never sees them.
