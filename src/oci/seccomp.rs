@@ -12,7 +12,7 @@
 use super::config::{ArgRule, OciError, Seccomp, SyscallRule, err};
 use crate::spec::syscalls::{self, i386};
 use seccompiler::{BpfProgram, sock_filter};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 const RET_KILL_THREAD: u32 = 0x0000_0000;
 const RET_KILL_PROCESS: u32 = 0x8000_0000;
@@ -101,20 +101,34 @@ enum Abi {
     I386,
 }
 
-impl Abi {
-    /// The numbers of `name` in this ABI (x32: its own number and the x86_64 one, which
-    /// the kernel refuses for x32 where it has its own, but a rule then covers both).
-    fn nrs(self, name: &str) -> Vec<u32> {
-        match self {
-            Abi::X86_64 => syscalls::nr(name).map(|n| n as u32).into_iter().collect(),
-            Abi::I386 => i386::nr(name).into_iter().collect(),
-            Abi::X32 => {
-                let own = X32_OWN.iter().find(|(n, _)| *n == name).map(|(_, nr)| *nr);
-                (syscalls::nr(name).map(|n| n as u32).into_iter())
-                    .chain(own)
-                    .map(|n| n | X32_BIT)
-                    .collect()
-            }
+/// The syscall tables by name, built once per compile (a profile names hundreds of calls).
+struct Names {
+    x86_64: HashMap<&'static str, u32>,
+    i386: HashMap<&'static str, u32>,
+    x32_own: HashMap<&'static str, u32>,
+}
+
+impl Names {
+    fn new() -> Names {
+        Names {
+            x86_64: (syscalls::SYSCALLS.iter())
+                .map(|&(n, nr)| (n, nr as u32))
+                .collect(),
+            i386: i386::SYSCALLS.iter().copied().collect(),
+            x32_own: X32_OWN.iter().copied().collect(),
+        }
+    }
+
+    /// The numbers of `name` in `abi` (x32: its own number and the x86_64 one, which the
+    /// kernel refuses for x32 where it has its own, but a rule then covers both).
+    fn nrs(&self, abi: Abi, name: &str) -> Vec<u32> {
+        match abi {
+            Abi::X86_64 => self.x86_64.get(name).copied().into_iter().collect(),
+            Abi::I386 => self.i386.get(name).copied().into_iter().collect(),
+            Abi::X32 => (self.x86_64.get(name).into_iter())
+                .chain(self.x32_own.get(name))
+                .map(|n| n | X32_BIT)
+                .collect(),
         }
     }
 }
@@ -262,11 +276,12 @@ pub fn compile(s: &Seccomp) -> Result<BpfProgram, OciError> {
         }
         rules.push((r, conds, act));
     }
+    let names = Names::new();
     let table = |abi: Abi| -> BTreeMap<u32, Leaf> {
         let mut by_nr: BTreeMap<u32, Vec<(Vec<Cond>, u32)>> = BTreeMap::new();
         for (r, conds, act) in &rules {
             for name in &r.names {
-                for nr in abi.nrs(name) {
+                for nr in names.nrs(abi, name) {
                     by_nr.entry(nr).or_default().push((conds.clone(), *act));
                 }
             }
