@@ -407,3 +407,26 @@ fn an_unsupported_field_is_one_line() {
     assert_eq!(stderr(&o), "config.json: linux.intelRdt: not supported\n");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// linux.devices, rootless: the host's node bound at its path (no node can be made).
+#[test]
+fn devices_are_the_hosts_nodes_bound() {
+    if !Path::new("/dev/fuse").exists() {
+        return skip_or_fail(
+            "devices_are_the_hosts_nodes_bound",
+            "no /dev/fuse on this host",
+        );
+    }
+    let mut config = rootless("[ -c /dev/fuse ] && echo OUT fuse=char || echo OUT fuse=absent");
+    config["linux"]["devices"] = json!([{"path": "/dev/fuse", "type": "c", "major": 10,
+                                         "minor": 229, "fileMode": 438, "uid": 0, "gid": 0}]);
+    let Some(dir) = bundle("ocimap-devices", &config) else {
+        return skip_or_fail(
+            "devices_are_the_hosts_nodes_bound",
+            "no busybox (install busybox-static)",
+        );
+    };
+    let (out, o) = run_bundle(&dir);
+    assert_eq!(out, ["fuse=char"], "{}", stderr(&o));
+    let _ = std::fs::remove_dir_all(&dir);
+}

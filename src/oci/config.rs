@@ -185,6 +185,22 @@ pub struct Linux {
     /// SELinux label of the container's mounts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mount_label: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<Device>,
+}
+
+/// A device node the container gets. Rootless, no node can be made: the host's node at the
+/// same path is bound instead (as rootless runc does), so its mode and owner are the host's.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Device {
+    pub path: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub major: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub minor: Option<i64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -629,18 +645,34 @@ impl Read for Linux {
             masked_paths: o.or_default("maskedPaths")?,
             readonly_paths: o.or_default("readonlyPaths")?,
             mount_label: o.opt("mountLabel")?,
+            devices: o.or_default("devices")?,
         };
-        // No device node can be made in a user namespace: an empty list is all sbox can honour.
-        if let Some((d, p)) = o.get("devices")
-            && !Vec::<Value>::read(d, &p)?.is_empty()
-        {
+        o.done()?;
+        Ok(l)
+    }
+}
+
+impl Read for Device {
+    fn read(v: &Value, path: &str) -> Result<Self, OciError> {
+        let mut o = Obj::new(v, path)?;
+        let d = Device {
+            path: o.required("path")?,
+            kind: o.required("type")?,
+            major: o.opt("major")?,
+            minor: o.opt("minor")?,
+        };
+        // What a node made by the runtime would have; a bound host node keeps its own.
+        let _: Option<u32> = o.opt("fileMode")?;
+        let _: Option<u32> = o.opt("uid")?;
+        let _: Option<u32> = o.opt("gid")?;
+        if !matches!(d.kind.as_str(), "c" | "b" | "u" | "p") {
             return Err(err(
-                &format!("{p}[0]"),
-                "not supported (a rootless sandbox can't create device nodes; bind them with a mount)",
+                &join(path, "type"),
+                format!("{:?}: not a device type (c, b, u or p)", d.kind),
             ));
         }
         o.done()?;
-        Ok(l)
+        Ok(d)
     }
 }
 
@@ -686,22 +718,28 @@ impl Read for Resources {
             pids: o.opt("pids")?,
             cpu: o.opt("cpu")?,
         };
-        // The device cgroup: podman and others write "deny everything" (a rootless sandbox
-        // can't make device nodes anyway); a rule that allows something can't be honoured.
+        // The device cgroup, which a rootless runtime can't set up (runc skips it too). What
+        // the container reaches is what is bound (linux.devices and mounts), with the host's
+        // permissions, and no node can be made: an allow rule grants nothing more, and a deny
+        // rule for every device (podman's first) says what holds already. A deny rule for one
+        // device would not be kept: refused.
         if let Some((d, p)) = o.get("devices") {
             for (i, rule) in Vec::<Value>::read(d, &p)?.iter().enumerate() {
                 let rp = format!("{p}[{i}]");
                 let mut r = Obj::new(rule, &rp)?;
                 let allow: bool = r.required("allow")?;
-                let _: Option<String> = r.opt("type")?;
-                let _: Option<i64> = r.opt("major")?;
-                let _: Option<i64> = r.opt("minor")?;
+                let kind: Option<String> = r.opt("type")?;
+                let major: Option<i64> = r.opt("major")?;
+                let minor: Option<i64> = r.opt("minor")?;
                 let _: Option<String> = r.opt("access")?;
                 r.done()?;
-                if allow {
+                let every = matches!(kind.as_deref(), None | Some("a"))
+                    && major.is_none_or(|m| m < 0)
+                    && minor.is_none_or(|m| m < 0);
+                if !allow && !every {
                     return Err(err(
-                        &join(&rp, "allow"),
-                        "true: not supported (sbox can't grant device access)",
+                        &rp,
+                        "a deny rule for some devices: not supported (a rootless sandbox has no device cgroup; don't bind the device)",
                     ));
                 }
             }
@@ -827,9 +865,10 @@ mod tests {
             m,
             "config.json: process.user.gid: expected a non-negative integer, found a string"
         );
-        let m = e(r#"{"ociVersion":"1.0.2","linux":{"devices":[{"path":"/dev/fuse"}]}}"#);
+        let m =
+            e(r#"{"ociVersion":"1.0.2","linux":{"devices":[{"path":"/dev/fuse","type":"x"}]}}"#);
         assert!(
-            m.starts_with("config.json: linux.devices[0]: not supported"),
+            m.starts_with("config.json: linux.devices[0].type: \"x\": not a device type"),
             "{m}"
         );
         let m = e(r#"{"ociVersion":"1.0.2","process":{"user":{"uid":0,"gid":0},"cwd":"/"}}"#);
@@ -857,9 +896,10 @@ mod tests {
         assert_eq!(c.hostname, None);
         assert_eq!(c.annotations["a.b"], "c");
         assert!(parse(r#"{"ociVersion":"1.0.2","linux":{"resources":{"devices":[{"allow":false,"access":"rwm"}]}}}"#).is_ok());
-        assert_eq!(
-            e(r#"{"ociVersion":"1.0.2","linux":{"resources":{"devices":[{"allow":true}]}}}"#),
-            "config.json: linux.resources.devices[0].allow: true: not supported (sbox can't grant device access)"
+        assert!(parse(r#"{"ociVersion":"1.0.2","linux":{"resources":{"devices":[{"allow":false,"access":"rwm"},{"allow":true,"type":"c","major":10,"minor":229,"access":"rwm"}]}}}"#).is_ok());
+        assert!(
+            e(r#"{"ociVersion":"1.0.2","linux":{"resources":{"devices":[{"allow":false,"type":"c","major":1,"minor":3}]}}}"#)
+                .starts_with("config.json: linux.resources.devices[0]: a deny rule for some devices: not supported")
         );
     }
 }

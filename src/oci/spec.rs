@@ -134,6 +134,16 @@ pub fn to_spec(c: &Config, bundle: &Path, facts: &Facts) -> Result<Spec, OciErro
         spec.ops.insert(1, FsOp::Dev { dst: "/dev".into() });
     }
     if let Some(l) = &c.linux {
+        // After the mounts, as runc makes them: the host's node at the same path.
+        for (i, d) in l.devices.iter().enumerate() {
+            let dst = inside(&format!("linux.devices[{i}].path"), &d.path)?;
+            spec.ops.push(FsOp::Bind {
+                kind: BindKind::Dev,
+                src: dst.clone(),
+                dst,
+                optional: false,
+            });
+        }
         for (i, m) in l.masked_paths.iter().enumerate() {
             let dst = inside(&format!("linux.maskedPaths[{i}]"), m)?;
             spec.ops.push(FsOp::Mask { dst });
