@@ -146,39 +146,53 @@ fn kept_capabilities_do_not_lift_the_sandbox() {
     assert_eq!(std::fs::read_to_string(dir.join("f")).unwrap(), "host\n");
 }
 
-/// A sandbox with a network of its own, a listener and an address in it; `--info-fd 1`
-/// gives its pid. It runs until its stdin closes.
+/// A sandbox with a network of its own, a listener and an address in it, and its pid from
+/// `--info-fd 3`. It runs until its stdin closes.
 fn netns_holder() -> (std::process::Child, u32) {
-    use std::io::BufRead;
+    use std::io::{BufRead, Read};
+    use std::os::fd::{AsRawFd, OwnedFd};
+    use std::os::unix::process::CommandExt;
     let mut args: Vec<&str> = BASE.to_vec();
     args.extend([
         "--unshare-net",
         "--cap-add",
         "CAP_NET_ADMIN",
         "--info-fd",
-        "1",
+        "3",
         "sh",
         "-c",
         "PATH=$PATH:/usr/sbin; ip addr add 10.7.7.7/8 dev lo && exec python3 -c \"import socket, sys\ns = socket.socket(); s.bind(('127.0.0.1', 4567)); s.listen(5)\nprint('listening', flush=True)\nsys.stdin.read()\"",
     ]);
-    let mut child = sbox_cmd(&args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
-    let mut pid = None;
-    let mut line = String::new();
-    while out.read_line(&mut line).unwrap() > 0 {
-        if let Some(v) = line.trim().strip_prefix("\"child-pid\": ") {
-            pid = v.trim_end_matches(',').parse().ok();
-        }
-        if line.trim() == "listening" {
-            break;
-        }
-        line.clear();
+    let (info_r, info_w): (OwnedFd, OwnedFd) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+    let w = info_w.as_raw_fd();
+    let mut cmd = sbox_cmd(&args);
+    cmd.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    // SAFETY: only dup2 between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::dup2(w, 3) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
     }
-    (child, pid.expect("child-pid in --info-fd"))
+    let mut child = cmd.spawn().unwrap();
+    drop(info_w);
+    let mut info = String::new();
+    std::fs::File::from(info_r)
+        .read_to_string(&mut info)
+        .unwrap();
+    let pid = (info.lines())
+        .find_map(|l| l.trim().strip_prefix("\"child-pid\": "))
+        .and_then(|v| v.trim_end_matches(',').parse().ok())
+        .expect("child-pid in --info-fd");
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "listening");
+    (child, pid)
 }
 
 #[test]
