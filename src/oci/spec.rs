@@ -334,7 +334,12 @@ fn mount(
     dev: &mut bool,
     spec: &mut Spec,
 ) -> Result<(), OciError> {
-    let dst = inside(&format!("{path}.destination"), &m.destination)?;
+    // A relative destination is relative to "/" (runtime-spec 1.1, for older configs).
+    let abs = match m.destination.starts_with('/') {
+        true => m.destination.clone(),
+        false => format!("/{}", m.destination),
+    };
+    let dst = inside(&format!("{path}.destination"), &abs)?;
     let bind = m.options.iter().any(|o| o == "bind" || o == "rbind");
     // A mount with a bind option is a bind whatever its type says ("none" in runc's template).
     let kind = match bind {
@@ -394,10 +399,7 @@ fn mount(
         "devpts" => {
             return Err(err(
                 &format!("{path}.destination"),
-                format!(
-                    "{:?}: a devpts is supported at /dev/pts, after a tmpfs on /dev",
-                    m.destination
-                ),
+                format!("{abs:?}: a devpts is supported at /dev/pts, after a tmpfs on /dev"),
             ));
         }
         "mqueue" => spec.ops.push(FsOp::Mqueue { dst }),
@@ -445,7 +447,7 @@ fn mount(
             ..
         })
     );
-    let dst = PathBuf::from(&m.destination);
+    let dst = PathBuf::from(abs);
     if ro && !made_ro && kind != "devpts" {
         spec.ops.push(FsOp::RemountRo { dst: dst.clone() });
     }
@@ -677,6 +679,20 @@ mod tests {
                 .0
                 .starts_with("config.json: hooks.prestart[0].path: \"rel\": not an absolute path")
         );
+    }
+
+    /// Deprecated but allowed (runtime-spec 1.1): a relative destination is under "/".
+    #[test]
+    fn relative_mount_destinations_are_under_the_root() {
+        let text = r#"{"ociVersion":"1.1.0","root":{"path":"r"},
+            "process":{"user":{"uid":0,"gid":0},"args":["sh"],"cwd":"/"},
+            "mounts":[{"destination":"tmp","type":"tmpfs","source":"tmpfs"}]}"#;
+        let s = to_spec(&parse(text).unwrap(), Path::new("/b"), &facts(false)).unwrap();
+        assert!(s.ops.contains(&FsOp::Tmpfs {
+            dst: "/tmp".into(),
+            perms: None,
+            size: None
+        }));
     }
 
     #[test]
