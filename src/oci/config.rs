@@ -37,6 +37,8 @@ pub struct Config {
     pub root: Option<Root>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hostname: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domainname: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub mounts: Vec<Mount>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -460,6 +462,7 @@ impl Config {
             process: o.opt("process")?,
             root: o.opt("root")?,
             hostname: o.opt("hostname")?,
+            domainname: o.opt("domainname")?,
             mounts: o.or_default("mounts")?,
             hooks: o.opt("hooks")?,
             annotations: o.or_default("annotations")?,
@@ -647,6 +650,21 @@ impl Read for Linux {
             mount_label: o.opt("mountLabel")?,
             devices: o.or_default("devices")?,
         };
+        // The execution domain: Linux's own is what a process has anyway.
+        if let Some((v, p)) = o.get("personality") {
+            let mut pers = Obj::new(v, &p)?;
+            let domain: String = pers.required("domain")?;
+            let flags: Vec<String> = pers.or_default("flags")?;
+            pers.done()?;
+            if domain != "LINUX" || !flags.is_empty() {
+                return Err(err(
+                    &p,
+                    format!(
+                        "{domain:?} with flags {flags:?}: not supported (only LINUX, no flags)"
+                    ),
+                ));
+            }
+        }
         o.done()?;
         Ok(l)
     }

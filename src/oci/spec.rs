@@ -112,6 +112,11 @@ pub fn to_spec(c: &Config, bundle: &Path, facts: &Facts) -> Result<Spec, OciErro
     namespaces(c, &mut spec)?;
     ids(c, facts, &mut spec)?;
     spec.hostname = c.hostname.clone();
+    if let Some(d) = &c.domainname {
+        // The UTS namespace's other name, written as its sysctl (validate: needs a UTS
+        // namespace and /proc).
+        spec.sysctl.push(("kernel.domainname".into(), d.clone()));
+    }
 
     let root = c
         .root
@@ -152,9 +157,7 @@ pub fn to_spec(c: &Config, bundle: &Path, facts: &Facts) -> Result<Spec, OciErro
             let dst = inside(&format!("linux.readonlyPaths[{i}]"), m)?;
             spec.ops.push(FsOp::ReadOnlyPath { dst });
         }
-        spec.sysctl = (l.sysctl.iter())
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        (spec.sysctl).extend(l.sysctl.iter().map(|(k, v)| (k.clone(), v.clone())));
         if let Some(r) = &l.resources {
             resources(r, &mut spec)?;
         }
@@ -678,6 +681,28 @@ mod tests {
                 .unwrap_err()
                 .0
                 .starts_with("config.json: hooks.prestart[0].path: \"rel\": not an absolute path")
+        );
+    }
+
+    #[test]
+    fn domainname_and_personality() {
+        let s = map(
+            "",
+            r#""namespaces":[{"type":"uts"}],"personality":{"domain":"LINUX"}"#,
+            &facts(false),
+        );
+        assert!(s.unwrap().sysctl.is_empty());
+        let text = r#"{"ociVersion":"1.1.0","root":{"path":"r"},"domainname":"d",
+            "mounts":[{"destination":"/proc","type":"proc","source":"proc"}],
+            "process":{"user":{"uid":0,"gid":0},"args":["sh"],"cwd":"/"},
+            "linux":{"namespaces":[{"type":"uts"}],"sysctl":{"kernel.hostname":"h"}}}"#;
+        let s = to_spec(&parse(text).unwrap(), Path::new("/b"), &facts(false)).unwrap();
+        assert_eq!(s.sysctl.len(), 2);
+        assert_eq!(s.sysctl[0], ("kernel.domainname".into(), "d".into()));
+        let e = map("", r#""personality":{"domain":"LINUX32"}"#, &facts(false)).unwrap_err();
+        assert!(
+            e.starts_with("config.json: linux.personality: \"LINUX32\""),
+            "{e}"
         );
     }
 
