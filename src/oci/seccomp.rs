@@ -316,10 +316,13 @@ pub fn compile(s: &Seccomp) -> Result<BpfProgram, OciError> {
         (x64, x32) => {
             let mut p = vec![ld(NR)];
             let on = |yes: bool, abi| if yes { abi_code(abi) } else { kill.clone() };
+            // Number -1 is no call (a tracer's way to skip one; the kernel answers ENOSYS):
+            // an x86_64 number with no rule, as libseccomp has it, not an x32 one.
+            let minus_one = vec![ret(if x64 { default } else { RET_KILL_PROCESS })];
             p.extend(if_else(
                 JGE,
                 X32_BIT,
-                on(x32, Abi::X32),
+                if_else(JEQ, u32::MAX, minus_one, on(x32, Abi::X32)),
                 on(x64, Abi::X86_64),
             ));
             p
@@ -614,6 +617,8 @@ mod tests {
             run(&p, &(AUDIT_ARCH_X86_64, 2 | X32_BIT, z)),
             RET_ERRNO | 38
         );
+        // -1: no call, the default (x32 is listed, yet it is not an x32 number).
+        assert_eq!(run(&p, &(AUDIT_ARCH_X86_64, u32::MAX, z)), RET_ERRNO | 38);
         // Another machine's arch: killed.
         assert_eq!(run(&p, &(0xC000_00B7, 0, z)), RET_KILL_PROCESS);
     }
