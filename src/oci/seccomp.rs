@@ -734,4 +734,136 @@ mod tests {
         assert_eq!(run(&p, &x64("read", [0, 1, 0, 0, 0, 0])), RET_ALLOW);
         assert_eq!(run(&p, &x64("read", [0, 7, 0, 0, 0, 0])), RET_ERRNO | 1);
     }
+
+    // --- The compiled program against the rules read directly --------------------------
+
+    use proptest::prelude::*;
+
+    const NAMES: &[&str] = &[
+        "read",
+        "ioctl",
+        "socket",
+        "personality",
+        "clone",
+        "getpid",
+        "ptrace",
+    ];
+    const VALUES: &[u64] = &[0, 1, 7, 0xFFFF_FFFF, 0x1_0000_0000, 0x1_0000_0007, u64::MAX];
+    const ACTIONS: &[&str] = &[
+        "SCMP_ACT_ALLOW",
+        "SCMP_ACT_ERRNO",
+        "SCMP_ACT_KILL_PROCESS",
+        "SCMP_ACT_TRAP",
+    ];
+    const OPS: &[&str] = &["EQ", "NE", "LT", "LE", "GT", "GE", "MASKED_EQ"];
+    const ARCHES: &[&str] = &["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"];
+
+    fn arg_rule() -> impl Strategy<Value = ArgRule> {
+        (
+            0u32..3,
+            prop::sample::select(VALUES),
+            prop::sample::select(VALUES),
+            prop::sample::select(OPS),
+        )
+            .prop_map(|(index, value, two, op)| ArgRule {
+                index,
+                value,
+                value_two: Some(two),
+                op: format!("SCMP_CMP_{op}"),
+            })
+    }
+
+    fn rule() -> impl Strategy<Value = SyscallRule> {
+        (
+            prop::sample::subsequence(NAMES, 1..3),
+            prop::sample::select(ACTIONS),
+            1u32..200,
+            prop::collection::vec(arg_rule(), 0..3),
+        )
+            .prop_map(|(names, action, errno, args)| SyscallRule {
+                names: names.iter().map(|n| n.to_string()).collect(),
+                action: action.into(),
+                errno_ret: Some(errno),
+                args,
+            })
+    }
+
+    fn profile() -> impl Strategy<Value = Seccomp> {
+        (
+            prop::sample::select(ACTIONS),
+            prop::sample::subsequence(ARCHES, 0..4),
+            prop::collection::vec(rule(), 0..8),
+        )
+            .prop_map(|(default, arches, syscalls)| Seccomp {
+                default_action: default.into(),
+                default_errno_ret: Some(38),
+                architectures: arches.iter().map(|a| a.to_string()).collect(),
+                flags: Vec::new(),
+                syscalls,
+            })
+    }
+
+    /// What the profile says for a call, read from the rules: the ABI listed, then the first
+    /// rule naming the call whose checks all hold, else the default.
+    fn reference(s: &Seccomp, abi: Abi, name: &str, args: &[u64; 6]) -> u32 {
+        let listed = match s.architectures.is_empty() {
+            true => abi == Abi::X86_64,
+            false => s.architectures.iter().any(|a| match abi {
+                Abi::X86_64 => a == "SCMP_ARCH_X86_64",
+                Abi::I386 => a == "SCMP_ARCH_X86",
+                Abi::X32 => a == "SCMP_ARCH_X32",
+            }),
+        };
+        if !listed {
+            return RET_KILL_PROCESS;
+        }
+        let holds = |a: &ArgRule| {
+            let x = args[a.index as usize];
+            match a.op.as_str() {
+                "SCMP_CMP_EQ" => x == a.value,
+                "SCMP_CMP_NE" => x != a.value,
+                "SCMP_CMP_LT" => x < a.value,
+                "SCMP_CMP_LE" => x <= a.value,
+                "SCMP_CMP_GT" => x > a.value,
+                "SCMP_CMP_GE" => x >= a.value,
+                _ => x & a.value == a.value_two.unwrap(),
+            }
+        };
+        for r in &s.syscalls {
+            if r.names.iter().any(|n| n == name) && r.args.iter().all(holds) {
+                return action("", &r.action, r.errno_ret).unwrap();
+            }
+        }
+        action("", &s.default_action, s.default_errno_ret).unwrap()
+    }
+
+    proptest! {
+        // 256 cases unless PROPTEST_CASES says (the default config reads it).
+        #![proptest_config(ProptestConfig {
+            cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256),
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn the_program_answers_as_the_rules_say(
+            s in profile(),
+            calls in prop::collection::vec(
+                (prop::sample::select(NAMES), 0usize..3, prop::array::uniform6(prop::sample::select(VALUES))),
+                1..16,
+            ),
+        ) {
+            let p = compile(&s).unwrap();
+            let names = Names::new();
+            for (name, abi, args) in calls {
+                let abi = [Abi::X86_64, Abi::I386, Abi::X32][abi];
+                let arch = if abi == Abi::I386 { AUDIT_ARCH_I386 } else { AUDIT_ARCH_X86_64 };
+                // Every number of the name in that ABI (x32: both).
+                for nr in names.nrs(abi, name) {
+                    let got = run(&p, &(arch, nr, args));
+                    prop_assert_eq!(got, reference(&s, abi, name, &args), "{} {:?} nr {}", name, abi, nr);
+                }
+            }
+        }
+    }
 }
