@@ -288,3 +288,100 @@ fn share_userns_stays_in_the_callers_user_namespace() {
     let o = sbox(&["--share-userns", "--disable-userns", "true"]);
     assert_one_line_error(&o, "--share-userns: conflicts with --disable-userns");
 }
+
+/// Sysctls of the sandbox's own namespaces are written inside; the host's stay as they were,
+/// and /proc/sys stays read-only to the command.
+#[test]
+fn sysctl_writes_the_sandboxs_own_namespaces() {
+    let host = |p: &str| std::fs::read_to_string(format!("/proc/sys/{p}")).unwrap();
+    let before = (
+        host("net/ipv4/ip_unprivileged_port_start"),
+        host("kernel/shmmax"),
+        host("kernel/domainname"),
+    );
+    let mut args: Vec<&str> = BASE.to_vec();
+    args.extend([
+        "--uid",
+        "0",
+        "--gid",
+        "0",
+        "--unshare-net",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--sysctl",
+        "net.ipv4.ip_unprivileged_port_start=80",
+        "--sysctl",
+        "net.ipv4.ping_group_range=0 0",
+        "--sysctl",
+        "kernel.shmmax=12345",
+        "--sysctl",
+        "kernel.domainname=sandbox.test",
+        "sh",
+        "-c",
+        "cd /proc/sys; cat net/ipv4/ip_unprivileged_port_start net/ipv4/ping_group_range kernel/shmmax kernel/domainname; \
+         echo 1 2>/dev/null > kernel/shmmax || echo read-only",
+    ]);
+    let out = ok(&args);
+    assert_eq!(out, "80\n0\t0\n12345\nsandbox.test\nread-only\n");
+    let after = (
+        host("net/ipv4/ip_unprivileged_port_start"),
+        host("kernel/shmmax"),
+        host("kernel/domainname"),
+    );
+    assert_eq!(before, after);
+    // A sysctl of no namespace of the sandbox's own: refused before anything starts.
+    let o = sbox(&["--unshare-pid", "--sysctl", "kernel.panic=1", "true"]);
+    assert_one_line_error(&o, "--sysctl kernel.panic: not a namespaced sysctl");
+    let o = sbox(&["--unshare-pid", "--sysctl", "net.ipv4.ip_forward=1", "true"]);
+    assert_one_line_error(
+        &o,
+        "--sysctl net.ipv4.ip_forward: needs a network namespace",
+    );
+    let o = py(
+        &["--unshare-net", "--sysctl", "net.ipv4.nope=1"],
+        "print('ran')",
+    );
+    assert_one_line_error(
+        &o,
+        "--sysctl net.ipv4.nope: /proc/sys/net/ipv4/nope: no such sysctl",
+    );
+    // IPC sysctls belong to uid 0 of the sandbox.
+    let o = py(
+        &["--unshare-ipc", "--sysctl", "kernel.shmmax=5"],
+        "print('ran')",
+    );
+    assert_one_line_error(
+        &o,
+        "--sysctl kernel.shmmax: /proc/sys/kernel/shmmax: Permission denied: only uid 0",
+    );
+}
+
+#[test]
+fn oom_score_adj_is_raised_for_the_command() {
+    let out = ok(&[
+        "--ro-bind",
+        "/",
+        "/",
+        "--oom-score-adj",
+        "700",
+        "cat",
+        "/proc/self/oom_score_adj",
+    ]);
+    assert_eq!(out.trim(), "700");
+    // With a PID namespace: init and the command both.
+    let mut args: Vec<&str> = BASE.to_vec();
+    args.extend([
+        "--oom-score-adj",
+        "300",
+        "cat",
+        "/proc/1/oom_score_adj",
+        "/proc/self/oom_score_adj",
+    ]);
+    assert_eq!(ok(&args), "300\n300\n");
+    let o = sbox(&["--ro-bind", "/", "/", "--oom-score-adj", "-5", "true"]);
+    assert_one_line_error(
+        &o,
+        "--oom-score-adj: /proc/self/oom_score_adj: Permission denied",
+    );
+    assert!(stderr(&o).contains("CAP_SYS_RESOURCE"));
+}

@@ -42,6 +42,10 @@ pub fn ids(
             userns::write_maps(inner, (host.uid, host.gid))
         })?;
     }
+    if let Some(adj) = spec.oom_score_adj {
+        // The host's /proc is still there.
+        super::process::set_oom_score_adj(adj)?;
+    }
     if let (Some(n), Some(fd)) = (spec.fds.block, claimed.block.take()) {
         fds::block_on("--block-fd", n, fd)?;
     }
@@ -121,6 +125,9 @@ pub fn inside(
             nix::unistd::sethostname(name)
                 .map_err(|e| SetupError::errno("--hostname", name.as_str(), e))
         })?;
+    }
+    if !spec.sysctl.is_empty() {
+        step(spec, "sysctl", || super::process::write_sysctls(spec))?;
     }
     let locks = if spec.lock_files.is_empty() {
         Vec::new()

@@ -596,8 +596,9 @@ pub struct Spec {
     pub oom_score_adj: Option<i32>,
     /// The command's umask (`--umask`, OCI `user.umask`). None: the caller's.
     pub umask: Option<u32>,
-    /// Sysctls written under /proc/sys inside (OCI `linux.sysctl`), in order, once /proc is
-    /// mounted there: only those that belong to a namespace of the sandbox's own (net.*
+    /// Sysctls written under /proc/sys inside (`--sysctl`, OCI `linux.sysctl`), in order, once
+    /// the root is built (through a procfs of the sandbox's PID namespace: it needs one): only
+    /// those that belong to a namespace of the sandbox's own (net.*
     /// with a network namespace; kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.* with an
     /// IPC namespace; kernel.hostname, kernel.domainname with a UTS namespace); `validate`
     /// refuses the rest. Keys with dots (`net.ipv4.ip_forward`).

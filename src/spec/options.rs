@@ -254,7 +254,7 @@ pub static OPTIONS: &[Opt] = &[
     fd("--pidns", NS, "Join the PID namespace FD (the parent of a new one with --unshare-pid)").fd(|s| &mut s.ns.pidns),
     opt("--join-ns", &["KIND:PATH"], Str, NS, "Join the namespace file PATH (/proc/PID/ns/KIND) instead of creating one; KIND: user, mnt, pid, net, ipc, uts or cgroup"),
     flag("--share-userns", NS, "Create no user namespace: stay in the caller's, which must give CAP_SYS_ADMIN (root in podman's); --uid/--gid are switched to").sets(|s| &mut s.ns.no_userns),
-    opt("--sysctl", &["KEY=VALUE"], Str, NS, "Write a sysctl of a namespace of the sandbox's own (net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*; needs --proc /proc)"),
+    opt("--sysctl", &["KEY=VALUE"], Str, NS, "Write a sysctl of a namespace of the sandbox's own (net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*; needs --unshare-pid)"),
     flag("--disable-userns", NS, "The command can't create user namespaces").sets(|s| &mut s.ns.disable_userns),
     flag("--assert-userns-disabled", NS, "Fail unless creating user namespaces is already impossible").sets(|s| &mut s.ns.assert_userns_disabled),
     opt("--argv0", &["VALUE"], OsStr, PROCESS, "argv[0] of the command"),

@@ -3,7 +3,7 @@
 //! a front end can say better (a profile's file and line) it checks too, with the same rule
 //! from here.
 
-use super::{EnvOp, FsOp, NsKind, Spec};
+use super::{EnvOp, NsKind, Spec};
 use std::ffi::OsStr;
 use std::path::{Component, Path};
 
@@ -248,8 +248,6 @@ fn process(spec: &Spec) -> Result<(), Invalid> {
             "additional gids: need a gid map written with privilege (newgidmap) or no user namespace of the sandbox's own (an unprivileged one denies setgroups)",
         );
     }
-    let proc_mounted =
-        (spec.ops.iter()).any(|o| matches!(o, FsOp::Proc { dst } if dst == Path::new("/proc")));
     for (key, _) in &spec.sysctl {
         let opt = format!("--sysctl {key}");
         let ns = &spec.ns;
@@ -276,9 +274,9 @@ fn process(spec: &Spec) -> Result<(), Invalid> {
         if key.contains('/') || key.split('.').any(|p| p.is_empty() || p == "..") {
             return invalid(format!("{opt}: not a sysctl name"));
         }
-        if !proc_mounted {
+        if !ns.pid {
             return invalid(format!(
-                "{opt}: needs /proc mounted in the sandbox (--proc /proc)"
+                "{opt}: needs a PID namespace of the sandbox's own (--unshare-pid)"
             ));
         }
     }
@@ -438,7 +436,7 @@ mod tests {
                     s.ns.ipc = true;
                     s.sysctl = sysctl("kernel.shmmax")
                 }),
-                "--sysctl kernel.shmmax: needs /proc mounted",
+                "--sysctl kernel.shmmax: needs a PID namespace",
             ),
         ];
         for (breaks, want) in oci {
@@ -453,9 +451,7 @@ mod tests {
         s.ns.join.push(join(NsKind::Net, "/proc/1/ns/net"));
         s.groups = vec![5, 6];
         s.ns.ipc = true;
-        s.ops.push(FsOp::Proc {
-            dst: "/proc".into(),
-        });
+        s.ns.pid = true;
         s.sysctl = sysctl("fs.mqueue.msg_max");
         s.rlimits = vec![rlimit(5, 5)];
         assert_eq!(validate(&s), Ok(()));
