@@ -430,3 +430,27 @@ fn devices_are_the_hosts_nodes_bound() {
     assert_eq!(out, ["fuse=char"], "{}", stderr(&o));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// linux.sysctl and domainname reach the container's own namespaces, /proc/sys read-only
+/// afterwards as the template says.
+#[test]
+fn sysctls_and_domainname_are_set() {
+    let mut config = rootless(
+        "echo OUT $(cat /proc/sys/net/ipv4/ping_group_range) $(cat /proc/sys/kernel/domainname)",
+    );
+    config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "network"}));
+    config["linux"]["sysctl"] = json!({"net.ipv4.ping_group_range": "0 0"});
+    config["domainname"] = json!("example");
+    let Some(dir) = bundle("ocimap-sysctl", &config) else {
+        return skip_or_fail(
+            "sysctls_and_domainname_are_set",
+            "no busybox (install busybox-static)",
+        );
+    };
+    let (out, o) = run_bundle(&dir);
+    assert_eq!(out, ["0 0 example"], "{}", stderr(&o));
+    let _ = std::fs::remove_dir_all(&dir);
+}

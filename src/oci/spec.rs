@@ -695,7 +695,7 @@ mod tests {
         let text = r#"{"ociVersion":"1.1.0","root":{"path":"r"},"domainname":"d",
             "mounts":[{"destination":"/proc","type":"proc","source":"proc"}],
             "process":{"user":{"uid":0,"gid":0},"args":["sh"],"cwd":"/"},
-            "linux":{"namespaces":[{"type":"uts"}],"sysctl":{"kernel.hostname":"h"}}}"#;
+            "linux":{"namespaces":[{"type":"uts"},{"type":"pid"}],"sysctl":{"kernel.hostname":"h"}}}"#;
         let s = to_spec(&parse(text).unwrap(), Path::new("/b"), &facts(false)).unwrap();
         assert_eq!(s.sysctl.len(), 2);
         assert_eq!(s.sysctl[0], ("kernel.domainname".into(), "d".into()));
