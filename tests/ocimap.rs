@@ -454,3 +454,38 @@ fn sysctls_and_domainname_are_set() {
     assert_eq!(out, ["0 0 example"], "{}", stderr(&o));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `tmpcopyup` (podman's --read-only on /run, /tmp, /var/tmp): the tmpfs starts with what the
+/// image had there, writable, and the image is not changed.
+#[test]
+fn tmpcopyup_copies_what_the_tmpfs_covers() {
+    let script = "cat /run/a/f; readlink /run/l; ls -ld /run/a | cut -c1-10; echo OUT $(cat /run/a/f) $(readlink /run/l) $(stat -c %a /run/a /run/a/f)
+echo new > /run/a/f && echo OUT written=$(cat /run/a/f)";
+    let mut config = rootless(script);
+    config["mounts"].as_array_mut().unwrap().push(
+        json!({"destination": "/run", "type": "tmpfs", "source": "tmpfs",
+                     "options": ["rw", "rprivate", "nosuid", "nodev", "tmpcopyup"]}),
+    );
+    let Some(dir) = bundle("ocimap-copyup", &config) else {
+        return skip_or_fail(
+            "tmpcopyup_copies_what_the_tmpfs_covers",
+            "no busybox (install busybox-static)",
+        );
+    };
+    let run = dir.join("rootfs/run");
+    std::fs::create_dir_all(run.join("a")).unwrap();
+    write(&run.join("a/f"), "old");
+    std::os::unix::fs::symlink("a/f", run.join("l")).unwrap();
+    std::os::unix::fs::symlink("busybox", dir.join("rootfs/bin/readlink")).unwrap();
+    std::os::unix::fs::symlink("busybox", dir.join("rootfs/bin/stat")).unwrap();
+    std::fs::set_permissions(
+        run.join("a"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o750),
+    )
+    .unwrap();
+    chown_tree(&dir);
+    let (out, o) = run_bundle(&dir);
+    assert_eq!(out, ["old a/f 750 644", "written=new"], "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(run.join("a/f")).unwrap(), "old");
+    let _ = std::fs::remove_dir_all(&dir);
+}

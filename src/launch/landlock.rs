@@ -104,6 +104,7 @@ fn path_rules(spec: &Spec) -> Vec<PathRule> {
                 FsOp::Tmpfs { .. } | FsOp::Dev { .. } | FsOp::Dir { .. } => (Grant::All, false),
                 FsOp::Proc { .. } => (Grant::Proc, false),
                 FsOp::Mqueue { .. } => (Grant::All, false),
+                FsOp::TmpfsCopyUp { .. } => (Grant::All, false),
                 // Read-only as runc's rootless one, whichever it becomes.
                 FsOp::Sysfs { .. } => (Grant::Read, false),
                 FsOp::BindFd { ro, .. } => (if *ro { Grant::Read } else { Grant::All }, false),

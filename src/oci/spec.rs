@@ -355,7 +355,7 @@ fn mount(
             format!("{o:?}: not supported for a {kind} mount"),
         )
     };
-    let (mut ro, mut noexec) = (false, false);
+    let (mut ro, mut noexec, mut copy_up) = (false, false, false);
     let mut perms = None;
     let mut size = None;
     for (j, o) in m.options.iter().enumerate() {
@@ -368,6 +368,8 @@ fn mount(
             ("sysfs" | "cgroup" | "cgroup2", "noexec") => {}
             ("bind", "noexec") if sysfs_source(m.source.as_deref()) => {}
             ("bind" | "tmpfs", "noexec") => noexec = true,
+            // The tmpfs starts with a copy of what it covers (podman's --read-only).
+            ("tmpfs", "tmpcopyup") => copy_up = true,
             ("bind", "bind" | "rbind" | "dev") => {}
             ("tmpfs", o) if o.starts_with("mode=") => {
                 perms = Some(
@@ -396,6 +398,7 @@ fn mount(
             spec.ops.push(FsOp::Dev { dst });
             *dev = true;
         }
+        "tmpfs" if copy_up => spec.ops.push(FsOp::TmpfsCopyUp { dst, perms, size }),
         "tmpfs" => spec.ops.push(FsOp::Tmpfs { dst, perms, size }),
         // /dev's own devpts instance (newinstance, ptmxmode=0666, mode=0620) is there already.
         "devpts" if *dev && dst == Path::new("/dev/pts") => {}

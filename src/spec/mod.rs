@@ -108,6 +108,13 @@ pub enum FsOp {
     Sysfs {
         dst: PathBuf,
     },
+    /// An OCI tmpfs with `tmpcopyup`: a tmpfs on DEST, as `Tmpfs`, holding first a copy of
+    /// what DEST held (directories, files, symlinks, their modes, and owners where mapped).
+    TmpfsCopyUp {
+        dst: PathBuf,
+        perms: Option<u32>,
+        size: Option<u64>,
+    },
 }
 
 /// Where a `Data` operation's file ends up.
@@ -151,6 +158,7 @@ impl FsOp {
             | FsOp::ReadOnlyPath { dst }
             | FsOp::NoExec { dst }
             | FsOp::Sysfs { dst }
+            | FsOp::TmpfsCopyUp { dst, .. }
             | FsOp::Chmod { path: dst, .. } => dst,
         }
     }
@@ -161,6 +169,7 @@ impl FsOp {
             FsOp::ReadOnlyPath { .. } => "linux.readonlyPaths",
             FsOp::NoExec { .. } => "mounts[].options noexec",
             FsOp::Sysfs { .. } => "sysfs mount",
+            FsOp::TmpfsCopyUp { .. } => "tmpfs mount (tmpcopyup)",
             _ => self.op().and_then(options::option_of).unwrap_or("mask"),
         }
     }

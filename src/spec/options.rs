@@ -320,7 +320,7 @@ pub fn option_of(op: Op) -> Option<&'static str> {
 
 impl FsOp {
     /// What the table calls this operation; `None` for a profile's `mask` and an OCI
-    /// config's read-only paths, noexec and sysfs mounts, which no option makes.
+    /// config's read-only paths, noexec, sysfs and tmpcopyup mounts, which no option makes.
     pub fn op(&self) -> Option<Op> {
         Some(match self {
             FsOp::Bind { kind, optional, .. } => Op::Bind(*kind, *optional),
@@ -342,7 +342,8 @@ impl FsOp {
             FsOp::Mask { .. }
             | FsOp::ReadOnlyPath { .. }
             | FsOp::NoExec { .. }
-            | FsOp::Sysfs { .. } => return None,
+            | FsOp::Sysfs { .. }
+            | FsOp::TmpfsCopyUp { .. } => return None,
         })
     }
 }
