@@ -3,7 +3,7 @@
 //! a front end can say better (a profile's file and line) it checks too, with the same rule
 //! from here.
 
-use super::{EnvOp, NsKind, Spec};
+use super::{EnvOp, FsOp, NsKind, OverlayUpper, Spec};
 use std::ffi::OsStr;
 use std::path::{Component, Path};
 
@@ -77,6 +77,24 @@ pub fn validate(spec: &Spec) -> Result<(), Invalid> {
             "--as-pid-1: needs a PID namespace: add --unshare-pid",
             "Specifying --as-pid-1 requires --unshare-pid",
         );
+    }
+    for op in &spec.ops {
+        if let FsOp::Overlay { lower, upper, .. } = op
+            && lower.len() < layers_needed(upper)
+        {
+            let (n, phrase) = match upper {
+                OverlayUpper::Dir { .. } => ("1", "--overlay requires at least one --overlay-src"),
+                OverlayUpper::Tmp => ("1", "--tmp-overlay requires at least one --overlay-src"),
+                OverlayUpper::ReadOnly => ("2", "--ro-overlay requires at least two --overlay-src"),
+            };
+            return phrased(
+                format!(
+                    "{}: needs at least {n} --overlay-src before it",
+                    op.option()
+                ),
+                phrase,
+            );
+        }
     }
     for op in &spec.env {
         let (opt, name) = match op {
@@ -283,6 +301,15 @@ fn process(spec: &Spec) -> Result<(), Invalid> {
     Ok(())
 }
 
+/// The lower layers an overlay needs: two when none is writable (overlayfs has nothing to
+/// merge otherwise), else one.
+pub fn layers_needed(upper: &OverlayUpper) -> usize {
+    match upper {
+        OverlayUpper::ReadOnly => 2,
+        OverlayUpper::Dir { .. } | OverlayUpper::Tmp => 1,
+    }
+}
+
 /// An environment variable's name (or a profile's `keep` pattern): not empty, no `=`.
 pub fn env_name(name: &OsStr) -> Result<(), String> {
     if name.is_empty() || name.as_encoded_bytes().contains(&b'=') {
@@ -316,7 +343,27 @@ mod tests {
         let ok = Spec::default();
         assert_eq!(validate(&ok), Ok(()));
         type Break = fn(&mut Spec);
-        let broken: [(Break, &str); 7] = [
+        let broken: [(Break, &str); 9] = [
+            (
+                |s| {
+                    s.ops.push(FsOp::Overlay {
+                        lower: vec!["/a".into()],
+                        upper: OverlayUpper::ReadOnly,
+                        dst: "/o".into(),
+                    })
+                },
+                "--ro-overlay: needs at least 2 --overlay-src before it",
+            ),
+            (
+                |s| {
+                    s.ops.push(FsOp::Overlay {
+                        lower: vec![],
+                        upper: OverlayUpper::Tmp,
+                        dst: "/o".into(),
+                    })
+                },
+                "--tmp-overlay: needs at least 1 --overlay-src before it",
+            ),
             (|s| s.hostname = Some("h".into()), "--hostname: needs a UTS"),
             (|s| s.as_pid_1 = true, "--as-pid-1: needs a PID"),
             (|s| s.ns.userns2 = Some(3), "--userns2: needs --userns"),
