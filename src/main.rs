@@ -12,6 +12,12 @@ fn sbox_main() {
     let mut argv = std::env::args_os();
     let argv0 = argv.next().unwrap_or_default();
     let args: Vec<_> = argv.collect();
+    // Invoked through a link named sbox-runc: an OCI runtime with runc's command line.
+    if std::path::Path::new(&argv0).file_name() == Some("sbox-runc".as_ref()) {
+        let code = sbox::oci::runtime::main(args);
+        let _ = std::io::stdout().flush();
+        std::process::exit(code)
+    }
     // Messages go to stderr, with their syslog level first when asked (journald reads it).
     let prefix = if args.iter().any(|a| a == "--level-prefix") {
         "<3>"

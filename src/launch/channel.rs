@@ -9,6 +9,8 @@ use std::os::fd::BorrowedFd;
 
 const ERROR: u8 = b'E';
 const REPORT: u8 = b'R';
+/// A start gate: the command waits at it (`spec::StartGate`).
+const READY: u8 = b'G';
 
 fn send(fd: BorrowedFd, tag: u8, payload: &[u8]) {
     let mut msg = Vec::with_capacity(5 + payload.len());
@@ -28,6 +30,53 @@ pub fn send_error(fd: BorrowedFd, e: &SetupError) {
 
 pub fn send_report(fd: BorrowedFd, json_member: &str) {
     send(fd, REPORT, json_member.as_bytes());
+}
+
+pub fn send_ready(fd: BorrowedFd) {
+    send(fd, READY, &[]);
+}
+
+/// With a start gate: read until the command waits at the gate (Ok) or fails (its error).
+pub fn wait_ready(fd: std::os::fd::OwnedFd) -> Result<(), SetupError> {
+    let mut f = std::fs::File::from(fd);
+    let mut data = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = match std::io::Read::read(&mut f, &mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(SetupError::new("start gate", "", e.to_string())),
+        };
+        data.extend_from_slice(&buf[..n]);
+        let (error, _) = parse(&data);
+        if let Some(e) = error {
+            return Err(e);
+        }
+        if has_ready(&data) {
+            return Ok(());
+        }
+        if n == 0 {
+            return Err(SetupError::new(
+                "start gate",
+                "",
+                "the container's process ended before it was ready",
+            ));
+        }
+    }
+}
+
+fn has_ready(mut data: &[u8]) -> bool {
+    while data.len() >= 5 {
+        let len = u32::from_le_bytes([data[1], data[2], data[3], data[4]]) as usize;
+        if data.len() < 5 + len {
+            return false;
+        }
+        if data[0] == READY {
+            return true;
+        }
+        data = &data[5 + len..];
+    }
+    false
 }
 
 /// Everything the sandbox said: the first error, if any, and the reports.

@@ -27,6 +27,8 @@ pub struct Plan {
     pub terminal: Option<tty::Slave>,
     /// Whether the command (without a terminal of its own) starts a new session.
     pub new_session: bool,
+    /// With a start gate, in the sandbox: the supervisor's go-ahead (`detach`).
+    pub gate_ack: Option<OwnedFd>,
 }
 
 /// A setuid or file-capability binary refused; every descriptor an option names claimed;
@@ -34,6 +36,14 @@ pub struct Plan {
 /// host directories made.
 pub fn claim(spec: &Spec) -> Result<(fds::Claimed, Vec<RawFd>), SetupError> {
     caps::refuse_privileged_binary()?;
+    if spec.start_gate.is_some() && spec.limits.any() {
+        // The cgroup session belongs to a supervisor that would not stay.
+        return Err(SetupError::new(
+            "linux.resources",
+            "",
+            "memory, pids and cpu limits are not supported by sbox-runc create yet: remove them from config.json",
+        ));
+    }
     // Every descriptor an option names, owned from here on by the step that uses it.
     let claimed = fds::claim(spec)?;
     if spec.exec_label.is_some() || spec.file_label.is_some() {
@@ -105,6 +115,7 @@ pub fn plan(
         } else {
             None
         },
+        gate_ack: None,
     };
     if spec
         .ops
@@ -126,6 +137,8 @@ pub struct Started {
     planted: Option<planted::Watch>,
     /// The --die-with-parent pipe, held open until the supervisor ends.
     alive: Option<(OwnedFd, OwnedFd)>,
+    /// A start gate's go-ahead, the supervisor's end.
+    ack: Option<OwnedFd>,
 }
 
 /// The child's side of the clone: never returns.
@@ -147,6 +160,12 @@ pub fn start(
         Some(pipe("--die-with-parent")?)
     } else {
         None
+    };
+    // The start gate's go-ahead: the supervisor writes one byte once the pid files are written;
+    // end-of-file (the supervisor died first) makes the command exit instead of waiting.
+    let ack = match spec.start_gate {
+        Some(_) => Some(pipe("start gate")?),
+        None => None,
     };
     signals::block()?;
     // Namespaces to join are joined by the supervisor: the child is then created inside them.
@@ -190,6 +209,10 @@ pub fn start(
             drop(w);
             r
         });
+        plan.gate_ack = ack.map(|(r, w)| {
+            drop(w);
+            r
+        });
         child(spec, plan, claimed, err_w, alive_r)
     }
     drop(err_w);
@@ -220,7 +243,33 @@ pub fn start(
         status,
         planted,
         alive,
+        ack: ack.map(|(_, w)| w),
     })
+}
+
+/// With a start gate: wait until the command waits at it, write the pid files, give the
+/// go-ahead and return the command's pid; it goes on alone. On failure nothing is left running.
+pub fn detach(spec: &Spec, started: Started) -> Result<i32, SetupError> {
+    let (child, err_r, ack) = (started.child, started.err_r, started.ack);
+    // Not dumpable from here on (see `watch`).
+    sys::set_dumpable(false);
+    let ready = channel::wait_ready(err_r).and_then(|()| match (&spec.start_gate, &ack) {
+        (Some(gate), Some(ack)) => {
+            fds::write_pid_files(gate, child.as_raw())?;
+            nix::unistd::write(ack, b"1")
+                .map(drop)
+                .map_err(|e| SetupError::errno("start gate", "", e))
+        }
+        _ => Ok(()),
+    });
+    match ready {
+        Ok(()) => Ok(child.as_raw()),
+        Err(e) => {
+            let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+            let _ = waitpid(child, None);
+            Err(e)
+        }
+    }
 }
 
 /// Status records, supervise until the end, then the planted-file report; on failure nothing
@@ -238,6 +287,7 @@ pub fn finish(
         status,
         planted,
         alive,
+        ..
     } = started;
     let result = watch(spec, &mut plan, child, flags, err_r, host, status);
     if result.is_err() {

@@ -684,8 +684,29 @@ pub struct Spec {
     /// Set with `--profile`: when the caller's working directory exists in the sandbox but is
     /// another directory there (a profile mount hides it), that is an error, not a silent move.
     pub same_cwd: bool,
+    /// `sbox-runc create`/`run` (OCI): the command waits at this gate before its last steps,
+    /// and the supervisor does not stay (see `StartGate`).
+    pub start_gate: Option<StartGate>,
+    /// `sbox-runc --console-socket`: a connected AF_UNIX stream socket; the command gets a
+    /// pseudo-terminal allocated inside the sandbox (its /dev/pts, after pivot_root) as its
+    /// controlling terminal and 0-2, and the master is sent over this socket (SCM_RIGHTS).
+    pub console_socket: Option<RawFd>,
     /// The command and its arguments.
     pub command: Vec<OsString>,
+}
+
+/// OCI `create`: the sandbox is built and its command (pid 1 of its PID namespace, as with
+/// `--as-pid-1`) is checked to exist; then it waits, before capabilities, Landlock and seccomp
+/// apply, until someone opens the fifo `exec.fifo` in `dir` for reading (`sbox-runc start`).
+/// The supervisor writes the command's pid to `pid_files` once it waits there, and returns
+/// that pid instead of supervising: the command goes on alone, a child of whoever reaps the
+/// caller's children (conmon is a subreaper). If the supervisor dies before that, the command
+/// exits instead of waiting.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StartGate {
+    /// An O_PATH descriptor of the directory holding `exec.fifo` (reachable after pivot_root).
+    pub dir: RawFd,
+    pub pid_files: Vec<PathBuf>,
 }
 
 #[cfg(test)]

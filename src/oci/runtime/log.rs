@@ -1,0 +1,96 @@
+//! Where the runtime's messages go: stderr, one line each, and `--log FILE` (text, or with
+//! `--log-format json` one object per line, `{"level","time","msg"}`, which podman and
+//! containerd read back: podman takes its exit status from the last one's words).
+
+use std::io::Write;
+use std::path::PathBuf;
+
+#[derive(Default)]
+pub struct Log {
+    pub file: Option<PathBuf>,
+    pub json: bool,
+    pub debug: bool,
+}
+
+impl Log {
+    /// An error: one line on stderr (`sbox-runc: ...`) and one record in the log file.
+    pub fn error(&self, msg: &str) {
+        let msg = crate::error::one_line(msg).into_owned();
+        let _ = std::io::stderr().write_all(format!("sbox-runc: {msg}\n").as_bytes());
+        self.record("error", &msg);
+    }
+
+    pub fn warn(&self, msg: &str) {
+        let msg = crate::error::one_line(msg).into_owned();
+        let _ = std::io::stderr().write_all(format!("sbox-runc: warning: {msg}\n").as_bytes());
+        self.record("warning", &msg);
+    }
+
+    /// `--debug`: into the log file only.
+    pub fn debug(&self, msg: &str) {
+        if self.debug {
+            self.record("debug", msg);
+        }
+    }
+
+    fn record(&self, level: &str, msg: &str) {
+        let Some(path) = &self.file else { return };
+        let time = rfc3339(std::time::SystemTime::now());
+        let line = if self.json {
+            format!(
+                "{}\n",
+                serde_json::json!({"level": level, "msg": msg, "time": time})
+            )
+        } else {
+            format!(
+                "time=\"{time}\" level={level} msg={}\n",
+                serde_json::json!(msg)
+            )
+        };
+        // Appended whole in one write: several runtime calls share one log.
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path);
+        if let Ok(mut f) = f {
+            let _ = f.write_all(line.as_bytes());
+        }
+    }
+}
+
+/// UTC, to the nanosecond: `2026-12-01T11:44:16.123456789Z`.
+pub fn rfc3339(t: std::time::SystemTime) -> String {
+    let d = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs() as i64;
+    let (days, rem) = (secs.div_euclid(86400), secs.rem_euclid(86400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:09}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60,
+        d.subsec_nanos()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn time_format() {
+        let t = std::time::UNIX_EPOCH + std::time::Duration::new(1_796_125_456, 5);
+        assert_eq!(super::rfc3339(t), "2026-12-01T11:44:16.000000005Z");
+        assert_eq!(
+            super::rfc3339(std::time::UNIX_EPOCH),
+            "1970-01-01T00:00:00.000000000Z"
+        );
+    }
+}

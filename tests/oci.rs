@@ -1,0 +1,427 @@
+//! sbox as an OCI runtime, through its `sbox-runc` link, as the unprivileged test user:
+//! bundles made by `spec --rootless` on a busybox root, the create/start/state/kill/delete
+//! lifecycle, hooks, and bad input (one line on stderr, one JSON log line, nothing left).
+
+mod common;
+use common::*;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The `sbox-runc` link, beside the test copy of sbox.
+fn link() -> PathBuf {
+    let l = bin().parent().unwrap().join("sbox-runc");
+    if !l.exists() {
+        let _ = std::os::unix::fs::symlink("sbox", &l);
+    }
+    l
+}
+
+/// A runtime with its own state directory and JSON log.
+struct Rt {
+    root: PathBuf,
+    log: PathBuf,
+}
+
+impl Rt {
+    fn new(name: &str) -> Rt {
+        let d = scratch(&format!("oci-state-{name}"));
+        Rt {
+            root: d.join("root"),
+            log: d.join("log.json"),
+        }
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = as_user(link());
+        c.arg("--root").arg(&self.root);
+        c.arg("--log").arg(&self.log).args(["--log-format", "json"]);
+        c.args(args);
+        c
+    }
+
+    /// Its output through files: a created container's process holds the runtime's stdio (as
+    /// engines expect), so reading pipes to their end would wait for the container.
+    fn out(&self, args: &[&str]) -> Output {
+        let dir = self.root.parent().unwrap();
+        let (o, e) = (dir.join("stdout"), dir.join("stderr"));
+        let status = self
+            .cmd(args)
+            .stdout(std::fs::File::create(&o).unwrap())
+            .stderr(std::fs::File::create(&e).unwrap())
+            .status()
+            .unwrap();
+        Output {
+            status,
+            stdout: std::fs::read(&o).unwrap(),
+            stderr: std::fs::read(&e).unwrap(),
+        }
+    }
+
+    #[track_caller]
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.out(args);
+        assert!(
+            o.status.success(),
+            "sbox-runc {args:?}: {:?}\nstdout: {}\nstderr: {}",
+            o.status,
+            stdout(&o),
+            stderr(&o)
+        );
+        stdout(&o)
+    }
+
+    #[track_caller]
+    fn state(&self, id: &str) -> Value {
+        serde_json::from_str(&self.ok(&["state", id])).unwrap()
+    }
+
+    /// The one error contract: status 1, one line `sbox-runc: ...` on stderr, and the same
+    /// message as the last JSON line of the log.
+    #[track_caller]
+    fn assert_error(&self, o: &Output, contains: &str) {
+        let err = stderr(o);
+        assert_eq!(o.status.code(), Some(1), "status; stderr: {err}");
+        assert_eq!(err.lines().count(), 1, "one line: {err:?}");
+        assert!(err.starts_with("sbox-runc: "), "{err:?}");
+        assert!(err.contains(contains), "{err:?} should say {contains:?}");
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let last: Value = serde_json::from_str(log.lines().last().unwrap_or("{}")).unwrap();
+        assert_eq!(last["level"], "error", "{log}");
+        assert_eq!(
+            last["msg"].as_str().unwrap(),
+            err.trim_end().strip_prefix("sbox-runc: ").unwrap()
+        );
+        assert!(last["time"].as_str().unwrap().ends_with('Z'), "{last}");
+    }
+
+    /// No state left for `id`.
+    #[track_caller]
+    fn assert_gone(&self, id: &str) {
+        assert!(!self.root.join(id).exists(), "state of {id} left");
+    }
+}
+
+/// A bundle: a busybox root (`sbox --mkroot --busybox`) and `spec --rootless`'s config.json.
+fn bundle(test: &str) -> Option<PathBuf> {
+    if !Path::new("/bin/busybox").exists() {
+        skip_or_fail(test, "no /bin/busybox (Debian: busybox-static)");
+        return None;
+    }
+    let dir = scratch(&format!("oci-{test}"));
+    let rootfs = dir.join("rootfs");
+    ok(&["--mkroot", rootfs.to_str().unwrap(), "--busybox"]);
+    let o = as_user(link())
+        .args(["spec", "--rootless"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "spec: {}", stderr(&o));
+    // Tests run without a terminal (and conmon's console socket is tested with podman).
+    edit(&dir, |c| c["process"]["terminal"] = json!(false));
+    Some(dir)
+}
+
+fn edit(dir: &Path, f: impl FnOnce(&mut Value)) {
+    let p = dir.join("config.json");
+    let mut c: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    f(&mut c);
+    std::fs::write(&p, serde_json::to_string_pretty(&c).unwrap()).unwrap();
+}
+
+fn args(dir: &Path, script: &str) {
+    edit(dir, |c| c["process"]["args"] = json!(["sh", "-c", script]));
+}
+
+#[test]
+fn version_starts_as_containerd_wants() {
+    let o = as_user(link()).arg("--version").output().unwrap();
+    assert!(stdout(&o).starts_with("runc version "), "{}", stdout(&o));
+    assert!(stdout(&o).contains("sbox "), "{}", stdout(&o));
+}
+
+#[test]
+fn run_spec_rootless_bundle() {
+    let Some(b) = bundle("run") else { return };
+    args(
+        &b,
+        "echo pid=$$; echo uid=$(id -u); echo host=$(hostname); touch /x 2>/dev/null && echo rw || echo ro; exit 7",
+    );
+    let rt = Rt::new("run");
+    let o = rt.out(&["run", "--bundle", b.to_str().unwrap(), "r1"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(7), "{out} {}", stderr(&o));
+    for want in ["pid=1", "uid=0", "ro"] {
+        assert!(out.lines().any(|l| l == want), "{want} in {out}");
+    }
+    let host = config_of(&b)["hostname"].as_str().unwrap().to_string();
+    assert!(out.contains(&format!("host={host}")), "{out}");
+    rt.assert_gone("r1");
+}
+
+fn config_of(dir: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn create_start_state_kill_delete() {
+    let Some(b) = bundle("life") else { return };
+    args(
+        &b,
+        "echo started > /tmp/started; sleep 1000 & exec sleep 1001",
+    );
+    edit(&b, |c| {
+        c["root"]["readonly"] = json!(false);
+        c["annotations"] = json!({"org.example.k": "v"});
+    });
+    let rt = Rt::new("life");
+    let pidf = rt.root.parent().unwrap().join("pid");
+    let bs = b.to_str().unwrap();
+    rt.ok(&[
+        "create",
+        "--bundle",
+        bs,
+        "--pid-file",
+        pidf.to_str().unwrap(),
+        "c1",
+    ]);
+    let pid: i32 = std::fs::read_to_string(&pidf)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let s = rt.state("c1");
+    assert_eq!(s["status"], "created", "{s}");
+    assert_eq!(s["pid"], pid);
+    assert_eq!(s["id"], "c1");
+    assert_eq!(s["ociVersion"], "1.0.2");
+    assert_eq!(s["bundle"], bs);
+    assert_eq!(s["annotations"]["org.example.k"], "v");
+    assert!(s["created"].as_str().unwrap().ends_with('Z'));
+    // Waiting at the gate: the program has not run yet.
+    assert!(!b.join("rootfs/tmp/started").exists());
+    rt.ok(&["start", "c1"]);
+    assert_eq!(rt.state("c1")["status"], "running");
+    // Its process runs the program, as pid 1 of the container.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !b.join("rootfs/tmp/started").exists() {
+        assert!(std::time::Instant::now() < deadline, "never started");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    // start of a running container, delete of a running one without --force: refused.
+    rt.assert_error(&rt.out(&["start", "c1"]), "running");
+    rt.assert_error(&rt.out(&["delete", "c1"]), "--force");
+    wait_for("sleep\x001000");
+    rt.ok(&["kill", "--all", "c1", "KILL"]);
+    for marker in ["sleep\x001000", "sleep\x001001"] {
+        assert!(gone_within(marker, std::time::Duration::from_secs(5)));
+    }
+    // (Its exit may still be under way when its command line is gone.)
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let s = loop {
+        let s = rt.state("c1");
+        if s["status"] == "stopped" || std::time::Instant::now() > deadline {
+            break s;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    assert_eq!(s["status"], "stopped", "{s}");
+    assert_eq!(s["pid"], 0);
+    rt.ok(&["delete", "c1"]);
+    rt.assert_gone("c1");
+    rt.assert_error(&rt.out(&["state", "c1"]), "does not exist");
+}
+
+#[test]
+fn kill_by_name_and_number_and_delete_force() {
+    let Some(b) = bundle("kill") else { return };
+    // pid 1 of a PID namespace gets only the signals it handles (and SIGKILL).
+    args(&b, "trap 'exit 3' TERM; sleep 1002 & wait");
+    let rt = Rt::new("kill");
+    let bs = b.to_str().unwrap();
+    rt.ok(&["create", "--bundle", bs, "k1"]);
+    rt.ok(&["start", "k1"]);
+    wait_for("sleep\x001002");
+    rt.ok(&["kill", "k1", "15"]);
+    assert!(gone_within(
+        "sleep\x001002",
+        std::time::Duration::from_secs(5)
+    ));
+    rt.ok(&["delete", "k1"]);
+    rt.ok(&["create", "--bundle", bs, "k2"]);
+    rt.ok(&["start", "k2"]);
+    wait_for("sleep\x001002");
+    rt.assert_error(&rt.out(&["kill", "k2", "NOSUCH"]), "unknown signal");
+    rt.ok(&["delete", "--force", "k2"]);
+    assert!(gone_within(
+        "sleep\x001002",
+        std::time::Duration::from_secs(5)
+    ));
+    rt.assert_gone("k2");
+    // A created container (never started) can be deleted: its waiting process ends.
+    rt.ok(&["create", "--bundle", bs, "k3"]);
+    let pid = rt.state("k3")["pid"].as_i64().unwrap();
+    rt.ok(&["delete", "k3"]);
+    rt.assert_gone("k3");
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    assert!(stat.is_empty() || stat.contains(") Z"), "{stat}");
+}
+
+#[test]
+fn hooks_run_in_order_with_the_state() {
+    let Some(b) = bundle("hooks") else { return };
+    args(&b, "exit 0");
+    let out = rt_dir("hooks").join("hooks.log");
+    let hook = |kind: &str| {
+        let script = format!(
+            "echo {kind} >> {o}; cat >> {o}; echo >> {o}",
+            o = out.display()
+        );
+        json!([{"path": "/bin/sh", "args": ["sh", "-c", script]}])
+    };
+    edit(&b, |c| {
+        c["hooks"] = json!({
+            "prestart": hook("prestart"),
+            "createRuntime": hook("createRuntime"),
+            "poststart": hook("poststart"),
+            "poststop": hook("poststop"),
+        })
+    });
+    let rt = Rt::new("hooks");
+    rt.ok(&["create", "--bundle", b.to_str().unwrap(), "h1"]);
+    rt.ok(&["start", "h1"]);
+    rt.ok(&["delete", "--force", "h1"]);
+    let text = std::fs::read_to_string(&out).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let kinds: Vec<&str> = lines.iter().step_by(2).copied().collect();
+    assert_eq!(
+        kinds,
+        ["prestart", "createRuntime", "poststart", "poststop"],
+        "{text}"
+    );
+    let states: Vec<Value> = (lines.iter().skip(1).step_by(2))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(states[0]["id"], "h1");
+    assert_eq!(states[0]["status"], "creating");
+    assert!(states[0]["pid"].as_i64().unwrap() > 0);
+    assert_eq!(states[2]["status"], "running");
+    assert_eq!(states[3]["status"], "stopped");
+    // A failing hook fails create, and leaves nothing.
+    edit(
+        &b,
+        |c| c["hooks"] = json!({"createRuntime": [{"path": "/bin/false", "args": ["false"]}]}),
+    );
+    rt.assert_error(
+        &rt.out(&["create", "--bundle", b.to_str().unwrap(), "h2"]),
+        "hooks.createRuntime[0]",
+    );
+    rt.assert_gone("h2");
+}
+
+fn rt_dir(name: &str) -> PathBuf {
+    let d = scratch(&format!("oci-out-{name}"));
+    // The hooks run as the test user and write here.
+    d
+}
+
+#[test]
+fn bad_input_is_one_line_and_leaves_nothing() {
+    let Some(b) = bundle("bad") else { return };
+    let rt = Rt::new("bad");
+    let bs = b.to_str().unwrap();
+    let create = |id: &str| rt.out(&["create", "--bundle", bs, id]);
+    // Malformed config.json.
+    let good = std::fs::read_to_string(b.join("config.json")).unwrap();
+    std::fs::write(b.join("config.json"), "{\"ociVersion\": ").unwrap();
+    rt.assert_error(&create("b1"), "config.json");
+    rt.assert_gone("b1");
+    std::fs::write(b.join("config.json"), &good).unwrap();
+    // A missing root file system.
+    edit(&b, |c| c["root"]["path"] = json!("nosuch"));
+    rt.assert_error(&create("b2"), "nosuch");
+    rt.assert_gone("b2");
+    std::fs::write(b.join("config.json"), &good).unwrap();
+    // An unknown namespace type.
+    edit(&b, |c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "time-travel"}))
+    });
+    rt.assert_error(&create("b3"), "time-travel");
+    rt.assert_gone("b3");
+    std::fs::write(b.join("config.json"), &good).unwrap();
+    // A bad id.
+    rt.assert_error(&create("../x"), "invalid");
+    // A missing program: the words podman maps to 127.
+    args(&b, "x");
+    edit(&b, |c| c["process"]["args"] = json!(["/nosuch"]));
+    rt.assert_error(&create("b4"), "no such file or directory");
+    rt.assert_gone("b4");
+    edit(&b, |c| c["process"]["args"] = json!(["nosuch-program"]));
+    rt.assert_error(&create("b5"), "executable file not found in $PATH");
+    rt.assert_gone("b5");
+    // A duplicate id.
+    args(&b, "exec sleep 1003");
+    rt.ok(&["create", "--bundle", bs, "b6"]);
+    rt.assert_error(&create("b6"), "already exists");
+    rt.ok(&["delete", "--force", "b6"]);
+    rt.assert_gone("b6");
+    // An unknown flag.
+    rt.assert_error(&rt.out(&["create", "--frobnicate", "b7"]), "--frobnicate");
+    assert!(gone_within(
+        "sleep\x001003",
+        std::time::Duration::from_secs(5)
+    ));
+    assert_eq!(std::fs::read_dir(&rt.root).unwrap().count(), 0);
+}
+
+#[test]
+fn stale_state_after_sigkill_of_create() {
+    let Some(b) = bundle("stale") else { return };
+    args(&b, "exec sleep 1004");
+    // create is killed while its createRuntime hook runs: its process waits at the gate.
+    edit(
+        &b,
+        |c| {
+            c["hooks"] =
+                json!({"createRuntime": [{"path": "/bin/sleep", "args": ["sleep", "1005"]}]})
+        },
+    );
+    let rt = Rt::new("stale");
+    let bs = b.to_str().unwrap();
+    let mut create = rt.cmd(&["create", "--bundle", bs, "s1"]).spawn().unwrap();
+    wait_for("sleep\x001005");
+    create.kill().unwrap();
+    create.wait().unwrap();
+    for p in pids_running("sleep\x001005") {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(p as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    let s = rt.state("s1");
+    assert_eq!(s["status"], "stopped", "{s}");
+    // create again under that id: said in one line, cleaned, created.
+    edit(&b, |c| c["hooks"] = json!({}));
+    let o = rt.out(&["create", "--bundle", bs, "s1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("did not finish"), "{}", stderr(&o));
+    assert_eq!(rt.state("s1")["status"], "created");
+    rt.ok(&["delete", "s1"]);
+    rt.assert_gone("s1");
+    // The old process left waiting is gone too.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !pids_running(link().to_str().unwrap()).iter().all(|p| {
+        let cmd = std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
+        !String::from_utf8_lossy(&cmd).contains(&*rt.root.to_string_lossy())
+    }) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first process still waits"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
