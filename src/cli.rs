@@ -1494,6 +1494,9 @@ mod tests {
                 "seccomp-deny" => "keyctl",
                 "cap-add" => "CAP_NET_RAW",
                 "cap-drop" => "ALL",
+                "join-ns" => "net:/x",
+                "sysctl" => "net.core.somaxconn=7",
+                "rlimit" => "NOFILE=7",
                 _ => match apply {
                     Apply::Path(_) | Apply::Paths(_) | Apply::PathSet(_) => "/x",
                     _ => "7",
@@ -1505,6 +1508,7 @@ mod tests {
                 "as-pid-1" => &["--unshare-pid"],
                 "hostname" => &["--unshare-uts"],
                 "cap-drop" => &["--cap-add", "CAP_NET_RAW"],
+                "sysctl" => &["--unshare-net", "--unshare-pid"],
                 _ => &[],
             };
             let mut args = extra.to_vec();
@@ -1539,6 +1543,6 @@ mod tests {
             }
             n += 1;
         }
-        assert_eq!(n, 50);
+        assert_eq!(n, 56);
     }
 }

@@ -104,6 +104,9 @@ fn path_rules(spec: &Spec) -> Vec<PathRule> {
                 FsOp::Tmpfs { .. } | FsOp::Dev { .. } | FsOp::Dir { .. } => (Grant::All, false),
                 FsOp::Proc { .. } => (Grant::Proc, false),
                 FsOp::Mqueue { .. } => (Grant::All, false),
+                FsOp::TmpfsCopyUp { .. } => (Grant::All, false),
+                // Read-only as runc's rootless one, whichever it becomes.
+                FsOp::Sysfs { .. } => (Grant::Read, false),
                 FsOp::BindFd { ro, .. } => (if *ro { Grant::Read } else { Grant::All }, false),
                 FsOp::Data { how, .. } => match how {
                     DataKind::RoBind => (Grant::Read, false),
@@ -117,7 +120,11 @@ fn path_rules(spec: &Spec) -> Vec<PathRule> {
                 },
                 // A symlink is resolved through its target's rule; remount-ro and chmod change
                 // no access right of their own.
-                FsOp::Symlink { .. } | FsOp::RemountRo { .. } | FsOp::Chmod { .. } => continue,
+                FsOp::Symlink { .. }
+                | FsOp::RemountRo { .. }
+                | FsOp::ReadOnlyPath { .. }
+                | FsOp::NoExec { .. }
+                | FsOp::Chmod { .. } => continue,
             };
             rules.push(PathRule {
                 path: op.dst().to_path_buf(),
@@ -206,7 +213,7 @@ pub fn apply(spec: &Spec) -> Result<Option<Report>, SetupError> {
             };
             ruleset
                 .and_then(|r| r.create())
-                .and_then(|r| r.restrict_self())
+                .and_then(|r| r.no_new_privs(!spec.allow_new_privs).restrict_self())
                 .map_err(ruleset_error)?;
         }
         return Ok(None);
@@ -300,7 +307,8 @@ pub fn apply(spec: &Spec) -> Result<Option<Report>, SetupError> {
             .map_err(ruleset_error)?;
         net_rules += 1;
     }
-    let status = created.restrict_self().map_err(ruleset_error)?;
+    let status =
+        (created.no_new_privs(!spec.allow_new_privs).restrict_self()).map_err(ruleset_error)?;
     if status.ruleset == RulesetStatus::NotEnforced {
         return Err(SetupError::new(
             "--landlock",

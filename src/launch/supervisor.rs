@@ -18,7 +18,8 @@ pub struct Plan {
     pub host: Host,
     /// sbox's own seccomp policy.
     pub filters: Vec<seccompiler::BpfProgram>,
-    /// `--seccomp`/`--add-seccomp-fd` programs, read before anything starts.
+    /// A front end's compiled programs, then the `--seccomp`/`--add-seccomp-fd` ones, read
+    /// before anything starts.
     pub bpf: Vec<seccompiler::BpfProgram>,
     /// The cgroup of --mem/--pids/--cpu; the command joins its payload leaf before exec.
     pub limits: Option<crate::cgroup::Session>,
@@ -97,9 +98,12 @@ pub fn plan(
         terminal,
         // Compiled here, in the supervisor, so a bad policy fails before anything starts.
         filters: seccomp::build(spec)?,
-        bpf: (spec.fds.seccomp.iter())
-            .zip(std::mem::take(&mut claimed.seccomp))
-            .map(|(&n, fd)| fds::read_bpf(n, fd))
+        bpf: (spec.seccomp.programs.iter().cloned().map(Ok))
+            .chain(
+                (spec.fds.seccomp.iter())
+                    .zip(std::mem::take(&mut claimed.seccomp))
+                    .map(|(&n, fd)| fds::read_bpf(n, fd)),
+            )
             .collect::<Result<_, _>>()?,
         // Limits last, once everything else checked out: the cgroup exists before clone, so
         // the sandbox starts in its unlimited supervisor leaf; only the command joins the
@@ -171,6 +175,9 @@ pub fn start(
     if let Some(fd) = claimed.pidns.take() {
         userns::join("--pidns", fd, CloneFlags::CLONE_NEWPID)?;
     }
+    if !spec.ns.join.is_empty() {
+        userns::join_paths(spec)?;
+    }
 
     let mut flags = userns::clone_flags(spec);
     if plan.limits.is_some() {
@@ -192,7 +199,7 @@ pub fn start(
         flags &= !libc::CLONE_NEWCGROUP;
         cloned = clone(flags);
     }
-    let pid = cloned.map_err(userns::clone_error)?;
+    let pid = cloned.map_err(|e| userns::clone_error(spec, e))?;
     if pid == 0 {
         drop(err_r);
         // The status descriptors belong to the supervisor; the sandbox never sees them.

@@ -48,8 +48,14 @@ pub fn describe(flags: libc::c_int) -> String {
 }
 
 /// Explain a failed clone: the usual causes are host settings, so name them.
-pub fn clone_error(e: Errno) -> SetupError {
+pub fn clone_error(spec: &Spec, e: Errno) -> SetupError {
     let why = match e {
+        Errno::EPERM if !spec.own_userns() => format!(
+            "{}: without a user namespace of the sandbox's own, creating namespaces needs \
+             CAP_SYS_ADMIN in the caller's (--share-userns: run sbox as root of your user \
+             namespace, e.g. under 'unshare -r' or podman)",
+            e.desc()
+        ),
         Errno::EPERM | Errno::ENOSPC | Errno::EUSERS => format!(
             "{}: this host does not let unprivileged users create user namespaces \
              (check sysctls kernel.unprivileged_userns_clone=1 and user.max_user_namespaces>0; \
@@ -114,6 +120,54 @@ pub fn join(
     })
 }
 
+/// The order namespaces are joined in: the user namespace first (the others then belong to
+/// one where the supervisor holds capabilities), the mount namespace last (joining it moves
+/// the root and the working directory, and paths resolve there from then on).
+const JOIN_ORDER: [NsKind; 7] = [
+    NsKind::User,
+    NsKind::Pid,
+    NsKind::Net,
+    NsKind::Ipc,
+    NsKind::Uts,
+    NsKind::Cgroup,
+    NsKind::Mount,
+];
+
+/// Join the namespaces named by path (`--join-ns`, OCI `linux.namespaces[].path`): every
+/// file opened first (before a joined mount namespace changes what paths name), then joined
+/// in `JOIN_ORDER`. The child is cloned inside them.
+pub fn join_paths(spec: &Spec) -> Result<(), SetupError> {
+    let opt = |kind: NsKind| format!("--join-ns {}", kind.proc_name());
+    let mut opened = Vec::new();
+    for kind in JOIN_ORDER {
+        let Some(path) = spec.ns.joined(kind) else {
+            continue;
+        };
+        let fd = nix::fcntl::open(
+            path,
+            nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .map_err(|e| SetupError::errno(opt(kind), path.display().to_string(), e))?;
+        opened.push((kind, path, fd));
+    }
+    for (kind, path, fd) in opened {
+        let flag = nix::sched::CloneFlags::from_bits_truncate(super::userns::flag(kind));
+        nix::sched::setns(&fd, flag).map_err(|e| {
+            let why = match e {
+                Errno::EINVAL => format!("not a {} namespace", kind.proc_name()),
+                Errno::EPERM => format!(
+                    "{}: joining needs CAP_SYS_ADMIN in the user namespace that owns it (join that user namespace too: --join-ns user:...)",
+                    e.desc()
+                ),
+                e => e.desc().to_string(),
+            };
+            SetupError::new(opt(kind), path.display().to_string(), why)
+        })?;
+    }
+    Ok(())
+}
+
 /// Allow at most `n` more user namespaces below this one.
 pub fn limit_nesting(n: u32) -> Result<(), SetupError> {
     std::fs::write("/proc/sys/user/max_user_namespaces", n.to_string()).map_err(|e| {
@@ -150,18 +204,44 @@ pub fn nest(proc: &std::os::fd::OwnedFd) -> Result<(), SetupError> {
     Ok(())
 }
 
-/// In a joined user namespace (--userns), become --uid/--gid, keeping the capabilities the
-/// remaining setup steps need.
-pub fn switch_ids(uid: Option<u32>, gid: Option<u32>) -> Result<(), SetupError> {
+/// In a user namespace not of the sandbox's own (--userns, joined by path, the caller's),
+/// become --uid/--gid with `groups` as the supplementary groups, keeping the capabilities the
+/// remaining setup steps need. In the caller's own user namespace (`no_userns`) the groups
+/// are always set, so that the caller's don't leak into the sandbox.
+pub fn switch_ids(spec: &Spec) -> Result<(), SetupError> {
+    let (uid, gid) = (spec.uid, spec.gid);
     let fail = |e| SetupError::errno("--uid", "", e);
     nix::sys::prctl::set_keepcaps(true).map_err(fail)?;
+    if !spec.groups.is_empty() || spec.ns.no_userns {
+        let groups: Vec<nix::unistd::Gid> = (spec.groups.iter())
+            .map(|&g| nix::unistd::Gid::from_raw(g))
+            .collect();
+        match nix::unistd::setgroups(&groups) {
+            // Where setgroups is denied (`unshare -r`), no groups can be had or dropped.
+            Err(Errno::EPERM) if groups.is_empty() => Ok(()),
+            r => r,
+        }
+        .map_err(|e| {
+            let list: Vec<String> = spec.groups.iter().map(u32::to_string).collect();
+            let why = match e {
+                Errno::EPERM => format!("{}: setgroups is denied in this user namespace", e.desc()),
+                Errno::EINVAL => {
+                    format!("{}: a gid is not mapped in this user namespace", e.desc())
+                }
+                e => e.desc().to_string(),
+            };
+            SetupError::new("additional gids", list.join(","), why)
+        })?;
+    }
     if let Some(g) = gid {
         let g = nix::unistd::Gid::from_raw(g);
-        nix::unistd::setresgid(g, g, g).map_err(|e| SetupError::errno("--gid", "", e))?;
+        nix::unistd::setresgid(g, g, g)
+            .map_err(|e| SetupError::errno("--gid", g.to_string(), e))?;
     }
     if let Some(u) = uid {
         let u = nix::unistd::Uid::from_raw(u);
-        nix::unistd::setresuid(u, u, u).map_err(fail)?;
+        nix::unistd::setresuid(u, u, u)
+            .map_err(|e| SetupError::errno("--uid", u.to_string(), e))?;
     }
     // A change away from uid 0 empties the effective set; the permitted set was kept.
     let permitted = caps::read(None, caps::CapSet::Permitted)

@@ -8,6 +8,7 @@
 //! overlay.rs; the error wording in wording.rs; entering the root in pivot.rs.
 
 mod bind;
+mod copyup;
 mod dev;
 mod overlay;
 mod pivot;
@@ -96,6 +97,22 @@ pub enum Prepared<'a> {
     Mask {
         dst: &'a Path,
     },
+    ReadOnlyPath {
+        dst: &'a Path,
+    },
+    NoExec {
+        dst: &'a Path,
+    },
+    TmpfsCopyUp {
+        dst: &'a Path,
+        perms: Option<u32>,
+        size: Option<u64>,
+    },
+    /// A new sysfs, or `host` (the host's /sys, read-only) where the kernel refuses one.
+    Sysfs {
+        dst: &'a Path,
+        host: OwnedFd,
+    },
 }
 
 /// Where the new root is attached until pivot_root; any directory of the host will do, since
@@ -172,6 +189,22 @@ pub fn prepare<'a>(
                 upper: overlay::upper(op, upper, strict)?,
             },
             FsOp::Mask { dst } => Prepared::Mask { dst },
+            FsOp::ReadOnlyPath { dst } => Prepared::ReadOnlyPath { dst },
+            FsOp::NoExec { dst } => Prepared::NoExec { dst },
+            FsOp::TmpfsCopyUp { dst, perms, size } => Prepared::TmpfsCopyUp {
+                dst,
+                perms: *perms,
+                size: *size,
+            },
+            FsOp::Sysfs { dst } => Prepared::Sysfs {
+                dst,
+                host: bind::tree(
+                    Path::new("/sys"),
+                    true,
+                    MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+                )
+                .map_err(|e| SetupError::errno(op.option(), "/sys", e))?,
+            },
         });
     }
     Ok(out)
@@ -401,6 +434,35 @@ impl Builder {
             }
             Prepared::Overlay { dst, lower, upper } => self.overlay(dst, &lower, upper),
             Prepared::Mask { dst } => self.mask(dst),
+            Prepared::ReadOnlyPath { dst } => match resolve(self.at(), dst, Create::No) {
+                Err(Errno::ENOENT) => Ok(()),
+                target => remount_ro(target?.as_fd(), !self.remount_ro_shallow),
+            },
+            Prepared::TmpfsCopyUp { dst, perms, size } => {
+                let attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+                let label = self.file_label.as_deref();
+                let fs = labelled_tmpfs(perms.unwrap_or(0o755), size, attrs, label)?;
+                match resolve(self.at(), dst, Create::No) {
+                    Ok(old) => copyup::copy_tree(old.as_fd(), fs.as_fd(), 0)?,
+                    Err(Errno::ENOENT) => {}
+                    Err(e) => return Err(e),
+                }
+                let create = Create::Dir {
+                    mode: 0o755,
+                    parents: 0o755,
+                };
+                self.attach(dst, create, &fs)
+            }
+            Prepared::Sysfs { dst, host } => match sys::new_mount(c"sysfs", &[], special) {
+                Ok(fs) => self.attach(dst, dir, &fs),
+                // Its network namespace is not the sandbox's.
+                Err(Errno::EPERM) => self.attach(dst, dir, &host),
+                Err(e) => Err(e),
+            },
+            Prepared::NoExec { dst } => {
+                let target = resolve(self.at(), dst, Create::No)?;
+                sys::mount_setattr(target.as_fd(), MOUNT_ATTR_NOEXEC, 0, true)
+            }
         }
     }
 }

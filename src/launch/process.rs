@@ -1,0 +1,160 @@
+//! The command's process attributes from the Spec that an OCI config brings: rlimits,
+//! oom_score_adj, additional groups, umask, capability sets, sysctls.
+
+use crate::error::SetupError;
+use crate::spec::{Rlimit, RlimitKind, Spec};
+
+/// The Spec fields this build of launch does not apply yet: refused in one line rather than
+/// ignored.
+pub fn refuse_unsupported(spec: &Spec) -> Result<(), SetupError> {
+    let unsupported = [(
+        !spec.uid_map.is_empty() || !spec.gid_map.is_empty(),
+        "id maps",
+    )];
+    match unsupported.iter().find(|(on, _)| *on) {
+        Some((_, what)) => Err(SetupError::new(*what, "", "not supported yet")),
+        None => Ok(()),
+    }
+}
+
+fn resource(kind: RlimitKind) -> libc::__rlimit_resource_t {
+    match kind {
+        RlimitKind::As => libc::RLIMIT_AS,
+        RlimitKind::Core => libc::RLIMIT_CORE,
+        RlimitKind::Cpu => libc::RLIMIT_CPU,
+        RlimitKind::Data => libc::RLIMIT_DATA,
+        RlimitKind::Fsize => libc::RLIMIT_FSIZE,
+        RlimitKind::Locks => libc::RLIMIT_LOCKS,
+        RlimitKind::Memlock => libc::RLIMIT_MEMLOCK,
+        RlimitKind::Msgqueue => libc::RLIMIT_MSGQUEUE,
+        RlimitKind::Nice => libc::RLIMIT_NICE,
+        RlimitKind::Nofile => libc::RLIMIT_NOFILE,
+        RlimitKind::Nproc => libc::RLIMIT_NPROC,
+        RlimitKind::Rss => libc::RLIMIT_RSS,
+        RlimitKind::Rtprio => libc::RLIMIT_RTPRIO,
+        RlimitKind::Rttime => libc::RLIMIT_RTTIME,
+        RlimitKind::Sigpending => libc::RLIMIT_SIGPENDING,
+        RlimitKind::Stack => libc::RLIMIT_STACK,
+    }
+}
+
+/// setrlimit for each: a hard limit above the caller's needs CAP_SYS_RESOURCE on the host,
+/// which a user namespace doesn't give, so that is said.
+pub fn set_rlimits(limits: &[Rlimit]) -> Result<(), SetupError> {
+    for l in limits {
+        let value = |v: u64| {
+            if v == u64::MAX {
+                libc::RLIM_INFINITY
+            } else {
+                v
+            }
+        };
+        let r = libc::rlimit {
+            rlim_cur: value(l.soft),
+            rlim_max: value(l.hard),
+        };
+        // SAFETY: `r` is a valid rlimit for the duration of the call.
+        if unsafe { libc::setrlimit(resource(l.kind), &r) } != 0 {
+            let e = nix::errno::Errno::last();
+            let mut old = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            // SAFETY: as above.
+            unsafe { libc::getrlimit(resource(l.kind), &mut old) };
+            let why = match e {
+                nix::errno::Errno::EPERM => format!(
+                    "{}: the hard limit can't be raised above the caller's ({})",
+                    e.desc(),
+                    show(old.rlim_max)
+                ),
+                e => e.desc().to_string(),
+            };
+            let limit = format!("{}:{}", show(l.soft), show(l.hard));
+            return Err(SetupError::new(
+                format!("--rlimit {}", l.kind.name()),
+                limit,
+                why,
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn show(v: u64) -> String {
+    if v == libc::RLIM_INFINITY {
+        "unlimited".to_string()
+    } else {
+        v.to_string()
+    }
+}
+
+/// `--sysctl`, OCI `linux.sysctl`: written through a procfs instance of the sandbox's own,
+/// never attached (the /proc the command sees keeps /proc/sys read-only), while this process
+/// still holds every capability of the sandbox's user namespace. `validate` let only the
+/// sysctls of the sandbox's own namespaces through; a network sysctl is the network
+/// namespace's of whoever opens it: this process, in the sandbox's.
+pub fn write_sysctls(spec: &Spec) -> Result<(), SetupError> {
+    use super::sys;
+    use nix::fcntl::{OFlag, openat};
+    let attrs = sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV | sys::MOUNT_ATTR_NOEXEC;
+    let proc = sys::new_mount(c"proc", &[], attrs)
+        .map_err(|e| SetupError::errno("--sysctl", "/proc", e))?;
+    for (key, value) in &spec.sysctl {
+        // The UTS sysctls are the host root's files whatever the namespace: their calls.
+        let uts = match key.as_str() {
+            "kernel.hostname" => Some(nix::unistd::sethostname(value)),
+            // SAFETY: a valid buffer and its length.
+            "kernel.domainname" => Some(
+                nix::errno::Errno::result(unsafe {
+                    libc::setdomainname(value.as_ptr().cast(), value.len())
+                })
+                .map(drop),
+            ),
+            _ => None,
+        };
+        if let Some(r) = uts {
+            r.map_err(|e| SetupError::errno(format!("--sysctl {key}"), value.as_str(), e))?;
+            continue;
+        }
+        let rel = format!("sys/{}", key.replace('.', "/"));
+        let fail = |e: nix::errno::Errno| {
+            let why = match e {
+                nix::errno::Errno::ENOENT => "no such sysctl".to_string(),
+                // The kernel lets only the root of the user namespace owning an IPC namespace
+                // write its sysctls (a network's: CAP_NET_ADMIN there too).
+                nix::errno::Errno::EACCES if !key.starts_with("net.") => format!(
+                    "{}: only uid 0 of the sandbox may write it (--uid 0)",
+                    e.desc()
+                ),
+                e => e.desc().to_string(),
+            };
+            SetupError::new(format!("--sysctl {key}"), format!("/proc/{rel}"), why)
+        };
+        let fd = openat(
+            &proc,
+            rel.as_str(),
+            OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .map_err(fail)?;
+        nix::unistd::write(&fd, value.as_bytes()).map_err(fail)?;
+    }
+    Ok(())
+}
+
+/// /proc/self/oom_score_adj, inherited by init and the command. Raising it is allowed to
+/// anyone; lowering it below the value last set with privilege needs CAP_SYS_RESOURCE on
+/// the host.
+pub fn set_oom_score_adj(adj: i32) -> Result<(), SetupError> {
+    let path = "/proc/self/oom_score_adj";
+    std::fs::write(path, adj.to_string()).map_err(|e| {
+        let why = match e.raw_os_error() {
+            Some(libc::EACCES) | Some(libc::EPERM) => format!(
+                "{e}: lowering it needs CAP_SYS_RESOURCE on the host (only raising it is unprivileged)"
+            ),
+            _ => e.to_string(),
+        };
+        SetupError::new("--oom-score-adj", path, why)
+    })
+}
