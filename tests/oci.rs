@@ -21,6 +21,8 @@ fn link() -> PathBuf {
 struct Rt {
     root: PathBuf,
     log: PathBuf,
+    /// Run as root of this user namespace (podman's situation), through nsenter.
+    userns: Option<u32>,
 }
 
 impl Rt {
@@ -29,11 +31,20 @@ impl Rt {
         Rt {
             root: d.join("root"),
             log: d.join("log.json"),
+            userns: None,
         }
     }
 
     fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = as_user(link());
+        let mut c = match self.userns {
+            None => as_user(link()),
+            Some(pid) => {
+                let mut c = as_user("nsenter");
+                c.args(["-U", "--preserve-credentials", "-t", &pid.to_string(), "--"])
+                    .arg(link());
+                c
+            }
+        };
         c.arg("--root").arg(&self.root);
         c.arg("--log").arg(&self.log).args(["--log-format", "json"]);
         c.args(args);
@@ -431,4 +442,186 @@ fn stale_state_after_sigkill_of_create() {
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+}
+
+#[test]
+fn exec_runs_in_the_container() {
+    let Some(b) = bundle("exec") else { return };
+    args(
+        &b,
+        "echo ok > /tmp/mark; trap 'exit 0' TERM; sleep 1006 & wait",
+    );
+    edit(&b, |c| c["root"]["readonly"] = json!(false));
+    let rt = Rt::new("exec");
+    rt.ok(&["create", "--bundle", b.to_str().unwrap(), "x1"]);
+    rt.assert_error(&rt.out(&["exec", "x1", "true"]), "created");
+    rt.ok(&["start", "x1"]);
+    wait_for("sleep\x001006");
+    // Its root (the file its pid 1 wrote), its hostname, not its pid 1, its exit status.
+    let o = rt.out(&[
+        "exec",
+        "x1",
+        "sh",
+        "-c",
+        "cat /tmp/mark; hostname; echo pid=$$; touch /tmp/from-exec; exit 9",
+    ]);
+    assert_eq!(o.status.code(), Some(9), "{}", stderr(&o));
+    let out = stdout(&o);
+    let host = config_of(&b)["hostname"].as_str().unwrap().to_string();
+    assert!(out.starts_with(&format!("ok\n{host}\npid=")), "{out}");
+    assert!(!out.contains("pid=1\n"), "{out}");
+    assert!(b.join("rootfs/tmp/from-exec").exists());
+    // It may signal the container's processes, as under runc.
+    rt.ok(&["exec", "x1", "kill", "-0", "1"]);
+    // A missing program: said before it runs, in the words podman maps to 127.
+    rt.assert_error(
+        &rt.out(&["exec", "x1", "nosuch"]),
+        "executable file not found in $PATH",
+    );
+    // --process and --detach with --pid-file, as conmon calls it.
+    let dir = rt.root.parent().unwrap().to_path_buf();
+    let mut process = config_of(&b)["process"].clone();
+    process["args"] = json!(["sleep", "1007"]);
+    let pf = dir.join("process.json");
+    std::fs::write(&pf, process.to_string()).unwrap();
+    let pid_file = dir.join("exec.pid");
+    let (pfs, pids) = (pf.to_str().unwrap(), pid_file.to_str().unwrap());
+    rt.ok(&[
+        "exec",
+        "--process",
+        pfs,
+        "--detach",
+        "--pid-file",
+        pids,
+        "x1",
+    ]);
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // (Written just before its execve.)
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while std::fs::read(format!("/proc/{pid}/cmdline")).unwrap() != b"sleep\x001007\x00" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "pid {pid} is not the process"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    rt.ok(&["delete", "--force", "x1"]);
+    for m in ["sleep\x001006", "sleep\x001007"] {
+        assert!(gone_within(m, std::time::Duration::from_secs(5)), "{m:?}");
+    }
+    rt.assert_gone("x1");
+}
+
+/// podman's situation: the runtime runs as root of a user namespace of the caller's (held by
+/// `unshare -U -r sleep`, entered with nsenter) and config.json has no user namespace of its
+/// own. Returns the holder; kill it at the end.
+fn podman_like(rt: &mut Rt, b: &Path, test: &str) -> Option<std::process::Child> {
+    if !have("unshare") || !have("nsenter") {
+        skip_or_fail(test, "no unshare/nsenter (Debian: util-linux)");
+        return None;
+    }
+    let holder = as_user("unshare")
+        .args(["-U", "-r", "sleep", "1009"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = holder.id();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !std::fs::read_to_string(format!("/proc/{pid}/uid_map"))
+        .unwrap_or_default()
+        .starts_with("         0")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "unshare -r never mapped"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    rt.userns = Some(pid);
+    edit(b, |c| {
+        let l = &mut c["linux"];
+        l["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|n| n["type"] != "user");
+        l.as_object_mut().unwrap().remove("uidMappings");
+        l.as_object_mut().unwrap().remove("gidMappings");
+    });
+    Some(holder)
+}
+
+/// The runc CVE-2019-5736 class: a process of the container must not reach the runtime's
+/// binary through /proc/PID/exe of a process joining it (sbox before its execve). The
+/// container reads every /proc/PID/exe it can while processes are exec'd into it (one held
+/// for a second before its execve), in podman's situation: the container shares the
+/// runtime's user namespace and uid. Two things stop it: the joining process is not dumpable
+/// (supervisor.rs), and on kernels with Landlock ABI 6 the container's domain scopes ptrace
+/// (either alone passes this test here).
+#[test]
+fn exec_never_shows_the_runtime_binary_inside() {
+    let Some(b) = bundle("exe") else { return };
+    let mut rt = Rt::new("exe");
+    let Some(mut holder) = podman_like(&mut rt, &b, "exec_never_shows_the_runtime_binary_inside")
+    else {
+        return;
+    };
+    args(
+        &b,
+        "while :; do for p in /proc/[0-9]*; do readlink $p/exe; done; done > /tmp/exes 2>/dev/null",
+    );
+    edit(&b, |c| c["root"]["readonly"] = json!(false));
+    rt.ok(&["create", "--bundle", b.to_str().unwrap(), "v1"]);
+    rt.ok(&["start", "v1"]);
+    for _ in 0..10 {
+        rt.ok(&["exec", "v1", "true"]);
+    }
+    // Held before its execve for a second: its pid file is a full pipe until drained here.
+    let fifo = rt.root.parent().unwrap().join("pid.fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    chown_to_test_user(&fifo);
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut reader = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo)
+        .unwrap();
+    let mut writer = std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo)
+        .unwrap();
+    while std::io::Write::write(&mut writer, &[0u8; 4096]).is_ok() {}
+    let mut exec = rt
+        .cmd(&["exec", "--pid-file", fifo.to_str().unwrap(), "v1", "true"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let mut sink = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut reader, &mut sink);
+    drop(writer);
+    let _ = std::io::Read::read_to_end(&mut reader, &mut sink);
+    assert!(exec.wait().unwrap().success());
+    rt.ok(&["delete", "--force", "v1"]);
+    let _ = holder.kill();
+    let _ = holder.wait();
+    let seen = std::fs::read_to_string(b.join("rootfs/tmp/exes")).unwrap();
+
+    assert!(
+        seen.contains("busybox"),
+        "the loop saw nothing: {seen:.200}"
+    );
+    let bin = bin().to_string_lossy().into_owned();
+    assert!(
+        !seen.lines().any(|l| l.contains(&bin) || l.contains("sbox")),
+        "the runtime's binary was reachable: {:?}",
+        seen.lines()
+            .filter(|l| l.contains("sbox"))
+            .collect::<Vec<_>>()
+    );
 }

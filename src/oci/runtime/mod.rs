@@ -702,8 +702,11 @@ fn into_container(spec: &mut crate::spec::Spec, pid: i32) -> Result<(), SetupErr
     spec.gid_map.clear();
     spec.sysctl.clear();
     spec.hostname = None;
-    // Not the container's pid 1: a process among its others.
+    // Not the container's pid 1: a process among its others, in no Landlock domain of its own
+    // (sbox's default one, without a PID namespace of the sandbox's own, scopes signals: the
+    // process could not signal the container's).
     spec.as_pid_1 = false;
+    spec.landlock_domain_needs_pidns = true;
     spec.ops = vec![FsOp::Bind {
         kind: BindKind::Dev,
         src: "/".into(),
