@@ -92,10 +92,13 @@ trap cleanup EXIT
 
 # pm RUNTIME ARGS...: podman as the user, with this scratch configuration. Under catatonit, a
 # subreaper: conmon double-forks, and podman waits (up to 20 s) until its exited conmon is
-# reaped, which a slow pid 1 (a container's init) may not do at once.
+# reaped, which a slow pid 1 (a container's init) may not do at once. sbox-runc is named by
+# its path: conmon's exit command (`podman container cleanup`) runs without this scratch
+# XDG_CONFIG_HOME, where a runtime's name would not resolve (podman then waits 20 s).
 pm() {
 	local rt=$1
 	shift
+	[ "$rt" = sbox-runc ] && rt=$T/bin/sbox-runc
 	env -i PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin HOME="$T/home" \
 		XDG_RUNTIME_DIR="$T/run" XDG_CONFIG_HOME="$T/cfg" \
 		"${as_user[@]}" timeout -k 5 60 catatonit -- podman --runtime "$rt" "$@"
