@@ -489,3 +489,25 @@ echo new > /run/a/f && echo OUT written=$(cat /run/a/f)";
     assert_eq!(std::fs::read_to_string(run.join("a/f")).unwrap(), "old");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// noNewPrivileges false: the root is mounted without nosuid (setuid programs and file
+/// capabilities work inside, as under runc), and no_new_privs stays off; true: both refuse.
+#[test]
+fn no_new_privileges_decides_setuid_on_the_root() {
+    // The topmost mount on / is the last listed.
+    let script = "echo OUT $(grep NoNewPrivs /proc/self/status | tr -d '\\t') $(awk '$5 == \"/\" { o = $6 } END { print (o ~ /nosuid/) }' /proc/self/mountinfo)";
+    let mut config = rootless(script);
+    let Some(dir) = bundle("ocimap-nnp", &config) else {
+        return skip_or_fail(
+            "no_new_privileges_decides_setuid_on_the_root",
+            "no busybox (install busybox-static)",
+        );
+    };
+    let (out, o) = run_bundle(&dir);
+    assert_eq!(out, ["NoNewPrivs:1 1"], "{}", stderr(&o));
+    config["process"]["noNewPrivileges"] = json!(false);
+    write(&dir.join("config.json"), &config.to_string());
+    let (out, o) = run_bundle(&dir);
+    assert_eq!(out, ["NoNewPrivs:0 0"], "{}", stderr(&o));
+    let _ = std::fs::remove_dir_all(&dir);
+}

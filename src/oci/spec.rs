@@ -123,7 +123,12 @@ pub fn to_spec(c: &Config, bundle: &Path, facts: &Facts) -> Result<Spec, OciErro
         .as_ref()
         .ok_or_else(|| err("root", "missing (required to run)"))?;
     spec.ops.push(FsOp::Bind {
-        kind: BindKind::Rw,
+        // Setuid programs only where privileges may be gained at all (else nosuid changes
+        // nothing but says so).
+        kind: match spec.allow_new_privs {
+            true => BindKind::Suid,
+            false => BindKind::Rw,
+        },
         src: in_bundle(bundle, &root.path),
         dst: "/".into(),
         optional: false,
@@ -370,7 +375,7 @@ fn mount(
             ("bind" | "tmpfs", "noexec") => noexec = true,
             // The tmpfs starts with a copy of what it covers (podman's --read-only).
             ("tmpfs", "tmpcopyup") => copy_up = true,
-            ("bind", "bind" | "rbind" | "dev") => {}
+            ("bind", "bind" | "rbind" | "dev" | "suid" | "exec") => {}
             ("tmpfs", o) if o.starts_with("mode=") => {
                 perms = Some(
                     parse_octal(&format!("{path}.options[{j}]"), &o[5..])
@@ -424,12 +429,19 @@ fn mount(
                     "missing (required for a bind mount)",
                 )
             })?;
-            let dev_nodes = m.options.iter().any(|o| o == "dev");
+            let has = |o: &str| m.options.iter().any(|x| x == o);
+            if ro && (has("suid") || has("dev")) {
+                return Err(err(
+                    &format!("{path}.options"),
+                    "ro with suid or dev: not supported (sbox's read-only binds are nosuid, nodev)",
+                ));
+            }
             spec.ops.push(FsOp::Bind {
-                kind: match (ro, dev_nodes) {
-                    (true, _) => BindKind::Ro,
-                    (false, true) => BindKind::Dev,
-                    (false, false) => BindKind::Rw,
+                kind: match (ro, has("suid"), has("dev")) {
+                    (true, ..) => BindKind::Ro,
+                    (false, true, _) => BindKind::Suid,
+                    (false, false, true) => BindKind::Dev,
+                    (false, false, false) => BindKind::Rw,
                 },
                 src: in_bundle(bundle, src),
                 dst,
@@ -743,7 +755,8 @@ mod tests {
         assert_eq!(
             s.ops,
             [
-                bind(BindKind::Rw, "/abs/root", "/"),
+                // noNewPrivileges is false: setuid programs may work.
+                bind(BindKind::Suid, "/abs/root", "/"),
                 FsOp::Dev { dst: "/dev".into() },
                 bind(BindKind::Ro, "/b/vol", "/data"),
                 FsOp::Tmpfs {

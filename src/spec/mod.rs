@@ -23,6 +23,10 @@ pub enum BindKind {
     Ro,
     /// Writable, nosuid, device nodes usable.
     Dev,
+    /// Writable, setuid programs, file capabilities and device nodes as the source allows:
+    /// an OCI root (or `suid` bind) whose config lets privileges be gained (noNewPrivileges
+    /// false), as runc mounts it; they act within the sandbox's user namespace.
+    Suid,
 }
 
 /// One filesystem operation; applied in order inside the new root.
@@ -167,6 +171,10 @@ impl FsOp {
     pub fn option(&self) -> &'static str {
         match self {
             FsOp::ReadOnlyPath { .. } => "linux.readonlyPaths",
+            FsOp::Bind {
+                kind: BindKind::Suid,
+                ..
+            } => "bind mount (suid)",
             FsOp::NoExec { .. } => "mounts[].options noexec",
             FsOp::Sysfs { .. } => "sysfs mount",
             FsOp::TmpfsCopyUp { .. } => "tmpfs mount (tmpcopyup)",
