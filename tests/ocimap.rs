@@ -260,7 +260,8 @@ fn bundle(name: &str, config: &Value) -> Option<std::path::PathBuf> {
     }
     std::fs::copy(busybox, root.join("bin/busybox")).unwrap();
     for applet in [
-        "sh", "cat", "id", "hostname", "ls", "grep", "cp", "chmod", "touch", "mkdir", "echo",
+        "sh", "awk", "tr", "wc", "cat", "id", "hostname", "ls", "grep", "cp", "chmod", "touch",
+        "mkdir", "echo",
     ] {
         std::os::unix::fs::symlink("busybox", root.join("bin").join(applet)).unwrap();
     }
@@ -509,5 +510,46 @@ fn no_new_privileges_decides_setuid_on_the_root() {
     write(&dir.join("config.json"), &config.to_string());
     let (out, o) = run_bundle(&dir);
     assert_eq!(out, ["NoNewPrivs:0 0"], "{}", stderr(&o));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A cgroup mount: on a cgroup v2 host the container's own cgroup2 (its cgroup namespace's
+/// root: only its processes), else the host's /sys/fs/cgroup; read-only either way.
+#[test]
+fn cgroup_mount_is_the_containers_own_on_v2() {
+    let script = "echo OUT $(awk '$5 == \"/sys/fs/cgroup\" { t = $0; sub(/.* - /, \"\", t); split(t, a, \" \"); o = a[1] } END { print o }' /proc/self/mountinfo)
+touch /sys/fs/cgroup/x 2>/dev/null && echo OUT rw || echo OUT ro
+[ -e /sys/fs/cgroup/cgroup.procs ] && echo OUT procs=$(wc -l < /sys/fs/cgroup/cgroup.procs)";
+    let mut config = rootless(script);
+    config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "cgroup"}));
+    let Some(dir) = bundle("ocimap-cgroup", &config) else {
+        return skip_or_fail(
+            "cgroup_mount_is_the_containers_own_on_v2",
+            "no busybox (install busybox-static)",
+        );
+    };
+    let host_v2 = nix::sys::statfs::statfs("/sys/fs/cgroup")
+        .is_ok_and(|f| f.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC);
+    let (out, o) = run_bundle(&dir);
+    if host_v2 {
+        // The container's processes: its sh (pid 1) and the command substitution's.
+        assert_eq!(out.len(), 3, "{out:?} {}", stderr(&o));
+        assert_eq!(out[..2], ["cgroup2", "ro"], "{}", stderr(&o));
+        let n: u32 = out[2].strip_prefix("procs=").unwrap().parse().unwrap();
+        assert!(n <= 4, "{out:?}");
+    } else {
+        let host = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let fstype = host
+            .lines()
+            .find(|l| l.split(' ').nth(4) == Some("/sys/fs/cgroup"))
+            .and_then(|l| l.split(" - ").nth(1))
+            .and_then(|t| t.split(' ').next())
+            .unwrap_or("")
+            .to_string();
+        assert_eq!(out[..2], [fstype.as_str(), "ro"], "{}", stderr(&o));
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -416,12 +416,8 @@ fn mount(
         "mqueue" => spec.ops.push(FsOp::Mqueue { dst }),
         // A sysfs of its own in a network namespace of its own, else the host's, read-only.
         "sysfs" => spec.ops.push(FsOp::Sysfs { dst }),
-        "cgroup" | "cgroup2" => spec.ops.push(FsOp::Bind {
-            kind: BindKind::Ro,
-            src: "/sys/fs/cgroup".into(),
-            dst,
-            optional: false,
-        }),
+        // Its own cgroup2 where it can be, else the host's hierarchy, read-only.
+        "cgroup" | "cgroup2" => spec.ops.push(FsOp::Cgroup { dst }),
         "bind" => {
             let src = src.ok_or_else(|| {
                 err(

@@ -112,6 +112,12 @@ pub enum FsOp {
     Sysfs {
         dst: PathBuf,
     },
+    /// An OCI cgroup mount: on a cgroup v2 host, a new cgroup2 (its root is the sandbox's
+    /// cgroup namespace's, when it has one); where the kernel refuses one, or on a v1 or
+    /// hybrid host, the host's /sys/fs/cgroup bound read-only instead.
+    Cgroup {
+        dst: PathBuf,
+    },
     /// An OCI tmpfs with `tmpcopyup`: a tmpfs on DEST, as `Tmpfs`, holding first a copy of
     /// what DEST held (directories, files, symlinks, their modes, and owners where mapped).
     TmpfsCopyUp {
@@ -162,6 +168,7 @@ impl FsOp {
             | FsOp::ReadOnlyPath { dst }
             | FsOp::NoExec { dst }
             | FsOp::Sysfs { dst }
+            | FsOp::Cgroup { dst }
             | FsOp::TmpfsCopyUp { dst, .. }
             | FsOp::Chmod { path: dst, .. } => dst,
         }
@@ -177,6 +184,7 @@ impl FsOp {
             } => "bind mount (suid)",
             FsOp::NoExec { .. } => "mounts[].options noexec",
             FsOp::Sysfs { .. } => "sysfs mount",
+            FsOp::Cgroup { .. } => "cgroup mount",
             FsOp::TmpfsCopyUp { .. } => "tmpfs mount (tmpcopyup)",
             _ => self.op().and_then(options::option_of).unwrap_or("mask"),
         }

@@ -360,7 +360,8 @@ pub fn option_of(op: Op) -> Option<&'static str> {
 
 impl FsOp {
     /// What the table calls this operation; `None` for a profile's `mask` and an OCI
-    /// config's read-only paths, noexec, sysfs and tmpcopyup mounts, which no option makes.
+    /// config's read-only paths, noexec, sysfs, cgroup and tmpcopyup mounts, which no
+    /// option makes.
     pub fn op(&self) -> Option<Op> {
         Some(match self {
             FsOp::Bind { kind, optional, .. } => Op::Bind(*kind, *optional),
@@ -383,6 +384,7 @@ impl FsOp {
             | FsOp::ReadOnlyPath { .. }
             | FsOp::NoExec { .. }
             | FsOp::Sysfs { .. }
+            | FsOp::Cgroup { .. }
             | FsOp::TmpfsCopyUp { .. } => return None,
         })
     }
