@@ -23,6 +23,12 @@ pub struct Facts {
     pub privileged: bool,
 }
 
+/// A refusal worded by the value vocabulary or `spec::validate`, as config.json's (one line:
+/// it may quote the config's strings).
+fn said(e: impl std::fmt::Display) -> OciError {
+    OciError(crate::error::one_line(&format!("config.json: {e}")).into_owned())
+}
+
 /// A path inside the container: absolute, without `..` (it would name something else once
 /// resolved inside the root).
 fn inside(path: &str, p: &str) -> Result<PathBuf, OciError> {
@@ -123,8 +129,8 @@ pub fn to_spec(c: &Config, bundle: &Path, facts: &Facts) -> Result<Spec, OciErro
         .as_ref()
         .ok_or_else(|| err("root", "missing (required to run)"))?;
     spec.ops.push(FsOp::Bind {
-        // Setuid programs only where privileges may be gained at all (else nosuid changes
-        // nothing but says so).
+        // Setuid programs and file capabilities only where privileges may be gained at all
+        // (with no_new_privs they are inert: the root is then nosuid, nodev as other binds).
         kind: match spec.allow_new_privs {
             true => BindKind::Suid,
             false => BindKind::Rw,
@@ -183,7 +189,7 @@ pub fn to_spec(c: &Config, bundle: &Path, facts: &Facts) -> Result<Spec, OciErro
     if root.readonly {
         spec.ops.push(FsOp::RemountRo { dst: "/".into() });
     }
-    crate::spec::validate(&spec).map_err(|e| OciError(format!("config.json: {}", e.message)))?;
+    crate::spec::validate(&spec).map_err(|e| said(e.message))?;
     Ok(spec)
 }
 
@@ -195,7 +201,7 @@ fn caps(c: &Config, spec: &mut Spec) -> Result<(), OciError> {
         let mut v = Vec::new();
         for (i, s) in list.iter().flatten().enumerate() {
             let path = format!("process.capabilities.{name}[{i}]");
-            let cap = parse_cap(&path, s).map_err(|e| OciError(format!("config.json: {e}")))?;
+            let cap = parse_cap(&path, s).map_err(said)?;
             if !v.contains(&cap) {
                 v.push(cap);
             }
@@ -377,16 +383,10 @@ fn mount(
             ("tmpfs", "tmpcopyup") => copy_up = true,
             ("bind", "bind" | "rbind" | "dev" | "suid" | "exec") => {}
             ("tmpfs", o) if o.starts_with("mode=") => {
-                perms = Some(
-                    parse_octal(&format!("{path}.options[{j}]"), &o[5..])
-                        .map_err(|e| OciError(format!("config.json: {e}")))?,
-                )
+                perms = Some(parse_octal(&format!("{path}.options[{j}]"), &o[5..]).map_err(said)?)
             }
             ("tmpfs", o) if o.starts_with("size=") => {
-                size = Some(
-                    parse_size(&format!("{path}.options[{j}]"), &o[5..])
-                        .map_err(|e| OciError(format!("config.json: {e}")))?,
-                )
+                size = Some(parse_size(&format!("{path}.options[{j}]"), &o[5..]).map_err(said)?)
             }
             // sbox's devpts has these; gid=5 (tty) is rarely mapped in a rootless container,
             // and runc's rootless template drops it: its terminals get the process's group.
@@ -659,6 +659,11 @@ mod tests {
                 .starts_with("config.json: linux.namespaces[0].type: \"time\": not supported")
         );
         assert!(e("", r#""namespaces":[{"type":"pid"},{"type":"pid"}]"#).contains("listed twice"));
+        // The config's strings are quoted escaped: one line whatever they hold.
+        let m = e(r#","capabilities":{"bounding":["CAP_\n\u001b[31m"]}"#, "");
+        assert!(!m.contains(char::is_control), "{m:?}");
+        let m = e(r#","env":["\n\u001b"]"#, "");
+        assert!(!m.contains(char::is_control), "{m:?}");
         assert!(
             e(r#","env":["NOEQUALS"]"#, "")
                 .starts_with("config.json: process.env[0]: \"NOEQUALS\": not NAME=VALUE")
