@@ -1,9 +1,11 @@
 //! config.json (OCI runtime-spec 1.0-1.2): the part sbox supports, as plain structs, and its
 //! reader. The reader walks the parsed JSON itself, so that every error names the JSON path
 //! of what it refuses (`linux.intelRdt: not supported`), and no field goes unread: a field
-//! sbox does not know is an error, never ignored. (The `oci-spec` crate's types accept every
-//! field of the spec, which would hide the unsupported ones.) Serialised (`Serialize`) for
-//! the `spec` template.
+//! sbox does not know is an error, never ignored. (The runtime spec asks runtimes to ignore
+//! properties they don't know, for extensions; a runtime that silently does less than a
+//! config says is the worse failure, so sbox refuses. Only `annotations` are free-form.) The
+//! `oci-spec` crate's types accept every field of the spec, which would hide the unsupported
+//! ones. Serialised (`Serialize`) for the `spec` template.
 
 use serde::Serialize;
 use serde_json::{Map, Value};
