@@ -553,3 +553,22 @@ touch /sys/fs/cgroup/x 2>/dev/null && echo OUT rw || echo OUT ro
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `spec` without --rootless, run by an unprivileged user: no user namespace in the config,
+/// so sbox makes one (nothing else could be built), mapping the user to the process's root.
+#[test]
+fn the_non_rootless_template_runs_unprivileged() {
+    let t = sbox::oci::template::template(false, &sbox::oci::spec::Facts::default());
+    let mut config: Value = serde_json::from_str(&sbox::oci::template::to_json(&t)).unwrap();
+    config["process"]["terminal"] = json!(false);
+    config["process"]["args"] = json!(["sh", "-c", "echo OUT $(id -u) $(ls /sys/class/net)"]);
+    let Some(dir) = bundle("ocimap-nonrootless", &config) else {
+        return skip_or_fail(
+            "the_non_rootless_template_runs_unprivileged",
+            "no busybox (install busybox-static)",
+        );
+    };
+    let (out, o) = run_bundle(&dir);
+    assert_eq!(out, ["0 lo"], "{}", stderr(&o));
+    let _ = std::fs::remove_dir_all(&dir);
+}
