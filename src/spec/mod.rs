@@ -504,6 +504,12 @@ impl Spec {
         self.ns.userns.is_none() && !self.ns.no_userns && self.joined(NsKind::User).is_none()
     }
 
+    /// Whether the supervisor writes the id maps of the sandbox's user namespace (`uid_map`
+    /// or `gid_map` given), while the child waits; otherwise the child writes its own.
+    pub fn maps_by_supervisor(&self) -> bool {
+        self.own_userns() && (!self.uid_map.is_empty() || !self.gid_map.is_empty())
+    }
+
     /// The command's capability sets: `cap_sets` if given, else `caps` in all five.
     pub fn command_caps(&self) -> CapSets {
         match &self.cap_sets {
