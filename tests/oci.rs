@@ -95,6 +95,20 @@ impl Rt {
         assert!(last["time"].as_str().unwrap().ends_with('Z'), "{last}");
     }
 
+    /// The state once the container stopped (its exit may still be under way when its
+    /// processes' command lines are gone).
+    #[track_caller]
+    fn stopped(&self, id: &str) -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let s = self.state(id);
+            if s["status"] == "stopped" || std::time::Instant::now() > deadline {
+                return s;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
     /// No state left for `id`.
     #[track_caller]
     fn assert_gone(&self, id: &str) {
@@ -216,15 +230,7 @@ fn create_start_state_kill_delete() {
     for marker in ["sleep\x001000", "sleep\x001001"] {
         assert!(gone_within(marker, std::time::Duration::from_secs(5)));
     }
-    // (Its exit may still be under way when its command line is gone.)
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    let s = loop {
-        let s = rt.state("c1");
-        if s["status"] == "stopped" || std::time::Instant::now() > deadline {
-            break s;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    };
+    let s = rt.stopped("c1");
     assert_eq!(s["status"], "stopped", "{s}");
     assert_eq!(s["pid"], 0);
     rt.ok(&["delete", "c1"]);
@@ -247,6 +253,7 @@ fn kill_by_name_and_number_and_delete_force() {
         "sleep\x001002",
         std::time::Duration::from_secs(5)
     ));
+    assert_eq!(rt.stopped("k1")["status"], "stopped");
     rt.ok(&["delete", "k1"]);
     rt.ok(&["create", "--bundle", bs, "k2"]);
     rt.ok(&["start", "k2"]);
