@@ -482,20 +482,17 @@ fn resources(r: &super::config::Resources, spec: &mut Spec) -> Result<(), OciErr
             -1 => {}
             l if l > 0 => {
                 spec.limits.memory = Some(l as u64);
-                // sbox's memory limit allows no swap (memory.swap.max 0): stricter than a
-                // larger memory+swap total (podman asks for twice the limit), and said.
+                // OCI's swap counts memory and swap together; cgroup v2 limits swap alone.
                 match r.memory.as_ref().and_then(|m| m.swap) {
-                    Some(s) if s == l => {}
-                    Some(s) if s != -1 && s < l => {
+                    None => {}
+                    Some(-1) => spec.limits.swap = Some(u64::MAX),
+                    Some(s) if s >= l => spec.limits.swap = Some((s - l) as u64),
+                    Some(s) => {
                         return Err(err(
                             "linux.resources.memory.swap",
                             format!("{s}: below the memory limit {l} (it counts memory and swap)"),
                         ));
                     }
-                    Some(_) => spec.warnings.push(
-                        "config.json: linux.resources.memory.swap: the container gets no swap (sbox's memory limit sets memory.swap.max to 0)".into(),
-                    ),
-                    None => {}
                 }
             }
             _ => {
@@ -679,12 +676,13 @@ mod tests {
             e("", r#""resources":{"memory":{"limit":100,"swap":50}}"#)
                 .contains("below the memory limit 100")
         );
-        let s = map(
-            "",
-            r#""resources":{"memory":{"limit":100,"swap":200}}"#,
-            &facts(false),
-        );
-        assert_eq!(s.unwrap().warnings.len(), 1);
+        // OCI's swap is memory + swap; cgroup v2's swap alone.
+        let swap = |json: &str| map("", json, &facts(false)).unwrap().limits.swap;
+        let with = |s: i64| format!(r#""resources":{{"memory":{{"limit":100,"swap":{s}}}}}"#);
+        assert_eq!(swap(&with(300)), Some(200));
+        assert_eq!(swap(&with(100)), Some(0));
+        assert_eq!(swap(&with(-1)), Some(u64::MAX));
+        assert_eq!(swap(r#""resources":{"memory":{"limit":100}}"#), None);
         let label = r#","selinuxLabel":"system_u:system_r:container_t:s0""#;
         let s = map(label, r#""mountLabel":"""#, &facts(false)).unwrap();
         assert_eq!(

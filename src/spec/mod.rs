@@ -561,6 +561,9 @@ pub struct BindExtra {
 pub struct Limits {
     /// memory.max in bytes.
     pub memory: Option<u64>,
+    /// With `memory`: memory.swap.max in bytes (`u64::MAX`: no limit), from an OCI config's
+    /// memory.swap. None: no swap (0), sbox's own.
+    pub swap: Option<u64>,
     /// pids.max.
     pub pids: Option<u64>,
     /// CPU share in percent of one CPU (150 = one and a half CPUs).
