@@ -1,9 +1,10 @@
 //! linux.seccomp (the OCI JSON) → one classic-BPF program, in the form launch installs for
 //! `--seccomp` programs.
 //!
-//! Layout: the arch in `seccomp_data` picks the listed ABI (x86_64, x32 — x86_64 calls with
-//! bit 30 set in the number — or i386); an ABI that is not listed is killed, as libseccomp
-//! does by default. Within an ABI, a binary search over ranges of syscall numbers with the
+//! Layout: the arch in `seccomp_data` picks the ABI: x86_64 (always, as under runc, whose
+//! libseccomp filter starts with the native arch), or a listed one: x32 (x86_64 calls with
+//! bit 30 set in the number), i386; an ABI that is not listed is killed, as libseccomp does
+//! by default. Within an ABI, a binary search over ranges of syscall numbers with the
 //! same rules reaches either a return or the rules of one syscall: each rule's argument
 //! checks in order (all must hold), the first rule that matches decides, and the default
 //! action when none does. Names are looked up per ABI; a name unknown to an ABI is skipped,
@@ -239,7 +240,8 @@ pub fn compile(s: &Seccomp) -> Result<BpfProgram, OciError> {
             }
         }
     }
-    let mut abis = Vec::new();
+    // The native ABI always (runc adds the listed arches to libseccomp's native filter).
+    let mut abis = vec![Abi::X86_64];
     for (i, a) in s.architectures.iter().enumerate() {
         let abi = match a.as_str() {
             "SCMP_ARCH_X86_64" => Abi::X86_64,
@@ -258,10 +260,6 @@ pub fn compile(s: &Seccomp) -> Result<BpfProgram, OciError> {
         if !abis.contains(&abi) {
             abis.push(abi);
         }
-    }
-    // None listed: the native ABI only (libseccomp's default).
-    if s.architectures.is_empty() {
-        abis.push(Abi::X86_64);
     }
     // Rules by syscall, in the profile's order, checked once for every ABI.
     let mut rules: Vec<(&SyscallRule, Vec<Cond>, u32)> = Vec::new();
@@ -806,14 +804,12 @@ mod tests {
     /// What the profile says for a call, read from the rules: the ABI listed, then the first
     /// rule naming the call whose checks all hold, else the default.
     fn reference(s: &Seccomp, abi: Abi, name: &str, args: &[u64; 6]) -> u32 {
-        let listed = match s.architectures.is_empty() {
-            true => abi == Abi::X86_64,
-            false => s.architectures.iter().any(|a| match abi {
-                Abi::X86_64 => a == "SCMP_ARCH_X86_64",
+        let listed = abi == Abi::X86_64
+            || s.architectures.iter().any(|a| match abi {
+                Abi::X86_64 => true,
                 Abi::I386 => a == "SCMP_ARCH_X86",
                 Abi::X32 => a == "SCMP_ARCH_X32",
-            }),
-        };
+            });
         if !listed {
             return RET_KILL_PROCESS;
         }
