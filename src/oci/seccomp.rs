@@ -635,6 +635,15 @@ mod tests {
             run(&p, &(AUDIT_ARCH_X86_64, 39 | X32_BIT, z)),
             RET_KILL_PROCESS
         );
+        // -1 is no call: x86_64's default even without x32 listed.
+        assert_eq!(run(&p, &(AUDIT_ARCH_X86_64, u32::MAX, z)), RET_ALLOW);
+        // Only another machine's arch listed: x86_64 is still the filter's own.
+        let s = seccomp(
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_AARCH64"],"syscalls":[{"names":["getpid"],"action":"SCMP_ACT_ERRNO"}]}"#,
+        );
+        let p = compile(&s).unwrap();
+        assert_eq!(run(&p, &x64("getpid", z)), RET_ERRNO | 1);
+        assert_eq!(run(&p, &(AUDIT_ARCH_I386, 20, z)), RET_KILL_PROCESS);
     }
 
     /// Each comparison against a reference on values around the boundary, high halves too.
