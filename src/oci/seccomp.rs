@@ -8,7 +8,9 @@
 //! same rules reaches either a return or the rules of one syscall: each rule's argument
 //! checks in order (all must hold), the first rule that matches decides, and the default
 //! action when none does. Names are looked up per ABI; a name unknown to an ABI is skipped,
-//! as libseccomp and runc do (profiles list calls of every kernel version).
+//! as libseccomp and runc do (profiles list calls of every kernel version). An i386 call made
+//! through socketcall(2) or ipc(2) meets its name's rules that check no argument (its
+//! arguments are in memory), as libseccomp multiplexes them.
 
 use super::config::{ArgRule, OciError, Seccomp, SyscallRule, err};
 use crate::spec::syscalls::{self, i386};
@@ -277,6 +279,16 @@ pub fn compile(s: &Seccomp) -> Result<BpfProgram, OciError> {
     let names = Names::new();
     let table = |abi: Abi| -> BTreeMap<u32, Leaf> {
         let mut by_nr: BTreeMap<u32, Vec<(Vec<Cond>, u32)>> = BTreeMap::new();
+        // i386 calls made through socketcall(2) or ipc(2) meet their name's rules first (a
+        // rule denying `socket` must hold there too), then the multiplexer's own; only rules
+        // without argument checks, since the arguments are in memory, out of sight.
+        if abi == Abi::I386 {
+            for (r, _, act) in rules.iter().filter(|(_, c, _)| c.is_empty()) {
+                for (mux, cond) in r.names.iter().flat_map(|n| multiplexed(n)) {
+                    by_nr.entry(mux).or_default().push((vec![cond], *act));
+                }
+            }
+        }
         for (r, conds, act) in &rules {
             for name in &r.names {
                 for nr in names.nrs(abi, name) {
@@ -348,6 +360,32 @@ pub fn compile(s: &Seccomp) -> Result<BpfProgram, OciError> {
         ));
     }
     Ok(p)
+}
+
+/// The i386 multiplexer calls that do what `name` does: (socketcall or ipc, the check of its
+/// call number). `send` and `recv` are libseccomp's names of socketcall's own calls 9, 10.
+fn multiplexed(name: &str) -> Vec<(u32, Cond)> {
+    let call = |value: u32, mask: Option<u64>| Cond {
+        index: 0,
+        op: mask.map_or(Op::Eq, Op::MaskedEq),
+        value: value.into(),
+    };
+    let own = match name {
+        "send" => Some(9),
+        "recv" => Some(10),
+        _ => None,
+    };
+    (i386::SOCKETCALL_CALLS.iter())
+        .filter(|(_, n)| *n == name)
+        .map(|&(c, _)| c)
+        .chain(own)
+        .map(|c| (i386::SOCKETCALL, call(c, None)))
+        .chain(
+            (i386::IPC_CALLS.iter())
+                .filter(|(_, n)| *n == name)
+                .map(|&(c, _)| (i386::IPC, call(c, Some(0xFFFF)))),
+        )
+        .collect()
 }
 
 /// Ranges of numbers with the same leaf, (first number, leaf), from `start`; the last one
@@ -619,6 +657,33 @@ mod tests {
         assert_eq!(run(&p, &(AUDIT_ARCH_X86_64, u32::MAX, z)), RET_ERRNO | 38);
         // Another machine's arch: killed.
         assert_eq!(run(&p, &(0xC000_00B7, 0, z)), RET_KILL_PROCESS);
+    }
+
+    /// i386 calls through socketcall and ipc meet the rules of their names (without argument
+    /// checks), then the multiplexer's own rule, then the default.
+    #[test]
+    fn socketcall_and_ipc_meet_the_rules_of_their_calls() {
+        let s = seccomp(
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_X86"],"syscalls":[
+              {"names":["socket"],"action":"SCMP_ACT_ERRNO","errnoRet":97},
+              {"names":["connect"],"action":"SCMP_ACT_ERRNO","errnoRet":1,"args":[{"index":0,"value":3,"op":"SCMP_CMP_EQ"}]},
+              {"names":["send","shmget"],"action":"SCMP_ACT_ERRNO","errnoRet":13},
+              {"names":["socketcall"],"action":"SCMP_ACT_ERRNO","errnoRet":38}]}"#,
+        );
+        let p = compile(&s).unwrap();
+        let mux = |nr, a0: u64| run(&p, &(AUDIT_ARCH_I386, nr, [a0, 0, 0, 0, 0, 0]));
+        assert_eq!(mux(i386::SOCKETCALL, 1), RET_ERRNO | 97, "socket");
+        assert_eq!(mux(359, 0), RET_ERRNO | 97, "socket, direct");
+        assert_eq!(mux(i386::SOCKETCALL, 9), RET_ERRNO | 13, "send");
+        // connect's rule checks arguments: via socketcall, socketcall's own rule decides.
+        assert_eq!(mux(i386::SOCKETCALL, 3), RET_ERRNO | 38, "connect");
+        assert_eq!(mux(i386::IPC, 23), RET_ERRNO | 13, "shmget");
+        assert_eq!(
+            mux(i386::IPC, 0x1_0017),
+            RET_ERRNO | 13,
+            "shmget, version bits"
+        );
+        assert_eq!(mux(i386::IPC, 24), RET_ALLOW, "shmctl");
     }
 
     #[test]
