@@ -5,7 +5,8 @@
 //! Here: what an operation needs from the host (`open_sources`) and the builder that applies
 //! the operations in order (`build`). The in-root path resolver is in resolve.rs; binds,
 //! data files and masks in bind.rs; /dev in dev.rs; /proc in proc.rs; overlays in
-//! overlay.rs; the error wording in wording.rs; entering the root in pivot.rs.
+//! overlay.rs; an OCI tmpfs's `tmpcopyup` in copyup.rs; the error wording in wording.rs;
+//! entering the root in pivot.rs.
 
 mod bind;
 mod copyup;
