@@ -255,9 +255,12 @@ fn wait_at_gate(gate: &crate::spec::StartGate, ack: Option<&OwnedFd>) -> Result<
     if !matches!(ack.map(|a| nix::unistd::read(a, &mut b)), Some(Ok(1))) {
         sys::exit_now(1);
     }
+    let Some(dir) = gate.dir else {
+        return Ok(());
+    };
     // SAFETY: the runtime keeps this descriptor open until the sandbox is cloned; the clone
     // has its own copy.
-    let dir = unsafe { BorrowedFd::borrow_raw(gate.dir) };
+    let dir = unsafe { BorrowedFd::borrow_raw(dir) };
     let fail = |e| SetupError::errno("start gate", "exec.fifo", e);
     let flags = nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC;
     let fifo = loop {

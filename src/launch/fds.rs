@@ -308,5 +308,11 @@ pub fn write_pid_files(gate: &crate::spec::StartGate, pid: libc::pid_t) -> Resul
         std::fs::write(&tmp, pid.to_string()).map_err(fail)?;
         std::fs::rename(&tmp, path).map_err(fail)?;
     }
+    for &fd in &gate.pid_fds {
+        // SAFETY: the runtime keeps it open until launch returns.
+        let f = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        nix::unistd::write(f, pid.to_string().as_bytes())
+            .map_err(|e| SetupError::errno("--pid-file", fd.to_string(), e))?;
+    }
     Ok(())
 }

@@ -185,6 +185,14 @@ pub fn start(
         userns::join("--pidns", fd, CloneFlags::CLONE_NEWPID)?;
     }
     if !spec.ns.join.is_empty() {
+        // Into another sandbox's namespaces (`sbox-runc exec`): not dumpable from here on,
+        // and so neither is the child until its execve. The processes already in there
+        // (root of the container's user namespace holds CAP_SYS_PTRACE in it) then can't open
+        // /proc/PID/exe of this sbox binary or its memory while it is visible there (the runc
+        // CVE-2019-5736 class): for a process that is not dumpable the kernel asks for
+        // CAP_SYS_PTRACE in the user namespace its memory was made in, the caller's, which
+        // joining does not change (the child's copy keeps it).
+        sys::set_dumpable(false);
         userns::join_paths(spec)?;
     }
 

@@ -722,7 +722,8 @@ pub struct Spec {
 
 /// OCI `create`: the sandbox is built and its command (pid 1 of its PID namespace, as with
 /// `--as-pid-1`) is checked to exist; then it waits, before capabilities, Landlock and seccomp
-/// apply, until someone opens the fifo `exec.fifo` in `dir` for reading (`sbox-runc start`).
+/// apply, until someone opens the fifo `exec.fifo` in `dir` for reading (`sbox-runc start`);
+/// without `dir` (`sbox-runc exec`) it goes on once the pid files are written.
 /// The supervisor writes the command's pid to `pid_files` once it waits there, and returns
 /// that pid instead of supervising: the command goes on alone, a child of whoever reaps the
 /// caller's children (conmon is a subreaper). If the supervisor dies before that, the command
@@ -730,8 +731,12 @@ pub struct Spec {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StartGate {
     /// An O_PATH descriptor of the directory holding `exec.fifo` (reachable after pivot_root).
-    pub dir: RawFd,
+    pub dir: Option<RawFd>,
+    /// Replaced whole (a file renamed into place).
     pub pid_files: Vec<PathBuf>,
+    /// Open for writing: for `exec`, whose supervisor has joined the container's mount
+    /// namespace by then, where paths name the container's files.
+    pub pid_fds: Vec<RawFd>,
 }
 
 #[cfg(test)]

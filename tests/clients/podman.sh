@@ -16,7 +16,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 sbox=${1:-$here/../../target/$(rustc --print host-tuple)/release/sbox}
 
 missing=()
-for p in podman conmon runc newuidmap newgidmap; do
+for p in podman conmon runc newuidmap newgidmap catatonit; do
 	command -v "$p" >/dev/null || missing+=("$p")
 done
 [ -x /bin/busybox ] || missing+=(busybox-static)
@@ -90,13 +90,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# pm RUNTIME ARGS...: podman as the user, with this scratch configuration.
+# pm RUNTIME ARGS...: podman as the user, with this scratch configuration. Under catatonit, a
+# subreaper: conmon double-forks, and podman waits (up to 20 s) until its exited conmon is
+# reaped, which a slow pid 1 (a container's init) may not do at once.
 pm() {
 	local rt=$1
 	shift
 	env -i PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin HOME="$T/home" \
 		XDG_RUNTIME_DIR="$T/run" XDG_CONFIG_HOME="$T/cfg" \
-		"${as_user[@]}" timeout -k 5 60 podman --runtime "$rt" "$@"
+		"${as_user[@]}" timeout -k 5 60 catatonit -- podman --runtime "$rt" "$@"
 }
 if ! pm runc import "$T/img/busybox.tar" localhost/sbox-bb >/dev/null 2>"$T/import.err"; then
 	echo "FAIL podman/import: $(tail -n 1 "$T/import.err")"

@@ -3,16 +3,32 @@
 //! containerd read back: podman takes its exit status from the last one's words).
 
 use std::io::Write;
-use std::path::PathBuf;
 
 #[derive(Default)]
 pub struct Log {
-    pub file: Option<PathBuf>,
+    /// Opened once, at the start: `exec` joins the container's mount namespace, where the
+    /// path would name the container's file.
+    file: Option<std::fs::File>,
     pub json: bool,
     pub debug: bool,
 }
 
 impl Log {
+    /// `--log FILE`: appended to (several runtime calls share one log); one that can't be
+    /// opened is said once on stderr.
+    pub fn open(&mut self, path: Option<&std::path::Path>) {
+        self.file = path.and_then(|p| {
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p);
+            f.map_err(|e| {
+                let _ = writeln!(std::io::stderr(), "sbox-runc: --log: {}: {e}", p.display());
+            })
+            .ok()
+        });
+    }
+
     /// An error: one line on stderr (`sbox-runc: ...`) and one record in the log file.
     pub fn error(&self, msg: &str) {
         let msg = crate::error::one_line(msg).into_owned();
@@ -34,7 +50,9 @@ impl Log {
     }
 
     fn record(&self, level: &str, msg: &str) {
-        let Some(path) = &self.file else { return };
+        let Some(mut f) = self.file.as_ref() else {
+            return;
+        };
         let time = rfc3339(std::time::SystemTime::now());
         let line = if self.json {
             format!(
@@ -48,13 +66,7 @@ impl Log {
             )
         };
         // Appended whole in one write: several runtime calls share one log.
-        let f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path);
-        if let Ok(mut f) = f {
-            let _ = f.write_all(line.as_bytes());
-        }
+        let _ = f.write_all(line.as_bytes());
     }
 }
 

@@ -123,24 +123,60 @@ enum Cmd {
         force: bool,
         id: String,
     },
+    /// Run another process in a running container (its namespaces, its root).
+    Exec(ExecArgs),
     /// What this runtime supports (JSON).
     Features,
+}
+
+#[derive(Args)]
+struct ExecArgs {
+    /// The process, as config.json's `process` (JSON).
+    #[arg(long, short = 'p')]
+    process: Option<PathBuf>,
+    /// Return once it runs (its pid in --pid-file).
+    #[arg(long, short = 'd')]
+    detach: bool,
+    #[arg(long)]
+    pid_file: Option<PathBuf>,
+    /// A terminal (through --console-socket when detached).
+    #[arg(long, short = 't')]
+    tty: bool,
+    #[arg(long)]
+    console_socket: Option<PathBuf>,
+    /// Working directory inside the container.
+    #[arg(long)]
+    cwd: Option<String>,
+    /// NAME=VALUE, added to the config's environment.
+    #[arg(long, short = 'e')]
+    env: Vec<String>,
+    /// UID[:GID] inside the container.
+    #[arg(long, short = 'u')]
+    user: Option<String>,
+    #[arg(long, default_value_t = 0)]
+    preserve_fds: u32,
+    id: String,
+    /// The command and its arguments (without --process).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    command: Vec<String>,
 }
 
 /// The `sbox-runc` entry point; returns the exit status.
 pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
     let mut log = Log::default();
     // For an error in the command line itself: the log options, read ahead.
+    let mut log_path: Option<PathBuf> = None;
     for (i, a) in args.iter().enumerate() {
         let next = || args.get(i + 1).map(PathBuf::from);
         match a.to_str() {
-            Some("--log") => log.file = next(),
-            Some(s) if s.starts_with("--log=") => log.file = Some(s[6..].into()),
+            Some("--log") => log_path = next(),
+            Some(s) if s.starts_with("--log=") => log_path = Some(s[6..].into()),
             Some("--log-format=json") => log.json = true,
             Some("--log-format") => log.json = next().is_some_and(|f| f == Path::new("json")),
             _ => {}
         }
     }
+    log.open(log_path.as_deref());
     let cli = match Cli::try_parse_from(std::iter::once("sbox-runc".into()).chain(args)) {
         Ok(c) => c,
         Err(e) if !e.use_stderr() => {
@@ -155,7 +191,7 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
             return 1;
         }
     };
-    log.file = cli.log.clone();
+    log.open(cli.log.as_deref());
     log.json = cli.log_format == "json";
     log.debug = cli.debug;
     if cli.version {
@@ -236,6 +272,7 @@ fn dispatch(cmd: Cmd, root: Result<PathBuf, SetupError>, log: &Log) -> Result<i3
             kill(root, &id, all, signal.as_deref().unwrap_or("TERM")).map(|()| 0)
         }
         Cmd::Delete { force, id } => delete(root, &id, force, log).map(|()| 0),
+        Cmd::Exec(a) => exec(&a, root),
         Cmd::Features => {
             println!("{}", features());
             Ok(0)
@@ -298,8 +335,9 @@ fn create(
                 .map(|p| std::path::absolute(p).unwrap_or(p.clone())),
         );
         spec.start_gate = Some(crate::spec::StartGate {
-            dir: dfd.as_raw_fd(),
+            dir: Some(dfd.as_raw_fd()),
             pid_files,
+            pid_fds: Vec::new(),
         });
         let console = match &a.console_socket {
             Some(p) => Some(connect(p)?),
@@ -438,13 +476,23 @@ fn start(dir: &Dir, id: &str, log: &Log) -> Result<(), SetupError> {
             ),
         ));
     }
-    let fifo = dir.fifo();
+    release(&dir.fifo(), s.pid, s.start_time, id)?;
+    let st = state::oci_state(&s, Status::Running);
+    if let Err(e) = hooks::run(&s.hooks, "poststart", &st) {
+        log.warn(&e.to_string());
+    }
+    Ok(())
+}
+
+/// Open the start gate of the process `pid` waiting on `fifo` (removed then), and wait for
+/// its byte: released (end of file without it: it died).
+fn release(fifo: &Path, pid: i32, start_time: u64, id: &str) -> Result<(), SetupError> {
     let fail = |e| SetupError::errno("start", fifo.display().to_string(), e);
     // Non-blocking: the process is known to wait in its open for writing.
     let flags =
         nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_NONBLOCK | nix::fcntl::OFlag::O_CLOEXEC;
-    let fd = nix::fcntl::open(&fifo, flags, nix::sys::stat::Mode::empty()).map_err(fail)?;
-    let _ = std::fs::remove_file(&fifo);
+    let fd = nix::fcntl::open(fifo, flags, nix::sys::stat::Mode::empty()).map_err(fail)?;
+    let _ = std::fs::remove_file(fifo);
     // Its byte says it was released (end of file without it: it died).
     let mut b = [0u8; 1];
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -452,7 +500,7 @@ fn start(dir: &Dir, id: &str, log: &Log) -> Result<(), SetupError> {
         match nix::unistd::read(&fd, &mut b) {
             Ok(1) => break,
             Err(nix::errno::Errno::EAGAIN) | Ok(0) if std::time::Instant::now() < deadline => {
-                if !state::alive(s.pid, s.start_time) {
+                if !state::alive(pid, start_time) {
                     return Err(SetupError::new(
                         "start",
                         id,
@@ -474,10 +522,6 @@ fn start(dir: &Dir, id: &str, log: &Log) -> Result<(), SetupError> {
             }
             Err(e) => return Err(fail(e)),
         }
-    }
-    let st = state::oci_state(&s, Status::Running);
-    if let Err(e) = hooks::run(&s.hooks, "poststart", &st) {
-        log.warn(&e.to_string());
     }
     Ok(())
 }
@@ -526,6 +570,147 @@ fn wait(pid: i32) -> i32 {
 
 fn libc_sigchld() -> i32 {
     nix::sys::signal::Signal::SIGCHLD as i32
+}
+
+/// `exec`: a process in the container's namespaces and root, released like `start` does,
+/// then waited for (its exit status) unless --detach.
+fn exec(a: &ExecArgs, root: &Path) -> Result<i32, SetupError> {
+    let dir = Dir::new(root, &a.id)?;
+    let s = dir.load(&a.id)?;
+    let status = dir.status(&s);
+    if status != Status::Running {
+        return Err(SetupError::new(
+            "exec",
+            &a.id,
+            format!("cannot exec in a container that is {}", status.name()),
+        ));
+    }
+    let p = s.bundle.join("config.json");
+    let text = std::fs::read_to_string(&p).map_err(io("config.json", &p))?;
+    let mut config: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| SetupError::new("config.json", p.display().to_string(), e.to_string()))?;
+    config["process"] = exec_process(a, &config["process"])?;
+    let config = crate::oci::config::parse(&config.to_string()).map_err(bundle::oci_error)?;
+    if config.process.as_ref().is_some_and(|p| p.terminal) && a.console_socket.is_none() && a.detach
+    {
+        return Err(SetupError::new(
+            "exec",
+            "--tty",
+            "a detached process's terminal needs --console-socket",
+        ));
+    }
+    let mut spec = crate::oci::spec::to_spec(&config, &s.bundle, &bundle::facts())
+        .map_err(bundle::oci_error)?;
+    into_container(&mut spec, s.pid)?;
+    bundle::check(&spec)?;
+    // A gate without a fifo: a missing program fails before the process runs (in podman's
+    // words), and the pid file is written before this returns. Opened here: launch joins the
+    // container's mount namespace, where paths name the container's files.
+    let pid_file = (a.pid_file.as_ref())
+        .map(|p| std::fs::File::create(p).map_err(io("--pid-file", p)))
+        .transpose()?;
+    let ran = (|| -> Result<i32, SetupError> {
+        spec.start_gate = Some(crate::spec::StartGate {
+            dir: None,
+            pid_files: Vec::new(),
+            pid_fds: pid_file.iter().map(|f| f.as_raw_fd()).collect(),
+        });
+        let console = a.console_socket.as_deref().map(connect).transpose()?;
+        spec.console_socket = console.as_ref().map(|c| c.as_raw_fd());
+        let create = CreateArgs {
+            bundle: s.bundle.clone(),
+            pid_file: None,
+            console_socket: None,
+            no_pivot: false,
+            no_new_keyring: false,
+            preserve_fds: a.preserve_fds,
+            id: a.id.clone(),
+        };
+        oci_defaults(&mut spec, &create, console.is_some());
+        let pid = crate::launch::run(&spec)?;
+        drop(console);
+        Ok(pid)
+    })();
+    let pid = ran?;
+    Ok(if a.detach { 0 } else { wait(pid) })
+}
+
+/// The process of `exec`: --process's, else the config's with the command line's changes.
+fn exec_process(a: &ExecArgs, config: &serde_json::Value) -> Result<serde_json::Value, SetupError> {
+    if let Some(p) = &a.process {
+        let text = std::fs::read_to_string(p).map_err(io("--process", p))?;
+        return serde_json::from_str(&text)
+            .map_err(|e| SetupError::new("--process", p.display().to_string(), e.to_string()));
+    }
+    if a.command.is_empty() {
+        return Err(SetupError::new(
+            "exec",
+            &a.id,
+            "no command (give it after the id, or --process FILE)",
+        ));
+    }
+    let mut p = config.clone();
+    p["args"] = serde_json::json!(a.command);
+    p["terminal"] = serde_json::json!(a.tty);
+    if let Some(cwd) = &a.cwd {
+        p["cwd"] = serde_json::json!(cwd);
+    }
+    if let Some(env) = p["env"].as_array_mut() {
+        env.extend(a.env.iter().map(|e| serde_json::json!(e)));
+    }
+    if let Some(u) = &a.user {
+        let bad = || SetupError::new("--user", u, "not UID[:GID] (numbers)");
+        let (uid, gid) = u.split_once(':').unwrap_or((u, "0"));
+        p["user"]["uid"] = serde_json::json!(uid.parse::<u32>().map_err(|_| bad())?);
+        p["user"]["gid"] = serde_json::json!(gid.parse::<u32>().map_err(|_| bad())?);
+    }
+    Ok(p)
+}
+
+/// An exec's Spec: every namespace of the container's process `pid` joined (its user
+/// namespace when it has one of its own), and its root as it is now (a bind of the joined
+/// mount namespace's root, read-only mounts staying so), instead of what config.json builds.
+fn into_container(spec: &mut crate::spec::Spec, pid: i32) -> Result<(), SetupError> {
+    use crate::spec::{BindKind, FsOp, NsJoin, NsKind};
+    let link = |p: &str| std::fs::read_link(p).ok();
+    spec.ns.join.clear();
+    for kind in NsKind::ALL {
+        let path = format!("/proc/{pid}/ns/{}", kind.proc_name());
+        if link(&path).is_none() {
+            return Err(SetupError::new(
+                "exec",
+                path,
+                "the container's process is not reachable",
+            ));
+        }
+        if link(&path) == link(&format!("/proc/self/ns/{}", kind.proc_name())) {
+            // The runtime's own (the container has none of this kind): stay in it.
+            if kind == NsKind::User {
+                spec.ns.no_userns = true;
+            }
+            continue;
+        }
+        spec.ns.join.push(NsJoin {
+            kind,
+            path: path.into(),
+        });
+    }
+    let ns = &mut spec.ns;
+    (ns.pid, ns.net, ns.ipc, ns.uts, ns.cgroup, ns.cgroup_try) =
+        (false, false, false, false, false, false);
+    spec.uid_map.clear();
+    spec.gid_map.clear();
+    spec.sysctl.clear();
+    spec.hostname = None;
+    // Not the container's pid 1: a process among its others.
+    spec.as_pid_1 = false;
+    spec.ops = vec![FsOp::Bind {
+        kind: BindKind::Dev,
+        src: "/".into(),
+        dst: "/".into(),
+        optional: false,
+    }];
+    Ok(())
 }
 
 /// A signal by name (`TERM`, `SIGTERM`) or number.
