@@ -511,6 +511,12 @@ impl Read for Process {
             oom_score_adj: o.opt("oomScoreAdj")?,
             selinux_label: o.opt("selinuxLabel")?,
         };
+        // AppArmor: none is all sbox can do (an empty name is none).
+        if let Some((v, p)) = o.get("apparmorProfile")
+            && !String::read(v, &p)?.is_empty()
+        {
+            return Err(err(&p, "not supported (sbox applies no AppArmor profile)"));
+        }
         o.done()?;
         Ok(p)
     }
@@ -893,6 +899,20 @@ mod tests {
         );
         let m = e(r#"{"ociVersion":"1.0.2","process":{"user":{"uid":0,"gid":0},"cwd":"/"}}"#);
         assert_eq!(m, "config.json: process.args: missing (required)");
+    }
+
+    #[test]
+    fn an_empty_apparmor_profile_is_none() {
+        let p = |v: &str| {
+            parse(&format!(
+                r#"{{"ociVersion":"1.0.2","process":{{"user":{{"uid":0,"gid":0}},"args":["sh"],"cwd":"/","apparmorProfile":"{v}"}}}}"#
+            ))
+        };
+        assert!(p("").is_ok());
+        assert_eq!(
+            p("containers-default").unwrap_err().0,
+            "config.json: process.apparmorProfile: not supported (sbox applies no AppArmor profile)"
+        );
     }
 
     #[test]
