@@ -97,6 +97,29 @@ const FOREIGN_ARCHES: &[&str] = &[
     "SCMP_ARCH_SHEB",
 ];
 
+/// What this compiler takes, for `features` (a test checks each compiles).
+pub const ACTIONS: &[&str] = &[
+    "SCMP_ACT_ALLOW",
+    "SCMP_ACT_ERRNO",
+    "SCMP_ACT_KILL",
+    "SCMP_ACT_KILL_THREAD",
+    "SCMP_ACT_KILL_PROCESS",
+    "SCMP_ACT_TRAP",
+    "SCMP_ACT_TRACE",
+    "SCMP_ACT_LOG",
+];
+pub const OPERATORS: &[&str] = &[
+    "SCMP_CMP_EQ",
+    "SCMP_CMP_NE",
+    "SCMP_CMP_LT",
+    "SCMP_CMP_LE",
+    "SCMP_CMP_GT",
+    "SCMP_CMP_GE",
+    "SCMP_CMP_MASKED_EQ",
+];
+pub const ARCHES: &[&str] = &["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"];
+pub const FLAGS: &[&str] = &["SECCOMP_FILTER_FLAG_TSYNC"];
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Abi {
     X86_64,
@@ -764,6 +787,19 @@ mod tests {
         assert_eq!(call("clone", 0x11, 0), RET_ALLOW);
         assert_eq!(call("clone", 0x1000_0000, 0), RET_ERRNO | 1);
         assert_eq!(call("clone", 0x11, 1), RET_ERRNO | 1);
+    }
+
+    /// What `features` says is what compiles.
+    #[test]
+    fn the_feature_lists_compile() {
+        for act in ACTIONS {
+            for op in OPERATORS {
+                let json = format!(
+                    r#"{{"defaultAction":"{act}","architectures":{ARCHES:?},"flags":{FLAGS:?},"syscalls":[{{"names":["read"],"action":"{act}","args":[{{"index":0,"value":1,"valueTwo":1,"op":"{op}"}}]}}]}}"#
+                );
+                assert!(compile(&seccomp(&json)).is_ok(), "{json}");
+            }
+        }
     }
 
     #[test]

@@ -318,6 +318,39 @@ fn ids(c: &Config, facts: &Facts, spec: &mut Spec) -> Result<(), OciError> {
     Ok(())
 }
 
+/// The mount options `mount` takes (by mount type there), for `features`.
+pub const MOUNT_OPTIONS: &[&str] = &[
+    "bind",
+    "rbind",
+    "ro",
+    "rw",
+    "nosuid",
+    "nodev",
+    "dev",
+    "suid",
+    "exec",
+    "noexec",
+    "private",
+    "rprivate",
+    "slave",
+    "rslave",
+    "relatime",
+    "norelatime",
+    "strictatime",
+    "nostrictatime",
+    "noatime",
+    "atime",
+    "nodiratime",
+    "diratime",
+    "mode=",
+    "size=",
+    "tmpcopyup",
+    "newinstance",
+    "ptmxmode=0666",
+    "mode=0620",
+    "gid=5",
+];
+
 /// Options every mount type accepts: sbox's mounts are private, nosuid and (but binds of
 /// devices) nodev already; access-time options change nothing a container can rely on.
 fn common_option(o: &str) -> bool {
@@ -718,6 +751,32 @@ mod tests {
             e.starts_with("config.json: linux.personality: \"LINUX32\""),
             "{e}"
         );
+    }
+
+    /// Each option `features` lists is taken by some mount type.
+    #[test]
+    fn the_listed_mount_options_are_taken() {
+        for o in MOUNT_OPTIONS {
+            let o = match o.strip_suffix('=') {
+                Some(k) => format!("{k}=755"),
+                None => o.to_string(),
+            };
+            let ok = [
+                r#"{"destination":"/x","type":"bind","source":"/s","options":["rbind","O"]}"#,
+                r#"{"destination":"/x","type":"tmpfs","source":"t","options":["O"]}"#,
+                r#"{"destination":"/dev/pts","type":"devpts","source":"d","options":["O"]}"#,
+            ]
+            .iter()
+            .any(|m| {
+                let text = format!(
+                    r#"{{"ociVersion":"1.0.2","root":{{"path":"r"}},"process":{{"user":{{"uid":0,"gid":0}},"args":["sh"],"cwd":"/"}},
+                    "mounts":[{{"destination":"/dev","type":"tmpfs","source":"t"}},{}]}}"#,
+                    m.replace('O', &o)
+                );
+                to_spec(&parse(&text).unwrap(), Path::new("/b"), &facts(false)).is_ok()
+            });
+            assert!(ok, "{o}");
+        }
     }
 
     /// Deprecated but allowed (runtime-spec 1.1): a relative destination is under "/".
