@@ -1497,6 +1497,7 @@ mod tests {
                 "join-ns" => "net:/x",
                 "sysctl" => "net.core.somaxconn=7",
                 "rlimit" => "NOFILE=7",
+                "uid-map" | "gid-map" => "0:7:1",
                 _ => match apply {
                     Apply::Path(_) | Apply::Paths(_) | Apply::PathSet(_) => "/x",
                     _ => "7",
@@ -1543,6 +1544,6 @@ mod tests {
             }
             n += 1;
         }
-        assert_eq!(n, 56);
+        assert_eq!(n, 58);
     }
 }

@@ -146,7 +146,8 @@ fn kept_capabilities_do_not_lift_the_sandbox() {
     assert_eq!(std::fs::read_to_string(dir.join("f")).unwrap(), "host\n");
 }
 
-/// A sandbox with a network of its own, a listener and an address in it, and its pid from
+/// A sandbox with network, UTS, IPC, cgroup namespaces of its own, a listener and an address in its
+/// network, a file in its /tmp, and its pid from
 /// `--info-fd 3`. It runs until its stdin closes.
 fn netns_holder() -> (std::process::Child, u32) {
     use std::io::{BufRead, Read};
@@ -155,13 +156,20 @@ fn netns_holder() -> (std::process::Child, u32) {
     let mut args: Vec<&str> = BASE.to_vec();
     args.extend([
         "--unshare-net",
+        "--unshare-uts",
+        "--hostname",
+        "holder",
+        "--unshare-ipc",
+        "--unshare-cgroup",
+        "--tmpfs",
+        "/tmp",
         "--cap-add",
         "CAP_NET_ADMIN",
         "--info-fd",
         "3",
         "sh",
         "-c",
-        "PATH=$PATH:/usr/sbin; ip addr add 10.7.7.7/8 dev lo && exec python3 -c \"import socket, sys\ns = socket.socket(); s.bind(('127.0.0.1', 4567)); s.listen(5)\nprint('listening', flush=True)\nsys.stdin.read()\"",
+        "PATH=$PATH:/usr/sbin; touch /tmp/holders-file && ip addr add 10.7.7.7/8 dev lo && exec python3 -c \"import socket, sys\ns = socket.socket(); s.bind(('127.0.0.1', 4567)); s.listen(5)\nprint('listening', flush=True)\nsys.stdin.read()\"",
     ]);
     let (info_r, info_w): (OwnedFd, OwnedFd) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
@@ -196,9 +204,12 @@ fn netns_holder() -> (std::process::Child, u32) {
 }
 
 #[test]
-fn join_ns_enters_the_network_of_a_running_sandbox() {
+fn join_ns_enters_the_namespaces_of_a_running_sandbox() {
     if !std::path::Path::new("/usr/sbin/ip").exists() {
-        return skip_or_fail("join_ns_enters_the_network_of_a_running_sandbox", "no ip");
+        return skip_or_fail(
+            "join_ns_enters_the_namespaces_of_a_running_sandbox",
+            "no ip",
+        );
     }
     let (mut holder, pid) = netns_holder();
     let user = format!("user:/proc/{pid}/ns/user");
@@ -243,6 +254,42 @@ fn join_ns_enters_the_network_of_a_running_sandbox() {
         &errno_of("socket.create_connection(('127.0.0.1', 4567))"),
     );
     assert_eq!(host.trim(), "ECONNREFUSED");
+    // Every other kind: the UTS namespace's hostname, the IPC, PID and cgroup namespaces,
+    // the mount namespace's tree (the sources of the new root are taken from it).
+    let kinds = ["uts", "ipc", "pid", "cgroup", "mnt"];
+    let mut joined: Vec<&str> = vec!["--join-ns", &user];
+    let specs: Vec<String> = kinds
+        .iter()
+        .map(|k| format!("{k}:/proc/{pid}/ns/{k}"))
+        .collect();
+    for s in &specs {
+        joined.extend(["--join-ns", s]);
+    }
+    joined.extend([
+        "--ro-bind",
+        "/",
+        "/",
+        "--ro-bind",
+        "/tmp",
+        "/tmp",
+        "sh",
+        "-c",
+        "hostname; ls /tmp; for k in uts ipc pid cgroup mnt; do readlink /proc/self/ns/$k; done",
+    ]);
+    let o = sbox(&joined);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[..2], ["holder", "holders-file"], "{out}");
+    for (k, line) in kinds.iter().zip(&lines[2..]) {
+        let theirs = std::fs::read_link(format!("/proc/{pid}/ns/{k}")).unwrap();
+        if *k == "mnt" {
+            // A mount namespace of the sandbox's own, copied from the joined one.
+            assert_ne!(theirs.to_str(), Some(*line), "{k}");
+        } else {
+            assert_eq!(theirs.to_str(), Some(*line), "{k}");
+        }
+    }
     drop(holder.stdin.take());
     assert!(holder.wait().unwrap().success());
 }
@@ -384,4 +431,377 @@ fn oom_score_adj_is_raised_for_the_command() {
         "--oom-score-adj: /proc/self/oom_score_adj: Permission denied",
     );
     assert!(stderr(&o).contains("CAP_SYS_RESOURCE"));
+}
+
+/// Id maps of several ranges: written by the supervisor through the distribution's
+/// newuidmap/newgidmap, which check /etc/subuid and /etc/subgid. The test user's entries
+/// (and a passwd entry: the helpers look the user up by name) are bound over /etc in a mount
+/// namespace of the test's own, so the host's files stay as they are.
+#[test]
+fn several_range_id_maps_through_newuidmap_or_directly() {
+    let test = "several_range_id_maps_through_newuidmap_or_directly";
+    if !is_root() {
+        return skip_or_fail(test, "needs root to give the test user /etc/subuid ranges");
+    }
+    if !std::path::Path::new("/usr/bin/newuidmap").exists() {
+        return skip_or_fail(test, "no /usr/bin/newuidmap (package uidmap)");
+    }
+    for f in ["/etc/subuid", "/etc/subgid"] {
+        if !std::path::Path::new(f).exists() {
+            // An empty one is what shadow's useradd makes anyway: a target to bind on.
+            std::fs::write(f, "").unwrap();
+        }
+    }
+    let etc = scratch("subid-etc");
+    let (u, g) = ids();
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
+    let group = std::fs::read_to_string("/etc/group").unwrap();
+    write(
+        &etc.join("passwd"),
+        &format!("{passwd}sboxmaps:x:{u}:{g}::/:/bin/sh\n"),
+    );
+    write(&etc.join("group"), &format!("{group}sboxmaps:x:{g}:\n"));
+    write(&etc.join("subuid"), "sboxmaps:200000:65536\n");
+    write(&etc.join("subgid"), "sboxmaps:300000:65536\n");
+    // A private mount namespace: $0 is the directory of the files, "$@" sbox and its
+    // arguments, run as the test user.
+    let script = format!(
+        "for f in passwd group subuid subgid; do mount --bind \"$0/$f\" /etc/$f || exit 99; done; \
+         exec setpriv --reuid {u} --regid {g} --clear-groups \"$@\""
+    );
+    let under = |prog: &std::path::Path, args: &[&str], env: Option<String>| {
+        let mut c = std::process::Command::new("unshare");
+        c.args(["-m", "--propagation", "private", "sh", "-c", &script])
+            .arg(&etc)
+            .arg(prog)
+            .args(args)
+            .current_dir("/")
+            .stdin(std::process::Stdio::null());
+        if let Some(req) = env {
+            c.env(SPEC_VAR, req);
+        }
+        c.output().unwrap()
+    };
+    let run = |args: &[&str]| under(bin(), args, None);
+    let own_u = format!("0:{u}:1");
+    let own_g = format!("0:{g}:1");
+    let mut args: Vec<&str> = BASE.to_vec();
+    args.extend([
+        "--uid-map",
+        &own_u,
+        "--uid-map",
+        "1:200000:1000",
+        "--gid-map",
+        &own_g,
+        "--gid-map",
+        "1:300000:1000",
+        "--uid",
+        "5",
+        "--gid",
+        "7",
+        "sh",
+        "-c",
+        "cat /proc/self/uid_map /proc/self/gid_map | tr -s ' ' | sed 's/^ //'; id -u; id -g; id -G",
+    ]);
+    let o = run(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        format!("0 {u} 1\n1 200000 1000\n0 {g} 1\n1 300000 1000\n5\n7\n7\n")
+    );
+    // Additional gids (OCI additionalGids), which a gid map written with privilege allows.
+    let mut grouped: Vec<&str> = BASE.to_vec();
+    grouped.extend([
+        "--uid-map",
+        &own_u,
+        "--uid-map",
+        "1:200000:1000",
+        "--gid-map",
+        &own_g,
+        "--gid-map",
+        "1:300000:1000",
+        "--uid",
+        "5",
+        "--gid",
+        "7",
+        "id",
+        "-G",
+    ]);
+    let req = spec_request("groups=5,60", &grouped);
+    let o = under(spec_exe(), &SPEC_CHILD, Some(req));
+    assert!(
+        stdout(&o).lines().any(|l| l.ends_with("7 5 60")),
+        "{} {}",
+        stdout(&o),
+        stderr(&o)
+    );
+    // Inside such a sandbox, as its root with every capability: podman's situation. A
+    // nested sbox writes maps of several ranges itself (keep-id; each range within one range
+    // of the parent's map, as the kernel wants), or makes no user namespace and switches to
+    // the configured ids.
+    let bin_s = bin().to_str().unwrap().to_string();
+    let mut outer: Vec<&str> = BASE.to_vec();
+    outer.extend([
+        "--uid-map",
+        &own_u,
+        "--uid-map",
+        "1:200000:1000",
+        "--gid-map",
+        &own_g,
+        "--gid-map",
+        "1:300000:1000",
+        "--uid",
+        "0",
+        "--gid",
+        "0",
+        "--cap-add",
+        "ALL",
+        "--allow-userns",
+        "--seccomp-profile",
+        "none",
+        &bin_s,
+        "--ro-bind",
+        "/",
+        "/",
+        "--unshare-pid",
+        "--proc",
+        "/proc",
+    ]);
+    let ids_seen = "cat /proc/self/uid_map | tr -s ' ' | sed 's/^ //'; id -u; id -g";
+    let mut keep_id = outer.clone();
+    keep_id.extend([
+        "--allow-userns",
+        "--uid-map",
+        "0:1:1",
+        "--uid-map",
+        "1:0:1",
+        "--uid-map",
+        "2:2:998",
+        "--gid-map",
+        "0:0:1",
+        "--gid-map",
+        "1:1:999",
+        "--uid",
+        "1",
+        "--gid",
+        "7",
+        "sh",
+        "-c",
+        ids_seen,
+    ]);
+    let o = run(&keep_id);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "0 1 1\n1 0 1\n2 2 998\n1\n7\n");
+    let mut shared = outer.clone();
+    shared.extend([
+        "--share-userns",
+        "--uid",
+        "5",
+        "--gid",
+        "7",
+        "sh",
+        "-c",
+        ids_seen,
+    ]);
+    let o = run(&shared);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), format!("0 {u} 1\n1 200000 1000\n5\n7\n"));
+    // A range that is not the user's: newuidmap's refusal in one line, nothing left running.
+    let mut bad: Vec<&str> = BASE.to_vec();
+    bad.extend([
+        "--uid-map",
+        &own_u,
+        "--uid-map",
+        "1:500000:10",
+        "sleep",
+        "7.77",
+    ]);
+    let o = run(&bad);
+    assert_one_line_error(&o, "--uid-map: /usr/bin/newuidmap: newuidmap:");
+    assert!(pids_with("7.77").is_empty());
+    // Without the entries (the host's files): the same, pointing at /etc/subuid.
+    let o = sbox(&bad);
+    assert_one_line_error(&o, "--uid-map: /usr/bin/newuidmap:");
+    assert!(stderr(&o).contains("/etc/subuid"), "{}", stderr(&o));
+}
+
+// --- Fields only an OCI config sets: the sandbox started through the library ---------------
+
+const SPEC_VAR: &str = "SBOX_TEST_SPEC";
+
+/// Runs in a copy of this test binary started as the test user (`run_spec`): the sandbox of
+/// the command line in SBOX_TEST_SPEC (arguments separated by \x1f), after a first element
+/// that sets what only an OCI config can: `caps=BOUNDING/EFFECTIVE/PERMITTED/INHERITABLE/
+/// AMBIENT` (comma-separated names), `groups=GID,...` and `nnp=off`, separated by spaces. Forks first (the
+/// harness has a second thread; a sandbox starts single-threaded), exits with the status.
+#[test]
+#[ignore]
+fn spec_child() {
+    let Ok(req) = std::env::var(SPEC_VAR) else {
+        return;
+    };
+    let mut parts = req.split('\x1f');
+    let fields = parts.next().unwrap().to_string();
+    let args: Vec<std::ffi::OsString> = parts.map(Into::into).collect();
+    let fail = |m: String| -> ! {
+        eprintln!("{m}");
+        std::process::exit(1)
+    };
+    let mut spec = match sbox::cli::parse(args) {
+        Ok(p) => p.spec().unwrap(),
+        Err(e) => fail(format!("{e:?}")),
+    };
+    for f in fields.split_whitespace() {
+        if let Some(sets) = f.strip_prefix("caps=") {
+            let list = |s: &str| -> Vec<caps::Capability> {
+                s.split(',')
+                    .filter(|n| !n.is_empty())
+                    .map(|n| n.parse().unwrap())
+                    .collect()
+            };
+            let s: Vec<&str> = sets.split('/').collect();
+            spec.cap_sets = Some(sbox::spec::CapSets {
+                bounding: list(s[0]),
+                effective: list(s[1]),
+                permitted: list(s[2]),
+                inheritable: list(s[3]),
+                ambient: list(s[4]),
+            });
+        } else if let Some(gids) = f.strip_prefix("groups=") {
+            spec.groups = gids.split(',').map(|g| g.parse().unwrap()).collect();
+        } else if f == "nnp=off" {
+            spec.allow_new_privs = true;
+        }
+    }
+    if let Err(e) = sbox::spec::validate(&spec) {
+        fail(format!("sbox: {}", e.message))
+    }
+    // SAFETY: the child only starts the sandbox and exits.
+    match unsafe { nix::unistd::fork() }.unwrap() {
+        nix::unistd::ForkResult::Child => match sbox::launch::run(&spec) {
+            Ok(code) => std::process::exit(code),
+            Err(e) => fail(format!("sbox: {e}")),
+        },
+        nix::unistd::ForkResult::Parent { child } => {
+            match nix::sys::wait::waitpid(child, None).unwrap() {
+                nix::sys::wait::WaitStatus::Exited(_, c) => std::process::exit(c),
+                other => fail(format!("sandbox ended with {other:?}")),
+            }
+        }
+    }
+}
+
+/// A copy of this test binary the test user can run, for `spec_child`.
+fn spec_exe() -> &'static std::path::Path {
+    static EXE: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    EXE.get_or_init(|| {
+        let dst = scratch("process-bin").join("t");
+        std::fs::copy(std::env::current_exe().unwrap(), &dst).unwrap();
+        dst
+    })
+}
+
+/// What `spec_child` reads: `fields`, then the command line.
+fn spec_request(fields: &str, args: &[&str]) -> String {
+    let mut req = vec![fields];
+    req.extend(args);
+    req.join("\x1f")
+}
+
+const SPEC_CHILD: [&str; 5] = [
+    "spec_child",
+    "--exact",
+    "--ignored",
+    "--nocapture",
+    "--test-threads=1",
+];
+
+/// Start `args` with `fields` through `spec_child`, as the test user.
+fn run_spec(fields: &str, args: &[&str]) -> std::process::Output {
+    as_user(spec_exe())
+        .args(SPEC_CHILD)
+        .env(SPEC_VAR, spec_request(fields, args))
+        .output()
+        .unwrap()
+}
+
+/// The status lines of /proc/self/status the command sees, as `Key:value`.
+fn status_lines(fields: &str, extra: &[&str], keys: &[&str]) -> Vec<String> {
+    let mut args: Vec<&str> = BASE.to_vec();
+    args.extend(extra);
+    args.extend(["cat", "/proc/self/status"]);
+    let o = run_spec(fields, &args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    (stdout(&o).lines())
+        .filter(|l| keys.iter().any(|k| l.starts_with(&format!("{k}:"))))
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(""))
+        .collect()
+}
+
+#[test]
+fn the_five_capability_sets_are_as_configured() {
+    let bit = |caps: &[u32]| format!("{:016x}", caps.iter().fold(0u64, |b, c| b | 1 << c));
+    // NET_BIND_SERVICE 10, NET_RAW 13, KILL 5. A non-root command after exec: permitted
+    // and effective are the ambient set (no file capabilities), bounding and inheritable as
+    // given.
+    let sets = "caps=CAP_NET_BIND_SERVICE,CAP_NET_RAW,CAP_KILL/CAP_KILL/CAP_KILL,CAP_NET_BIND_SERVICE/CAP_NET_BIND_SERVICE/CAP_NET_BIND_SERVICE";
+    let keys = ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"];
+    let got = status_lines(sets, &["--unshare-net"], &keys);
+    assert_eq!(
+        got,
+        [
+            format!("CapInh:{}", bit(&[10])),
+            format!("CapPrm:{}", bit(&[10])),
+            format!("CapEff:{}", bit(&[10])),
+            format!("CapBnd:{}", bit(&[5, 10, 13])),
+            format!("CapAmb:{}", bit(&[10])),
+        ]
+    );
+    // uid 0 inside: the kernel would give root its bounding set at exec, but no_new_privs
+    // keeps it to what was permitted.
+    let got = status_lines(sets, &["--uid", "0"], &["CapEff", "CapBnd"]);
+    assert_eq!(
+        got,
+        [
+            format!("CapEff:{}", bit(&[5, 10])),
+            format!("CapBnd:{}", bit(&[5, 10, 13])),
+        ]
+    );
+    // The kernel's rules are checked before anything starts.
+    let o = run_spec("caps=CAP_KILL//CAP_KILL/CAP_NET_RAW/CAP_NET_RAW", &["true"]);
+    assert!(
+        stderr(&o).contains("capabilities: CAP_NET_RAW: must also be ambient: in permitted"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// noNewPrivileges false: no_new_privs stays off, yet seccomp and Landlock are installed
+/// (while CAP_SYS_ADMIN was held) and the capabilities dropped after them.
+#[test]
+fn no_new_privs_can_be_left_off() {
+    let keys = ["NoNewPrivs", "Seccomp", "CapEff", "CapBnd"];
+    let zero = format!("{:016x}", 0);
+    let caps = [format!("CapEff:{zero}"), format!("CapBnd:{zero}")];
+    let on = status_lines("", &[], &keys);
+    assert_eq!(
+        on,
+        [&caps[..], &["NoNewPrivs:1".into(), "Seccomp:2".into()]].concat()
+    );
+    let off = status_lines("nnp=off", &["--landlock"], &keys);
+    assert_eq!(
+        off,
+        [&caps[..], &["NoNewPrivs:0".into(), "Seccomp:2".into()]].concat()
+    );
+    // And the policy holds: a new user namespace is still refused (seccomp's EPERM).
+    let mut args: Vec<&str> = BASE.to_vec();
+    let code = "import ctypes, errno\nlibc = ctypes.CDLL(None, use_errno=True)\n\
+                r = libc.unshare(0x10000000)\nprint('ok' if r >= 0 else errno.errorcode[ctypes.get_errno()])";
+    args.extend(["python3", "-c", code]);
+    let o = run_spec("nnp=off", &args);
+    assert!(
+        stdout(&o).lines().any(|l| l.ends_with("EPERM")),
+        "{}",
+        stdout(&o)
+    );
 }

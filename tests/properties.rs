@@ -919,6 +919,40 @@ fn near_template() -> impl Strategy<Value = String> {
         })
 }
 
+/// Both templates with one string anywhere replaced by a word (a bad name, a control
+/// character, a path): every string field meets the words.
+fn template_words() -> impl Strategy<Value = String> {
+    let f = oci_spec::Facts {
+        uid: 1000,
+        gid: 1000,
+        privileged: true,
+    };
+    let bases: Vec<serde_json::Value> = [true, false]
+        .iter()
+        .map(|r| serde_json::from_str(&template::to_json(&template::template(*r, &f))).unwrap())
+        .collect();
+    (
+        prop::sample::select(bases),
+        any::<prop::sample::Index>(),
+        oci_word(),
+    )
+        .prop_map(|(mut base, at, word)| {
+            let mut paths = Vec::new();
+            json_paths(&base, Vec::new(), &mut paths);
+            paths.retain(|p| base.pointer(&pointer(p)).is_some_and(|v| v.is_string()));
+            let p = pointer(at.get::<Vec<String>>(&paths));
+            *base.pointer_mut(&p).unwrap() = serde_json::Value::String(word);
+            base.to_string()
+        })
+}
+
+/// A JSON pointer (RFC 6901) to a path of keys and indices.
+fn pointer(path: &[String]) -> String {
+    path.iter()
+        .map(|k| format!("/{}", k.replace('~', "~0").replace('/', "~1")))
+        .collect()
+}
+
 proptest! {
     #![proptest_config(config(256))]
 
@@ -939,6 +973,11 @@ proptest! {
 
     #[test]
     fn templates_changed_in_one_place_map_or_give_one_line(text in near_template()) {
+        read_config(&text);
+    }
+
+    #[test]
+    fn templates_with_a_word_anywhere_map_or_give_one_line(text in template_words()) {
         read_config(&text);
     }
 }

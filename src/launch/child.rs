@@ -36,6 +36,13 @@ pub fn ids(
     if let (Some(n), Some(fd)) = (spec.fds.userns_block, claimed.userns_block.take()) {
         // Someone else writes the id maps, then lets us go on.
         fds::block_on("--userns-block-fd", n, fd)?;
+    } else if let Some(fd) = claimed.maps_written.take() {
+        // The supervisor writes the maps of several ranges: a byte once done, the end of
+        // the pipe if it failed (it reports that).
+        let mut byte = [0u8];
+        if nix::unistd::read(&fd, &mut byte) != Ok(1) {
+            sys::exit_now(1)
+        }
     } else if spec.own_userns() {
         let inner = (spec.uid.unwrap_or(host.uid), spec.gid.unwrap_or(host.gid));
         step(spec, "uid/gid maps", || {
@@ -140,7 +147,7 @@ pub fn inside(
     if let (true, Some(proc)) = (nests(spec), host_proc) {
         step(spec, "nested user namespace", || userns::nest(proc))?;
     }
-    if !spec.own_userns() {
+    if !spec.own_userns() || spec.maps_by_supervisor() {
         step(spec, "id switch", || userns::switch_ids(spec))?;
         // A change of credentials clears the parent-death signal: arm it again.
         if let Some(alive) = &alive {

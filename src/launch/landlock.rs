@@ -98,7 +98,7 @@ fn path_rules(spec: &Spec) -> Vec<PathRule> {
             let (grant, optional) = match op {
                 FsOp::Bind { kind, optional, .. } => match kind {
                     BindKind::Ro => (Grant::Read, *optional),
-                    BindKind::Rw | BindKind::Dev => (Grant::All, *optional),
+                    BindKind::Rw | BindKind::Dev | BindKind::Suid => (Grant::All, *optional),
                 },
                 // /dev too: /dev/null, /dev/tty and the pty need writes and ioctls.
                 FsOp::Tmpfs { .. } | FsOp::Dev { .. } | FsOp::Dir { .. } => (Grant::All, false),
@@ -106,7 +106,7 @@ fn path_rules(spec: &Spec) -> Vec<PathRule> {
                 FsOp::Mqueue { .. } => (Grant::All, false),
                 FsOp::TmpfsCopyUp { .. } => (Grant::All, false),
                 // Read-only as runc's rootless one, whichever it becomes.
-                FsOp::Sysfs { .. } => (Grant::Read, false),
+                FsOp::Sysfs { .. } | FsOp::Cgroup { .. } => (Grant::Read, false),
                 FsOp::BindFd { ro, .. } => (if *ro { Grant::Read } else { Grant::All }, false),
                 FsOp::Data { how, .. } => match how {
                     DataKind::RoBind => (Grant::Read, false),

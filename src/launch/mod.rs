@@ -40,7 +40,6 @@ use supervisor::Plan;
 pub fn run(spec: &Spec) -> Result<i32, SetupError> {
     // Supervisor, before clone: everything that can fail early.
     // 1-2. privileged binary refused, the caller's descriptors claimed, host directories.
-    process::refuse_unsupported(spec)?;
     let (mut claimed, passed) = supervisor::claim(spec)?;
     // 3. the sandbox's own terminal; --die-with-parent.
     let (master, terminal, caller) = supervisor::terminal(spec)?;

@@ -1,21 +1,9 @@
-//! The command's process attributes from the Spec that an OCI config brings: rlimits,
-//! oom_score_adj, additional groups, umask, capability sets, sysctls.
+//! Process attributes an OCI config brings (and --rlimit, --oom-score-adj, --sysctl): the
+//! rlimits, oom_score_adj and sysctls. (The capability sets are caps.rs's, the ids and
+//! additional groups userns.rs's, the umask exec.rs's.)
 
 use crate::error::SetupError;
 use crate::spec::{Rlimit, RlimitKind, Spec};
-
-/// The Spec fields this build of launch does not apply yet: refused in one line rather than
-/// ignored.
-pub fn refuse_unsupported(spec: &Spec) -> Result<(), SetupError> {
-    let unsupported = [(
-        !spec.uid_map.is_empty() || !spec.gid_map.is_empty(),
-        "id maps",
-    )];
-    match unsupported.iter().find(|(on, _)| *on) {
-        Some((_, what)) => Err(SetupError::new(*what, "", "not supported yet")),
-        None => Ok(()),
-    }
-}
 
 fn resource(kind: RlimitKind) -> libc::__rlimit_resource_t {
     match kind {

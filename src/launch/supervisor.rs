@@ -167,6 +167,15 @@ pub fn start(
         Some(_) => Some(pipe("start gate")?),
         None => None,
     };
+    // Id maps of several ranges: the supervisor writes them once the child exists, and
+    // tells it on this pipe.
+    let mut maps = if spec.maps_by_supervisor() {
+        let (r, w) = pipe("id maps")?;
+        claimed.maps_written = Some(r);
+        Some(w)
+    } else {
+        None
+    };
     signals::block()?;
     // Namespaces to join are joined by the supervisor: the child is then created inside them.
     if let Some(fd) = claimed.userns.take() {
@@ -210,6 +219,8 @@ pub fn start(
     let pid = cloned.map_err(|e| userns::clone_error(spec, e))?;
     if pid == 0 {
         drop(err_r);
+        // Only the supervisor may end the wait for the maps (by writing, or by going away).
+        drop(maps.take());
         // The status descriptors belong to the supervisor; the sandbox never sees them.
         claimed.info = None;
         claimed.json_status = None;
@@ -224,6 +235,19 @@ pub fn start(
         child(spec, plan, claimed, err_w, alive_r)
     }
     drop(err_w);
+    claimed.maps_written = None;
+    if let Some(w) = maps {
+        let host = (plan.host.uid, plan.host.gid);
+        if let Err(e) = userns::write_child_maps(spec, pid, host) {
+            // The child sees the pipe's end without a byte and leaves; nothing runs on.
+            drop(w);
+            let child = Pid::from_raw(pid);
+            let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(child, None);
+            return Err(e);
+        }
+        nix::unistd::write(&w, b"1").map_err(|e| SetupError::errno("id maps", "", e))?;
+    }
     // The sandbox has its copies of the descriptors passed to the command: holding them here
     // would keep, say, a pipe's reader from seeing its end when the command closes it.
     for &fd in &plan.host.passed_fds {

@@ -102,6 +102,113 @@ pub fn write_maps(inner: (u32, u32), outer: (u32, u32)) -> Result<(), SetupError
     )
 }
 
+/// The supervisor writes the child's id maps of several ranges (`--uid-map`, OCI
+/// `uidMappings`): directly where it may (root of its user namespace, holding CAP_SETUID and
+/// CAP_SETGID there: podman's keep-id case), else through the distribution's setuid
+/// newuidmap/newgidmap, which check /etc/subuid and /etc/subgid. A map not given is the one
+/// range of today (the sandbox's id onto the caller's), with setgroups denied when it is the
+/// gid map. sbox itself stays without privilege.
+pub fn write_child_maps(
+    spec: &Spec,
+    child: libc::pid_t,
+    host: (u32, u32),
+) -> Result<(), SetupError> {
+    use crate::spec::IdRange;
+    let one = |inside: Option<u32>, outside: u32| {
+        vec![IdRange {
+            inside: inside.unwrap_or(outside),
+            outside,
+            count: 1,
+        }]
+    };
+    let uids = match spec.uid_map.is_empty() {
+        true => one(spec.uid, host.0),
+        false => spec.uid_map.clone(),
+    };
+    let gids = match spec.gid_map.is_empty() {
+        true => {
+            let path = format!("/proc/{child}/setgroups");
+            std::fs::write(&path, "deny")
+                .map_err(|e| SetupError::new("--gid-map", path, e.to_string()))?;
+            one(spec.gid, host.1)
+        }
+        false => spec.gid_map.clone(),
+    };
+    write_map(child, "uid_map", "newuidmap", "--uid-map", &uids)?;
+    if let [r] = gids[..]
+        && !spec.gid_map.is_empty()
+        && r.outside == host.1
+        && r.count == 1
+        && !nix::unistd::geteuid().is_root()
+    {
+        // The caller's own gid needs no helper, but setgroups denied.
+        let path = format!("/proc/{child}/setgroups");
+        std::fs::write(&path, "deny")
+            .map_err(|e| SetupError::new("--gid-map", path, e.to_string()))?;
+    }
+    write_map(child, "gid_map", "newgidmap", "--gid-map", &gids)
+}
+
+fn write_map(
+    child: libc::pid_t,
+    file: &str,
+    helper: &str,
+    opt: &str,
+    ranges: &[crate::spec::IdRange],
+) -> Result<(), SetupError> {
+    let path = format!("/proc/{child}/{file}");
+    let text: String = (ranges.iter())
+        .map(|r| format!("{} {} {}\n", r.inside, r.outside, r.count))
+        .collect();
+    // One write: the kernel takes a map once, whole.
+    let direct = std::fs::write(&path, &text);
+    match direct {
+        Ok(()) => return Ok(()),
+        Err(e) if e.raw_os_error() != Some(libc::EPERM) => {
+            return Err(SetupError::new(opt, path, e.to_string()));
+        }
+        Err(_) => {}
+    }
+    // Not allowed to sbox: the distribution's helper, by its absolute path (not $PATH).
+    let prog = ["/usr/bin", "/bin", "/usr/sbin", "/sbin"]
+        .iter()
+        .map(|d| std::path::Path::new(d).join(helper))
+        .find(|p| p.exists())
+        .ok_or_else(|| {
+            SetupError::new(
+                opt,
+                path.clone(),
+                format!(
+                    "Operation not permitted: only the one range of your own id can be mapped without {helper} (install the uidmap package and give yourself ranges in /etc/sub{}id)",
+                    if helper == "newuidmap" { "u" } else { "g" }
+                ),
+            )
+        })?;
+    let mut cmd = std::process::Command::new(&prog);
+    cmd.arg(child.to_string());
+    for r in ranges {
+        cmd.args([r.inside, r.outside, r.count].map(|n| n.to_string()));
+    }
+    let out = cmd
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .output()
+        .map_err(|e| SetupError::new(opt, prog.display().to_string(), e.to_string()))?;
+    if !out.status.success() {
+        let said = String::from_utf8_lossy(&out.stderr);
+        let first = said.lines().next().unwrap_or("failed").trim();
+        return Err(SetupError::new(
+            opt,
+            prog.display().to_string(),
+            format!(
+                "{first} (the ranges must be yours in /etc/sub{}id)",
+                if helper == "newuidmap" { "u" } else { "g" }
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Join an existing namespace (`--userns`, `--userns2`, `--pidns`).
 pub fn join(
     opt: &str,
@@ -212,7 +319,10 @@ pub fn switch_ids(spec: &Spec) -> Result<(), SetupError> {
     let (uid, gid) = (spec.uid, spec.gid);
     let fail = |e| SetupError::errno("--uid", "", e);
     nix::sys::prctl::set_keepcaps(true).map_err(fail)?;
-    if !spec.groups.is_empty() || spec.ns.no_userns {
+    // Where setgroups is allowed (the caller's namespace, a gid map written with privilege),
+    // exactly `groups`: none of the caller's pass.
+    let privileged_gids = spec.maps_by_supervisor() && !spec.gid_map.is_empty();
+    if !spec.groups.is_empty() || spec.ns.no_userns || privileged_gids {
         let groups: Vec<nix::unistd::Gid> = (spec.groups.iter())
             .map(|&g| nix::unistd::Gid::from_raw(g))
             .collect();

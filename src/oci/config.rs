@@ -1,9 +1,11 @@
 //! config.json (OCI runtime-spec 1.0-1.2): the part sbox supports, as plain structs, and its
 //! reader. The reader walks the parsed JSON itself, so that every error names the JSON path
 //! of what it refuses (`linux.intelRdt: not supported`), and no field goes unread: a field
-//! sbox does not know is an error, never ignored. (The `oci-spec` crate's types accept every
-//! field of the spec, which would hide the unsupported ones.) Serialised (`Serialize`) for
-//! the `spec` template.
+//! sbox does not know is an error, never ignored. (The runtime spec asks runtimes to ignore
+//! properties they don't know, for extensions; a runtime that silently does less than a
+//! config says is the worse failure, so sbox refuses. Only `annotations` are free-form.) The
+//! `oci-spec` crate's types accept every field of the spec, which would hide the unsupported
+//! ones. Serialised (`Serialize`) for the `spec` template.
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -509,6 +511,12 @@ impl Read for Process {
             oom_score_adj: o.opt("oomScoreAdj")?,
             selinux_label: o.opt("selinuxLabel")?,
         };
+        // AppArmor: none is all sbox can do (an empty name is none).
+        if let Some((v, p)) = o.get("apparmorProfile")
+            && !String::read(v, &p)?.is_empty()
+        {
+            return Err(err(&p, "not supported (sbox applies no AppArmor profile)"));
+        }
         o.done()?;
         Ok(p)
     }
@@ -891,6 +899,20 @@ mod tests {
         );
         let m = e(r#"{"ociVersion":"1.0.2","process":{"user":{"uid":0,"gid":0},"cwd":"/"}}"#);
         assert_eq!(m, "config.json: process.args: missing (required)");
+    }
+
+    #[test]
+    fn an_empty_apparmor_profile_is_none() {
+        let p = |v: &str| {
+            parse(&format!(
+                r#"{{"ociVersion":"1.0.2","process":{{"user":{{"uid":0,"gid":0}},"args":["sh"],"cwd":"/","apparmorProfile":"{v}"}}}}"#
+            ))
+        };
+        assert!(p("").is_ok());
+        assert_eq!(
+            p("containers-default").unwrap_err().0,
+            "config.json: process.apparmorProfile: not supported (sbox applies no AppArmor profile)"
+        );
     }
 
     #[test]

@@ -1,13 +1,16 @@
 //! linux.seccomp (the OCI JSON) → one classic-BPF program, in the form launch installs for
 //! `--seccomp` programs.
 //!
-//! Layout: the arch in `seccomp_data` picks the listed ABI (x86_64, x32 — x86_64 calls with
-//! bit 30 set in the number — or i386); an ABI that is not listed is killed, as libseccomp
-//! does by default. Within an ABI, a binary search over ranges of syscall numbers with the
+//! Layout: the arch in `seccomp_data` picks the ABI: x86_64 (always, as under runc, whose
+//! libseccomp filter starts with the native arch), or a listed one: x32 (x86_64 calls with
+//! bit 30 set in the number), i386; an ABI that is not listed is killed, as libseccomp does
+//! by default. Within an ABI, a binary search over ranges of syscall numbers with the
 //! same rules reaches either a return or the rules of one syscall: each rule's argument
 //! checks in order (all must hold), the first rule that matches decides, and the default
 //! action when none does. Names are looked up per ABI; a name unknown to an ABI is skipped,
-//! as libseccomp and runc do (profiles list calls of every kernel version).
+//! as libseccomp and runc do (profiles list calls of every kernel version). An i386 call made
+//! through socketcall(2) or ipc(2) meets its name's rules that check no argument (its
+//! arguments are in memory), as libseccomp multiplexes them.
 
 use super::config::{ArgRule, OciError, Seccomp, SyscallRule, err};
 use crate::spec::syscalls::{self, i386};
@@ -93,6 +96,29 @@ const FOREIGN_ARCHES: &[&str] = &[
     "SCMP_ARCH_SH",
     "SCMP_ARCH_SHEB",
 ];
+
+/// What this compiler takes, for `features` (a test checks each compiles).
+pub const ACTIONS: &[&str] = &[
+    "SCMP_ACT_ALLOW",
+    "SCMP_ACT_ERRNO",
+    "SCMP_ACT_KILL",
+    "SCMP_ACT_KILL_THREAD",
+    "SCMP_ACT_KILL_PROCESS",
+    "SCMP_ACT_TRAP",
+    "SCMP_ACT_TRACE",
+    "SCMP_ACT_LOG",
+];
+pub const OPERATORS: &[&str] = &[
+    "SCMP_CMP_EQ",
+    "SCMP_CMP_NE",
+    "SCMP_CMP_LT",
+    "SCMP_CMP_LE",
+    "SCMP_CMP_GT",
+    "SCMP_CMP_GE",
+    "SCMP_CMP_MASKED_EQ",
+];
+pub const ARCHES: &[&str] = &["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"];
+pub const FLAGS: &[&str] = &["SECCOMP_FILTER_FLAG_TSYNC"];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Abi {
@@ -239,7 +265,8 @@ pub fn compile(s: &Seccomp) -> Result<BpfProgram, OciError> {
             }
         }
     }
-    let mut abis = Vec::new();
+    // The native ABI always (runc adds the listed arches to libseccomp's native filter).
+    let mut abis = vec![Abi::X86_64];
     for (i, a) in s.architectures.iter().enumerate() {
         let abi = match a.as_str() {
             "SCMP_ARCH_X86_64" => Abi::X86_64,
@@ -259,10 +286,6 @@ pub fn compile(s: &Seccomp) -> Result<BpfProgram, OciError> {
             abis.push(abi);
         }
     }
-    // None listed: the native ABI only (libseccomp's default).
-    if s.architectures.is_empty() {
-        abis.push(Abi::X86_64);
-    }
     // Rules by syscall, in the profile's order, checked once for every ABI.
     let mut rules: Vec<(&SyscallRule, Vec<Cond>, u32)> = Vec::new();
     for (i, r) in s.syscalls.iter().enumerate() {
@@ -279,6 +302,16 @@ pub fn compile(s: &Seccomp) -> Result<BpfProgram, OciError> {
     let names = Names::new();
     let table = |abi: Abi| -> BTreeMap<u32, Leaf> {
         let mut by_nr: BTreeMap<u32, Vec<(Vec<Cond>, u32)>> = BTreeMap::new();
+        // i386 calls made through socketcall(2) or ipc(2) meet their name's rules first (a
+        // rule denying `socket` must hold there too), then the multiplexer's own; only rules
+        // without argument checks, since the arguments are in memory, out of sight.
+        if abi == Abi::I386 {
+            for (r, _, act) in rules.iter().filter(|(_, c, _)| c.is_empty()) {
+                for (mux, cond) in r.names.iter().flat_map(|n| multiplexed(n)) {
+                    by_nr.entry(mux).or_default().push((vec![cond], *act));
+                }
+            }
+        }
         for (r, conds, act) in &rules {
             for name in &r.names {
                 for nr in names.nrs(abi, name) {
@@ -350,6 +383,32 @@ pub fn compile(s: &Seccomp) -> Result<BpfProgram, OciError> {
         ));
     }
     Ok(p)
+}
+
+/// The i386 multiplexer calls that do what `name` does: (socketcall or ipc, the check of its
+/// call number). `send` and `recv` are libseccomp's names of socketcall's own calls 9, 10.
+fn multiplexed(name: &str) -> Vec<(u32, Cond)> {
+    let call = |value: u32, mask: Option<u64>| Cond {
+        index: 0,
+        op: mask.map_or(Op::Eq, Op::MaskedEq),
+        value: value.into(),
+    };
+    let own = match name {
+        "send" => Some(9),
+        "recv" => Some(10),
+        _ => None,
+    };
+    (i386::SOCKETCALL_CALLS.iter())
+        .filter(|(_, n)| *n == name)
+        .map(|&(c, _)| c)
+        .chain(own)
+        .map(|c| (i386::SOCKETCALL, call(c, None)))
+        .chain(
+            (i386::IPC_CALLS.iter())
+                .filter(|(_, n)| *n == name)
+                .map(|&(c, _)| (i386::IPC, call(c, Some(0xFFFF)))),
+        )
+        .collect()
 }
 
 /// Ranges of numbers with the same leaf, (first number, leaf), from `start`; the last one
@@ -623,6 +682,33 @@ mod tests {
         assert_eq!(run(&p, &(0xC000_00B7, 0, z)), RET_KILL_PROCESS);
     }
 
+    /// i386 calls through socketcall and ipc meet the rules of their names (without argument
+    /// checks), then the multiplexer's own rule, then the default.
+    #[test]
+    fn socketcall_and_ipc_meet_the_rules_of_their_calls() {
+        let s = seccomp(
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_X86"],"syscalls":[
+              {"names":["socket"],"action":"SCMP_ACT_ERRNO","errnoRet":97},
+              {"names":["connect"],"action":"SCMP_ACT_ERRNO","errnoRet":1,"args":[{"index":0,"value":3,"op":"SCMP_CMP_EQ"}]},
+              {"names":["send","shmget"],"action":"SCMP_ACT_ERRNO","errnoRet":13},
+              {"names":["socketcall"],"action":"SCMP_ACT_ERRNO","errnoRet":38}]}"#,
+        );
+        let p = compile(&s).unwrap();
+        let mux = |nr, a0: u64| run(&p, &(AUDIT_ARCH_I386, nr, [a0, 0, 0, 0, 0, 0]));
+        assert_eq!(mux(i386::SOCKETCALL, 1), RET_ERRNO | 97, "socket");
+        assert_eq!(mux(359, 0), RET_ERRNO | 97, "socket, direct");
+        assert_eq!(mux(i386::SOCKETCALL, 9), RET_ERRNO | 13, "send");
+        // connect's rule checks arguments: via socketcall, socketcall's own rule decides.
+        assert_eq!(mux(i386::SOCKETCALL, 3), RET_ERRNO | 38, "connect");
+        assert_eq!(mux(i386::IPC, 23), RET_ERRNO | 13, "shmget");
+        assert_eq!(
+            mux(i386::IPC, 0x1_0017),
+            RET_ERRNO | 13,
+            "shmget, version bits"
+        );
+        assert_eq!(mux(i386::IPC, 24), RET_ALLOW, "shmctl");
+    }
+
     #[test]
     fn unlisted_abis_are_killed() {
         let s = seccomp(
@@ -637,6 +723,15 @@ mod tests {
             run(&p, &(AUDIT_ARCH_X86_64, 39 | X32_BIT, z)),
             RET_KILL_PROCESS
         );
+        // -1 is no call: x86_64's default even without x32 listed.
+        assert_eq!(run(&p, &(AUDIT_ARCH_X86_64, u32::MAX, z)), RET_ALLOW);
+        // Only another machine's arch listed: x86_64 is still the filter's own.
+        let s = seccomp(
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_AARCH64"],"syscalls":[{"names":["getpid"],"action":"SCMP_ACT_ERRNO"}]}"#,
+        );
+        let p = compile(&s).unwrap();
+        assert_eq!(run(&p, &x64("getpid", z)), RET_ERRNO | 1);
+        assert_eq!(run(&p, &(AUDIT_ARCH_I386, 20, z)), RET_KILL_PROCESS);
     }
 
     /// Each comparison against a reference on values around the boundary, high halves too.
@@ -692,6 +787,19 @@ mod tests {
         assert_eq!(call("clone", 0x11, 0), RET_ALLOW);
         assert_eq!(call("clone", 0x1000_0000, 0), RET_ERRNO | 1);
         assert_eq!(call("clone", 0x11, 1), RET_ERRNO | 1);
+    }
+
+    /// What `features` says is what compiles.
+    #[test]
+    fn the_feature_lists_compile() {
+        for act in ACTIONS {
+            for op in OPERATORS {
+                let json = format!(
+                    r#"{{"defaultAction":"{act}","architectures":{ARCHES:?},"flags":{FLAGS:?},"syscalls":[{{"names":["read"],"action":"{act}","args":[{{"index":0,"value":1,"valueTwo":1,"op":"{op}"}}]}}]}}"#
+                );
+                assert!(compile(&seccomp(&json)).is_ok(), "{json}");
+            }
+        }
     }
 
     #[test]
@@ -806,14 +914,12 @@ mod tests {
     /// What the profile says for a call, read from the rules: the ABI listed, then the first
     /// rule naming the call whose checks all hold, else the default.
     fn reference(s: &Seccomp, abi: Abi, name: &str, args: &[u64; 6]) -> u32 {
-        let listed = match s.architectures.is_empty() {
-            true => abi == Abi::X86_64,
-            false => s.architectures.iter().any(|a| match abi {
-                Abi::X86_64 => a == "SCMP_ARCH_X86_64",
+        let listed = abi == Abi::X86_64
+            || s.architectures.iter().any(|a| match abi {
+                Abi::X86_64 => true,
                 Abi::I386 => a == "SCMP_ARCH_X86",
                 Abi::X32 => a == "SCMP_ARCH_X32",
-            }),
-        };
+            });
         if !listed {
             return RET_KILL_PROCESS;
         }

@@ -23,6 +23,12 @@ pub struct Facts {
     pub privileged: bool,
 }
 
+/// A refusal worded by the value vocabulary or `spec::validate`, as config.json's (one line:
+/// it may quote the config's strings).
+fn said(e: impl std::fmt::Display) -> OciError {
+    OciError(crate::error::one_line(&format!("config.json: {e}")).into_owned())
+}
+
 /// A path inside the container: absolute, without `..` (it would name something else once
 /// resolved inside the root).
 fn inside(path: &str, p: &str) -> Result<PathBuf, OciError> {
@@ -123,7 +129,12 @@ pub fn to_spec(c: &Config, bundle: &Path, facts: &Facts) -> Result<Spec, OciErro
         .as_ref()
         .ok_or_else(|| err("root", "missing (required to run)"))?;
     spec.ops.push(FsOp::Bind {
-        kind: BindKind::Rw,
+        // Setuid programs and file capabilities only where privileges may be gained at all
+        // (with no_new_privs they are inert: the root is then nosuid, nodev as other binds).
+        kind: match spec.allow_new_privs {
+            true => BindKind::Suid,
+            false => BindKind::Rw,
+        },
         src: in_bundle(bundle, &root.path),
         dst: "/".into(),
         optional: false,
@@ -178,7 +189,7 @@ pub fn to_spec(c: &Config, bundle: &Path, facts: &Facts) -> Result<Spec, OciErro
     if root.readonly {
         spec.ops.push(FsOp::RemountRo { dst: "/".into() });
     }
-    crate::spec::validate(&spec).map_err(|e| OciError(format!("config.json: {}", e.message)))?;
+    crate::spec::validate(&spec).map_err(|e| said(e.message))?;
     Ok(spec)
 }
 
@@ -190,7 +201,7 @@ fn caps(c: &Config, spec: &mut Spec) -> Result<(), OciError> {
         let mut v = Vec::new();
         for (i, s) in list.iter().flatten().enumerate() {
             let path = format!("process.capabilities.{name}[{i}]");
-            let cap = parse_cap(&path, s).map_err(|e| OciError(format!("config.json: {e}")))?;
+            let cap = parse_cap(&path, s).map_err(said)?;
             if !v.contains(&cap) {
                 v.push(cap);
             }
@@ -307,6 +318,39 @@ fn ids(c: &Config, facts: &Facts, spec: &mut Spec) -> Result<(), OciError> {
     Ok(())
 }
 
+/// The mount options `mount` takes (by mount type there), for `features`.
+pub const MOUNT_OPTIONS: &[&str] = &[
+    "bind",
+    "rbind",
+    "ro",
+    "rw",
+    "nosuid",
+    "nodev",
+    "dev",
+    "suid",
+    "exec",
+    "noexec",
+    "private",
+    "rprivate",
+    "slave",
+    "rslave",
+    "relatime",
+    "norelatime",
+    "strictatime",
+    "nostrictatime",
+    "noatime",
+    "atime",
+    "nodiratime",
+    "diratime",
+    "mode=",
+    "size=",
+    "tmpcopyup",
+    "newinstance",
+    "ptmxmode=0666",
+    "mode=0620",
+    "gid=5",
+];
+
 /// Options every mount type accepts: sbox's mounts are private, nosuid and (but binds of
 /// devices) nodev already; access-time options change nothing a container can rely on.
 fn common_option(o: &str) -> bool {
@@ -370,18 +414,12 @@ fn mount(
             ("bind" | "tmpfs", "noexec") => noexec = true,
             // The tmpfs starts with a copy of what it covers (podman's --read-only).
             ("tmpfs", "tmpcopyup") => copy_up = true,
-            ("bind", "bind" | "rbind" | "dev") => {}
+            ("bind", "bind" | "rbind" | "dev" | "suid" | "exec") => {}
             ("tmpfs", o) if o.starts_with("mode=") => {
-                perms = Some(
-                    parse_octal(&format!("{path}.options[{j}]"), &o[5..])
-                        .map_err(|e| OciError(format!("config.json: {e}")))?,
-                )
+                perms = Some(parse_octal(&format!("{path}.options[{j}]"), &o[5..]).map_err(said)?)
             }
             ("tmpfs", o) if o.starts_with("size=") => {
-                size = Some(
-                    parse_size(&format!("{path}.options[{j}]"), &o[5..])
-                        .map_err(|e| OciError(format!("config.json: {e}")))?,
-                )
+                size = Some(parse_size(&format!("{path}.options[{j}]"), &o[5..]).map_err(said)?)
             }
             // sbox's devpts has these; gid=5 (tty) is rarely mapped in a rootless container,
             // and runc's rootless template drops it: its terminals get the process's group.
@@ -411,12 +449,8 @@ fn mount(
         "mqueue" => spec.ops.push(FsOp::Mqueue { dst }),
         // A sysfs of its own in a network namespace of its own, else the host's, read-only.
         "sysfs" => spec.ops.push(FsOp::Sysfs { dst }),
-        "cgroup" | "cgroup2" => spec.ops.push(FsOp::Bind {
-            kind: BindKind::Ro,
-            src: "/sys/fs/cgroup".into(),
-            dst,
-            optional: false,
-        }),
+        // Its own cgroup2 where it can be, else the host's hierarchy, read-only.
+        "cgroup" | "cgroup2" => spec.ops.push(FsOp::Cgroup { dst }),
         "bind" => {
             let src = src.ok_or_else(|| {
                 err(
@@ -424,12 +458,19 @@ fn mount(
                     "missing (required for a bind mount)",
                 )
             })?;
-            let dev_nodes = m.options.iter().any(|o| o == "dev");
+            let has = |o: &str| m.options.iter().any(|x| x == o);
+            if ro && (has("suid") || has("dev")) {
+                return Err(err(
+                    &format!("{path}.options"),
+                    "ro with suid or dev: not supported (sbox's read-only binds are nosuid, nodev)",
+                ));
+            }
             spec.ops.push(FsOp::Bind {
-                kind: match (ro, dev_nodes) {
-                    (true, _) => BindKind::Ro,
-                    (false, true) => BindKind::Dev,
-                    (false, false) => BindKind::Rw,
+                kind: match (ro, has("suid"), has("dev")) {
+                    (true, ..) => BindKind::Ro,
+                    (false, true, _) => BindKind::Suid,
+                    (false, false, true) => BindKind::Dev,
+                    (false, false, false) => BindKind::Rw,
                 },
                 src: in_bundle(bundle, src),
                 dst,
@@ -474,20 +515,17 @@ fn resources(r: &super::config::Resources, spec: &mut Spec) -> Result<(), OciErr
             -1 => {}
             l if l > 0 => {
                 spec.limits.memory = Some(l as u64);
-                // sbox's memory limit allows no swap (memory.swap.max 0): stricter than a
-                // larger memory+swap total (podman asks for twice the limit), and said.
+                // OCI's swap counts memory and swap together; cgroup v2 limits swap alone.
                 match r.memory.as_ref().and_then(|m| m.swap) {
-                    Some(s) if s == l => {}
-                    Some(s) if s != -1 && s < l => {
+                    None => {}
+                    Some(-1) => spec.limits.swap = Some(u64::MAX),
+                    Some(s) if s >= l => spec.limits.swap = Some((s - l) as u64),
+                    Some(s) => {
                         return Err(err(
                             "linux.resources.memory.swap",
                             format!("{s}: below the memory limit {l} (it counts memory and swap)"),
                         ));
                     }
-                    Some(_) => spec.warnings.push(
-                        "config.json: linux.resources.memory.swap: the container gets no swap (sbox's memory limit sets memory.swap.max to 0)".into(),
-                    ),
-                    None => {}
                 }
             }
             _ => {
@@ -651,6 +689,11 @@ mod tests {
                 .starts_with("config.json: linux.namespaces[0].type: \"time\": not supported")
         );
         assert!(e("", r#""namespaces":[{"type":"pid"},{"type":"pid"}]"#).contains("listed twice"));
+        // The config's strings are quoted escaped: one line whatever they hold.
+        let m = e(r#","capabilities":{"bounding":["CAP_\n\u001b[31m"]}"#, "");
+        assert!(!m.contains(char::is_control), "{m:?}");
+        let m = e(r#","env":["\n\u001b"]"#, "");
+        assert!(!m.contains(char::is_control), "{m:?}");
         assert!(
             e(r#","env":["NOEQUALS"]"#, "")
                 .starts_with("config.json: process.env[0]: \"NOEQUALS\": not NAME=VALUE")
@@ -666,12 +709,13 @@ mod tests {
             e("", r#""resources":{"memory":{"limit":100,"swap":50}}"#)
                 .contains("below the memory limit 100")
         );
-        let s = map(
-            "",
-            r#""resources":{"memory":{"limit":100,"swap":200}}"#,
-            &facts(false),
-        );
-        assert_eq!(s.unwrap().warnings.len(), 1);
+        // OCI's swap is memory + swap; cgroup v2's swap alone.
+        let swap = |json: &str| map("", json, &facts(false)).unwrap().limits.swap;
+        let with = |s: i64| format!(r#""resources":{{"memory":{{"limit":100,"swap":{s}}}}}"#);
+        assert_eq!(swap(&with(300)), Some(200));
+        assert_eq!(swap(&with(100)), Some(0));
+        assert_eq!(swap(&with(-1)), Some(u64::MAX));
+        assert_eq!(swap(r#""resources":{"memory":{"limit":100}}"#), None);
         let label = r#","selinuxLabel":"system_u:system_r:container_t:s0""#;
         let s = map(label, r#""mountLabel":"""#, &facts(false)).unwrap();
         assert_eq!(
@@ -709,6 +753,32 @@ mod tests {
         );
     }
 
+    /// Each option `features` lists is taken by some mount type.
+    #[test]
+    fn the_listed_mount_options_are_taken() {
+        for o in MOUNT_OPTIONS {
+            let o = match o.strip_suffix('=') {
+                Some(k) => format!("{k}=755"),
+                None => o.to_string(),
+            };
+            let ok = [
+                r#"{"destination":"/x","type":"bind","source":"/s","options":["rbind","O"]}"#,
+                r#"{"destination":"/x","type":"tmpfs","source":"t","options":["O"]}"#,
+                r#"{"destination":"/dev/pts","type":"devpts","source":"d","options":["O"]}"#,
+            ]
+            .iter()
+            .any(|m| {
+                let text = format!(
+                    r#"{{"ociVersion":"1.0.2","root":{{"path":"r"}},"process":{{"user":{{"uid":0,"gid":0}},"args":["sh"],"cwd":"/"}},
+                    "mounts":[{{"destination":"/dev","type":"tmpfs","source":"t"}},{}]}}"#,
+                    m.replace('O', &o)
+                );
+                to_spec(&parse(&text).unwrap(), Path::new("/b"), &facts(false)).is_ok()
+            });
+            assert!(ok, "{o}");
+        }
+    }
+
     /// Deprecated but allowed (runtime-spec 1.1): a relative destination is under "/".
     #[test]
     fn relative_mount_destinations_are_under_the_root() {
@@ -743,7 +813,8 @@ mod tests {
         assert_eq!(
             s.ops,
             [
-                bind(BindKind::Rw, "/abs/root", "/"),
+                // noNewPrivileges is false: setuid programs may work.
+                bind(BindKind::Suid, "/abs/root", "/"),
                 FsOp::Dev { dst: "/dev".into() },
                 bind(BindKind::Ro, "/b/vol", "/data"),
                 FsOp::Tmpfs {

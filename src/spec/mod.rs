@@ -23,6 +23,10 @@ pub enum BindKind {
     Ro,
     /// Writable, nosuid, device nodes usable.
     Dev,
+    /// Writable, setuid programs, file capabilities and device nodes as the source allows:
+    /// an OCI root (or `suid` bind) whose config lets privileges be gained (noNewPrivileges
+    /// false), as runc mounts it; they act within the sandbox's user namespace.
+    Suid,
 }
 
 /// One filesystem operation; applied in order inside the new root.
@@ -108,6 +112,12 @@ pub enum FsOp {
     Sysfs {
         dst: PathBuf,
     },
+    /// An OCI cgroup mount: on a cgroup v2 host, a new cgroup2 (its root is the sandbox's
+    /// cgroup namespace's, when it has one); where the kernel refuses one, or on a v1 or
+    /// hybrid host, the host's /sys/fs/cgroup bound read-only instead.
+    Cgroup {
+        dst: PathBuf,
+    },
     /// An OCI tmpfs with `tmpcopyup`: a tmpfs on DEST, as `Tmpfs`, holding first a copy of
     /// what DEST held (directories, files, symlinks, their modes, and owners where mapped).
     TmpfsCopyUp {
@@ -158,6 +168,7 @@ impl FsOp {
             | FsOp::ReadOnlyPath { dst }
             | FsOp::NoExec { dst }
             | FsOp::Sysfs { dst }
+            | FsOp::Cgroup { dst }
             | FsOp::TmpfsCopyUp { dst, .. }
             | FsOp::Chmod { path: dst, .. } => dst,
         }
@@ -167,8 +178,13 @@ impl FsOp {
     pub fn option(&self) -> &'static str {
         match self {
             FsOp::ReadOnlyPath { .. } => "linux.readonlyPaths",
+            FsOp::Bind {
+                kind: BindKind::Suid,
+                ..
+            } => "bind mount (suid)",
             FsOp::NoExec { .. } => "mounts[].options noexec",
             FsOp::Sysfs { .. } => "sysfs mount",
+            FsOp::Cgroup { .. } => "cgroup mount",
             FsOp::TmpfsCopyUp { .. } => "tmpfs mount (tmpcopyup)",
             _ => self.op().and_then(options::option_of).unwrap_or("mask"),
         }
@@ -488,6 +504,12 @@ impl Spec {
         self.ns.userns.is_none() && !self.ns.no_userns && self.joined(NsKind::User).is_none()
     }
 
+    /// Whether the supervisor writes the id maps of the sandbox's user namespace (`uid_map`
+    /// or `gid_map` given), while the child waits; otherwise the child writes its own.
+    pub fn maps_by_supervisor(&self) -> bool {
+        self.own_userns() && (!self.uid_map.is_empty() || !self.gid_map.is_empty())
+    }
+
     /// The command's capability sets: `cap_sets` if given, else `caps` in all five.
     pub fn command_caps(&self) -> CapSets {
         match &self.cap_sets {
@@ -539,6 +561,9 @@ pub struct BindExtra {
 pub struct Limits {
     /// memory.max in bytes.
     pub memory: Option<u64>,
+    /// With `memory`: memory.swap.max in bytes (`u64::MAX`: no limit), from an OCI config's
+    /// memory.swap. None: no swap (0), sbox's own.
+    pub swap: Option<u64>,
     /// pids.max.
     pub pids: Option<u64>,
     /// CPU share in percent of one CPU (150 = one and a half CPUs).

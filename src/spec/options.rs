@@ -283,6 +283,10 @@ pub static OPTIONS: &[Opt] = &[
     fd("--pidns", NS, "Join the PID namespace FD (the parent of a new one with --unshare-pid)").fd(|s| &mut s.ns.pidns),
     opt("--join-ns", &["KIND:PATH"], Str, NS, "Join the namespace file PATH (/proc/PID/ns/KIND) instead of creating one; KIND: user, mnt, pid, net, ipc, uts or cgroup")
         .applies(Apply::Parse(|s, o, v| { s.ns.join.push(values::parse_join(o, v)?); Ok(()) })),
+    opt("--uid-map", &["INSIDE:OUTSIDE:COUNT"], Str, NS, "A range of the uid map (repeatable): COUNT uids from INSIDE map onto yours from OUTSIDE, written through newuidmap (/etc/subuid) unless you may write it yourself")
+        .applies(Apply::Parse(|s, o, v| { s.uid_map.push(values::parse_id_range(o, v)?); Ok(()) })),
+    opt("--gid-map", &["INSIDE:OUTSIDE:COUNT"], Str, NS, "A range of the gid map (repeatable), as --uid-map (newgidmap, /etc/subgid)")
+        .applies(Apply::Parse(|s, o, v| { s.gid_map.push(values::parse_id_range(o, v)?); Ok(()) })),
     flag("--share-userns", NS, "Create no user namespace: stay in the caller's, which must give CAP_SYS_ADMIN (root in podman's); --uid/--gid are switched to").sets(|s| &mut s.ns.no_userns),
     opt("--sysctl", &["KEY=VALUE"], Str, NS, "Write a sysctl of a namespace of the sandbox's own (net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*; needs --unshare-pid)")
         .applies(Apply::Parse(|s, o, v| { s.sysctl.push(values::parse_sysctl(o, v)?); Ok(()) })),
@@ -360,7 +364,8 @@ pub fn option_of(op: Op) -> Option<&'static str> {
 
 impl FsOp {
     /// What the table calls this operation; `None` for a profile's `mask` and an OCI
-    /// config's read-only paths, noexec, sysfs and tmpcopyup mounts, which no option makes.
+    /// config's read-only paths, noexec, sysfs, cgroup and tmpcopyup mounts, which no
+    /// option makes.
     pub fn op(&self) -> Option<Op> {
         Some(match self {
             FsOp::Bind { kind, optional, .. } => Op::Bind(*kind, *optional),
@@ -383,6 +388,7 @@ impl FsOp {
             | FsOp::ReadOnlyPath { .. }
             | FsOp::NoExec { .. }
             | FsOp::Sysfs { .. }
+            | FsOp::Cgroup { .. }
             | FsOp::TmpfsCopyUp { .. } => return None,
         })
     }

@@ -40,6 +40,11 @@ pub fn validate(spec: &Spec) -> Result<(), Invalid> {
             "--disable-userns: needs a user namespace of sbox's own, not one joined with --userns",
         );
     }
+    if ns.disable_userns && ns.joined(super::NsKind::User).is_some() {
+        return invalid(
+            "--disable-userns: needs a user namespace of sbox's own, not one joined with --join-ns user:",
+        );
+    }
     if ns.disable_userns && ns.assert_userns_disabled {
         return invalid("--assert-userns-disabled: conflicts with --disable-userns");
     }
@@ -160,7 +165,7 @@ fn namespaces(spec: &Spec) -> Result<(), Invalid> {
             (spec.fds.userns_block.is_some(), "--userns-block-fd"),
             (
                 !spec.uid_map.is_empty() || !spec.gid_map.is_empty(),
-                "id maps",
+                "--uid-map/--gid-map",
             ),
         ] {
             if set {
@@ -171,8 +176,8 @@ fn namespaces(spec: &Spec) -> Result<(), Invalid> {
         }
     }
     for (opt, map, id) in [
-        ("uid map", &spec.uid_map, spec.uid),
-        ("gid map", &spec.gid_map, spec.gid),
+        ("--uid-map", &spec.uid_map, spec.uid),
+        ("--gid-map", &spec.gid_map, spec.gid),
     ] {
         if map.is_empty() {
             continue;
@@ -189,7 +194,7 @@ fn namespaces(spec: &Spec) -> Result<(), Invalid> {
             let end = |start: u32| start as u64 + r.count as u64;
             if r.count == 0 || end(r.inside) > 1 << 32 || end(r.outside) > 1 << 32 {
                 return invalid(format!(
-                    "{opt}: {} {} {}: not a range of 32-bit ids",
+                    "{opt}: {}:{}:{}: not a range of 32-bit ids",
                     r.inside, r.outside, r.count
                 ));
             }
@@ -198,7 +203,7 @@ fn namespaces(spec: &Spec) -> Result<(), Invalid> {
                     || ranges_overlap(r.outside, r.count, o.outside, o.count)
                 {
                     return invalid(format!(
-                        "{opt}: {} {} {}: overlaps {} {} {}",
+                        "{opt}: {}:{}:{}: overlaps {}:{}:{}",
                         r.inside, r.outside, r.count, o.inside, o.outside, o.count
                     ));
                 }
@@ -263,7 +268,7 @@ fn process(spec: &Spec) -> Result<(), Invalid> {
     }
     if !spec.groups.is_empty() && spec.own_userns() && spec.gid_map.is_empty() {
         return invalid(
-            "additional gids: need a gid map written with privilege (newgidmap) or no user namespace of the sandbox's own (an unprivileged one denies setgroups)",
+            "additional gids: need a gid map written with privilege (--gid-map, newgidmap) or no user namespace of the sandbox's own (an unprivileged one denies setgroups)",
         );
     }
     for (key, _) in &spec.sysctl {
@@ -426,6 +431,13 @@ mod tests {
                 "--join-ns ipc:/b: a ipc namespace is joined twice",
             ),
             (
+                Box::new(move |s| {
+                    s.ns.disable_userns = true;
+                    s.ns.join.push(join(NsKind::User, "/proc/1/ns/user"))
+                }),
+                "--disable-userns: needs a user namespace of sbox's own, not one joined with --join-ns",
+            ),
+            (
                 Box::new(|s| {
                     s.ns.no_userns = true;
                     s.ns.disable_userns = true
@@ -434,18 +446,18 @@ mod tests {
             ),
             (
                 Box::new(move |s| s.uid_map = vec![range(0, 1000, 1), range(0, 100000, 10)]),
-                "uid map: 0 100000 10: overlaps 0 1000 1",
+                "--uid-map: 0:100000:10: overlaps 0:1000:1",
             ),
             (
                 Box::new(move |s| s.gid_map = vec![range(0, 1000, 0)]),
-                "gid map: 0 1000 0: not a range",
+                "--gid-map: 0:1000:0: not a range",
             ),
             (
                 Box::new(move |s| {
                     s.uid = Some(5);
                     s.uid_map = vec![range(0, 1000, 1)]
                 }),
-                "uid map: does not map the sandbox's id 5",
+                "--uid-map: does not map the sandbox's id 5",
             ),
             (
                 Box::new(move |s| s.rlimits = vec![rlimit(10, 5)]),

@@ -184,6 +184,21 @@ pub fn parse_join(opt: &str, s: &str) -> Result<super::NsJoin, ValueError> {
     })
 }
 
+/// `--uid-map INSIDE:OUTSIDE:COUNT` (a line of uid_map, with colons).
+pub fn parse_id_range(opt: &str, s: &str) -> Result<super::IdRange, ValueError> {
+    let n: Vec<Option<u32>> = s.split(':').map(|v| v.parse().ok()).collect();
+    match n[..] {
+        [Some(inside), Some(outside), Some(count)] => Ok(super::IdRange {
+            inside,
+            outside,
+            count,
+        }),
+        _ => Err(ValueError(format!(
+            "{opt}: '{s}': not INSIDE:OUTSIDE:COUNT (e.g. 0:100000:65536)"
+        ))),
+    }
+}
+
 /// `--sysctl KEY=VALUE` (the key with dots; which keys are allowed is `validate`'s rule).
 pub fn parse_sysctl(opt: &str, s: &str) -> Result<(String, String), ValueError> {
     match s.split_once('=') {

@@ -5,7 +5,8 @@
 //! Here: what an operation needs from the host (`open_sources`) and the builder that applies
 //! the operations in order (`build`). The in-root path resolver is in resolve.rs; binds,
 //! data files and masks in bind.rs; /dev in dev.rs; /proc in proc.rs; overlays in
-//! overlay.rs; the error wording in wording.rs; entering the root in pivot.rs.
+//! overlay.rs; an OCI tmpfs's `tmpcopyup` in copyup.rs; the error wording in wording.rs;
+//! entering the root in pivot.rs.
 
 mod bind;
 mod copyup;
@@ -108,6 +109,12 @@ pub enum Prepared<'a> {
         perms: Option<u32>,
         size: Option<u64>,
     },
+    /// A new cgroup2 when `v2`, or `host` (the host's /sys/fs/cgroup, read-only).
+    Cgroup {
+        dst: &'a Path,
+        host: OwnedFd,
+        v2: bool,
+    },
     /// A new sysfs, or `host` (the host's /sys, read-only) where the kernel refuses one.
     Sysfs {
         dst: &'a Path,
@@ -191,6 +198,17 @@ pub fn prepare<'a>(
             FsOp::Mask { dst } => Prepared::Mask { dst },
             FsOp::ReadOnlyPath { dst } => Prepared::ReadOnlyPath { dst },
             FsOp::NoExec { dst } => Prepared::NoExec { dst },
+            FsOp::Cgroup { dst } => {
+                let host = bind::tree(
+                    Path::new("/sys/fs/cgroup"),
+                    true,
+                    MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+                )
+                .map_err(|e| SetupError::errno(op.option(), "/sys/fs/cgroup", e))?;
+                let v2 = nix::sys::statfs::fstatfs(&host)
+                    .is_ok_and(|f| f.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC);
+                Prepared::Cgroup { dst, host, v2 }
+            }
             FsOp::TmpfsCopyUp { dst, perms, size } => Prepared::TmpfsCopyUp {
                 dst,
                 perms: *perms,
@@ -452,6 +470,18 @@ impl Builder {
                     parents: 0o755,
                 };
                 self.attach(dst, create, &fs)
+            }
+            Prepared::Cgroup { dst, host, v2 } => {
+                let own = match v2 {
+                    true => sys::new_mount(c"cgroup2", &[], special),
+                    false => Err(Errno::EPERM),
+                };
+                match own {
+                    Ok(fs) => self.attach(dst, dir, &fs),
+                    // Its cgroup namespace is not the sandbox's, or the host's layout is v1.
+                    Err(Errno::EPERM) => self.attach(dst, dir, &host),
+                    Err(e) => Err(e),
+                }
             }
             Prepared::Sysfs { dst, host } => match sys::new_mount(c"sysfs", &[], special) {
                 Ok(fs) => self.attach(dst, dir, &fs),
