@@ -170,13 +170,26 @@ fn run_spec_rootless_bundle() {
     let Some(b) = bundle("run") else { return };
     args(
         &b,
-        "echo pid=$$; echo uid=$(id -u); echo host=$(hostname); touch /x 2>/dev/null && echo rw || echo ro; exit 7",
+        "echo pid=$$; echo uid=$(id -u); echo host=$(hostname); touch /x 2>/dev/null && echo rw || echo ro; \
+         grep -E '^Cap(Bnd|Eff)' /proc/self/status; echo nofile=$(ulimit -n); \
+         echo kcore=$(head -c 1 /proc/kcore 2>/dev/null | wc -c); grep -q ' /proc/sys proc ro,' /proc/mounts && echo sys-ro; exit 7",
     );
     let rt = Rt::new("run");
     let o = rt.out(&["run", "--bundle", b.to_str().unwrap(), "r1"]);
     let out = stdout(&o);
     assert_eq!(o.status.code(), Some(7), "{out} {}", stderr(&o));
-    for want in ["pid=1", "uid=0", "ro"] {
+    // spec --rootless: AUDIT_WRITE, KILL, NET_BIND_SERVICE; RLIMIT_NOFILE 1024; /proc/kcore
+    // masked, /proc/sys read-only.
+    for want in [
+        "pid=1",
+        "uid=0",
+        "ro",
+        "CapBnd:\t0000000020000420",
+        "CapEff:\t0000000020000420",
+        "nofile=1024",
+        "kcore=0",
+        "sys-ro",
+    ] {
         assert!(out.lines().any(|l| l == want), "{want} in {out}");
     }
     let host = config_of(&b)["hostname"].as_str().unwrap().to_string();
