@@ -6,7 +6,7 @@
 //! or push input into it; Ctrl-C, Ctrl-Z and job control work through the slave's line
 //! discipline.
 
-use crate::error::SetupError;
+use crate::error::StepError;
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
@@ -27,15 +27,44 @@ pub struct Master {
     output: RawFd,
 }
 
-fn fail(e: Errno) -> SetupError {
-    SetupError::new(
-        "terminal",
-        "/dev/ptmx",
-        format!(
-            "{} (the sandbox gets a pseudo-terminal of its own when 0-2 include a terminal: redirect them away from it)",
-            e.desc()
-        ),
-    )
+/// The sandbox's terminal could not be made or attached.
+#[derive(Debug)]
+pub enum TtyError {
+    /// Opening or setting up /dev/ptmx.
+    Open(Errno),
+    /// Making the slave the command's controlling terminal and its 0-2.
+    Attach(Errno),
+}
+
+impl std::fmt::Display for TtyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TtyError::Open(e) => write!(
+                f,
+                "{} (the sandbox gets a pseudo-terminal of its own when 0-2 include a terminal: \
+                 redirect them away from it)",
+                e.desc()
+            ),
+            TtyError::Attach(e) => f.write_str(e.desc()),
+        }
+    }
+}
+
+impl StepError for TtyError {
+    fn step(&self) -> std::borrow::Cow<'_, str> {
+        "terminal".into()
+    }
+
+    fn path(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            TtyError::Open(_) => "/dev/ptmx".into(),
+            TtyError::Attach(_) => "".into(),
+        }
+    }
+}
+
+fn fail(e: Errno) -> TtyError {
+    TtyError::Open(e)
 }
 
 fn borrow(fd: RawFd) -> BorrowedFd<'static> {
@@ -59,7 +88,7 @@ pub fn console(own: Option<&Slave>) -> Option<std::path::PathBuf> {
     }
 }
 
-pub fn open() -> Result<Option<(Master, Slave)>, SetupError> {
+pub fn open() -> Result<Option<(Master, Slave)>, TtyError> {
     let ttys = [0, 1, 2].map(|fd| nix::unistd::isatty(borrow(fd)).unwrap_or(false));
     let Some(first) = (0..3).find(|&fd| ttys[fd as usize]) else {
         return Ok(None);
@@ -110,8 +139,8 @@ pub fn caller_has_one() -> bool {
 
 /// In the command, before exec: a new session with the slave as controlling terminal, and
 /// the slave in place of each terminal among 0-2 (the other descriptors stay as they are).
-pub fn attach(slave: &Slave) -> Result<(), SetupError> {
-    let fail = |e| SetupError::errno("terminal", "", e);
+pub fn attach(slave: &Slave) -> Result<(), TtyError> {
+    let fail = TtyError::Attach;
     nix::unistd::setsid().map_err(fail)?;
     // SAFETY: TIOCSCTTY takes an int argument (0: don't steal it from another session).
     if unsafe { libc::ioctl(slave.fd.as_raw_fd(), libc::TIOCSCTTY, 0) } < 0 {
@@ -130,9 +159,9 @@ pub fn attach(slave: &Slave) -> Result<(), SetupError> {
 /// sandbox's own devpts; its master goes to the engine over `sock` (one message, the slave's
 /// name as payload, the master as SCM_RIGHTS); the slave becomes the controlling terminal
 /// and descriptors 0-2.
-pub fn to_console_socket(sock: RawFd) -> Result<(), SetupError> {
+pub fn to_console_socket(sock: RawFd) -> Result<(), crate::error::SetupError> {
     use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
-    let fail = |what: &str, e: Errno| SetupError::errno("--console-socket", what, e);
+    let fail = |what: &str, e: Errno| crate::launch::errno_error("--console-socket", what, e);
     let flags = OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC;
     let none = nix::sys::stat::Mode::empty();
     let master = nix::fcntl::open("/dev/pts/ptmx", flags, none)
@@ -173,10 +202,10 @@ pub fn to_console_socket(sock: RawFd) -> Result<(), SetupError> {
     drop(master);
     // SAFETY: the runtime connected this socket for this one message; nothing else owns it.
     drop(unsafe { OwnedFd::from_raw_fd(sock) });
-    attach(&Slave {
+    Ok(attach(&Slave {
         fd: slave,
         ttys: [true; 3],
-    })
+    })?)
 }
 
 impl Master {

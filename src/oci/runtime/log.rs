@@ -2,6 +2,7 @@
 //! `--log-format json` one object per line, `{"level","time","msg"}`, which podman and
 //! containerd read back: podman takes its exit status from the last one's words).
 
+use crate::output::{Level, Name};
 use std::io::Write;
 
 #[derive(Default)]
@@ -23,7 +24,8 @@ impl Log {
                 .append(true)
                 .open(p);
             f.map_err(|e| {
-                let _ = writeln!(std::io::stderr(), "sbox-runc: --log: {}: {e}", p.display());
+                let m = format!("--log: {}: {e}", p.display());
+                crate::output::say(Level::Error, Name::Runtime, &m);
             })
             .ok()
         });
@@ -32,13 +34,13 @@ impl Log {
     /// An error: one line on stderr (`sbox-runc: ...`) and one record in the log file.
     pub fn error(&self, msg: &str) {
         let msg = crate::error::one_line(msg).into_owned();
-        let _ = std::io::stderr().write_all(format!("sbox-runc: {msg}\n").as_bytes());
+        crate::output::say(Level::Error, Name::Runtime, &msg);
         self.record("error", &msg);
     }
 
     pub fn warn(&self, msg: &str) {
         let msg = crate::error::one_line(msg).into_owned();
-        let _ = std::io::stderr().write_all(format!("sbox-runc: warning: {msg}\n").as_bytes());
+        crate::output::say(Level::Warning, Name::Runtime, &format!("warning: {msg}"));
         self.record("warning", &msg);
     }
 

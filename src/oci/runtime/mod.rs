@@ -179,7 +179,7 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
     log.open(log_path.as_deref());
     let cli = match Cli::try_parse_from(std::iter::once("sbox-runc".into()).chain(args)) {
         Ok(c) => c,
-        Err(e) if !e.use_stderr() => {
+        Err(e) if e.exit_code() == 0 => {
             print!("{e}");
             return 0;
         }
@@ -280,6 +280,11 @@ fn dispatch(cmd: Cmd, root: Result<PathBuf, SetupError>, log: &Log) -> Result<i3
     }
 }
 
+/// A failed system call, worded from its errno.
+fn errno_error(step: &str, path: impl Into<String>, e: nix::errno::Errno) -> SetupError {
+    SetupError::new(step, path, crate::error::errno_why(e))
+}
+
 fn io(step: &str, p: &Path) -> impl Fn(std::io::Error) -> SetupError {
     let (step, p) = (step.to_string(), p.display().to_string());
     move |e| SetupError::new(step.clone(), p.clone(), e.to_string())
@@ -322,12 +327,12 @@ fn create(
     let made = (|| {
         dir.save(&s)?;
         nix::unistd::mkfifo(&dir.fifo(), nix::sys::stat::Mode::from_bits_truncate(0o622))
-            .map_err(|e| SetupError::errno("create", dir.fifo().display().to_string(), e))?;
+            .map_err(|e| errno_error("create", dir.fifo().display().to_string(), e))?;
         let flags = nix::fcntl::OFlag::O_PATH
             | nix::fcntl::OFlag::O_DIRECTORY
             | nix::fcntl::OFlag::O_CLOEXEC;
         let dfd = nix::fcntl::open(&dir.path, flags, nix::sys::stat::Mode::empty())
-            .map_err(|e| SetupError::errno("create", dir.path.display().to_string(), e))?;
+            .map_err(|e| errno_error("create", dir.path.display().to_string(), e))?;
         let mut pid_files = vec![dir.path.join("pid")];
         pid_files.extend(
             a.pid_file
@@ -449,7 +454,7 @@ fn waiting_process(dir: &Dir, id: &str) -> Option<i32> {
 
 fn connect(p: &Path) -> Result<std::os::fd::OwnedFd, SetupError> {
     use nix::sys::socket::{AddressFamily, SockFlag, SockType, UnixAddr, connect, socket};
-    let fail = |e| SetupError::errno("--console-socket", p.display().to_string(), e);
+    let fail = |e| errno_error("--console-socket", p.display().to_string(), e);
     let s = socket(
         AddressFamily::Unix,
         SockType::Stream,
@@ -487,7 +492,7 @@ fn start(dir: &Dir, id: &str, log: &Log) -> Result<(), SetupError> {
 /// Open the start gate of the process `pid` waiting on `fifo` (removed then), and wait for
 /// its byte: released (end of file without it: it died).
 fn release(fifo: &Path, pid: i32, start_time: u64, id: &str) -> Result<(), SetupError> {
-    let fail = |e| SetupError::errno("start", fifo.display().to_string(), e);
+    let fail = |e| errno_error("start", fifo.display().to_string(), e);
     // Non-blocking: the process is known to wait in its open for writing.
     let flags =
         nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_NONBLOCK | nix::fcntl::OFlag::O_CLOEXEC;
