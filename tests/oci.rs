@@ -338,6 +338,22 @@ fn hooks_run_in_order_with_the_state() {
     assert!(states[0]["pid"].as_i64().unwrap() > 0);
     assert_eq!(states[2]["status"], "running");
     assert_eq!(states[3]["status"], "stopped");
+    // A hook past its timeout fails create, and leaves nothing.
+    edit(
+        &b,
+        |c| {
+            c["hooks"] = json!({"prestart": [{"path": "/bin/sleep", "args": ["sleep", "1011"], "timeout": 1}]})
+        },
+    );
+    rt.assert_error(
+        &rt.out(&["create", "--bundle", b.to_str().unwrap(), "h3"]),
+        "timed out",
+    );
+    rt.assert_gone("h3");
+    assert!(gone_within(
+        "sleep\x001011",
+        std::time::Duration::from_secs(2)
+    ));
     // A failing hook fails create, and leaves nothing.
     edit(
         &b,
@@ -637,4 +653,66 @@ fn exec_never_shows_the_runtime_binary_inside() {
             .filter(|l| l.contains("sbox"))
             .collect::<Vec<_>>()
     );
+}
+
+/// --console-socket: the runtime connects, sends the master of a terminal made in the
+/// container's own /dev/pts (SCM_RIGHTS); the process has the slave as its terminal.
+#[test]
+fn console_socket_gets_the_terminal() {
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let Some(b) = bundle("console") else { return };
+    args(
+        &b,
+        "tty; test -t 0 && test -t 1 && echo terminal; sleep 0.2",
+    );
+    edit(&b, |c| c["process"]["terminal"] = json!(true));
+    let rt = Rt::new("console");
+    let sock = rt.root.parent().unwrap().join("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    chown_to_test_user(&sock);
+    // Without it, a detached container's terminal is refused in one line.
+    rt.assert_error(
+        &rt.out(&["create", "--bundle", b.to_str().unwrap(), "t1"]),
+        "--console-socket",
+    );
+    rt.assert_gone("t1");
+    let socks = sock.to_str().unwrap();
+    rt.ok(&[
+        "create",
+        "--bundle",
+        b.to_str().unwrap(),
+        "--console-socket",
+        socks,
+        "t1",
+    ]);
+    let (conn, _) = listener.accept().unwrap();
+    let mut buf = [0u8; 64];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let msg = recvmsg::<()>(
+        conn.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::empty(),
+    )
+    .unwrap();
+    let fd = msg
+        .cmsgs()
+        .unwrap()
+        .find_map(|c| match c {
+            ControlMessageOwned::ScmRights(f) => f.first().copied(),
+            _ => None,
+        })
+        .expect("a descriptor");
+    // SAFETY: received just now, owned here.
+    let master = unsafe { OwnedFd::from_raw_fd(fd) };
+    rt.ok(&["start", "t1"]);
+    let mut out = Vec::new();
+    let mut f = std::fs::File::from(master);
+    let _ = std::io::Read::read_to_end(&mut f, &mut out);
+    let out = String::from_utf8_lossy(&out);
+    assert!(out.starts_with("/dev/pts/0\r\n"), "{out:?}");
+    assert!(out.contains("terminal"), "{out:?}");
+    rt.ok(&["delete", "--force", "t1"]);
 }
