@@ -166,6 +166,21 @@ fn version_starts_as_containerd_wants() {
 }
 
 #[test]
+fn features_lists_what_the_mapping_takes() {
+    let o = as_user(link()).arg("features").output().unwrap();
+    let f: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(f["ociVersionMax"], "1.0.2");
+    let has = |v: &Value, x: &str| v.as_array().unwrap().iter().any(|e| e == x);
+    assert!(has(&f["hooks"], "createRuntime"), "{f}");
+    assert!(has(&f["linux"]["namespaces"], "user"), "{f}");
+    assert!(
+        has(&f["linux"]["seccomp"]["actions"], "SCMP_ACT_ERRNO"),
+        "{f}"
+    );
+    assert!(has(&f["mountOptions"], "rbind"), "{f}");
+}
+
+#[test]
 fn run_spec_rootless_bundle() {
     let Some(b) = bundle("run") else { return };
     args(

@@ -822,12 +822,18 @@ fn features() -> String {
         "ociVersionMin": "1.0.0",
         "ociVersionMax": OCI_VERSION,
         "hooks": ["prestart", "createRuntime", "poststart", "poststop"],
-        "mountOptions": ["ro", "rw", "nosuid", "nodev", "noexec", "bind", "rbind", "private", "rprivate"],
+        "mountOptions": crate::oci::spec::MOUNT_OPTIONS,
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "user", "uts"],
             "capabilities": caps::all().iter().map(|c| c.to_string()).collect::<Vec<_>>(),
             "cgroup": {"v1": false, "v2": true, "systemd": false, "systemdUser": false},
-            "seccomp": {"enabled": true},
+            "seccomp": {
+                "enabled": true,
+                "actions": crate::oci::seccomp::ACTIONS,
+                "operators": crate::oci::seccomp::OPERATORS,
+                "archs": crate::oci::seccomp::ARCHES,
+                "supportedFlags": crate::oci::seccomp::FLAGS,
+            },
             "apparmor": {"enabled": false},
             "selinux": {"enabled": false}
         },
