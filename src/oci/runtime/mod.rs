@@ -350,6 +350,14 @@ fn create(
         };
         spec.console_socket = console.as_ref().map(|c| c.as_raw_fd());
         oci_defaults(&mut spec, a, console.is_some());
+        if attached && b.terminal() && console.is_none() {
+            // `run` with a terminal and no console socket: the caller's own, with its session
+            // and job control (runc relays a pty of its own instead; sbox's supervisor does
+            // not stay to relay one). The caller's terminal is then the container's: on a
+            // kernel that still allows TIOCSTI (dev.tty.legacy_tiocsti), it can type into it.
+            spec.new_session = false;
+            spec.caller_process_group = true;
+        }
         let pid = crate::launch::run(&spec)?;
         drop(console);
         drop(dfd);
