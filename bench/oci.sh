@@ -86,3 +86,5 @@ cd "$T/p"
 	-n sbox-runc "catatonit -- podman --runtime $T/bin/sbox-runc run --rm localhost/bench-bb true" >/dev/null
 python3 "$here/ratio.py" "$T/p/o3.json" --label o3
 "${pu[@]}" "${penv[@]}" podman system reset -f >/dev/null 2>&1 || true
+# podman's pause process (it holds podman's user namespace) would outlive the scratch.
+[ -f "$T/p/run/libpod/tmp/pause.pid" ] && kill "$(cat "$T/p/run/libpod/tmp/pause.pid")" 2>/dev/null || true

@@ -86,6 +86,8 @@ chown -R "$user" "$T"
 
 cleanup() {
 	pm runc rm -af >/dev/null 2>&1
+	# podman's pause process (it holds podman's user namespace) would outlive the scratch.
+	[ -f "$T/run/libpod/tmp/pause.pid" ] && kill "$(cat "$T/run/libpod/tmp/pause.pid")" 2>/dev/null
 	if [ "${SBOX_PODMAN_KEEP:-}" = 1 ]; then echo "podman: kept $T"; else rm -rf "$T"; fi
 }
 trap cleanup EXIT
