@@ -1865,6 +1865,10 @@ mod tests {
                 "cap-drop" => "ALL",
                 "net-allow" => "localhost:7",
                 "net-deny" => "localhost",
+                "join-ns" => "net:/x",
+                "sysctl" => "net.core.somaxconn=7",
+                "rlimit" => "NOFILE=7",
+                "uid-map" | "gid-map" => "0:7:1",
                 _ => match apply {
                     Apply::Path(_) | Apply::Paths(_) | Apply::PathSet(_) => "/x",
                     _ => "7",
@@ -1877,6 +1881,7 @@ mod tests {
                 "hostname" => &["--unshare-uts"],
                 "cap-drop" => &["--cap-add", "CAP_NET_RAW"],
                 "net-deny" => &["--net-allow", "a.test"],
+                "sysctl" => &["--unshare-net", "--unshare-pid"],
                 _ => &[],
             };
             let mut args = extra.to_vec();
@@ -1911,6 +1916,6 @@ mod tests {
             }
             n += 1;
         }
-        assert_eq!(n, 52);
+        assert_eq!(n, 60);
     }
 }
