@@ -576,9 +576,15 @@ fn podman_like(rt: &mut Rt, b: &Path, test: &str) -> Option<std::process::Child>
         .unwrap();
     let pid = holder.id();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while !std::fs::read_to_string(format!("/proc/{pid}/uid_map"))
+    // Mapped: `0 UID 1` (before its unshare, the process shows the initial namespace's
+    // `0 0 4294967295`, and joining that fails).
+    let mapped = format!("0 {} 1", ids().0);
+    while std::fs::read_to_string(format!("/proc/{pid}/uid_map"))
         .unwrap_or_default()
-        .starts_with("         0")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        != mapped
     {
         assert!(
             std::time::Instant::now() < deadline,

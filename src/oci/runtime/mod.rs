@@ -497,25 +497,38 @@ fn start(dir: &Dir, id: &str, log: &Log) -> Result<(), SetupError> {
     Ok(())
 }
 
-/// Open the start gate of the process `pid` waiting on `fifo` (removed then), and wait for
-/// its byte: released (end of file without it: it died).
+/// Open the start gate of the process `pid` waiting on `fifo`, and wait for its byte:
+/// released (end of file without it: it died); the fifo is removed then.
 fn release(fifo: &Path, pid: i32, start_time: u64, id: &str) -> Result<(), SetupError> {
     let fail = |e| errno_error("start", fifo.display().to_string(), e);
-    // Non-blocking: the process is known to wait in its open for writing.
+    // Non-blocking: the process opens it for writing now or soon.
     let flags =
         nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_NONBLOCK | nix::fcntl::OFlag::O_CLOEXEC;
     let fd = nix::fcntl::open(fifo, flags, nix::sys::stat::Mode::empty()).map_err(fail)?;
+    // Removed once its byte is read, not before: the process may not have reached its open
+    // yet (`run` starts at once), and it opens the fifo by name.
+    let released = wait_released(&fd, pid, start_time, id, fail);
     let _ = std::fs::remove_file(fifo);
+    released
+}
+
+fn wait_released(
+    fd: &std::os::fd::OwnedFd,
+    pid: i32,
+    start_time: u64,
+    id: &str,
+    fail: impl Fn(nix::errno::Errno) -> SetupError,
+) -> Result<(), SetupError> {
     // Its byte says it was released (end of file without it: it died).
     let mut b = [0u8; 1];
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        match nix::unistd::read(&fd, &mut b) {
+        match nix::unistd::read(fd, &mut b) {
             Ok(1) => break,
             Err(nix::errno::Errno::EAGAIN) | Ok(0) if std::time::Instant::now() < deadline => {
                 if !state::alive(pid, start_time) {
                     // Released and already ended since the read above: its byte tells.
-                    if let Ok(1) = nix::unistd::read(&fd, &mut b) {
+                    if let Ok(1) = nix::unistd::read(fd, &mut b) {
                         break;
                     }
                     return Err(SetupError::new(
@@ -525,7 +538,7 @@ fn release(fifo: &Path, pid: i32, start_time: u64, id: &str) -> Result<(), Setup
                     ));
                 }
                 let mut p = [nix::poll::PollFd::new(
-                    std::os::fd::AsFd::as_fd(&fd),
+                    std::os::fd::AsFd::as_fd(fd),
                     nix::poll::PollFlags::POLLIN,
                 )];
                 let _ = nix::poll::poll(&mut p, nix::poll::PollTimeout::from(10u8));
