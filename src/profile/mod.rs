@@ -11,6 +11,7 @@
 mod file;
 mod host;
 mod merge;
+pub mod registry;
 
 pub use host::check_writable;
 pub use merge::{attribute, entries, explain};
