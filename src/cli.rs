@@ -8,7 +8,7 @@ use crate::spec::values::{
     ValueError, parse_cap, parse_deny, parse_octal, parse_percent, parse_pids, parse_size,
     parse_syscall,
 };
-use crate::spec::{self, EnvOp, FsOp, OverlayUpper, SeccompProfile, Spec};
+use crate::spec::{self, EnvOp, FsOp, OverlayUpper, SeccompProfile, Spec, net};
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
 use std::borrow::Cow;
@@ -861,6 +861,28 @@ fn apply_options(m: &ArgMatches, mut spec: Spec) -> Result<Spec, CliError> {
     spec.ns.net = ((spec.ns.net || all) && !on("share-net")) || on("unshare-net");
     spec.ns.uts |= all || on("unshare-uts");
     spec.ns.cgroup |= all || on("unshare-cgroup");
+    // The allowlist: rules append to a profile's; any allow rule means a network namespace.
+    for (id, deny) in [("net-allow", false), ("net-deny", true)] {
+        for v in m.get_many::<String>(id).into_iter().flatten() {
+            let rule = net::parse_rule(&format!("--{id}"), v)?;
+            let list = if deny {
+                &mut spec.net.deny
+            } else {
+                &mut spec.net.allow
+            };
+            if !list.contains(&rule) {
+                list.push(rule);
+            }
+        }
+    }
+    if spec.net.active() {
+        if on("share-net") {
+            return Err(CliError::Invalid(
+                "--share-net: conflicts with --net-allow (or a profile's network.allow): with an allowlist the sandbox reaches the outside only through sbox".into(),
+            ));
+        }
+        spec.ns.net = true;
+    }
     let mut warnings = Vec::new();
     let mut fd = |id: &str| -> Result<Option<RawFd>, CliError> {
         last::<String>(m, id, &mut warnings)
@@ -1171,6 +1193,56 @@ mod tests {
         assert!(s.ns.pid && s.ns.net && s.ns.ipc && s.ns.uts && s.ns.cgroup);
         let s = p(&["--unshare-all", "--share-net", "true"]).unwrap();
         assert!(s.ns.pid && !s.ns.net);
+    }
+
+    #[test]
+    fn an_allowlist_gets_a_network_namespace() {
+        let s = p(&[
+            "--net-allow",
+            "localhost:8080",
+            "--net-allow",
+            "*.Example.org",
+            "true",
+        ])
+        .unwrap();
+        assert!(s.ns.net);
+        let shown: Vec<String> = s.net.allow.iter().map(|r| r.to_string()).collect();
+        assert_eq!(shown, ["localhost:8080", "*.example.org"]);
+        let s = p(&[
+            "--unshare-all",
+            "--net-allow",
+            "a.test",
+            "--net-deny",
+            "b.a.test",
+            "true",
+        ])
+        .unwrap();
+        assert!(s.ns.net && s.net.deny.len() == 1);
+        assert!(!p(&["true"]).unwrap().net.active());
+        for (args, want) in [
+            (
+                &["--unshare-all", "--share-net", "--net-allow", "a.test"][..],
+                "--share-net: conflicts with --net-allow",
+            ),
+            (&["--net-allow", ":99999"][..], "--net-allow: ':99999': "),
+            (&["--net-allow", "*."][..], "--net-allow: '*.': "),
+            (
+                &["--net-deny", "a..b", "--net-allow", "a"][..],
+                "--net-deny: 'a..b': ",
+            ),
+            (
+                &["--net-allow", "10.0.0.0/8"][..],
+                "--net-allow: '10.0.0.0/8': an address or CIDR needs a port",
+            ),
+            (&["--net-allow", ""][..], "--net-allow: '': empty rule"),
+            (
+                &["--net-deny", "a.test"][..],
+                "--net-deny: refines an allowlist",
+            ),
+        ] {
+            let e = err(&[args, &["true"]].concat());
+            assert!(e.starts_with(want), "{args:?} gave {e:?}");
+        }
     }
 
     #[test]

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 /// The value parsers, by one path (should they move, only these lines follow them).
 mod values {
     pub use sbox::cli::parse_fd;
+    pub use sbox::spec::net::parse_rule;
     pub use sbox::spec::values::{
         parse_cap, parse_deny, parse_octal, parse_percent, parse_pids, parse_size, parse_syscall,
     };
@@ -81,6 +82,16 @@ fn value_text() -> impl Strategy<Value = String> {
     ]
 }
 
+/// Strings near the shapes of network rules: names, wildcards, addresses, CIDRs, ports.
+fn rule_text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        any::<String>(),
+        "(\\*\\.)?[a-zA-Z0-9_*-]{0,6}(\\.[a-zA-Z0-9_-]{0,4}){0,3}\\.?(:[0-9+-]{0,6})?",
+        "[0-9]{1,3}(\\.[0-9]{1,3}){0,4}(/[0-9]{0,3})?(:[0-9]{0,6})?",
+        "\\[?[0-9a-fA-F:.]{0,20}(/[0-9]{0,3})?\\]?(:[0-9]{0,6})?",
+    ]
+}
+
 /// A value's error, as the command line words it (profiles add their file and position).
 fn check_value<T, E: Into<CliError>>(opt: &str, r: Result<T, E>) {
     if let Err(e) = r {
@@ -103,6 +114,16 @@ proptest! {
         check_value("--seccomp-allow", values::parse_syscall("--seccomp-allow", &s, &s));
         check_value("--seccomp-deny", values::parse_deny("--seccomp-deny", &s));
         check_value("--file", values::parse_fd("--file", &s));
+        check_value("--net-allow", values::parse_rule("--net-allow", &s));
+    }
+
+    #[test]
+    fn net_rules_answer_one_line_or_print_back(s in rule_text()) {
+        match values::parse_rule("--net-deny", &s) {
+            Err(e) => check_value("--net-deny", Err::<(), _>(e)),
+            // What a rule prints (--explain, refusals) parses back to the same rule.
+            Ok(r) => prop_assert_eq!(values::parse_rule("x", &r.to_string()), Ok(r)),
+        }
     }
 
     #[test]
@@ -431,6 +452,10 @@ fn schema_profile() -> impl Strategy<Value = String> {
             },
         );
     let text = || value_text().prop_map(|s| format!("{s:?}"));
+    let rules = || {
+        prop::collection::vec(rule_text().prop_map(|s| format!("{s:?}")), 0..3)
+            .prop_map(|v| format!("[{}]", v.join(", ")))
+    };
     let list = || prop::collection::vec(text(), 0..3).prop_map(|v| format!("[{}]", v.join(", ")));
     (
         prop::option::of(q(vec![
@@ -464,9 +489,21 @@ fn schema_profile() -> impl Strategy<Value = String> {
             prop::collection::vec(path(), 0..3),
             prop::collection::vec(any::<i32>(), 0..2),
         ),
+        (rules(), rules()),
     )
         .prop_map(
-            |(extends, hostname, caps, mounts, (ns, net), (keep, unset, setv), limits, sec, ll)| {
+            |(
+                extends,
+                hostname,
+                caps,
+                mounts,
+                (ns, net),
+                (keep, unset, setv),
+                limits,
+                sec,
+                ll,
+                rules,
+            )| {
                 let mut p = String::new();
                 if let Some(e) = extends {
                     p += &format!("extends = [{e}]\n");
@@ -507,6 +544,7 @@ fn schema_profile() -> impl Strategy<Value = String> {
                     ro.join(", "),
                     ports.join(", ")
                 );
+                p += &format!("[network]\nallow = {}\ndeny = {}\n", rules.0, rules.1);
                 p
             },
         )
@@ -537,6 +575,7 @@ fn word() -> impl Strategy<Value = String> {
             "/", "/a", "/a/b", "/tmp", "rel", "..", "-", "--", "-x", "0", "1", "3", "9", "-1",
             "0755", "1M", "150%", "CAP_NET_RAW", "ptrace", "acct:EACCES", "t", "u", "base",
             "none", "host", "true", "=", "--bind=/a", "--uid=x", "\u{0}", "a\nb",
+            "localhost:8080", "*.example.org", "10.0.0.0/8:443", "[::1]:443", ":99999",
         ])
         .prop_map(str::to_string),
         1 => value_text(),

@@ -6,7 +6,7 @@ use super::merge;
 use crate::spec::options::{self, Op};
 use crate::spec::validate;
 use crate::spec::values::{self, ValueError};
-use crate::spec::{BindExtra, BindKind, EnvOp, FsOp, OverlayUpper, SeccompProfile, Spec};
+use crate::spec::{BindExtra, BindKind, EnvOp, FsOp, OverlayUpper, SeccompProfile, Spec, net};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -36,6 +36,8 @@ pub struct File {
     seccomp: Seccomp,
     #[serde(default)]
     landlock: Landlock,
+    #[serde(default)]
+    network: Network,
 }
 
 #[derive(Deserialize)]
@@ -204,6 +206,16 @@ struct Landlock {
     tcp_bind: Vec<u16>,
 }
 
+/// `[network]`: the egress allowlist, as `--net-allow` and `--net-deny`.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Network {
+    #[serde(default)]
+    allow: Vec<Str>,
+    #[serde(default)]
+    deny: Vec<Str>,
+}
+
 /// `FILE:LINE:COL: why`, the position being the start of `span` (1-based, in characters).
 pub fn located(path: &Path, text: &str, span: Range<usize>, why: String) -> String {
     let before = &text[..span.start.min(text.len())];
@@ -357,6 +369,34 @@ pub fn apply(
     }
     spec.landlock.tcp_connect.extend(&ll.tcp_connect);
     spec.landlock.tcp_bind.extend(&ll.tcp_bind);
+
+    // The allowlist appends to the earlier layers'; an allow rule means a network namespace.
+    let n = &f.network;
+    for (key, list, deny) in [
+        ("network.allow", &n.allow, false),
+        ("network.deny", &n.deny, true),
+    ] {
+        for v in list {
+            let rule = net::parse_rule(key, v.get_ref()).map_err(|e| bad(v.span(), e))?;
+            let into = if deny {
+                &mut spec.net.deny
+            } else {
+                &mut spec.net.allow
+            };
+            if !into.contains(&rule) {
+                into.push(rule);
+            }
+        }
+    }
+    if let Some(first) = n.allow.first() {
+        if matches!(ns.net, Some(Net::Host)) {
+            return Err(at(
+                first.span(),
+                "network.allow: conflicts with net = \"host\" under [namespaces] (an allowlist reaches the outside only through sbox)".into(),
+            ));
+        }
+        spec.ns.net = true;
+    }
     Ok(())
 }
 

@@ -166,6 +166,12 @@ pub fn entries(spec: &Spec) -> Vec<(String, String)> {
     for p in &ll.tcp_bind {
         add(format!("landlock.tcp_bind {p}"), "allowed".into());
     }
+    for r in &spec.net.allow {
+        add(format!("network.allow {r}"), "allowed".into());
+    }
+    for r in &spec.net.deny {
+        add(format!("network.deny {r}"), "denied".into());
+    }
     out
 }
 

@@ -829,3 +829,62 @@ fn command_line_and_profiles_follow_the_same_rules() {
     let s = spec(&l, &["--profile", "strict", "true"]);
     assert_eq!(s.seccomp.profile, crate::spec::SeccompProfile::Strict);
 }
+
+#[test]
+fn network_rules_merge_like_lists_and_imply_a_network_namespace() {
+    let l = loader(&[
+        (
+            "a",
+            "[network]\nallow = [\"a.test\", \"127.0.0.1:8080\"]\ndeny = [\"x.a.test\"]\n",
+        ),
+        (
+            "b",
+            "extends = [\"a\"]\n[network]\nallow = [\"a.test\", \"*.b.test:8443\"]\n",
+        ),
+        (
+            "host",
+            "[namespaces]\nnet = \"host\"\n[network]\nallow = [\"a.test\"]\n",
+        ),
+        (
+            "later-host",
+            "extends = [\"a\"]\n[namespaces]\nnet = \"host\"\n",
+        ),
+        ("bad", "[network]\nallow = [\"ok.test\", \"a..b\"]\n"),
+    ]);
+    let s = spec(&l, &["--profile", "b", "--net-allow", "c.test", "true"]);
+    assert!(s.ns.net);
+    let shown: Vec<String> = s.net.allow.iter().map(|r| r.to_string()).collect();
+    assert_eq!(
+        shown,
+        ["a.test", "127.0.0.1:8080", "*.b.test:8443", "c.test"]
+    );
+    assert_eq!(s.net.deny.len(), 1);
+    let out = explain_of(&l, &["--profile", "b", "--explain"]);
+    assert!(
+        value_of(&out, "network.allow *.b.test:8443").contains("allowed"),
+        "{out}"
+    );
+    assert!(
+        value_of(&out, "network.deny x.a.test").contains("denied"),
+        "{out}"
+    );
+    let e = error(&l, &["--profile", "host", "true"]);
+    assert!(
+        e.starts_with("--profile: /p/host.toml:4:")
+            && e.contains("network.allow: conflicts with net = \"host\""),
+        "{e}"
+    );
+    // An allowlist from any layer keeps the sandbox off the host network.
+    assert!(spec(&l, &["--profile", "later-host", "true"]).ns.net);
+    let e = error(&l, &["--profile", "bad", "true"]);
+    assert!(
+        e.starts_with("--profile: /p/bad.toml:2:")
+            && e.contains("network.allow: 'a..b': empty label"),
+        "{e}"
+    );
+    let e = error(&l, &["--profile", "a", "--share-net", "true"]);
+    assert!(
+        e.starts_with("--share-net: conflicts with --net-allow"),
+        "{e}"
+    );
+}

@@ -1,6 +1,7 @@
 //! The one data model of a sandbox. The command line and profiles both produce a `Spec`;
 //! everything after it (checks, launch) reads only this.
 
+pub mod net;
 pub mod options;
 pub mod syscalls;
 pub mod validate;
@@ -373,6 +374,8 @@ pub struct Spec {
     pub caps: Vec<caps::Capability>,
     pub seccomp: Seccomp,
     pub landlock: Landlock,
+    /// `--net-allow`, `--net-deny`, a profile's `[network]`: the egress allowlist.
+    pub net: net::NetPolicy,
     /// Let the command create nested user namespaces (mounting stays refused).
     pub allow_userns: bool,
     pub limits: Limits,

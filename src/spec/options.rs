@@ -181,6 +181,7 @@ const SECURITY: &str = "Security";
 const LIMITS: &str = "Limits";
 const MODES: &str = "Modes";
 const PROFILES: &str = "Profiles";
+const NET: &str = "Network";
 
 use Value::{OsStr, Path, Str};
 
@@ -214,6 +215,8 @@ pub static OPTIONS: &[Opt] = &[
     flag("--unshare-cgroup", NS, "Create a cgroup namespace"),
     flag("--unshare-all", NS, "Create every namespace above"),
     flag("--share-net", NS, "Keep the host network (with --unshare-all)"),
+    opt("--net-allow", &["RULE"], Str, NET, "Reach RULE through sbox, and nothing else: the sandbox gets its own network namespace, with proxy variables, DNS for the allowed names and a listener per allowed port. RULE: HOST[:PORT] (no port: 443 and 80), *.DOMAIN[:PORT] (subdomains only), or ADDRESS:PORT, ADDRESS/PREFIX:PORT ([::1]:443). Loopback, private and link-local addresses need an address rule. TCP and DNS only: other UDP is not carried. Repeatable"),
+    opt("--net-deny", &["RULE"], Str, NET, "Refuse RULE even where --net-allow matches it (no port: every port); repeatable"),
     opt("--hostname", &["NAME"], Str, NS, "Hostname inside (needs --unshare-uts)"),
     opt("--uid", &["UID"], Value::Id, PROCESS, "User id inside the sandbox (default: yours)"),
     opt("--gid", &["GID"], Value::Id, PROCESS, "Group id inside the sandbox (default: yours)"),

@@ -76,6 +76,16 @@ pub fn validate(spec: &Spec) -> Result<(), Invalid> {
             "Specifying --as-pid-1 requires --unshare-pid",
         );
     }
+    if spec.net.active() && !ns.net {
+        return invalid(
+            "--net-allow: needs a network namespace of the sandbox's own (conflicts with --share-net and a profile's net = \"host\")",
+        );
+    }
+    if !spec.net.deny.is_empty() && !spec.net.active() {
+        return invalid(
+            "--net-deny: refines an allowlist: add --net-allow rules (without one the sandbox has the host's network or none)",
+        );
+    }
     for op in &spec.env {
         let (opt, name) = match op {
             EnvOp::Set(k, _) => ("--setenv", k.as_os_str()),
@@ -129,13 +139,25 @@ pub fn inside_path(p: &Path) -> Result<(), String> {
 mod tests {
     use super::*;
 
+    fn rule(s: &str) -> crate::spec::net::Rule {
+        crate::spec::net::parse_rule("--net-allow", s).unwrap()
+    }
+
     /// Whatever built the Spec (a future OCI front end too), the rules hold.
     #[test]
     fn a_spec_built_by_any_front_end_is_checked() {
         let ok = Spec::default();
         assert_eq!(validate(&ok), Ok(()));
         type Break = fn(&mut Spec);
-        let broken: [(Break, &str); 7] = [
+        let broken: [(Break, &str); 9] = [
+            (
+                |s| s.net.allow.push(rule("localhost:1")),
+                "--net-allow: needs a network namespace",
+            ),
+            (
+                |s| s.net.deny.push(rule("localhost")),
+                "--net-deny: refines an allowlist",
+            ),
             (|s| s.hostname = Some("h".into()), "--hostname: needs a UTS"),
             (|s| s.as_pid_1 = true, "--as-pid-1: needs a PID"),
             (|s| s.ns.userns2 = Some(3), "--userns2: needs --userns"),
@@ -167,6 +189,10 @@ mod tests {
             ..Spec::default()
         };
         s.ns.uts = true;
+        assert_eq!(validate(&s), Ok(()));
+        s.ns.net = true;
+        s.net.allow.push(rule("localhost:1"));
+        s.net.deny.push(rule("localhost"));
         assert_eq!(validate(&s), Ok(()));
     }
 }
