@@ -646,6 +646,7 @@ pub fn parse_named(
         Vec::new()
     };
     let mut spec = apply_options(&m, base)?;
+    profile::settle_offer(&mut spec, m.contains_id("share-net"));
     spec::validate(&spec).map_err(|e| match e.bwrap {
         Some(phrase) => CliError::phrased(e.message, phrase),
         None => CliError::Invalid(e.message),
@@ -662,6 +663,10 @@ pub fn parse_named(
     }
     // Only now is it known what the sandbox can write: the command line adds mounts too.
     profile::check_writable(&spec).map_err(|e| CliError::Invalid(format!("--profile: {e}")))?;
+    // Programs run on the host: only once nothing the sandbox can write could steer them.
+    profiles
+        .registries(&mut spec)
+        .map_err(|e| CliError::Invalid(format!("--profile: {e}")))?;
     Ok(Parsed::Run(spec))
 }
 
@@ -874,6 +879,10 @@ fn apply_options(m: &ArgMatches, mut spec: Spec) -> Result<Spec, CliError> {
                 list.push(rule);
             }
         }
+    }
+    if let Some(f) = m.get_one::<PathBuf>("net-record") {
+        // Written by sbox at the end, relative to where it was started.
+        spec.net.record = Some(std::path::absolute(f).unwrap_or_else(|_| f.clone()));
     }
     if spec.net.active() {
         if on("share-net") {

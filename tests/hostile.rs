@@ -468,3 +468,112 @@ fn a_home_spelled_through_a_link_still_works() {
     );
     fx.check_host();
 }
+
+/// A profile whose allowlist lies in the project it lets the build write.
+const FETCH: &str =
+    "extends = [\"make\"]\n[network]\nallowlist = \"${PROJECT}/.sbox/net-allow.toml\"\n";
+
+/// Run 1 rewrites the project's network allowlist from inside (as a hostile build would, to
+/// widen the next run's): the profile that reads that list from a place its sandbox can write
+/// is refused at run 2, before anything runs, with one line.
+#[test]
+fn an_allowlist_its_sandbox_can_rewrite_is_refused() {
+    let fx = fixture("allowlist");
+    write(&fx.home.join(".config/sbox/profiles/fetch.toml"), FETCH);
+    write(
+        &fx.project.join(".sbox/net-allow.toml"),
+        "allow = [\"registry.test:443\"]\n",
+    );
+    chown_tree(&fx.home);
+    chown_tree(&fx.project);
+    let widen =
+        "printf 'allow = [\"registry.test:443\", \"evil.test:443\"]\\n' > .sbox/net-allow.toml";
+    success(&fx.sbox(&fx.project, &["--profile", "make", "--", "sh", "-c", widen]));
+    let list = fx.project.join(".sbox/net-allow.toml");
+    assert!(
+        std::fs::read_to_string(&list)
+            .unwrap()
+            .contains("evil.test")
+    );
+    let o = fx.sbox(
+        &fx.project,
+        &[
+            "--profile",
+            "fetch",
+            "--",
+            "sh",
+            "-c",
+            "echo pwned >> ~/.bashrc",
+        ],
+    );
+    assert_one_line_error(&o, "--profile: ");
+    let want = format!("{}: the sandbox could rewrite it (--bind ", list.display());
+    assert!(stderr(&o).contains(&want), "{}", stderr(&o));
+    // Missing, it is refused the same: a build could create it for the next run.
+    std::fs::remove_file(&list).unwrap();
+    let o = fx.sbox(&fx.project, &["--profile", "fetch", "--", "true"]);
+    assert_one_line_error(&o, "--profile: ");
+    assert!(stderr(&o).contains(&want), "{}", stderr(&o));
+    fx.check_host();
+}
+
+/// npm-install writes the project but keeps .sbox read-only (made when missing): the build
+/// can neither create nor change the allowlist, and the next run accepts it. An optional
+/// read-only cover whose directory is missing covers nothing (it is skipped at launch).
+#[test]
+fn a_read_only_sbox_directory_keeps_the_allowlist() {
+    let fx = fixture("allowlist-ro");
+    let plant = "mkdir -p .sbox; printf 'allow = [\"evil.test:443\"]\\n' > .sbox/net-allow.toml \
+                 || echo refused; touch built";
+    let out = success(&fx.sbox(
+        &fx.project,
+        &["--profile", "npm-install", "--", "sh", "-c", plant],
+    ));
+    assert!(out.contains("refused"), "{out}");
+    assert!(fx.project.join("built").exists());
+    assert!(fx.project.join(".sbox").is_dir());
+    assert!(!fx.project.join(".sbox/net-allow.toml").exists());
+    success(&fx.sbox(&fx.project, &["--profile", "npm-install", "--", "true"]));
+    // The same cover without `create`: refused while .sbox is missing, fine once it exists.
+    let optional = format!(
+        "{FETCH}[[mounts]]\nkind = \"ro-bind\"\nsrc = \"${{PROJECT}}/.sbox\"\noptional = true\n"
+    );
+    write(&fx.home.join(".config/sbox/profiles/fetch.toml"), &optional);
+    chown_tree(&fx.home);
+    std::fs::remove_dir(fx.project.join(".sbox")).unwrap();
+    let o = fx.sbox(&fx.project, &["--profile", "fetch", "--", "true"]);
+    assert_one_line_error(&o, "--profile: ");
+    assert!(
+        stderr(&o).contains("the sandbox could rewrite it"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::create_dir(fx.project.join(".sbox")).unwrap();
+    chown_tree(&fx.project);
+    success(&fx.sbox(&fx.project, &["--profile", "fetch", "--", "true"]));
+    fx.check_host();
+}
+
+/// A link planted where the allowlist is read (the list of another project, or anything the
+/// build chose) is refused as a profile's mount source would be.
+#[test]
+fn a_planted_link_on_the_allowlist_path_is_refused() {
+    let fx = fixture("allowlist-link");
+    let elsewhere = fx.home.join("wide.toml");
+    write(&elsewhere, "allow = [\"evil.test:443\"]\n");
+    write(&fx.home.join(".config/sbox/profiles/fetch.toml"), FETCH);
+    chown_tree(&fx.home);
+    let link = fx.project.join(".sbox/net-allow.toml");
+    let plant = format!(
+        "mkdir -p .sbox && ln -s {} .sbox/net-allow.toml",
+        elsewhere.display()
+    );
+    success(&fx.sbox(
+        &fx.project,
+        &["--profile", "make", "--", "sh", "-c", &plant],
+    ));
+    assert!(link.is_symlink());
+    let o = fx.sbox(&fx.project, &["--profile", "fetch", "--", "true"]);
+    assert_link_refused(&o, &link, &elsewhere);
+    fx.check_host();
+}

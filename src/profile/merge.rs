@@ -172,6 +172,25 @@ pub fn entries(spec: &Spec) -> Vec<(String, String)> {
     for r in &spec.net.deny {
         add(format!("network.deny {r}"), "denied".into());
     }
+    // While loading, the offer holds the files; once settled, the policy does.
+    for f in spec.net.lists.iter().chain(&spec.net_offer.files) {
+        add(format!("network.allowlist {}", f.display()), "read".into());
+    }
+    for f in &spec.net_offer.missing {
+        add(
+            format!("network.allowlist {}", f.display()),
+            "missing (record one with --net-record)".into(),
+        );
+    }
+    for t in &spec.net_offer.tools {
+        add(
+            format!("network.allow_registry {t}"),
+            "asked on the host at run time".into(),
+        );
+    }
+    if let Some(r) = &spec.net.record {
+        add("network.record".into(), r.display().to_string());
+    }
     out
 }
 

@@ -237,7 +237,15 @@ pub fn ask(q: &Query) -> Result<Vec<String>, String> {
                 .map_err(|e| format!("{}: {e}", file.display()))?
                 .into_iter()
                 .collect(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            // Missing or not yours to read (a CARGO_HOME of another user): no mirror.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
+                ) =>
+            {
+                Vec::new()
+            }
             Err(e) => return Err(format!("{}: {e}", file.display())),
         },
     };

@@ -45,6 +45,9 @@ pub struct NetPolicy {
     pub deny: Vec<Rule>,
     /// Recording mode: where the destinations used are written (left to the recording step).
     pub record: Option<PathBuf>,
+    /// The allowlist files in use (profile::allowlist): with one, even an empty one, the
+    /// sandbox's network goes through sbox (and an emptied list refuses everything, saying so).
+    pub lists: Vec<PathBuf>,
 }
 
 /// Why a destination is refused; `Display` is the parenthesised reason of the stderr line.
@@ -288,7 +291,7 @@ impl Rule {
 impl NetPolicy {
     /// The sandbox's network goes through sbox.
     pub fn active(&self) -> bool {
-        !self.allow.is_empty() || self.record.is_some()
+        !self.allow.is_empty() || self.record.is_some() || !self.lists.is_empty()
     }
 
     fn denied(&self, m: impl Fn(&Rule) -> bool) -> Result<(), Refusal> {
@@ -427,6 +430,42 @@ pub fn special(addr: IpAddr) -> Option<&'static str> {
     }
 }
 
+/// The allowlist file (profile::allowlist) that `--net-record` writes: `header` as comment lines, then the rules one per line
+/// (already deduplicated and sorted by the caller).
+pub fn render_allowlist(header: &[String], allow: &[String]) -> String {
+    let mut out = String::new();
+    for h in header {
+        for line in h.lines() {
+            out.push_str("# ");
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out.push_str("allow = [\n");
+    for r in allow {
+        out.push_str("    ");
+        out.push_str(&quote(r));
+        out.push_str(",\n");
+    }
+    out.push_str("]\n");
+    out
+}
+
+/// A TOML basic string.
+fn quote(s: &str) -> String {
+    let mut q = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => q.push_str("\\\""),
+            '\\' => q.push_str("\\\\"),
+            c if c.is_control() => q.push_str(&format!("\\u{:04X}", c as u32)),
+            c => q.push(c),
+        }
+    }
+    q.push('"');
+    q
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -440,6 +479,7 @@ mod tests {
             allow: allow.iter().map(|s| r(s)).collect(),
             deny: deny.iter().map(|s| r(s)).collect(),
             record: None,
+            lists: Vec::new(),
         }
     }
 
@@ -602,4 +642,25 @@ mod tests {
         assert!(matches!(check("127.0.0.1", 9), Err(Refusal::Denied(_))));
         assert_eq!(p.check_name("127.0.0.1", 8080), Err(Refusal::NotAllowed));
     }
+}
+
+/// What a profile offers instead of the host network (`[network] allowlist` files and
+/// `allow_registry` tools): used, with `allow` and `deny` joined to the policy and a network
+/// namespace, unless the command line gives the host network back (`--share-net`) or records
+/// (`--net-record` learns the list). With nothing found the profile's network stays as it
+/// is, and `missing` says where a recording would go.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NetOffer {
+    pub allow: Vec<Rule>,
+    pub deny: Vec<Rule>,
+    /// `allow_registry`: tools asked for their registry on the host, once the sandbox is
+    /// known (what it can write decides whether the tool may be run).
+    pub tools: Vec<String>,
+    /// Allowlist files named by the profiles, in order (the loader reads them, and keeps
+    /// those that exist, by their real path).
+    pub files: Vec<PathBuf>,
+    /// Those that do not exist (yet).
+    pub missing: Vec<PathBuf>,
+    /// The profiles named on the command line, for the hint that names a recording command.
+    pub profiles: Vec<String>,
 }

@@ -217,6 +217,7 @@ pub static OPTIONS: &[Opt] = &[
     flag("--share-net", NS, "Keep the host network (with --unshare-all)"),
     opt("--net-allow", &["RULE"], Str, NET, "Reach RULE through sbox, and nothing else: the sandbox gets its own network namespace, with proxy variables, DNS for the allowed names and a listener per allowed port. RULE: HOST[:PORT] (no port: 443 and 80), *.DOMAIN[:PORT] (subdomains only), or ADDRESS:PORT, ADDRESS/PREFIX:PORT ([::1]:443). Loopback, private and link-local addresses need an address rule. TCP and DNS only: other UDP is not carried. Repeatable"),
     opt("--net-deny", &["RULE"], Str, NET, "Refuse RULE even where --net-allow matches it (no port: every port); repeatable"),
+    opt("--net-record", &["FILE"], Path, NET, "Record: allow every public destination (loopback, private and link-local ones still need a rule), and write each HOST:PORT used to FILE at the end, as an allowlist a profile reads ([network] allowlist). A recording run is trusted: whatever it reaches is written into the list; review it before committing it"),
     opt("--hostname", &["NAME"], Str, NS, "Hostname inside (needs --unshare-uts)"),
     opt("--uid", &["UID"], Value::Id, PROCESS, "User id inside the sandbox (default: yours)"),
     opt("--gid", &["GID"], Value::Id, PROCESS, "Group id inside the sandbox (default: yours)"),
