@@ -17,6 +17,7 @@ mod mounts;
 mod net;
 mod planted;
 pub mod probe;
+mod record;
 mod seccomp;
 mod signals;
 mod sys;
@@ -103,6 +104,8 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
     } else {
         None
     };
+    // --net-record: its directory, opened before the sandbox can plant anything on the way.
+    let recorder = spec.net.record.as_deref().map(record::open_dir).transpose()?;
     signals::block()?;
     // Namespaces to join are joined by the supervisor: the child is then created inside them.
     if let Some(fd) = claimed.userns.take() {
@@ -179,6 +182,9 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
         let _ = waitpid(child, None);
     } else if let Some(w) = &planted {
         planted::report(spec, w);
+    }
+    if let (Ok(_), Some(r)) = (&result, &recorder) {
+        r.write(&Default::default())?;
     }
     result
 }

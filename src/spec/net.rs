@@ -306,10 +306,12 @@ impl NetPolicy {
     pub fn check_name(&self, name: &str, port: u16) -> Result<(), Refusal> {
         let name = normalize(name);
         self.denied(|r| r.name_matches(&name) && r.port_matches(port, true))?;
-        if self
-            .allow
-            .iter()
-            .any(|r| r.name_matches(&name) && r.port_matches(port, false))
+        // Recording: every name (its addresses are still checked once resolved).
+        if self.record.is_some()
+            || self
+                .allow
+                .iter()
+                .any(|r| r.name_matches(&name) && r.port_matches(port, false))
         {
             return Ok(());
         }
@@ -324,7 +326,7 @@ impl NetPolicy {
             .deny
             .iter()
             .any(|r| r.port.is_none() && r.name_matches(&name))
-            && self.allow.iter().any(|r| r.name_matches(&name))
+            && (self.record.is_some() || self.allow.iter().any(|r| r.name_matches(&name)))
     }
 
     /// A connection to an address the client gave itself: only an address rule opens it.
@@ -332,6 +334,16 @@ impl NetPolicy {
         self.denied(|r| r.addr_matches(addr) && r.port_matches(port, true))?;
         if self.allowed_addr(addr, port) {
             return Ok(());
+        }
+        // Recording: a public address too (a special one needs its rule, as always).
+        if self.record.is_some() {
+            return match special(addr) {
+                Some(kind) => Err(Refusal::Special {
+                    addr: canonical(addr),
+                    kind,
+                }),
+                None => Ok(()),
+            };
         }
         Err(Refusal::NotAllowed)
     }
@@ -464,6 +476,27 @@ fn quote(s: &str) -> String {
     }
     q.push('"');
     q
+}
+
+/// What a profile offers instead of the host network (`[network] allowlist` files and
+/// `allow_registry` tools): used, with `allow` and `deny` joined to the policy and a network
+/// namespace, unless the command line gives the host network back (`--share-net`) or records
+/// (`--net-record` learns the list). With nothing found the profile's network stays as it
+/// is, and `missing` says where a recording would go.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NetOffer {
+    pub allow: Vec<Rule>,
+    pub deny: Vec<Rule>,
+    /// `allow_registry`: tools asked for their registry on the host, once the sandbox is
+    /// known (what it can write decides whether the tool may be run).
+    pub tools: Vec<String>,
+    /// Allowlist files named by the profiles, in order (the loader reads them, and keeps
+    /// those that exist, by their real path).
+    pub files: Vec<PathBuf>,
+    /// Those that do not exist (yet).
+    pub missing: Vec<PathBuf>,
+    /// The profiles named on the command line, for the hint that names a recording command.
+    pub profiles: Vec<String>,
 }
 
 #[cfg(test)]
@@ -642,25 +675,33 @@ mod tests {
         assert!(matches!(check("127.0.0.1", 9), Err(Refusal::Denied(_))));
         assert_eq!(p.check_name("127.0.0.1", 8080), Err(Refusal::NotAllowed));
     }
-}
 
-/// What a profile offers instead of the host network (`[network] allowlist` files and
-/// `allow_registry` tools): used, with `allow` and `deny` joined to the policy and a network
-/// namespace, unless the command line gives the host network back (`--share-net`) or records
-/// (`--net-record` learns the list). With nothing found the profile's network stays as it
-/// is, and `missing` says where a recording would go.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct NetOffer {
-    pub allow: Vec<Rule>,
-    pub deny: Vec<Rule>,
-    /// `allow_registry`: tools asked for their registry on the host, once the sandbox is
-    /// known (what it can write decides whether the tool may be run).
-    pub tools: Vec<String>,
-    /// Allowlist files named by the profiles, in order (the loader reads them, and keeps
-    /// those that exist, by their real path).
-    pub files: Vec<PathBuf>,
-    /// Those that do not exist (yet).
-    pub missing: Vec<PathBuf>,
-    /// The profiles named on the command line, for the hint that names a recording command.
-    pub profiles: Vec<String>,
+    #[test]
+    fn recording_allows_public_destinations_only() {
+        let mut p = policy(&["127.0.0.1:8080"], &["bad.test"]);
+        p.record = Some("/r.toml".into());
+        assert!(p.active());
+        assert_eq!(p.check_name("any.test", 443), Ok(()));
+        assert!(p.resolves("any.test"));
+        assert!(!p.resolves("bad.test"));
+        assert!(p.check_name("bad.test", 443).is_err());
+        let public: IpAddr = "8.8.4.4".parse().unwrap();
+        assert_eq!(p.check_resolved(public, 443, &[]), Ok(()));
+        assert_eq!(p.check_literal(public, 443), Ok(()));
+        for special in ["127.0.0.1", "10.1.2.3", "169.254.169.254"] {
+            let a: IpAddr = special.parse().unwrap();
+            assert!(p.check_literal(a, 443).is_err(), "{special}");
+            assert!(p.check_resolved(a, 443, &[]).is_err(), "{special}");
+        }
+        // Named explicitly, a special address is reached (and recorded) as usual.
+        let lo: IpAddr = "127.0.0.1".parse().unwrap();
+        assert_eq!(p.check_literal(lo, 8080), Ok(()));
+        assert_eq!(p.check_resolved(lo, 8080, &[]), Ok(()));
+        // An empty list that exists is an allowlist: the sandbox goes through sbox.
+        let mut empty = NetPolicy::default();
+        assert!(!empty.active());
+        empty.lists.push("/p/.sbox/net-allow.toml".into());
+        assert!(empty.active());
+        assert!(empty.check_name("a.test", 443).is_err());
+    }
 }
