@@ -44,7 +44,10 @@ fn apply_env(spec: &Spec) {
                 EnvOp::Set(k, v) => std::env::set_var(k, v),
                 EnvOp::Unset(k) => std::env::remove_var(k),
                 // Offline switches (CARGO_NET_OFFLINE...) only where there is no network.
-                EnvOp::Offline(k, v) if spec.ns.net => std::env::set_var(k, v),
+                // (An allowlist is a network.)
+                EnvOp::Offline(k, v) if spec.ns.net && !spec.net.active() => {
+                    std::env::set_var(k, v)
+                }
                 EnvOp::Offline(..) => {}
                 EnvOp::Keep(glob) => {
                     for (k, v) in &caller {
@@ -155,6 +158,9 @@ fn prepare(spec: &Spec, plan: &Plan, keep: &[RawFd], report: BorrowedFd) -> Resu
             .map_err(|e| SetupError::errno("process group", "", e))?;
     }
     apply_env(spec);
+    if spec.net.active() {
+        super::net::set_proxy_env();
+    }
     let cwd = working_dir(spec, host)?;
     // SAFETY: single-threaded, as above.
     unsafe { std::env::set_var("PWD", &cwd) };

@@ -17,6 +17,7 @@ mod mounts;
 mod net;
 mod planted;
 pub mod probe;
+mod proxy;
 mod record;
 mod seccomp;
 mod signals;
@@ -71,6 +72,8 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
         new_session: spec.new_session
             || (!spec.caller_terminal && terminal.is_none() && tty::caller_has_one()),
         terminal,
+        net: None,
+        recorder: None,
         // Compiled here, in the supervisor, so a bad policy fails before anything starts.
         filters: seccomp::build(spec)?,
         bpf: (spec.fds.seccomp.iter())
@@ -105,7 +108,17 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
         None
     };
     // --net-record: its directory, opened before the sandbox can plant anything on the way.
-    let recorder = spec.net.record.as_deref().map(record::open_dir).transpose()?;
+    plan.recorder = spec
+        .net
+        .record
+        .as_deref()
+        .map(record::open_dir)
+        .transpose()?;
+    // With an allowlist, the listeners the child makes come back through this pair.
+    let (net_sup, net_child) = match spec.net.active() {
+        true => net::channel()?,
+        false => (None, None),
+    };
     signals::block()?;
     // Namespaces to join are joined by the supervisor: the child is then created inside them.
     if let Some(fd) = claimed.userns.take() {
@@ -144,9 +157,12 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
             drop(w);
             r
         });
-        child(spec, plan, claimed, err_w, alive_r)
+        drop(net_sup);
+        child(spec, plan, claimed, err_w, alive_r, net_child)
     }
     drop(err_w);
+    drop(net_child);
+    plan.net = net_sup;
     // The sandbox has its copies of the descriptors passed to the command: holding them here
     // would keep, say, a pipe's reader from seeing its end when the command closes it.
     for &fd in &plan.host.passed_fds {
@@ -183,9 +199,6 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
     } else if let Some(w) = &planted {
         planted::report(spec, w);
     }
-    if let (Ok(_), Some(r)) = (&result, &recorder) {
-        r.write(&Default::default())?;
-    }
     result
 }
 
@@ -212,6 +225,11 @@ fn watch(
     // supervisor's /proc/<pid>/exe or memory. (Not before: the child's namespaces were just
     // read through /proc, and it inherits the flag at clone.)
     sys::set_dumpable(false);
+    // The allowlist's listeners, sent before exec (none when the child failed: its error
+    // follows on the pipe).
+    let net = (plan.net.take())
+        .and_then(net::receive)
+        .map(|l| proxy::start(&spec.net, spec.verbose, l));
     let (mut code, reports, signaled) = supervise(spec, child, err_r, host)?;
     let mut usage = Vec::new();
     let peak = spec.fds.json_status.is_some();
@@ -223,6 +241,24 @@ fn watch(
         usage.push(("oom-kill".to_string(), report.oom_kill.to_string()));
         if let Some(peak) = report.memory_peak {
             usage.push(("memory-peak".to_string(), peak.to_string()));
+        }
+    }
+    if let Some(stats) = &net {
+        if spec.verbose {
+            say(&format!("network: {}", stats.json()));
+        }
+        usage.push(("network".to_string(), stats.json()));
+    }
+    // Whatever the command's status: a failed fetch still shows what it reached.
+    if let (Some(r), Some(stats)) = (plan.recorder.take(), &net) {
+        let used = stats.used.lock().map(|u| u.clone()).unwrap_or_default();
+        r.write(&used)?;
+        if spec.verbose {
+            say(&format!(
+                "network: {} destinations recorded in {}",
+                used.len(),
+                r.path().display()
+            ));
         }
     }
     if let Some(fd) = &json_status {
@@ -254,6 +290,10 @@ struct Plan {
     pub terminal: Option<tty::Slave>,
     /// Whether the command (without a terminal of its own) starts a new session.
     pub new_session: bool,
+    /// The supervisor's end of the pair the allowlist's listeners come through.
+    pub net: Option<OwnedFd>,
+    /// `--net-record`: where the destinations used are written at the end.
+    pub recorder: Option<record::Recorder>,
 }
 
 /// `cwd_id`: also the identity of the working directory, to check it is the same inside.
@@ -279,8 +319,9 @@ fn child(
     claimed: fds::Claimed,
     err_w: OwnedFd,
     alive: Option<OwnedFd>,
+    net_sock: Option<OwnedFd>,
 ) -> ! {
-    let e = match setup(spec, &plan.host, claimed, alive) {
+    let e = match setup(spec, &plan.host, claimed, alive, net_sock) {
         Ok(Role::Command { keep, host_proc }) => {
             exec::exec(spec, &plan, &keep, host_proc, err_w.as_fd())
         }
@@ -342,6 +383,7 @@ fn setup(
     host: &Host,
     mut claimed: fds::Claimed,
     alive: Option<OwnedFd>,
+    net_sock: Option<OwnedFd>,
 ) -> Result<Role, SetupError> {
     if let Some(alive) = &alive {
         die_with_parent(alive.as_fd())?;
@@ -391,6 +433,13 @@ fn setup(
     step(spec, "pivot_root", || mounts::enter(root))?;
     if spec.ns.net {
         step(spec, "loopback up", net::loopback_up)?;
+    }
+    if let Some(sock) = net_sock {
+        // Before capabilities go: ports below 1024 need CAP_NET_BIND_SERVICE, the resolver's
+        // address on `lo` CAP_NET_ADMIN (both held here, in the namespace's owner).
+        step(spec, "network listeners", || {
+            net::send(&sock, &net::listen(spec)?)
+        })?;
     }
     if let Some(name) = &spec.hostname {
         step(spec, "hostname", || {

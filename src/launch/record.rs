@@ -52,6 +52,10 @@ pub fn open_dir(path: &Path) -> Result<Recorder, SetupError> {
 }
 
 impl Recorder {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Write `used` (rules, sorted) under a header saying when and by which command.
     pub fn write(&self, used: &BTreeSet<String>) -> Result<(), SetupError> {
         let argv: Vec<String> = std::env::args_os()

@@ -378,6 +378,10 @@ impl NetPolicy {
     /// allow rule's, 443 and 80 for names without one; sorted, once each.
     pub fn ports(&self) -> Vec<u16> {
         let mut out: Vec<u16> = Vec::new();
+        // Recording: the download ports, for programs that ignore the proxy variables.
+        if self.record.is_some() {
+            out.extend(DEFAULT_PORTS);
+        }
         for r in &self.allow {
             match r.port {
                 Some(p) => out.push(p),
