@@ -119,7 +119,7 @@ pub fn entries(spec: &Spec) -> Vec<(String, String)> {
             ),
             EnvOp::Offline(k, v) => add(
                 format!("env.offline {}", k.to_string_lossy()),
-                if spec.ns.net {
+                if spec.ns.net && !spec.net.active() {
                     v.to_string_lossy().into()
                 } else {
                     "not set: the sandbox has the network".into()
