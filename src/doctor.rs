@@ -226,7 +226,7 @@ fn network(r: &mut Report) {
         Ok(()) => r.line(
             Status::Pass,
             "network allowlist",
-            "a network namespace with 127.0.0.1:53 bound inside and its sockets passed out",
+            "a network namespace with its DNS responder (port 53), proxy and port listeners, passed out",
         ),
         Err(e) => r.line(
             Status::Warn,

@@ -103,15 +103,30 @@ fn doctor_probes_the_network_allowlist_steps() {
     };
     let out = stdout(&sbox(&outer("")));
     assert!(
-        out.contains("PASS  network allowlist: a network namespace with 127.0.0.1:53 bound inside"),
+        out.contains("PASS  network allowlist: a network namespace with its DNS responder (port 53), proxy and port listeners, passed out"),
         "{out}"
     );
     let out = stdout(&sbox(&outer("sendmsg:EPERM")));
     assert!(
-        out.contains(
-            "WARN  network allowlist: SCM_RIGHTS send: Operation not permitted: --net-allow"
-        ),
+        out.contains("WARN  network allowlist: SCM_RIGHTS: Operation not permitted: --net-allow"),
         "{out}"
+    );
+    // The doctor is right: an allowlist sandbox fails there, naming the same step.
+    let mut nested = outer("sendmsg:EPERM");
+    nested.pop();
+    nested.extend([
+        "--allow-userns",
+        "--net-allow",
+        "localhost:1",
+        "--ro-bind",
+        "/",
+        "/",
+        "true",
+    ]);
+    let o = sbox(&nested);
+    assert_one_line_error(
+        &o,
+        "--net-allow: pass the listeners: Operation not permitted",
     );
     // No network at all in the outer sandbox: the resolver can't be reached.
     assert!(out.contains("WARN  host DNS: "), "{out}");

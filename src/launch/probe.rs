@@ -1,7 +1,7 @@
 //! What `sbox --doctor` tries: the steps `run` takes, made the same way in a throwaway child,
 //! and the kernel features those steps rely on. Nothing here changes the host.
 
-use super::{landlock, mounts, userns};
+use super::{landlock, mounts, net, userns};
 use nix::errno::Errno;
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{ForkResult, fork, pipe};
@@ -85,20 +85,14 @@ fn in_child(probe: fn() -> Result<(), String>) -> Result<(), String> {
     }
 }
 
-/// The network allowlist's steps, as a sandbox takes them: in a new user and network
-/// namespace, loopback up, a UDP socket bound to 127.0.0.1:53 (the DNS responder: a
-/// privileged port, allowed by the namespace's capabilities), a TCP listener on loopback (the
-/// proxy), and both passed over a unix SEQPACKET pair with SCM_RIGHTS (how they reach the
-/// supervisor). The error names the step.
+/// The network allowlist's steps, made by the launch code itself: in a new user and network
+/// namespace, loopback up, then `net::listen` for a one-rule policy (the DNS responder on
+/// port 53 of the resolvers' addresses, a privileged port allowed by the namespace's
+/// capabilities; the proxy; a listener on port 443), sent over the socket pair with
+/// SCM_RIGHTS and received back, as the supervisor does. The error names the step.
 pub fn network() -> Result<(), String> {
     in_child(|| {
         use nix::sched::{CloneFlags, unshare};
-        use nix::sys::socket::{
-            AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType,
-            recvmsg, sendmsg, socketpair,
-        };
-        use std::io::IoSlice;
-        use std::os::fd::AsRawFd;
         let ids = (
             nix::unistd::getuid().as_raw(),
             nix::unistd::getgid().as_raw(),
@@ -106,54 +100,24 @@ pub fn network() -> Result<(), String> {
         unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNET)
             .map_err(|e| format!("network namespace: {}", e.desc()))?;
         userns::write_maps(ids, ids).map_err(|e| e.to_string())?;
-        super::net::loopback_up().map_err(|e| format!("loopback: {}", e.why))?;
-        let dns = std::net::UdpSocket::bind("127.0.0.1:53")
-            .map_err(|e| format!("bind 127.0.0.1:53 inside: {e}"))?;
-        let proxy = std::net::TcpListener::bind("127.0.0.1:0")
-            .map_err(|e| format!("listen on 127.0.0.1 inside: {e}"))?;
-        let (a, b) = socketpair(
-            AddressFamily::Unix,
-            SockType::SeqPacket,
-            None,
-            SockFlag::SOCK_CLOEXEC,
-        )
-        .map_err(|e| format!("socketpair: {}", e.desc()))?;
-        let fds = [dns.as_raw_fd(), proxy.as_raw_fd()];
-        sendmsg::<()>(
-            a.as_raw_fd(),
-            &[IoSlice::new(b"l")],
-            &[ControlMessage::ScmRights(&fds)],
-            MsgFlags::empty(),
-            None,
-        )
-        .map_err(|e| format!("SCM_RIGHTS send: {}", e.desc()))?;
-        let mut buf = [0u8; 1];
-        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-        let mut space = nix::cmsg_space!([std::os::fd::RawFd; 2]);
-        let msg = recvmsg::<()>(
-            b.as_raw_fd(),
-            &mut iov,
-            Some(&mut space),
-            MsgFlags::MSG_CMSG_CLOEXEC,
-        )
-        .map_err(|e| format!("SCM_RIGHTS receive: {}", e.desc()))?;
-        let mut got = 0;
-        for c in msg
-            .cmsgs()
-            .map_err(|e| format!("SCM_RIGHTS: {}", e.desc()))?
-        {
-            if let ControlMessageOwned::ScmRights(r) = c {
-                got += r.len();
-                for fd in r {
-                    // SAFETY: received just now, owned by nobody else.
-                    drop(unsafe {
-                        <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd)
-                    });
-                }
-            }
-        }
-        if got != 2 {
-            return Err(format!("SCM_RIGHTS: {got} of 2 descriptors arrived"));
+        net::loopback_up().map_err(|e| format!("loopback: {}", e.why))?;
+        let mut spec = crate::spec::Spec::default();
+        spec.ns.net = true;
+        spec.net.allow.push(
+            crate::spec::net::parse_rule("--net-allow", "doctor.invalid:443").map_err(|e| e.0)?,
+        );
+        let listeners = net::listen(&spec).map_err(|e| format!("{}: {}", e.path, e.why))?;
+        let (sup, child) = net::channel().map_err(|e| format!("{}: {}", e.path, e.why))?;
+        let (Some(sup), Some(child)) = (sup, child) else {
+            return Err("socketpair: none".into());
+        };
+        net::send(&child, &listeners).map_err(|e| format!("SCM_RIGHTS: {}", e.why))?;
+        let got = net::receive(sup).map_or(0, |l| l.len());
+        if got != listeners.len() {
+            return Err(format!(
+                "SCM_RIGHTS: {got} of {} descriptors arrived",
+                listeners.len()
+            ));
         }
         Ok(())
     })
