@@ -101,3 +101,23 @@ fn launch_exposes_run_and_probes_only() {
         ]
     );
 }
+
+/// Preparing a filesystem operation and applying it match exhaustively: a new `FsOp` (or
+/// `Prepared`) variant does not compile until both handle it.
+#[test]
+fn filesystem_ops_are_prepared_and_applied_without_a_wildcard() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/launch/mounts/mod.rs");
+    let text = std::fs::read_to_string(src).unwrap();
+    for start in ["pub fn prepare<", "    fn apply("] {
+        let from = text
+            .find(start)
+            .unwrap_or_else(|| panic!("{start} not found"));
+        // The function ends at the first line closing it at its own indentation.
+        let indent = &start[..start.len() - start.trim_start().len()];
+        let end = text[from..].find(&format!("\n{indent}}}\n")).unwrap();
+        let body = &text[from..from + end];
+        for bad in ["_ =>", "unreachable!", "matches!"] {
+            assert!(!body.contains(bad), "{start}...: {bad}");
+        }
+    }
+}

@@ -2,6 +2,7 @@
 //! JSON, blocking and sync descriptors, lock files, and compiled seccomp programs.
 
 use crate::error::SetupError;
+use crate::spec::NsKind;
 use nix::errno::Errno;
 use nix::unistd::Pid;
 use std::fs::File;
@@ -173,22 +174,19 @@ fn open_max() -> RawFd {
 
 /// `"child-pid": N, "<kind>-namespace": INODE, ...` for the sandbox's first process: as
 /// bubblewrap does, the mount namespace and each one created by the clone `flags`, in
-/// bubblewrap's order (the user namespace is not listed).
+/// bubblewrap's order, by key (the user namespace is not listed).
 pub fn child_fields(child: Pid, flags: libc::c_int) -> Vec<(String, String)> {
     let mut out = vec![("child-pid".to_string(), child.to_string())];
-    for (ns, flag) in [
-        ("cgroup", libc::CLONE_NEWCGROUP),
-        ("ipc", libc::CLONE_NEWIPC),
-        ("mnt", libc::CLONE_NEWNS),
-        ("net", libc::CLONE_NEWNET),
-        ("pid", libc::CLONE_NEWPID),
-        ("uts", libc::CLONE_NEWUTS),
-    ] {
-        if flags & flag == 0 {
+    let mut kinds: Vec<(&str, NsKind)> = (NsKind::ALL.into_iter())
+        .filter_map(|k| Some((k.info_key()?, k)))
+        .collect();
+    kinds.sort();
+    for (key, kind) in kinds {
+        if flags & super::userns::flag(kind) == 0 {
             continue;
         }
-        let key = format!("{ns}-namespace");
-        let path = format!("/proc/{child}/ns/{ns}");
+        let key = key.to_string();
+        let path = format!("/proc/{child}/ns/{}", kind.proc_name());
         if let Ok(st) = nix::sys::stat::stat(path.as_str()) {
             out.push((key, st.st_ino.to_string()));
         }

@@ -1,5 +1,6 @@
-//! The launch sequence: the only code that calls the kernel. `run` reads top to bottom in the
-//! order the sandbox is built; each step lives in its own module.
+//! The launch sequence: the only code that calls the kernel. This file holds the phase lists
+//! only, in the order the sandbox is built (ARCHITECTURE.md's setup order): the supervisor's
+//! (supervisor.rs), the child's in the new namespaces (child.rs), the command's (exec.rs).
 //!
 //! Processes: the supervisor (sbox itself, on the host) clones a child into the new
 //! namespaces. With a PID namespace that child becomes init (pid 1) and forks the command;
@@ -8,6 +9,7 @@
 
 mod caps;
 mod channel;
+mod child;
 mod exec;
 mod fds;
 mod hostdirs;
@@ -21,6 +23,7 @@ mod proxy;
 mod record;
 mod seccomp;
 mod signals;
+mod supervisor;
 mod sys;
 mod tty;
 mod userns;
@@ -28,300 +31,37 @@ mod userns;
 use crate::error::SetupError;
 
 use crate::spec::Spec;
-use exec::Host;
-use nix::fcntl::OFlag;
-use nix::sched::CloneFlags;
-use nix::sys::wait::{WaitPidFlag, waitpid};
-use nix::unistd::{ForkResult, Pid, pipe2};
-use std::io::{Read, Write};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
+use child::Role;
+use std::io::Write;
+use std::os::fd::{AsFd, OwnedFd};
+use supervisor::Plan;
 
 /// Start the sandbox and wait for it; returns the exit status sbox should exit with.
 pub fn run(spec: &Spec) -> Result<i32, SetupError> {
-    caps::refuse_privileged_binary()?;
-    // Every descriptor an option names, owned from here on by the step that uses it.
-    let mut claimed = fds::claim(spec)?;
-    if spec.exec_label.is_some() || spec.file_label.is_some() {
-        exec::check_selinux()?;
-    }
-    // Before sbox opens anything: the caller's descriptors that the command gets.
-    let passed = fds::passed(spec);
-    // Profile binds with `create = true`: their host directories exist before the build.
-    if spec.bind_extras.iter().any(|e| e.create_from.is_some()) {
-        hostdirs::create(spec)?;
-    }
-    // sbox's mode: a terminal among 0-2 is replaced by one of the sandbox's own. (Checked
-    // with three ioctls; nothing more when there is no terminal.)
-    let (master, terminal) = match spec.caller_terminal {
-        false => tty::open()?.unzip(),
-        true => (None, None),
-    };
-    // sbox dies with its caller: at once, or, while it holds the caller's terminal raw, by a
-    // SIGHUP that `supervise` handles after putting the terminal back.
-    let caller = match spec.die_with_parent {
-        true => Some(die_with_caller(match master {
-            Some(_) => libc::SIGHUP,
-            None => libc::SIGKILL,
-        })?),
-        false => None,
-    };
-    let mut plan = Plan {
-        host: host_facts(passed, spec.same_cwd),
-        // Without a terminal among 0-2, a new session (costly: the kernel makes a scheduler
-        // autogroup for it) is needed only if sbox has a controlling terminal.
-        new_session: spec.new_session
-            || (!spec.caller_terminal && terminal.is_none() && tty::caller_has_one()),
-        terminal,
-        net: None,
-        recorder: None,
-        // Compiled here, in the supervisor, so a bad policy fails before anything starts.
-        filters: seccomp::build(spec)?,
-        bpf: (spec.fds.seccomp.iter())
-            .zip(std::mem::take(&mut claimed.seccomp))
-            .map(|(&n, fd)| fds::read_bpf(n, fd))
-            .collect::<Result<_, _>>()?,
-        // Limits last, once everything else checked out: the cgroup exists before clone, so
-        // the sandbox starts in its unlimited supervisor leaf; only the command joins the
-        // limited payload leaf, just before exec.
-        limits: if spec.limits.any() {
-            step(spec, "limits (cgroup)", || {
-                crate::cgroup::prepare(&spec.limits)
-            })?
-        } else {
-            None
-        },
-    };
-    if spec
-        .ops
-        .iter()
-        .any(|o| matches!(o, crate::spec::FsOp::Dev { .. }))
-    {
-        plan.host.console = tty::console(plan.terminal.as_ref());
-    }
-    let pipe = |what| pipe2(OFlag::O_CLOEXEC).map_err(|e| SetupError::errno(what, "", e));
-    let (err_r, err_w) = pipe("error pipe")?;
-    // With --die-with-parent the child checks that the supervisor still holds this pipe open,
-    // closing the window before PR_SET_PDEATHSIG takes effect.
-    let alive = if spec.die_with_parent {
-        Some(pipe("--die-with-parent")?)
-    } else {
-        None
-    };
-    // --net-record: its directory, opened before the sandbox can plant anything on the way.
-    plan.recorder = spec
-        .net
-        .record
-        .as_deref()
-        .map(record::open_dir)
-        .transpose()?;
-    // With an allowlist, the listeners the child makes come back through this pair.
-    let (net_sup, net_child) = match spec.net.active() {
-        true => net::channel()?,
-        false => (None, None),
-    };
-    signals::block()?;
-    // Namespaces to join are joined by the supervisor: the child is then created inside them.
-    if let Some(fd) = claimed.userns.take() {
-        userns::join("--userns", fd, CloneFlags::CLONE_NEWUSER)?;
-    }
-    if let Some(fd) = claimed.pidns.take() {
-        userns::join("--pidns", fd, CloneFlags::CLONE_NEWPID)?;
-    }
-
-    let mut flags = userns::clone_flags(spec);
-    if plan.limits.is_some() {
-        // The command unshares it after joining the payload leaf, which becomes its root.
-        flags &= !libc::CLONE_NEWCGROUP;
-    }
-    let planted = planted::prepare(spec);
-    let t = std::time::Instant::now();
-    // --pidns with --unshare-pid: a PID namespace nested in the joined one.
-    let clone = if spec.ns.pidns.is_some() && spec.ns.pid {
-        sys::clone_fork_nested_pid
-    } else {
-        sys::clone_fork
-    };
-    let mut cloned = clone(flags);
-    if cloned == Err(nix::errno::Errno::EINVAL) && spec.ns.cgroup_try && !spec.ns.cgroup {
-        // --unshare-cgroup-try on a kernel without cgroup namespaces.
-        flags &= !libc::CLONE_NEWCGROUP;
-        cloned = clone(flags);
-    }
-    let pid = cloned.map_err(userns::clone_error)?;
-    if pid == 0 {
-        drop(err_r);
-        // The status descriptors belong to the supervisor; the sandbox never sees them.
-        claimed.info = None;
-        claimed.json_status = None;
-        let alive_r = alive.map(|(r, w)| {
-            drop(w);
-            r
-        });
-        drop(net_sup);
-        child(spec, plan, claimed, err_w, alive_r, net_child)
-    }
-    drop(err_w);
-    drop(net_child);
-    plan.net = net_sup;
-    // The sandbox has its copies of the descriptors passed to the command: holding them here
-    // would keep, say, a pipe's reader from seeing its end when the command closes it.
-    for &fd in &plan.host.passed_fds {
-        fds::close(fd);
-    }
-    // Only the sandbox holds the slave: the master sees the end when the sandbox ends.
-    plan.terminal = None;
-    if spec.verbose {
-        let ms = t.elapsed().as_secs_f64() * 1e3;
-        say(&format!(
-            "clone (namespaces {}): {ms:.3} ms",
-            userns::describe(flags)
-        ));
-    }
-    // Only the sandbox holds --sync-fd: its end closes the descriptor for whoever waits on it.
-    claimed.sync = None;
-    // Nor does the supervisor need what the sandbox consumes.
-    let status = (claimed.info.take(), claimed.json_status.take());
-    drop(claimed);
-    let child = Pid::from_raw(pid);
-    let result = watch(
-        spec,
-        &mut plan,
-        child,
-        flags,
-        err_r,
-        (master, caller),
-        status,
-    );
-    if result.is_err() {
-        // Nothing is left running when sbox fails.
-        let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
-        let _ = waitpid(child, None);
-    } else if let Some(w) = &planted {
-        planted::report(spec, w);
-    }
-    result
+    // Supervisor, before clone: everything that can fail early.
+    // 1-2. privileged binary refused, the caller's descriptors claimed, host directories.
+    let (mut claimed, passed) = supervisor::claim(spec)?;
+    // 3. the sandbox's own terminal; --die-with-parent.
+    let (master, terminal, caller) = supervisor::terminal(spec)?;
+    // 4. the plan: host facts, session, seccomp programs, and last the cgroup.
+    let plan = supervisor::plan(spec, passed, terminal, &mut claimed)?;
+    // 5. error pipe, signals blocked, namespaces joined, clone: the child goes on in `child`.
+    let started = supervisor::start(spec, plan, claimed, child)?;
+    // After: status records, supervise until the end, reports.
+    supervisor::finish(spec, started, (master, caller))
 }
 
-/// The supervisor's side once the child exists: status records, then wait; the exit status.
-fn watch(
-    spec: &Spec,
-    plan: &mut Plan,
-    child: Pid,
-    flags: libc::c_int,
-    err_r: OwnedFd,
-    host: (Option<tty::Master>, Option<Pid>),
-    (info, json_status): (Option<std::fs::File>, Option<std::fs::File>),
-) -> Result<i32, SetupError> {
-    if info.is_some() || json_status.is_some() {
-        let start = fds::child_fields(child, flags);
-        if let Some(f) = info {
-            fds::write_json(&f, &start, true)?;
-        }
-        if let Some(f) = &json_status {
-            fds::write_json(f, &start, false)?;
-        }
-    }
-    // From now on not dumpable: a sandboxed process of the same uid can't open the
-    // supervisor's /proc/<pid>/exe or memory. (Not before: the child's namespaces were just
-    // read through /proc, and it inherits the flag at clone.)
-    sys::set_dumpable(false);
-    // The allowlist's listeners, sent before exec (none when the child failed: its error
-    // follows on the pipe).
-    let net = (plan.net.take())
-        .and_then(net::receive)
-        .map(|l| proxy::start(&spec.net, spec.verbose, l));
-    let (mut code, reports, signaled) = supervise(spec, child, err_r, host)?;
-    let mut usage = Vec::new();
-    let peak = spec.fds.json_status.is_some();
-    if let Some(report) = plan.limits.take().map(|s| s.finish(peak)) {
-        if report.oom_killed() {
-            say(&report.to_string());
-            code = 137;
-        }
-        usage.push(("oom-kill".to_string(), report.oom_kill.to_string()));
-        if let Some(peak) = report.memory_peak {
-            usage.push(("memory-peak".to_string(), peak.to_string()));
-        }
-    }
-    if let Some(stats) = &net {
-        if spec.verbose {
-            say(&format!("network: {}", stats.json()));
-        }
-        usage.push(("network".to_string(), stats.json()));
-    }
-    // Whatever the command's status: a failed fetch still shows what it reached.
-    if let (Some(r), Some(stats)) = (plan.recorder.take(), &net) {
-        let used = stats.used.lock().map(|u| u.clone()).unwrap_or_default();
-        r.write(&used)?;
-        if spec.verbose {
-            say(&format!(
-                "network: {} destinations recorded in {}",
-                used.len(),
-                r.path().display()
-            ));
-        }
-    }
-    if let Some(fd) = &json_status {
-        let mut exit = vec![("exit-code".to_string(), code.to_string())];
-        exit.extend(usage);
-        // What was enforced inside, as one more record (readers skip what they don't know).
-        for member in &reports {
-            fds::write_raw_json(fd, member)?;
-        }
-        fds::write_json(fd, &exit, false)?;
-    }
-    if let Some(s) = signaled {
-        // Under the `bwrap` link, the caller sees the status bubblewrap would have had.
-        signals::die_of(s);
-    }
-    Ok(code)
-}
-
-/// What the supervisor prepared before the clone, for the child to use.
-struct Plan {
-    pub host: Host,
-    /// sbox's own seccomp policy.
-    pub filters: Vec<seccompiler::BpfProgram>,
-    /// `--seccomp`/`--add-seccomp-fd` programs, read before anything starts.
-    pub bpf: Vec<seccompiler::BpfProgram>,
-    /// The cgroup of --mem/--pids/--cpu; the command joins its payload leaf before exec.
-    pub limits: Option<crate::cgroup::Session>,
-    /// The sandbox's own terminal, when the caller's 0-2 has one.
-    pub terminal: Option<tty::Slave>,
-    /// Whether the command (without a terminal of its own) starts a new session.
-    pub new_session: bool,
-    /// The supervisor's end of the pair the allowlist's listeners come through.
-    pub net: Option<OwnedFd>,
-    /// `--net-record`: where the destinations used are written at the end.
-    pub recorder: Option<record::Recorder>,
-}
-
-/// `cwd_id`: also the identity of the working directory, to check it is the same inside.
-fn host_facts(passed_fds: Vec<RawFd>, cwd_id: bool) -> Host {
-    // umask(2) can only be read by setting it; it is set straight back.
-    let umask = sys::umask(0);
-    sys::umask(umask);
-    Host {
-        uid: nix::unistd::getuid().as_raw(),
-        gid: nix::unistd::getgid().as_raw(),
-        cwd: std::env::current_dir().ok(),
-        cwd_id: if cwd_id { exec::dir_id(".") } else { None },
-        umask,
-        passed_fds,
-        console: None,
-    }
-}
-
-/// The child, in its new namespaces. Never returns.
+/// The child, in its new namespaces; then init, or the command (exec.rs). Never returns.
 fn child(
     spec: &Spec,
     mut plan: Plan,
     claimed: fds::Claimed,
     err_w: OwnedFd,
     alive: Option<OwnedFd>,
-    net_sock: Option<OwnedFd>,
 ) -> ! {
-    let e = match setup(spec, &plan.host, claimed, alive, net_sock) {
+    let net = plan.net.take();
+    let e = match setup(spec, &plan.host, claimed, alive, net) {
+        // 11-14. the command's last steps, then execve.
         Ok(Role::Command { keep, host_proc }) => {
             exec::exec(spec, &plan, &keep, host_proc, err_w.as_fd())
         }
@@ -339,17 +79,30 @@ fn child(
     sys::exit_now(1)
 }
 
-enum Role {
-    /// pid 1 of the sandbox, holding the --lock-file locks.
-    Init {
-        command: Pid,
-        locks: Vec<std::fs::File>,
-    },
-    /// The process that execs the command, with the descriptors it must pass on.
-    Command {
-        keep: Vec<RawFd>,
-        host_proc: Option<OwnedFd>,
-    },
+/// Build the sandbox, in order. Returns which process this is once the root is entered.
+fn setup(
+    spec: &Spec,
+    host: &exec::Host,
+    mut claimed: fds::Claimed,
+    alive: Option<OwnedFd>,
+    net: Option<OwnedFd>,
+) -> Result<Role, SetupError> {
+    // 6. --die-with-parent armed; uid/gid maps (or --userns-block-fd); --block-fd.
+    child::ids(spec, host, &mut claimed, alive.as_ref())?;
+    // 7-8. nesting limit, private mounts, sources opened, root built, pivot_root.
+    let host_proc = child::root(spec, host, &mut claimed)?;
+    // 9. loopback, hostname, lock files, --userns2, nested user namespace, id switch.
+    let locks = child::inside(spec, &mut claimed, host_proc.as_ref(), alive)?;
+    // 9b. with an allowlist, its listeners in the new network namespace, handed to the
+    // supervisor. Before capabilities go: ports below 1024 need CAP_NET_BIND_SERVICE, the
+    // resolver's address on `lo` CAP_NET_ADMIN (both held here, in the namespace's owner).
+    if let Some(sock) = net {
+        step(spec, "network listeners", || {
+            net::send(&sock, &net::listen(spec)?)
+        })?;
+    }
+    // 10. with a PID namespace: fork; init drops its capabilities.
+    child::role(spec, host, claimed.sync, locks, host_proc)
 }
 
 /// One line on stderr, `sbox: ` first, in a single write: the supervisor and the sandbox
@@ -375,268 +128,4 @@ fn step<T>(spec: &Spec, name: &str, f: impl FnOnce() -> T) -> T {
         t.elapsed().as_secs_f64() * 1e3
     ));
     r
-}
-
-/// Build the sandbox, in order. Returns which process this is once the root is entered.
-fn setup(
-    spec: &Spec,
-    host: &Host,
-    mut claimed: fds::Claimed,
-    alive: Option<OwnedFd>,
-    net_sock: Option<OwnedFd>,
-) -> Result<Role, SetupError> {
-    if let Some(alive) = &alive {
-        die_with_parent(alive.as_fd())?;
-    }
-    if let (Some(n), Some(fd)) = (spec.fds.userns_block, claimed.userns_block.take()) {
-        // Someone else writes the id maps, then lets us go on.
-        fds::block_on("--userns-block-fd", n, fd)?;
-    } else if spec.ns.userns.is_none() {
-        let inner = (spec.uid.unwrap_or(host.uid), spec.gid.unwrap_or(host.gid));
-        step(spec, "uid/gid maps", || {
-            userns::write_maps(inner, (host.uid, host.gid))
-        })?;
-    }
-    if let (Some(n), Some(fd)) = (spec.fds.block, claimed.block.take()) {
-        fds::block_on("--block-fd", n, fd)?;
-    }
-    // The host's /proc, kept past pivot_root for the nested user namespace's maps and the
-    // SELinux exec label ("self" and "thread-self" resolve at each use).
-    let nest = spec.userns_disabled() && !spec.caps.is_empty();
-    let host_proc = if nest || spec.exec_label.is_some() {
-        let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
-        Some(
-            nix::fcntl::open("/proc", flags, nix::sys::stat::Mode::empty())
-                .map_err(|e| SetupError::errno("setup", "/proc", e))?,
-        )
-    } else {
-        None
-    };
-    if spec.userns_disabled() {
-        // No user namespace can be created below this one; with capabilities kept the
-        // command moves one level down (below), where it can't raise the limit back.
-        userns::limit_nesting(if nest { 1 } else { 0 })?;
-    }
-    // Modes given on the command line are meant exactly.
-    sys::umask(0);
-    step(spec, "private mounts", mounts::make_private)?;
-    let sources = step(spec, "open sources", || {
-        mounts::open_sources(spec, &mut claimed.ops, host.console.as_deref())
-    })?;
-    let root = step(spec, "build root", || mounts::build(spec, sources))?;
-    if spec.limits.any() {
-        // The command must not be able to lift its limits through a cgroup2 mount it can see.
-        step(spec, "cgroup mounts read-only", || {
-            mounts::protect_cgroups(root.as_fd())
-        })?;
-    }
-    step(spec, "pivot_root", || mounts::enter(root))?;
-    if spec.ns.net {
-        step(spec, "loopback up", net::loopback_up)?;
-    }
-    if let Some(sock) = net_sock {
-        // Before capabilities go: ports below 1024 need CAP_NET_BIND_SERVICE, the resolver's
-        // address on `lo` CAP_NET_ADMIN (both held here, in the namespace's owner).
-        step(spec, "network listeners", || {
-            net::send(&sock, &net::listen(spec)?)
-        })?;
-    }
-    if let Some(name) = &spec.hostname {
-        step(spec, "hostname", || {
-            nix::unistd::sethostname(name)
-                .map_err(|e| SetupError::errno("--hostname", name.as_str(), e))
-        })?;
-    }
-    let locks = if spec.lock_files.is_empty() {
-        Vec::new()
-    } else {
-        step(spec, "lock files", || fds::lock_files(&spec.lock_files))?
-    };
-    if let Some(fd) = claimed.userns2.take() {
-        userns::join("--userns2", fd, CloneFlags::CLONE_NEWUSER)?;
-    }
-    if let (true, Some(proc)) = (nest, &host_proc) {
-        step(spec, "nested user namespace", || userns::nest(proc))?;
-    }
-    if spec.ns.userns.is_some() {
-        step(spec, "id switch", || userns::switch_ids(spec.uid, spec.gid))?;
-        // A change of credentials clears the parent-death signal: arm it again.
-        if let Some(alive) = &alive {
-            die_with_parent(alive.as_fd())?;
-        }
-    }
-    drop(alive);
-    // --sync-fd stays open, at its number, until the sandbox ends.
-    let mut keep: Vec<RawFd> = claimed
-        .sync
-        .map(IntoRawFd::into_raw_fd)
-        .into_iter()
-        .collect();
-    if !spec.ns.pid || spec.as_pid_1 {
-        // No init to hold the locks: the command keeps them open across exec.
-        for f in &locks {
-            clear_cloexec(f)?;
-            keep.push(f.as_raw_fd());
-        }
-        std::mem::forget(locks);
-        return Ok(Role::Command { keep, host_proc });
-    }
-    match sys::fork() {
-        Ok(ForkResult::Child) => Ok(Role::Command { keep, host_proc }),
-        Ok(ForkResult::Parent { child }) => {
-            // The command has the descriptors passed to it; init holds none of them.
-            for &fd in &host.passed_fds {
-                fds::close(fd);
-            }
-            // The command must not open init's /proc/1/exe (sbox's binary) or memory. Landlock
-            // denies it that from its domain: then init stays dumpable, so that the caller can
-            // enter the sandbox through --info-fd's child-pid (nsenter, flatpak enter: the
-            // /proc/PID/ns files need it; a change of ids cleared it). Otherwise nobody can.
-            sys::set_dumpable(landlock::confines(spec));
-            caps::restrict_to(&[])?;
-            caps::no_new_privs()?;
-            Ok(Role::Init {
-                command: child,
-                locks,
-            })
-        }
-        Err(e) => Err(SetupError::errno("init", "fork", e)),
-    }
-}
-
-fn clear_cloexec(f: &std::fs::File) -> Result<(), SetupError> {
-    nix::fcntl::fcntl(
-        f,
-        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
-    )
-    .map(drop)
-    .map_err(|e| SetupError::errno("--lock-file", f.as_raw_fd().to_string(), e))
-}
-
-fn pdeathsig(sig: libc::c_int) -> Result<(), SetupError> {
-    sys::set_pdeathsig(sig).map_err(|e| SetupError::errno("--die-with-parent", "", e))
-}
-
-/// The sandbox's first process dies with the supervisor.
-fn die_with_parent(alive: BorrowedFd) -> Result<(), SetupError> {
-    pdeathsig(libc::SIGKILL)?;
-    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-    let mut fds = [PollFd::new(alive, PollFlags::POLLIN)];
-    if poll(&mut fds, PollTimeout::ZERO).unwrap_or(0) > 0 {
-        // The supervisor is already gone: leave at once.
-        sys::exit_now(1)
-    }
-    Ok(())
-}
-
-/// The supervisor dies with the program that started sbox (and the sandbox with it, above),
-/// as bubblewrap does. If that parent died before the signal was armed, sbox now has another
-/// parent: stop here. Returns that parent.
-fn die_with_caller(sig: libc::c_int) -> Result<Pid, SetupError> {
-    let parent = nix::unistd::getppid();
-    pdeathsig(sig)?;
-    if nix::unistd::getppid() != parent {
-        // Nothing has started yet: leave at once.
-        sys::exit_now(1)
-    }
-    Ok(parent)
-}
-
-/// What `supervise` saw: the exit status, what the sandbox reported as enforced, and (under the
-/// `bwrap` link) the signal that would have ended bubblewrap.
-type Outcome = (i32, Vec<String>, Option<nix::sys::signal::Signal>);
-
-/// The supervisor: report a setup failure, or pass signals on and wait for the sandbox.
-/// `host`: the master of the sandbox's terminal, and (--die-with-parent) sbox's parent.
-fn supervise(
-    spec: &Spec,
-    child: Pid,
-    err_r: OwnedFd,
-    host: (Option<tty::Master>, Option<Pid>),
-) -> Result<Outcome, SetupError> {
-    let (master, caller) = host;
-    let mut msg = Vec::new();
-    let _ = std::fs::File::from(err_r).read_to_end(&mut msg);
-    let (error, reports) = channel::parse(&msg);
-    if let Some(mut e) = error {
-        let _ = waitpid(child, None);
-        exec::host_hint(spec, &mut e);
-        return Err(e);
-    }
-    let sfd = match master {
-        Some(_) => signals::signalfd_for_terminal()?,
-        None => signals::signalfd()?,
-    };
-    // The command runs: from now on the caller's terminal is raw, until `relay` is dropped.
-    let mut relay = master.map(tty::Master::relay);
-    let mut signaled = None;
-    loop {
-        if let Some(r) = &mut relay {
-            r.pump(sfd.as_fd());
-        }
-        let Ok(Some(info)) = sfd.read_signal() else {
-            continue;
-        };
-        let signo = info.ssi_signo as i32;
-        if signo == libc::SIGCHLD {
-            match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
-                Ok(st) => {
-                    if let Some(code) = signals::exit_code(st) {
-                        if let Some(r) = relay {
-                            r.finish();
-                        }
-                        return Ok((code, reports, signaled));
-                    }
-                }
-                Err(e) => return Err(SetupError::errno("wait", "", e)),
-            }
-        } else if signo == libc::SIGWINCH || signo == libc::SIGCONT {
-            if let Some(r) = &relay {
-                match signo {
-                    libc::SIGCONT => r.resume(),
-                    _ => r.resize(),
-                }
-            }
-        } else if let Ok(s) = nix::sys::signal::Signal::try_from(signo) {
-            if signo == libc::SIGHUP && caller.is_some_and(|p| nix::unistd::getppid() != p) {
-                // --die-with-parent: the terminal back (dropping `relay`); `run` then kills
-                // the sandbox.
-                return Err(SetupError::new(
-                    "--die-with-parent",
-                    "",
-                    "sbox's parent died",
-                ));
-            }
-            if spec.dies_of_signals && spec.die_with_parent {
-                // bubblewrap dies of it, and the sandbox with it.
-                signals::die_of(s);
-            }
-            if spec.dies_of_signals {
-                // bubblewrap would die of it and orphan the sandbox: sbox passes it on, and
-                // ends with it once the sandbox has.
-                signaled.get_or_insert(s);
-            }
-            if signals::should_forward(info.ssi_code, own_group(spec)) {
-                forward(spec, child, s);
-            }
-        }
-    }
-}
-
-/// Whether the command leads a process group of its own, out of the caller's terminal's
-/// reach: always in sbox's mode; under the `bwrap` link with --new-session.
-fn own_group(spec: &Spec) -> bool {
-    !spec.caller_process_group || spec.new_session
-}
-
-/// Pass a signal on to the whole sandbox: init sends it on to every process of the PID
-/// namespace; a command that leads a process group of its own gets it for the whole group
-/// (bubblewrap forwards nothing).
-fn forward(spec: &Spec, child: Pid, s: nix::sys::signal::Signal) {
-    use nix::sys::signal::{kill, killpg};
-    let is_init = spec.ns.pid && !spec.as_pid_1;
-    if !is_init && own_group(spec) && killpg(child, s).is_ok() {
-        return;
-    }
-    let _ = kill(child, s);
 }

@@ -235,8 +235,9 @@ const CONDITIONAL: &[(&str, When, i32)] = &[
     ("socket", When::OtherFamily, EAFNOSUPPORT),
 ];
 
-/// CLONE_NEWNS | NEWCGROUP | NEWUTS | NEWIPC | NEWUSER | NEWPID | NEWNET.
-const CLONE_NEW_MASK: u64 = 0x7E02_0000;
+/// The CLONE_NEW* flag of every namespace kind (spec::NsKind): NEWNS | NEWCGROUP | NEWUTS |
+/// NEWIPC | NEWUSER | NEWPID | NEWNET.
+const CLONE_NEW_MASK: u64 = super::userns::all_flags() as u64;
 const TIOCSTI: u64 = 0x5412;
 const TIOCLINUX: u64 = 0x541C;
 /// The socket families programs need.

@@ -2,45 +2,47 @@
 //! own maps (mapping only the caller's ids), so the supervisor needs no round trip.
 
 use crate::error::SetupError;
-use crate::spec::Spec;
+use crate::spec::{NsKind, Spec};
 use nix::errno::Errno;
 use std::os::fd::AsRawFd;
 
-/// clone(2) flags for the namespaces of this spec. A user and a mount namespace always.
-pub fn clone_flags(spec: &Spec) -> libc::c_int {
-    let ns = &spec.ns;
-    let mut f = libc::CLONE_NEWNS;
-    for (on, flag) in [
-        (ns.userns.is_none(), libc::CLONE_NEWUSER),
-        (ns.cgroup_try, libc::CLONE_NEWCGROUP),
-        (ns.pid, libc::CLONE_NEWPID),
-        (ns.net, libc::CLONE_NEWNET),
-        (ns.ipc, libc::CLONE_NEWIPC),
-        (ns.uts, libc::CLONE_NEWUTS),
-        (ns.cgroup, libc::CLONE_NEWCGROUP),
-    ] {
-        if on {
-            f |= flag;
-        }
+/// The clone(2) flag that creates a namespace of this kind (the launch side of the one
+/// namespace table, spec::NsKind).
+pub const fn flag(kind: NsKind) -> libc::c_int {
+    match kind {
+        NsKind::User => libc::CLONE_NEWUSER,
+        NsKind::Mount => libc::CLONE_NEWNS,
+        NsKind::Pid => libc::CLONE_NEWPID,
+        NsKind::Net => libc::CLONE_NEWNET,
+        NsKind::Ipc => libc::CLONE_NEWIPC,
+        NsKind::Uts => libc::CLONE_NEWUTS,
+        NsKind::Cgroup => libc::CLONE_NEWCGROUP,
+    }
+}
+
+/// The flags of every kind: what seccomp refuses the command for new namespaces.
+pub const fn all_flags() -> libc::c_int {
+    let mut f = 0;
+    let mut i = 0;
+    while i < NsKind::ALL.len() {
+        f |= flag(NsKind::ALL[i]);
+        i += 1;
     }
     f
 }
 
+/// clone(2) flags for the namespaces of this spec. A user and a mount namespace always.
+pub fn clone_flags(spec: &Spec) -> libc::c_int {
+    (NsKind::ALL.into_iter())
+        .filter(|&k| spec.ns.of(k).create)
+        .fold(0, |f, k| f | flag(k))
+}
+
 /// `-v`: the namespaces in clone flags, by name.
 pub fn describe(flags: libc::c_int) -> String {
-    let names = [
-        (libc::CLONE_NEWUSER, "user"),
-        (libc::CLONE_NEWNS, "mount"),
-        (libc::CLONE_NEWPID, "pid"),
-        (libc::CLONE_NEWNET, "net"),
-        (libc::CLONE_NEWIPC, "ipc"),
-        (libc::CLONE_NEWUTS, "uts"),
-        (libc::CLONE_NEWCGROUP, "cgroup"),
-    ];
-    let on: Vec<&str> = names
-        .iter()
-        .filter(|(f, _)| flags & f != 0)
-        .map(|(_, n)| *n)
+    let on: Vec<&str> = (NsKind::ALL.into_iter())
+        .filter(|&k| flags & flag(k) != 0)
+        .map(NsKind::name)
         .collect();
     on.join(" ")
 }
@@ -178,5 +180,64 @@ pub fn assert_disabled() -> Result<(), SetupError> {
         )
         .bwrap("creation of new user namespaces was not disabled as requested")),
         Err(_) => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The clone flags as the three tables gave them before the one namespace table.
+    fn flags_before(ns: &crate::spec::Namespaces) -> libc::c_int {
+        let mut f = libc::CLONE_NEWNS;
+        for (on, flag) in [
+            (ns.userns.is_none(), libc::CLONE_NEWUSER),
+            (ns.cgroup_try, libc::CLONE_NEWCGROUP),
+            (ns.pid, libc::CLONE_NEWPID),
+            (ns.net, libc::CLONE_NEWNET),
+            (ns.ipc, libc::CLONE_NEWIPC),
+            (ns.uts, libc::CLONE_NEWUTS),
+            (ns.cgroup, libc::CLONE_NEWCGROUP),
+        ] {
+            if on {
+                f |= flag;
+            }
+        }
+        f
+    }
+
+    #[test]
+    fn the_namespace_table_gives_the_same_flags_names_and_mask() {
+        for bits in 0..256u32 {
+            let mut spec = Spec::default();
+            let ns = &mut spec.ns;
+            let on = |i: u32| bits & (1 << i) != 0;
+            (ns.pid, ns.net, ns.ipc, ns.uts, ns.cgroup, ns.cgroup_try) =
+                (on(0), on(1), on(2), on(3), on(4), on(5));
+            ns.userns = on(6).then_some(5);
+            ns.pidns = on(7).then_some(6);
+            assert_eq!(clone_flags(&spec), flags_before(&spec.ns), "{:?}", spec.ns);
+        }
+        assert_eq!(all_flags(), 0x7E02_0000);
+        assert_eq!(describe(all_flags()), "user mount pid net ipc uts cgroup");
+        assert_eq!(
+            describe(libc::CLONE_NEWNS | libc::CLONE_NEWNET),
+            "mount net"
+        );
+        // --info-fd: bubblewrap's keys and order, the user namespace not listed.
+        let fields = super::super::fds::child_fields(nix::unistd::Pid::this(), all_flags());
+        let keys: Vec<&str> = fields.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "child-pid",
+                "cgroup-namespace",
+                "ipc-namespace",
+                "mnt-namespace",
+                "net-namespace",
+                "pid-namespace",
+                "uts-namespace"
+            ]
+        );
     }
 }

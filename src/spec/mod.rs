@@ -2,11 +2,13 @@
 //! everything after it (checks, launch) reads only this.
 
 pub mod net;
+pub mod ns;
 pub mod options;
 pub mod syscalls;
 pub mod validate;
 pub mod values;
 
+pub use ns::{NsKind, NsUse};
 pub use validate::validate;
 
 use std::ffi::OsString;

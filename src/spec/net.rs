@@ -363,11 +363,11 @@ impl NetPolicy {
         if self.allowed_addr(addr, port) {
             return Ok(());
         }
-        let kind = if own.iter().any(|o| canonical(*o) == addr) {
-            Some("address of this host")
-        } else {
-            special(addr)
-        };
+        let kind = special(addr).or_else(|| {
+            own.iter()
+                .any(|o| canonical(*o) == addr)
+                .then_some("address of this host")
+        });
         match kind {
             Some(kind) => Err(Refusal::Special { addr, kind }),
             None => Ok(()),
