@@ -75,6 +75,10 @@ pub fn start(policy: &NetPolicy, verbose: bool, listeners: Vec<Listener>) -> Arc
 // ------------------------------------------------------------------------------------------
 
 const WAKE: u64 = 1 << 20;
+/// A direction that has moved this much is a bulk transfer,
+const BULK: usize = 8 << 20;
+/// and gets a pipe this large.
+const BULK_PIPE: libc::c_int = 1 << 20;
 const CONN: u64 = 1 << 21;
 const HANDSHAKE_TIME: Duration = Duration::from_secs(30);
 const CONNECT_TIME: Duration = Duration::from_secs(10);
@@ -146,6 +150,8 @@ struct Pipe {
     pending: usize,
     eof: bool,
     shut: bool,
+    /// Bytes moved so far: a bulk transfer gets a larger pipe (fewer calls per byte), once.
+    moved: usize,
 }
 
 impl Pipe {
@@ -158,6 +164,7 @@ impl Pipe {
             pending: 0,
             eof: false,
             shut: false,
+            moved: 0,
         })
     }
 }
@@ -199,6 +206,13 @@ fn pump(src: RawFd, dst: RawFd, p: &mut Pipe) -> Result<(), Errno> {
                 Ok(n) => {
                     p.pending -= n;
                     moved |= n > 0;
+                    p.moved += n;
+                    if p.moved >= BULK && p.moved - n < BULK {
+                        // Only for bulk: pipe capacity counts against the user's pipe pages
+                        // (pipe-user-pages-soft), which 200 large pipes would exhaust.
+                        // SAFETY: F_SETPIPE_SZ on a pipe we own; a refusal leaves it as is.
+                        unsafe { libc::fcntl(p.w.as_raw_fd(), libc::F_SETPIPE_SZ, BULK_PIPE) };
+                    }
                 }
                 Err(Errno::EAGAIN) => {}
                 Err(e) => return Err(e),
@@ -306,6 +320,21 @@ impl Resolver {
     }
 }
 
+/// The addresses of the host's interfaces.
+fn host_addresses() -> Vec<IpAddr> {
+    nix::ifaddrs::getifaddrs()
+        .map(|it| {
+            it.filter_map(|i| i.address)
+                .filter_map(|a| {
+                    a.as_sockaddr_in()
+                        .map(|s| IpAddr::V4(s.ip()))
+                        .or_else(|| a.as_sockaddr_in6().map(|s| IpAddr::V6(s.ip())))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn resolve_jobs(
     queue: &Mutex<mpsc::Receiver<Job>>,
     done: &Mutex<Vec<Answer>>,
@@ -313,6 +342,8 @@ fn resolve_jobs(
     idle: &AtomicUsize,
 ) {
     use std::net::ToSocketAddrs;
+    // getaddrinfo in a static sbox: only the resolvers built into libc.
+    crate::nss::builtin_only();
     loop {
         idle.fetch_add(1, Ordering::AcqRel);
         let job = queue.lock().unwrap_or_else(|p| p.into_inner()).recv();
@@ -341,8 +372,9 @@ struct Proxy {
     serial: u64,
     names: HashMap<String, Ipv4Addr>,
     by_addr: HashMap<Ipv4Addr, String>,
-    /// The host's own addresses: refused unless named by a rule.
-    own: Vec<IpAddr>,
+    /// The host's own addresses: refused unless named by a rule (read at the first name
+    /// resolved, not at every start).
+    own: Option<Vec<IpAddr>>,
     resolver: Resolver,
     /// Names DNS refused, said once each.
     refused_names: HashSet<String>,
@@ -357,8 +389,6 @@ impl Proxy {
         stats: Arc<Stats>,
         listeners: Vec<Listener>,
     ) -> std::io::Result<Proxy> {
-        // getaddrinfo in a static sbox: only the resolvers built into libc.
-        crate::nss::builtin_only();
         // Room for two sockets and two pipes per connection.
         let _ = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).map(
             |(_, hard)| {
@@ -382,17 +412,6 @@ impl Proxy {
             }
             epoll.add(fd.as_raw_fd(), libc::EPOLLIN as u32, i as u64);
         }
-        let own = nix::ifaddrs::getifaddrs()
-            .map(|it| {
-                it.filter_map(|i| i.address)
-                    .filter_map(|a| {
-                        a.as_sockaddr_in()
-                            .map(|s| IpAddr::V4(s.ip()))
-                            .or_else(|| a.as_sockaddr_in6().map(|s| IpAddr::V6(s.ip())))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
         Ok(Proxy {
             policy,
             verbose,
@@ -404,7 +423,7 @@ impl Proxy {
             serial: 0,
             names: HashMap::new(),
             by_addr: HashMap::new(),
-            own,
+            own: None,
             resolver,
             refused_names: HashSet::new(),
             paused: false,
@@ -424,7 +443,7 @@ impl Proxy {
                     }
                 } else if token >= CONN {
                     let idx = ((token - CONN) >> 1) as usize;
-                    self.drive(idx, token & 1 == 1);
+                    self.drive(idx, token & 1 == 1, ev.events);
                 } else {
                     self.ready(token as usize);
                 }
@@ -584,12 +603,25 @@ impl Proxy {
     }
 
     /// An event on a connection's client (`upstream` false) or upstream side.
-    fn drive(&mut self, idx: usize, upstream: bool) {
+    fn drive(&mut self, idx: usize, upstream: bool, events: u32) {
         let Some(c) = self.conn(idx) else { return };
         match c.state {
             State::Greeting | State::Request if !upstream => self.handshake(idx),
             State::Connecting if upstream => self.connected(idx),
-            State::Relay => self.relay(idx),
+            State::Relay => {
+                // Only the direction the event concerns: reading from the side that has
+                // data, writing to the side that has room (an error: both, to see it).
+                let (input, output) = (
+                    events & !(libc::EPOLLOUT as u32) != 0,
+                    events & (libc::EPOLLOUT | libc::EPOLLERR | libc::EPOLLHUP) as u32 != 0,
+                );
+                let (to_up, to_client) = if upstream {
+                    (output, input)
+                } else {
+                    (input, output)
+                };
+                self.relay(idx, to_up, to_client)
+            }
             _ => {}
         }
     }
@@ -730,7 +762,8 @@ impl Proxy {
     }
 
     fn resolved(&mut self, idx: usize, serial: u64, r: std::io::Result<Vec<IpAddr>>) {
-        let (policy, own) = (&self.policy, &self.own);
+        let own = self.own.get_or_insert_with(host_addresses);
+        let policy = &self.policy;
         let Some(c) = self.conns.get_mut(idx).and_then(Option::as_mut) else {
             return;
         };
@@ -859,10 +892,11 @@ impl Proxy {
             let line = format!("{} connected (to {peer})", c.shown);
             say(&line);
         }
-        self.relay(idx);
+        self.relay(idx, true, true);
     }
 
-    fn relay(&mut self, idx: usize) {
+    /// Move bytes client to upstream (`up`), upstream to client (`down`).
+    fn relay(&mut self, idx: usize, up_dir: bool, down: bool) {
         let Some(c) = self.conn(idx) else { return };
         let (Some(up), Some((to_up, to_client))) = (&c.upstream, &mut c.pipes) else {
             return;
@@ -877,12 +911,15 @@ impl Proxy {
                 Err(_) => return self.close(idx, true),
             }
         }
-        let r = if c.prefix.is_empty() {
+        let r = if c.prefix.is_empty() && up_dir {
             pump(cfd, ufd, to_up)
         } else {
             Ok(())
         }
-        .and_then(|()| pump(ufd, cfd, to_client));
+        .and_then(|()| match down {
+            true => pump(ufd, cfd, to_client),
+            false => Ok(()),
+        });
         let done = to_up.shut && to_client.shut;
         match r {
             Err(_) => self.close(idx, true),
