@@ -577,3 +577,58 @@ fn a_planted_link_on_the_allowlist_path_is_refused() {
     assert_link_refused(&o, &link, &elsewhere);
     fx.check_host();
 }
+
+/// A project `.npmrc` naming another registry is what a hostile build plants: npm-install asks
+/// npm for its registry from outside the project, so the planted one is not allowed.
+#[test]
+fn a_planted_npmrc_does_not_choose_the_allowed_registry() {
+    if !Path::new("/usr/bin/npm").exists() || !have("curl") {
+        return skip_or_fail(
+            "a_planted_npmrc_does_not_choose_the_allowed_registry",
+            "no /usr/bin/npm (Debian: npm) or curl",
+        );
+    }
+    let fx = fixture("npmrc");
+    write(
+        &fx.project.join("package.json"),
+        "{\"name\": \"p\", \"version\": \"1.0.0\"}\n",
+    );
+    write(
+        &fx.project.join(".npmrc"),
+        "registry=http://planted.test:8080/\n",
+    );
+    chown_tree(&fx.project);
+    // npm itself, run in the project, would take the planted registry.
+    let o = as_user("/usr/bin/npm")
+        .current_dir(&fx.project)
+        .env("HOME", &fx.home)
+        .args(["config", "get", "registry"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        stdout(&o).trim(),
+        "http://planted.test:8080/",
+        "{}",
+        stderr(&o)
+    );
+    let o = fx.sbox(
+        &fx.project,
+        &[
+            "--profile",
+            "npm-install",
+            "--",
+            "curl",
+            "-fsS",
+            "--max-time",
+            "5",
+            "http://planted.test:8080/",
+        ],
+    );
+    assert!(!o.status.success(), "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains("sbox: network: refused planted.test:8080 (not in the allowlist)\n"),
+        "{}",
+        stderr(&o)
+    );
+    fx.check_host();
+}

@@ -1013,3 +1013,28 @@ fn a_registry_from_the_tools_configuration_is_allowed() {
         "{e}"
     );
 }
+
+#[test]
+fn a_profile_can_record() {
+    let l = loader(&[(
+        "rec",
+        "extends = [\"net\"]\n[network]\nrecord = \"${PROJECT}/.sbox/net-allow.toml\"\nallowlist = \"${PROJECT}/.sbox/net-allow.toml\"\n",
+    )]);
+    let s = spec(&l, &["--profile", "rec", "true"]);
+    assert_eq!(
+        s.net.record.as_deref(),
+        Some(Path::new("/home/u/src/p/.sbox/net-allow.toml"))
+    );
+    // A recording run has a network namespace and learns the list: no hint, no file used.
+    assert!(s.ns.net && s.net.active() && s.net.lists.is_empty() && s.warnings.is_empty());
+    let out = explain_of(&l, &["--profile", "rec", "--explain"]);
+    assert!(
+        value_of(&out, "network.record").contains("/home/u/src/p/.sbox/net-allow.toml"),
+        "{out}"
+    );
+    let e = error(
+        &loader(&[("rec", "[network]\nrecord = \"relative.toml\"\n")]),
+        &["--profile", "rec", "true"],
+    );
+    assert!(e.contains("not an absolute path"), "{e}");
+}
