@@ -22,26 +22,34 @@ fn fail(path: &Path, why: impl std::fmt::Display) -> SetupError {
     SetupError::new("--net-record", path.display().to_string(), why.to_string())
 }
 
-/// Before the clone: the directory FILE will be written in must exist.
+/// Before the clone: the directory FILE will be written in (made if only it is missing).
 pub fn open_dir(path: &Path) -> Result<Recorder, SetupError> {
     let name = path
         .file_name()
         .ok_or_else(|| fail(path, "names no file"))?
         .to_os_string();
     let parent = path.parent().unwrap_or(Path::new("/"));
-    let dir = open(
-        parent,
-        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
+    let open_parent = || {
+        open(
+            parent,
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+    };
+    // The last directory is made when missing (`.sbox` of a project), not its parents.
+    let dir = match open_parent() {
+        Err(nix::errno::Errno::ENOENT) => {
+            match nix::unistd::mkdir(parent, Mode::from_bits_truncate(0o755)) {
+                Ok(()) | Err(nix::errno::Errno::EEXIST) => open_parent(),
+                Err(e) => Err(e),
+            }
+        }
+        r => r,
+    }
     .map_err(|e| {
         fail(
             path,
-            format!(
-                "{}: {} (make the directory first)",
-                parent.display(),
-                e.desc()
-            ),
+            format!("{}: {} (make its parent first)", parent.display(), e.desc()),
         )
     })?;
     Ok(Recorder {
@@ -165,7 +173,9 @@ mod tests {
         );
         let names: Vec<_> = std::fs::read_dir(d.join("moved")).unwrap().collect();
         assert_eq!(names.len(), 1, "a temporary file is left");
-        assert!(open_dir(&d.join("missing/allow.toml")).is_err());
+        assert!(open_dir(&d.join("missing/deeper/allow.toml")).is_err());
+        assert!(open_dir(&d.join("made/allow.toml")).is_ok());
+        assert!(d.join("made").is_dir());
         std::fs::remove_dir_all(d).unwrap();
     }
 }
