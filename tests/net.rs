@@ -510,3 +510,35 @@ fn bad_rules_are_one_line_errors() {
     ]);
     assert_one_line_error(&o, "--share-net: conflicts with --net-allow");
 }
+
+#[test]
+fn nothing_but_sbox_leads_out() {
+    // No route from the sandbox's namespace: a direct TCP connection or a UDP datagram (other
+    // than DNS to sbox) has nowhere to go. (192.0.2.1 is a documentation address: nothing is
+    // contacted, the namespace has no route to it.)
+    let code = "import socket\n\
+         for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):\n    s = socket.socket(socket.AF_INET, kind)\n    s.settimeout(5)\n    try:\n        s.connect(('192.0.2.1', 123)); s.send(b'x'); print('sent')\n    except OSError as e: print(e.errno == 101)\n";
+    let o = net(&allow(&["localhost:1"]), &["python3", "-c", code]);
+    assert_eq!(stdout(&o), "True\nTrue\n", "{}", stderr(&o));
+}
+
+#[test]
+fn landlock_tcp_rules_leave_the_proxy_reachable() {
+    if !have_tools("landlock_proxy") {
+        return;
+    }
+    let port = hello_server();
+    let mut rules = allow(&[&format!("127.0.0.1:{port}")]);
+    rules.extend(["--landlock", "--landlock-tcp-connect", "443"].map(String::from));
+    let o = net(
+        &rules,
+        &["curl", "-sS", &format!("http://127.0.0.1:{port}/")],
+    );
+    if stderr(&o).contains("landlock") && !o.status.success() {
+        return skip_or_fail(
+            "landlock_proxy",
+            &format!("no Landlock TCP rules: {}", stderr(&o)),
+        );
+    }
+    assert_eq!(stdout(&o), "hello", "{}", stderr(&o));
+}

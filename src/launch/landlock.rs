@@ -288,10 +288,14 @@ pub fn apply(spec: &Spec) -> Result<Option<Report>, SetupError> {
     for rule in fs {
         created = created.add_rule(rule).map_err(ruleset_error)?;
     }
+    // With an allowlist, connections to the outside go to sbox's proxy port.
+    let proxy = (spec.net.active() && !ll.tcp_connect.is_empty())
+        .then(|| (super::net::proxy_port(), AccessNet::ConnectTcp));
     let ports = ll
         .tcp_connect
         .iter()
         .map(|p| (*p, AccessNet::ConnectTcp))
+        .chain(proxy)
         .chain(ll.tcp_bind.iter().map(|p| (*p, AccessNet::BindTcp)));
     let mut net_rules = 0;
     for (port, access) in ports {

@@ -234,12 +234,17 @@ pub fn receive(sock: OwnedFd) -> Option<Vec<Listener>> {
     (!out.is_empty()).then_some(out)
 }
 
+/// The proxy's port inside (0 before `listen`).
+pub fn proxy_port() -> u16 {
+    PROXY_PORT.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// The proxy variables, in the command's environment (after the spec's edits: they win).
 /// NO_PROXY is set empty: inside, nothing but sbox reaches beyond the sandbox's own
 /// loopback, and a caller's NO_PROXY (private names, 10.0.0.0/8 ...) would only make those
 /// connections fail instead of being checked against the allowlist.
 pub fn set_proxy_env() {
-    let port = PROXY_PORT.load(std::sync::atomic::Ordering::Relaxed);
+    let port = proxy_port();
     let http = format!("http://127.0.0.1:{port}");
     let socks = format!("socks5h://127.0.0.1:{port}");
     for (k, v) in [
@@ -254,5 +259,18 @@ pub fn set_proxy_env() {
             std::env::set_var(k, v);
             std::env::set_var(k.to_ascii_lowercase(), v);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn nameservers_of_a_resolv_conf() {
+        let text = "# comment\nsearch example.org\nnameserver 10.255.255.53\n  nameserver ::1\nnameserver bogus\noptions edns0\n";
+        let got: Vec<String> = super::nameservers(text)
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+        assert_eq!(got, ["10.255.255.53", "::1"]);
     }
 }
