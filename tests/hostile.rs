@@ -632,3 +632,41 @@ fn a_planted_npmrc_does_not_choose_the_allowed_registry() {
     );
     fx.check_host();
 }
+
+/// allow_registry runs the tool on the host: an `npm` the sandbox could have planted (in a
+/// PATH directory it can write) would run outside it at the next start. Refused, not run.
+#[test]
+fn a_registry_tool_the_sandbox_could_plant_is_not_run() {
+    let fx = fixture("planted-npm");
+    let dir = fx.project.join("bin");
+    let marker = fx.home.join("ran-outside");
+    write(
+        &dir.join("npm"),
+        &format!(
+            "#!/bin/sh\ntouch {}\necho https://planted.test/\n",
+            marker.display()
+        ),
+    );
+    std::fs::set_permissions(
+        dir.join("npm"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    chown_tree(&fx.project);
+    let mut c = as_user(bin());
+    c.current_dir(&fx.project)
+        .env("HOME", &fx.home)
+        .env("PATH", format!("{}:/usr/bin:/bin", dir.display()))
+        .env_remove("SBOX_PROFILE_PATH")
+        .env_remove("XDG_CONFIG_HOME")
+        .args(["--profile", "npm-install", "--", "true"]);
+    let o = c.output().unwrap();
+    assert_one_line_error(&o, "--profile: allow_registry npm: ");
+    assert!(
+        stderr(&o).contains(&format!("{}: the sandbox could rewrite it", dir.display())),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!marker.exists(), "the planted npm ran outside the sandbox");
+    fx.check_host();
+}

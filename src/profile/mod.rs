@@ -624,7 +624,8 @@ fn ask_registries(source: &dyn Source, spec: &mut Spec) -> Result<(), String> {
             protect: q.protect.clone(),
             ..spec.clone()
         };
-        check_writable(&probe)?;
+        // (A program planted there would run outside the sandbox, at the next start.)
+        check_writable(&probe).map_err(|e| format!("allow_registry {name}: {e}"))?;
         for r in source.registry_ask(&q)? {
             let rule = crate::spec::net::parse_rule(&format!("allow_registry {name}"), &r)
                 .map_err(|e| e.0)?;
