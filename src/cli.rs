@@ -4,11 +4,8 @@
 use crate::error::one_line;
 use crate::profile::{self, Profiles};
 use crate::spec::options::{self, Apply, OPTIONS, Op, Opt, Upper, Value};
-use crate::spec::values::{
-    ValueError, parse_cap, parse_deny, parse_octal, parse_percent, parse_pids, parse_size,
-    parse_syscall,
-};
-use crate::spec::{self, EnvOp, FsOp, OverlayUpper, SeccompProfile, Spec, net};
+use crate::spec::values::{ValueError, parse_octal, parse_size};
+use crate::spec::{self, EnvOp, FsOp, OverlayUpper, SeccompProfile, Spec};
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
 use std::borrow::Cow;
@@ -189,6 +186,21 @@ fn last<T: Clone + Send + Sync + 'static>(
         warnings.push(format!("Only the last --{id} option will take effect"));
     }
     vals.last().map(|v| (*v).clone())
+}
+
+/// How an environment option's values make its edit (options::Apply::Env).
+type EnvEdit = fn(&[OsString]) -> EnvOp;
+
+/// `--NAME VALUE` that takes one value: the last one given replaces `field`.
+fn set_last<T: Clone + Send + Sync + 'static>(
+    m: &ArgMatches,
+    id: &str,
+    warnings: &mut Vec<String>,
+    field: &mut Option<T>,
+) {
+    if let Some(v) = last(m, id, warnings) {
+        *field = Some(v);
+    }
 }
 
 /// The size of a tmpfs, `--size`: at most half the address space, as bubblewrap allows.
@@ -744,9 +756,9 @@ fn item(opt: &str, op: Op, v: Vec<OsString>) -> Result<Item, CliError> {
     }))
 }
 
-/// The command line's options on top of `spec` (the defaults, or the merged profiles): its
-/// filesystem operations come after the profile's, lists append, given values win.
-fn apply_options(m: &ArgMatches, mut spec: Spec) -> Result<Spec, CliError> {
+/// The filesystem operations, in command-line order, after the profile's: --perms/--size
+/// apply to the next operation, --overlay-src layers to the next overlay.
+fn add_ops(m: &ArgMatches, spec: &mut Spec) -> Result<(), CliError> {
     let mut items: Vec<(usize, Item)> = Vec::new();
     for o in OPTIONS {
         let Some(op) = o.op else { continue };
@@ -805,24 +817,8 @@ fn apply_options(m: &ArgMatches, mut spec: Spec) -> Result<Spec, CliError> {
                         *s = size.take();
                     }
                     FsOp::Dir { perms: p, .. } | FsOp::Data { perms: p, .. } => *p = perms.take(),
-                    FsOp::Overlay { lower, upper, .. } => {
-                        *lower = std::mem::take(&mut layers);
-                        let need = if *upper == OverlayUpper::ReadOnly {
-                            2
-                        } else {
-                            1
-                        };
-                        if lower.len() < need {
-                            let n = if need == 1 { "one" } else { "two" };
-                            return Err(CliError::phrased(
-                                format!(
-                                    "{}: needs at least {need} --overlay-src before it",
-                                    op.option()
-                                ),
-                                format!("{} requires at least {n} --overlay-src", op.option()),
-                            ));
-                        }
-                    }
+                    // (How many layers it needs: spec::validate.)
+                    FsOp::Overlay { lower, .. } => *lower = std::mem::take(&mut layers),
                     _ => {}
                 }
                 if let Some(what) = perms.map(|_| "--perms").or(size.map(|_| "--size")) {
@@ -856,34 +852,101 @@ fn apply_options(m: &ArgMatches, mut spec: Spec) -> Result<Spec, CliError> {
             OVERLAY_SRC_PHRASE,
         ));
     }
+    Ok(())
+}
 
-    // Namespaces.
+/// The command line's options on top of `spec` (the defaults, or the merged profiles): its
+/// filesystem operations come after the profile's, lists append, given values win.
+fn apply_options(m: &ArgMatches, mut spec: Spec) -> Result<Spec, CliError> {
+    add_ops(m, &mut spec)?;
     let on = |id: &str| m.contains_id(id);
-    let all = on("unshare-all");
-    spec.ns.ipc |= all || on("unshare-ipc");
-    spec.ns.pid |= all || on("unshare-pid");
-    // --share-net also gives the network back to a profile that took it.
-    spec.ns.net = ((spec.ns.net || all) && !on("share-net")) || on("unshare-net");
-    spec.ns.uts |= all || on("unshare-uts");
-    spec.ns.cgroup |= all || on("unshare-cgroup");
-    // The allowlist: rules append to a profile's; any allow rule means a network namespace.
-    for (id, deny) in [("net-allow", false), ("net-deny", true)] {
-        for v in m.get_many::<String>(id).into_iter().flatten() {
-            let rule = net::parse_rule(&format!("--{id}"), v)?;
-            let list = if deny {
-                &mut spec.net.deny
-            } else {
-                &mut spec.net.allow
-            };
-            if !list.contains(&rule) {
-                list.push(rule);
+    let mut warnings = Vec::new();
+    // What the table's options set, by the type of their values; environment edits and
+    // capabilities afterwards, in command-line order.
+    let mut env: Vec<(usize, EnvEdit, Vec<OsString>)> = Vec::new();
+    let mut capops: Vec<(usize, &str, bool, &String)> = Vec::new();
+    for o in OPTIONS {
+        let Some(apply) = o.apply else { continue };
+        let id = o.long();
+        let strings = || m.get_many::<String>(id).into_iter().flatten();
+        let paths = || m.get_many::<PathBuf>(id).into_iter().flatten().cloned();
+        match apply {
+            Apply::Flag(field) => {
+                if on(id) {
+                    *field(&mut spec) = true;
+                }
+            }
+            Apply::Fd(field) => {
+                if let Some(v) = last::<String>(m, id, &mut warnings) {
+                    *field(&mut spec) = Some(parse_fd(o.name, &v)?);
+                }
+            }
+            Apply::Fds(field) => {
+                for v in strings() {
+                    let fd = parse_fd(o.name, v)?;
+                    field(&mut spec).push(fd);
+                }
+            }
+            Apply::Str(field) => set_last(m, id, &mut warnings, field(&mut spec)),
+            Apply::Path(field) => set_last(m, id, &mut warnings, field(&mut spec)),
+            Apply::OsStr(field) => set_last(m, id, &mut warnings, field(&mut spec)),
+            Apply::Id(field) => set_last(m, id, &mut warnings, field(&mut spec)),
+            Apply::Paths(field) => field(&mut spec).extend(paths()),
+            Apply::PathSet(field) => {
+                let list = field(&mut spec);
+                for p in paths() {
+                    if !list.contains(&p) {
+                        list.push(p);
+                    }
+                }
+            }
+            Apply::Ports(field) => {
+                let ports = m.get_many::<u16>(id).into_iter().flatten().copied();
+                field(&mut spec).extend(ports);
+            }
+            Apply::Parse(set) => {
+                for v in strings() {
+                    set(&mut spec, o.name, v)?;
+                }
+            }
+            Apply::Env(edit) => {
+                for (i, v) in indexed::<OsString>(m, id) {
+                    env.push((i, edit, v.into_iter().cloned().collect()));
+                }
+            }
+            Apply::Cap(add) => {
+                for (i, v) in indexed::<String>(m, id) {
+                    capops.push((i, o.name, add, v[0]));
+                }
             }
         }
     }
-    if let Some(f) = m.get_one::<PathBuf>("net-record") {
-        // Written by sbox at the end, relative to where it was started.
-        spec.net.record = Some(std::path::absolute(f).unwrap_or_else(|_| f.clone()));
+    // --net-record: written by sbox at the end, relative to where it was started.
+    if let Some(f) = spec.net.record.take() {
+        spec.net.record = Some(std::path::absolute(&f).unwrap_or(f));
     }
+    env.sort_by_key(|(i, ..)| *i);
+    for (_, edit, values) in env {
+        spec.env.push(edit(&values));
+    }
+    // ALL adds or removes every capability.
+    capops.sort_by_key(|(i, ..)| *i);
+    for (_, opt, add, name) in capops {
+        spec.cap(opt, add, name)
+            .map_err(|e| CliError::from(e).or_bwrap(format!("unknown cap: {name}")))?;
+    }
+    // Namespaces: --unshare-all creates every one; --share-net keeps the host network (and
+    // gives it back to a profile that took it), unless --unshare-net asks for one.
+    let all = on("unshare-all");
+    if all {
+        let ns = &mut spec.ns;
+        (ns.ipc, ns.pid, ns.net, ns.uts, ns.cgroup) = (true, true, true, true, true);
+    }
+    if on("share-net") && !on("unshare-net") {
+        spec.ns.net = false;
+    }
+    // An allowlist (given here or by a profile) means a network namespace of the sandbox's
+    // own: the outside is reached only through sbox.
     if spec.net.active() {
         if on("share-net") {
             return Err(CliError::Invalid(
@@ -892,26 +955,10 @@ fn apply_options(m: &ArgMatches, mut spec: Spec) -> Result<Spec, CliError> {
         }
         spec.ns.net = true;
     }
-    let mut warnings = Vec::new();
-    let mut fd = |id: &str| -> Result<Option<RawFd>, CliError> {
-        last::<String>(m, id, &mut warnings)
-            .map(|s| parse_fd(&format!("--{id}"), &s))
-            .transpose()
-    };
-    // The flags and descriptors that only set a field.
-    for o in OPTIONS {
-        match o.apply {
-            Some(Apply::Flag(field)) if on(o.long()) => *field(&mut spec) = true,
-            Some(Apply::Fd(field)) => {
-                if let Some(v) = fd(o.long())? {
-                    *field(&mut spec) = Some(v);
-                }
-            }
-            _ => {}
-        }
-    }
     // --seccomp (one program, the last given) or --add-seccomp-fd (several, in order).
-    let one_program = fd("seccomp")?;
+    let one_program = last::<String>(m, "seccomp", &mut warnings)
+        .map(|s| parse_fd("--seccomp", &s))
+        .transpose()?;
     let added: Vec<RawFd> = indexed::<String>(m, "add-seccomp-fd")
         .into_iter()
         .map(|(_, v)| parse_fd("--add-seccomp-fd", v[0]))
@@ -933,11 +980,6 @@ fn apply_options(m: &ArgMatches, mut spec: Spec) -> Result<Spec, CliError> {
         (Some(p), true) => vec![p],
         (None, _) => added,
     };
-    spec.fds.keep = indexed::<String>(m, "keep-fd")
-        .into_iter()
-        .map(|(_, v)| parse_fd("--keep-fd", v[0]))
-        .collect::<Result<_, _>>()?;
-    spec.fds.keep_inherited |= on("keep-fds");
     let explicit_user = on("unshare-user");
     // What the command line said, which the Spec does not keep (the rest: spec::validate).
     if spec.fds.userns_block.is_some() && !explicit_user {
@@ -951,118 +993,12 @@ fn apply_options(m: &ArgMatches, mut spec: Spec) -> Result<Spec, CliError> {
             "--userns: conflicts with --unshare-user, --unshare-user-try and --unshare-all (it joins a user namespace instead of creating one)".into(),
         ));
     }
-    spec.lock_files = m
-        .get_many::<PathBuf>("lock-file")
-        .map(|v| v.cloned().collect())
-        .unwrap_or_default();
-    for dir in m
-        .get_many::<PathBuf>("report-planted")
-        .into_iter()
-        .flatten()
-    {
-        if !spec.report_planted.contains(dir) {
-            spec.report_planted.push(dir.clone());
-        }
-    }
     if m.get_many::<OsString>("argv0").is_some_and(|v| v.len() > 1) {
         return Err(CliError::phrased(
             "--argv0: used multiple times",
             "--argv0 used multiple times",
         ));
     }
-    spec.argv0 = m.get_one::<OsString>("argv0").cloned();
-    spec.exec_label = last(m, "exec-label", &mut warnings);
-    spec.file_label = last(m, "file-label", &mut warnings);
-    spec.hostname = last(m, "hostname", &mut warnings).or(spec.hostname);
-
-    // Process.
-    spec.uid = last(m, "uid", &mut warnings);
-    spec.gid = last(m, "gid", &mut warnings);
-    spec.chdir = last(m, "chdir", &mut warnings).or(spec.chdir);
-    let mut env: Vec<(usize, &OsString, Option<&OsString>)> = indexed::<OsString>(m, "setenv")
-        .into_iter()
-        .map(|(i, v)| (i, v[0], Some(v[1])))
-        .collect();
-    for (i, v) in indexed::<OsString>(m, "unsetenv") {
-        env.push((i, v[0], None));
-    }
-    env.sort_by_key(|(i, ..)| *i);
-    for (_, k, value) in env {
-        spec.env.push(match value {
-            Some(v) => EnvOp::Set(k.clone(), v.clone()),
-            None => EnvOp::Unset(k.clone()),
-        });
-    }
-
-    // Capabilities, in order: ALL adds or removes every one.
-    let mut capops: Vec<(usize, bool, &String)> = Vec::new();
-    for (i, v) in indexed::<String>(m, "cap-add") {
-        capops.push((i, true, v[0]));
-    }
-    for (i, v) in indexed::<String>(m, "cap-drop") {
-        capops.push((i, false, v[0]));
-    }
-    capops.sort_by_key(|(i, ..)| *i);
-    for (_, add, name) in capops {
-        let opt = if add { "--cap-add" } else { "--cap-drop" };
-        let set: Vec<caps::Capability> = if name.eq_ignore_ascii_case("ALL") {
-            caps::all().into_iter().collect()
-        } else {
-            vec![
-                parse_cap(opt, name)
-                    .map_err(|e| CliError::from(e).or_bwrap(format!("unknown cap: {name}")))?,
-            ]
-        };
-        for c in set {
-            spec.caps.retain(|x| *x != c);
-            if add {
-                spec.caps.push(c);
-            }
-        }
-    }
-    spec.caps.sort_by_key(|c| c.index());
-
-    // Limits: checked here so that a bad value fails before anything starts.
-    if let Some(v) = m.get_one::<String>("mem") {
-        spec.limits.memory = Some(parse_size("--mem", v)?);
-    }
-    if let Some(v) = m.get_one::<String>("pids") {
-        spec.limits.pids = Some(parse_pids("--pids", v)?);
-    }
-    if let Some(v) = m.get_one::<String>("cpu") {
-        spec.limits.cpu_percent = Some(parse_percent("--cpu", v)?);
-    }
-
-    // Seccomp and Landlock.
-    if let Some(name) = m.get_one::<String>("seccomp-profile") {
-        spec.seccomp.profile = SeccompProfile::from_name(name).ok_or_else(|| {
-            CliError::Invalid(format!(
-                "--seccomp-profile: '{name}': unknown profile ({})",
-                SeccompProfile::names()
-            ))
-        })?;
-    }
-    let strings = |id: &str| m.get_many::<String>(id).into_iter().flatten();
-    for name in strings("seccomp-allow") {
-        spec.seccomp
-            .allow
-            .push(parse_syscall("--seccomp-allow", name, name)?);
-    }
-    for v in strings("seccomp-deny") {
-        spec.seccomp.deny.push(parse_deny("--seccomp-deny", v)?);
-    }
-    for (id, list) in [
-        ("landlock-ro", &mut spec.landlock.ro),
-        ("landlock-rw", &mut spec.landlock.rw),
-    ] {
-        list.extend(m.get_many::<PathBuf>(id).into_iter().flatten().cloned());
-    }
-    let ports = |id: &str| m.get_many::<u16>(id).into_iter().flatten().copied();
-    spec.landlock
-        .tcp_connect
-        .extend(ports("landlock-tcp-connect"));
-    spec.landlock.tcp_bind.extend(ports("landlock-tcp-bind"));
-
     spec.warnings = warnings;
     spec.command = m
         .get_many::<OsString>("command")
@@ -1615,31 +1551,66 @@ mod tests {
 
     /// Each flag and descriptor option of the table sets its own field.
     #[test]
-    fn table_flags_and_descriptors_set_their_field() {
+    fn table_options_set_their_field() {
         let mut n = 0;
         for o in OPTIONS {
-            let mut args = match o.apply {
-                Some(Apply::Flag(_)) => vec![o.name],
-                Some(Apply::Fd(_)) => vec![o.name, "7"],
-                None => continue,
+            let Some(apply) = o.apply else { continue };
+            // A value of the option's type, and what it needs besides.
+            let value = match o.long() {
+                "mem" => "1M",
+                "seccomp-profile" => "strict",
+                "seccomp-allow" => "syslog",
+                "seccomp-deny" => "keyctl",
+                "cap-add" => "CAP_NET_RAW",
+                "cap-drop" => "ALL",
+                "net-allow" => "localhost:7",
+                "net-deny" => "localhost",
+                _ => match apply {
+                    Apply::Path(_) | Apply::Paths(_) | Apply::PathSet(_) => "/x",
+                    _ => "7",
+                },
             };
-            args.extend(match o.long() {
-                "userns2" => &["--userns", "8"][..],
+            let extra: &[&str] = match o.long() {
+                "userns2" => &["--userns", "8"],
                 "userns-block-fd" => &["--unshare-user", "--info-fd", "8"],
-                _ => &["--unshare-pid"],
+                "as-pid-1" => &["--unshare-pid"],
+                "hostname" => &["--unshare-uts"],
+                "cap-drop" => &["--cap-add", "CAP_NET_RAW"],
+                "net-deny" => &["--net-allow", "a.test"],
+                _ => &[],
+            };
+            let mut args = extra.to_vec();
+            args.push(o.name);
+            args.extend(match apply {
+                Apply::Flag(_) => &[][..],
+                Apply::Env(_) => &["X", "1"][..o.values.len()],
+                _ => std::slice::from_ref(&value),
             });
             args.push("true");
             let mut s = p(&args).unwrap_or_else(|e| panic!("{args:?}: {e:?}"));
-            let mut d = p(&["--unshare-pid", "true"]).unwrap();
-            match o.apply {
-                Some(Apply::Flag(f)) => assert!(*f(&mut s) && !*f(&mut d), "{}", o.name),
-                Some(Apply::Fd(f)) => {
-                    assert_eq!((*f(&mut s), *f(&mut d)), (Some(7), None), "{}", o.name)
+            let mut d = p(&[extra, &["true"]].concat()).unwrap();
+            assert_ne!(s, d, "{args:?} changed nothing");
+            let (pb, os) = (PathBuf::from(value), OsString::from(value));
+            match apply {
+                Apply::Flag(f) => assert!(*f(&mut s) && !*f(&mut d), "{}", o.name),
+                Apply::Fd(f) => assert_eq!((*f(&mut s), *f(&mut d)), (Some(7), None)),
+                Apply::Fds(f) => assert_eq!((&f(&mut s)[..], &f(&mut d)[..]), (&[7][..], &[][..])),
+                Apply::Str(f) => assert_eq!(f(&mut s).as_deref(), Some(value)),
+                Apply::Path(f) => assert_eq!(f(&mut s).as_ref(), Some(&pb)),
+                Apply::OsStr(f) => assert_eq!(f(&mut s).as_ref(), Some(&os)),
+                Apply::Id(f) => assert_eq!(*f(&mut s), Some(7)),
+                Apply::Paths(f) | Apply::PathSet(f) => assert_eq!(f(&mut s).last(), Some(&pb)),
+                Apply::Ports(f) => assert_eq!(f(&mut s).last(), Some(&7)),
+                Apply::Parse(_) => {}
+                Apply::Env(edit) => {
+                    let v: Vec<OsString> =
+                        args[1..=o.values.len()].iter().map(|a| a.into()).collect();
+                    assert_eq!(s.env.last(), Some(&edit(&v)));
                 }
-                None => {}
+                Apply::Cap(add) => assert_eq!(s.caps.is_empty(), !add, "{}", o.name),
             }
             n += 1;
         }
-        assert_eq!(n, 20);
+        assert_eq!(n, 53);
     }
 }

@@ -6,7 +6,7 @@ use super::merge;
 use crate::spec::options::{self, Op};
 use crate::spec::validate;
 use crate::spec::values::{self, ValueError};
-use crate::spec::{BindExtra, BindKind, EnvOp, FsOp, OverlayUpper, SeccompProfile, Spec, net};
+use crate::spec::{BindExtra, BindKind, EnvOp, FsOp, OverlayUpper, Spec, net};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -345,16 +345,8 @@ pub fn apply(
 
     let s = &f.seccomp;
     if let Some(p) = &s.profile {
-        spec.seccomp.profile = SeccompProfile::from_name(p.get_ref()).ok_or_else(|| {
-            at(
-                p.span(),
-                format!(
-                    "seccomp.profile: '{}': unknown profile ({})",
-                    p.get_ref(),
-                    SeccompProfile::names()
-                ),
-            )
-        })?;
+        spec.seccomp.profile = values::parse_seccomp_profile("seccomp.profile", p.get_ref())
+            .map_err(|e| at(p.span(), e.0))?;
     }
     for a in &s.allow {
         let name = values::parse_syscall("seccomp.allow", a.get_ref(), a.get_ref())
@@ -564,17 +556,6 @@ fn mount(
             }
         }
         Kind::Overlay => {
-            if m.lower.is_empty() {
-                return Err((
-                    whole.clone(),
-                    "an overlay mount needs 'lower' (a list of directories, topmost first)".into(),
-                ));
-            }
-            let mut lower = Vec::new();
-            // The command line's --overlay-src order is bottom first; `lower` reads topmost first.
-            for l in m.lower.iter().rev() {
-                lower.push(abs(l).map_err(loc(l))?);
-            }
             let upper = match (&m.upper, &m.work) {
                 (Some(u), Some(w)) => OverlayUpper::Dir {
                     upper: abs(u).map_err(loc(u))?,
@@ -588,6 +569,18 @@ fn mount(
                     ));
                 }
             };
+            // The rule of spec::validate, said here with the mount's place in the file.
+            if m.lower.len() < validate::layers_needed(&upper) {
+                return Err((
+                    whole.clone(),
+                    "an overlay mount needs 'lower' (a list of directories, topmost first)".into(),
+                ));
+            }
+            let mut lower = Vec::new();
+            // The command line's --overlay-src order is bottom first; `lower` reads topmost first.
+            for l in m.lower.iter().rev() {
+                lower.push(abs(l).map_err(loc(l))?);
+            }
             FsOp::Overlay { lower, upper, dst }
         }
     })

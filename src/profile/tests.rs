@@ -830,6 +830,58 @@ fn command_line_and_profiles_follow_the_same_rules() {
     assert_eq!(s.seccomp.profile, crate::spec::SeccompProfile::Strict);
 }
 
+/// The number of layers an overlay needs is one rule (spec::validate::layers_needed), moved
+/// out of the command line's parser: both front ends refuse an overlay without a lower layer
+/// and build the same operation from one.
+#[test]
+fn overlay_layers_follow_one_rule_from_both_front_ends() {
+    let l = loader(&[
+        ("no-lower", "[[mounts]]\nkind = \"overlay\"\ndst = \"/o\"\n"),
+        (
+            "one-lower",
+            "[[mounts]]\nkind = \"overlay\"\nlower = [\"/a\"]\ndst = \"/o\"\n",
+        ),
+    ]);
+    let fails = |args: &[&str]| match run(&l, args) {
+        Err(e) => e.render(false).to_string(),
+        Ok(_) => panic!("{args:?} was accepted"),
+    };
+    assert_eq!(
+        fails(&["--tmp-overlay", "/o", "true"]),
+        "--tmp-overlay: needs at least 1 --overlay-src before it"
+    );
+    let prof = fails(&["--profile", "no-lower", "true"]);
+    assert!(
+        prof.ends_with("an overlay mount needs 'lower' (a list of directories, topmost first)"),
+        "{prof}"
+    );
+    let cli = spec(&l, &["--overlay-src", "/a", "--tmp-overlay", "/o", "true"]);
+    let prof = spec(&l, &["--profile", "one-lower", "true"]);
+    let overlay = FsOp::Overlay {
+        lower: vec!["/a".into()],
+        upper: crate::spec::OverlayUpper::Tmp,
+        dst: "/o".into(),
+    };
+    assert_eq!(cli.ops.last(), Some(&overlay));
+    assert_eq!(prof.ops.last(), Some(&overlay));
+    // Whatever built it, a Spec with too few layers is refused, in the command line's words.
+    let mut s = prof.clone();
+    s.ops.push(FsOp::Overlay {
+        lower: vec!["/a".into()],
+        upper: crate::spec::OverlayUpper::ReadOnly,
+        dst: "/r".into(),
+    });
+    let e = crate::spec::validate(&s).unwrap_err();
+    assert_eq!(
+        e.message,
+        "--ro-overlay: needs at least 2 --overlay-src before it"
+    );
+    assert_eq!(
+        e.bwrap,
+        Some("--ro-overlay requires at least two --overlay-src")
+    );
+}
+
 #[test]
 fn network_rules_merge_like_lists_and_imply_a_network_namespace() {
     let l = loader(&[

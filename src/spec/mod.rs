@@ -291,6 +291,24 @@ impl Spec {
     /// Whether the command must be unable to create user namespaces: asked for with
     /// --disable-userns, and sbox's default unless --allow-userns (bubblewrap's is not) or a
     /// user namespace is joined (--userns: its limit belongs to whoever made it).
+    /// `--cap-add` (`add`) or `--cap-drop` of one capability or ALL; the list stays in the
+    /// kernel's order.
+    pub fn cap(&mut self, opt: &str, add: bool, name: &str) -> Result<(), values::ValueError> {
+        let set: Vec<caps::Capability> = if name.eq_ignore_ascii_case("ALL") {
+            caps::all().into_iter().collect()
+        } else {
+            vec![values::parse_cap(opt, name)?]
+        };
+        for c in set {
+            self.caps.retain(|x| *x != c);
+            if add {
+                self.caps.push(c);
+            }
+        }
+        self.caps.sort_by_key(|c| c.index());
+        Ok(())
+    }
+
     pub fn userns_disabled(&self) -> bool {
         self.ns.disable_userns
             || !(self.userns_unlimited || self.allow_userns || self.ns.userns.is_some())

@@ -103,6 +103,14 @@ impl fmt::Display for Rule {
 const SHAPES: &str =
     "HOST[:PORT], *.DOMAIN[:PORT], ADDRESS:PORT or ADDRESS/PREFIX:PORT, IPv6 in brackets";
 
+/// Add a rule to a list, once (lists merge across profiles and the command line).
+pub fn add(list: &mut Vec<Rule>, rule: Rule) -> Result<(), ValueError> {
+    if !list.contains(&rule) {
+        list.push(rule);
+    }
+    Ok(())
+}
+
 /// Parse one rule as `opt` (`--net-allow`, `network.deny` ...) gives it.
 pub fn parse_rule(opt: &str, s: &str) -> Result<Rule, ValueError> {
     let err = |why: String| ValueError(format!("{opt}: '{s}': {why}"));

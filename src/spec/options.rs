@@ -1,10 +1,14 @@
 //! The one table of sbox's options: name, values, heading, help, and what each does to a
-//! `Spec`. The command line's parser (and so `--help`, the man page and completions), the
-//! `--args` arities, the option named in an operation's errors (`FsOp::option`) and the
-//! profile mount kinds all read it; nothing else lists options.
+//! `Spec` (the operation it adds, or the field it sets). The command line's parser (and so
+//! `--help`, the man page and completions), the `--args` arities, the option named in an
+//! operation's errors (`FsOp::option`) and the profile mount kinds all read it; nothing else
+//! lists options.
 
-use super::{BindKind, DataKind, FsOp, OverlayUpper, Spec};
+use super::values::{self, ValueError};
+use super::{BindKind, DataKind, EnvOp, FsOp, OverlayUpper, Spec, net};
+use std::ffi::OsString;
 use std::os::fd::RawFd;
+use std::path::PathBuf;
 
 /// How an option's values are typed by the parser.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,14 +58,35 @@ pub enum Upper {
     ReadOnly,
 }
 
-/// What a plain flag or descriptor option sets in the `Spec` (options with more to do are
-/// applied by the front end, or add an `Op`).
+/// What an option sets in the `Spec`, by the type of its values (the options that add an
+/// `Op`, and the few whose checks need the command line's order, are the front end's).
+/// A single value replaces what a profile set; lists append to it.
 #[derive(Clone, Copy, Debug)]
 pub enum Apply {
     /// Set to true when given (a profile may have set it already).
     Flag(fn(&mut Spec) -> &mut bool),
     /// The descriptor given (the last one, when repeated).
     Fd(fn(&mut Spec) -> &mut Option<RawFd>),
+    /// Every descriptor given, in order.
+    Fds(fn(&mut Spec) -> &mut Vec<RawFd>),
+    /// The last value given (bubblewrap warns when it is repeated).
+    Str(fn(&mut Spec) -> &mut Option<String>),
+    Path(fn(&mut Spec) -> &mut Option<PathBuf>),
+    OsStr(fn(&mut Spec) -> &mut Option<OsString>),
+    Id(fn(&mut Spec) -> &mut Option<u32>),
+    /// Every path given, in order.
+    Paths(fn(&mut Spec) -> &mut Vec<PathBuf>),
+    /// Every path given, once each (a profile may have named it already).
+    PathSet(fn(&mut Spec) -> &mut Vec<PathBuf>),
+    Ports(fn(&mut Spec) -> &mut Vec<u16>),
+    /// Each value, parsed with the value vocabulary (spec::values) under the option's name.
+    Parse(fn(&mut Spec, &str, &str) -> Result<(), ValueError>),
+    /// An environment edit (`--setenv VAR VALUE`, `--unsetenv VAR`): the edits of every
+    /// such option apply in command-line order.
+    Env(fn(&[OsString]) -> EnvOp),
+    /// `--cap-add` (true) or `--cap-drop` (false) of a capability or ALL, in command-line
+    /// order among both (`Spec::cap`).
+    Cap(bool),
 }
 
 /// One option.
@@ -143,8 +168,12 @@ impl Opt {
     }
 
     const fn fd(self, field: fn(&mut Spec) -> &mut Option<RawFd>) -> Opt {
+        self.applies(Apply::Fd(field))
+    }
+
+    const fn applies(self, apply: Apply) -> Opt {
         Opt {
-            apply: Some(Apply::Fd(field)),
+            apply: Some(apply),
             ..self
         }
     }
@@ -208,22 +237,25 @@ pub static OPTIONS: &[Opt] = &[
     fs("--perms", &["OCTAL"], Str, Op::Perms, "Permissions of the next --tmpfs or --dir"),
     fs("--size", &["BYTES"], Str, Op::Size, "Size limit of the next --tmpfs (K, M, G suffixes)"),
     flag("--unshare-user", NS, "Create a user namespace (always done)"),
-    flag("--unshare-ipc", NS, "Create an IPC namespace"),
-    flag("--unshare-pid", NS, "Create a PID namespace"),
-    flag("--unshare-net", NS, "Create a network namespace (loopback only, up)"),
-    flag("--unshare-uts", NS, "Create a UTS namespace"),
-    flag("--unshare-cgroup", NS, "Create a cgroup namespace"),
+    flag("--unshare-ipc", NS, "Create an IPC namespace").sets(|s| &mut s.ns.ipc),
+    flag("--unshare-pid", NS, "Create a PID namespace").sets(|s| &mut s.ns.pid),
+    flag("--unshare-net", NS, "Create a network namespace (loopback only, up)").sets(|s| &mut s.ns.net),
+    flag("--unshare-uts", NS, "Create a UTS namespace").sets(|s| &mut s.ns.uts),
+    flag("--unshare-cgroup", NS, "Create a cgroup namespace").sets(|s| &mut s.ns.cgroup),
     flag("--unshare-all", NS, "Create every namespace above"),
     flag("--share-net", NS, "Keep the host network (with --unshare-all)"),
-    opt("--net-allow", &["RULE"], Str, NET, "Reach RULE through sbox, and nothing else: the sandbox gets its own network namespace, with proxy variables, DNS for the allowed names and a listener per allowed port. RULE: HOST[:PORT] (no port: 443 and 80), *.DOMAIN[:PORT] (subdomains only), or ADDRESS:PORT, ADDRESS/PREFIX:PORT ([::1]:443). Loopback, private and link-local addresses need an address rule. TCP and DNS only: other UDP is not carried. Repeatable"),
-    opt("--net-deny", &["RULE"], Str, NET, "Refuse RULE even where --net-allow matches it (no port: every port); repeatable"),
-    opt("--net-record", &["FILE"], Path, NET, "Record: allow every public destination (loopback, private and link-local ones still need a rule), and write each HOST:PORT used to FILE at the end, as an allowlist a profile reads ([network] allowlist). A recording run is trusted: whatever it reaches is written into the list; review it before committing it"),
-    opt("--hostname", &["NAME"], Str, NS, "Hostname inside (needs --unshare-uts)"),
-    opt("--uid", &["UID"], Value::Id, PROCESS, "User id inside the sandbox (default: yours)"),
-    opt("--gid", &["GID"], Value::Id, PROCESS, "Group id inside the sandbox (default: yours)"),
-    opt("--chdir", &["DIR"], Path, PROCESS, "Working directory of the command"),
-    opt("--setenv", &["VAR", "VALUE"], OsStr, PROCESS, "Set an environment variable"),
-    opt("--unsetenv", &["VAR"], OsStr, PROCESS, "Unset an environment variable"),
+    opt("--net-allow", &["RULE"], Str, NET, "Reach RULE through sbox, and nothing else: the sandbox gets its own network namespace, with proxy variables, DNS for the allowed names and a listener per allowed port. RULE: HOST[:PORT] (no port: 443 and 80), *.DOMAIN[:PORT] (subdomains only), or ADDRESS:PORT, ADDRESS/PREFIX:PORT ([::1]:443). Loopback, private and link-local addresses need an address rule. TCP and DNS only: other UDP is not carried. Repeatable")
+        .applies(Apply::Parse(|s, o, v| net::add(&mut s.net.allow, net::parse_rule(o, v)?))),
+    opt("--net-deny", &["RULE"], Str, NET, "Refuse RULE even where --net-allow matches it (no port: every port); repeatable")
+        .applies(Apply::Parse(|s, o, v| net::add(&mut s.net.deny, net::parse_rule(o, v)?))),
+    opt("--net-record", &["FILE"], Path, NET, "Record: allow every public destination (loopback, private and link-local ones still need a rule), and write each HOST:PORT used to FILE at the end, as an allowlist a profile reads ([network] allowlist). A recording run is trusted: whatever it reaches is written into the list; review it before committing it")
+        .applies(Apply::Path(|s| &mut s.net.record)),
+    opt("--hostname", &["NAME"], Str, NS, "Hostname inside (needs --unshare-uts)").applies(Apply::Str(|s| &mut s.hostname)),
+    opt("--uid", &["UID"], Value::Id, PROCESS, "User id inside the sandbox (default: yours)").applies(Apply::Id(|s| &mut s.uid)),
+    opt("--gid", &["GID"], Value::Id, PROCESS, "Group id inside the sandbox (default: yours)").applies(Apply::Id(|s| &mut s.gid)),
+    opt("--chdir", &["DIR"], Path, PROCESS, "Working directory of the command").applies(Apply::Path(|s| &mut s.chdir)),
+    opt("--setenv", &["VAR", "VALUE"], OsStr, PROCESS, "Set an environment variable").applies(Apply::Env(|v| EnvOp::Set(v[0].clone(), v[1].clone()))),
+    opt("--unsetenv", &["VAR"], OsStr, PROCESS, "Unset an environment variable").applies(Apply::Env(|v| EnvOp::Unset(v[0].clone()))),
     flag("--clearenv", PROCESS, "Start from an empty environment").sets(|s| &mut s.clearenv),
     flag("--new-session", PROCESS, "Run the command in a new session (no controlling terminal); sbox's mode already does when sbox has a terminal").sets(|s| &mut s.new_session),
     flag("--die-with-parent", PROCESS, "Kill the sandbox when sbox dies, and sbox when its parent dies").sets(|s| &mut s.die_with_parent),
@@ -234,12 +266,12 @@ pub static OPTIONS: &[Opt] = &[
     fd("--sync-fd", FDS, "Keep FD open in the sandbox while it runs").fd(|s| &mut s.fds.sync),
     fd("--block-fd", FDS, "Wait for data on FD before building the sandbox").fd(|s| &mut s.fds.block),
     fd("--userns-block-fd", FDS, "Wait for data on FD before using the user namespace (its id maps are written by someone else)").fd(|s| &mut s.fds.userns_block),
-    fd("--keep-fd", FDS, "Pass the caller's descriptor FD on to the command (repeatable; by default only 0, 1 and 2 pass)"),
-    flag("--keep-fds", FDS, "Pass every descriptor the caller left open on to the command, as bubblewrap does (always as bwrap)"),
+    fd("--keep-fd", FDS, "Pass the caller's descriptor FD on to the command (repeatable; by default only 0, 1 and 2 pass)").applies(Apply::Fds(|s| &mut s.fds.keep)),
+    flag("--keep-fds", FDS, "Pass every descriptor the caller left open on to the command, as bubblewrap does (always as bwrap)").sets(|s| &mut s.fds.keep_inherited),
     fd("--seccomp", FDS, "Install the compiled BPF program read from FD"),
     fd("--add-seccomp-fd", FDS, "Install one more compiled BPF program read from FD"),
-    opt("--lock-file", DEST, Path, FS, "Hold a lock on DEST (inside) while the sandbox runs"),
-    opt("--report-planted", &["DIR"], Path, FS, "After the run, warn of files the sandbox planted under the host directory DIR for programs run later outside it (.git, .envrc, .cargo, .npmrc, .vscode ...)"),
+    opt("--lock-file", DEST, Path, FS, "Hold a lock on DEST (inside) while the sandbox runs").applies(Apply::Paths(|s| &mut s.lock_files)),
+    opt("--report-planted", &["DIR"], Path, FS, "After the run, warn of files the sandbox planted under the host directory DIR for programs run later outside it (.git, .envrc, .cargo, .npmrc, .vscode ...)").applies(Apply::PathSet(|s| &mut s.report_planted)),
     fs("--file", FD_DEST, OsStr, Op::Data(DataKind::File), "Copy the contents of FD to a new file DEST"),
     fs("--bind-data", FD_DEST, OsStr, Op::Data(DataKind::Bind), "Copy FD to a private file bound on DEST"),
     fs("--ro-bind-data", FD_DEST, OsStr, Op::Data(DataKind::RoBind), "Copy FD to a private file bound read-only on DEST"),
@@ -258,25 +290,31 @@ pub static OPTIONS: &[Opt] = &[
     fd("--pidns", NS, "Join the PID namespace FD (the parent of a new one with --unshare-pid)").fd(|s| &mut s.ns.pidns),
     flag("--disable-userns", NS, "The command can't create user namespaces").sets(|s| &mut s.ns.disable_userns),
     flag("--assert-userns-disabled", NS, "Fail unless creating user namespaces is already impossible").sets(|s| &mut s.ns.assert_userns_disabled),
-    opt("--argv0", &["VALUE"], OsStr, PROCESS, "argv[0] of the command"),
-    opt("--exec-label", &["LABEL"], Str, SECURITY, "SELinux label of the command"),
-    opt("--file-label", &["LABEL"], Str, SECURITY, "SELinux label of the files sbox creates (tmpfs mounts)"),
+    opt("--argv0", &["VALUE"], OsStr, PROCESS, "argv[0] of the command").applies(Apply::OsStr(|s| &mut s.argv0)),
+    opt("--exec-label", &["LABEL"], Str, SECURITY, "SELinux label of the command").applies(Apply::Str(|s| &mut s.exec_label)),
+    opt("--file-label", &["LABEL"], Str, SECURITY, "SELinux label of the files sbox creates (tmpfs mounts)").applies(Apply::Str(|s| &mut s.file_label)),
     flag("--level-prefix", "", "Prefix messages with their syslog level, e.g. <3>").general().sets(|s| &mut s.level_prefix),
-    opt("--cap-add", &["CAP"], Str, SECURITY, "Keep a capability inside the user namespace (or ALL)"),
-    opt("--cap-drop", &["CAP"], Str, SECURITY, "Remove a capability added earlier (or ALL)"),
+    opt("--cap-add", &["CAP"], Str, SECURITY, "Keep a capability inside the user namespace (or ALL)").applies(Apply::Cap(true)),
+    opt("--cap-drop", &["CAP"], Str, SECURITY, "Remove a capability added earlier (or ALL)").applies(Apply::Cap(false)),
     // Limits (cgroup v2, through the user's systemd or a delegated subtree).
-    opt("--mem", &["SIZE"], Str, LIMITS, "Memory limit of the command, no swap (bytes, or K, M, G)").once(),
-    opt("--pids", &["N"], Str, LIMITS, "Maximum number of processes and threads of the command").once(),
-    opt("--cpu", &["PERCENT"], Str, LIMITS, "CPU time of the command, in percent of one CPU (150% = 1.5 CPUs)").once(),
-    opt("--seccomp-profile", &["NAME"], Str, SECURITY, "Seccomp policy: default (deny list), strict (allow list) or none").once(),
-    opt("--seccomp-allow", &["SYSCALL"], Str, SECURITY, "Allow a syscall the profile denies"),
-    opt("--seccomp-deny", &["SYSCALL[:ERRNO]"], Str, SECURITY, "Deny a syscall with ERRNO (name or number; default EPERM)"),
+    opt("--mem", &["SIZE"], Str, LIMITS, "Memory limit of the command, no swap (bytes, or K, M, G)").once()
+        .applies(Apply::Parse(|s, o, v| { s.limits.memory = Some(values::parse_size(o, v)?); Ok(()) })),
+    opt("--pids", &["N"], Str, LIMITS, "Maximum number of processes and threads of the command").once()
+        .applies(Apply::Parse(|s, o, v| { s.limits.pids = Some(values::parse_pids(o, v)?); Ok(()) })),
+    opt("--cpu", &["PERCENT"], Str, LIMITS, "CPU time of the command, in percent of one CPU (150% = 1.5 CPUs)").once()
+        .applies(Apply::Parse(|s, o, v| { s.limits.cpu_percent = Some(values::parse_percent(o, v)?); Ok(()) })),
+    opt("--seccomp-profile", &["NAME"], Str, SECURITY, "Seccomp policy: default (deny list), strict (allow list) or none").once()
+        .applies(Apply::Parse(|s, o, v| { s.seccomp.profile = values::parse_seccomp_profile(o, v)?; Ok(()) })),
+    opt("--seccomp-allow", &["SYSCALL"], Str, SECURITY, "Allow a syscall the profile denies")
+        .applies(Apply::Parse(|s, o, v| { s.seccomp.allow.push(values::parse_syscall(o, v, v)?); Ok(()) })),
+    opt("--seccomp-deny", &["SYSCALL[:ERRNO]"], Str, SECURITY, "Deny a syscall with ERRNO (name or number; default EPERM)")
+        .applies(Apply::Parse(|s, o, v| { s.seccomp.deny.push(values::parse_deny(o, v)?); Ok(()) })),
     flag("--seccomp-allow-32bit", SECURITY, "Let i386 syscalls through (x32 stays refused)").sets(|s| &mut s.seccomp.allow_32bit),
     flag("--landlock", SECURITY, "Landlock: allow only what the mounts give (ro binds read, the rest read-write)").sets(|s| &mut s.landlock.from_mounts),
-    opt("--landlock-ro", &["PATH"], Path, SECURITY, "Landlock: allow reading and executing PATH"),
-    opt("--landlock-rw", &["PATH"], Path, SECURITY, "Landlock: allow all file access under PATH"),
-    opt("--landlock-tcp-connect", &["PORT"], Value::Port, SECURITY, "Landlock: allow TCP connect to PORT only (repeatable)"),
-    opt("--landlock-tcp-bind", &["PORT"], Value::Port, SECURITY, "Landlock: allow TCP bind to PORT only (repeatable)"),
+    opt("--landlock-ro", &["PATH"], Path, SECURITY, "Landlock: allow reading and executing PATH").applies(Apply::Paths(|s| &mut s.landlock.ro)),
+    opt("--landlock-rw", &["PATH"], Path, SECURITY, "Landlock: allow all file access under PATH").applies(Apply::Paths(|s| &mut s.landlock.rw)),
+    opt("--landlock-tcp-connect", &["PORT"], Value::Port, SECURITY, "Landlock: allow TCP connect to PORT only (repeatable)").applies(Apply::Ports(|s| &mut s.landlock.tcp_connect)),
+    opt("--landlock-tcp-bind", &["PORT"], Value::Port, SECURITY, "Landlock: allow TCP bind to PORT only (repeatable)").applies(Apply::Ports(|s| &mut s.landlock.tcp_bind)),
     flag("--allow-userns", SECURITY, "Let the command create nested user namespaces (mounting stays denied)").sets(|s| &mut s.allow_userns),
     // Modes: instead of starting a sandbox, check the host, print completions or build a root.
     flag("--doctor", MODES, "Check what this host supports for sbox, with the fix for what is missing, and exit"),

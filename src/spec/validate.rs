@@ -3,7 +3,7 @@
 //! a front end can say better (a profile's file and line) it checks too, with the same rule
 //! from here.
 
-use super::{EnvOp, Spec};
+use super::{EnvOp, FsOp, OverlayUpper, Spec};
 use std::ffi::OsStr;
 use std::path::{Component, Path};
 
@@ -76,6 +76,24 @@ pub fn validate(spec: &Spec) -> Result<(), Invalid> {
             "Specifying --as-pid-1 requires --unshare-pid",
         );
     }
+    for op in &spec.ops {
+        if let FsOp::Overlay { lower, upper, .. } = op
+            && lower.len() < layers_needed(upper)
+        {
+            let (n, phrase) = match upper {
+                OverlayUpper::Dir { .. } => ("1", "--overlay requires at least one --overlay-src"),
+                OverlayUpper::Tmp => ("1", "--tmp-overlay requires at least one --overlay-src"),
+                OverlayUpper::ReadOnly => ("2", "--ro-overlay requires at least two --overlay-src"),
+            };
+            return phrased(
+                format!(
+                    "{}: needs at least {n} --overlay-src before it",
+                    op.option()
+                ),
+                phrase,
+            );
+        }
+    }
     if spec.net.active() && !ns.net {
         return invalid(
             "--net-allow: needs a network namespace of the sandbox's own (conflicts with --share-net and a profile's net = \"host\")",
@@ -110,6 +128,15 @@ pub fn validate(spec: &Spec) -> Result<(), Invalid> {
         }
     }
     Ok(())
+}
+
+/// The lower layers an overlay needs: two when none is writable (overlayfs has nothing to
+/// merge otherwise), else one.
+pub fn layers_needed(upper: &OverlayUpper) -> usize {
+    match upper {
+        OverlayUpper::ReadOnly => 2,
+        OverlayUpper::Dir { .. } | OverlayUpper::Tmp => 1,
+    }
 }
 
 /// An environment variable's name (or a profile's `keep` pattern): not empty, no `=`.
@@ -149,7 +176,7 @@ mod tests {
         let ok = Spec::default();
         assert_eq!(validate(&ok), Ok(()));
         type Break = fn(&mut Spec);
-        let broken: [(Break, &str); 9] = [
+        let broken: [(Break, &str); 11] = [
             (
                 |s| s.net.allow.push(rule("localhost:1")),
                 "--net-allow: needs a network namespace",
@@ -157,6 +184,26 @@ mod tests {
             (
                 |s| s.net.deny.push(rule("localhost")),
                 "--net-deny: refines an allowlist",
+            ),
+            (
+                |s| {
+                    s.ops.push(FsOp::Overlay {
+                        lower: vec!["/a".into()],
+                        upper: OverlayUpper::ReadOnly,
+                        dst: "/o".into(),
+                    })
+                },
+                "--ro-overlay: needs at least 2 --overlay-src before it",
+            ),
+            (
+                |s| {
+                    s.ops.push(FsOp::Overlay {
+                        lower: vec![],
+                        upper: OverlayUpper::Tmp,
+                        dst: "/o".into(),
+                    })
+                },
+                "--tmp-overlay: needs at least 1 --overlay-src before it",
             ),
             (|s| s.hostname = Some("h".into()), "--hostname: needs a UTS"),
             (|s| s.as_pid_1 = true, "--as-pid-1: needs a PID"),

@@ -94,6 +94,16 @@ pub fn parse_cap(opt: &str, s: &str) -> Result<caps::Capability, ValueError> {
     })
 }
 
+/// A seccomp profile by name.
+pub fn parse_seccomp_profile(opt: &str, s: &str) -> Result<super::SeccompProfile, ValueError> {
+    super::SeccompProfile::from_name(s).ok_or_else(|| {
+        ValueError(format!(
+            "{opt}: '{s}': unknown profile ({})",
+            super::SeccompProfile::names()
+        ))
+    })
+}
+
 /// A syscall name known on x86_64; `value` is the whole option value, for the message.
 pub fn parse_syscall(opt: &str, value: &str, name: &str) -> Result<String, ValueError> {
     match syscalls::nr(name) {

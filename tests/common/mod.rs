@@ -33,6 +33,7 @@ pub fn ids() -> (u32, u32) {
 pub fn scratch(name: &str) -> PathBuf {
     static BASE: OnceLock<PathBuf> = OnceLock::new();
     let base = BASE.get_or_init(|| {
+        remove_stale_scratch();
         let b = std::env::temp_dir().join(format!("sbox-it-{}", std::process::id()));
         std::fs::create_dir_all(&b).unwrap();
         std::fs::set_permissions(&b, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -43,6 +44,23 @@ pub fn scratch(name: &str) -> PathBuf {
     std::fs::create_dir_all(&d).unwrap();
     chown_to_test_user(&d);
     d
+}
+
+/// Scratch trees of test processes that have exited (each suite leaves its own: a static is
+/// never dropped), so that repeated runs don't fill the disk.
+fn remove_stale_scratch() {
+    let Ok(dir) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for e in dir.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix("sbox-it-")) else {
+            continue;
+        };
+        if pid.parse::<u32>().is_ok() && !Path::new("/proc").join(pid).exists() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
 }
 
 pub fn chown_to_test_user(p: &Path) {
