@@ -658,7 +658,10 @@ pub fn parse_named(
         Vec::new()
     };
     let mut spec = apply_options(&m, base)?;
-    profile::settle_offer(&mut spec, m.contains_id("share-net"));
+    profile::settle_offer(
+        &mut spec,
+        m.contains_id("share-net") || m.contains_id("unshare-net"),
+    );
     spec::validate(&spec).map_err(|e| match e.bwrap {
         Some(phrase) => CliError::phrased(e.message, phrase),
         None => CliError::Invalid(e.message),

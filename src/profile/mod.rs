@@ -585,11 +585,11 @@ impl<S: Source> Loader<S> {
 }
 
 /// Once the command line is applied: use the profiles' allowlists instead of the host
-/// network, unless `--share-net` gave it back (`share_net`) or the run records. Returns the
-/// hint line when a profile named an allowlist and none is there.
-pub fn settle_offer(spec: &mut Spec, share_net: bool) {
+/// network, unless the command line chose the network itself (`chosen`: `--share-net` gives
+/// the host's back, `--unshare-net` none at all) or the run records (it learns the list).
+pub fn settle_offer(spec: &mut Spec, chosen: bool) {
     let offer = std::mem::take(&mut spec.net_offer);
-    if share_net || spec.net.record.is_some() {
+    if chosen || spec.net.record.is_some() {
         return;
     }
     for (from, into) in [

@@ -988,6 +988,9 @@ fn an_allowlist_file_replaces_the_host_network_when_it_exists() {
         .insert(list.into(), "allow = [\"a.test:443\"]\n".into());
     let s = spec(&with_file, &["--profile", "fetch", "--share-net", "true"]);
     assert!(!s.ns.net && !s.net.active(), "{:?}", s.net);
+    // --unshare-net: no network at all, the file is not used either.
+    let s = spec(&with_file, &["--profile", "fetch", "--unshare-net", "true"]);
+    assert!(s.ns.net && !s.net.active(), "{:?}", s.net);
     // An emptied file is still an allowlist: the sandbox goes through sbox, which refuses all.
     with_file
         .source
