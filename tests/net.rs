@@ -542,3 +542,30 @@ fn landlock_tcp_rules_leave_the_proxy_reachable() {
     }
     assert_eq!(stdout(&o), "hello", "{}", stderr(&o));
 }
+
+#[test]
+fn an_allowlist_is_a_network_for_offline_switches() {
+    // cargo-build sets CARGO_NET_OFFLINE only where there is no network; an allowlist is one.
+    let project = scratch("net-offline");
+    let p = project.to_str().unwrap();
+    let echo = ["sh", "-c", "echo ${CARGO_NET_OFFLINE-unset}"];
+    let mut args = vec!["--profile", "cargo-build", "--project", p];
+    args.extend(echo);
+    let mut c = sbox_cmd(&args);
+    c.current_dir(&project);
+    let o = c.output().unwrap();
+    assert_eq!(stdout(&o), "true\n", "{}", stderr(&o));
+    let mut args = vec![
+        "--profile",
+        "cargo-build",
+        "--project",
+        p,
+        "--net-allow",
+        "localhost:1",
+    ];
+    args.extend(echo);
+    let mut c = sbox_cmd(&args);
+    c.current_dir(&project);
+    let o = c.output().unwrap();
+    assert_eq!(stdout(&o), "unset\n", "{}", stderr(&o));
+}
