@@ -43,7 +43,8 @@ pub struct Rule {
 pub struct NetPolicy {
     pub allow: Vec<Rule>,
     pub deny: Vec<Rule>,
-    /// Recording mode: where the destinations used are written (left to the recording step).
+    /// `--net-record`: every public destination is allowed, and those used are written here
+    /// at the end (launch/record.rs).
     pub record: Option<PathBuf>,
     /// The allowlist files in use (profile::allowlist): with one, even an empty one, the
     /// sandbox's network goes through sbox (and an emptied list refuses everything, saying so).
@@ -343,16 +344,6 @@ impl NetPolicy {
         if self.allowed_addr(addr, port) {
             return Ok(());
         }
-        // Recording: a public address too (a special one needs its rule, as always).
-        if self.record.is_some() {
-            return match special(addr) {
-                Some(kind) => Err(Refusal::Special {
-                    addr: canonical(addr),
-                    kind,
-                }),
-                None => Ok(()),
-            };
-        }
         Err(Refusal::NotAllowed)
     }
 
@@ -454,8 +445,8 @@ pub fn special(addr: IpAddr) -> Option<&'static str> {
     }
 }
 
-/// The allowlist file (profile::allowlist) that `--net-record` writes: `header` as comment lines, then the rules one per line
-/// (already deduplicated and sorted by the caller).
+/// The allowlist file (profile::allowlist) that `--net-record` writes: `header` as comment
+/// lines, then the rules one per line (already deduplicated and sorted by the caller).
 pub fn render_allowlist(header: &[String], allow: &[String]) -> String {
     let mut out = String::new();
     for h in header {
@@ -699,10 +690,10 @@ mod tests {
         assert!(p.check_name("bad.test", 443).is_err());
         let public: IpAddr = "8.8.4.4".parse().unwrap();
         assert_eq!(p.check_resolved(public, 443, &[]), Ok(()));
-        assert_eq!(p.check_literal(public, 443), Ok(()));
+        // (A literal address is checked as a resolved one while recording: launch/proxy.)
+        assert!(p.check_resolved(public, 443, &[public]).is_err());
         for special in ["127.0.0.1", "10.1.2.3", "169.254.169.254"] {
             let a: IpAddr = special.parse().unwrap();
-            assert!(p.check_literal(a, 443).is_err(), "{special}");
             assert!(p.check_resolved(a, 443, &[]).is_err(), "{special}");
         }
         // Named explicitly, a special address is reached (and recorded) as usual.

@@ -734,6 +734,12 @@ impl Proxy {
         };
         let verdict = match &target {
             Target::Name(n) => self.policy.check_name(n, port),
+            // Recording: a public address given by the client is checked as a resolved one
+            // (special ranges and this host's own addresses refused unless named).
+            Target::Addr(a) if self.policy.record.is_some() => {
+                let own = self.own.get_or_insert_with(host_addresses);
+                self.policy.check_resolved(*a, port, own)
+            }
             Target::Addr(a) => self.policy.check_literal(*a, port),
         };
         let Some(c) = self.conn(idx) else { return };
