@@ -1191,6 +1191,12 @@ mod tests {
             let e = err(&[args, &["true"]].concat());
             assert!(e.starts_with(want), "{args:?} gave {e:?}");
         }
+        let many: Vec<String> = (1..=201)
+            .flat_map(|p| ["--net-allow".to_string(), format!("a.test:{p}")])
+            .collect();
+        let mut args: Vec<&str> = many.iter().map(String::as_str).collect();
+        args.push("true");
+        assert!(err(&args).starts_with("--net-allow: 201 ports allowed: at most 200"));
     }
 
     #[test]

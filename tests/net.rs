@@ -569,3 +569,28 @@ fn an_allowlist_is_a_network_for_offline_switches() {
     let o = c.output().unwrap();
     assert_eq!(stdout(&o), "unset\n", "{}", stderr(&o));
 }
+
+#[test]
+fn an_address_from_sbox_dns_given_to_the_proxy_is_its_name() {
+    if !have_tools("dns_address_to_proxy") {
+        return;
+    }
+    let port = hello_server();
+    // socks5:// (not socks5h://): curl resolves the name itself, through sbox's DNS, and
+    // asks the proxy for that address, which sbox maps back to the name.
+    let mut args: Vec<String> = ["--ro-bind", "/dev/null", "/etc/hosts"]
+        .map(String::from)
+        .to_vec();
+    args.extend(allow(&[
+        &format!("localhost:{port}"),
+        &format!("127.0.0.1:{port}"),
+    ]));
+    args.push("sh".into());
+    args.push("-c".into());
+    args.push(format!(
+        "curl -sS -x \"socks5://${{ALL_PROXY#socks5h://}}\" http://localhost:{port}/"
+    ));
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = net(&[], &a);
+    assert_eq!(stdout(&o), "hello", "{}", stderr(&o));
+}

@@ -29,6 +29,9 @@ fn phrased(message: impl Into<String>, bwrap: &'static str) -> Result<(), Invali
     })
 }
 
+/// The most distinct ports an allowlist may name.
+pub const MAX_PORTS: usize = 200;
+
 /// Every cross-option rule of a `Spec`.
 pub fn validate(spec: &Spec) -> Result<(), Invalid> {
     let ns = &spec.ns;
@@ -98,6 +101,14 @@ pub fn validate(spec: &Spec) -> Result<(), Invalid> {
         return invalid(
             "--net-allow: needs a network namespace of the sandbox's own (conflicts with --share-net and a profile's net = \"host\")",
         );
+    }
+    // One listener per allowed port, all handed over in one message (the kernel passes at
+    // most 253 descriptors at a time).
+    if spec.net.ports().len() > MAX_PORTS {
+        return invalid(format!(
+            "--net-allow: {} ports allowed: at most {MAX_PORTS} (each gets a listener)",
+            spec.net.ports().len()
+        ));
     }
     if !spec.net.deny.is_empty() && !spec.net.active() {
         return invalid(
