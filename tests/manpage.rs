@@ -217,9 +217,9 @@ fn extra_sections() -> String {
     );
     item(
         &mut r,
-        "PROJECT/.sbox/net-allow.toml, ~/.config/sbox/curl-allow.toml",
+        "PROJECT/.sbox/net-allow.toml, ~/.config/sbox/net-allow.toml",
         "The network allowlists of the fetch profiles (cargo-fetch, npm-install, pip-install; \
-         curl), recorded with *--net-record*.",
+         net and curl), recorded with *--net-record*.",
     );
     item(
         &mut r,

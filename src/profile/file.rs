@@ -215,7 +215,7 @@ struct Network {
     #[serde(default)]
     deny: Vec<Str>,
     /// An allowlist file (profile::allowlist), used when it exists instead of the host
-    /// network; appended to the earlier layers' files.
+    /// network; a later layer's replaces it.
     allowlist: Option<Str>,
     /// Tools whose configured registry is allowed (profile::registry).
     #[serde(default)]
@@ -397,11 +397,9 @@ pub fn apply(
         }
         spec.ns.net = true;
     }
+    // A scalar: a later layer's file replaces an earlier one's (cargo-fetch's the net one's).
     if let Some(a) = &n.allowlist {
-        let p = abs(a)?;
-        if !spec.net_offer.files.contains(&p) {
-            spec.net_offer.files.push(p);
-        }
+        spec.net_offer.files = vec![abs(a)?];
     }
     for t in &n.allow_registry {
         let name = super::registry::Tool::from_name(t.get_ref()).map_err(|e| at(t.span(), e))?;
