@@ -1093,3 +1093,23 @@ fn a_profile_can_record() {
     );
     assert!(e.contains("not an absolute path"), "{e}");
 }
+
+#[test]
+fn a_later_layers_allowlist_replaces_an_earlier_ones() {
+    let home_list = "/home/u/.config/sbox/net-allow.toml";
+    let mut l = loader(&[]);
+    l.source
+        .files
+        .insert(home_list.into(), "allow = [\"home.test:443\"]\n".into());
+    // net (and curl) read the user's list.
+    for p in ["net", "curl"] {
+        let s = spec(&l, &["--profile", p, "true"]);
+        assert_eq!(s.net.lists, [PathBuf::from(home_list)], "{p}");
+        assert!(s.ns.net && s.net.allow.len() == 1, "{p}");
+    }
+    // cargo-fetch names the project's instead: the user's list is not used.
+    let s = spec(&l, &["--profile", "cargo-fetch", "true"]);
+    assert!(s.net.lists.is_empty() && !s.net.active(), "{:?}", s.net);
+    assert!(!s.protect.contains(&PathBuf::from(home_list)));
+    assert!(s.warnings[0].contains("no allowlist at /home/u/src/p/.sbox/net-allow.toml"));
+}
