@@ -186,7 +186,15 @@ pub fn plan(tool: Tool, home: Option<&Path>) -> Query {
     let path = std::env::var("PATH").unwrap_or_default();
     let (file, mut protect) = match tool {
         Tool::Npm => find_program("npm", &path),
-        Tool::Pip => find_program("pip", &path),
+        // Debian's python3-pip may install only pip3.
+        Tool::Pip => match find_program("pip", &path) {
+            (None, mut searched) => {
+                let (found, more) = find_program("pip3", &path);
+                searched.extend(more);
+                (found, searched)
+            }
+            found => found,
+        },
         Tool::Cargo => {
             let dir = std::env::var_os("CARGO_HOME")
                 .filter(|v| !v.is_empty())
