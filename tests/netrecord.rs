@@ -144,3 +144,63 @@ fn recording_still_refuses_loopback_and_private_destinations() {
         "--net-record: /nonexistent/dir/list.toml: /nonexistent/dir: ",
     );
 }
+
+/// The shipped `curl` profile (through `net`): the host network and one line saying how to
+/// record while ~/.config/sbox/net-allow.toml is missing; recorded, only what it lists.
+#[test]
+fn the_curl_profile_uses_the_users_allowlist_once_recorded() {
+    if !have("curl") {
+        return skip_or_fail(
+            "the_curl_profile_uses_the_users_allowlist",
+            "curl is not installed",
+        );
+    }
+    let port = hello_server();
+    let home = scratch("netrecord-home");
+    std::fs::create_dir(home.join(".config")).unwrap();
+    chown_tree(&home);
+    let list = home.join(".config/sbox/net-allow.toml");
+    let url = format!("http://localhost:{port}/");
+    let curl = |extra: &[&str], url: &str| {
+        let mut c = as_user(bin());
+        c.env("HOME", &home)
+            .env_remove("SBOX_PROFILE_PATH")
+            .env_remove("XDG_CONFIG_HOME")
+            .args(["--profile", "curl"])
+            .args(extra)
+            .args(["--", "curl", "-fsS", "--max-time", "10", url]);
+        c.output().unwrap()
+    };
+    // No list: the host network, as before, and the line naming --net-record and the path.
+    let o = curl(&[], &format!("http://127.0.0.1:{port}/"));
+    assert_eq!(stdout(&o), "hello", "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!(
+            "sbox: warning: network: no allowlist at {}: this run has the host network; record one with `sbox --profile curl --net-record {} -- curl ",
+            list.display(),
+            list.display()
+        )),
+        "{}",
+        stderr(&o)
+    );
+    // Recorded (the loopback server needs its address rule), then replayed by the profile.
+    let rule = format!("127.0.0.1:{port}");
+    let record = list.display().to_string();
+    let o = curl(&["--net-allow", &rule, "--net-record", &record], &url);
+    assert_eq!(stdout(&o), "hello", "{}", stderr(&o));
+    let o = curl(&[], &url);
+    assert_eq!(stdout(&o), "hello", "{}", stderr(&o));
+    assert!(!stderr(&o).contains("no allowlist"), "{}", stderr(&o));
+    // Nothing else: another port of the same host is refused, with the one line.
+    let other = format!("http://localhost:{}/", port ^ 1);
+    let o = curl(&[], &other);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains(&format!(
+            "sbox: network: refused localhost:{} (not in the allowlist)\n",
+            port ^ 1
+        )),
+        "{}",
+        stderr(&o)
+    );
+}
