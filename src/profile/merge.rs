@@ -172,6 +172,13 @@ pub fn entries(spec: &Spec) -> Vec<(String, String)> {
     for r in &spec.net.deny {
         add(format!("network.deny {r}"), "denied".into());
     }
+    // An allowlist file's rules, before they are settled into the policy (the same keys).
+    for r in &spec.net_offer.allow {
+        add(format!("network.allow {r}"), "allowed".into());
+    }
+    for r in &spec.net_offer.deny {
+        add(format!("network.deny {r}"), "denied".into());
+    }
     // While loading, the offer holds the files; once settled, the policy does.
     for f in spec.net.lists.iter().chain(&spec.net_offer.files) {
         add(format!("network.allowlist {}", f.display()), "read".into());

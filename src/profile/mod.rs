@@ -574,6 +574,11 @@ impl<S: Source> Loader<S> {
                     } else {
                         &mut spec.net_offer.allow
                     };
+                    if spec.origins.wanted {
+                        let key = format!("network.{key} {rule}");
+                        let from = real.display().to_string();
+                        spec.origins.by_key.insert(key, from);
+                    }
                     if !into.contains(&rule) {
                         into.push(rule);
                     }
