@@ -104,7 +104,8 @@ pub fn network() -> Result<(), String> {
         let mut spec = crate::spec::Spec::default();
         spec.ns.net = true;
         spec.net.allow.push(
-            crate::spec::net::parse_rule("--net-allow", "doctor.invalid:443").map_err(|e| e.0)?,
+            crate::spec::net::parse_rule("--net-allow", "doctor.invalid:443")
+                .map_err(|e| e.to_string())?,
         );
         let listeners = net::listen(&spec).map_err(|e| format!("{}: {}", e.path, e.why))?;
         let (sup, child) = net::channel().map_err(|e| format!("{}: {}", e.path, e.why))?;

@@ -568,7 +568,7 @@ impl<S: Source> Loader<S> {
             for (key, rules, deny) in [("allow", &list.allow, false), ("deny", &list.deny, true)] {
                 for r in rules {
                     let rule = crate::spec::net::parse_rule(key, r.get_ref())
-                        .map_err(|e| file::located(&real, &text, r.span(), e.0))?;
+                        .map_err(|e| file::located(&real, &text, r.span(), e.to_string()))?;
                     let into = if deny {
                         &mut spec.net_offer.deny
                     } else {
@@ -633,7 +633,7 @@ fn ask_registries(source: &dyn Source, spec: &mut Spec) -> Result<(), String> {
         check_writable(&probe).map_err(|e| format!("allow_registry {name}: {e}"))?;
         for r in source.registry_ask(&q)? {
             let rule = crate::spec::net::parse_rule(&format!("allow_registry {name}"), &r)
-                .map_err(|e| e.0)?;
+                .map_err(|e| e.to_string())?;
             if !spec.net.allow.contains(&rule) {
                 spec.net.allow.push(rule);
             }
