@@ -10,6 +10,7 @@ use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
 use std::borrow::Cow;
 use std::ffi::OsString;
+use std::fmt;
 use std::os::fd::RawFd;
 use std::path::PathBuf;
 
@@ -53,9 +54,189 @@ impl CliError {
     }
 }
 
+/// What the command line itself refuses (values are `spec::values`' errors, cross-option rules
+/// `spec::validate`'s, profiles the loader's): sbox's wording is its `Display`, bubblewrap's
+/// phrase `bwrap`. Rendered into a `CliError` where it is raised.
+#[derive(Debug)]
+enum Refusal {
+    /// Not a descriptor number.
+    NotAnFd {
+        opt: String,
+        value: String,
+    },
+    /// A `--size` beyond what a tmpfs takes.
+    SizeTooLarge {
+        value: String,
+        max: u64,
+    },
+    /// A value (of `opt`) that is not UTF-8; `opt` unknown when it can't be told.
+    NotUtf8 {
+        opt: String,
+        value: String,
+    },
+    Utf8Somewhere,
+    ArgsMissing,
+    ArgsNotOpen(RawFd),
+    ArgsNested,
+    ArgsRead {
+        fd: RawFd,
+        err: std::io::Error,
+    },
+    /// --busybox without --mkroot.
+    BusyboxAlone,
+    ModesCombined {
+        mode: String,
+        other: String,
+    },
+    /// A mode given a command.
+    ModeArgs {
+        mode: String,
+        got: String,
+    },
+    /// A mode given a sandbox option.
+    ModeWith {
+        mode: String,
+        extra: String,
+    },
+    BusyboxProgram,
+    MkrootNothing,
+    ProjectAlone,
+    /// No command; `name`: as invoked, for bubblewrap's usage line.
+    NoCommand {
+        name: String,
+    },
+    PermsTwice,
+    SizeTwice,
+    /// `what` (--perms, --size) before an operation it does not modify.
+    NotModified {
+        what: &'static str,
+        option: &'static str,
+    },
+    /// --overlay-src before another operation than an overlay.
+    OverlaySrcBefore {
+        option: &'static str,
+    },
+    /// `what` last on the command line.
+    Dangling {
+        what: &'static str,
+    },
+    OverlaySrcLast,
+    /// --seccomp with --add-seccomp-fd; `seccomp_first`: which one came first.
+    SeccompAndAdd {
+        seccomp_first: bool,
+    },
+    UsernsBlockWithoutUser,
+    UsernsWithUnshare,
+    Argv0Twice,
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use Refusal::*;
+        match self {
+            NotAnFd { opt, value } => write!(f, "{opt}: '{value}': not a file descriptor number"),
+            SizeTooLarge { value, max } => write!(
+                f,
+                "--size: '{value}': too large (a tmpfs takes at most {max} bytes, half the \
+                 address space)"
+            ),
+            NotUtf8 { opt, value } => write!(f, "{opt}: '{value}': not valid UTF-8"),
+            Utf8Somewhere => f.write_str("--: an option's value is not valid UTF-8"),
+            ArgsMissing => f.write_str("--args: missing argument"),
+            ArgsNotOpen(fd) => write!(
+                f,
+                "--args: {fd}: not an open file descriptor (open it for sbox, e.g. '{fd}<FILE' \
+                 in the shell)"
+            ),
+            ArgsNested => f.write_str("--args: nested too deeply"),
+            ArgsRead { fd, err } => write!(f, "--args: {fd}: {err}"),
+            BusyboxAlone => f.write_str("--busybox: only with --mkroot DIR"),
+            ModesCombined { mode, other } => {
+                write!(f, "--{mode}: cannot be combined with --{other}")
+            }
+            ModeArgs { mode, got } => {
+                write!(f, "--{mode}: takes no further arguments (got '{got}')")
+            }
+            ModeWith { mode, extra } => write!(
+                f,
+                "--{mode}: cannot be combined with --{extra} (it starts no sandbox)"
+            ),
+            BusyboxProgram => {
+                f.write_str("--busybox: takes no PROGRAM (its applets are the programs)")
+            }
+            MkrootNothing => {
+                f.write_str("--mkroot: name the programs to install after DIR (or add --busybox)")
+            }
+            ProjectAlone => f.write_str("--project: only profiles use it: add --profile NAME"),
+            NoCommand { .. } => {
+                f.write_str("no command given (usage: sbox [OPTIONS] [--] COMMAND [ARGS...])")
+            }
+            PermsTwice => f.write_str("--perms: given twice before one operation"),
+            SizeTwice => f.write_str("--size: given twice before one operation"),
+            NotModified { what, option } => {
+                write!(f, "{what}: does not apply to the following {option}")
+            }
+            OverlaySrcBefore { option } => write!(
+                f,
+                "--overlay-src: must be followed by --overlay, --tmp-overlay or --ro-overlay, \
+                 not {option}"
+            ),
+            Dangling { what } => write!(f, "{what}: must be followed by the operation it modifies"),
+            OverlaySrcLast => f.write_str(
+                "--overlay-src: must be followed by --overlay, --tmp-overlay or --ro-overlay",
+            ),
+            SeccompAndAdd { .. } => {
+                f.write_str("--seccomp: cannot be combined with --add-seccomp-fd")
+            }
+            UsernsBlockWithoutUser => f.write_str("--userns-block-fd: needs --unshare-user"),
+            UsernsWithUnshare => f.write_str(
+                "--userns: conflicts with --unshare-user, --unshare-user-try and --unshare-all \
+                 (it joins a user namespace instead of creating one)",
+            ),
+            Argv0Twice => f.write_str("--argv0: used multiple times"),
+        }
+    }
+}
+
+impl Refusal {
+    /// bubblewrap's phrase, where it has one.
+    fn bwrap(&self) -> Option<String> {
+        use Refusal::*;
+        Some(match self {
+            NotAnFd { value, .. } => format!("Invalid fd: {value}"),
+            SizeTooLarge { max, .. } => format!("--size (for tmpfs) is limited to {max}"),
+            ArgsMissing => "--args takes an argument".into(),
+            ArgsNotOpen(_) => "Can't read --args data: Bad file descriptor".into(),
+            NoCommand { name } => {
+                format!("no command given (usage: {name} [OPTIONS...] [--] COMMAND [ARGS...])")
+            }
+            PermsTwice => "--perms given twice for the same action".into(),
+            SizeTwice => "--size given twice for the same action".into(),
+            NotModified { what, .. } | Dangling { what } => modifier_phrase(what).into(),
+            OverlaySrcBefore { .. } | OverlaySrcLast => OVERLAY_SRC_PHRASE.into(),
+            SeccompAndAdd {
+                seccomp_first: true,
+            } => "--add-seccomp-fd cannot be combined with --seccomp".into(),
+            SeccompAndAdd { .. } => "--seccomp cannot be combined with --add-seccomp-fd".into(),
+            UsernsBlockWithoutUser => "--userns-block-fd requires --unshare-user".into(),
+            Argv0Twice => "--argv0 used multiple times".into(),
+            _ => return None,
+        })
+    }
+}
+
+impl From<Refusal> for CliError {
+    fn from(r: Refusal) -> CliError {
+        match r.bwrap() {
+            Some(phrase) => CliError::phrased(r.to_string(), phrase),
+            None => CliError::Invalid(r.to_string()),
+        }
+    }
+}
+
 impl From<ValueError> for CliError {
     fn from(e: ValueError) -> CliError {
-        CliError::Invalid(e.0)
+        CliError::Invalid(e.to_string())
     }
 }
 
@@ -63,10 +244,11 @@ impl From<ValueError> for CliError {
 pub fn parse_fd(opt: &str, s: &str) -> Result<RawFd, CliError> {
     match s.parse::<RawFd>() {
         Ok(fd) if fd >= 0 => Ok(fd),
-        _ => Err(CliError::phrased(
-            format!("{opt}: '{s}': not a file descriptor number"),
-            format!("Invalid fd: {s}"),
-        )),
+        _ => Err(Refusal::NotAnFd {
+            opt: opt.into(),
+            value: s.into(),
+        }
+        .into()),
     }
 }
 
@@ -207,12 +389,11 @@ fn set_last<T: Clone + Send + Sync + 'static>(
 fn parse_tmpfs_size(s: &str) -> Result<u64, CliError> {
     let max = isize::MAX as u64;
     match parse_size("--size", s) {
-        Ok(v) if v > max => Err(CliError::phrased(
-            format!(
-                "--size: '{s}': too large (a tmpfs takes at most {max} bytes, half the address space)"
-            ),
-            format!("--size (for tmpfs) is limited to {max}"),
-        )),
+        Ok(v) if v > max => Err(Refusal::SizeTooLarge {
+            value: s.into(),
+            max,
+        }
+        .into()),
         r => r.map_err(|e| CliError::from(e).or_bwrap("--size takes a non-zero number of bytes")),
     }
 }
@@ -254,9 +435,7 @@ fn matches(cmd: Command, name: &str, args: Vec<OsString>) -> Result<Matched, Cli
             )
     });
     let Some(i) = culprit else {
-        return Err(CliError::Invalid(
-            "--: an option's value is not valid UTF-8".into(),
-        ));
+        return Err(Refusal::Utf8Somewhere.into());
     };
     let value = args[i].to_string_lossy();
     let opt = match value.split_once('=') {
@@ -272,7 +451,11 @@ fn matches(cmd: Command, name: &str, args: Vec<OsString>) -> Result<Matched, Cli
 }
 
 fn utf8(opt: &str, value: &str) -> CliError {
-    CliError::Invalid(format!("{opt}: '{value}': not valid UTF-8"))
+    Refusal::NotUtf8 {
+        opt: opt.into(),
+        value: value.into(),
+    }
+    .into()
 }
 
 /// Turn a clap error into one line naming the option.
@@ -404,28 +587,19 @@ pub fn expand_args(args: Vec<OsString>) -> Result<Vec<OsString>, CliError> {
     while let Some(a) = rest.pop_front() {
         let s = a.to_string_lossy().into_owned();
         if s == "--args" {
-            let v = rest.pop_front().ok_or_else(|| {
-                CliError::phrased("--args: missing argument", "--args takes an argument")
-            })?;
+            let v = rest.pop_front().ok_or(Refusal::ArgsMissing)?;
             let fd = parse_fd("--args", &v.to_string_lossy())?;
-            // SAFETY: F_GETFD only reads the descriptor's flags.
-            if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
-                return Err(CliError::phrased(
-                    format!(
-                        "--args: {fd}: not an open file descriptor (open it for sbox, e.g. '{fd}<FILE' in the shell)"
-                    ),
-                    "Can't read --args data: Bad file descriptor",
-                ));
+            if !crate::sys::fd_is_open(fd) {
+                return Err(Refusal::ArgsNotOpen(fd).into());
             }
             reads += 1;
             if reads > 64 {
-                return Err(CliError::Invalid("--args: nested too deeply".into()));
+                return Err(Refusal::ArgsNested.into());
             }
             let mut data = Vec::new();
-            // SAFETY: the caller handed this descriptor to us to read and close.
-            let mut f = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+            let mut f = crate::sys::take_fd(fd);
             std::io::Read::read_to_end(&mut f, &mut data)
-                .map_err(|e| CliError::Invalid(format!("--args: {fd}: {e}")))?;
+                .map_err(|err| Refusal::ArgsRead { fd, err })?;
             let mut words: Vec<&[u8]> = data.split(|b| *b == 0).collect();
             if data.last() == Some(&0) || data.is_empty() {
                 words.pop();
@@ -492,16 +666,19 @@ pub fn mode(args: &[OsString]) -> Result<Option<Mode>, CliError> {
         .map(|id| id.as_str())
         .filter(|id| m.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
         .collect();
-    let invalid = |s: String| Err(CliError::Invalid(s));
+    let invalid = |r: Refusal| Err(r.into());
     let modes: Vec<&&str> = given.iter().filter(|id| MODES.contains(id)).collect();
     let Some(&&mode) = modes.first() else {
         if given.contains(&"busybox") {
-            return invalid("--busybox: only with --mkroot DIR".into());
+            return invalid(Refusal::BusyboxAlone);
         }
         return Ok(None);
     };
     if let Some(other) = modes.get(1) {
-        return invalid(format!("--{mode}: cannot be combined with --{other}"));
+        return invalid(Refusal::ModesCombined {
+            mode: mode.into(),
+            other: other.to_string(),
+        });
     }
     // Sandbox options mean nothing here: refuse them rather than ignore them.
     let own: &[&str] = match mode {
@@ -510,17 +687,21 @@ pub fn mode(args: &[OsString]) -> Result<Option<Mode>, CliError> {
     };
     if let Some(extra) = given.iter().find(|id| !own.contains(id)) {
         return invalid(match *extra {
-            "command" => format!(
-                "--{mode}: takes no further arguments (got '{}')",
-                m.get_many::<OsString>("command")
+            "command" => Refusal::ModeArgs {
+                mode: mode.into(),
+                got: m
+                    .get_many::<OsString>("command")
                     .into_iter()
                     .flatten()
                     .next()
-                    .map(|c| c.to_string_lossy())
-                    .unwrap_or_default()
-            ),
-            "busybox" => "--busybox: only with --mkroot DIR".into(),
-            extra => format!("--{mode}: cannot be combined with --{extra} (it starts no sandbox)"),
+                    .map(|c| c.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            },
+            "busybox" => Refusal::BusyboxAlone,
+            extra => Refusal::ModeWith {
+                mode: mode.into(),
+                extra: extra.into(),
+            },
         });
     }
     let programs: Vec<OsString> = m
@@ -534,15 +715,10 @@ pub fn mode(args: &[OsString]) -> Result<Option<Mode>, CliError> {
             let busybox = m.get_one::<OsString>("busybox").cloned();
             match (&busybox, programs.is_empty()) {
                 (Some(_), false) => {
-                    return invalid(
-                        "--busybox: takes no PROGRAM (its applets are the programs)".into(),
-                    );
+                    return invalid(Refusal::BusyboxProgram);
                 }
                 (None, true) => {
-                    return invalid(
-                        "--mkroot: name the programs to install after DIR (or add --busybox)"
-                            .into(),
-                    );
+                    return invalid(Refusal::MkrootNothing);
                 }
                 _ => {}
             }
@@ -578,6 +754,77 @@ impl Parsed {
 /// Output that clap produces instead of matches.
 fn printed(e: &clap::Error) -> bool {
     matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion)
+}
+
+/// What the command line asks for, as main acts on it.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // made once, moved once
+pub enum Front {
+    /// Start this sandbox.
+    Run(Spec),
+    /// Print this on stdout and exit 0.
+    Print(String),
+    /// Do something else than start a sandbox; `level_prefix` is its `--level-prefix`.
+    Mode { mode: Mode, level_prefix: bool },
+}
+
+/// A refused command line, with what the front end knew of the output wanted when it refused:
+/// whether `--level-prefix` was among the options before the command.
+#[derive(Debug)]
+pub struct Refused {
+    pub error: CliError,
+    pub level_prefix: bool,
+}
+
+/// The whole front end for main: `--args` expansion, modes, then the sandbox's `Spec`.
+pub fn front(
+    argv0: &str,
+    bwrap: bool,
+    args: Vec<OsString>,
+    profiles: &dyn Profiles,
+) -> Result<Front, Refused> {
+    // Known before the parse, for a refusal or a mode; a sandbox reads `Spec.level_prefix`.
+    // (The walk by arities only when the flag is there at all: most starts don't pay it.)
+    let level_prefix =
+        args.iter().any(|a| a == "--level-prefix") && leading_option(&args, "--level-prefix");
+    let refused = |error| Refused {
+        error,
+        level_prefix,
+    };
+    let args = expand_args(args).map_err(refused)?;
+    if let Some(mode) = mode(&args).map_err(refused)? {
+        return Ok(Front::Mode { mode, level_prefix });
+    }
+    match parse_named(argv0, bwrap, args, profiles).map_err(refused)? {
+        Parsed::Run(s) => Ok(Front::Run(s)),
+        Parsed::Print(text) => Ok(Front::Print(text)),
+    }
+}
+
+/// Whether the flag `name` is among the options before the command (each option's values
+/// skipped by its arity, as clap reads them).
+fn leading_option(args: &[OsString], name: &str) -> bool {
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let a = a.as_encoded_bytes();
+        if a == name.as_bytes() {
+            return true;
+        }
+        if a == b"--" || !a.starts_with(b"-") || a == b"-" {
+            return false;
+        }
+        let n = match std::str::from_utf8(a)
+            .ok()
+            .and_then(|a| a.strip_prefix("--"))
+        {
+            Some(long) if !long.contains('=') => options::find(long).map_or(0, Opt::arity),
+            _ => 0,
+        };
+        for _ in 0..n {
+            it.next();
+        }
+    }
+    false
 }
 
 /// Parse the arguments after argv[0], with the host's profiles.
@@ -637,9 +884,7 @@ pub fn parse_named(
         .unwrap_or_default();
     let project = m.get_one::<PathBuf>("project");
     if project.is_some() && names.is_empty() {
-        return Err(CliError::Invalid(
-            "--project: only profiles use it: add --profile NAME".into(),
-        ));
+        return Err(Refusal::ProjectAlone.into());
     }
     let base = if names.is_empty() {
         defaults
@@ -671,10 +916,7 @@ pub fn parse_named(
         return Ok(Parsed::Print(profile::explain(&spec)));
     }
     if spec.command.is_empty() {
-        return Err(CliError::phrased(
-            "no command given (usage: sbox [OPTIONS] [--] COMMAND [ARGS...])",
-            format!("no command given (usage: {name} [OPTIONS...] [--] COMMAND [ARGS...])"),
-        ));
+        return Err(Refusal::NoCommand { name: name.into() }.into());
     }
     // Only now is it known what the sandbox can write: the command line adds mounts too.
     profile::check_writable(&spec).map_err(|e| CliError::Invalid(format!("--profile: {e}")))?;
@@ -792,10 +1034,7 @@ fn add_ops(m: &ArgMatches, spec: &mut Spec) -> Result<(), CliError> {
         match item {
             Item::Perms(s) => {
                 if perms.is_some() {
-                    return Err(CliError::phrased(
-                        "--perms: given twice before one operation",
-                        "--perms given twice for the same action",
-                    ));
+                    return Err(Refusal::PermsTwice.into());
                 }
                 perms = Some(parse_octal("--perms", &s).map_err(|e| {
                     CliError::from(e).or_bwrap("--perms takes an octal argument <= 07777")
@@ -803,10 +1042,7 @@ fn add_ops(m: &ArgMatches, spec: &mut Spec) -> Result<(), CliError> {
             }
             Item::Size(s) => {
                 if size.is_some() {
-                    return Err(CliError::phrased(
-                        "--size: given twice before one operation",
-                        "--size given twice for the same action",
-                    ));
+                    return Err(Refusal::SizeTwice.into());
                 }
                 size = Some(parse_tmpfs_size(&s)?);
             }
@@ -825,35 +1061,27 @@ fn add_ops(m: &ArgMatches, spec: &mut Spec) -> Result<(), CliError> {
                     _ => {}
                 }
                 if let Some(what) = perms.map(|_| "--perms").or(size.map(|_| "--size")) {
-                    return Err(CliError::phrased(
-                        format!("{what}: does not apply to the following {}", op.option()),
-                        modifier_phrase(what),
-                    ));
+                    return Err(Refusal::NotModified {
+                        what,
+                        option: op.option(),
+                    }
+                    .into());
                 }
                 if !layers.is_empty() {
-                    return Err(CliError::phrased(
-                        format!(
-                            "--overlay-src: must be followed by --overlay, --tmp-overlay or --ro-overlay, not {}",
-                            op.option()
-                        ),
-                        OVERLAY_SRC_PHRASE,
-                    ));
+                    return Err(Refusal::OverlaySrcBefore {
+                        option: op.option(),
+                    }
+                    .into());
                 }
                 spec.ops.push(op);
             }
         }
     }
     if let Some(what) = perms.map(|_| "--perms").or(size.map(|_| "--size")) {
-        return Err(CliError::phrased(
-            format!("{what}: must be followed by the operation it modifies"),
-            modifier_phrase(what),
-        ));
+        return Err(Refusal::Dangling { what }.into());
     }
     if !layers.is_empty() {
-        return Err(CliError::phrased(
-            "--overlay-src: must be followed by --overlay, --tmp-overlay or --ro-overlay",
-            OVERLAY_SRC_PHRASE,
-        ));
+        return Err(Refusal::OverlaySrcLast.into());
     }
     Ok(())
 }
@@ -970,15 +1198,10 @@ fn apply_options(m: &ArgMatches, mut spec: Spec) -> Result<Spec, CliError> {
         (Some(_), false) => {
             // bubblewrap names the one given second.
             let first = |id| m.indices_of(id).and_then(|mut i| i.next());
-            let phrase = if first("seccomp") < first("add-seccomp-fd") {
-                "--add-seccomp-fd cannot be combined with --seccomp"
-            } else {
-                "--seccomp cannot be combined with --add-seccomp-fd"
-            };
-            return Err(CliError::phrased(
-                "--seccomp: cannot be combined with --add-seccomp-fd",
-                phrase,
-            ));
+            return Err(Refusal::SeccompAndAdd {
+                seccomp_first: first("seccomp") < first("add-seccomp-fd"),
+            }
+            .into());
         }
         (Some(p), true) => vec![p],
         (None, _) => added,
@@ -986,21 +1209,13 @@ fn apply_options(m: &ArgMatches, mut spec: Spec) -> Result<Spec, CliError> {
     let explicit_user = on("unshare-user");
     // What the command line said, which the Spec does not keep (the rest: spec::validate).
     if spec.fds.userns_block.is_some() && !explicit_user {
-        return Err(CliError::phrased(
-            "--userns-block-fd: needs --unshare-user",
-            "--userns-block-fd requires --unshare-user",
-        ));
+        return Err(Refusal::UsernsBlockWithoutUser.into());
     }
     if spec.ns.userns.is_some() && (explicit_user || on("unshare-user-try") || all) {
-        return Err(CliError::Invalid(
-            "--userns: conflicts with --unshare-user, --unshare-user-try and --unshare-all (it joins a user namespace instead of creating one)".into(),
-        ));
+        return Err(Refusal::UsernsWithUnshare.into());
     }
     if m.get_many::<OsString>("argv0").is_some_and(|v| v.len() > 1) {
-        return Err(CliError::phrased(
-            "--argv0: used multiple times",
-            "--argv0 used multiple times",
-        ));
+        return Err(Refusal::Argv0Twice.into());
     }
     spec.warnings = warnings;
     spec.command = m
@@ -1016,6 +1231,94 @@ mod tests {
 
     fn p(args: &[&str]) -> Result<Spec, CliError> {
         parse(args.iter().map(OsString::from)).map(|o| o.spec().expect("a sandbox"))
+    }
+
+    #[test]
+    fn refusals_keep_their_words() {
+        // The command line's own refusals, rendered as sbox and as bwrap.
+        let both = |e: CliError| (e.render(false).into_owned(), e.render(true).into_owned());
+        let e = p(&["--userns", "0", "--unshare-user", "true"]).unwrap_err();
+        assert_eq!(
+            both(e),
+            (
+                "--userns: conflicts with --unshare-user, --unshare-user-try and --unshare-all \
+                 (it joins a user namespace instead of creating one)"
+                    .into(),
+                "--userns: conflicts with --unshare-user, --unshare-user-try and --unshare-all \
+                 (it joins a user namespace instead of creating one)"
+                    .into()
+            )
+        );
+        let e = p(&["--size", "9223372036854775808", "--tmpfs", "/t", "true"]).unwrap_err();
+        assert_eq!(
+            both(e),
+            (
+                "--size: '9223372036854775808': too large (a tmpfs takes at most \
+                 9223372036854775807 bytes, half the address space)"
+                    .into(),
+                "--size (for tmpfs) is limited to 9223372036854775807".into()
+            )
+        );
+        let e = p(&["--file", "x", "/a", "true"]).unwrap_err();
+        assert_eq!(
+            both(e),
+            (
+                "--file: 'x': not a file descriptor number".into(),
+                "Invalid fd: x".into()
+            )
+        );
+        let bad = <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(b"\xff");
+        let args = ["--hostname".into(), bad.to_os_string(), "true".into()];
+        let e = parse(args).unwrap_err();
+        assert_eq!(e.render(false), "--hostname: '\u{fffd}': not valid UTF-8");
+    }
+
+    #[test]
+    fn level_prefix_is_known_when_the_line_is_refused() {
+        let front = |a: &[&str]| {
+            let args = a.iter().map(OsString::from).collect();
+            front("sbox", false, args, &profile::Host)
+        };
+        // Refused by clap, by a value, or after the parse: the flag before the command counts.
+        for a in [
+            &["--level-prefix", "--bogus", "true"][..],
+            &["--level-prefix", "--chmod", "9999", "/x", "true"],
+            &[
+                "--bind",
+                "/",
+                "/",
+                "--level-prefix",
+                "--hostname",
+                "h",
+                "true",
+            ],
+            &["--level-prefix", "--args", "notanfd", "true"],
+        ] {
+            let r = front(a).expect_err("refused");
+            assert!(r.level_prefix, "{a:?}");
+        }
+        // A value or the command's own argument is not the flag.
+        for a in [
+            &["--bogus", "true", "--level-prefix"][..],
+            &["--setenv", "--level-prefix", "v", "--bogus", "true"],
+        ] {
+            assert!(!front(a).expect_err("refused").level_prefix, "{a:?}");
+        }
+        match front(&["--ro-bind", "/", "/", "--", "--level-prefix"]) {
+            Ok(Front::Run(s)) => assert!(!s.level_prefix),
+            _ => panic!("a sandbox"),
+        }
+        match front(&["--level-prefix", "--doctor"]) {
+            Ok(Front::Mode { mode, level_prefix }) => {
+                assert_eq!(mode, Mode::Doctor);
+                assert!(level_prefix);
+            }
+            _ => panic!("a mode"),
+        }
+        match front(&["--level-prefix", "--ro-bind", "/", "/", "true"]) {
+            Ok(Front::Run(s)) => assert!(s.level_prefix),
+            _ => panic!("a sandbox"),
+        }
     }
 
     #[test]
@@ -1370,9 +1673,9 @@ mod tests {
         assert_eq!(
             s.seccomp.deny,
             [
-                ("keyctl".to_string(), libc::EPERM),
-                ("ptrace".to_string(), libc::EACCES),
-                ("bpf".to_string(), libc::ENOSYS)
+                ("keyctl".to_string(), nix::errno::Errno::EPERM as i32),
+                ("ptrace".to_string(), nix::errno::Errno::EACCES as i32),
+                ("bpf".to_string(), nix::errno::Errno::ENOSYS as i32)
             ]
         );
         assert!(s.seccomp.allow_32bit && s.allow_userns && s.landlock.from_mounts);

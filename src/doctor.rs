@@ -6,6 +6,7 @@
 //! code itself (`launch::probe`), so that it is tried the way a sandbox is built.
 
 use crate::cgroup::{self, Layout};
+use crate::error::StepError;
 use crate::launch::probe;
 use std::io::Write;
 
@@ -285,7 +286,7 @@ fn limits(r: &mut Report) {
         Err(e) => r.line(
             Status::Warn,
             "systemd user instance",
-            format!("{}: {}", e.path, e.why),
+            format!("{}: {e}", e.path()),
         ),
     }
     let delegated = cgroup::delegation();
@@ -322,7 +323,7 @@ fn limits(r: &mut Report) {
     ] {
         let topic = format!("{what} ({opt})");
         match cgroup::layout_allows(opt) {
-            Err(e) => r.line(Status::Warn, &topic, format!("unavailable: {}", e.why)),
+            Err(e) => r.line(Status::Warn, &topic, format!("unavailable: {e}")),
             Ok(()) => match &delegated {
                 Some((_, have)) if have.iter().any(|h| h == name) => {
                     r.line(Status::Pass, &topic, "available")

@@ -1,13 +1,19 @@
-//! The one error type of the setup steps (launch and cgroup): `<step or option>: <path>: <why>`.
-//! A leaf module: it imports nothing of sbox, so every layer can use it. Errors raised inside
-//! the sandbox travel to the supervisor as this type over a pipe.
-//! Where bubblewrap has a fixed phrase for the same failure (programs that drive bwrap match
-//! it), the error carries it too, for the `bwrap` link (`render`).
+//! Errors, typed where they arise and rendered in one place.
+//!
+//! Each area has its own error enum, in its own file, whose variants carry data (the option,
+//! the path, the errno) and whose `Display` is the wording of *why* (cgroup::CgroupError,
+//! mkroot::MkrootError, and one per launch step: caps, signals, tty, seccomp, landlock, exec,
+//! ...). Through [`StepError`] each converts into [`SetupError`], the one line
+//! `<step or option>: <path>: <why>` that main prints (through crate::output) with `sbox: `
+//! or `bwrap: ` first. Errors raised inside the sandbox travel to the supervisor as a
+//! `SetupError` over a pipe (launch/channel.rs, serde). Where bubblewrap has a fixed phrase
+//! for the same failure (programs that drive bwrap match it), the error carries it too, for
+//! the `bwrap` link (`render`). A leaf module: it imports nothing of sbox.
 
 use std::borrow::Cow;
 use std::fmt;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SetupError {
     /// The option (`--ro-bind`) or step (`uid map`) that failed.
     pub step: String,
@@ -44,33 +50,44 @@ impl SetupError {
         };
         one_line(&m).into_owned()
     }
+}
 
-    /// An error from a failed system call, worded from its errno.
-    pub fn errno(step: impl Into<String>, path: impl Into<String>, e: nix::errno::Errno) -> Self {
-        SetupError::new(step, path, e.desc().to_string())
+/// An area's error: which option or step failed, on which path; its `Display` says why.
+pub trait StepError: fmt::Display {
+    /// The option (`--mem`) or step (`terminal`) that failed.
+    fn step(&self) -> Cow<'_, str>;
+    /// The path concerned, empty when there is none.
+    fn path(&self) -> Cow<'_, str> {
+        "".into()
     }
-
-    /// Encode for the pipe to the supervisor (fields separated by NUL).
-    pub fn encode(&self) -> Vec<u8> {
-        [
-            self.step.as_bytes(),
-            self.path.as_bytes(),
-            self.why.as_bytes(),
-            self.bwrap.as_bytes(),
-        ]
-        .join(&0u8)
+    /// bubblewrap's wording of the same failure, when it has one (the `bwrap` link).
+    fn bwrap(&self) -> Option<String> {
+        None
     }
+}
 
-    pub fn decode(b: &[u8]) -> SetupError {
-        let mut it = b
-            .split(|c| *c == 0)
-            .map(|s| String::from_utf8_lossy(s).into_owned());
+impl<E: StepError> From<E> for SetupError {
+    fn from(e: E) -> SetupError {
         SetupError {
-            step: it.next().unwrap_or_default(),
-            path: it.next().unwrap_or_default(),
-            why: it.next().unwrap_or_default(),
-            bwrap: it.next().unwrap_or_default(),
+            step: e.step().into_owned(),
+            path: e.path().into_owned(),
+            why: e.to_string(),
+            bwrap: e.bwrap().unwrap_or_default(),
         }
+    }
+}
+
+/// The description of a failed system call's errno, as every error line words it.
+pub fn errno_why(e: nix::errno::Errno) -> &'static str {
+    e.desc()
+}
+
+/// An I/O error worded as an errno where it has one (`No such file or directory`, without
+/// Rust's `(os error 2)`).
+pub fn io_why(e: &std::io::Error) -> Cow<'static, str> {
+    match e.raw_os_error() {
+        Some(n) => nix::errno::Errno::from_raw(n).desc().into(),
+        None => e.to_string().into(),
     }
 }
 
@@ -112,11 +129,9 @@ mod tests {
     #[test]
     fn round_trip() {
         let e = SetupError::new("--ro-bind", "/nope", "No such file or directory");
-        assert_eq!(SetupError::decode(&e.encode()), e);
         assert_eq!(e.to_string(), "--ro-bind: /nope: No such file or directory");
         assert_eq!(SetupError::new("exec", "", "x").to_string(), "exec: x");
         let e = e.bwrap("Can't find source path /nope: No such file or directory");
-        assert_eq!(SetupError::decode(&e.encode()), e);
         assert_eq!(
             e.render(false),
             "--ro-bind: /nope: No such file or directory"

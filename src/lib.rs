@@ -10,7 +10,8 @@
 //! - the kernel half: [`launch`] (entry point [`launch::run`]; uses [`cgroup`] for limits),
 //!   [`mkroot`];
 //! - leaves: [`spec`] (the data model and its value vocabulary, [`spec::values`]),
-//!   [`error`], [`nss`].
+//!   [`error`], [`output`] (every message on stderr), [`nss`], [`sys`] (the raw calls
+//!   outside launch, cgroup and mkroot).
 
 pub mod cgroup;
 pub mod cli;
@@ -19,8 +20,10 @@ pub mod error;
 pub mod launch;
 pub mod mkroot;
 pub mod nss;
+pub mod output;
 pub mod profile;
 pub mod spec;
+pub mod sys;
 
 /// Unit tests: a missing prerequisite is said, and fails under CI (as tests/common does).
 #[cfg(test)]

@@ -1,10 +1,10 @@
-// No Rust runtime start-up: it reads /proc/self/maps (glibc's pthread_getattr_np, to place a
-// stack guard) and installs overflow handlers at each sandbox start, for nothing sbox needs.
-// `main` below keeps what sbox relies on: SIGPIPE ignored (write errors become EPIPE) and
-// descriptors 0-2 open. bench/README.md has the measurement.
+// No Rust runtime start-up (sbox::sys::start says why and what it keeps instead): the entry
+// point is sbox::entry!, at the end of this file.
 #![cfg_attr(not(test), no_main)]
 
-use sbox::cli::{self, Mode, Parsed};
+use sbox::cli::{self, Front, Mode};
+use sbox::error::SetupError;
+use sbox::output::{self, Level, Name};
 use std::io::Write;
 
 #[cfg_attr(test, allow(dead_code))]
@@ -12,45 +12,35 @@ fn sbox_main() {
     let mut argv = std::env::args_os();
     let argv0 = argv.next().unwrap_or_default();
     let args: Vec<_> = argv.collect();
-    // Messages go to stderr, with their syslog level first when asked (journald reads it).
-    let prefix = if args.iter().any(|a| a == "--level-prefix") {
-        "<3>"
-    } else {
-        ""
-    };
     // Invoked through a link named bwrap: bubblewrap's defaults, exactly, and its messages:
     // its name first, and its phrases where it has them (programs match them).
     let bwrap = std::path::Path::new(&argv0).file_name() == Some("bwrap".as_ref());
-    let name = if bwrap { "bwrap" } else { "sbox" };
-    let parsed = cli::expand_args(args).and_then(|a| {
-        // --doctor, --completions, --mkroot do something else than start a sandbox.
-        if let Some(mode) = cli::mode(&a)? {
-            std::process::exit(run_mode(mode, prefix));
-        }
-        cli::parse_named(&argv0.to_string_lossy(), bwrap, a, &sbox::profile::Host)
-    });
-    let spec = match parsed {
-        Ok(Parsed::Run(s)) => s,
-        Ok(Parsed::Print(text)) => {
+    output::set_bwrap(bwrap);
+    let spec = match cli::front(&argv0.to_string_lossy(), bwrap, args, &sbox::profile::Host) {
+        Ok(Front::Run(s)) => s,
+        Ok(Front::Print(text)) => {
             print!("{text}");
             std::process::exit(0)
         }
-        Err(e) => {
-            eprintln!("{prefix}{name}: {}", e.render(bwrap));
+        // --doctor, --completions, --mkroot do something else than start a sandbox.
+        Ok(Front::Mode { mode, level_prefix }) => {
+            output::set_level_prefix(level_prefix);
+            std::process::exit(run_mode(mode))
+        }
+        Err(refused) => {
+            output::set_level_prefix(refused.level_prefix);
+            output::error(&refused.error.render(bwrap));
             std::process::exit(1)
         }
     };
-    let warning = if bwrap { "" } else { "warning: " };
+    output::set_level_prefix(spec.level_prefix);
     for w in &spec.warnings {
-        eprintln!(
-            "{}{name}: {warning}{w}",
-            if prefix.is_empty() { "" } else { "<4>" }
-        );
+        output::warning(w);
     }
     let code = match sbox::launch::run(&spec) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("{prefix}{name}: {}", e.render(bwrap));
+            output::error(&e.render(bwrap));
             1
         }
     };
@@ -59,7 +49,7 @@ fn sbox_main() {
 }
 
 /// Runs a mode; returns the exit status.
-fn run_mode(mode: Mode, prefix: &str) -> i32 {
+fn run_mode(mode: Mode) -> i32 {
     match mode {
         Mode::Doctor => sbox::doctor::run(),
         Mode::Completions(shell) => {
@@ -92,8 +82,9 @@ fn run_mode(mode: Mode, prefix: &str) -> i32 {
                     0
                 }
                 Err(e) => {
-                    let e = sbox::error::one_line(&e.to_string()).into_owned();
-                    eprintln!("{prefix}sbox: --mkroot: {e}");
+                    // sbox's own mode: its name even under the `bwrap` link.
+                    let e = SetupError::from(e);
+                    output::say(Level::Error, Name::Sbox, &e.to_string());
                     1
                 }
             }
@@ -101,30 +92,4 @@ fn run_mode(mode: Mode, prefix: &str) -> i32 {
     }
 }
 
-/// The process entry point (see the top of this file).
-#[cfg(not(test))]
-#[unsafe(no_mangle)]
-extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
-    // SAFETY: single-threaded start-up; plain libc calls on our own descriptors and signals.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
-        // A closed 0, 1 or 2 would be taken by the next open (a file could receive messages
-        // meant for stderr): hold /dev/null there instead, as Rust's runtime does.
-        let mut fds = [0, 1, 2].map(|fd| libc::pollfd {
-            fd,
-            events: 0,
-            revents: 0,
-        });
-        if libc::poll(fds.as_mut_ptr(), 3, 0) >= 0 {
-            for p in fds {
-                if p.revents & libc::POLLNVAL != 0
-                    && libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) < 0
-                {
-                    libc::abort();
-                }
-            }
-        }
-    }
-    sbox_main();
-    0
-}
+sbox::entry!(sbox_main);

@@ -24,24 +24,80 @@ use nix::fcntl::{OFlag, openat, readlinkat, renameat};
 use nix::sys::stat::{Mode, fchmod, mkdirat};
 use nix::unistd::{Group, UnlinkatFlags, User, getgid, getuid, symlinkat, unlinkat};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why --mkroot failed, on which host or in-root path: `--mkroot: <path>: <why>`.
+#[derive(Debug)]
 pub struct MkrootError {
-    pub path: String,
-    pub why: String,
+    pub path: PathBuf,
+    pub why: Why,
+}
+
+#[derive(Debug)]
+pub enum Why {
+    Io(io::Error),
+    Errno(Errno),
+    /// A fixed reason (`not an ELF file`).
+    Is(&'static str),
+    /// The ELF interpreter of `exe` is missing.
+    Interpreter {
+        exe: PathBuf,
+        err: io::Error,
+    },
+    /// A DT_NEEDED library found nowhere.
+    NoLibrary(OsString),
+    /// `busybox --list` failed.
+    List(std::process::ExitStatus),
+}
+
+impl fmt::Display for Why {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Why::Io(e) => write!(f, "{e}"),
+            Why::Errno(e) => write!(f, "{e}"),
+            Why::Is(s) => f.write_str(s),
+            Why::Interpreter { exe, err } => write!(f, "interpreter of {}: {err}", exe.display()),
+            Why::NoLibrary(name) => write!(f, "needed library {} not found", name.display()),
+            Why::List(status) => write!(f, "--list: {status}"),
+        }
+    }
+}
+
+impl From<io::Error> for Why {
+    fn from(e: io::Error) -> Why {
+        Why::Io(e)
+    }
+}
+
+impl From<Errno> for Why {
+    fn from(e: Errno) -> Why {
+        Why::Errno(e)
+    }
+}
+
+impl From<&'static str> for Why {
+    fn from(s: &'static str) -> Why {
+        Why::Is(s)
+    }
 }
 
 impl fmt::Display for MkrootError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.path, self.why)
+        write!(f, "{}: {}", self.path.display(), self.why)
     }
 }
 
 impl std::error::Error for MkrootError {}
 
-fn err(path: impl AsRef<Path>, why: impl fmt::Display) -> MkrootError {
+/// The one line: `--mkroot: <path>: <why>`.
+impl From<MkrootError> for crate::error::SetupError {
+    fn from(e: MkrootError) -> Self {
+        crate::error::SetupError::new("--mkroot", e.path.to_string_lossy(), e.why.to_string())
+    }
+}
+
+fn err(path: impl AsRef<Path>, why: impl Into<Why>) -> MkrootError {
     MkrootError {
-        path: path.as_ref().display().to_string(),
-        why: why.to_string(),
+        path: path.as_ref().to_path_buf(),
+        why: why.into(),
     }
 }
 
@@ -50,7 +106,7 @@ trait At<T> {
     fn at(self, path: impl AsRef<Path>) -> Result<T, MkrootError>;
 }
 
-impl<T, E: fmt::Display> At<T> for Result<T, E> {
+impl<T, E: Into<Why>> At<T> for Result<T, E> {
     fn at(self, path: impl AsRef<Path>) -> Result<T, MkrootError> {
         self.map_err(|e| err(path, e))
     }
@@ -345,8 +401,15 @@ pub fn closure(programs: &[PathBuf]) -> Result<Vec<PathBuf>, MkrootError> {
         // Each program is its own process: libraries are matched by name within it only.
         let mut seen = HashSet::new();
         if let Some(interp) = &elf.interp {
-            fs::metadata(interp)
-                .map_err(|e| err(interp, format!("interpreter of {}: {e}", exe.display())))?;
+            fs::metadata(interp).map_err(|e| {
+                err(
+                    interp,
+                    Why::Interpreter {
+                        exe: exe.clone(),
+                        err: e,
+                    },
+                )
+            })?;
             all.insert(interp.clone());
             // ld.so is already loaded, so a DT_NEEDED of its soname matches it, not a search.
             seen.extend(interp.file_name().map(OsStr::to_owned));
@@ -369,12 +432,7 @@ pub fn closure(programs: &[PathBuf]) -> Result<Vec<PathBuf>, MkrootError> {
                     continue;
                 }
                 let wanted = expand_origin(name.as_bytes(), &origin);
-                let missing = || {
-                    err(
-                        &path,
-                        format!("needed library {} not found", name.display()),
-                    )
-                };
+                let missing = || err(&path, Why::NoLibrary(name.clone()));
                 let (lib_path, lib) =
                     find_library(wanted.as_os_str(), rpath, &runpath, kind, &cache)
                         .ok_or_else(missing)?;
@@ -609,7 +667,7 @@ pub fn build_busybox(dir: &Path, busybox: &Path) -> Result<Vec<PathBuf>, MkrootE
     }
     let out = Command::new(busybox).arg("--list").output().at(busybox)?;
     if !out.status.success() {
-        return Err(err(busybox, format!("--list: {}", out.status)));
+        return Err(err(busybox, Why::List(out.status)));
     }
     let root = Root::open(dir)?;
     root.skeleton()?;
@@ -765,7 +823,7 @@ mod tests {
         fs::create_dir_all(&outside).unwrap();
         std::os::unix::fs::symlink(&outside, dir.join("usr")).unwrap();
         let e = build(&dir, &["/usr/bin/true".into()]).unwrap_err();
-        assert!(e.why.contains("symlink"), "{e}");
+        assert!(e.why.to_string().contains("symlink"), "{e}");
         assert_eq!(
             fs::read_dir(&outside).unwrap().count(),
             0,

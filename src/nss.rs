@@ -19,9 +19,6 @@ pub fn builtin_only() {
 
 #[cfg(target_feature = "crt-static")]
 fn configure() {
-    unsafe extern "C" {
-        fn __nss_configure_lookup(db: *const libc::c_char, services: *const libc::c_char) -> i32;
-    }
     for (db, services) in [
         (c"passwd", c"files"),
         (c"group", c"files"),
@@ -32,7 +29,6 @@ fn configure() {
         (c"protocols", c"files"),
         (c"networks", c"files"),
     ] {
-        // SAFETY: two NUL-terminated strings; glibc copies what it keeps.
-        unsafe { __nss_configure_lookup(db.as_ptr(), services.as_ptr()) };
+        crate::sys::nss_configure_lookup(db, services);
     }
 }

@@ -72,6 +72,25 @@ fn info_and_json_status_fds() {
 }
 
 #[test]
+fn json_status_reports_what_landlock_enforced() {
+    // sbox's extra record between start and exit: what the command runs under, as JSON that
+    // a reader parses (typed on its way from the sandbox, serialized by serde).
+    let out = wrapper_ok(&format!(
+        "{PY_PRELUDE}sr, sw = os.pipe()\n\
+         p = subprocess.run([S, '--ro-bind', '/', '/', '--landlock-ro', '/', '--json-status-fd', str(sw), 'true'], pass_fds=[sw])\n\
+         os.close(sw)\n\
+         lines = [json.loads(l) for l in os.fdopen(sr).read().splitlines()]\n\
+         ll = lines[1]['landlock']\n\
+         assert ll['abi'] >= 1 and ll['fs_rules'] == 1 and ll['net_rules'] == 0 and ll['scoped'] in (True, False), ll\n\
+         print(len(lines), sorted(ll), lines[2], p.returncode)"
+    ));
+    assert_eq!(
+        out.trim(),
+        "3 ['abi', 'fs_rules', 'net_rules', 'scoped'] {'exit-code': 0} 0"
+    );
+}
+
+#[test]
 fn sync_fd_is_held_until_the_sandbox_ends() {
     let out = wrapper_ok(&format!(
         "{PY_PRELUDE}r, w = os.pipe()\n\

@@ -102,6 +102,41 @@ fn launch_exposes_run_and_probes_only() {
     );
 }
 
+/// Raw calls (`libc::`, `unsafe`) only in the kernel half (launch/, cgroup/, mkroot) and
+/// src/sys.rs, the one place for those the rest needs. Comments don't count; tests do.
+#[test]
+fn raw_calls_only_in_the_kernel_half_and_sys() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    // rust_files leaves out tests.rs files: they are code too.
+    files.push(src.join("profile/tests.rs"));
+    let allowed = |f: &Path| {
+        let rel = f.strip_prefix(&src).unwrap();
+        ["launch", "cgroup", "mkroot", "mkroot.rs", "sys.rs"]
+            .iter()
+            .any(|a| rel.starts_with(a))
+    };
+    let mut found = Vec::new();
+    for f in files.iter().filter(|f| !allowed(f)) {
+        for (n, line) in std::fs::read_to_string(f).unwrap().lines().enumerate() {
+            let code = line.split("//").next().unwrap();
+            let words = code.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'));
+            if words.clone().any(|w| w.starts_with("libc::"))
+                || words.clone().any(|w| w == "unsafe")
+            {
+                found.push(format!("{}:{}: {}", f.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(files.len() > 30, "{files:?}");
+    assert!(
+        found.is_empty(),
+        "raw calls outside launch/, cgroup/, mkroot and sys.rs:\n{}",
+        found.join("\n")
+    );
+}
+
 /// Preparing a filesystem operation and applying it match exhaustively: a new `FsOp` (or
 /// `Prepared`) variant does not compile until both handle it.
 #[test]
@@ -120,4 +155,32 @@ fn filesystem_ops_are_prepared_and_applied_without_a_wildcard() {
             assert!(!body.contains(bad), "{start}...: {bad}");
         }
     }
+}
+
+/// Every message on stderr goes through src/output.rs (the program's name, the level prefix,
+/// one line): no other code writes to stderr itself. Test-only code may.
+#[test]
+fn stderr_only_through_the_output_module() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut found = Vec::new();
+    for f in files.iter().filter(|f| !f.ends_with("output.rs")) {
+        let text = std::fs::read_to_string(f).unwrap();
+        let code = text.split("#[cfg(test)]").next().unwrap();
+        for (n, line) in code.lines().enumerate() {
+            let code = line.split("//").next().unwrap();
+            if ["eprintln!", "eprint!", "stderr()"]
+                .iter()
+                .any(|w| code.contains(w))
+            {
+                found.push(format!("{}:{}: {}", f.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "stderr written outside src/output.rs:\n{}",
+        found.join("\n")
+    );
 }

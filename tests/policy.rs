@@ -87,6 +87,16 @@ fn verbose_reports_the_policy() {
 }
 
 #[test]
+fn verbose_lines_take_the_debug_level() {
+    // Under --level-prefix every stderr line carries its syslog level: -v lines are <7>.
+    let o = py(&["-v", "--level-prefix", "--landlock"], "pass");
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("<7>sbox: landlock: ABI "), "{err}");
+    assert!(err.lines().all(|l| l.starts_with("<7>sbox: ")), "{err}");
+}
+
+#[test]
 fn landlock_path_missing_inside_is_one_line_error() {
     let o = py(&["--landlock-ro", "/no/such/dir"], "pass");
     assert_one_line_error(&o, "--landlock-ro: /no/such/dir: ");

@@ -21,6 +21,7 @@
 //! other processes is refused to a process in a child user namespace.
 
 pub mod delegated;
+mod error;
 pub mod events;
 pub mod systemd;
 
@@ -28,6 +29,7 @@ pub use events::Report;
 
 use crate::error::SetupError;
 use crate::spec::Limits;
+pub use error::CgroupError;
 use std::fs;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -68,16 +70,12 @@ fn wanted(l: &Limits) -> Vec<Ctl> {
     v
 }
 
-fn shown(p: &Path) -> String {
-    p.display().to_string()
-}
-
-fn io_err(opt: &str, p: &Path, e: io::Error) -> SetupError {
-    let why = match e.raw_os_error() {
-        Some(n) => nix::errno::Errno::from_raw(n).desc().to_string(),
-        None => e.to_string(),
-    };
-    SetupError::new(opt, shown(p), why)
+fn io_err(opt: &str, p: &Path, err: io::Error) -> CgroupError {
+    CgroupError::Io {
+        opt: opt.into(),
+        path: p.to_path_buf(),
+        err,
+    }
 }
 
 fn read(p: &Path) -> io::Result<String> {
@@ -174,28 +172,21 @@ fn bound_to_v1(name: &str, proc_cgroups: &str, m: &Mounts) -> bool {
     listed || m.v1_options.iter().any(|o| o.split(',').any(|x| x == name))
 }
 
-const UNIFIED_FIX: &str =
-    "boot with systemd.unified_cgroup_hierarchy=1 (the cgroup v2-only layout)";
-
 /// Refuse a cgroup v1 or hybrid layout for the controllers asked: return the cgroup2 mount.
 fn check_layout(
     ctls: &[Ctl],
     mountinfo: &str,
     proc_cgroups: &str,
-) -> Result<(PathBuf, String), SetupError> {
+) -> Result<(PathBuf, String), CgroupError> {
     let m = parse_mountinfo(mountinfo);
     for c in ctls {
         if bound_to_v1(c.name, proc_cgroups, &m) {
             return Err(match &m.v2 {
-                Some((mnt, _)) => SetupError::new(
-                    c.opt,
-                    shown(mnt),
-                    format!(
-                        "the {} controller is bound to cgroup v1 (hybrid cgroup layout), so \
-                         cgroup v2 cannot limit it: {UNIFIED_FIX}",
-                        c.name
-                    ),
-                ),
+                Some((mnt, _)) => CgroupError::BoundToV1 {
+                    opt: c.opt.into(),
+                    mount: mnt.clone(),
+                    controller: c.name,
+                },
                 None => v1_layout(c.opt),
             });
         }
@@ -234,12 +225,8 @@ fn unified_fast_path(ctls: &[Ctl], proc_cgroups: &str) -> Option<(PathBuf, bool)
         .then_some((own, ns_root))
 }
 
-fn v1_layout(opt: &str) -> SetupError {
-    SetupError::new(
-        opt,
-        "/sys/fs/cgroup",
-        format!("no cgroup v2 hierarchy is mounted (cgroup v1 layout): {UNIFIED_FIX}"),
-    )
+fn v1_layout(opt: &str) -> CgroupError {
+    CgroupError::V1Layout { opt: opt.into() }
 }
 
 /// The cgroup layout of this host, as `sbox --doctor` reports it.
@@ -276,7 +263,7 @@ pub fn layout() -> Layout {
 
 /// For `sbox --doctor`: can the layout serve `opt` (--mem, --pids or --cpu)? The error is the
 /// one that option would fail with.
-pub fn layout_allows(opt: &str) -> Result<(), SetupError> {
+pub fn layout_allows(opt: &str) -> Result<(), CgroupError> {
     let all = wanted(&Limits {
         memory: Some(1),
         pids: Some(1),
@@ -308,15 +295,13 @@ pub fn delegation() -> Option<(PathBuf, Vec<String>)> {
 }
 
 /// This process's cgroup v2 directory, and whether it is the root of its cgroup namespace.
-fn own_cgroup(opt: &str, mnt: &Path, mnt_root: &str) -> Result<(PathBuf, bool), SetupError> {
+fn own_cgroup(opt: &str, mnt: &Path, mnt_root: &str) -> Result<(PathBuf, bool), CgroupError> {
     let text = read(Path::new("/proc/self/cgroup"))
         .map_err(|e| io_err(opt, Path::new("/proc/self/cgroup"), e))?;
     let rel = text
         .lines()
         .find_map(|l| l.strip_prefix("0::"))
-        .ok_or_else(|| {
-            SetupError::new(opt, "/proc/self/cgroup", "this process is in no cgroup v2")
-        })?;
+        .ok_or_else(|| CgroupError::NoCgroupV2 { opt: opt.into() })?;
     let inside = rel
         .strip_prefix(mnt_root)
         .unwrap_or(rel)
@@ -422,15 +407,16 @@ pub fn prepare(limits: &Limits) -> Result<Option<Session>, SetupError> {
                 s.build(limits)?;
                 return Ok(Some(s));
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(e.error),
         }
         let (scope, _) = own_cgroup(first.opt, &mnt, &mnt_root)?;
         if scope.file_name().and_then(|n| n.to_str()) != Some(unit.as_str()) {
-            return Err(SetupError::new(
-                first.opt,
-                shown(&scope),
-                format!("systemd started {unit} but did not move sbox into it"),
-            ));
+            return Err(CgroupError::NotInScope {
+                opt: first.opt.into(),
+                scope,
+                unit,
+            }
+            .into());
         }
         Session {
             origin: Origin::Scope,
@@ -451,24 +437,16 @@ impl Session {
         self.group.join(name)
     }
 
-    fn not_delegated(&self, c: Ctl) -> SetupError {
-        let why = match self.origin {
-            Origin::Scope => format!(
-                "the {} controller is not delegated to your systemd user instance, so it \
-                 cannot be limited: run 'systemctl edit user@.service', add [Service] \
-                 Delegate=cpu memory pids, and log in again",
-                c.name
-            ),
-            Origin::Delegated { .. } => format!(
-                "the {} controller is not delegated to this cgroup: have its manager enable \
-                 it (Delegate=cpu memory pids)",
-                c.name
-            ),
-        };
-        SetupError::new(c.opt, shown(&self.group), why)
+    fn not_delegated(&self, c: Ctl) -> CgroupError {
+        CgroupError::NotDelegated {
+            opt: c.opt.into(),
+            group: self.group.clone(),
+            controller: c.name,
+            scope: matches!(self.origin, Origin::Scope),
+        }
     }
 
-    fn build(&mut self, limits: &Limits) -> Result<(), SetupError> {
+    fn build(&mut self, limits: &Limits) -> Result<(), CgroupError> {
         let opt = self.ctls[0].opt;
         let mkdir = |p: &Path| fs::create_dir(p).map_err(|e| io_err(opt, p, e));
         if let Origin::Delegated { .. } = self.origin {
@@ -569,7 +547,7 @@ impl Session {
 
     /// Write a limit on the payload leaf and read it back; returns the value read as a number
     /// (0 when it is not one).
-    fn set(&self, c: Ctl, file: &str, value: &str, expect: &str) -> Result<u64, SetupError> {
+    fn set(&self, c: Ctl, file: &str, value: &str, expect: &str) -> Result<u64, CgroupError> {
         let p = self.leaf("payload").join(file);
         match write(&p, value) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(self.not_delegated(c)),
@@ -578,11 +556,12 @@ impl Session {
         let got = read(&p).map_err(|e| io_err(c.opt, &p, e))?;
         let got = got.trim();
         if got != expect {
-            return Err(SetupError::new(
-                c.opt,
-                shown(&p),
-                format!("wrote {value} but it reads back {got}: the limit is not in force"),
-            ));
+            return Err(CgroupError::NotInForce {
+                opt: c.opt.into(),
+                file: p,
+                wrote: value.into(),
+                got: got.into(),
+            });
         }
         Ok(got.parse().unwrap_or(0))
     }
@@ -696,12 +675,16 @@ impl Drop for Session {
 /// move the command out of it or to write its limits from inside. It needs CAP_SYS_ADMIN in the
 /// sandbox's user namespace: call this before capabilities are dropped. `opt` is the option an
 /// error names.
-pub fn enter_payload(procs: BorrowedFd, opt: &str) -> Result<(), SetupError> {
+pub fn enter_payload(procs: BorrowedFd, opt: &str) -> Result<(), CgroupError> {
+    let fail = |opt: &str, what, errno| CgroupError::Errno {
+        opt: opt.into(),
+        what,
+        errno,
+    };
     // "0" is the writing process itself; the open file carries the supervisor's credentials.
-    nix::unistd::write(procs, b"0")
-        .map_err(|e| SetupError::errno("limits", "payload/cgroup.procs", e))?;
+    nix::unistd::write(procs, b"0").map_err(|e| fail("limits", "payload/cgroup.procs", e))?;
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
-        .map_err(|e| SetupError::errno(opt, "cgroup namespace", e))
+        .map_err(|e| fail(opt, "cgroup namespace", e))
 }
 
 /// Move every process of cgroup `from` into `to` (a few rounds: they may fork meanwhile).
@@ -727,6 +710,11 @@ fn page_size() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::SetupError;
+
+    fn err<T: std::fmt::Debug>(r: Result<T, CgroupError>) -> SetupError {
+        SetupError::from(r.unwrap_err())
+    }
 
     const HYBRID: &str = "\
 31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
@@ -754,7 +742,7 @@ mod tests {
 
     #[test]
     fn hybrid_layout_is_refused_naming_the_option() {
-        let e = check_layout(&limits(true, false, false), HYBRID, "").unwrap_err();
+        let e = err(check_layout(&limits(true, false, false), HYBRID, ""));
         assert_eq!(e.step, "--mem");
         assert_eq!(e.path, "/sys/fs/cgroup/unified");
         assert!(
@@ -762,9 +750,9 @@ mod tests {
                 .contains("memory controller is bound to cgroup v1 (hybrid"),
             "{e}"
         );
-        let e = check_layout(&limits(false, true, false), HYBRID, "").unwrap_err();
+        let e = err(check_layout(&limits(false, true, false), HYBRID, ""));
         assert_eq!(e.step, "--pids");
-        let e = check_layout(&limits(false, false, true), HYBRID, "").unwrap_err();
+        let e = err(check_layout(&limits(false, false, true), HYBRID, ""));
         assert_eq!(e.step, "--cpu");
         assert!(e.why.contains("cpu controller"));
     }
@@ -772,15 +760,15 @@ mod tests {
     #[test]
     fn proc_cgroups_reveals_v1_binding_without_a_mount() {
         let pc = "#subsys_name\thierarchy\tnum_cgroups\tenabled\nmemory\t4\t26\t1\n";
-        let e = check_layout(&limits(true, false, false), UNIFIED, pc).unwrap_err();
+        let e = err(check_layout(&limits(true, false, false), UNIFIED, pc));
         assert!(e.why.contains("hybrid"));
     }
 
     #[test]
     fn v1_and_unified_layouts() {
-        let e = check_layout(&limits(true, false, false), V1, "").unwrap_err();
+        let e = err(check_layout(&limits(true, false, false), V1, ""));
         assert!(e.why.contains("cgroup v1 layout"), "{e}");
-        let e = check_layout(&limits(false, true, false), "", "").unwrap_err();
+        let e = err(check_layout(&limits(false, true, false), "", ""));
         assert_eq!(
             (e.step.as_str(), e.path.as_str()),
             ("--pids", "/sys/fs/cgroup")

@@ -3,6 +3,7 @@
 //! The client is libdbus (the `dbus` crate, vendored): it starts no threads, and the supervisor
 //! must be single-threaded when it clones. The connection is used for one call and closed.
 
+use super::error::CgroupError;
 use crate::error::SetupError;
 use dbus::Message;
 use dbus::arg::{RefArg, Variant};
@@ -14,9 +15,6 @@ const SYSTEMD: &str = "org.freedesktop.systemd1";
 const PATH: &str = "/org/freedesktop/systemd1";
 const MANAGER: &str = "org.freedesktop.systemd1.Manager";
 const CALL_TIMEOUT: Duration = Duration::from_secs(25);
-const FIX: &str = "limits need a systemd user instance (systemd --user with dbus-user-session, \
-                   e.g. a login session or a lingering user), or a delegated cgroup v2 subtree \
-                   (run sbox inside 'systemd-run --user --scope -p Delegate=yes')";
 
 /// Why no scope: `unreachable` when no systemd user instance could be asked at all (no bus,
 /// no connection, nothing answering), as opposed to systemd refusing or failing the scope.
@@ -26,46 +24,35 @@ pub struct ScopeError {
     pub unreachable: bool,
 }
 
-impl From<ScopeError> for SetupError {
-    fn from(e: ScopeError) -> SetupError {
-        e.error
-    }
-}
-
-fn unreachable(error: SetupError) -> ScopeError {
+fn unreachable(error: CgroupError) -> ScopeError {
     ScopeError {
-        error,
+        error: error.into(),
         unreachable: true,
     }
 }
 
-fn refused(error: SetupError) -> ScopeError {
+fn refused(error: CgroupError) -> ScopeError {
     ScopeError {
-        error,
+        error: error.into(),
         unreachable: false,
     }
 }
 
 /// The user bus address: $DBUS_SESSION_BUS_ADDRESS, else $XDG_RUNTIME_DIR/bus.
-fn bus_address(opt: &str) -> Result<(String, String), SetupError> {
+fn bus_address(opt: &str) -> Result<(String, String), CgroupError> {
     if let Some(a) = std::env::var_os("DBUS_SESSION_BUS_ADDRESS") {
         let a = a.to_string_lossy().into_owned();
         return Ok((a.clone(), a));
     }
     let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR") else {
-        return Err(SetupError::new(
-            opt,
-            "$XDG_RUNTIME_DIR/bus",
-            format!("no user D-Bus: DBUS_SESSION_BUS_ADDRESS and XDG_RUNTIME_DIR are unset; {FIX}"),
-        ));
+        return Err(CgroupError::NoBusAddress { opt: opt.into() });
     };
     let bus = Path::new(&dir).join("bus");
     if !bus.exists() {
-        return Err(SetupError::new(
-            opt,
-            bus.display().to_string(),
-            format!("no user D-Bus socket; {FIX}"),
-        ));
+        return Err(CgroupError::NoBusSocket {
+            opt: opt.into(),
+            bus,
+        });
     }
     let shown = bus.display().to_string();
     Ok((format!("unix:path={shown}"), shown))
@@ -151,15 +138,11 @@ fn start_scope_at(
     shown: &str,
     bus: Bus,
 ) -> Result<(), ScopeError> {
-    let bus_err = |what: &str, e: dbus::Error| {
-        SetupError::new(
-            opt,
-            shown,
-            format!(
-                "{what}: {}; {FIX}",
-                e.message().unwrap_or(e.name().unwrap_or("D-Bus error"))
-            ),
-        )
+    let bus_err = |what: &str, e: dbus::Error| CgroupError::Bus {
+        opt: opt.into(),
+        bus: shown.into(),
+        what: what.into(),
+        message: bus_message(&e),
     };
     let gone = |what: &str, e: dbus::Error| unreachable(bus_err(what, e));
     // libdbus can look users up (its cookie authentication).
@@ -231,11 +214,10 @@ fn start_scope_at(
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(refused(SetupError::new(
-                opt,
-                unit,
-                "systemd did not finish starting the scope in time",
-            )));
+            return Err(refused(CgroupError::ScopeTimeout {
+                opt: opt.into(),
+                unit: unit.into(),
+            }));
         }
         let Some(mut msg) = ch
             .blocking_pop_message(left)
@@ -257,15 +239,22 @@ fn start_scope_at(
         };
         if path == job {
             if result != "done" {
-                return Err(refused(SetupError::new(
-                    opt,
-                    unit,
-                    format!("systemd could not start the scope (job result: {result})"),
-                )));
+                return Err(refused(CgroupError::ScopeFailed {
+                    opt: opt.into(),
+                    unit: unit.into(),
+                    result,
+                }));
             }
             return Ok(());
         }
     }
+}
+
+/// What the bus said of a failure.
+fn bus_message(e: &dbus::Error) -> String {
+    e.message()
+        .unwrap_or(e.name().unwrap_or("D-Bus error"))
+        .to_string()
 }
 
 /// The error means no systemd answered (none on the bus, or the bus failed to start one),
@@ -283,7 +272,7 @@ fn nobody_answers(e: &dbus::Error) -> bool {
 
 /// For `sbox --doctor`: the version of the systemd user instance sbox would ask for scopes
 /// (through its private socket, else the user bus).
-pub fn user_manager_version() -> Result<String, SetupError> {
+pub fn user_manager_version() -> Result<String, CgroupError> {
     if let Some(p) = private_socket() {
         let address = format!("unix:path={}", p.display());
         if let Ok(v) = manager_version(&address, &p.display().to_string(), Bus::Direct) {
@@ -294,14 +283,14 @@ pub fn user_manager_version() -> Result<String, SetupError> {
     manager_version(&address, &shown, Bus::Shared)
 }
 
-fn manager_version(address: &str, shown: &str, bus: Bus) -> Result<String, SetupError> {
+fn manager_version(address: &str, shown: &str, bus: Bus) -> Result<String, CgroupError> {
     crate::nss::builtin_only();
-    let fail = |what: &str, e: dbus::Error| {
-        let why = e
-            .message()
-            .unwrap_or(e.name().unwrap_or("D-Bus error"))
-            .to_string();
-        SetupError::new(what, shown, format!("{why}; {FIX}"))
+    // The step named is what failed (--doctor prints the bus and why).
+    let fail = |what: &str, e: dbus::Error| CgroupError::Bus {
+        opt: what.into(),
+        bus: shown.into(),
+        what: String::new(),
+        message: bus_message(&e),
     };
     let mut ch =
         Channel::open_private(address).map_err(|e| fail("cannot connect to the user D-Bus", e))?;

@@ -1,49 +1,59 @@
 //! The pipe from the sandbox to the supervisor. It is close-on-exec, so the supervisor reads
 //! until end-of-file, which comes when the command has exec'd (or every writer died). Each
-//! message is a tag byte, a length, and its bytes: a setup error, or a report of what was
-//! enforced (a JSON member for --json-status-fd).
+//! message is one JSON value (serde) and a newline, written at once: a setup error, or what was
+//! enforced inside (for --json-status-fd). A plain start sends nothing.
 
+use super::landlock;
 use crate::error::SetupError;
+use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::os::fd::BorrowedFd;
 
-const ERROR: u8 = b'E';
-const REPORT: u8 = b'R';
+/// What the sandbox tells the supervisor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Message {
+    /// A setup step failed: the supervisor prints it (the first one) and exits 1.
+    Error(SetupError),
+    /// What was enforced inside, one more --json-status-fd record.
+    Report(Enforced),
+}
 
-fn send(fd: BorrowedFd, tag: u8, payload: &[u8]) {
-    let mut msg = Vec::with_capacity(5 + payload.len());
-    msg.push(tag);
-    msg.extend((payload.len() as u32).to_le_bytes());
-    msg.extend(payload);
+/// What the command runs under, as the --json-status-fd record says it (its field names are
+/// that record's keys).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Enforced {
+    pub landlock: landlock::Report,
+}
+
+pub fn send(fd: BorrowedFd, m: &Message) {
+    let mut line = serde_json::to_vec(m).expect("plain data");
+    line.push(b'\n');
     // SAFETY: borrowed for this one write; the File is never dropped.
     let mut f = std::mem::ManuallyDrop::new(unsafe {
         <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(std::os::fd::AsRawFd::as_raw_fd(&fd))
     });
-    let _ = f.write_all(&msg);
+    let _ = f.write_all(&line);
 }
 
 pub fn send_error(fd: BorrowedFd, e: &SetupError) {
-    send(fd, ERROR, &e.encode());
+    send(fd, &Message::Error(e.clone()));
 }
 
-pub fn send_report(fd: BorrowedFd, json_member: &str) {
-    send(fd, REPORT, json_member.as_bytes());
-}
-
-/// Everything the sandbox said: the first error, if any, and the reports.
-pub fn parse(mut data: &[u8]) -> (Option<SetupError>, Vec<String>) {
+/// Everything the sandbox said: the first error, if any, and the reports. Nothing to decode
+/// (the usual case) costs nothing.
+pub fn parse(data: &[u8]) -> (Option<SetupError>, Vec<Enforced>) {
     let (mut error, mut reports) = (None, Vec::new());
-    while data.len() >= 5 {
-        let len = u32::from_le_bytes([data[1], data[2], data[3], data[4]]) as usize;
-        let Some(payload) = data.get(5..5 + len) else {
-            break;
-        };
-        match data[0] {
-            ERROR if error.is_none() => error = Some(SetupError::decode(payload)),
-            REPORT => reports.push(String::from_utf8_lossy(payload).into_owned()),
-            _ => {}
+    if data.is_empty() {
+        return (error, reports);
+    }
+    // A message cut short (a writer killed mid-write) ends the list.
+    for m in serde_json::Deserializer::from_slice(data).into_iter::<Message>() {
+        match m {
+            Ok(Message::Error(e)) if error.is_none() => error = Some(e),
+            Ok(Message::Error(_)) => {}
+            Ok(Message::Report(r)) => reports.push(r),
+            Err(_) => break,
         }
-        data = &data[5 + len..];
     }
     (error, reports)
 }
@@ -54,17 +64,48 @@ mod tests {
     use std::io::Read;
     use std::os::fd::AsFd;
 
-    #[test]
-    fn errors_and_reports_travel() {
+    fn through_pipe(messages: &[Message]) -> Vec<u8> {
         let (r, w) = nix::unistd::pipe().unwrap();
-        send_report(w.as_fd(), r#""landlock":{"abi":6}"#);
-        send_error(w.as_fd(), &SetupError::new("--bind", "/x", "why"));
+        for m in messages {
+            send(w.as_fd(), m);
+        }
         drop(w);
         let mut all = Vec::new();
         std::fs::File::from(r).read_to_end(&mut all).unwrap();
-        let (e, reports) = parse(&all);
-        assert_eq!(e.unwrap().to_string(), "--bind: /x: why");
-        assert_eq!(reports, [r#""landlock":{"abi":6}"#]);
+        all
+    }
+
+    #[test]
+    fn every_message_kind_travels() {
+        let report = Enforced {
+            landlock: landlock::Report {
+                abi: 6,
+                fs_rules: 3,
+                net_rules: 1,
+                scoped: true,
+            },
+        };
+        // Control characters, quotes and non-ASCII in a path survive as they were.
+        let e = SetupError::new("--bind", "/x\n\"é\0", "why").bwrap("Can't find source path");
+        let all = through_pipe(&[
+            Message::Report(report.clone()),
+            Message::Error(e.clone()),
+            Message::Error(SetupError::new("second", "", "ignored")),
+        ]);
+        let (got, reports) = parse(&all);
+        assert_eq!(got, Some(e));
+        assert_eq!(reports, std::slice::from_ref(&report));
         assert_eq!(parse(&[]), (None, vec![]));
+        // A message cut short is dropped, not misread.
+        let all = through_pipe(&[Message::Report(report.clone())]);
+        let cut = through_pipe(&[Message::Error(SetupError::new("a", "b", "c"))]);
+        let mut both = all.clone();
+        both.extend(&cut[..cut.len() / 2]);
+        assert_eq!(parse(&both), (None, vec![report.clone()]));
+        // The record --json-status-fd gets.
+        assert_eq!(
+            serde_json::to_string(&report).unwrap(),
+            r#"{"landlock":{"abi":6,"fs_rules":3,"net_rules":1,"scoped":true}}"#
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! The child, in the new namespaces: ids, the root built and entered, what is set up inside,
 //! then init or the command (steps 6-10 of ARCHITECTURE.md).
 
+use super::PhaseError;
 use super::exec::Host;
 use super::{caps, fds, landlock, mounts, net, step, supervisor, sys, userns};
 use crate::error::SetupError;
@@ -63,7 +64,7 @@ pub fn root(
         let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
         Some(
             nix::fcntl::open("/proc", flags, nix::sys::stat::Mode::empty())
-                .map_err(|e| SetupError::errno("setup", "/proc", e))?,
+                .map_err(PhaseError::call("setup", "/proc"))?,
         )
     } else {
         None
@@ -109,8 +110,7 @@ pub fn inside(
     }
     if let Some(name) = &spec.hostname {
         step(spec, "hostname", || {
-            nix::unistd::sethostname(name)
-                .map_err(|e| SetupError::errno("--hostname", name.as_str(), e))
+            nix::unistd::sethostname(name).map_err(PhaseError::call("--hostname", name.as_str()))
         })?;
     }
     let locks = if spec.lock_files.is_empty() {
@@ -174,7 +174,7 @@ pub fn role(
                 locks,
             })
         }
-        Err(e) => Err(SetupError::errno("init", "fork", e)),
+        Err(e) => Err(PhaseError::call("init", "fork")(e).into()),
     }
 }
 
@@ -184,7 +184,8 @@ fn clear_cloexec(f: &std::fs::File) -> Result<(), SetupError> {
         nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
     )
     .map(drop)
-    .map_err(|e| SetupError::errno("--lock-file", f.as_raw_fd().to_string(), e))
+    .map_err(PhaseError::call("--lock-file", f.as_raw_fd().to_string()))?;
+    Ok(())
 }
 
 /// The sandbox's first process dies with the supervisor.

@@ -2,12 +2,110 @@
 //! capabilities, no_new_privs, descriptors, and exec itself.
 
 use super::{Plan, caps, channel, landlock, seccomp, signals, sys, userns};
-use crate::error::SetupError;
+use crate::error::{SetupError, StepError};
 use crate::spec::{EnvOp, FsOp, Spec};
 use nix::errno::Errno;
 use std::ffi::{CString, OsStr, OsString};
 use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
+
+/// Why the command could not be started, in its last steps.
+#[derive(Debug)]
+pub enum ExecError {
+    /// --chdir DIR failed.
+    Chdir { dir: PathBuf, err: std::io::Error },
+    /// The caller's directory is another one inside (a profile mount `by` hides it).
+    HiddenCwd { cwd: PathBuf, by: PathBuf },
+    /// An argument of the command holds a NUL byte.
+    Nul(OsString),
+    /// A plain step failed (`step`: --new-session, process group, file descriptors).
+    Errno { step: &'static str, errno: Errno },
+    /// --exec-label or --file-label without SELinux.
+    NoSelinux,
+    /// Setting the exec label failed.
+    Label { label: String, errno: Errno },
+    /// execve failed. `not_found`: `$PATH` when no candidate exists anywhere on it;
+    /// `exists`: the named file exists (so something it needs is missing).
+    Exec {
+        name: String,
+        errno: Errno,
+        not_found: Option<String>,
+        exists: bool,
+    },
+}
+
+impl std::fmt::Display for ExecError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use ExecError::*;
+        match self {
+            Chdir { err, .. } => write!(f, "{err}"),
+            HiddenCwd { by, .. } => write!(
+                f,
+                "another directory in the sandbox (the mount on {} hides it): run from the \
+                 project directory, or give --chdir DIR",
+                by.display()
+            ),
+            Nul(_) => f.write_str("contains a NUL byte"),
+            Errno { errno, .. } | Label { errno, .. } => f.write_str(errno.desc()),
+            NoSelinux => {
+                f.write_str("labeling not supported on this system (SELinux is not enabled)")
+            }
+            Exec {
+                not_found: Some(path),
+                ..
+            } => write!(f, "{NOT_FOUND} (PATH={path})"),
+            Exec { errno, exists, .. } => f.write_str(match errno {
+                nix::errno::Errno::ENOENT if *exists => {
+                    "No such file or directory (its interpreter or a shared library is missing \
+                     inside)"
+                }
+                nix::errno::Errno::ENOENT => NO_SUCH_FILE,
+                nix::errno::Errno::EACCES => {
+                    "Permission denied (not executable, or on a noexec mount, for the sandbox's \
+                     user)"
+                }
+                e => e.desc(),
+            }),
+        }
+    }
+}
+
+impl StepError for ExecError {
+    fn step(&self) -> std::borrow::Cow<'_, str> {
+        use ExecError::*;
+        match self {
+            Chdir { .. } => "--chdir".into(),
+            HiddenCwd { .. } => "working directory".into(),
+            Nul(_) | Exec { .. } => "exec".into(),
+            Errno { step, .. } => (*step).into(),
+            NoSelinux | Label { .. } => "--exec-label".into(),
+        }
+    }
+
+    fn path(&self) -> std::borrow::Cow<'_, str> {
+        use ExecError::*;
+        match self {
+            Chdir { dir, .. } => dir.to_string_lossy(),
+            HiddenCwd { cwd, .. } => cwd.to_string_lossy(),
+            Nul(arg) => arg.to_string_lossy(),
+            Label { label, .. } => label.as_str().into(),
+            Exec { name, .. } => name.as_str().into(),
+            Errno { .. } | NoSelinux => "".into(),
+        }
+    }
+
+    fn bwrap(&self) -> Option<String> {
+        match self {
+            ExecError::Chdir { dir, err } => {
+                let why = Errno::from_raw(err.raw_os_error().unwrap_or(libc::EIO)).desc();
+                Some(format!("Can't chdir to {}: {why}", dir.display()))
+            }
+            ExecError::NoSelinux => Some("labeling not supported on this system".into()),
+            ExecError::Exec { name, errno, .. } => Some(format!("execvp {name}: {}", errno.desc())),
+            _ => None,
+        }
+    }
+}
 
 /// What the supervisor knew about the host that the sandbox can't see any more.
 pub struct Host {
@@ -62,12 +160,11 @@ fn apply_env(spec: &Spec) {
 }
 
 /// --chdir, else the caller's directory if it exists inside, else $HOME, else /.
-fn working_dir(spec: &Spec, host: &Host) -> Result<PathBuf, SetupError> {
+fn working_dir(spec: &Spec, host: &Host) -> Result<PathBuf, ExecError> {
     if let Some(dir) = &spec.chdir {
-        std::env::set_current_dir(dir).map_err(|e| {
-            let why = Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)).desc();
-            SetupError::new("--chdir", dir.display().to_string(), e.to_string())
-                .bwrap(format!("Can't chdir to {}: {why}", dir.display()))
+        std::env::set_current_dir(dir).map_err(|err| ExecError::Chdir {
+            dir: dir.clone(),
+            err,
         })?;
         return Ok(dir.clone());
     }
@@ -88,14 +185,10 @@ fn working_dir(spec: &Spec, host: &Host) -> Result<PathBuf, SetupError> {
         && std::env::set_current_dir(cwd).is_ok()
         && dir_id(".") != Some(id)
     {
-        return Err(SetupError::new(
-            "working directory",
-            cwd.display().to_string(),
-            format!(
-                "another directory in the sandbox (the mount on {} hides it): run from the project directory, or give --chdir DIR",
-                by.dst().display()
-            ),
-        ));
+        return Err(ExecError::HiddenCwd {
+            cwd: cwd.clone(),
+            by: by.dst().to_path_buf(),
+        });
     }
     for dir in [host.cwd.clone(), home].into_iter().flatten() {
         if std::env::set_current_dir(&dir).is_ok() {
@@ -105,9 +198,8 @@ fn working_dir(spec: &Spec, host: &Host) -> Result<PathBuf, SetupError> {
     Ok(PathBuf::from("/"))
 }
 
-fn cstring(s: &OsStr) -> Result<CString, SetupError> {
-    CString::new(s.as_encoded_bytes())
-        .map_err(|_| SetupError::new("exec", s.to_string_lossy(), "contains a NUL byte"))
+fn cstring(s: &OsStr) -> Result<CString, ExecError> {
+    CString::new(s.as_encoded_bytes()).map_err(|_| ExecError::Nul(s.to_os_string()))
 }
 
 /// Everything from here on runs in the command's own process; on success it never returns.
@@ -123,11 +215,11 @@ pub fn exec(
     if let (Some(label), Some(proc)) = (&spec.exec_label, &host_proc)
         && let Err(e) = set_exec_label(proc, label)
     {
-        return e;
+        return e.into();
     }
     drop(host_proc);
     match prepare(spec, plan, keep, report) {
-        Ok(()) => exec_command(&spec.command, spec.argv0.as_deref()),
+        Ok(()) => exec_command(&spec.command, spec.argv0.as_deref()).into(),
         Err(e) => e,
     }
 }
@@ -150,12 +242,18 @@ fn prepare(spec: &Spec, plan: &Plan, keep: &[RawFd], report: BorrowedFd) -> Resu
     } else if plan.new_session {
         // A new session has no controlling terminal: the caller's can't be read, driven
         // (tcsetpgrp) or fed (TIOCSTI) from inside.
-        nix::unistd::setsid().map_err(|e| SetupError::errno("--new-session", "", e))?;
+        nix::unistd::setsid().map_err(|errno| ExecError::Errno {
+            step: "--new-session",
+            errno,
+        })?;
     } else if !spec.caller_process_group {
         // No controlling terminal to take: a process group of its own is enough for the
         // signals sbox passes on to reach all of it.
         nix::unistd::setpgid(nix::unistd::Pid::from_raw(0), nix::unistd::Pid::from_raw(0))
-            .map_err(|e| SetupError::errno("process group", "", e))?;
+            .map_err(|errno| ExecError::Errno {
+                step: "process group",
+                errno,
+            })?;
     }
     apply_env(spec);
     if spec.net.active() {
@@ -171,47 +269,52 @@ fn prepare(spec: &Spec, plan: &Plan, keep: &[RawFd], report: BorrowedFd) -> Resu
     signals::reset_for_exec();
     // Only 0, 1 and 2 cross into the command, and what was passed on purpose.
     let keep: Vec<RawFd> = keep.iter().chain(&host.passed_fds).copied().collect();
-    sys::cloexec_from(3, &keep).map_err(|e| SetupError::errno("file descriptors", "", e))?;
+    sys::cloexec_from(3, &keep).map_err(|errno| ExecError::Errno {
+        step: "file descriptors",
+        errno,
+    })?;
     if spec.ns.assert_userns_disabled {
         userns::assert_disabled()?;
     }
     // Landlock, then seccomp last: only execve follows.
     if let Some(ll) = super::step(spec, "landlock", || landlock::apply(spec))? {
         if spec.verbose {
-            super::say(&ll.to_string());
+            crate::output::verbose(&ll.to_string());
         }
         if spec.fds.json_status.is_some() {
-            channel::send_report(report, &ll.to_json());
+            channel::send(
+                report,
+                &channel::Message::Report(channel::Enforced { landlock: ll }),
+            );
         }
     }
     if spec.verbose {
-        super::say(&seccomp::describe(spec));
+        crate::output::verbose(&seccomp::describe(spec));
     }
     super::step(spec, "seccomp install", || {
         seccomp::install("seccomp", &plan.filters)
     })?;
     // Programs given with --seccomp/--add-seccomp-fd go after sbox's own, in order.
-    seccomp::install("--seccomp", &plan.bpf)
+    seccomp::install("--seccomp", &plan.bpf)?;
+    Ok(())
 }
 
 /// SELinux is needed for --exec-label and --file-label.
-pub fn check_selinux() -> Result<(), SetupError> {
+pub fn check_selinux() -> Result<(), ExecError> {
     if std::path::Path::new("/sys/fs/selinux/enforce").exists() {
         Ok(())
     } else {
-        Err(SetupError::new(
-            "--exec-label",
-            "",
-            "labeling not supported on this system (SELinux is not enabled)",
-        )
-        .bwrap("labeling not supported on this system"))
+        Err(ExecError::NoSelinux)
     }
 }
 
 /// The SELinux context the next execve gives this thread.
-fn set_exec_label(proc: &OwnedFd, label: &str) -> Result<(), SetupError> {
+fn set_exec_label(proc: &OwnedFd, label: &str) -> Result<(), ExecError> {
     use std::os::fd::AsFd;
-    let fail = |e: Errno| SetupError::errno("--exec-label", label, e);
+    let fail = |errno| ExecError::Label {
+        label: label.into(),
+        errno,
+    };
     let fd = nix::fcntl::openat(
         proc.as_fd(),
         "thread-self/attr/exec",
@@ -267,7 +370,7 @@ pub fn host_hint(spec: &Spec, e: &mut SetupError) {
 const NOT_FOUND: &str = "command not found in the sandbox";
 const NO_SUCH_FILE: &str = "No such file or directory inside the sandbox";
 
-fn exec_command(command: &[OsString], argv0: Option<&OsStr>) -> SetupError {
+fn exec_command(command: &[OsString], argv0: Option<&OsStr>) -> ExecError {
     let args: Result<Vec<CString>, _> = command.iter().map(|a| cstring(a)).collect();
     let mut args = match args {
         Ok(a) => a,
@@ -289,22 +392,16 @@ fn exec_command(command: &[OsString], argv0: Option<&OsStr>) -> SetupError {
     // execvp reports EACCES when any PATH entry was unreadable, even if the command exists
     // nowhere: say "not found" whenever no candidate exists.
     let found = std::env::split_paths(&path).any(|d| d.join(&name).exists());
-    let why = match e {
-        Errno::ENOENT | Errno::EACCES if !name.contains('/') && !found => format!(
-            "{NOT_FOUND} (PATH={})",
-            std::env::var("PATH").unwrap_or_default()
-        ),
-        Errno::ENOENT if Path::new(&name).exists() => {
-            "No such file or directory (its interpreter or a shared library is missing inside)"
-                .to_string()
+    let not_found = match e {
+        Errno::ENOENT | Errno::EACCES if !name.contains('/') && !found => {
+            Some(std::env::var("PATH").unwrap_or_default())
         }
-        Errno::ENOENT => NO_SUCH_FILE.to_string(),
-        Errno::EACCES => {
-            "Permission denied (not executable, or on a noexec mount, for the sandbox's user)"
-                .to_string()
-        }
-        e => e.desc().to_string(),
+        _ => None,
     };
-    let phrase = format!("execvp {name}: {}", e.desc());
-    SetupError::new("exec", name, why).bwrap(phrase)
+    ExecError::Exec {
+        exists: e == Errno::ENOENT && Path::new(&name).exists(),
+        name,
+        errno: e,
+        not_found,
+    }
 }

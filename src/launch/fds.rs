@@ -1,13 +1,105 @@
 //! Descriptors shared with the program that started sbox (bubblewrap's interface): status
 //! JSON, blocking and sync descriptors, lock files, and compiled seccomp programs.
 
-use crate::error::SetupError;
+use crate::error::StepError;
 use crate::spec::NsKind;
 use nix::errno::Errno;
 use nix::unistd::Pid;
+use std::borrow::Cow;
+use std::fmt;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::{BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::path::PathBuf;
+
+/// Why a descriptor of the caller (or a lock file) could not be used; `opt` names the option.
+#[derive(Debug)]
+pub enum FdError {
+    /// The number is not an open descriptor.
+    NotOpen { opt: &'static str, fd: RawFd },
+    /// The number is already another option's.
+    Taken {
+        opt: &'static str,
+        fd: RawFd,
+        first: &'static str,
+    },
+    /// Duplicating a shared descriptor failed.
+    Dup {
+        opt: &'static str,
+        fd: RawFd,
+        err: std::io::Error,
+    },
+    /// Writing a status record failed.
+    Status { fd: RawFd, err: std::io::Error },
+    /// Waiting on a blocking descriptor failed.
+    Block {
+        opt: &'static str,
+        fd: RawFd,
+        errno: Errno,
+    },
+    /// Opening a --lock-file.
+    LockOpen { path: PathBuf, err: std::io::Error },
+    /// Locking a --lock-file.
+    Lock { path: PathBuf, errno: Errno },
+    /// Reading a --seccomp program.
+    BpfRead { fd: RawFd, err: std::io::Error },
+    /// A --seccomp program of this many bytes is not one.
+    BpfSize { fd: RawFd, len: usize },
+}
+
+impl fmt::Display for FdError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FdError::NotOpen { fd, .. } => write!(
+                f,
+                "not an open file descriptor (open it for sbox, e.g. '{fd}<FILE' in the shell)"
+            ),
+            FdError::Taken { fd, first, .. } => write!(
+                f,
+                "descriptor {fd} is already used by {first} (give each option a descriptor of \
+                 its own)"
+            ),
+            FdError::Dup { err, .. }
+            | FdError::Status { err, .. }
+            | FdError::LockOpen { err, .. }
+            | FdError::BpfRead { err, .. } => write!(f, "{err}"),
+            FdError::Block { errno, .. } | FdError::Lock { errno, .. } => f.write_str(errno.desc()),
+            FdError::BpfSize { len, .. } => write!(
+                f,
+                "{len} bytes is not a BPF program (a whole number, at most 4096, of {}-byte \
+                 instructions)",
+                std::mem::size_of::<seccompiler::sock_filter>()
+            ),
+        }
+    }
+}
+
+impl StepError for FdError {
+    fn step(&self) -> Cow<'_, str> {
+        match self {
+            FdError::NotOpen { opt, .. }
+            | FdError::Taken { opt, .. }
+            | FdError::Dup { opt, .. }
+            | FdError::Block { opt, .. } => (*opt).into(),
+            FdError::Status { .. } => "status descriptor".into(),
+            FdError::LockOpen { .. } | FdError::Lock { .. } => "--lock-file".into(),
+            FdError::BpfRead { .. } | FdError::BpfSize { .. } => "--seccomp".into(),
+        }
+    }
+
+    fn path(&self) -> Cow<'_, str> {
+        match self {
+            FdError::NotOpen { fd, .. }
+            | FdError::Taken { fd, .. }
+            | FdError::Dup { fd, .. }
+            | FdError::Status { fd, .. }
+            | FdError::Block { fd, .. }
+            | FdError::BpfRead { fd, .. }
+            | FdError::BpfSize { fd, .. } => fd.to_string().into(),
+            FdError::LockOpen { path, .. } | FdError::Lock { path, .. } => path.to_string_lossy(),
+        }
+    }
+}
 
 pub fn close(fd: RawFd) {
     // SAFETY: the caller handed this descriptor to sbox; closing it is ours to do.
@@ -43,34 +135,22 @@ pub struct Claimed {
 /// under the second). Under the `bwrap` link, as bubblewrap accepts it, `--sync-fd` and
 /// `--block-fd` may share their number with another option: that one gets a duplicate.
 /// `--keep-fd` is not claimed: sbox only passes it on.
-pub fn claim(spec: &crate::spec::Spec) -> Result<Claimed, SetupError> {
+pub fn claim(spec: &crate::spec::Spec) -> Result<Claimed, FdError> {
     use crate::spec::FsOp;
     let f = &spec.fds;
-    let mut taken: Vec<(RawFd, &str, BorrowedFd<'static>)> = Vec::new();
-    let mut one = |opt: &'static str, fd: RawFd| -> Result<OwnedFd, SetupError> {
-        if let Some((_, first, held)) = taken.iter().find(|(n, ..)| *n == fd) {
+    let mut taken: Vec<(RawFd, &'static str, BorrowedFd<'static>)> = Vec::new();
+    let mut one = |opt: &'static str, fd: RawFd| -> Result<OwnedFd, FdError> {
+        if let Some(&(_, first, ref held)) = taken.iter().find(|(n, ..)| *n == fd) {
             let shared = ["--sync-fd", "--block-fd"];
-            if !(spec.shared_sync_fds && (shared.contains(first) || shared.contains(&opt))) {
-                return Err(SetupError::new(
-                    opt,
-                    fd.to_string(),
-                    format!(
-                        "descriptor {fd} is already used by {first} (give each option a descriptor of its own)"
-                    ),
-                ));
+            if !(spec.shared_sync_fds && (shared.contains(&first) || shared.contains(&opt))) {
+                return Err(FdError::Taken { opt, fd, first });
             }
             return held
                 .try_clone_to_owned()
-                .map_err(|e| SetupError::new(opt, fd.to_string(), e.to_string()));
+                .map_err(|err| FdError::Dup { opt, fd, err });
         }
         if !is_open(fd) {
-            return Err(SetupError::new(
-                opt,
-                fd.to_string(),
-                format!(
-                    "not an open file descriptor (open it for sbox, e.g. '{fd}<FILE' in the shell)"
-                ),
-            ));
+            return Err(FdError::NotOpen { opt, fd });
         }
         // SAFETY: the caller handed this open descriptor to sbox for this option, and no other
         // option owns it (checked above).
@@ -103,13 +183,10 @@ pub fn claim(spec: &crate::spec::Spec) -> Result<Claimed, SetupError> {
     }
     for &fd in &f.keep {
         if !is_open(fd) {
-            return Err(SetupError::new(
-                "--keep-fd",
-                fd.to_string(),
-                format!(
-                    "not an open file descriptor (open it for sbox, e.g. '{fd}<FILE' in the shell)"
-                ),
-            ));
+            return Err(FdError::NotOpen {
+                opt: "--keep-fd",
+                fd,
+            });
         }
     }
     Ok(c)
@@ -199,7 +276,7 @@ pub fn write_json(
     mut out: &File,
     fields: &[(String, String)],
     pretty: bool,
-) -> Result<(), SetupError> {
+) -> Result<(), FdError> {
     let body: Vec<String> = fields
         .iter()
         .map(|(k, v)| format!("\"{k}\": {v}"))
@@ -213,24 +290,24 @@ pub fn write_json(
         .map_err(|e| status_error(out, e))
 }
 
-fn status_error(out: &File, e: std::io::Error) -> SetupError {
+fn status_error(out: &File, err: std::io::Error) -> FdError {
     use std::os::fd::AsRawFd;
-    SetupError::new(
-        "status descriptor",
-        out.as_raw_fd().to_string(),
-        e.to_string(),
-    )
+    FdError::Status {
+        fd: out.as_raw_fd(),
+        err,
+    }
 }
 
-/// Write `{ MEMBER }` as one record.
-pub fn write_raw_json(mut out: &File, member: &str) -> Result<(), SetupError> {
-    out.write_all(format!("{{ {member} }}\n").as_bytes())
-        .map_err(|e| status_error(out, e))
+/// Write one record, serialized, on a line.
+pub fn write_record(mut out: &File, record: &impl serde::Serialize) -> Result<(), FdError> {
+    let mut line = serde_json::to_vec(record).expect("plain data");
+    line.push(b'\n');
+    out.write_all(&line).map_err(|e| status_error(out, e))
 }
 
 /// Wait until the descriptor has data (or is closed), then close it.
 /// `n`: its number as the caller named it.
-pub fn block_on(opt: &str, n: RawFd, fd: OwnedFd) -> Result<(), SetupError> {
+pub fn block_on(opt: &'static str, n: RawFd, fd: OwnedFd) -> Result<(), FdError> {
     use std::os::fd::AsFd;
     let mut b = [0u8; 1];
     let r = loop {
@@ -240,17 +317,19 @@ pub fn block_on(opt: &str, n: RawFd, fd: OwnedFd) -> Result<(), SetupError> {
         }
     };
     r.map(drop)
-        .map_err(|e| SetupError::errno(opt, n.to_string(), e))
+        .map_err(|errno| FdError::Block { opt, fd: n, errno })
 }
 
 /// `--lock-file`: open each path and take a shared lock on it; the locks last as long as the
 /// returned descriptors stay open.
-pub fn lock_files(paths: &[std::path::PathBuf]) -> Result<Vec<std::fs::File>, SetupError> {
+pub fn lock_files(paths: &[PathBuf]) -> Result<Vec<std::fs::File>, FdError> {
     paths
         .iter()
         .map(|p| {
-            let err = |e: String| SetupError::new("--lock-file", p.display().to_string(), e);
-            let f = std::fs::File::open(p).map_err(|e| err(e.to_string()))?;
+            let f = std::fs::File::open(p).map_err(|err| FdError::LockOpen {
+                path: p.clone(),
+                err,
+            })?;
             let lock = libc::flock {
                 l_type: libc::F_RDLCK as i16,
                 l_whence: libc::SEEK_SET as i16,
@@ -260,8 +339,12 @@ pub fn lock_files(paths: &[std::path::PathBuf]) -> Result<Vec<std::fs::File>, Se
             };
             // An open file description's lock: closing another descriptor of the same file
             // (init closes those it passed on) would drop a process-owned POSIX lock.
-            nix::fcntl::fcntl(&f, nix::fcntl::FcntlArg::F_OFD_SETLK(&lock))
-                .map_err(|e| err(e.desc().to_string()))?;
+            nix::fcntl::fcntl(&f, nix::fcntl::FcntlArg::F_OFD_SETLK(&lock)).map_err(|errno| {
+                FdError::Lock {
+                    path: p.clone(),
+                    errno,
+                }
+            })?;
             Ok(f)
         })
         .collect()
@@ -269,18 +352,17 @@ pub fn lock_files(paths: &[std::path::PathBuf]) -> Result<Vec<std::fs::File>, Se
 
 /// A compiled BPF program (an array of `struct sock_filter`) read from a descriptor.
 /// `n`: its number as the caller named it.
-pub fn read_bpf(n: RawFd, fd: OwnedFd) -> Result<seccompiler::BpfProgram, SetupError> {
-    let err = |why: String| SetupError::new("--seccomp", n.to_string(), why);
+pub fn read_bpf(n: RawFd, fd: OwnedFd) -> Result<seccompiler::BpfProgram, FdError> {
     let mut data = Vec::new();
     File::from(fd)
         .read_to_end(&mut data)
-        .map_err(|e| err(e.to_string()))?;
+        .map_err(|err| FdError::BpfRead { fd: n, err })?;
     let size = std::mem::size_of::<seccompiler::sock_filter>();
     if data.is_empty() || data.len() % size != 0 || data.len() / size > 4096 {
-        return Err(err(format!(
-            "{} bytes is not a BPF program (a whole number, at most 4096, of {size}-byte instructions)",
-            data.len()
-        )));
+        return Err(FdError::BpfSize {
+            fd: n,
+            len: data.len(),
+        });
     }
     Ok(data
         .chunks_exact(size)

@@ -8,17 +8,71 @@
 //! directories the caller owns: a link planted by an earlier sandbox can't make sbox create
 //! (or later bind) anything elsewhere.
 
-use crate::error::SetupError;
+use crate::error::StepError;
 use crate::spec::{FsOp, Spec};
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, open, openat, readlinkat};
 use nix::sys::stat::{Mode, fstat, mkdirat};
 use std::os::fd::{AsFd, OwnedFd};
-use std::path::{Component, Path};
+use std::path::{Component, Path, PathBuf};
+
+/// Why the host directory `src` of a `create = true` bind was not made.
+#[derive(Debug)]
+pub struct HostDirError {
+    pub src: PathBuf,
+    pub why: Why,
+}
+
+#[derive(Debug)]
+pub enum Why {
+    /// The directory is not below the one the walk starts from.
+    NotBelow(PathBuf),
+    /// A call on `at` failed.
+    Errno(PathBuf, Errno),
+    /// The path has `..` or the like.
+    NotPlain(PathBuf),
+    /// Creating in a directory of another user.
+    Foreign(PathBuf),
+    /// A symlink on the way, and where it points.
+    Symlink(PathBuf, PathBuf),
+    NotDir(PathBuf),
+}
+
+impl std::fmt::Display for HostDirError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.why {
+            Why::NotBelow(anchor) => write!(f, "not below {}", anchor.display()),
+            Why::Errno(at, e) => write!(f, "{}: {}", at.display(), e.desc()),
+            Why::NotPlain(dir) => write!(f, "{}: not a plain path", dir.display()),
+            Why::Foreign(parent) => write!(
+                f,
+                "{} belongs to another user: sbox creates directories only in your own",
+                parent.display()
+            ),
+            Why::Symlink(at, to) => write!(
+                f,
+                "{} is a symbolic link (to {}): refusing to create or bind through it; remove it",
+                at.display(),
+                to.to_string_lossy()
+            ),
+            Why::NotDir(at) => write!(f, "{} is not a directory", at.display()),
+        }
+    }
+}
+
+impl StepError for HostDirError {
+    fn step(&self) -> std::borrow::Cow<'_, str> {
+        "create".into()
+    }
+
+    fn path(&self) -> std::borrow::Cow<'_, str> {
+        self.src.to_string_lossy()
+    }
+}
 
 /// Make the source of every bind with `create = true` that is missing. Says, with -v, what it
 /// made.
-pub fn create(spec: &Spec) -> Result<(), SetupError> {
+pub fn create(spec: &Spec) -> Result<(), HostDirError> {
     for extra in &spec.bind_extras {
         let Some(anchor) = &extra.create_from else {
             continue;
@@ -26,10 +80,12 @@ pub fn create(spec: &Spec) -> Result<(), SetupError> {
         let Some(FsOp::Bind { src, .. }) = spec.ops.iter().find(|o| o.dst() == extra.dst) else {
             continue;
         };
-        let made = make(anchor, src)
-            .map_err(|why| SetupError::new("create", src.display().to_string(), why))?;
+        let made = make(anchor, src).map_err(|why| HostDirError {
+            src: src.clone(),
+            why,
+        })?;
         if spec.verbose && made {
-            super::say(&format!("create {}: made (mode 0700)", src.display()));
+            crate::output::verbose(&format!("create {}: made (mode 0700)", src.display()));
         }
     }
     Ok(())
@@ -38,21 +94,21 @@ pub fn create(spec: &Spec) -> Result<(), SetupError> {
 /// Walk from `anchor` to `dir`, creating what is missing (0700). True when something was made.
 /// A directory is only made in one of the caller's own; an existing one is taken as it is
 /// (a root-owned ~/.npm left by `sudo npm` is bound as before), a symlink never.
-fn make(anchor: &Path, dir: &Path) -> Result<bool, String> {
+fn make(anchor: &Path, dir: &Path) -> Result<bool, Why> {
     let rel = dir
         .strip_prefix(anchor)
-        .map_err(|_| format!("not below {}", anchor.display()))?;
+        .map_err(|_| Why::NotBelow(anchor.to_path_buf()))?;
     let uid = nix::unistd::getuid().as_raw();
     let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
     // The anchor is the caller's own setting ($HOME...): it is opened as it is named.
-    let mut fd = open(anchor, flags, Mode::empty())
-        .map_err(|e| format!("{}: {}", anchor.display(), e.desc()))?;
+    let mut fd =
+        open(anchor, flags, Mode::empty()).map_err(|e| Why::Errno(anchor.to_path_buf(), e))?;
     let mut parent_ours = ours(&fd, uid);
     let mut made = false;
     let mut at = anchor.to_path_buf();
     for c in rel.components() {
         let Component::Normal(name) = c else {
-            return Err(format!("{}: not a plain path", dir.display()));
+            return Err(Why::NotPlain(dir.to_path_buf()));
         };
         let parent = at.clone();
         at.push(name);
@@ -61,15 +117,12 @@ fn make(anchor: &Path, dir: &Path) -> Result<bool, String> {
         let next = match open_next(&fd) {
             Err(Errno::ENOENT) => {
                 if !parent_ours {
-                    return Err(format!(
-                        "{} belongs to another user: sbox creates directories only in your own",
-                        parent.display()
-                    ));
+                    return Err(Why::Foreign(parent));
                 }
                 match mkdirat(fd.as_fd(), name, Mode::from_bits_truncate(0o700)) {
                     Ok(()) => made = true,
                     Err(Errno::EEXIST) => {}
-                    Err(e) => return Err(format!("{}: {}", at.display(), e.desc())),
+                    Err(e) => return Err(Why::Errno(at, e)),
                 }
                 open_next(&fd)
             }
@@ -79,15 +132,11 @@ fn make(anchor: &Path, dir: &Path) -> Result<bool, String> {
             Ok(next) => next,
             Err(Errno::ELOOP | Errno::ENOTDIR) => {
                 return Err(match readlinkat(fd.as_fd(), name) {
-                    Ok(to) => format!(
-                        "{} is a symbolic link (to {}): refusing to create or bind through it; remove it",
-                        at.display(),
-                        to.to_string_lossy()
-                    ),
-                    Err(_) => format!("{} is not a directory", at.display()),
+                    Ok(to) => Why::Symlink(at, to.into()),
+                    Err(_) => Why::NotDir(at),
                 });
             }
-            Err(e) => return Err(format!("{}: {}", at.display(), e.desc())),
+            Err(e) => return Err(Why::Errno(at, e)),
         };
         parent_ours = ours(&next, uid);
         fd = next;

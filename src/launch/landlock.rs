@@ -6,11 +6,12 @@
 //! name, is best effort. Landlock only adds rights under a path: a read-only bind inside a
 //! writable one stays read-only through its mount flag, not through Landlock.
 
-use crate::error::SetupError;
+use crate::error::StepError;
 use crate::spec::{BindKind, DataKind, FsOp, OverlayUpper, Spec};
 use landlock::{
     ABI, Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, NetPort, PathBeneath,
-    PathFd, Ruleset, RulesetAttr, RulesetCreatedAttr, RulesetError, RulesetStatus, Scope,
+    PathFd, PathFdError, Ruleset, RulesetAttr, RulesetCreatedAttr, RulesetError, RulesetStatus,
+    Scope,
 };
 use std::fmt;
 use std::path::PathBuf;
@@ -21,7 +22,7 @@ use std::path::PathBuf;
 const TARGET: ABI = ABI::V6;
 
 /// What was enforced, for -v and the status record.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Report {
     /// The ABI enforced: the kernel's, capped at the one sbox targets.
     pub abi: i32,
@@ -44,16 +45,6 @@ impl fmt::Display for Report {
             } else {
                 "no scoping (kernel older than 6.12)"
             }
-        )
-    }
-}
-
-impl Report {
-    /// `"landlock":{...}`, a member to splice into the status record's object.
-    pub fn to_json(&self) -> String {
-        format!(
-            r#""landlock":{{"abi":{},"fs_rules":{},"net_rules":{},"scoped":{}}}"#,
-            self.abi, self.fs_rules, self.net_rules, self.scoped
         )
     }
 }
@@ -188,15 +179,84 @@ fn default_domain(spec: &Spec) -> Option<Default> {
     }
 }
 
-fn ruleset_error(e: RulesetError) -> SetupError {
-    SetupError::new("landlock", "", e.to_string())
+/// Why Landlock could not be applied as asked.
+#[derive(Debug)]
+pub enum LandlockError {
+    /// The kernel refused a ruleset step.
+    Ruleset(RulesetError),
+    /// Landlock asked for on a kernel without it.
+    Unsupported,
+    /// A TCP port rule (`opt`) on a kernel whose ABI is older than 4.
+    NoTcpRules { opt: &'static str, kernel: i32 },
+    /// A rule's path (`opt`) does not exist inside the sandbox.
+    NoSuchPath {
+        opt: &'static str,
+        path: PathBuf,
+        err: std::io::Error,
+    },
+    /// A rule's path could not be opened.
+    Open {
+        opt: &'static str,
+        path: PathBuf,
+        err: PathFdError,
+    },
+    /// restrict_self reported the ruleset not enforced.
+    NotEnforced,
+}
+
+impl fmt::Display for LandlockError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LandlockError::Ruleset(e) => write!(f, "{e}"),
+            LandlockError::Unsupported => f.write_str(
+                "this kernel has no Landlock (needs Linux 5.13+ with 'landlock' in the lsm= boot \
+                 parameter); drop the --landlock options to run without it",
+            ),
+            LandlockError::NoTcpRules { kernel, .. } => write!(
+                f,
+                "TCP port rules need Landlock ABI 4 (Linux 6.7); this kernel has ABI {kernel}: \
+                 upgrade the kernel, or isolate the network with --unshare-net instead"
+            ),
+            LandlockError::NoSuchPath { err, .. } => write!(
+                f,
+                "no such path inside the sandbox for a Landlock rule ({err})"
+            ),
+            LandlockError::Open { err, .. } => write!(f, "{err}"),
+            LandlockError::NotEnforced => f.write_str("the kernel did not enforce the ruleset"),
+        }
+    }
+}
+
+impl StepError for LandlockError {
+    fn step(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            LandlockError::Ruleset(_) => "landlock".into(),
+            LandlockError::Unsupported | LandlockError::NotEnforced => "--landlock".into(),
+            LandlockError::NoTcpRules { opt, .. }
+            | LandlockError::NoSuchPath { opt, .. }
+            | LandlockError::Open { opt, .. } => (*opt).into(),
+        }
+    }
+
+    fn path(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            LandlockError::NoSuchPath { path, .. } | LandlockError::Open { path, .. } => {
+                path.to_string_lossy()
+            }
+            _ => "".into(),
+        }
+    }
+}
+
+fn ruleset_error(e: RulesetError) -> LandlockError {
+    LandlockError::Ruleset(e)
 }
 
 /// Restrict the calling process as `spec.landlock` asks. `None` when Landlock was not asked;
 /// then sbox still puts the command in a domain of its own (`default_domain`), where the
 /// kernel can: from there it can't ptrace the caller's other processes, nor init, which then
 /// stays enterable (see `setup`); without a PID namespace it can't signal them either.
-pub fn apply(spec: &Spec) -> Result<Option<Report>, SetupError> {
+pub fn apply(spec: &Spec) -> Result<Option<Report>, LandlockError> {
     let ll = &spec.landlock;
     if !ll.enabled() {
         if confines(spec) {
@@ -213,12 +273,7 @@ pub fn apply(spec: &Spec) -> Result<Option<Report>, SetupError> {
     }
     let kernel = kernel_abi();
     if kernel < 1 {
-        return Err(SetupError::new(
-            "--landlock",
-            "",
-            "this kernel has no Landlock (needs Linux 5.13+ with 'landlock' in the lsm= boot \
-             parameter); drop the --landlock options to run without it",
-        ));
+        return Err(LandlockError::Unsupported);
     }
     let tcp_option = if !ll.tcp_connect.is_empty() {
         Some("--landlock-tcp-connect")
@@ -228,33 +283,28 @@ pub fn apply(spec: &Spec) -> Result<Option<Report>, SetupError> {
         None
     };
     if let (Some(opt), true) = (tcp_option, kernel < 4) {
-        return Err(SetupError::new(
-            opt,
-            "",
-            format!(
-                "TCP port rules need Landlock ABI 4 (Linux 6.7); this kernel has ABI {kernel}: \
-                 upgrade the kernel, or isolate the network with --unshare-net instead"
-            ),
-        ));
+        return Err(LandlockError::NoTcpRules { opt, kernel });
     }
 
     // Open every path first, so a missing one is reported by name before anything applies.
     let mut fs = Vec::new();
     for r in path_rules(spec) {
-        let shown = r.path.display().to_string();
         let meta = match std::fs::metadata(&r.path) {
             Ok(m) => m,
             Err(_) if r.optional => continue,
-            Err(e) => {
-                return Err(SetupError::new(
-                    r.option,
-                    shown,
-                    format!("no such path inside the sandbox for a Landlock rule ({e})"),
-                ));
+            Err(err) => {
+                return Err(LandlockError::NoSuchPath {
+                    opt: r.option,
+                    path: r.path,
+                    err,
+                });
             }
         };
-        let fd =
-            PathFd::new(&r.path).map_err(|e| SetupError::new(r.option, &shown, e.to_string()))?;
+        let fd = PathFd::new(&r.path).map_err(|err| LandlockError::Open {
+            opt: r.option,
+            path: r.path.clone(),
+            err,
+        })?;
         let mut access = r.grant.access();
         if !meta.is_dir() {
             access &= AccessFs::from_file(TARGET);
@@ -306,11 +356,7 @@ pub fn apply(spec: &Spec) -> Result<Option<Report>, SetupError> {
     }
     let status = created.restrict_self().map_err(ruleset_error)?;
     if status.ruleset == RulesetStatus::NotEnforced {
-        return Err(SetupError::new(
-            "--landlock",
-            "",
-            "the kernel did not enforce the ruleset",
-        ));
+        return Err(LandlockError::NotEnforced);
     }
     let abi = kernel.min(TARGET as i32);
     Ok(Some(Report {
@@ -417,8 +463,8 @@ mod tests {
             "landlock: ABI 6, 3 path rules, 1 TCP port rules, abstract unix sockets and signals scoped"
         );
         assert_eq!(
-            r.to_json(),
-            r#""landlock":{"abi":6,"fs_rules":3,"net_rules":1,"scoped":true}"#
+            serde_json::to_string(&r).unwrap(),
+            r#"{"abi":6,"fs_rules":3,"net_rules":1,"scoped":true}"#
         );
     }
 
@@ -432,7 +478,7 @@ mod tests {
         // Fails while opening the paths, before any restriction: safe in the test process.
         let mut s = Spec::default();
         s.landlock.ro = vec!["/".into(), "/no/such/dir".into()];
-        let e = apply(&s).unwrap_err();
+        let e = crate::error::SetupError::from(apply(&s).unwrap_err());
         assert_eq!(e.step, "--landlock-ro");
         assert_eq!(e.path, "/no/such/dir");
     }

@@ -32,7 +32,6 @@ use crate::error::SetupError;
 
 use crate::spec::Spec;
 use child::Role;
-use std::io::Write;
 use std::os::fd::{AsFd, OwnedFd};
 use supervisor::Plan;
 
@@ -105,15 +104,56 @@ fn setup(
     child::role(spec, host, claimed.sync, locks, host_proc)
 }
 
-/// One line on stderr, `sbox: ` first, in a single write: the supervisor and the sandbox
-/// report at the same time under -v, and eprintln! writes a line in pieces that interleave.
-fn say(line: &str) {
-    say_raw(&format!("sbox: {line}\n"));
+/// A failed call of the phase code itself (supervisor.rs, child.rs); each step with a module
+/// of its own has its own error type there.
+#[derive(Debug)]
+enum PhaseError {
+    /// `step` failed on `path` ("" for none).
+    Call {
+        step: &'static str,
+        path: String,
+        errno: nix::errno::Errno,
+    },
+    /// --die-with-parent: the supervisor's parent died while the sandbox ran.
+    ParentDied,
 }
 
-/// Text on stderr in a single write.
-fn say_raw(text: &str) {
-    let _ = std::io::stderr().write_all(text.as_bytes());
+impl PhaseError {
+    fn call(step: &'static str, path: impl Into<String>) -> impl FnOnce(nix::errno::Errno) -> Self {
+        let path = path.into();
+        move |errno| PhaseError::Call { step, path, errno }
+    }
+}
+
+impl std::fmt::Display for PhaseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PhaseError::Call { errno, .. } => f.write_str(errno.desc()),
+            PhaseError::ParentDied => f.write_str("sbox's parent died"),
+        }
+    }
+}
+
+impl crate::error::StepError for PhaseError {
+    fn step(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            PhaseError::Call { step, .. } => (*step).into(),
+            PhaseError::ParentDied => "--die-with-parent".into(),
+        }
+    }
+
+    fn path(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            PhaseError::Call { path, .. } => path.as_str().into(),
+            PhaseError::ParentDied => "".into(),
+        }
+    }
+}
+
+/// A `-v` line (crate::output writes it in a single write: the supervisor and the sandbox
+/// report at the same time).
+fn say(line: &str) {
+    crate::output::verbose(line);
 }
 
 /// `-v`: run one setup step and say how long it took.

@@ -209,10 +209,7 @@ impl Watch {
 pub fn report(spec: &Spec, w: &Watch) {
     let t = std::time::Instant::now();
     let (found, stopped) = w.scan();
-    let warn = |line: String| {
-        let level = if spec.level_prefix { "<4>" } else { "" };
-        super::say_raw(&format!("{level}sbox: warning: {line}\n"));
-    };
+    let warn = |line: String| crate::output::sbox_warning(&line);
     for p in &found {
         warn(format!(
             "{}: planted by the sandbox for a program run later outside it ({}): check it before",
@@ -227,7 +224,7 @@ pub fn report(spec: &Spec, w: &Watch) {
         ));
     }
     if spec.verbose {
-        super::say(&format!(
+        crate::output::verbose(&format!(
             "planted files ({} found): {:.3} ms",
             found.len(),
             t.elapsed().as_secs_f64() * 1e3

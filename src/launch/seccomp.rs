@@ -23,13 +23,15 @@
 pub(crate) mod child;
 pub mod i386;
 
-use crate::error::SetupError;
+use crate::error::{SetupError, StepError};
 use crate::spec::syscalls as names;
 use crate::spec::values::errno_name;
 use crate::spec::{SeccompProfile, Spec};
 use libc::{EAFNOSUPPORT, ENOSYS, EPERM};
+use nix::errno::Errno;
 use seccompiler::{BpfProgram, sock_filter};
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 
 /// A group of syscalls denied with one errno; the comment above each says why.
 struct Group {
@@ -274,31 +276,69 @@ impl Policy {
     }
 }
 
-fn lookup(opt: &str, name: &str) -> Result<i64, SetupError> {
-    names::nr(name).ok_or_else(|| {
-        SetupError::new(
-            opt,
-            "",
-            format!("'{name}': not a syscall on x86_64 (see syscalls(2))"),
-        )
+/// Why a seccomp policy can't be built or installed; `opt` names the option (or "seccomp",
+/// sbox's own policy).
+#[derive(Debug)]
+pub enum SeccompError {
+    /// A name that is no x86_64 syscall.
+    UnknownSyscall { opt: &'static str, name: String },
+    /// seccomp(2) refused a program.
+    Install { opt: &'static str, errno: Errno },
+}
+
+impl fmt::Display for SeccompError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SeccompError::UnknownSyscall { name, .. } => {
+                write!(f, "'{name}': not a syscall on x86_64 (see syscalls(2))")
+            }
+            SeccompError::Install {
+                errno: Errno::EACCES,
+                ..
+            } => f.write_str("not allowed: no_new_privs must be set first"),
+            SeccompError::Install {
+                errno: Errno::EINVAL,
+                ..
+            } => f.write_str(
+                "the kernel refused the program (EINVAL: not a valid classic BPF filter)",
+            ),
+            SeccompError::Install { errno, .. } => f.write_str(errno.desc()),
+        }
+    }
+}
+
+impl StepError for SeccompError {
+    fn step(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            SeccompError::UnknownSyscall { opt, .. } | SeccompError::Install { opt, .. } => {
+                (*opt).into()
+            }
+        }
+    }
+}
+
+fn lookup(opt: &'static str, name: &str) -> Result<i64, SeccompError> {
+    names::nr(name).ok_or_else(|| SeccompError::UnknownSyscall {
+        opt,
+        name: name.into(),
     })
 }
 
-fn resolve(spec: &Spec) -> Result<Policy, SetupError> {
-    let one = |opt: &str, name: &str| lookup(opt, name).map(|n| vec![n]);
+fn resolve(spec: &Spec) -> Result<Policy, SeccompError> {
+    let one = |opt: &'static str, name: &str| lookup(opt, name).map(|n| vec![n]);
     let mut policy = resolve_arch(spec, &one)?;
     if spec.seccomp.allow_32bit {
         // Every name was checked above; on i386 it stands for the calls that do the same.
-        let i386 = |_: &str, name: &str| Ok(i386::nrs(name));
+        let i386 = |_: &'static str, name: &str| Ok(i386::nrs(name));
         policy.i386 = Some(Box::new(resolve_arch(spec, &i386)?));
     }
     Ok(policy)
 }
 
 /// The numbers of a syscall name on one arch (none where it has no such call).
-type Numbers<'a> = &'a dyn Fn(&str, &str) -> Result<Vec<i64>, SetupError>;
+type Numbers<'a> = &'a dyn Fn(&'static str, &str) -> Result<Vec<i64>, SeccompError>;
 
-fn resolve_arch(spec: &Spec, nrs: Numbers) -> Result<Policy, SetupError> {
+fn resolve_arch(spec: &Spec, nrs: Numbers) -> Result<Policy, SeccompError> {
     let sc = &spec.seccomp;
     let userns = spec.allow_userns;
     let mut allow = None;
@@ -365,6 +405,10 @@ fn resolve_arch(spec: &Spec, nrs: Numbers) -> Result<Policy, SetupError> {
 /// Compile the policy of `spec`: one BPF program, or none for `none` (unless
 /// `--seccomp-deny` asked for rules anyway).
 pub fn build(spec: &Spec) -> Result<Vec<BpfProgram>, SetupError> {
+    build_typed(spec).map_err(SetupError::from)
+}
+
+fn build_typed(spec: &Spec) -> Result<Vec<BpfProgram>, SeccompError> {
     let policy = resolve(spec)?;
     if policy.is_empty() {
         return Ok(Vec::new());
@@ -699,7 +743,7 @@ const _: () = assert!(size_of::<sock_filter>() == size_of::<libc::sock_filter>()
 /// Install the programs in order (the last one is the newest). Call last, right before
 /// execve, with no_new_privs already set.
 /// `opt` names them in errors: "seccomp" (sbox's policy) or "--seccomp" (the caller's).
-pub fn install(opt: &str, progs: &[BpfProgram]) -> Result<(), SetupError> {
+pub fn install(opt: &'static str, progs: &[BpfProgram]) -> Result<(), SeccompError> {
     for p in progs {
         let fprog = libc::sock_fprog {
             len: p.len() as u16,
@@ -715,17 +759,10 @@ pub fn install(opt: &str, progs: &[BpfProgram]) -> Result<(), SetupError> {
             )
         };
         if rc != 0 {
-            let e = nix::errno::Errno::last();
-            let why = match e {
-                nix::errno::Errno::EACCES => {
-                    "not allowed: no_new_privs must be set first".to_string()
-                }
-                nix::errno::Errno::EINVAL => "the kernel refused the program (EINVAL: not a \
-                                               valid classic BPF filter)"
-                    .to_string(),
-                e => e.desc().to_string(),
-            };
-            return Err(SetupError::new(opt, "", why));
+            return Err(SeccompError::Install {
+                opt,
+                errno: Errno::last(),
+            });
         }
     }
     Ok(())
@@ -738,7 +775,7 @@ pub fn install(opt: &str, progs: &[BpfProgram]) -> Result<(), SetupError> {
 pub fn describe(spec: &Spec) -> String {
     let policy = match resolve(spec) {
         Ok(p) => p,
-        Err(e) => return format!("seccomp: invalid: {e}"),
+        Err(e) => return format!("seccomp: invalid: {}", SetupError::from(e)),
     };
     if policy.is_empty() {
         return "seccomp: none".to_string();

@@ -1,7 +1,8 @@
 //! Signals: the supervisor and init both block the forwarded signals and SIGCHLD, read them
 //! from a signalfd, pass the forwarded ones on to the whole sandbox, and reap on SIGCHLD.
 
-use crate::error::SetupError;
+use crate::error::StepError;
+use nix::errno::Errno;
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::WaitStatus;
@@ -16,6 +17,22 @@ pub const FORWARDED: [Signal; 6] = [
     Signal::SIGUSR2,
 ];
 
+/// A signal mask or signalfd call failed.
+#[derive(Debug)]
+pub struct SignalsError(pub Errno);
+
+impl std::fmt::Display for SignalsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0.desc())
+    }
+}
+
+impl StepError for SignalsError {
+    fn step(&self) -> std::borrow::Cow<'_, str> {
+        "signals".into()
+    }
+}
+
 fn watched() -> SigSet {
     let mut set = SigSet::empty();
     for s in FORWARDED {
@@ -26,9 +43,8 @@ fn watched() -> SigSet {
 }
 
 /// Block the watched signals; they stay pending until read from a signalfd.
-pub fn block() -> Result<(), SetupError> {
-    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&watched()), None)
-        .map_err(|e| SetupError::errno("signals", "", e))
+pub fn block() -> Result<(), SignalsError> {
+    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&watched()), None).map_err(SignalsError)
 }
 
 /// Undo `block` and restore default dispositions before exec (Rust ignores SIGPIPE).
@@ -40,21 +56,18 @@ pub fn reset_for_exec() {
     }
 }
 
-pub fn signalfd() -> Result<SignalFd, SetupError> {
-    SignalFd::with_flags(&watched(), SfdFlags::SFD_CLOEXEC)
-        .map_err(|e| SetupError::errno("signals", "", e))
+pub fn signalfd() -> Result<SignalFd, SignalsError> {
+    SignalFd::with_flags(&watched(), SfdFlags::SFD_CLOEXEC).map_err(SignalsError)
 }
 
 /// The supervisor's while it relays a terminal: SIGWINCH and SIGCONT too (after the clone,
 /// so the sandbox keeps their defaults; a blocked SIGCONT still continues the process).
-pub fn signalfd_for_terminal() -> Result<SignalFd, SetupError> {
+pub fn signalfd_for_terminal() -> Result<SignalFd, SignalsError> {
     let mut set = watched();
     set.add(Signal::SIGWINCH);
     set.add(Signal::SIGCONT);
-    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None)
-        .map_err(|e| SetupError::errno("signals", "", e))?;
-    SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC)
-        .map_err(|e| SetupError::errno("signals", "", e))
+    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None).map_err(SignalsError)?;
+    SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC).map_err(SignalsError)
 }
 
 /// Whether a signal the supervisor received should be passed on. A terminal's signals (sent

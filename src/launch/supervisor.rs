@@ -2,6 +2,7 @@
 //! (steps 1-5 of ARCHITECTURE.md); after it, the status records, the terminal relay, signals
 //! passed on, and the wait.
 
+use super::PhaseError;
 use super::exec::{self, Host};
 use super::{
     caps, channel, fds, hostdirs, net, planted, proxy, record, say, seccomp, signals, step, sys,
@@ -145,7 +146,7 @@ pub fn start(
     mut claimed: fds::Claimed,
     child: Child,
 ) -> Result<Started, SetupError> {
-    let pipe = |what| pipe2(OFlag::O_CLOEXEC).map_err(|e| SetupError::errno(what, "", e));
+    let pipe = |what| pipe2(OFlag::O_CLOEXEC).map_err(PhaseError::call(what, ""));
     let (err_r, err_w) = pipe("error pipe")?;
     // With --die-with-parent the child checks that the supervisor still holds this pipe open,
     // closing the window before PR_SET_PDEATHSIG takes effect.
@@ -302,7 +303,7 @@ fn watch(
     let peak = spec.fds.json_status.is_some();
     if let Some(report) = plan.limits.take().map(|s| s.finish(peak)) {
         if report.oom_killed() {
-            say(&report.to_string());
+            crate::output::failure(&report.to_string());
             code = 137;
         }
         usage.push(("oom-kill".to_string(), report.oom_kill.to_string()));
@@ -332,8 +333,8 @@ fn watch(
         let mut exit = vec![("exit-code".to_string(), code.to_string())];
         exit.extend(usage);
         // What was enforced inside, as one more record (readers skip what they don't know).
-        for member in &reports {
-            fds::write_raw_json(fd, member)?;
+        for r in &reports {
+            fds::write_record(fd, r)?;
         }
         fds::write_json(fd, &exit, false)?;
     }
@@ -361,7 +362,7 @@ fn host_facts(passed_fds: Vec<RawFd>, cwd_id: bool) -> Host {
 }
 
 pub fn pdeathsig(sig: libc::c_int) -> Result<(), SetupError> {
-    sys::set_pdeathsig(sig).map_err(|e| SetupError::errno("--die-with-parent", "", e))
+    Ok(sys::set_pdeathsig(sig).map_err(PhaseError::call("--die-with-parent", ""))?)
 }
 
 /// The supervisor dies with the program that started sbox (and the sandbox with it, above),
@@ -379,7 +380,11 @@ fn die_with_caller(sig: libc::c_int) -> Result<Pid, SetupError> {
 
 /// What `supervise` saw: the exit status, what the sandbox reported as enforced, and (under the
 /// `bwrap` link) the signal that would have ended bubblewrap.
-type Outcome = (i32, Vec<String>, Option<nix::sys::signal::Signal>);
+type Outcome = (
+    i32,
+    Vec<channel::Enforced>,
+    Option<nix::sys::signal::Signal>,
+);
 
 /// The supervisor: report a setup failure, or pass signals on and wait for the sandbox.
 /// `host`: the master of the sandbox's terminal, and (--die-with-parent) sbox's parent.
@@ -423,7 +428,7 @@ fn supervise(
                         return Ok((code, reports, signaled));
                     }
                 }
-                Err(e) => return Err(SetupError::errno("wait", "", e)),
+                Err(e) => return Err(PhaseError::call("wait", "")(e).into()),
             }
         } else if signo == libc::SIGWINCH || signo == libc::SIGCONT {
             if let Some(r) = &relay {
@@ -436,11 +441,7 @@ fn supervise(
             if signo == libc::SIGHUP && caller.is_some_and(|p| nix::unistd::getppid() != p) {
                 // --die-with-parent: the terminal back (dropping `relay`); `run` then kills
                 // the sandbox.
-                return Err(SetupError::new(
-                    "--die-with-parent",
-                    "",
-                    "sbox's parent died",
-                ));
+                return Err(PhaseError::ParentDied.into());
             }
             if spec.dies_of_signals && spec.die_with_parent {
                 // bubblewrap dies of it, and the sandbox with it.

@@ -6,7 +6,7 @@
 //! or push input into it; Ctrl-C, Ctrl-Z and job control work through the slave's line
 //! discipline.
 
-use crate::error::SetupError;
+use crate::error::StepError;
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
@@ -27,15 +27,44 @@ pub struct Master {
     output: RawFd,
 }
 
-fn fail(e: Errno) -> SetupError {
-    SetupError::new(
-        "terminal",
-        "/dev/ptmx",
-        format!(
-            "{} (the sandbox gets a pseudo-terminal of its own when 0-2 include a terminal: redirect them away from it)",
-            e.desc()
-        ),
-    )
+/// The sandbox's terminal could not be made or attached.
+#[derive(Debug)]
+pub enum TtyError {
+    /// Opening or setting up /dev/ptmx.
+    Open(Errno),
+    /// Making the slave the command's controlling terminal and its 0-2.
+    Attach(Errno),
+}
+
+impl std::fmt::Display for TtyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TtyError::Open(e) => write!(
+                f,
+                "{} (the sandbox gets a pseudo-terminal of its own when 0-2 include a terminal: \
+                 redirect them away from it)",
+                e.desc()
+            ),
+            TtyError::Attach(e) => f.write_str(e.desc()),
+        }
+    }
+}
+
+impl StepError for TtyError {
+    fn step(&self) -> std::borrow::Cow<'_, str> {
+        "terminal".into()
+    }
+
+    fn path(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            TtyError::Open(_) => "/dev/ptmx".into(),
+            TtyError::Attach(_) => "".into(),
+        }
+    }
+}
+
+fn fail(e: Errno) -> TtyError {
+    TtyError::Open(e)
 }
 
 fn borrow(fd: RawFd) -> BorrowedFd<'static> {
@@ -59,7 +88,7 @@ pub fn console(own: Option<&Slave>) -> Option<std::path::PathBuf> {
     }
 }
 
-pub fn open() -> Result<Option<(Master, Slave)>, SetupError> {
+pub fn open() -> Result<Option<(Master, Slave)>, TtyError> {
     let ttys = [0, 1, 2].map(|fd| nix::unistd::isatty(borrow(fd)).unwrap_or(false));
     let Some(first) = (0..3).find(|&fd| ttys[fd as usize]) else {
         return Ok(None);
@@ -110,8 +139,8 @@ pub fn caller_has_one() -> bool {
 
 /// In the command, before exec: a new session with the slave as controlling terminal, and
 /// the slave in place of each terminal among 0-2 (the other descriptors stay as they are).
-pub fn attach(slave: &Slave) -> Result<(), SetupError> {
-    let fail = |e| SetupError::errno("terminal", "", e);
+pub fn attach(slave: &Slave) -> Result<(), TtyError> {
+    let fail = TtyError::Attach;
     nix::unistd::setsid().map_err(fail)?;
     // SAFETY: TIOCSCTTY takes an int argument (0: don't steal it from another session).
     if unsafe { libc::ioctl(slave.fd.as_raw_fd(), libc::TIOCSCTTY, 0) } < 0 {

@@ -1,10 +1,117 @@
 //! The user namespace: which namespaces to create, and the uid/gid maps. The child writes its
 //! own maps (mapping only the caller's ids), so the supervisor needs no round trip.
 
-use crate::error::SetupError;
+use crate::error::StepError;
 use crate::spec::{NsKind, Spec};
 use nix::errno::Errno;
+use std::borrow::Cow;
+use std::fmt;
 use std::os::fd::AsRawFd;
+
+/// Why a namespace could not be made, joined or set up.
+#[derive(Debug)]
+pub enum UsernsError {
+    /// clone(2) refused the namespaces.
+    Clone(Errno),
+    /// Writing an id map (or setgroups) file; `hint`: EPERM explained (not for setgroups).
+    Map {
+        path: &'static str,
+        err: std::io::Error,
+        hint: bool,
+    },
+    /// setns(2) with the descriptor `fd` of `opt`.
+    Join {
+        opt: &'static str,
+        fd: i32,
+        errno: Errno,
+    },
+    /// The user-namespace nesting limit could not be written.
+    Limit(std::io::Error),
+    /// A call of a step (`step`: the option) on `path` ("" for none).
+    Errno {
+        step: &'static str,
+        path: &'static str,
+        errno: Errno,
+    },
+    /// Keeping the capabilities across the id switch.
+    Caps(caps::errors::CapsError),
+    /// --assert-userns-disabled, and it was not.
+    NotDisabled,
+}
+
+impl fmt::Display for UsernsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UsernsError::Clone(e @ (Errno::EPERM | Errno::ENOSPC | Errno::EUSERS)) => write!(
+                f,
+                "{}: this host does not let unprivileged users create user namespaces \
+                 (check sysctls kernel.unprivileged_userns_clone=1 and \
+                 user.max_user_namespaces>0; 'sbox --doctor' tells more)",
+                e.desc()
+            ),
+            UsernsError::Clone(e) => f.write_str(e.desc()),
+            UsernsError::Map { err, hint, .. } => {
+                write!(f, "{err}")?;
+                if *hint && err.raw_os_error() == Some(libc::EPERM) {
+                    f.write_str(
+                        " (user namespaces may be restricted, e.g. Ubuntu's \
+                         kernel.apparmor_restrict_unprivileged_userns=1: see 'sbox --doctor')",
+                    )?;
+                }
+                Ok(())
+            }
+            UsernsError::Join { errno, .. } => f.write_str(match errno {
+                Errno::EINVAL => "not a namespace of the right kind",
+                Errno::EPERM => {
+                    "Operation not permitted (it must belong to a user namespace you own)"
+                }
+                e => e.desc(),
+            }),
+            UsernsError::Limit(e) => write!(f, "{e}"),
+            UsernsError::Errno { errno, .. } => f.write_str(errno.desc()),
+            UsernsError::Caps(e) => write!(f, "{e}"),
+            UsernsError::NotDisabled => {
+                f.write_str("creating user namespaces is not disabled in this user namespace")
+            }
+        }
+    }
+}
+
+impl StepError for UsernsError {
+    fn step(&self) -> Cow<'_, str> {
+        match self {
+            UsernsError::Clone(_) => "namespaces".into(),
+            UsernsError::Map { .. } => "uid map".into(),
+            UsernsError::Join { opt, .. } => (*opt).into(),
+            UsernsError::Limit(_) => "--disable-userns".into(),
+            UsernsError::Errno { step, .. } => (*step).into(),
+            UsernsError::Caps(_) => "--uid".into(),
+            UsernsError::NotDisabled => "--assert-userns-disabled".into(),
+        }
+    }
+
+    fn path(&self) -> Cow<'_, str> {
+        match self {
+            UsernsError::Map { path, .. } | UsernsError::Errno { path, .. } => (*path).into(),
+            UsernsError::Join { fd, .. } => fd.to_string().into(),
+            UsernsError::Limit(_) => "/proc/sys/user/max_user_namespaces".into(),
+            _ => "".into(),
+        }
+    }
+
+    fn bwrap(&self) -> Option<String> {
+        match self {
+            UsernsError::NotDisabled => {
+                Some("creation of new user namespaces was not disabled as requested".into())
+            }
+            _ => None,
+        }
+    }
+}
+
+fn errno(step: &'static str, path: &'static str) -> impl Fn(Errno) -> UsernsError {
+    move |errno| UsernsError::Errno { step, path, errno }
+}
 
 /// The clone(2) flag that creates a namespace of this kind (the launch side of the one
 /// namespace table, spec::NsKind).
@@ -48,41 +155,28 @@ pub fn describe(flags: libc::c_int) -> String {
 }
 
 /// Explain a failed clone: the usual causes are host settings, so name them.
-pub fn clone_error(e: Errno) -> SetupError {
-    let why = match e {
-        Errno::EPERM | Errno::ENOSPC | Errno::EUSERS => format!(
-            "{}: this host does not let unprivileged users create user namespaces \
-             (check sysctls kernel.unprivileged_userns_clone=1 and user.max_user_namespaces>0; \
-             'sbox --doctor' tells more)",
-            e.desc()
-        ),
-        _ => e.desc().to_string(),
-    };
-    SetupError::new("namespaces", "", why)
+pub fn clone_error(e: Errno) -> UsernsError {
+    UsernsError::Clone(e)
 }
 
-fn write(path: &str, data: &str) -> Result<(), SetupError> {
-    std::fs::write(path, data).map_err(|e| {
-        let hint = if e.raw_os_error() == Some(libc::EPERM) {
-            " (user namespaces may be restricted, e.g. Ubuntu's \
-             kernel.apparmor_restrict_unprivileged_userns=1: see 'sbox --doctor')"
-        } else {
-            ""
-        };
-        SetupError::new("uid map", path, format!("{e}{hint}"))
+fn write(path: &'static str, data: &str) -> Result<(), UsernsError> {
+    std::fs::write(path, data).map_err(|err| UsernsError::Map {
+        path,
+        err,
+        hint: true,
     })
 }
 
 /// Map `inner` ids inside to the caller's `outer` ids, one each. setgroups must be denied
 /// before an unprivileged process may write a gid map.
-pub fn write_maps(inner: (u32, u32), outer: (u32, u32)) -> Result<(), SetupError> {
+pub fn write_maps(inner: (u32, u32), outer: (u32, u32)) -> Result<(), UsernsError> {
     match std::fs::write("/proc/self/setgroups", "deny") {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            return Err(SetupError::new(
-                "uid map",
-                "/proc/self/setgroups",
-                e.to_string(),
-            ));
+        Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
+            return Err(UsernsError::Map {
+                path: "/proc/self/setgroups",
+                err,
+                hint: false,
+            });
         }
         _ => {}
     }
@@ -98,40 +192,29 @@ pub fn write_maps(inner: (u32, u32), outer: (u32, u32)) -> Result<(), SetupError
 
 /// Join an existing namespace (`--userns`, `--userns2`, `--pidns`).
 pub fn join(
-    opt: &str,
+    opt: &'static str,
     fd: std::os::fd::OwnedFd,
     kind: nix::sched::CloneFlags,
-) -> Result<(), SetupError> {
-    nix::sched::setns(&fd, kind).map_err(|e| {
-        let why = match e {
-            Errno::EINVAL => "not a namespace of the right kind".to_string(),
-            Errno::EPERM => {
-                "Operation not permitted (it must belong to a user namespace you own)".to_string()
-            }
-            e => e.desc().to_string(),
-        };
-        SetupError::new(opt, fd.as_raw_fd().to_string(), why)
+) -> Result<(), UsernsError> {
+    nix::sched::setns(&fd, kind).map_err(|errno| UsernsError::Join {
+        opt,
+        fd: fd.as_raw_fd(),
+        errno,
     })
 }
 
 /// Allow at most `n` more user namespaces below this one.
-pub fn limit_nesting(n: u32) -> Result<(), SetupError> {
-    std::fs::write("/proc/sys/user/max_user_namespaces", n.to_string()).map_err(|e| {
-        SetupError::new(
-            "--disable-userns",
-            "/proc/sys/user/max_user_namespaces",
-            e.to_string(),
-        )
-    })
+pub fn limit_nesting(n: u32) -> Result<(), UsernsError> {
+    std::fs::write("/proc/sys/user/max_user_namespaces", n.to_string()).map_err(UsernsError::Limit)
 }
 
 /// Move into a nested user namespace with the same ids. `proc` is the host's /proc, opened
 /// before the old root went.
-pub fn nest(proc: &std::os::fd::OwnedFd) -> Result<(), SetupError> {
+pub fn nest(proc: &std::os::fd::OwnedFd) -> Result<(), UsernsError> {
     use std::os::fd::AsFd;
     let (uid, gid) = (nix::unistd::getuid(), nix::unistd::getgid());
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER)
-        .map_err(|e| SetupError::errno("--disable-userns", "", e))?;
+        .map_err(errno("--disable-userns", ""))?;
     for (name, data) in [
         ("self/setgroups", "deny".to_string()),
         ("self/uid_map", format!("{uid} {uid} 1\n")),
@@ -143,42 +226,34 @@ pub fn nest(proc: &std::os::fd::OwnedFd) -> Result<(), SetupError> {
             nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
             nix::sys::stat::Mode::empty(),
         )
-        .map_err(|e| SetupError::errno("--disable-userns", name, e))?;
-        nix::unistd::write(&fd, data.as_bytes())
-            .map_err(|e| SetupError::errno("--disable-userns", name, e))?;
+        .map_err(errno("--disable-userns", name))?;
+        nix::unistd::write(&fd, data.as_bytes()).map_err(errno("--disable-userns", name))?;
     }
     Ok(())
 }
 
 /// In a joined user namespace (--userns), become --uid/--gid, keeping the capabilities the
 /// remaining setup steps need.
-pub fn switch_ids(uid: Option<u32>, gid: Option<u32>) -> Result<(), SetupError> {
-    let fail = |e| SetupError::errno("--uid", "", e);
-    nix::sys::prctl::set_keepcaps(true).map_err(fail)?;
+pub fn switch_ids(uid: Option<u32>, gid: Option<u32>) -> Result<(), UsernsError> {
+    let fail = errno("--uid", "");
+    nix::sys::prctl::set_keepcaps(true).map_err(&fail)?;
     if let Some(g) = gid {
         let g = nix::unistd::Gid::from_raw(g);
-        nix::unistd::setresgid(g, g, g).map_err(|e| SetupError::errno("--gid", "", e))?;
+        nix::unistd::setresgid(g, g, g).map_err(errno("--gid", ""))?;
     }
     if let Some(u) = uid {
         let u = nix::unistd::Uid::from_raw(u);
-        nix::unistd::setresuid(u, u, u).map_err(fail)?;
+        nix::unistd::setresuid(u, u, u).map_err(&fail)?;
     }
     // A change away from uid 0 empties the effective set; the permitted set was kept.
-    let permitted = caps::read(None, caps::CapSet::Permitted)
-        .map_err(|e| SetupError::new("--uid", "", e.to_string()))?;
-    caps::set(None, caps::CapSet::Effective, &permitted)
-        .map_err(|e| SetupError::new("--uid", "", e.to_string()))
+    let permitted = caps::read(None, caps::CapSet::Permitted).map_err(UsernsError::Caps)?;
+    caps::set(None, caps::CapSet::Effective, &permitted).map_err(UsernsError::Caps)
 }
 
 /// `--assert-userns-disabled`: creating a user namespace must fail here.
-pub fn assert_disabled() -> Result<(), SetupError> {
+pub fn assert_disabled() -> Result<(), UsernsError> {
     match nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER) {
-        Ok(()) => Err(SetupError::new(
-            "--assert-userns-disabled",
-            "",
-            "creating user namespaces is not disabled in this user namespace",
-        )
-        .bwrap("creation of new user namespaces was not disabled as requested")),
+        Ok(()) => Err(UsernsError::NotDisabled),
         Err(_) => Ok(()),
     }
 }

@@ -248,7 +248,7 @@ pub fn apply(
     spec: &mut Spec,
 ) -> Result<(), String> {
     let at = |span: Range<usize>, why: String| located(path, text, span, why);
-    let bad = |span: Range<usize>, e: ValueError| at(span, e.0);
+    let bad = |span: Range<usize>, e: ValueError| at(span, e.to_string());
     // Unlocated (for `mount`, which locates its own errors) and located forms.
     let raw_expand = |s: &Str| vars.expand(s.get_ref());
     let raw_abs = |s: &Str| absolute(&vars.expand(s.get_ref())?);
@@ -302,8 +302,9 @@ pub fn apply(
 
     // Environment: keep, then set, then unset, after the earlier layers' edits.
     // The rule is spec::validate's; checked here too to say where.
-    let var_name =
-        |k: &str, span: Range<usize>| validate::env_name(k.as_ref()).map_err(|why| at(span, why));
+    let var_name = |k: &str, span: Range<usize>| {
+        validate::env_name(k.as_ref()).map_err(|why| at(span, why.to_string()))
+    };
     for k in &f.env.keep {
         var_name(k.get_ref(), k.span())?;
         spec.env.push(EnvOp::Keep(k.get_ref().clone()));
@@ -346,7 +347,7 @@ pub fn apply(
     let s = &f.seccomp;
     if let Some(p) = &s.profile {
         spec.seccomp.profile = values::parse_seccomp_profile("seccomp.profile", p.get_ref())
-            .map_err(|e| at(p.span(), e.0))?;
+            .map_err(|e| at(p.span(), e.to_string()))?;
     }
     for a in &s.allow {
         let name = values::parse_syscall("seccomp.allow", a.get_ref(), a.get_ref())
@@ -515,7 +516,9 @@ fn mount(
         }
     };
     let perms = match &m.perms {
-        Some(p) => Some(values::parse_octal("perms", p.get_ref()).map_err(|e| (p.span(), e.0))?),
+        Some(p) => {
+            Some(values::parse_octal("perms", p.get_ref()).map_err(|e| (p.span(), e.to_string()))?)
+        }
         None => None,
     };
     Ok(match m.kind {
@@ -536,9 +539,10 @@ fn mount(
             dst,
             perms,
             size: match &m.size {
-                Some(s) => {
-                    Some(values::parse_size("size", s.get_ref()).map_err(|e| (s.span(), e.0))?)
-                }
+                Some(s) => Some(
+                    values::parse_size("size", s.get_ref())
+                        .map_err(|e| (s.span(), e.to_string()))?,
+                ),
                 None => None,
             },
         },

@@ -4,29 +4,160 @@
 //! from here.
 
 use super::{EnvOp, FsOp, OverlayUpper, Spec};
-use std::ffi::OsStr;
-use std::path::{Component, Path};
+use std::ffi::{OsStr, OsString};
+use std::fmt;
+use std::path::{Component, Path, PathBuf};
 
-/// A broken rule: sbox's one line, and bubblewrap's phrase where it has one (programs that
-/// drive bwrap match it).
+/// A broken rule, as a front end reports it: sbox's one line, and bubblewrap's phrase where
+/// it has one (programs that drive bwrap match it).
 #[derive(Debug, PartialEq, Eq)]
 pub struct Invalid {
     pub message: String,
     pub bwrap: Option<&'static str>,
 }
 
-fn invalid(message: impl Into<String>) -> Result<(), Invalid> {
-    Err(Invalid {
-        message: message.into(),
-        bwrap: None,
-    })
+impl From<Broken> for Invalid {
+    fn from(b: Broken) -> Invalid {
+        Invalid {
+            message: b.to_string(),
+            bwrap: b.bwrap(),
+        }
+    }
 }
 
-fn phrased(message: impl Into<String>, bwrap: &'static str) -> Result<(), Invalid> {
-    Err(Invalid {
-        message: message.into(),
-        bwrap: Some(bwrap),
-    })
+/// Which rule is broken, with the values concerned.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Broken {
+    Userns2WithoutUserns,
+    DisableUsernsJoined,
+    AssertConflictsWithDisable,
+    UsernsBlockWithoutInfo,
+    UsernsBlockConflictsWithDisable,
+    PlantedNotAbsolute(PathBuf),
+    HostnameWithoutUts,
+    AsPid1WithoutPid,
+    /// An environment name (`opt`: the option or profile key) that is no variable name.
+    EnvName {
+        opt: &'static str,
+        name: OsString,
+    },
+    /// An overlay (`option`) with fewer lower layers than it needs.
+    TooFewLayers {
+        option: &'static str,
+        upper: Upper,
+    },
+    /// A Landlock path (`opt`) that is not a plain absolute path inside.
+    InsidePath {
+        opt: &'static str,
+        why: PathRule,
+    },
+}
+
+/// An overlay's kind of upper layer, as the rule words it.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub enum Upper {
+    Dir,
+    Tmp,
+    ReadOnly,
+}
+
+impl Upper {
+    fn of(upper: &OverlayUpper) -> Upper {
+        match upper {
+            OverlayUpper::Dir { .. } => Upper::Dir,
+            OverlayUpper::Tmp => Upper::Tmp,
+            OverlayUpper::ReadOnly => Upper::ReadOnly,
+        }
+    }
+}
+
+/// What is wrong with a path as seen inside the sandbox.
+#[derive(Debug, PartialEq, Eq)]
+pub enum PathRule {
+    NotAbsolute(PathBuf),
+    DotDot(PathBuf),
+}
+
+/// An environment name that is no variable name.
+#[derive(Debug, PartialEq, Eq)]
+pub struct NotAName(pub OsString);
+
+impl fmt::Display for NotAName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "'{}': not a variable name", self.0.to_string_lossy())
+    }
+}
+
+impl fmt::Display for PathRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PathRule::NotAbsolute(p) => write!(
+                f,
+                "'{}': not an absolute path (paths are as seen inside the sandbox)",
+                p.display()
+            ),
+            PathRule::DotDot(p) => write!(f, "'{}': '..' is not allowed", p.display()),
+        }
+    }
+}
+
+impl fmt::Display for Broken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use Broken::*;
+        match self {
+            Userns2WithoutUserns => f.write_str("--userns2: needs --userns"),
+            DisableUsernsJoined => f.write_str(
+                "--disable-userns: needs a user namespace of sbox's own, not one joined with \
+                 --userns",
+            ),
+            AssertConflictsWithDisable => {
+                f.write_str("--assert-userns-disabled: conflicts with --disable-userns")
+            }
+            UsernsBlockWithoutInfo => {
+                f.write_str("--userns-block-fd: needs --info-fd (to learn the child pid)")
+            }
+            UsernsBlockConflictsWithDisable => {
+                f.write_str("--userns-block-fd: conflicts with --disable-userns")
+            }
+            PlantedNotAbsolute(dir) => write!(
+                f,
+                "--report-planted: {}: not an absolute path",
+                dir.display()
+            ),
+            HostnameWithoutUts => f.write_str(
+                "--hostname: needs a UTS namespace: add --unshare-uts (in a profile: uts = true \
+                 under [namespaces])",
+            ),
+            AsPid1WithoutPid => f.write_str("--as-pid-1: needs a PID namespace: add --unshare-pid"),
+            EnvName { opt, name } => write!(f, "{opt}: {}", NotAName(name.clone())),
+            TooFewLayers { option, upper } => write!(
+                f,
+                "{option}: needs at least {} --overlay-src before it",
+                match upper {
+                    Upper::ReadOnly => 2,
+                    Upper::Dir | Upper::Tmp => 1,
+                }
+            ),
+            InsidePath { opt, why } => write!(f, "{opt}: {why}"),
+        }
+    }
+}
+
+impl Broken {
+    /// bubblewrap's phrase, where it has one.
+    pub fn bwrap(&self) -> Option<&'static str> {
+        match self {
+            Broken::UsernsBlockWithoutInfo => Some("--userns-block-fd requires --info-fd"),
+            Broken::HostnameWithoutUts => Some("Specifying --hostname requires --unshare-uts"),
+            Broken::AsPid1WithoutPid => Some("Specifying --as-pid-1 requires --unshare-pid"),
+            Broken::TooFewLayers { upper, .. } => Some(match upper {
+                Upper::Dir => "--overlay requires at least one --overlay-src",
+                Upper::Tmp => "--tmp-overlay requires at least one --overlay-src",
+                Upper::ReadOnly => "--ro-overlay requires at least two --overlay-src",
+            }),
+            _ => None,
+        }
+    }
 }
 
 /// The most distinct ports an allowlist may name.
@@ -34,67 +165,47 @@ pub const MAX_PORTS: usize = 200;
 
 /// Every cross-option rule of a `Spec`.
 pub fn validate(spec: &Spec) -> Result<(), Invalid> {
+    check(spec).map_err(Invalid::from)
+}
+
+fn check(spec: &Spec) -> Result<(), Broken> {
     let ns = &spec.ns;
     if ns.userns2.is_some() && ns.userns.is_none() {
-        return invalid("--userns2: needs --userns");
+        return Err(Broken::Userns2WithoutUserns);
     }
     if ns.disable_userns && ns.userns.is_some() {
-        return invalid(
-            "--disable-userns: needs a user namespace of sbox's own, not one joined with --userns",
-        );
+        return Err(Broken::DisableUsernsJoined);
     }
     if ns.disable_userns && ns.assert_userns_disabled {
-        return invalid("--assert-userns-disabled: conflicts with --disable-userns");
+        return Err(Broken::AssertConflictsWithDisable);
     }
     if spec.fds.userns_block.is_some() {
         if spec.fds.info.is_none() {
-            return phrased(
-                "--userns-block-fd: needs --info-fd (to learn the child pid)",
-                "--userns-block-fd requires --info-fd",
-            );
+            return Err(Broken::UsernsBlockWithoutInfo);
         }
         if ns.disable_userns {
-            return invalid("--userns-block-fd: conflicts with --disable-userns");
+            return Err(Broken::UsernsBlockConflictsWithDisable);
         }
     }
-    for dir in &spec.report_planted {
-        if !dir.is_absolute() {
-            return invalid(format!(
-                "--report-planted: {}: not an absolute path",
-                dir.display()
-            ));
-        }
+    if let Some(dir) = spec.report_planted.iter().find(|d| !d.is_absolute()) {
+        return Err(Broken::PlantedNotAbsolute(dir.clone()));
     }
     // A hostname is only private in a UTS namespace of the sandbox's own: from a profile as
     // from the command line, it is asked for, not implied.
     if spec.hostname.is_some() && !ns.uts {
-        return phrased(
-            "--hostname: needs a UTS namespace: add --unshare-uts (in a profile: uts = true under [namespaces])",
-            "Specifying --hostname requires --unshare-uts",
-        );
+        return Err(Broken::HostnameWithoutUts);
     }
     if spec.as_pid_1 && !ns.pid {
-        return phrased(
-            "--as-pid-1: needs a PID namespace: add --unshare-pid",
-            "Specifying --as-pid-1 requires --unshare-pid",
-        );
+        return Err(Broken::AsPid1WithoutPid);
     }
     for op in &spec.ops {
         if let FsOp::Overlay { lower, upper, .. } = op
             && lower.len() < layers_needed(upper)
         {
-            let (n, phrase) = match upper {
-                OverlayUpper::Dir { .. } => ("1", "--overlay requires at least one --overlay-src"),
-                OverlayUpper::Tmp => ("1", "--tmp-overlay requires at least one --overlay-src"),
-                OverlayUpper::ReadOnly => ("2", "--ro-overlay requires at least two --overlay-src"),
-            };
-            return phrased(
-                format!(
-                    "{}: needs at least {n} --overlay-src before it",
-                    op.option()
-                ),
-                phrase,
-            );
+            return Err(Broken::TooFewLayers {
+                option: op.option(),
+                upper: Upper::of(upper),
+            });
         }
     }
     if spec.net.active() && !ns.net {
@@ -122,20 +233,14 @@ pub fn validate(spec: &Spec) -> Result<(), Invalid> {
             EnvOp::Keep(k) => ("env.keep", OsStr::new(k)),
             EnvOp::Offline(k, _) => ("env.offline", k.as_os_str()),
         };
-        env_name(name).map_err(|why| Invalid {
-            message: format!("{opt}: {why}"),
-            bwrap: None,
-        })?;
+        env_name(name).map_err(|NotAName(name)| Broken::EnvName { opt, name })?;
     }
     for (opt, list) in [
         ("--landlock-ro", &spec.landlock.ro),
         ("--landlock-rw", &spec.landlock.rw),
     ] {
         for p in list {
-            inside_path(p).map_err(|why| Invalid {
-                message: format!("{opt}: {why}"),
-                bwrap: None,
-            })?;
+            inside_path(p).map_err(|why| Broken::InsidePath { opt, why })?;
         }
     }
     Ok(())
@@ -151,24 +256,21 @@ pub fn layers_needed(upper: &OverlayUpper) -> usize {
 }
 
 /// An environment variable's name (or a profile's `keep` pattern): not empty, no `=`.
-pub fn env_name(name: &OsStr) -> Result<(), String> {
+pub fn env_name(name: &OsStr) -> Result<(), NotAName> {
     if name.is_empty() || name.as_encoded_bytes().contains(&b'=') {
-        return Err(format!("'{}': not a variable name", name.to_string_lossy()));
+        return Err(NotAName(name.to_os_string()));
     }
     Ok(())
 }
 
 /// A path as seen inside the sandbox, for a rule that compares paths (Landlock): absolute,
 /// and without `..`, which would name something else than it seems once resolved.
-pub fn inside_path(p: &Path) -> Result<(), String> {
+pub fn inside_path(p: &Path) -> Result<(), PathRule> {
     if !p.is_absolute() {
-        return Err(format!(
-            "'{}': not an absolute path (paths are as seen inside the sandbox)",
-            p.display()
-        ));
+        return Err(PathRule::NotAbsolute(p.to_path_buf()));
     }
     if p.components().any(|c| c == Component::ParentDir) {
-        return Err(format!("'{}': '..' is not allowed", p.display()));
+        return Err(PathRule::DotDot(p.to_path_buf()));
     }
     Ok(())
 }

@@ -8,11 +8,59 @@ use std::fmt;
 
 /// A value that doesn't parse, worded as `<option>: '<value>': <why>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ValueError(pub String);
+pub struct ValueError {
+    pub opt: String,
+    pub value: String,
+    pub why: Why,
+}
+
+/// What the value is not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Why {
+    Octal,
+    Size,
+    Pids,
+    Percent,
+    Capability,
+    /// No seccomp profile of that name.
+    SeccompProfile,
+    /// A syscall name (part of the value) unknown on x86_64.
+    Syscall(String),
+    /// An errno (part of the value) that is neither a name nor 1-4095.
+    Errno(String),
+}
+
+impl ValueError {
+    fn new(opt: &str, value: &str, why: Why) -> ValueError {
+        ValueError {
+            opt: opt.into(),
+            value: value.into(),
+            why,
+        }
+    }
+}
 
 impl fmt::Display for ValueError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        write!(f, "{}: '{}': ", self.opt, self.value)?;
+        match &self.why {
+            Why::Octal => f.write_str("not an octal mode (e.g. 0755)"),
+            Why::Size => f.write_str("not a size (bytes, or a number with K, M, G or T)"),
+            Why::Pids => f.write_str("not a process count (a whole number, at least 1)"),
+            Why::Percent => {
+                f.write_str("not a CPU share (a percent of one CPU from 1% to 100000%, e.g. 150%)")
+            }
+            Why::Capability => {
+                f.write_str("unknown capability (see capabilities(7), e.g. CAP_NET_RAW)")
+            }
+            Why::SeccompProfile => {
+                write!(f, "unknown profile ({})", super::SeccompProfile::names())
+            }
+            Why::Syscall(name) => {
+                write!(f, "'{name}' is not a syscall on x86_64 (see syscalls(2))")
+            }
+            Why::Errno(e) => write!(f, "'{e}' is not an errno (a name like EACCES, or 1-4095)"),
+        }
     }
 }
 
@@ -22,19 +70,13 @@ impl std::error::Error for ValueError {}
 pub fn parse_octal(opt: &str, s: &str) -> Result<u32, ValueError> {
     match u32::from_str_radix(s, 8) {
         Ok(v) if v <= 0o7777 && !s.is_empty() => Ok(v),
-        _ => Err(ValueError(format!(
-            "{opt}: '{s}': not an octal mode (e.g. 0755)"
-        ))),
+        _ => Err(ValueError::new(opt, s, Why::Octal)),
     }
 }
 
 /// Parse a size in bytes with an optional K, M, G or T suffix (powers of 1024).
 pub fn parse_size(opt: &str, s: &str) -> Result<u64, ValueError> {
-    let bad = || {
-        ValueError(format!(
-            "{opt}: '{s}': not a size (bytes, or a number with K, M, G or T)"
-        ))
-    };
+    let bad = || ValueError::new(opt, s, Why::Size);
     let t = s.trim();
     let (num, mult) = match t.char_indices().last() {
         Some((i, c)) if c.is_ascii_alphabetic() => {
@@ -60,9 +102,7 @@ pub fn parse_size(opt: &str, s: &str) -> Result<u64, ValueError> {
 pub fn parse_pids(opt: &str, s: &str) -> Result<u64, ValueError> {
     match s.trim().parse::<u64>() {
         Ok(n) if n >= 1 => Ok(n),
-        _ => Err(ValueError(format!(
-            "{opt}: '{s}': not a process count (a whole number, at least 1)"
-        ))),
+        _ => Err(ValueError::new(opt, s, Why::Pids)),
     }
 }
 
@@ -73,9 +113,7 @@ pub fn parse_percent(opt: &str, s: &str) -> Result<u32, ValueError> {
     match num.parse::<u32>() {
         // cpu.max takes a quota in microseconds per 100 ms period: keep it well inside u64.
         Ok(n) if (1..=100_000).contains(&n) => Ok(n),
-        _ => Err(ValueError(format!(
-            "{opt}: '{s}': not a CPU share (a percent of one CPU from 1% to 100000%, e.g. 150%)"
-        ))),
+        _ => Err(ValueError::new(opt, s, Why::Percent)),
     }
 }
 
@@ -87,30 +125,20 @@ pub fn parse_cap(opt: &str, s: &str) -> Result<caps::Capability, ValueError> {
     } else {
         format!("CAP_{up}")
     };
-    full.parse().map_err(|_| {
-        ValueError(format!(
-            "{opt}: '{s}': unknown capability (see capabilities(7), e.g. CAP_NET_RAW)"
-        ))
-    })
+    full.parse()
+        .map_err(|_| ValueError::new(opt, s, Why::Capability))
 }
 
 /// A seccomp profile by name.
 pub fn parse_seccomp_profile(opt: &str, s: &str) -> Result<super::SeccompProfile, ValueError> {
-    super::SeccompProfile::from_name(s).ok_or_else(|| {
-        ValueError(format!(
-            "{opt}: '{s}': unknown profile ({})",
-            super::SeccompProfile::names()
-        ))
-    })
+    super::SeccompProfile::from_name(s).ok_or_else(|| ValueError::new(opt, s, Why::SeccompProfile))
 }
 
 /// A syscall name known on x86_64; `value` is the whole option value, for the message.
 pub fn parse_syscall(opt: &str, value: &str, name: &str) -> Result<String, ValueError> {
     match syscalls::nr(name) {
         Some(_) => Ok(name.to_string()),
-        None => Err(ValueError(format!(
-            "{opt}: '{value}': '{name}' is not a syscall on x86_64 (see syscalls(2))"
-        ))),
+        None => Err(ValueError::new(opt, value, Why::Syscall(name.into()))),
     }
 }
 
@@ -118,14 +146,11 @@ pub fn parse_syscall(opt: &str, value: &str, name: &str) -> Result<String, Value
 pub fn parse_deny(opt: &str, v: &str) -> Result<(String, i32), ValueError> {
     let (name, errno) = match v.split_once(':') {
         Some((n, e)) => {
-            let errno = parse_errno(e).ok_or_else(|| {
-                ValueError(format!(
-                    "{opt}: '{v}': '{e}' is not an errno (a name like EACCES, or 1-4095)"
-                ))
-            })?;
+            let errno =
+                parse_errno(e).ok_or_else(|| ValueError::new(opt, v, Why::Errno(e.into())))?;
             (n, errno)
         }
-        None => (v, libc::EPERM),
+        None => (v, nix::errno::Errno::EPERM as i32),
     };
     Ok((parse_syscall(opt, v, name)?, errno))
 }

@@ -85,6 +85,13 @@ esac
 	fail "--mem 16M: the report is one line" "stderr: $err"
 no_leftovers "--mem 16M: no scope or cgroup left after an OOM kill"
 
+# --- Under --level-prefix the OOM report is an error for journald: <3> first.
+err=$(sb --level-prefix --mem 16M sh -c "$hog" 2>&1 >/dev/null)
+case "$err" in
+'<3>sbox: --mem: the kernel killed the command: out of memory (limit 16M, peak '*) pass "--level-prefix: the OOM report starts with <3>" ;;
+*) fail "--level-prefix: the OOM report starts with <3>" "stderr: $err" ;;
+esac
+
 # --- The same with a PID namespace (init stays outside the limit, the command inside).
 err=$(sb --unshare-pid --proc /proc --mem 16M sh -c "$hog" 2>&1 >/dev/null)
 st=$?

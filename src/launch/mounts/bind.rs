@@ -2,8 +2,8 @@
 //! `--file`/`--bind-data` (through the scratch tmpfs), a profile's masks, `--remount-ro`.
 
 use super::resolve::{Create, PRIVATE, ensure_dir, relative, resolve, split};
-use super::{Builder, Prepared, io_errno, is_dir, tmpfs, why};
-use crate::error::SetupError;
+use super::wording::{FdWhy, MountError};
+use super::{Builder, Prepared, io_errno, is_dir, tmpfs};
 use crate::launch::sys::{self, *};
 use crate::spec::{BindKind, DataKind, FsOp, Spec};
 use nix::errno::Errno;
@@ -40,7 +40,7 @@ pub(super) fn source<'a>(
     dst: &'a Path,
     optional: bool,
     strict: bool,
-) -> Result<Prepared<'a>, SetupError> {
+) -> Result<Prepared<'a>, MountError> {
     let set = match kind {
         BindKind::Ro => MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
         BindKind::Rw => MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
@@ -60,22 +60,14 @@ pub(super) fn source<'a>(
             skipped(spec, op, src);
             Prepared::Skipped
         }
-        Err(e) => {
-            let hint = if e == Errno::ENOENT {
-                format!(" (use {}-try to skip a missing source)", op.option())
-            } else {
-                String::new()
-            };
-            return Err(SetupError::new(
-                op.option(),
-                src.display().to_string(),
-                format!("{}{hint}", why(e, strict)),
-            )
-            .bwrap(format!(
-                "Can't find source path {}: {}",
-                src.display(),
-                e.desc()
-            )));
+        Err(errno) => {
+            return Err(MountError::Source {
+                option: op.option(),
+                path: src.to_path_buf(),
+                errno,
+                strict,
+                bind: true,
+            });
         }
     })
 }
@@ -87,10 +79,14 @@ pub(super) fn fd_source<'a>(
     ro: bool,
     dst: &'a Path,
     fd: OwnedFd,
-) -> Result<Prepared<'a>, SetupError> {
+) -> Result<Prepared<'a>, MountError> {
     let ro = if ro { MOUNT_ATTR_RDONLY } else { 0 };
-    let (tree, is_dir) = bind_fd(fd, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | ro)
-        .map_err(|why| SetupError::new(op.option(), n.to_string(), why))?;
+    let (tree, is_dir) =
+        bind_fd(fd, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | ro).map_err(|why| MountError::Fd {
+            option: op.option(),
+            n,
+            why,
+        })?;
     Ok(Prepared::Bind { dst, tree, is_dir })
 }
 
@@ -99,7 +95,7 @@ pub(super) fn fd_source<'a>(
 fn skipped(spec: &Spec, op: &FsOp, src: &Path) {
     let hint = spec.bind_extras.iter().find(|e| e.dst == op.dst());
     if let Some(m) = hint.and_then(|e| e.missing.as_deref()) {
-        crate::launch::say(&format!(
+        crate::output::notice(&format!(
             "{}: not bound, {} does not exist: {m}",
             op.dst().display(),
             src.display()
@@ -117,17 +113,14 @@ fn skipped(spec: &Spec, op: &FsOp, src: &Path) {
 /// The host object an inherited descriptor refers to, as a mount tree of this namespace. The
 /// descriptor belongs to the host's mount namespace, whose mounts can't be cloned from here;
 /// its path can, and the inode is checked to be the same one.
-fn bind_fd(fd: OwnedFd, set: u64) -> Result<(OwnedFd, bool), String> {
+fn bind_fd(fd: OwnedFd, set: u64) -> Result<(OwnedFd, bool), FdWhy> {
     let link = format!("/proc/self/fd/{}", fd.as_raw_fd());
-    let path = std::fs::read_link(&link).map_err(|e| format!("not an open descriptor: {e}"))?;
-    let want = nix::sys::stat::stat(link.as_str()).map_err(|e| e.desc().to_string())?;
-    let tree = tree(&path, true, set).map_err(|e| format!("{}: {}", path.display(), e.desc()))?;
-    let got = fstat(tree.as_fd()).map_err(|e| e.desc().to_string())?;
+    let path = std::fs::read_link(&link).map_err(FdWhy::NotOpen)?;
+    let want = nix::sys::stat::stat(link.as_str()).map_err(FdWhy::Errno)?;
+    let tree = tree(&path, true, set).map_err(|e| FdWhy::Path(path.clone(), e))?;
+    let got = fstat(tree.as_fd()).map_err(FdWhy::Errno)?;
     if (got.st_dev, got.st_ino) != (want.st_dev, want.st_ino) {
-        return Err(format!(
-            "{} is no longer what the descriptor refers to",
-            path.display()
-        ));
+        return Err(FdWhy::Replaced(path));
     }
     drop(fd);
     let dir = is_dir(tree.as_fd());

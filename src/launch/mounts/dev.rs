@@ -1,7 +1,7 @@
 //! `--dev`: a tmpfs with the host's device nodes bound in, a private devpts, the usual links.
 
 use super::bind::tree;
-use crate::error::SetupError;
+use super::wording::MountError;
 use crate::launch::sys::{self, *};
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, openat};
@@ -14,19 +14,29 @@ use std::path::{Path, PathBuf};
 const DEV_NODES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
 
 /// The device nodes, opened on the host; `console`: the terminal bound as /dev/console.
-pub(super) fn nodes(console: Option<&Path>) -> Result<Vec<(&'static str, OwnedFd)>, SetupError> {
+pub(super) fn nodes(console: Option<&Path>) -> Result<Vec<(&'static str, OwnedFd)>, MountError> {
     let mut nodes = Vec::with_capacity(DEV_NODES.len());
     for name in DEV_NODES {
         let host = PathBuf::from("/dev").join(name);
-        let fd = tree(&host, false, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC)
-            .map_err(|e| SetupError::errno("--dev", host.display().to_string(), e))?;
+        let fd = tree(&host, false, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC).map_err(|errno| {
+            MountError::Errno {
+                step: "--dev",
+                path: host.clone(),
+                errno,
+            }
+        })?;
         nodes.push((name, fd));
     }
     // The terminal on stdout, as /dev/console (as bubblewrap): `tty` and
     // programs that open the console find it.
     if let Some(tty) = console {
-        let fd = tree(tty, false, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC)
-            .map_err(|e| SetupError::errno("--dev", tty.display().to_string(), e))?;
+        let fd = tree(tty, false, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC).map_err(|errno| {
+            MountError::Errno {
+                step: "--dev",
+                path: tty.to_path_buf(),
+                errno,
+            }
+        })?;
         nodes.push(("console", fd));
     }
     Ok(nodes)

@@ -18,7 +18,6 @@ mod wording;
 pub use overlay::probe;
 pub use pivot::{enter, make_private, protect_cgroups};
 
-use crate::error::SetupError;
 use crate::launch::sys::{self, *};
 use crate::spec::{DataKind, FsOp, Spec};
 use bind::remount_ro;
@@ -31,7 +30,8 @@ use resolve::{Create, In, PRIVATE, dir_parents, relative, resolve, symlink};
 use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::Path;
-use wording::{bwrap_phrase, dst_error};
+pub use wording::MountError;
+use wording::existing_link;
 
 /// One operation, prepared before the new root exists: what it needs from the host is
 /// opened, and it carries all its data. `prepare` makes one per `FsOp` and `Builder::apply`
@@ -102,15 +102,6 @@ pub enum Prepared<'a> {
 /// every source was opened beforehand and nothing is resolved through this path.
 const STAGING: &str = "/tmp";
 
-/// Why a profile's path failed, with what ELOOP means there.
-fn why(e: Errno, strict: bool) -> String {
-    if strict && e == Errno::ELOOP {
-        "a symbolic link on the way (a profile's mounts follow none: a previous sandbox could have planted it): remove it".into()
-    } else {
-        e.desc().to_string()
-    }
-}
-
 fn is_dir(fd: BorrowedFd) -> bool {
     fstat(fd)
         .map(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
@@ -124,7 +115,7 @@ pub fn prepare<'a>(
     spec: &'a Spec,
     fds: &mut [Option<OwnedFd>],
     console: Option<&Path>,
-) -> Result<Vec<Prepared<'a>>, SetupError> {
+) -> Result<Vec<Prepared<'a>>, MountError> {
     let mut out = Vec::with_capacity(spec.ops.len());
     for (i, op) in spec.ops.iter().enumerate() {
         let strict = i < spec.profile_ops;
@@ -206,14 +197,13 @@ fn labelled_tmpfs(
 }
 
 /// Create the new root on a fresh tmpfs and apply the operations in order. Returns the root.
-pub fn build(spec: &Spec, prepared: Vec<Prepared>) -> Result<OwnedFd, SetupError> {
-    let staging = |why: String| SetupError::new("new root", STAGING, why);
-    let base = tmpfs(0o755, None, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)
-        .map_err(|e| staging(format!("tmpfs: {}", e.desc())))?;
-    sys::move_mount_to_path(base.as_fd(), Path::new(STAGING))
-        .map_err(|e| staging(e.desc().to_string()))?;
+pub fn build(spec: &Spec, prepared: Vec<Prepared>) -> Result<OwnedFd, MountError> {
+    let staging = |what| move |errno| MountError::Staging { what, errno };
+    let base =
+        tmpfs(0o755, None, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV).map_err(staging("tmpfs"))?;
+    sys::move_mount_to_path(base.as_fd(), Path::new(STAGING)).map_err(staging(""))?;
     let mut b = Builder {
-        root: base.try_clone().map_err(|e| staging(e.to_string()))?,
+        root: base.try_clone().map_err(MountError::StagingCopy)?,
         base,
         scratch: None,
         remount_ro_shallow: spec.remount_ro_shallow,
@@ -232,12 +222,15 @@ pub fn build(spec: &Spec, prepared: Vec<Prepared>) -> Result<OwnedFd, SetupError
         } else {
             b.apply(p)
         };
-        r.map_err(|e| {
-            dst_error(op, e, b.strict).bwrap(bwrap_phrase(b.root.as_fd(), op, e, tree_dir))
+        r.map_err(|errno| MountError::Dst {
+            op: op.clone(),
+            errno,
+            strict: b.strict,
+            tree_dir,
+            existing: existing_link(b.root.as_fd(), op, errno),
         })?;
     }
-    b.drop_scratch()
-        .map_err(|e| staging(format!("scratch: {}", e.desc())))?;
+    b.drop_scratch().map_err(staging("scratch"))?;
     Ok(b.root)
 }
 

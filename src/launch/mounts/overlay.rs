@@ -2,8 +2,8 @@
 //! an overlayfs named by descriptor paths; the overlay probe of `--doctor`.
 
 use super::resolve::Create;
-use super::{Builder, STAGING, c, fdpath, tmpfs, why};
-use crate::error::SetupError;
+use super::wording::MountError;
+use super::{Builder, STAGING, c, fdpath, tmpfs};
 use crate::launch::sys::{self, *};
 use crate::spec::{FsOp, OverlayUpper};
 use nix::errno::Errno;
@@ -23,9 +23,14 @@ pub enum Upper {
 }
 
 /// A layer of an overlay, opened as a directory.
-fn layer(op: &FsOp, p: &Path, strict: bool) -> Result<OwnedFd, SetupError> {
-    open_dir(p, strict)
-        .map_err(|e| SetupError::new(op.option(), p.display().to_string(), why(e, strict)))
+fn layer(op: &FsOp, p: &Path, strict: bool) -> Result<OwnedFd, MountError> {
+    open_dir(p, strict).map_err(|errno| MountError::Source {
+        option: op.option(),
+        path: p.to_path_buf(),
+        errno,
+        strict,
+        bind: false,
+    })
 }
 
 /// The lower layers of an overlay, opened (in the order given).
@@ -33,12 +38,12 @@ pub(super) fn lower(
     op: &FsOp,
     lower: &[PathBuf],
     strict: bool,
-) -> Result<Vec<OwnedFd>, SetupError> {
+) -> Result<Vec<OwnedFd>, MountError> {
     lower.iter().map(|p| layer(op, p, strict)).collect()
 }
 
 /// The upper layer of an overlay: a host directory and its work directory are opened.
-pub(super) fn upper(op: &FsOp, upper: &OverlayUpper, strict: bool) -> Result<Upper, SetupError> {
+pub(super) fn upper(op: &FsOp, upper: &OverlayUpper, strict: bool) -> Result<Upper, MountError> {
     Ok(match upper {
         OverlayUpper::Dir { upper, work } => Upper::Dirs {
             upper: layer(op, upper, strict)?,

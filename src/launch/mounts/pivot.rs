@@ -2,8 +2,8 @@
 //! made read-only (with limits) before pivot_root.
 
 use super::resolve::relative;
+use super::wording::MountError;
 use super::{STAGING, io_errno};
-use crate::error::SetupError;
 use crate::launch::sys::{self, *};
 use nix::errno::Errno;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -11,9 +11,8 @@ use std::path::Path;
 
 /// Enter the new root: it becomes `/`, and the old root is detached so that nothing of the
 /// host stays reachable.
-pub fn enter(root: OwnedFd) -> Result<(), SetupError> {
-    let fail =
-        |what: &str, e: Errno| SetupError::new("pivot_root", "", format!("{what}: {}", e.desc()));
+pub fn enter(root: OwnedFd) -> Result<(), MountError> {
+    let fail = |what, errno| MountError::Pivot { what, errno };
     nix::unistd::fchdir(&root).map_err(|e| fail("chdir", e))?;
     // pivot_root(".", ".") stacks the old root on top of the new one; unmounting "." then
     // removes exactly the old root (see pivot_root(2)).
@@ -25,7 +24,7 @@ pub fn enter(root: OwnedFd) -> Result<(), SetupError> {
 }
 
 /// Stop mount events from propagating between the host and the sandbox, both ways.
-pub fn make_private() -> Result<(), SetupError> {
+pub fn make_private() -> Result<(), MountError> {
     use nix::mount::{MsFlags, mount};
     mount(
         None::<&str>,
@@ -34,7 +33,11 @@ pub fn make_private() -> Result<(), SetupError> {
         MsFlags::MS_REC | MsFlags::MS_PRIVATE,
         None::<&str>,
     )
-    .map_err(|e| SetupError::errno("mount namespace", "/", e))
+    .map_err(|errno| MountError::Errno {
+        step: "mount namespace",
+        path: "/".into(),
+        errno,
+    })
 }
 
 /// With limits: make every cgroup2 mount in the new root read-only (the mount itself, not
@@ -43,12 +46,16 @@ pub fn make_private() -> Result<(), SetupError> {
 /// off; the command can't undo it (no capabilities, and seccomp refuses mount calls). Found in
 /// this process's mountinfo, before pivot_root, while the host's /proc is still there; a mount
 /// hidden under a later one is out of the sandbox's reach and is left alone.
-pub fn protect_cgroups(root: BorrowedFd) -> Result<(), SetupError> {
-    const STEP: &str = "limits (read-only cgroup mounts)";
+pub fn protect_cgroups(root: BorrowedFd) -> Result<(), MountError> {
+    let fail = |path: &Path, errno| MountError::Errno {
+        step: "limits (read-only cgroup mounts)",
+        path: path.to_path_buf(),
+        errno,
+    };
     let info = std::fs::read("/proc/self/mountinfo")
-        .map_err(|e| SetupError::errno(STEP, "/proc/self/mountinfo", io_errno(e)))?;
+        .map_err(|e| fail(Path::new("/proc/self/mountinfo"), io_errno(e)))?;
     for mnt in crate::cgroup::cgroup2_mounts_under(&info, Path::new(STAGING)) {
-        let fail = |e: Errno| SetupError::errno(STEP, mnt.display().to_string(), e);
+        let fail = |e: Errno| fail(&mnt, e);
         let rel = relative(mnt.strip_prefix(STAGING).unwrap_or(&mnt));
         let fd = match sys::open_in_root(root, &rel, libc::O_PATH) {
             Ok(fd) => fd,

@@ -2,7 +2,7 @@
 //! one), its kernel knobs kept read-only.
 
 use super::bind::{remount_ro, tree};
-use crate::error::SetupError;
+use super::wording::MountError;
 use crate::launch::sys::{self, *};
 use crate::spec::Spec;
 use nix::errno::Errno;
@@ -12,7 +12,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
 /// The host's /proc, for a sandbox without a PID namespace of its own.
-pub(super) fn host_proc(spec: &Spec) -> Result<OwnedFd, SetupError> {
+pub(super) fn host_proc(spec: &Spec) -> Result<OwnedFd, MountError> {
     // procfs can only be mounted by the owner of the PID namespace; without one
     // the host's /proc is bound instead, as bubblewrap does. It shows the caller's
     // other processes, whose oom_score_adj, autogroup, clear_refs... the same uid
@@ -23,8 +23,11 @@ pub(super) fn host_proc(spec: &Spec) -> Result<OwnedFd, SetupError> {
         MOUNT_ATTR_RDONLY
     };
     let set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC | ro;
-    let fd =
-        tree(Path::new("/proc"), true, set).map_err(|e| SetupError::errno("--proc", "/proc", e))?;
+    let fd = tree(Path::new("/proc"), true, set).map_err(|errno| MountError::Errno {
+        step: "--proc",
+        path: "/proc".into(),
+        errno,
+    })?;
     Ok(fd)
 }
 
