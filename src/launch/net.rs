@@ -62,7 +62,7 @@ pub fn channel() -> Result<(Option<OwnedFd>, Option<OwnedFd>), SetupError> {
         SockFlag::SOCK_CLOEXEC,
     )
     .map(|(a, b)| (Some(a), Some(b)))
-    .map_err(|e| SetupError::errno("--net-allow", "socketpair", e))
+    .map_err(|e| SetupError::new("--net-allow", "socketpair", crate::error::errno_why(e)))
 }
 
 fn fail(what: String) -> impl FnOnce(std::io::Error) -> SetupError {
@@ -194,7 +194,13 @@ pub fn send(sock: &OwnedFd, listeners: &[Listener]) -> Result<(), SetupError> {
         None,
     )
     .map(drop)
-    .map_err(|e| SetupError::errno("--net-allow", "pass the listeners", e))
+    .map_err(|e| {
+        SetupError::new(
+            "--net-allow",
+            "pass the listeners",
+            crate::error::errno_why(e),
+        )
+    })
 }
 
 /// In the supervisor: the listeners, or `None` when the child ended before sending them

@@ -114,7 +114,11 @@ pub fn add(list: &mut Vec<Rule>, rule: Rule) -> Result<(), ValueError> {
 
 /// Parse one rule as `opt` (`--net-allow`, `network.deny` ...) gives it.
 pub fn parse_rule(opt: &str, s: &str) -> Result<Rule, ValueError> {
-    let err = |why: String| ValueError(format!("{opt}: '{s}': {why}"));
+    let err = |why: String| ValueError {
+        opt: opt.into(),
+        value: s.into(),
+        why: super::values::Why::NetRule(why),
+    };
     if s.is_empty() {
         return Err(err(format!("empty rule ({SHAPES})")));
     }
@@ -569,7 +573,7 @@ mod tests {
             ("1.2.3.256:1", "not a name, nor an IPv4"),
             ("123:80", "not a name"),
         ] {
-            let e = parse_rule("--net-deny", bad).unwrap_err().0;
+            let e = parse_rule("--net-deny", bad).unwrap_err().to_string();
             assert!(
                 e.starts_with(&format!("--net-deny: '{bad}': ")),
                 "{bad}: {e}"

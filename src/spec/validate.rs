@@ -51,6 +51,12 @@ pub enum Broken {
         opt: &'static str,
         why: PathRule,
     },
+    /// An allowlist without a network namespace of its own (--share-net, net = "host").
+    NetWithoutNetns,
+    /// More distinct allowed ports than listeners can be passed.
+    TooManyPorts(usize),
+    /// Deny rules without an allowlist to refine.
+    DenyWithoutAllow,
 }
 
 /// An overlay's kind of upper layer, as the rule words it.
@@ -139,6 +145,18 @@ impl fmt::Display for Broken {
                 }
             ),
             InsidePath { opt, why } => write!(f, "{opt}: {why}"),
+            NetWithoutNetns => f.write_str(
+                "--net-allow: needs a network namespace of the sandbox's own (conflicts with \
+                 --share-net and a profile's net = \"host\")",
+            ),
+            TooManyPorts(n) => write!(
+                f,
+                "--net-allow: {n} ports allowed: at most {MAX_PORTS} (each gets a listener)"
+            ),
+            DenyWithoutAllow => f.write_str(
+                "--net-deny: refines an allowlist: add --net-allow rules (without one the \
+                 sandbox has the host's network or none)",
+            ),
         }
     }
 }
@@ -209,22 +227,15 @@ fn check(spec: &Spec) -> Result<(), Broken> {
         }
     }
     if spec.net.active() && !ns.net {
-        return invalid(
-            "--net-allow: needs a network namespace of the sandbox's own (conflicts with --share-net and a profile's net = \"host\")",
-        );
+        return Err(Broken::NetWithoutNetns);
     }
     // One listener per allowed port, all handed over in one message (the kernel passes at
     // most 253 descriptors at a time).
     if spec.net.ports().len() > MAX_PORTS {
-        return invalid(format!(
-            "--net-allow: {} ports allowed: at most {MAX_PORTS} (each gets a listener)",
-            spec.net.ports().len()
-        ));
+        return Err(Broken::TooManyPorts(spec.net.ports().len()));
     }
     if !spec.net.deny.is_empty() && !spec.net.active() {
-        return invalid(
-            "--net-deny: refines an allowlist: add --net-allow rules (without one the sandbox has the host's network or none)",
-        );
+        return Err(Broken::DenyWithoutAllow);
     }
     for op in &spec.env {
         let (opt, name) = match op {

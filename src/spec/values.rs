@@ -28,6 +28,8 @@ pub enum Why {
     Syscall(String),
     /// An errno (part of the value) that is neither a name nor 1-4095.
     Errno(String),
+    /// A network allowlist rule (spec::net), and what is wrong with it.
+    NetRule(String),
 }
 
 impl ValueError {
@@ -60,6 +62,7 @@ impl fmt::Display for ValueError {
                 write!(f, "'{name}' is not a syscall on x86_64 (see syscalls(2))")
             }
             Why::Errno(e) => write!(f, "'{e}' is not an errno (a name like EACCES, or 1-4095)"),
+            Why::NetRule(why) => f.write_str(why),
         }
     }
 }
