@@ -66,7 +66,7 @@ pub fn channel() -> Result<(Option<OwnedFd>, Option<OwnedFd>), SetupError> {
 }
 
 fn fail(what: String) -> impl FnOnce(std::io::Error) -> SetupError {
-    move |e| SetupError::new("--net-allow", what, e.to_string())
+    move |e| SetupError::new("--net-allow", what, crate::error::io_why(&e))
 }
 
 /// In the child, loopback up: every listener of the policy.
@@ -139,7 +139,7 @@ fn add_address(n: usize, a: std::net::Ipv4Addr) -> Result<(), SetupError> {
         SetupError::new(
             "--net-allow",
             format!("lo {a}"),
-            format!("add the resolver's address: {e}"),
+            format!("add the resolver's address: {}", crate::error::io_why(&e)),
         )
     };
     // SAFETY: plain socket(2) call; the descriptor is owned right away.

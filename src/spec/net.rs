@@ -10,7 +10,7 @@
 //! rule matches the name the client asked for; an address rule matches the address sbox
 //! connects to. Deny wins.
 
-use super::values::ValueError;
+use super::values::{ValueError, Why};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
@@ -117,7 +117,7 @@ pub fn parse_rule(opt: &str, s: &str) -> Result<Rule, ValueError> {
     let err = |why: String| ValueError {
         opt: opt.into(),
         value: s.into(),
-        why: super::values::Why::NetRule(why),
+        why: Why::NetRule(why),
     };
     if s.is_empty() {
         return Err(err(format!("empty rule ({SHAPES})")));

@@ -51,11 +51,11 @@ pub enum Broken {
         opt: &'static str,
         why: PathRule,
     },
-    /// An allowlist without a network namespace of its own (--share-net, net = "host").
-    NetWithoutNetns,
-    /// More distinct allowed ports than listeners can be passed.
+    /// An allowlist without a network namespace of the sandbox's own.
+    AllowlistSharesNet,
+    /// More distinct allowed ports than listeners can be handed over.
     TooManyPorts(usize),
-    /// Deny rules without an allowlist to refine.
+    /// Deny rules without any allow rule.
     DenyWithoutAllow,
 }
 
@@ -145,7 +145,7 @@ impl fmt::Display for Broken {
                 }
             ),
             InsidePath { opt, why } => write!(f, "{opt}: {why}"),
-            NetWithoutNetns => f.write_str(
+            AllowlistSharesNet => f.write_str(
                 "--net-allow: needs a network namespace of the sandbox's own (conflicts with \
                  --share-net and a profile's net = \"host\")",
             ),
@@ -227,7 +227,7 @@ fn check(spec: &Spec) -> Result<(), Broken> {
         }
     }
     if spec.net.active() && !ns.net {
-        return Err(Broken::NetWithoutNetns);
+        return Err(Broken::AllowlistSharesNet);
     }
     // One listener per allowed port, all handed over in one message (the kernel passes at
     // most 253 descriptors at a time).

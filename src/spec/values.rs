@@ -28,7 +28,7 @@ pub enum Why {
     Syscall(String),
     /// An errno (part of the value) that is neither a name nor 1-4095.
     Errno(String),
-    /// A network allowlist rule (spec::net), and what is wrong with it.
+    /// A network rule (`--net-allow`, `--net-deny`): what is wrong with it.
     NetRule(String),
 }
 

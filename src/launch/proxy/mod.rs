@@ -64,10 +64,10 @@ pub fn start(policy: &NetPolicy, verbose: bool, listeners: Vec<Listener>) -> Arc
         .stack_size(256 << 10)
         .spawn(move || match Proxy::new(policy, verbose, s, listeners) {
             Ok(mut p) => p.run(),
-            Err(e) => super::say(&format!("network: {e}")),
+            Err(e) => crate::output::failure(&format!("network: {e}")),
         });
     if let Err(e) = spawned {
-        super::say(&format!("network: cannot start the proxy: {e}"));
+        crate::output::failure(&format!("network: cannot start the proxy: {e}"));
     }
     stats
 }
@@ -570,7 +570,7 @@ impl Proxy {
                                 && self.refused_names.insert(name.clone())
                             {
                                 self.stats.refused.fetch_add(1, Ordering::Relaxed);
-                                say(&format!("refused {name} (not in the allowlist)"));
+                                refused_line(&format!("refused {name} (not in the allowlist)"));
                             }
                             wire::dns_answer(m, &q, wire::NXDOMAIN, None)
                         }
@@ -952,7 +952,7 @@ impl Proxy {
         }
         let reset = c.via == Via::Port;
         self.stats.refused.fetch_add(1, Ordering::Relaxed);
-        say(&line);
+        refused_line(&line);
         self.close(idx, reset);
     }
 
@@ -1036,8 +1036,14 @@ impl Proxy {
     }
 }
 
+/// A -v line.
 fn say(line: &str) {
-    super::say(&crate::error::one_line(&format!("network: {line}")));
+    super::say(&format!("network: {line}"));
+}
+
+/// A refusal: said without -v (nothing of sbox failed), one line.
+fn refused_line(line: &str) {
+    crate::output::notice(&format!("network: {line}"));
 }
 
 /// A short reply on a fresh connection: all of it, or false.
