@@ -1877,6 +1877,10 @@ mod tests {
                 "cap-drop" => "ALL",
                 "net-allow" => "localhost:7",
                 "net-deny" => "localhost",
+                "join-ns" => "net:/x",
+                "sysctl" => "net.core.somaxconn=7",
+                "rlimit" => "NOFILE=7",
+                "uid-map" | "gid-map" => "0:7:1",
                 _ => match apply {
                     Apply::Path(_) | Apply::Paths(_) | Apply::PathSet(_) => "/x",
                     _ => "7",
@@ -1889,6 +1893,7 @@ mod tests {
                 "hostname" => &["--unshare-uts"],
                 "cap-drop" => &["--cap-add", "CAP_NET_RAW"],
                 "net-deny" => &["--net-allow", "a.test"],
+                "sysctl" => &["--unshare-net", "--unshare-pid"],
                 _ => &[],
             };
             let mut args = extra.to_vec();
@@ -1923,6 +1928,6 @@ mod tests {
             }
             n += 1;
         }
-        assert_eq!(n, 53);
+        assert_eq!(n, 61);
     }
 }

@@ -1,7 +1,9 @@
 //! Capabilities: everything cleared except what --cap-add kept, which stays usable inside the
-//! user namespace only (ambient, so that it survives exec as a non-root uid).
+//! user namespace only (ambient, so that it survives exec as a non-root uid), or the five
+//! sets an OCI config gives.
 
 use crate::error::StepError;
+use crate::spec::CapSets;
 use caps::{CapSet, Capability, CapsHashSet};
 use nix::errno::Errno;
 use std::borrow::Cow;
@@ -51,11 +53,17 @@ fn fail(what: &'static str, err: caps::errors::CapsError) -> CapsError {
     CapsError::Set { what, err }
 }
 
+/// Everything dropped but `keep`, in all five sets (sbox's own processes: init keeps none).
 pub fn restrict_to(keep: &[Capability]) -> Result<(), CapsError> {
-    // The bounding set by number, up to the kernel's last one, so that capabilities newer
-    // than the caps crate are dropped too.
+    restrict(&CapSets::all_of(keep))
+}
+
+/// The command's five sets, exactly. Bounding first (by number, up to the kernel's last one,
+/// so that capabilities newer than the caps crate are dropped too), ambient last: it must be
+/// permitted and inheritable.
+pub fn restrict(sets: &CapSets) -> Result<(), CapsError> {
     for n in 0..64u32 {
-        if keep.iter().any(|c| c.index() as u32 == n) {
+        if sets.bounding.iter().any(|c| c.index() as u32 == n) {
             continue;
         }
         // SAFETY: plain prctl call.
@@ -71,12 +79,15 @@ pub fn restrict_to(keep: &[Capability]) -> Result<(), CapsError> {
             }
         }
     }
-    let set: CapsHashSet = keep.iter().copied().collect();
+    let set = |s: &[Capability]| -> CapsHashSet { s.iter().copied().collect() };
     caps::clear(None, CapSet::Ambient).map_err(|e| fail("clear ambient", e))?;
-    caps::set(None, CapSet::Inheritable, &set).map_err(|e| fail("set inheritable", e))?;
-    caps::set(None, CapSet::Effective, &set).map_err(|e| fail("set effective", e))?;
-    caps::set(None, CapSet::Permitted, &set).map_err(|e| fail("set permitted", e))?;
-    for c in keep {
+    caps::set(None, CapSet::Inheritable, &set(&sets.inheritable))
+        .map_err(|e| fail("set inheritable", e))?;
+    caps::set(None, CapSet::Effective, &set(&sets.effective))
+        .map_err(|e| fail("set effective", e))?;
+    caps::set(None, CapSet::Permitted, &set(&sets.permitted))
+        .map_err(|e| fail("set permitted", e))?;
+    for c in &sets.ambient {
         caps::raise(None, CapSet::Ambient, *c).map_err(|e| fail("raise ambient", e))?;
     }
     Ok(())

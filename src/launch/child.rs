@@ -37,11 +37,22 @@ pub fn ids(
     if let (Some(n), Some(fd)) = (spec.fds.userns_block, claimed.userns_block.take()) {
         // Someone else writes the id maps, then lets us go on.
         fds::block_on("--userns-block-fd", n, fd)?;
-    } else if spec.ns.userns.is_none() {
+    } else if let Some(fd) = claimed.maps_written.take() {
+        // The supervisor writes the maps of several ranges: a byte once done, the end of
+        // the pipe if it failed (it reports that).
+        let mut byte = [0u8];
+        if nix::unistd::read(&fd, &mut byte) != Ok(1) {
+            sys::exit_now(1)
+        }
+    } else if spec.own_userns() {
         let inner = (spec.uid.unwrap_or(host.uid), spec.gid.unwrap_or(host.gid));
         step(spec, "uid/gid maps", || {
             userns::write_maps(inner, (host.uid, host.gid))
         })?;
+    }
+    if let Some(adj) = spec.oom_score_adj {
+        // The host's /proc is still there.
+        super::process::set_oom_score_adj(adj)?;
     }
     if let (Some(n), Some(fd)) = (spec.fds.block, claimed.block.take()) {
         fds::block_on("--block-fd", n, fd)?;
@@ -91,10 +102,19 @@ pub fn root(
     Ok(host_proc)
 }
 
-/// Whether the command moves into a nested user namespace (`--cap-add` with user namespaces
-/// disabled).
+/// Whether the command moves into a nested user namespace: with user namespaces disabled,
+/// when a capability it keeps would let it undo the sandbox from the sandbox's own user
+/// namespace, which owns the mount namespace and the user-namespace limit: CAP_SYS_ADMIN
+/// (unmount or remount what covers, make read-only binds writable) and CAP_SYS_RESOURCE
+/// (raise `user.max_user_namespaces`). Any other capability stays in the sandbox's user
+/// namespace, where it works on the sandbox's own network, UTS and IPC namespaces
+/// (NET_BIND_SERVICE binds port 80, NET_ADMIN configures its interfaces); one level down it
+/// would work on nothing.
 fn nests(spec: &Spec) -> bool {
-    spec.userns_disabled() && !spec.caps.is_empty()
+    use ::caps::Capability::{CAP_SYS_ADMIN, CAP_SYS_RESOURCE};
+    spec.userns_disabled()
+        && (spec.command_caps().bounding.iter())
+            .any(|c| [CAP_SYS_ADMIN, CAP_SYS_RESOURCE].contains(c))
 }
 
 /// Inside the root: loopback up, hostname, --lock-file, --userns2, the nested user namespace,
@@ -113,6 +133,9 @@ pub fn inside(
             nix::unistd::sethostname(name).map_err(PhaseError::call("--hostname", name.as_str()))
         })?;
     }
+    if !spec.sysctl.is_empty() {
+        step(spec, "sysctl", || super::process::write_sysctls(spec))?;
+    }
     let locks = if spec.lock_files.is_empty() {
         Vec::new()
     } else {
@@ -124,8 +147,8 @@ pub fn inside(
     if let (true, Some(proc)) = (nests(spec), host_proc) {
         step(spec, "nested user namespace", || userns::nest(proc))?;
     }
-    if spec.ns.userns.is_some() {
-        step(spec, "id switch", || userns::switch_ids(spec.uid, spec.gid))?;
+    if !spec.own_userns() || spec.maps_by_supervisor() {
+        step(spec, "id switch", || userns::switch_ids(spec))?;
         // A change of credentials clears the parent-death signal: arm it again.
         if let Some(alive) = &alive {
             die_with_parent(alive.as_fd())?;

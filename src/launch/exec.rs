@@ -262,10 +262,16 @@ fn prepare(spec: &Spec, plan: &Plan, keep: &[RawFd], report: BorrowedFd) -> Resu
     let cwd = working_dir(spec, host)?;
     // SAFETY: single-threaded, as above.
     unsafe { std::env::set_var("PWD", &cwd) };
-    super::step(spec, "capabilities", || caps::restrict_to(&spec.caps))?;
-    caps::no_new_privs()?;
+    if !spec.rlimits.is_empty() {
+        super::process::set_rlimits(&spec.rlimits)?;
+    }
+    let sets = spec.command_caps();
+    if !spec.allow_new_privs {
+        super::step(spec, "capabilities", || caps::restrict(&sets))?;
+        caps::no_new_privs()?;
+    }
     // SAFETY: umask(2) only sets this process's file mode mask.
-    unsafe { libc::umask(host.umask) };
+    unsafe { libc::umask(spec.umask.unwrap_or(host.umask)) };
     signals::reset_for_exec();
     // Only 0, 1 and 2 cross into the command, and what was passed on purpose.
     let keep: Vec<RawFd> = keep.iter().chain(&host.passed_fds).copied().collect();
@@ -276,6 +282,18 @@ fn prepare(spec: &Spec, plan: &Plan, keep: &[RawFd], report: BorrowedFd) -> Resu
     if spec.ns.assert_userns_disabled {
         userns::assert_disabled()?;
     }
+    if spec.allow_new_privs {
+        // Without no_new_privs, Landlock and seccomp need CAP_SYS_ADMIN: installed first,
+        // then the capabilities dropped to the configured sets (capset and prctl must pass
+        // the filter, as with runc).
+        filters(spec, plan, report)?;
+        return Ok(super::step(spec, "capabilities", || caps::restrict(&sets))?);
+    }
+    filters(spec, plan, report)
+}
+
+/// Landlock, then sbox's seccomp policy, then the caller's programs.
+fn filters(spec: &Spec, plan: &Plan, report: BorrowedFd) -> Result<(), SetupError> {
     // Landlock, then seccomp last: only execve follows.
     if let Some(ll) = super::step(spec, "landlock", || landlock::apply(spec))? {
         if spec.verbose {

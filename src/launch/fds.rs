@@ -127,6 +127,9 @@ pub struct Claimed {
     pub seccomp: Vec<OwnedFd>,
     /// By index in `spec.ops`: the descriptor of a `--file`/`--bind-data`/`--bind-fd`... op.
     pub ops: Vec<Option<OwnedFd>>,
+    /// Not the caller's: with id maps of several ranges, the reading end of the pipe on which
+    /// the supervisor says it wrote them (`userns::write_child_maps`).
+    pub maps_written: Option<OwnedFd>,
 }
 
 /// Claim every descriptor the options name, before anything else: each must be open (reading

@@ -266,7 +266,7 @@ pub fn apply(spec: &Spec) -> Result<Option<Report>, LandlockError> {
             };
             ruleset
                 .and_then(|r| r.create())
-                .and_then(|r| r.restrict_self())
+                .and_then(|r| r.no_new_privs(!spec.allow_new_privs).restrict_self())
                 .map_err(ruleset_error)?;
         }
         return Ok(None);
@@ -354,7 +354,8 @@ pub fn apply(spec: &Spec) -> Result<Option<Report>, LandlockError> {
             .map_err(ruleset_error)?;
         net_rules += 1;
     }
-    let status = created.restrict_self().map_err(ruleset_error)?;
+    let status =
+        (created.no_new_privs(!spec.allow_new_privs).restrict_self()).map_err(ruleset_error)?;
     if status.ruleset == RulesetStatus::NotEnforced {
         return Err(LandlockError::NotEnforced);
     }

@@ -19,6 +19,7 @@ mod mounts;
 mod net;
 mod planted;
 pub mod probe;
+mod process;
 mod proxy;
 mod record;
 mod seccomp;

@@ -167,6 +167,15 @@ pub fn start(
         false => (None, None),
     };
     plan.net = net_child;
+    // Id maps of several ranges: the supervisor writes them once the child exists, and
+    // tells it on this pipe.
+    let mut maps = if spec.maps_by_supervisor() {
+        let (r, w) = pipe("id maps")?;
+        claimed.maps_written = Some(r);
+        Some(w)
+    } else {
+        None
+    };
     signals::block()?;
     // Namespaces to join are joined by the supervisor: the child is then created inside them.
     if let Some(fd) = claimed.userns.take() {
@@ -174,6 +183,9 @@ pub fn start(
     }
     if let Some(fd) = claimed.pidns.take() {
         userns::join("--pidns", fd, CloneFlags::CLONE_NEWPID)?;
+    }
+    if !spec.ns.join.is_empty() {
+        userns::join_paths(spec)?;
     }
 
     let mut flags = userns::clone_flags(spec);
@@ -196,9 +208,11 @@ pub fn start(
         flags &= !libc::CLONE_NEWCGROUP;
         cloned = clone(flags);
     }
-    let pid = cloned.map_err(userns::clone_error)?;
+    let pid = cloned.map_err(|e| userns::clone_error(spec, e))?;
     if pid == 0 {
         drop(err_r);
+        // Only the supervisor may end the wait for the maps (by writing, or by going away).
+        drop(maps.take());
         // The status descriptors belong to the supervisor; the sandbox never sees them.
         claimed.info = None;
         claimed.json_status = None;
@@ -212,6 +226,20 @@ pub fn start(
     drop(err_w);
     // (Dropping the child's end: the supervisor sees end-of-file if the child dies first.)
     plan.net = net_sup;
+    claimed.maps_written = None;
+    if let Some(w) = maps {
+        let host = (plan.host.uid, plan.host.gid);
+        if let Err(e) = userns::write_child_maps(spec, pid, host) {
+            // The child sees the pipe's end without a byte and leaves; nothing runs on.
+            drop(w);
+            let child = Pid::from_raw(pid);
+            let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(child, None);
+            return Err(e.into());
+        }
+        // (A pipe's first byte: it goes, or the child sees the end and leaves.)
+        let _ = nix::unistd::write(&w, b"1");
+    }
     // The sandbox has its copies of the descriptors passed to the command: holding them here
     // would keep, say, a pipe's reader from seeing its end when the command closes it.
     for &fd in &plan.host.passed_fds {

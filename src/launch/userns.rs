@@ -1,5 +1,6 @@
-//! The user namespace: which namespaces to create, and the uid/gid maps. The child writes its
-//! own maps (mapping only the caller's ids), so the supervisor needs no round trip.
+//! The user namespace: which namespaces to create or join, and the uid/gid maps. The child
+//! writes its own maps (mapping only the caller's ids), so the supervisor needs no round trip,
+//! except for maps of several ranges (`write_child_maps`).
 
 use crate::error::StepError;
 use crate::spec::{NsKind, Spec};
@@ -37,6 +38,41 @@ pub enum UsernsError {
     Caps(caps::errors::CapsError),
     /// --assert-userns-disabled, and it was not.
     NotDisabled,
+    /// clone(2) without a user namespace of the sandbox's own (--share-userns, a joined one)
+    /// refused for lack of CAP_SYS_ADMIN.
+    CloneShared(Errno),
+    /// A namespace file of `--join-ns` could not be opened (`open`) or joined.
+    JoinPath {
+        kind: NsKind,
+        path: String,
+        open: bool,
+        errno: Errno,
+    },
+    /// Writing the child's map or setgroups file (`opt`: --uid-map or --gid-map).
+    ChildMap {
+        opt: &'static str,
+        path: String,
+        err: std::io::Error,
+    },
+    /// Several ranges need the distribution's helper, and it is not installed.
+    NoHelper {
+        opt: &'static str,
+        path: String,
+        helper: &'static str,
+    },
+    /// The helper (newuidmap, newgidmap at `prog`) refused or could not run: its words.
+    Helper {
+        opt: &'static str,
+        prog: String,
+        said: String,
+    },
+    /// setgroups(2) of the additional gids.
+    Groups { gids: String, errno: Errno },
+}
+
+/// `u` or `g`, for /etc/subuid and /etc/subgid.
+fn sub(helper: &str) -> &'static str {
+    if helper == "newuidmap" { "u" } else { "g" }
 }
 
 impl fmt::Display for UsernsError {
@@ -73,6 +109,51 @@ impl fmt::Display for UsernsError {
             UsernsError::NotDisabled => {
                 f.write_str("creating user namespaces is not disabled in this user namespace")
             }
+            UsernsError::CloneShared(e) => write!(
+                f,
+                "{}: without a user namespace of the sandbox's own, creating namespaces needs \
+                 CAP_SYS_ADMIN in the caller's (--share-userns: run sbox as root of your user \
+                 namespace, e.g. under 'unshare -r' or podman)",
+                e.desc()
+            ),
+            UsernsError::JoinPath {
+                kind, open, errno, ..
+            } => match (open, errno) {
+                (false, Errno::EINVAL) => write!(f, "not a {} namespace", kind.proc_name()),
+                (false, Errno::EPERM) => write!(
+                    f,
+                    "{}: joining needs CAP_SYS_ADMIN in the user namespace that owns it (join \
+                     that user namespace too: --join-ns user:...)",
+                    errno.desc()
+                ),
+                _ => f.write_str(errno.desc()),
+            },
+            UsernsError::ChildMap { err, .. } => f.write_str(&crate::error::io_why(err)),
+            UsernsError::NoHelper { helper, .. } => write!(
+                f,
+                "Operation not permitted: only the one range of your own id can be mapped \
+                 without {helper} (install the uidmap package and give yourself ranges in \
+                 /etc/sub{}id)",
+                sub(helper)
+            ),
+            UsernsError::Helper { said, prog, .. } => write!(
+                f,
+                "{said} (the ranges must be yours in /etc/sub{}id)",
+                sub(prog.rsplit('/').next().unwrap_or(""))
+            ),
+            UsernsError::Groups { errno, .. } => match errno {
+                Errno::EPERM => write!(
+                    f,
+                    "{}: setgroups is denied in this user namespace",
+                    errno.desc()
+                ),
+                Errno::EINVAL => write!(
+                    f,
+                    "{}: a gid is not mapped in this user namespace",
+                    errno.desc()
+                ),
+                e => f.write_str(e.desc()),
+            },
         }
     }
 }
@@ -87,6 +168,12 @@ impl StepError for UsernsError {
             UsernsError::Errno { step, .. } => (*step).into(),
             UsernsError::Caps(_) => "--uid".into(),
             UsernsError::NotDisabled => "--assert-userns-disabled".into(),
+            UsernsError::CloneShared(_) => "namespaces".into(),
+            UsernsError::JoinPath { kind, .. } => format!("--join-ns {}", kind.proc_name()).into(),
+            UsernsError::ChildMap { opt, .. }
+            | UsernsError::NoHelper { opt, .. }
+            | UsernsError::Helper { opt, .. } => (*opt).into(),
+            UsernsError::Groups { .. } => "additional gids".into(),
         }
     }
 
@@ -95,6 +182,11 @@ impl StepError for UsernsError {
             UsernsError::Map { path, .. } | UsernsError::Errno { path, .. } => (*path).into(),
             UsernsError::Join { fd, .. } => fd.to_string().into(),
             UsernsError::Limit(_) => "/proc/sys/user/max_user_namespaces".into(),
+            UsernsError::JoinPath { path, .. }
+            | UsernsError::ChildMap { path, .. }
+            | UsernsError::NoHelper { path, .. } => path.as_str().into(),
+            UsernsError::Helper { prog, .. } => prog.as_str().into(),
+            UsernsError::Groups { gids, .. } => gids.as_str().into(),
             _ => "".into(),
         }
     }
@@ -155,8 +247,11 @@ pub fn describe(flags: libc::c_int) -> String {
 }
 
 /// Explain a failed clone: the usual causes are host settings, so name them.
-pub fn clone_error(e: Errno) -> UsernsError {
-    UsernsError::Clone(e)
+pub fn clone_error(spec: &Spec, e: Errno) -> UsernsError {
+    match e {
+        Errno::EPERM if !spec.own_userns() => UsernsError::CloneShared(e),
+        e => UsernsError::Clone(e),
+    }
 }
 
 fn write(path: &'static str, data: &str) -> Result<(), UsernsError> {
@@ -188,6 +283,154 @@ pub fn write_maps(inner: (u32, u32), outer: (u32, u32)) -> Result<(), UsernsErro
         "/proc/self/gid_map",
         &format!("{} {} 1\n", inner.1, outer.1),
     )
+}
+
+/// The supervisor writes the child's id maps of several ranges (`--uid-map`, OCI
+/// `uidMappings`): directly where it may (root of its user namespace, holding CAP_SETUID and
+/// CAP_SETGID there: podman's keep-id case), else through the distribution's setuid
+/// newuidmap/newgidmap, which check /etc/subuid and /etc/subgid. A map not given is the one
+/// range of today (the sandbox's id onto the caller's), with setgroups denied when it is the
+/// gid map. sbox itself stays without privilege.
+pub fn write_child_maps(
+    spec: &Spec,
+    child: libc::pid_t,
+    host: (u32, u32),
+) -> Result<(), UsernsError> {
+    use crate::spec::IdRange;
+    let one = |inside: Option<u32>, outside: u32| {
+        vec![IdRange {
+            inside: inside.unwrap_or(outside),
+            outside,
+            count: 1,
+        }]
+    };
+    let deny_setgroups = || {
+        let path = format!("/proc/{child}/setgroups");
+        std::fs::write(&path, "deny").map_err(|err| UsernsError::ChildMap {
+            opt: "--gid-map",
+            path,
+            err,
+        })
+    };
+    let uids = match spec.uid_map.is_empty() {
+        true => one(spec.uid, host.0),
+        false => spec.uid_map.clone(),
+    };
+    let gids = match spec.gid_map.is_empty() {
+        true => {
+            deny_setgroups()?;
+            one(spec.gid, host.1)
+        }
+        false => spec.gid_map.clone(),
+    };
+    write_map(child, "uid_map", "newuidmap", "--uid-map", &uids)?;
+    if let [r] = gids[..]
+        && !spec.gid_map.is_empty()
+        && r.outside == host.1
+        && r.count == 1
+        && !nix::unistd::geteuid().is_root()
+    {
+        // The caller's own gid needs no helper, but setgroups denied.
+        deny_setgroups()?;
+    }
+    write_map(child, "gid_map", "newgidmap", "--gid-map", &gids)
+}
+
+fn write_map(
+    child: libc::pid_t,
+    file: &str,
+    helper: &'static str,
+    opt: &'static str,
+    ranges: &[crate::spec::IdRange],
+) -> Result<(), UsernsError> {
+    let path = format!("/proc/{child}/{file}");
+    let text: String = (ranges.iter())
+        .map(|r| format!("{} {} {}\n", r.inside, r.outside, r.count))
+        .collect();
+    // One write: the kernel takes a map once, whole.
+    match std::fs::write(&path, &text) {
+        Ok(()) => return Ok(()),
+        Err(err) if err.raw_os_error() != Some(libc::EPERM) => {
+            return Err(UsernsError::ChildMap { opt, path, err });
+        }
+        Err(_) => {}
+    }
+    // Not allowed to sbox: the distribution's helper, by its absolute path (not $PATH).
+    let Some(prog) = ["/usr/bin", "/bin", "/usr/sbin", "/sbin"]
+        .iter()
+        .map(|d| std::path::Path::new(d).join(helper))
+        .find(|p| p.exists())
+    else {
+        return Err(UsernsError::NoHelper { opt, path, helper });
+    };
+    let mut cmd = std::process::Command::new(&prog);
+    cmd.arg(child.to_string());
+    for r in ranges {
+        cmd.args([r.inside, r.outside, r.count].map(|n| n.to_string()));
+    }
+    let prog_s = prog.display().to_string();
+    let out = cmd
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .output()
+        .map_err(|e| UsernsError::Helper {
+            opt,
+            prog: prog_s.clone(),
+            said: crate::error::io_why(&e).into_owned(),
+        })?;
+    if !out.status.success() {
+        let said = String::from_utf8_lossy(&out.stderr);
+        let first = said.lines().next().unwrap_or("failed").trim().to_string();
+        return Err(UsernsError::Helper {
+            opt,
+            prog: prog_s,
+            said: first,
+        });
+    }
+    Ok(())
+}
+
+/// The order namespaces are joined in: the user namespace first (the others then belong to
+/// one where the supervisor holds capabilities), the mount namespace last (joining it moves
+/// the root and the working directory, and paths resolve there from then on).
+const JOIN_ORDER: [NsKind; 7] = [
+    NsKind::User,
+    NsKind::Pid,
+    NsKind::Net,
+    NsKind::Ipc,
+    NsKind::Uts,
+    NsKind::Cgroup,
+    NsKind::Mount,
+];
+
+/// Join the namespaces named by path (`--join-ns`, OCI `linux.namespaces[].path`): every
+/// file opened first (before a joined mount namespace changes what paths name), then joined
+/// in `JOIN_ORDER`. The child is cloned inside them.
+pub fn join_paths(spec: &Spec) -> Result<(), UsernsError> {
+    let fail = |kind, path: &std::path::Path, open, errno| UsernsError::JoinPath {
+        kind,
+        path: path.display().to_string(),
+        open,
+        errno,
+    };
+    let mut opened = Vec::new();
+    for kind in JOIN_ORDER {
+        let Some(path) = spec.ns.joined(kind) else {
+            continue;
+        };
+        let fd = nix::fcntl::open(
+            path,
+            nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .map_err(|e| fail(kind, path, true, e))?;
+        opened.push((kind, path, fd));
+    }
+    for (kind, path, fd) in opened {
+        let flag = nix::sched::CloneFlags::from_bits_truncate(flag(kind));
+        nix::sched::setns(&fd, flag).map_err(|e| fail(kind, path, false, e))?;
+    }
+    Ok(())
 }
 
 /// Join an existing namespace (`--userns`, `--userns2`, `--pidns`).
@@ -232,11 +475,32 @@ pub fn nest(proc: &std::os::fd::OwnedFd) -> Result<(), UsernsError> {
     Ok(())
 }
 
-/// In a joined user namespace (--userns), become --uid/--gid, keeping the capabilities the
-/// remaining setup steps need.
-pub fn switch_ids(uid: Option<u32>, gid: Option<u32>) -> Result<(), UsernsError> {
+/// In a user namespace not of the sandbox's own (--userns, joined by path, the caller's),
+/// or with maps the supervisor wrote, become --uid/--gid with `groups` as the supplementary
+/// groups, keeping the capabilities the remaining setup steps need. Where setgroups is
+/// allowed (the caller's namespace, a gid map written with privilege) the groups are exactly
+/// `groups`, so that the caller's don't leak into the sandbox.
+pub fn switch_ids(spec: &Spec) -> Result<(), UsernsError> {
+    let (uid, gid) = (spec.uid, spec.gid);
     let fail = errno("--uid", "");
     nix::sys::prctl::set_keepcaps(true).map_err(&fail)?;
+    let privileged_gids = spec.maps_by_supervisor() && !spec.gid_map.is_empty();
+    if !spec.groups.is_empty() || spec.ns.no_userns || privileged_gids {
+        let groups: Vec<nix::unistd::Gid> = (spec.groups.iter())
+            .map(|&g| nix::unistd::Gid::from_raw(g))
+            .collect();
+        match nix::unistd::setgroups(&groups) {
+            // Where setgroups is denied (`unshare -r`), no groups can be had or dropped.
+            Err(Errno::EPERM) if groups.is_empty() => Ok(()),
+            r => r,
+        }
+        .map_err(|errno| UsernsError::Groups {
+            gids: (spec.groups.iter().map(u32::to_string))
+                .collect::<Vec<_>>()
+                .join(","),
+            errno,
+        })?;
+    }
     if let Some(g) = gid {
         let g = nix::unistd::Gid::from_raw(g);
         nix::unistd::setresgid(g, g, g).map_err(errno("--gid", ""))?;

@@ -143,7 +143,7 @@ impl FsOp {
 }
 
 /// Namespaces to create or join. A mount namespace is always created, and a user namespace
-/// unless `userns` names one to join.
+/// unless `userns` or `join` names one to join or `no_userns` is set.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Namespaces {
     pub ipc: bool,
@@ -163,6 +163,138 @@ pub struct Namespaces {
     pub disable_userns: bool,
     /// `--assert-userns-disabled`: fail unless that is already so.
     pub assert_userns_disabled: bool,
+    /// Namespaces joined by path (OCI `linux.namespaces[].path`, `--join-ns KIND:PATH`)
+    /// instead of being created: the supervisor joins them before clone, the user namespace
+    /// first (the others then belong to it), the mount namespace last. A kind joined here is
+    /// not also created (`validate` refuses `net` with a joined net namespace).
+    pub join: Vec<NsJoin>,
+    /// Create no user namespace: the caller already holds CAP_SYS_ADMIN in its own (podman
+    /// runs its OCI runtime as uid 0 in podman's user namespace, with a config that has no
+    /// user namespace). No id maps are written; the command becomes `uid`/`gid` (and
+    /// `groups`) with setresuid/setresgid, and the user-namespace limit of the caller's
+    /// namespace is left alone. Default (false): a user namespace is created, or joined.
+    pub no_userns: bool,
+}
+
+/// One namespace joined instead of created.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NsJoin {
+    pub kind: NsKind,
+    /// A namespace file: /proc/PID/ns/KIND, or a bind mount of one.
+    pub path: PathBuf,
+}
+
+impl CapSets {
+    /// `keep` in all five sets.
+    pub fn all_of(keep: &[caps::Capability]) -> CapSets {
+        CapSets {
+            bounding: keep.to_vec(),
+            effective: keep.to_vec(),
+            permitted: keep.to_vec(),
+            inheritable: keep.to_vec(),
+            ambient: keep.to_vec(),
+        }
+    }
+}
+
+/// One range of a uid or gid map: `count` ids from `inside` map onto ids from `outside` in
+/// the parent user namespace (a line of /proc/PID/uid_map).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IdRange {
+    pub inside: u32,
+    pub outside: u32,
+    pub count: u32,
+}
+
+/// A resource of setrlimit(2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RlimitKind {
+    As,
+    Core,
+    Cpu,
+    Data,
+    Fsize,
+    Locks,
+    Memlock,
+    Msgqueue,
+    Nice,
+    Nofile,
+    Nproc,
+    Rss,
+    Rtprio,
+    Rttime,
+    Sigpending,
+    Stack,
+}
+
+impl RlimitKind {
+    pub const ALL: [RlimitKind; 16] = [
+        RlimitKind::As,
+        RlimitKind::Core,
+        RlimitKind::Cpu,
+        RlimitKind::Data,
+        RlimitKind::Fsize,
+        RlimitKind::Locks,
+        RlimitKind::Memlock,
+        RlimitKind::Msgqueue,
+        RlimitKind::Nice,
+        RlimitKind::Nofile,
+        RlimitKind::Nproc,
+        RlimitKind::Rss,
+        RlimitKind::Rtprio,
+        RlimitKind::Rttime,
+        RlimitKind::Sigpending,
+        RlimitKind::Stack,
+    ];
+
+    /// `NOFILE` (OCI says `RLIMIT_NOFILE`: `from_name` takes both).
+    pub fn name(self) -> &'static str {
+        match self {
+            RlimitKind::As => "AS",
+            RlimitKind::Core => "CORE",
+            RlimitKind::Cpu => "CPU",
+            RlimitKind::Data => "DATA",
+            RlimitKind::Fsize => "FSIZE",
+            RlimitKind::Locks => "LOCKS",
+            RlimitKind::Memlock => "MEMLOCK",
+            RlimitKind::Msgqueue => "MSGQUEUE",
+            RlimitKind::Nice => "NICE",
+            RlimitKind::Nofile => "NOFILE",
+            RlimitKind::Nproc => "NPROC",
+            RlimitKind::Rss => "RSS",
+            RlimitKind::Rtprio => "RTPRIO",
+            RlimitKind::Rttime => "RTTIME",
+            RlimitKind::Sigpending => "SIGPENDING",
+            RlimitKind::Stack => "STACK",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<RlimitKind> {
+        let name = name.strip_prefix("RLIMIT_").unwrap_or(name);
+        RlimitKind::ALL
+            .into_iter()
+            .find(|k| k.name().eq_ignore_ascii_case(name))
+    }
+}
+
+/// One resource limit of the command (setrlimit before exec). `u64::MAX` is unlimited.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rlimit {
+    pub kind: RlimitKind,
+    pub soft: u64,
+    pub hard: u64,
+}
+
+/// The command's five capability sets, given in full (OCI `process.capabilities`): each is
+/// exactly its list at exec (the kernel's rules apply: ambient must be in permitted and
+/// inheritable, effective in permitted, permitted in bounding; `validate` checks them).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CapSets {
+    pub bounding: Vec<caps::Capability>,
+    pub effective: Vec<caps::Capability>,
+    pub permitted: Vec<caps::Capability>,
+    pub inheritable: Vec<caps::Capability>,
+    pub ambient: Vec<caps::Capability>,
 }
 
 /// Descriptors through which sbox talks with the program that started it.
@@ -311,7 +443,41 @@ impl Spec {
 
     pub fn userns_disabled(&self) -> bool {
         self.ns.disable_userns
-            || !(self.userns_unlimited || self.allow_userns || self.ns.userns.is_some())
+            || !(self.userns_unlimited || self.allow_userns || !self.own_userns())
+    }
+
+    /// Whether the sandbox runs in a user namespace of its own (not one joined with
+    /// --userns or by path, nor the caller's with `no_userns`).
+    pub fn own_userns(&self) -> bool {
+        self.ns.userns.is_none() && !self.ns.no_userns && self.joined(NsKind::User).is_none()
+    }
+
+    /// Whether the supervisor writes the id maps of the sandbox's user namespace (`uid_map`
+    /// or `gid_map` given), while the child waits; otherwise the child writes its own.
+    pub fn maps_by_supervisor(&self) -> bool {
+        self.own_userns() && (!self.uid_map.is_empty() || !self.gid_map.is_empty())
+    }
+
+    /// The command's capability sets: `cap_sets` if given, else `caps` in all five.
+    pub fn command_caps(&self) -> CapSets {
+        match &self.cap_sets {
+            Some(sets) => sets.clone(),
+            None => CapSets::all_of(&self.caps),
+        }
+    }
+
+    /// Whether the command may hold any capability (its bounding set bounds every set, and
+    /// what a uid 0 gets at exec).
+    pub fn any_caps(&self) -> bool {
+        match &self.cap_sets {
+            Some(sets) => !sets.bounding.is_empty(),
+            None => !self.caps.is_empty(),
+        }
+    }
+
+    /// The path of a namespace of this kind to join, if any.
+    pub fn joined(&self, kind: NsKind) -> Option<&std::path::Path> {
+        self.ns.joined(kind)
     }
 }
 
@@ -379,9 +545,11 @@ pub struct Spec {
     /// directories, and the search-path directories consulted before them.
     pub protect: Vec<PathBuf>,
     pub ns: Namespaces,
-    /// uid inside the sandbox (default: the caller's).
+    /// uid inside the sandbox, the container user's (default: the caller's). With a new user
+    /// namespace it is mapped onto the caller's uid (or `uid_map` says); in a joined one, or
+    /// with `no_userns`, the command switches to it (setresuid) before exec.
     pub uid: Option<u32>,
-    /// gid inside the sandbox (default: the caller's).
+    /// gid inside the sandbox (default: the caller's), as `uid`.
     pub gid: Option<u32>,
     pub hostname: Option<String>,
     pub chdir: Option<PathBuf>,
@@ -390,8 +558,48 @@ pub struct Spec {
     pub new_session: bool,
     pub die_with_parent: bool,
     pub as_pid_1: bool,
-    /// Capabilities kept inside the user namespace (names like "CAP_NET_RAW").
+    /// Capabilities kept inside the user namespace (names like "CAP_NET_RAW"): `--cap-add`,
+    /// a profile's `caps`. The command has them in its bounding, permitted, effective,
+    /// inheritable and ambient sets (ambient: they survive exec as a non-root uid), and they
+    /// work on the sandbox's own network, UTS and IPC namespaces.
     pub caps: Vec<caps::Capability>,
+    /// The five sets given one by one (OCI `process.capabilities`), instead of `caps`
+    /// (`validate` refuses both). None: `caps` decides.
+    pub cap_sets: Option<CapSets>,
+    /// Leave no_new_privs off (OCI `noNewPrivileges: false`): setuid programs and file
+    /// capabilities inside may raise privileges (within the user namespace). Installing
+    /// seccomp and Landlock without no_new_privs needs CAP_SYS_ADMIN: they are then
+    /// installed before the capabilities are dropped to the configured sets, which is
+    /// the last step before exec. Default (false): no_new_privs is set, as always.
+    pub allow_new_privs: bool,
+    /// Additional group ids of the command (OCI `user.additionalGids`), set with
+    /// setgroups(2). Needs a gid map that lets setgroups be used: `no_userns`, a joined user
+    /// namespace, or `gid_map` written by the caller's privilege (newgidmap). Empty: no
+    /// supplementary groups (the unprivileged user namespace denies setgroups, as today).
+    pub groups: Vec<u32>,
+    /// uid map of the new user namespace, several ranges. Empty: one range, `uid` (default
+    /// the caller's) onto the caller's uid, written by the child itself, as today. Given:
+    /// written directly when sbox may (root in the parent namespace, the single range of
+    /// its own uid), else by the supervisor through the distribution's newuidmap (setuid,
+    /// checks /etc/subuid) while the child waits.
+    pub uid_map: Vec<IdRange>,
+    /// gid map, as `uid_map` (newgidmap, /etc/subgid).
+    pub gid_map: Vec<IdRange>,
+    /// Resource limits of the command (`--rlimit`, OCI `process.rlimits`), set just before
+    /// exec; one per kind. Empty: the caller's limits are inherited.
+    pub rlimits: Vec<Rlimit>,
+    /// /proc/self/oom_score_adj of the command (OCI `process.oomScoreAdj`), -1000..=1000.
+    /// Lowering it below the caller's needs CAP_SYS_RESOURCE on the host: refused then.
+    pub oom_score_adj: Option<i32>,
+    /// The command's umask (`--umask`, OCI `user.umask`). None: the caller's.
+    pub umask: Option<u32>,
+    /// Sysctls written under /proc/sys inside (`--sysctl`, OCI `linux.sysctl`), in order, once
+    /// the root is built (through a procfs of the sandbox's PID namespace: it needs one): only
+    /// those that belong to a namespace of the sandbox's own (net.*
+    /// with a network namespace; kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.* with an
+    /// IPC namespace; kernel.hostname, kernel.domainname with a UTS namespace); `validate`
+    /// refuses the rest. Keys with dots (`net.ipv4.ip_forward`).
+    pub sysctl: Vec<(String, String)>,
     pub seccomp: Seccomp,
     pub landlock: Landlock,
     /// `--net-allow`, `--net-deny`, a profile's `[network]`: the egress allowlist.

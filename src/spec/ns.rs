@@ -57,6 +57,15 @@ impl NsKind {
         }
     }
 
+    /// From its /proc name, its `-v` name or its OCI `type` (`network`): `--join-ns`, OCI
+    /// `linux.namespaces`.
+    pub fn from_name(name: &str) -> Option<NsKind> {
+        match name {
+            "network" => Some(NsKind::Net),
+            _ => (NsKind::ALL.into_iter()).find(|k| k.proc_name() == name || k.name() == name),
+        }
+    }
+
     /// Its key in the `--info-fd` and `--json-status-fd` records; as bubblewrap, the user
     /// namespace is not listed.
     pub fn info_key(self) -> Option<&'static str> {
@@ -96,10 +105,13 @@ impl Namespaces {
     pub fn of(&self, kind: NsKind) -> NsUse {
         let create = |create| NsUse { join: None, create };
         match kind {
-            // A user namespace is created unless --userns names one to join.
+            // A user namespace is created unless --userns or a path names one to join, or
+            // the caller's is kept (`no_userns`).
             NsKind::User => NsUse {
                 join: self.userns,
-                create: self.userns.is_none(),
+                create: self.userns.is_none()
+                    && !self.no_userns
+                    && self.joined(NsKind::User).is_none(),
             },
             // A mount namespace always.
             NsKind::Mount => create(true),
@@ -113,5 +125,14 @@ impl Namespaces {
             // --unshare-cgroup-try asks the clone too (retried without on old kernels).
             NsKind::Cgroup => create(self.cgroup || self.cgroup_try),
         }
+    }
+}
+
+impl Namespaces {
+    /// The path of a namespace of this kind to join (`join`), if any.
+    pub fn joined(&self, kind: NsKind) -> Option<&std::path::Path> {
+        (self.join.iter())
+            .find(|j| j.kind == kind)
+            .map(|j| j.path.as_path())
     }
 }

@@ -288,9 +288,24 @@ pub static OPTIONS: &[Opt] = &[
     fd("--userns", NS, "Join the user namespace FD instead of creating one").fd(|s| &mut s.ns.userns),
     fd("--userns2", NS, "Switch to the user namespace FD once the sandbox is built").fd(|s| &mut s.ns.userns2),
     fd("--pidns", NS, "Join the PID namespace FD (the parent of a new one with --unshare-pid)").fd(|s| &mut s.ns.pidns),
+    opt("--join-ns", &["KIND:PATH"], Str, NS, "Join the namespace file PATH (/proc/PID/ns/KIND) instead of creating one; KIND: user, mnt, pid, net, ipc, uts or cgroup")
+        .applies(Apply::Parse(|s, o, v| { s.ns.join.push(values::parse_join(o, v)?); Ok(()) })),
+    opt("--uid-map", &["INSIDE:OUTSIDE:COUNT"], Str, NS, "A range of the uid map (repeatable): COUNT uids from INSIDE map onto yours from OUTSIDE, written through newuidmap (/etc/subuid) unless you may write it yourself")
+        .applies(Apply::Parse(|s, o, v| { s.uid_map.push(values::parse_id_range(o, v)?); Ok(()) })),
+    opt("--gid-map", &["INSIDE:OUTSIDE:COUNT"], Str, NS, "A range of the gid map (repeatable), as --uid-map (newgidmap, /etc/subgid)")
+        .applies(Apply::Parse(|s, o, v| { s.gid_map.push(values::parse_id_range(o, v)?); Ok(()) })),
+    flag("--share-userns", NS, "Create no user namespace: stay in the caller's, which must give CAP_SYS_ADMIN (root in podman's); --uid/--gid are switched to").sets(|s| &mut s.ns.no_userns),
+    opt("--sysctl", &["KEY=VALUE"], Str, NS, "Write a sysctl of a namespace of the sandbox's own (net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*; needs --unshare-pid)")
+        .applies(Apply::Parse(|s, o, v| { s.sysctl.push(values::parse_sysctl(o, v)?); Ok(()) })),
     flag("--disable-userns", NS, "The command can't create user namespaces").sets(|s| &mut s.ns.disable_userns),
     flag("--assert-userns-disabled", NS, "Fail unless creating user namespaces is already impossible").sets(|s| &mut s.ns.assert_userns_disabled),
     opt("--argv0", &["VALUE"], OsStr, PROCESS, "argv[0] of the command").applies(Apply::OsStr(|s| &mut s.argv0)),
+    opt("--rlimit", &["NAME=SOFT[:HARD]"], Str, PROCESS, "Resource limit of the command, e.g. NOFILE=1024:4096 (a number or unlimited; HARD defaults to SOFT)")
+        .applies(Apply::Parse(|s, o, v| { let r = values::parse_rlimit(o, v)?; s.rlimits.retain(|x| x.kind != r.kind); s.rlimits.push(r); Ok(()) })),
+    opt("--umask", &["OCTAL"], Str, PROCESS, "umask of the command (default: yours)").once()
+        .applies(Apply::Parse(|s, o, v| { s.umask = Some(values::parse_octal(o, v)?); Ok(()) })),
+    opt("--oom-score-adj", &["N"], Str, PROCESS, "oom_score_adj of the command (-1000 to 1000; only raising it needs no privilege)").once()
+        .applies(Apply::Parse(|s, o, v| { s.oom_score_adj = Some(values::parse_oom_score_adj(o, v)?); Ok(()) })),
     opt("--exec-label", &["LABEL"], Str, SECURITY, "SELinux label of the command").applies(Apply::Str(|s| &mut s.exec_label)),
     opt("--file-label", &["LABEL"], Str, SECURITY, "SELinux label of the files sbox creates (tmpfs mounts)").applies(Apply::Str(|s| &mut s.file_label)),
     flag("--level-prefix", "", "Prefix messages with their syslog level, e.g. <3>").general().sets(|s| &mut s.level_prefix),

@@ -3,7 +3,7 @@
 //! a front end can say better (a profile's file and line) it checks too, with the same rule
 //! from here.
 
-use super::{EnvOp, FsOp, OverlayUpper, Spec};
+use super::{EnvOp, FsOp, NsKind, OverlayUpper, Spec};
 use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
@@ -57,6 +57,9 @@ pub enum Broken {
     TooManyPorts(usize),
     /// Deny rules without any allow rule.
     DenyWithoutAllow,
+    /// A rule of what an OCI config brings (namespaces joined by path, --share-userns, id
+    /// maps, process attributes, sysctls), worded where it is checked.
+    Process(String),
 }
 
 /// An overlay's kind of upper layer, as the rule words it.
@@ -157,6 +160,7 @@ impl fmt::Display for Broken {
                 "--net-deny: refines an allowlist: add --net-allow rules (without one the \
                  sandbox has the host's network or none)",
             ),
+            Process(message) => f.write_str(message),
         }
     }
 }
@@ -194,6 +198,11 @@ fn check(spec: &Spec) -> Result<(), Broken> {
     if ns.disable_userns && ns.userns.is_some() {
         return Err(Broken::DisableUsernsJoined);
     }
+    if ns.disable_userns && ns.joined(super::NsKind::User).is_some() {
+        return invalid(
+            "--disable-userns: needs a user namespace of sbox's own, not one joined with --join-ns user:",
+        );
+    }
     if ns.disable_userns && ns.assert_userns_disabled {
         return Err(Broken::AssertConflictsWithDisable);
     }
@@ -205,6 +214,8 @@ fn check(spec: &Spec) -> Result<(), Broken> {
             return Err(Broken::UsernsBlockConflictsWithDisable);
         }
     }
+    namespaces(spec)?;
+    process(spec)?;
     if let Some(dir) = spec.report_planted.iter().find(|d| !d.is_absolute()) {
         return Err(Broken::PlantedNotAbsolute(dir.clone()));
     }
@@ -252,6 +263,189 @@ fn check(spec: &Spec) -> Result<(), Broken> {
     ] {
         for p in list {
             inside_path(p).map_err(|why| Broken::InsidePath { opt, why })?;
+        }
+    }
+    Ok(())
+}
+
+fn invalid(message: impl Into<String>) -> Result<(), Broken> {
+    Err(Broken::Process(message.into()))
+}
+
+/// Joined, created and absent namespaces, and the id maps, agree.
+fn namespaces(spec: &Spec) -> Result<(), Broken> {
+    let ns = &spec.ns;
+    for (i, j) in ns.join.iter().enumerate() {
+        let opt = format!("--join-ns {}:{}", j.kind.proc_name(), j.path.display());
+        if ns.join[..i].iter().any(|o| o.kind == j.kind) {
+            return invalid(format!(
+                "{opt}: a {} namespace is joined twice",
+                j.kind.name()
+            ));
+        }
+        let created = match j.kind {
+            NsKind::User => {
+                (ns.userns.is_some() || ns.no_userns).then_some("--userns or --share-userns")
+            }
+            NsKind::Mount => None,
+            NsKind::Pid => (ns.pid || ns.pidns.is_some()).then_some("--unshare-pid or --pidns"),
+            NsKind::Net => ns.net.then_some("--unshare-net"),
+            NsKind::Ipc => ns.ipc.then_some("--unshare-ipc"),
+            NsKind::Uts => ns.uts.then_some("--unshare-uts"),
+            NsKind::Cgroup => (ns.cgroup || ns.cgroup_try).then_some("--unshare-cgroup"),
+        };
+        if let Some(other) = created {
+            return invalid(format!(
+                "{opt}: conflicts with {other} (a namespace is either joined or created)"
+            ));
+        }
+        if !j.path.is_absolute() {
+            return invalid(format!("{opt}: not an absolute path"));
+        }
+    }
+    if ns.no_userns {
+        for (set, what) in [
+            (ns.userns.is_some(), "--userns"),
+            (ns.disable_userns, "--disable-userns"),
+            (spec.fds.userns_block.is_some(), "--userns-block-fd"),
+            (
+                !spec.uid_map.is_empty() || !spec.gid_map.is_empty(),
+                "--uid-map/--gid-map",
+            ),
+        ] {
+            if set {
+                return invalid(format!(
+                    "--share-userns: conflicts with {what} (it needs a user namespace of the sandbox's own)"
+                ));
+            }
+        }
+    }
+    for (opt, map, id) in [
+        ("--uid-map", &spec.uid_map, spec.uid),
+        ("--gid-map", &spec.gid_map, spec.gid),
+    ] {
+        if map.is_empty() {
+            continue;
+        }
+        if !spec.own_userns() {
+            return invalid(format!(
+                "{opt}: needs a user namespace of the sandbox's own, not a joined one"
+            ));
+        }
+        if spec.fds.userns_block.is_some() {
+            return invalid(format!("{opt}: conflicts with --userns-block-fd"));
+        }
+        for (i, r) in map.iter().enumerate() {
+            let end = |start: u32| start as u64 + r.count as u64;
+            if r.count == 0 || end(r.inside) > 1 << 32 || end(r.outside) > 1 << 32 {
+                return invalid(format!(
+                    "{opt}: {}:{}:{}: not a range of 32-bit ids",
+                    r.inside, r.outside, r.count
+                ));
+            }
+            for o in &map[..i] {
+                if ranges_overlap(r.inside, r.count, o.inside, o.count)
+                    || ranges_overlap(r.outside, r.count, o.outside, o.count)
+                {
+                    return invalid(format!(
+                        "{opt}: {}:{}:{}: overlaps {}:{}:{}",
+                        r.inside, r.outside, r.count, o.inside, o.outside, o.count
+                    ));
+                }
+            }
+        }
+        if let Some(id) = id
+            && !map.iter().any(|r| ranges_overlap(id, 1, r.inside, r.count))
+        {
+            return invalid(format!("{opt}: does not map the sandbox's id {id}"));
+        }
+    }
+    Ok(())
+}
+
+fn ranges_overlap(a: u32, n: u32, b: u32, m: u32) -> bool {
+    (a as u64) < b as u64 + m as u64 && (b as u64) < a as u64 + n as u64
+}
+
+/// The command's process attributes: rlimits, capability sets, groups, umask, sysctls.
+fn process(spec: &Spec) -> Result<(), Broken> {
+    for (i, r) in spec.rlimits.iter().enumerate() {
+        let opt = format!("--rlimit {}", r.kind.name());
+        if r.soft > r.hard {
+            return invalid(format!(
+                "{opt}: the soft limit {} is above the hard limit {}",
+                r.soft, r.hard
+            ));
+        }
+        if spec.rlimits[..i].iter().any(|o| o.kind == r.kind) {
+            return invalid(format!("{opt}: given twice"));
+        }
+    }
+    if let Some(adj) = spec.oom_score_adj
+        && !(-1000..=1000).contains(&adj)
+    {
+        return invalid(format!("--oom-score-adj: {adj}: not in -1000..1000"));
+    }
+    if let Some(m) = spec.umask
+        && m > 0o777
+    {
+        return invalid(format!("--umask: {m:o}: not a mode (0 to 777, octal)"));
+    }
+    if let Some(sets) = &spec.cap_sets {
+        if !spec.caps.is_empty() {
+            return invalid(
+                "capabilities: --cap-add conflicts with capability sets given one by one",
+            );
+        }
+        let within = |a: &[caps::Capability], b: &[caps::Capability]| {
+            a.iter().find(|c| !b.contains(c)).copied()
+        };
+        for (small, big, rule) in [
+            (&sets.ambient, &sets.permitted, "ambient: in permitted"),
+            (&sets.ambient, &sets.inheritable, "ambient: in inheritable"),
+            (&sets.effective, &sets.permitted, "effective: in permitted"),
+            (&sets.permitted, &sets.bounding, "permitted: in bounding"),
+        ] {
+            if let Some(c) = within(small, big) {
+                return invalid(format!("capabilities: {c}: must also be {rule}"));
+            }
+        }
+    }
+    if !spec.groups.is_empty() && spec.own_userns() && spec.gid_map.is_empty() {
+        return invalid(
+            "additional gids: need a gid map written with privilege (--gid-map, newgidmap) or no user namespace of the sandbox's own (an unprivileged one denies setgroups)",
+        );
+    }
+    for (key, _) in &spec.sysctl {
+        let opt = format!("--sysctl {key}");
+        let ns = &spec.ns;
+        let (own, kind) = if key.starts_with("net.") {
+            (ns.net, "network")
+        } else if ["kernel.shm", "kernel.msg", "fs.mqueue."]
+            .iter()
+            .any(|p| key.starts_with(p))
+            || key == "kernel.sem"
+        {
+            (ns.ipc, "IPC")
+        } else if key == "kernel.hostname" || key == "kernel.domainname" {
+            (ns.uts, "UTS")
+        } else {
+            return invalid(format!(
+                "{opt}: not a namespaced sysctl (only net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*, kernel.hostname, kernel.domainname can be set in a sandbox)"
+            ));
+        };
+        if !own {
+            return invalid(format!(
+                "{opt}: needs a {kind} namespace of the sandbox's own"
+            ));
+        }
+        if key.contains('/') || key.split('.').any(|p| p.is_empty() || p == "..") {
+            return invalid(format!("{opt}: not a sysctl name"));
+        }
+        if !ns.pid {
+            return invalid(format!(
+                "{opt}: needs a PID namespace of the sandbox's own (--unshare-pid)"
+            ));
         }
     }
     Ok(())
@@ -355,6 +549,133 @@ mod tests {
             let e = validate(&s).unwrap_err();
             assert!(e.message.starts_with(want), "{e:?}");
         }
+        let join = |kind, path: &str| crate::spec::NsJoin {
+            kind,
+            path: path.into(),
+        };
+        let range = |inside, outside, count| crate::spec::IdRange {
+            inside,
+            outside,
+            count,
+        };
+        let rlimit = |soft, hard| crate::spec::Rlimit {
+            kind: crate::spec::RlimitKind::Nofile,
+            soft,
+            hard,
+        };
+        let sysctl = |k: &str| vec![(k.to_string(), "1".to_string())];
+        type Case<'a> = (Box<dyn Fn(&mut Spec)>, &'a str);
+        let oci: Vec<Case> = vec![
+            (
+                Box::new(move |s| {
+                    s.ns.net = true;
+                    s.ns.join.push(join(NsKind::Net, "/proc/1/ns/net"))
+                }),
+                "--join-ns net:/proc/1/ns/net: conflicts with --unshare-net",
+            ),
+            (
+                Box::new(move |s| s.ns.join.push(join(NsKind::Uts, "ns/uts"))),
+                "--join-ns uts:ns/uts: not an absolute",
+            ),
+            (
+                Box::new(move |s| {
+                    s.ns.join.push(join(NsKind::Ipc, "/a"));
+                    s.ns.join.push(join(NsKind::Ipc, "/b"))
+                }),
+                "--join-ns ipc:/b: a ipc namespace is joined twice",
+            ),
+            (
+                Box::new(move |s| {
+                    s.ns.disable_userns = true;
+                    s.ns.join.push(join(NsKind::User, "/proc/1/ns/user"))
+                }),
+                "--disable-userns: needs a user namespace of sbox's own, not one joined with --join-ns",
+            ),
+            (
+                Box::new(|s| {
+                    s.ns.no_userns = true;
+                    s.ns.disable_userns = true
+                }),
+                "--share-userns: conflicts with --disable-userns",
+            ),
+            (
+                Box::new(move |s| s.uid_map = vec![range(0, 1000, 1), range(0, 100000, 10)]),
+                "--uid-map: 0:100000:10: overlaps 0:1000:1",
+            ),
+            (
+                Box::new(move |s| s.gid_map = vec![range(0, 1000, 0)]),
+                "--gid-map: 0:1000:0: not a range",
+            ),
+            (
+                Box::new(move |s| {
+                    s.uid = Some(5);
+                    s.uid_map = vec![range(0, 1000, 1)]
+                }),
+                "--uid-map: does not map the sandbox's id 5",
+            ),
+            (
+                Box::new(move |s| s.rlimits = vec![rlimit(10, 5)]),
+                "--rlimit NOFILE: the soft limit 10 is above",
+            ),
+            (
+                Box::new(move |s| s.rlimits = vec![rlimit(1, 5), rlimit(2, 5)]),
+                "--rlimit NOFILE: given twice",
+            ),
+            (Box::new(|s| s.umask = Some(0o1777)), "--umask: 1777"),
+            (
+                Box::new(|s| s.oom_score_adj = Some(1001)),
+                "--oom-score-adj: 1001",
+            ),
+            (Box::new(|s| s.groups = vec![5]), "additional gids: need"),
+            (
+                Box::new(|s| {
+                    s.cap_sets = Some(crate::spec::CapSets {
+                        effective: vec![caps::Capability::CAP_KILL],
+                        ..Default::default()
+                    })
+                }),
+                "capabilities: CAP_KILL: must also be effective: in permitted",
+            ),
+            (
+                Box::new(move |s| s.sysctl = sysctl("kernel.panic")),
+                "--sysctl kernel.panic: not a namespaced sysctl",
+            ),
+            (
+                Box::new(move |s| s.sysctl = sysctl("net.ipv4.ip_forward")),
+                "--sysctl net.ipv4.ip_forward: needs a network namespace",
+            ),
+            (
+                Box::new(move |s| {
+                    s.ns.ipc = true;
+                    s.sysctl = sysctl("kernel.shmmax")
+                }),
+                "--sysctl kernel.shmmax: needs a PID namespace",
+            ),
+        ];
+        for (breaks, want) in oci {
+            let mut s = Spec::default();
+            breaks(&mut s);
+            let e = validate(&s).unwrap_err();
+            assert!(e.message.starts_with(want), "{e:?} {want}");
+        }
+        // Defaults keep today's behaviour; a consistent OCI-style Spec passes.
+        let mut s = Spec::default();
+        s.ns.no_userns = true;
+        s.ns.join.push(join(NsKind::Net, "/proc/1/ns/net"));
+        s.groups = vec![5, 6];
+        s.ns.ipc = true;
+        s.ns.pid = true;
+        s.sysctl = sysctl("fs.mqueue.msg_max");
+        s.rlimits = vec![rlimit(5, 5)];
+        assert_eq!(validate(&s), Ok(()));
+        assert!(!s.userns_disabled() && !s.own_userns());
+        assert!(Spec::default().userns_disabled() && Spec::default().own_userns());
+        assert_eq!(NsKind::from_name("network"), Some(NsKind::Net));
+        assert_eq!(NsKind::from_name("mnt"), Some(NsKind::Mount));
+        assert_eq!(
+            crate::spec::RlimitKind::from_name("RLIMIT_NOFILE"),
+            Some(crate::spec::RlimitKind::Nofile)
+        );
         let mut s = Spec {
             hostname: Some("h".into()),
             ..Spec::default()

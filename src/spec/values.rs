@@ -30,6 +30,15 @@ pub enum Why {
     Errno(String),
     /// A network rule (`--net-allow`, `--net-deny`): what is wrong with it.
     NetRule(String),
+    /// Not of the form an OCI-process option takes (`--rlimit`, `--join-ns`, `--uid-map`,
+    /// `--sysctl`, `--oom-score-adj`): what it should look like.
+    Form(&'static str),
+    /// An --rlimit resource that setrlimit(2) doesn't have.
+    Rlimit,
+    /// An --rlimit limit that is neither a number nor `unlimited`.
+    Limit,
+    /// A --join-ns kind that is no namespace kind.
+    NsKind,
 }
 
 impl ValueError {
@@ -63,6 +72,13 @@ impl fmt::Display for ValueError {
             }
             Why::Errno(e) => write!(f, "'{e}' is not an errno (a name like EACCES, or 1-4095)"),
             Why::NetRule(why) => f.write_str(why),
+            Why::Form(form) => write!(f, "not {form}"),
+            Why::Rlimit => {
+                let names: Vec<&str> = super::RlimitKind::ALL.iter().map(|k| k.name()).collect();
+                write!(f, "unknown resource (one of {})", names.join(", "))
+            }
+            Why::Limit => f.write_str("a limit is a number or unlimited"),
+            Why::NsKind => f.write_str("unknown kind (user, mnt, pid, net, ipc, uts or cgroup)"),
         }
     }
 }
@@ -175,6 +191,76 @@ pub fn errno_name(e: i32) -> String {
     }
 }
 
+/// `--rlimit NAME=SOFT[:HARD]`: a limit is a number or `unlimited`; HARD defaults to SOFT.
+pub fn parse_rlimit(opt: &str, s: &str) -> Result<super::Rlimit, ValueError> {
+    let bad = |why| ValueError::new(opt, s, why);
+    let (name, limits) = (s.split_once('='))
+        .ok_or_else(|| bad(Why::Form("NAME=SOFT[:HARD] (e.g. NOFILE=1024:4096)")))?;
+    let kind = super::RlimitKind::from_name(name).ok_or_else(|| bad(Why::Rlimit))?;
+    let value = |v: &str| match v {
+        "unlimited" | "infinity" => Ok(u64::MAX),
+        v => v.parse::<u64>().map_err(|_| bad(Why::Limit)),
+    };
+    let (soft, hard) = match limits.split_once(':') {
+        Some((a, b)) => (value(a)?, value(b)?),
+        None => (value(limits)?, value(limits)?),
+    };
+    Ok(super::Rlimit { kind, soft, hard })
+}
+
+/// `--join-ns KIND:PATH`.
+pub fn parse_join(opt: &str, s: &str) -> Result<super::NsJoin, ValueError> {
+    let bad = |why| ValueError::new(opt, s, why);
+    let (kind, path) = (s.split_once(':'))
+        .ok_or_else(|| bad(Why::Form("KIND:PATH (e.g. net:/proc/1234/ns/net)")))?;
+    let kind = super::NsKind::from_name(kind).ok_or_else(|| bad(Why::NsKind))?;
+    Ok(super::NsJoin {
+        kind,
+        path: path.into(),
+    })
+}
+
+/// `--uid-map INSIDE:OUTSIDE:COUNT` (a line of uid_map, with colons).
+pub fn parse_id_range(opt: &str, s: &str) -> Result<super::IdRange, ValueError> {
+    let n: Vec<Option<u32>> = s.split(':').map(|v| v.parse().ok()).collect();
+    match n[..] {
+        [Some(inside), Some(outside), Some(count)] => Ok(super::IdRange {
+            inside,
+            outside,
+            count,
+        }),
+        _ => Err(ValueError::new(
+            opt,
+            s,
+            Why::Form("INSIDE:OUTSIDE:COUNT (e.g. 0:100000:65536)"),
+        )),
+    }
+}
+
+/// `--sysctl KEY=VALUE` (the key with dots; which keys are allowed is `validate`'s rule).
+pub fn parse_sysctl(opt: &str, s: &str) -> Result<(String, String), ValueError> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(ValueError::new(
+            opt,
+            s,
+            Why::Form("KEY=VALUE (e.g. net.ipv4.ping_group_range=0 0)"),
+        )),
+    }
+}
+
+/// `--oom-score-adj N`, -1000 to 1000.
+pub fn parse_oom_score_adj(opt: &str, s: &str) -> Result<i32, ValueError> {
+    match s.parse::<i32>() {
+        Ok(v) if (-1000..=1000).contains(&v) => Ok(v),
+        _ => Err(ValueError::new(
+            opt,
+            s,
+            Why::Form("a number from -1000 to 1000"),
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,5 +284,24 @@ mod tests {
         for bad in ["0", "4096", "-1", "EFOO", ""] {
             assert_eq!(parse_errno(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn rlimits_and_joins() {
+        let r = super::parse_rlimit("--rlimit", "nofile=10:unlimited").unwrap();
+        assert_eq!(
+            (r.kind, r.soft, r.hard),
+            (crate::spec::RlimitKind::Nofile, 10, u64::MAX)
+        );
+        let r = super::parse_rlimit("--rlimit", "RLIMIT_CORE=0").unwrap();
+        assert_eq!((r.soft, r.hard), (0, 0));
+        for bad in ["NOFILE", "FLY=1", "NOFILE=x", "NOFILE=1:2:3"] {
+            assert!(super::parse_rlimit("--rlimit", bad).is_err(), "{bad}");
+        }
+        let j = super::parse_join("--join-ns", "net:/proc/1/ns/net").unwrap();
+        assert_eq!(j.kind, crate::spec::NsKind::Net);
+        assert!(super::parse_join("--join-ns", "time:/x").is_err());
+        assert!(super::parse_sysctl("--sysctl", "=1").is_err());
+        assert!(super::parse_oom_score_adj("--oom", "-1001").is_err());
     }
 }
