@@ -1875,12 +1875,12 @@ mod tests {
                 "seccomp-deny" => "keyctl",
                 "cap-add" => "CAP_NET_RAW",
                 "cap-drop" => "ALL",
-                "net-allow" => "localhost:7",
-                "net-deny" => "localhost",
                 "join-ns" => "net:/x",
                 "sysctl" => "net.core.somaxconn=7",
                 "rlimit" => "NOFILE=7",
                 "uid-map" | "gid-map" => "0:7:1",
+                "net-allow" => "localhost:7",
+                "net-deny" => "localhost",
                 _ => match apply {
                     Apply::Path(_) | Apply::Paths(_) | Apply::PathSet(_) => "/x",
                     _ => "7",
@@ -1892,8 +1892,8 @@ mod tests {
                 "as-pid-1" => &["--unshare-pid"],
                 "hostname" => &["--unshare-uts"],
                 "cap-drop" => &["--cap-add", "CAP_NET_RAW"],
-                "net-deny" => &["--net-allow", "a.test"],
                 "sysctl" => &["--unshare-net", "--unshare-pid"],
+                "net-deny" => &["--net-allow", "a.test"],
                 _ => &[],
             };
             let mut args = extra.to_vec();

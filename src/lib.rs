@@ -20,6 +20,7 @@ pub mod error;
 pub mod launch;
 pub mod mkroot;
 pub mod nss;
+pub mod oci;
 pub mod output;
 pub mod profile;
 pub mod spec;

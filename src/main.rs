@@ -12,6 +12,12 @@ fn sbox_main() {
     let mut argv = std::env::args_os();
     let argv0 = argv.next().unwrap_or_default();
     let args: Vec<_> = argv.collect();
+    // Invoked through a link named sbox-runc: an OCI runtime with runc's command line.
+    if std::path::Path::new(&argv0).file_name() == Some("sbox-runc".as_ref()) {
+        let code = sbox::oci::runtime::main(args);
+        let _ = std::io::stdout().flush();
+        std::process::exit(code)
+    }
     // Invoked through a link named bwrap: bubblewrap's defaults, exactly, and its messages:
     // its name first, and its phrases where it has them (programs match them).
     let bwrap = std::path::Path::new(&argv0).file_name() == Some("bwrap".as_ref());

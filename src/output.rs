@@ -50,11 +50,14 @@ pub enum Name {
     /// Always `sbox`: its own reports (-v, OOM, planted files, --mkroot), which bubblewrap
     /// has no equivalent of.
     Sbox,
+    /// `sbox-runc`: the OCI runtime's lines (oci/runtime).
+    Runtime,
 }
 
 /// The line as printed (with its newline), for these settings.
 pub fn line(level: Level, name: Name, text: &str, as_bwrap: bool, prefix: bool) -> String {
     let name = match (name, as_bwrap) {
+        (Name::Runtime, _) => "sbox-runc",
         (Name::Program, true) => "bwrap",
         _ => "sbox",
     };

@@ -729,3 +729,330 @@ fn generated_args_are_read() {
         .unwrap();
     assert_eq!(s.hostname.as_deref(), Some("h"));
 }
+
+// --- config.json (the OCI front end) ---------------------------------------------------------
+
+use sbox::oci::{config as oci_config, seccomp as oci_seccomp, spec as oci_spec, template};
+
+/// The reader, the mapping and the seccomp compiler on one text: a Spec, or one line that
+/// starts with `config.json: `.
+fn read_config(text: &str) {
+    let facts = oci_spec::Facts {
+        uid: 1000,
+        gid: 1000,
+        privileged: text.len().is_multiple_of(2),
+    };
+    let r = oci_config::parse(text).and_then(|c| {
+        if let Some(s) = c.linux.as_ref().and_then(|l| l.seccomp.as_ref()) {
+            oci_seccomp::compile(s)?;
+        }
+        oci_spec::to_spec(&c, Path::new("/bundle"), &facts)
+    });
+    if let Err(e) = r {
+        assert_names(&e.0, &["config.json: "]);
+    }
+}
+
+/// Words a config.json is made of: its keys, and values of each kind, valid or not.
+const OCI_WORDS: &[&str] = &[
+    "ociVersion",
+    "process",
+    "root",
+    "path",
+    "readonly",
+    "hostname",
+    "mounts",
+    "destination",
+    "type",
+    "source",
+    "options",
+    "linux",
+    "namespaces",
+    "uidMappings",
+    "gidMappings",
+    "containerID",
+    "hostID",
+    "size",
+    "user",
+    "uid",
+    "gid",
+    "umask",
+    "additionalGids",
+    "args",
+    "env",
+    "cwd",
+    "terminal",
+    "capabilities",
+    "bounding",
+    "effective",
+    "permitted",
+    "ambient",
+    "inheritable",
+    "rlimits",
+    "hard",
+    "soft",
+    "noNewPrivileges",
+    "oomScoreAdj",
+    "sysctl",
+    "resources",
+    "memory",
+    "limit",
+    "pids",
+    "cpu",
+    "quota",
+    "period",
+    "maskedPaths",
+    "readonlyPaths",
+    "seccomp",
+    "defaultAction",
+    "defaultErrnoRet",
+    "architectures",
+    "syscalls",
+    "names",
+    "action",
+    "errnoRet",
+    "index",
+    "value",
+    "valueTwo",
+    "op",
+    "flags",
+    "hooks",
+    "prestart",
+    "poststop",
+    "timeout",
+    "annotations",
+    "intelRdt",
+    "devices",
+    "cgroupsPath",
+    "rootfsPropagation",
+    "1.0.2",
+    "1.2.0",
+    "9.9",
+    "rootfs",
+    "/",
+    "/proc",
+    "/dev",
+    "/dev/pts",
+    "/sys",
+    "/tmp",
+    "../x",
+    "rel",
+    "proc",
+    "tmpfs",
+    "bind",
+    "rbind",
+    "devpts",
+    "sysfs",
+    "mqueue",
+    "cgroup",
+    "none",
+    "ro",
+    "rw",
+    "noexec",
+    "mode=755",
+    "size=1k",
+    "mode=x",
+    "newinstance",
+    "pid",
+    "network",
+    "ipc",
+    "uts",
+    "mount",
+    "time",
+    "CAP_KILL",
+    "CAP_FLY",
+    "RLIMIT_NOFILE",
+    "NOFILE",
+    "SCMP_ACT_ALLOW",
+    "SCMP_ACT_ERRNO",
+    "SCMP_ACT_NOTIFY",
+    "SCMP_ARCH_X86_64",
+    "SCMP_ARCH_X86",
+    "SCMP_ARCH_X32",
+    "SCMP_ARCH_AARCH64",
+    "SCMP_CMP_EQ",
+    "SCMP_CMP_MASKED_EQ",
+    "read",
+    "getpid",
+    "frobnicate",
+    "net.ipv4.ip_forward",
+    "kernel.panic",
+    "A=b",
+    "NOEQ",
+    "",
+    "\n",
+    "\u{1b}[31m",
+];
+
+fn oci_word() -> impl Strategy<Value = String> {
+    prop::sample::select(OCI_WORDS).prop_map(str::to_string)
+}
+
+/// A JSON value built from those words, numbers at the edges of each type, and nesting.
+fn json_value() -> impl Strategy<Value = serde_json::Value> {
+    use serde_json::Value;
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        prop::sample::select(vec![
+            0i64,
+            1,
+            -1,
+            5,
+            65535,
+            65536,
+            4096,
+            i32::MAX as i64,
+            u32::MAX as i64,
+            i64::MIN,
+            i64::MAX
+        ])
+        .prop_map(Value::from),
+        Just(Value::from(u64::MAX)),
+        Just(Value::from(1.5)),
+        oci_word().prop_map(Value::String),
+    ];
+    leaf.prop_recursive(4, 48, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::Array),
+            prop::collection::vec((oci_word(), inner), 0..6)
+                .prop_map(|kv| serde_json::Value::Object(kv.into_iter().collect())),
+        ]
+    })
+}
+
+/// Every path to a value in `v` (keys and indices), to pick one to replace.
+fn json_paths(v: &serde_json::Value, at: Vec<String>, out: &mut Vec<Vec<String>>) {
+    out.push(at.clone());
+    let children: Vec<(String, &serde_json::Value)> = match v {
+        serde_json::Value::Object(m) => m.iter().map(|(k, c)| (k.clone(), c)).collect(),
+        serde_json::Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (i.to_string(), c))
+            .collect(),
+        _ => return,
+    };
+    for (k, c) in children {
+        let mut p = at.clone();
+        p.push(k);
+        json_paths(c, p, out);
+    }
+}
+
+/// Both templates, each with one value anywhere replaced by a generated one: configs that
+/// are right but for one place.
+fn near_template() -> impl Strategy<Value = String> {
+    let f = oci_spec::Facts {
+        uid: 1000,
+        gid: 1000,
+        privileged: false,
+    };
+    let bases: Vec<serde_json::Value> = [true, false]
+        .iter()
+        .map(|r| serde_json::from_str(&template::to_json(&template::template(*r, &f))).unwrap())
+        .collect();
+    (
+        prop::sample::select(bases),
+        any::<prop::sample::Index>(),
+        json_value(),
+        any::<bool>(),
+    )
+        .prop_map(|(mut base, at, v, add)| {
+            let mut paths = Vec::new();
+            json_paths(&base, Vec::new(), &mut paths);
+            let path = at.get(&paths).clone();
+            let mut slot = &mut base;
+            for k in &path {
+                slot = match slot {
+                    serde_json::Value::Object(m) => m.get_mut(k).unwrap(),
+                    serde_json::Value::Array(a) => &mut a[k.parse::<usize>().unwrap()],
+                    _ => unreachable!(),
+                };
+            }
+            match (add, slot) {
+                // Or a key added beside the others.
+                (true, serde_json::Value::Object(m)) => {
+                    m.insert("seccomp".into(), v);
+                }
+                (_, slot) => *slot = v,
+            }
+            base.to_string()
+        })
+}
+
+/// Both templates with one string anywhere replaced by a word (a bad name, a control
+/// character, a path): every string field meets the words.
+fn template_words() -> impl Strategy<Value = String> {
+    let f = oci_spec::Facts {
+        uid: 1000,
+        gid: 1000,
+        privileged: true,
+    };
+    let bases: Vec<serde_json::Value> = [true, false]
+        .iter()
+        .map(|r| serde_json::from_str(&template::to_json(&template::template(*r, &f))).unwrap())
+        .collect();
+    (
+        prop::sample::select(bases),
+        any::<prop::sample::Index>(),
+        oci_word(),
+    )
+        .prop_map(|(mut base, at, word)| {
+            let mut paths = Vec::new();
+            json_paths(&base, Vec::new(), &mut paths);
+            paths.retain(|p| base.pointer(&pointer(p)).is_some_and(|v| v.is_string()));
+            let p = pointer(at.get::<Vec<String>>(&paths));
+            *base.pointer_mut(&p).unwrap() = serde_json::Value::String(word);
+            base.to_string()
+        })
+}
+
+/// A JSON pointer (RFC 6901) to a path of keys and indices.
+fn pointer(path: &[String]) -> String {
+    path.iter()
+        .map(|k| format!("/{}", k.replace('~', "~0").replace('/', "~1")))
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(config(256))]
+
+    #[test]
+    fn any_config_text_reads_or_gives_one_line(text in any::<String>()) {
+        read_config(&text);
+    }
+
+    #[test]
+    fn generated_configs_map_or_give_one_line(v in json_value()) {
+        read_config(&v.to_string());
+        let mut top = serde_json::json!({"ociVersion": "1.0.2"});
+        top["linux"] = serde_json::json!({"seccomp": v.clone()});
+        read_config(&top.to_string());
+        top["process"] = v;
+        read_config(&top.to_string());
+    }
+
+    #[test]
+    fn templates_changed_in_one_place_map_or_give_one_line(text in near_template()) {
+        read_config(&text);
+    }
+
+    #[test]
+    fn templates_with_a_word_anywhere_map_or_give_one_line(text in template_words()) {
+        read_config(&text);
+    }
+}
+
+/// The generators reach the mapping: an unchanged template maps.
+#[test]
+fn templates_map() {
+    let f = oci_spec::Facts {
+        uid: 1000,
+        gid: 1000,
+        privileged: false,
+    };
+    let text = template::to_json(&template::template(true, &f));
+    let c = oci_config::parse(&text).unwrap();
+    assert!(oci_spec::to_spec(&c, Path::new("/b"), &f).is_ok());
+}

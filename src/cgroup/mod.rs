@@ -261,6 +261,15 @@ pub fn layout() -> Layout {
     }
 }
 
+/// memory.swap.max: none unless asked (an OCI config's memory.swap).
+fn swap_max(limits: &Limits) -> String {
+    match limits.swap {
+        None => "0".to_string(),
+        Some(u64::MAX) => "max".to_string(),
+        Some(n) => n.to_string(),
+    }
+}
+
 /// For `sbox --doctor`: can the layout serve `opt` (--mem, --pids or --cpu)? The error is the
 /// one that option would fail with.
 pub fn layout_allows(opt: &str) -> Result<(), CgroupError> {
@@ -268,6 +277,7 @@ pub fn layout_allows(opt: &str) -> Result<(), CgroupError> {
         memory: Some(1),
         pids: Some(1),
         cpu_percent: Some(1),
+        ..Limits::default()
     });
     let ctls: Vec<Ctl> = all.into_iter().filter(|c| c.opt == opt).collect();
     let (mountinfo, proc_cgroups) = read_layout();
@@ -506,7 +516,7 @@ impl Session {
             // Kept as written (no read-back, unlike the limits the kernel may round); no
             // memory.swap.max means no swap accounting, so nothing to turn off.
             let swap = self.leaf("payload").join("memory.swap.max");
-            match write(&swap, "0") {
+            match write(&swap, &swap_max(limits)) {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 r => r.map_err(|e| io_err(c.opt, &swap, e))?,
             }
@@ -737,7 +747,21 @@ mod tests {
             memory: mem.then_some(1 << 20),
             pids: pids.then_some(10),
             cpu_percent: cpu.then_some(50),
+            ..Limits::default()
         })
+    }
+
+    #[test]
+    fn swap_is_none_unless_asked() {
+        let with = |swap| {
+            swap_max(&Limits {
+                swap,
+                ..Limits::default()
+            })
+        };
+        assert_eq!(with(None), "0");
+        assert_eq!(with(Some(1 << 20)), "1048576");
+        assert_eq!(with(Some(u64::MAX)), "max");
     }
 
     #[test]

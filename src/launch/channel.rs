@@ -16,6 +16,8 @@ pub enum Message {
     Error(SetupError),
     /// What was enforced inside, one more --json-status-fd record.
     Report(Enforced),
+    /// A start gate: the command waits at it (`spec::StartGate`).
+    Ready,
 }
 
 /// What the command runs under, as the --json-status-fd record says it (its field names are
@@ -39,6 +41,41 @@ pub fn send_error(fd: BorrowedFd, e: &SetupError) {
     send(fd, &Message::Error(e.clone()));
 }
 
+pub fn send_ready(fd: BorrowedFd) {
+    send(fd, &Message::Ready);
+}
+
+/// With a start gate: read until the command waits at the gate (Ok) or fails (its error).
+pub fn wait_ready(fd: std::os::fd::OwnedFd) -> Result<(), SetupError> {
+    let mut f = std::fs::File::from(fd);
+    let mut data = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = match std::io::Read::read(&mut f, &mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(SetupError::new("start gate", "", e.to_string())),
+        };
+        data.extend_from_slice(&buf[..n]);
+        // Whole messages only: each ends with a newline.
+        let whole = data.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        for m in serde_json::Deserializer::from_slice(&data[..whole]).into_iter::<Message>() {
+            match m {
+                Ok(Message::Error(e)) => return Err(e),
+                Ok(Message::Ready) => return Ok(()),
+                _ => {}
+            }
+        }
+        if n == 0 {
+            return Err(SetupError::new(
+                "start gate",
+                "",
+                "the container's process ended before it was ready",
+            ));
+        }
+    }
+}
+
 /// Everything the sandbox said: the first error, if any, and the reports. Nothing to decode
 /// (the usual case) costs nothing.
 pub fn parse(data: &[u8]) -> (Option<SetupError>, Vec<Enforced>) {
@@ -52,6 +89,7 @@ pub fn parse(data: &[u8]) -> (Option<SetupError>, Vec<Enforced>) {
             Ok(Message::Error(e)) if error.is_none() => error = Some(e),
             Ok(Message::Error(_)) => {}
             Ok(Message::Report(r)) => reports.push(r),
+            Ok(Message::Ready) => {}
             Err(_) => break,
         }
     }

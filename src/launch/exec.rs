@@ -237,7 +237,9 @@ fn prepare(spec: &Spec, plan: &Plan, keep: &[RawFd], report: BorrowedFd) -> Resu
         };
         crate::cgroup::enter_payload(limits.payload_procs_fd(), opt)?;
     }
-    if let Some(slave) = &plan.terminal {
+    if let Some(sock) = spec.console_socket {
+        super::tty::to_console_socket(sock)?;
+    } else if let Some(slave) = &plan.terminal {
         super::tty::attach(slave)?;
     } else if plan.new_session {
         // A new session has no controlling terminal: the caller's can't be read, driven
@@ -262,6 +264,12 @@ fn prepare(spec: &Spec, plan: &Plan, keep: &[RawFd], report: BorrowedFd) -> Resu
     let cwd = working_dir(spec, host)?;
     // SAFETY: single-threaded, as above.
     unsafe { std::env::set_var("PWD", &cwd) };
+    if let Some(gate) = &spec.start_gate {
+        // OCI create: a missing program is the create's failure, not a later start's.
+        check_executable(&spec.command[0])?;
+        channel::send_ready(report);
+        wait_at_gate(gate, plan.gate_ack.as_ref())?;
+    }
     if !spec.rlimits.is_empty() {
         super::process::set_rlimits(&spec.rlimits)?;
     }
@@ -315,6 +323,64 @@ fn filters(spec: &Spec, plan: &Plan, report: BorrowedFd) -> Result<(), SetupErro
     // Programs given with --seccomp/--add-seccomp-fd go after sbox's own, in order.
     seccomp::install("--seccomp", &plan.bpf)?;
     Ok(())
+}
+
+/// Whether `name` (looked up in PATH without a slash) is an executable file, in the words
+/// engines map to exit statuses (podman: "no such file or directory" and "executable file
+/// not found" are 127, "permission denied" 126).
+fn check_executable(name: &OsStr) -> Result<(), SetupError> {
+    use nix::unistd::{AccessFlags, access};
+    let shown = name.to_string_lossy().into_owned();
+    let candidates: Vec<PathBuf> = if name.as_encoded_bytes().contains(&b'/') {
+        vec![PathBuf::from(name)]
+    } else {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        std::env::split_paths(&path).map(|d| d.join(name)).collect()
+    };
+    let mut denied = false;
+    for c in &candidates {
+        match access(c.as_path(), AccessFlags::X_OK) {
+            Ok(()) if !c.is_dir() => return Ok(()),
+            Ok(()) | Err(Errno::EACCES) if c.exists() => denied = true,
+            _ => {}
+        }
+    }
+    let why = if denied {
+        "permission denied (not an executable file for the container's user)".to_string()
+    } else if candidates.len() == 1 && name.as_encoded_bytes().contains(&b'/') {
+        "no such file or directory in the container".to_string()
+    } else {
+        format!(
+            "executable file not found in $PATH (PATH={})",
+            std::env::var("PATH").unwrap_or_default()
+        )
+    };
+    Err(SetupError::new("exec", shown, why))
+}
+
+/// The start gate: the supervisor's go-ahead (its pid files are written; end-of-file: it died,
+/// so leave), then open `exec.fifo` for writing, which blocks until `start` opens it for
+/// reading; the byte written tells `start` the command was released.
+fn wait_at_gate(gate: &crate::spec::StartGate, ack: Option<&OwnedFd>) -> Result<(), SetupError> {
+    let mut b = [0u8; 1];
+    if !matches!(ack.map(|a| nix::unistd::read(a, &mut b)), Some(Ok(1))) {
+        sys::exit_now(1);
+    }
+    let Some(dir) = gate.dir else {
+        return Ok(());
+    };
+    // SAFETY: the runtime keeps this descriptor open until the sandbox is cloned; the clone
+    // has its own copy.
+    let dir = unsafe { BorrowedFd::borrow_raw(dir) };
+    let fail = |e| crate::launch::errno_error("start gate", "exec.fifo", e);
+    let flags = nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC;
+    let fifo = loop {
+        match nix::fcntl::openat(dir, "exec.fifo", flags, nix::sys::stat::Mode::empty()) {
+            Err(Errno::EINTR) => continue,
+            r => break r.map_err(fail)?,
+        }
+    };
+    nix::unistd::write(&fifo, b"0").map(drop).map_err(fail)
 }
 
 /// SELinux is needed for --exec-label and --file-label.

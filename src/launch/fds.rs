@@ -377,3 +377,27 @@ pub fn read_bpf(n: RawFd, fd: OwnedFd) -> Result<seccompiler::BpfProgram, FdErro
         })
         .collect())
 }
+
+/// A start gate's pid files: the command's pid, as the caller sees it, each written whole
+/// (a temporary file renamed over it: a reader never sees it half-written).
+pub fn write_pid_files(
+    gate: &crate::spec::StartGate,
+    pid: libc::pid_t,
+) -> Result<(), crate::error::SetupError> {
+    for path in &gate.pid_files {
+        let fail = |e: std::io::Error| {
+            crate::error::SetupError::new("--pid-file", path.display().to_string(), e.to_string())
+        };
+        let mut tmp = path.clone().into_os_string();
+        tmp.push(".tmp");
+        std::fs::write(&tmp, pid.to_string()).map_err(fail)?;
+        std::fs::rename(&tmp, path).map_err(fail)?;
+    }
+    for &fd in &gate.pid_fds {
+        // SAFETY: the runtime keeps it open until launch returns.
+        let f = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        nix::unistd::write(f, pid.to_string().as_bytes())
+            .map_err(|e| crate::launch::errno_error("--pid-file", fd.to_string(), e))?;
+    }
+    Ok(())
+}

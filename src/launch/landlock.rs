@@ -89,12 +89,15 @@ fn path_rules(spec: &Spec) -> Vec<PathRule> {
             let (grant, optional) = match op {
                 FsOp::Bind { kind, optional, .. } => match kind {
                     BindKind::Ro => (Grant::Read, *optional),
-                    BindKind::Rw | BindKind::Dev => (Grant::All, *optional),
+                    BindKind::Rw | BindKind::Dev | BindKind::Suid => (Grant::All, *optional),
                 },
                 // /dev too: /dev/null, /dev/tty and the pty need writes and ioctls.
                 FsOp::Tmpfs { .. } | FsOp::Dev { .. } | FsOp::Dir { .. } => (Grant::All, false),
                 FsOp::Proc { .. } => (Grant::Proc, false),
                 FsOp::Mqueue { .. } => (Grant::All, false),
+                FsOp::TmpfsCopyUp { .. } => (Grant::All, false),
+                // Read-only as runc's rootless one, whichever it becomes.
+                FsOp::Sysfs { .. } | FsOp::Cgroup { .. } => (Grant::Read, false),
                 FsOp::BindFd { ro, .. } => (if *ro { Grant::Read } else { Grant::All }, false),
                 FsOp::Data { how, .. } => match how {
                     DataKind::RoBind => (Grant::Read, false),
@@ -108,7 +111,11 @@ fn path_rules(spec: &Spec) -> Vec<PathRule> {
                 },
                 // A symlink is resolved through its target's rule; remount-ro and chmod change
                 // no access right of their own.
-                FsOp::Symlink { .. } | FsOp::RemountRo { .. } | FsOp::Chmod { .. } => continue,
+                FsOp::Symlink { .. }
+                | FsOp::RemountRo { .. }
+                | FsOp::ReadOnlyPath { .. }
+                | FsOp::NoExec { .. }
+                | FsOp::Chmod { .. } => continue,
             };
             rules.push(PathRule {
                 path: op.dst().to_path_buf(),

@@ -37,6 +37,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use supervisor::Plan;
 
 /// Start the sandbox and wait for it; returns the exit status sbox should exit with.
+/// With a start gate (`sbox-runc create`), returns once the command waits at it: its pid.
 pub fn run(spec: &Spec) -> Result<i32, SetupError> {
     // Supervisor, before clone: everything that can fail early.
     // 1-2. privileged binary refused, the caller's descriptors claimed, host directories.
@@ -47,6 +48,10 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
     let plan = supervisor::plan(spec, passed, terminal, &mut claimed)?;
     // 5. error pipe, signals blocked, namespaces joined, clone: the child goes on in `child`.
     let started = supervisor::start(spec, plan, claimed, child)?;
+    if spec.start_gate.is_some() {
+        // OCI create: the supervisor leaves once the command waits at the gate.
+        return supervisor::detach(spec, started);
+    }
     // After: status records, supervise until the end, reports.
     supervisor::finish(spec, started, (master, caller))
 }
@@ -149,6 +154,16 @@ impl crate::error::StepError for PhaseError {
             PhaseError::ParentDied => "".into(),
         }
     }
+}
+
+/// A failed system call of the OCI runtime's steps (start gate, console socket, pid files),
+/// worded from its errno.
+pub(crate) fn errno_error(
+    step: impl Into<String>,
+    path: impl Into<String>,
+    e: nix::errno::Errno,
+) -> SetupError {
+    SetupError::new(step, path, crate::error::errno_why(e))
 }
 
 /// A `-v` line (crate::output writes it in a single write: the supervisor and the sandbox

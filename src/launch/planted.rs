@@ -56,7 +56,7 @@ pub fn prepare(spec: &Spec) -> Option<Watch> {
     let mut covered = Vec::new();
     for op in &spec.ops {
         let FsOp::Bind {
-            kind: BindKind::Rw | BindKind::Dev,
+            kind: BindKind::Rw | BindKind::Dev | BindKind::Suid,
             src,
             dst,
             ..

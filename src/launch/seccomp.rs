@@ -21,7 +21,7 @@
 
 #[cfg(test)]
 pub(crate) mod child;
-pub mod i386;
+pub use crate::spec::syscalls::i386;
 
 use crate::error::{SetupError, StepError};
 use crate::spec::syscalls as names;

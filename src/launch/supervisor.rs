@@ -22,7 +22,8 @@ pub struct Plan {
     pub host: Host,
     /// sbox's own seccomp policy.
     pub filters: Vec<seccompiler::BpfProgram>,
-    /// `--seccomp`/`--add-seccomp-fd` programs, read before anything starts.
+    /// A front end's compiled programs, then the `--seccomp`/`--add-seccomp-fd` ones, read
+    /// before anything starts.
     pub bpf: Vec<seccompiler::BpfProgram>,
     /// The cgroup of --mem/--pids/--cpu; the command joins its payload leaf before exec.
     pub limits: Option<crate::cgroup::Session>,
@@ -35,6 +36,8 @@ pub struct Plan {
     pub net: Option<OwnedFd>,
     /// `--net-record`: where the destinations used are written at the end.
     pub recorder: Option<record::Recorder>,
+    /// With a start gate, in the sandbox: the supervisor's go-ahead (`detach`).
+    pub gate_ack: Option<OwnedFd>,
 }
 
 /// A setuid or file-capability binary refused; every descriptor an option names claimed;
@@ -42,6 +45,14 @@ pub struct Plan {
 /// host directories made.
 pub fn claim(spec: &Spec) -> Result<(fds::Claimed, Vec<RawFd>), SetupError> {
     caps::refuse_privileged_binary()?;
+    if spec.start_gate.is_some() && spec.limits.any() {
+        // The cgroup session belongs to a supervisor that would not stay.
+        return Err(SetupError::new(
+            "linux.resources",
+            "",
+            "memory, pids and cpu limits are not supported by sbox-runc create yet: remove them from config.json",
+        ));
+    }
     // Every descriptor an option names, owned from here on by the step that uses it.
     let claimed = fds::claim(spec)?;
     if spec.exec_label.is_some() || spec.file_label.is_some() {
@@ -98,9 +109,12 @@ pub fn plan(
         recorder: None,
         // Compiled here, in the supervisor, so a bad policy fails before anything starts.
         filters: seccomp::build(spec)?,
-        bpf: (spec.fds.seccomp.iter())
-            .zip(std::mem::take(&mut claimed.seccomp))
-            .map(|(&n, fd)| fds::read_bpf(n, fd))
+        bpf: (spec.seccomp.programs.iter().cloned().map(Ok))
+            .chain(
+                (spec.fds.seccomp.iter())
+                    .zip(std::mem::take(&mut claimed.seccomp))
+                    .map(|(&n, fd)| fds::read_bpf(n, fd)),
+            )
             .collect::<Result<_, _>>()?,
         // Limits last, once everything else checked out: the cgroup exists before clone, so
         // the sandbox starts in its unlimited supervisor leaf; only the command joins the
@@ -112,6 +126,7 @@ pub fn plan(
         } else {
             None
         },
+        gate_ack: None,
     };
     if spec
         .ops
@@ -133,6 +148,8 @@ pub struct Started {
     planted: Option<planted::Watch>,
     /// The --die-with-parent pipe, held open until the supervisor ends.
     alive: Option<(OwnedFd, OwnedFd)>,
+    /// A start gate's go-ahead, the supervisor's end.
+    ack: Option<OwnedFd>,
 }
 
 /// The child's side of the clone: never returns.
@@ -162,11 +179,12 @@ pub fn start(
         .as_deref()
         .map(record::open_dir)
         .transpose()?;
-    let (net_sup, net_child) = match spec.net.active() {
-        true => net::channel()?,
-        false => (None, None),
+    // The start gate's go-ahead: the supervisor writes one byte once the pid files are written;
+    // end-of-file (the supervisor died first) makes the command exit instead of waiting.
+    let ack = match spec.start_gate {
+        Some(_) => Some(pipe("start gate")?),
+        None => None,
     };
-    plan.net = net_child;
     // Id maps of several ranges: the supervisor writes them once the child exists, and
     // tells it on this pipe.
     let mut maps = if spec.maps_by_supervisor() {
@@ -176,6 +194,11 @@ pub fn start(
     } else {
         None
     };
+    let (net_sup, net_child) = match spec.net.active() {
+        true => net::channel()?,
+        false => (None, None),
+    };
+    plan.net = net_child;
     signals::block()?;
     // Namespaces to join are joined by the supervisor: the child is then created inside them.
     if let Some(fd) = claimed.userns.take() {
@@ -185,6 +208,14 @@ pub fn start(
         userns::join("--pidns", fd, CloneFlags::CLONE_NEWPID)?;
     }
     if !spec.ns.join.is_empty() {
+        // Into another sandbox's namespaces (`sbox-runc exec`): not dumpable from here on,
+        // and so neither is the child until its execve. The processes already in there
+        // (root of the container's user namespace holds CAP_SYS_PTRACE in it) then can't open
+        // /proc/PID/exe of this sbox binary or its memory while it is visible there (the runc
+        // CVE-2019-5736 class): for a process that is not dumpable the kernel asks for
+        // CAP_SYS_PTRACE in the user namespace its memory was made in, the caller's, which
+        // joining does not change (the child's copy keeps it).
+        sys::set_dumpable(false);
         userns::join_paths(spec)?;
     }
 
@@ -221,11 +252,13 @@ pub fn start(
             r
         });
         drop(net_sup);
+        plan.gate_ack = ack.map(|(r, w)| {
+            drop(w);
+            r
+        });
         child(spec, plan, claimed, err_w, alive_r)
     }
     drop(err_w);
-    // (Dropping the child's end: the supervisor sees end-of-file if the child dies first.)
-    plan.net = net_sup;
     claimed.maps_written = None;
     if let Some(w) = maps {
         let host = (plan.host.uid, plan.host.gid);
@@ -240,6 +273,8 @@ pub fn start(
         // (A pipe's first byte: it goes, or the child sees the end and leaves.)
         let _ = nix::unistd::write(&w, b"1");
     }
+    // (Dropping the child's end: the supervisor sees end-of-file if the child dies first.)
+    plan.net = net_sup;
     // The sandbox has its copies of the descriptors passed to the command: holding them here
     // would keep, say, a pipe's reader from seeing its end when the command closes it.
     for &fd in &plan.host.passed_fds {
@@ -267,7 +302,33 @@ pub fn start(
         status,
         planted,
         alive,
+        ack: ack.map(|(_, w)| w),
     })
+}
+
+/// With a start gate: wait until the command waits at it, write the pid files, give the
+/// go-ahead and return the command's pid; it goes on alone. On failure nothing is left running.
+pub fn detach(spec: &Spec, started: Started) -> Result<i32, SetupError> {
+    let (child, err_r, ack) = (started.child, started.err_r, started.ack);
+    // Not dumpable from here on (see `watch`).
+    sys::set_dumpable(false);
+    let ready = channel::wait_ready(err_r).and_then(|()| match (&spec.start_gate, &ack) {
+        (Some(gate), Some(ack)) => {
+            fds::write_pid_files(gate, child.as_raw())?;
+            nix::unistd::write(ack, b"1")
+                .map(drop)
+                .map_err(|e| crate::launch::errno_error("start gate", "", e))
+        }
+        _ => Ok(()),
+    });
+    match ready {
+        Ok(()) => Ok(child.as_raw()),
+        Err(e) => {
+            let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+            let _ = waitpid(child, None);
+            Err(e)
+        }
+    }
 }
 
 /// Status records, supervise until the end, then the planted-file report; on failure nothing
@@ -285,6 +346,7 @@ pub fn finish(
         status,
         planted,
         alive,
+        ..
     } = started;
     let result = watch(spec, &mut plan, child, flags, err_r, host, status);
     if result.is_err() {

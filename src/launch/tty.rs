@@ -155,6 +155,59 @@ pub fn attach(slave: &Slave) -> Result<(), TtyError> {
     Ok(())
 }
 
+/// `sbox-runc --console-socket`: in the command, after pivot_root, a pseudo-terminal from the
+/// sandbox's own devpts; its master goes to the engine over `sock` (one message, the slave's
+/// name as payload, the master as SCM_RIGHTS); the slave becomes the controlling terminal
+/// and descriptors 0-2.
+pub fn to_console_socket(sock: RawFd) -> Result<(), crate::error::SetupError> {
+    use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
+    let fail = |what: &str, e: Errno| crate::launch::errno_error("--console-socket", what, e);
+    let flags = OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC;
+    let none = nix::sys::stat::Mode::empty();
+    let master = nix::fcntl::open("/dev/pts/ptmx", flags, none)
+        .or_else(|_| nix::fcntl::open("/dev/ptmx", flags, none))
+        .map_err(|e| fail("/dev/pts/ptmx", e))?;
+    let m = master.as_raw_fd();
+    let mut n: libc::c_int = 0;
+    let unlock: libc::c_int = 0;
+    // SAFETY: TIOCSPTLCK reads an int, TIOCGPTN writes one; TIOCGPTPEER returns a new
+    // descriptor that we own at once.
+    let slave = unsafe {
+        if libc::ioctl(m, libc::TIOCSPTLCK, &unlock) < 0
+            || libc::ioctl(m, libc::TIOCGPTN, &mut n) < 0
+        {
+            return Err(fail("/dev/pts/ptmx", Errno::last()));
+        }
+        let fd = libc::ioctl(
+            m,
+            libc::TIOCGPTPEER,
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        );
+        if fd < 0 {
+            return Err(fail("/dev/pts", Errno::last()));
+        }
+        OwnedFd::from_raw_fd(fd)
+    };
+    let name = format!("/dev/pts/{n}");
+    let iov = [std::io::IoSlice::new(name.as_bytes())];
+    let fds = [m];
+    sendmsg::<()>(
+        sock,
+        &iov,
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::empty(),
+        None,
+    )
+    .map_err(|e| fail("socket", e))?;
+    drop(master);
+    // SAFETY: the runtime connected this socket for this one message; nothing else owns it.
+    drop(unsafe { OwnedFd::from_raw_fd(sock) });
+    Ok(attach(&Slave {
+        fd: slave,
+        ttys: [true; 3],
+    })?)
+}
+
 impl Master {
     /// SIGWINCH: the caller's terminal size to the sandbox's (the kernel signals its
     /// foreground group).

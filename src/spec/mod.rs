@@ -24,6 +24,10 @@ pub enum BindKind {
     Ro,
     /// Writable, nosuid, device nodes usable.
     Dev,
+    /// Writable, setuid programs, file capabilities and device nodes as the source allows:
+    /// an OCI root (or `suid` bind) whose config lets privileges be gained (noNewPrivileges
+    /// false), as runc mounts it; they act within the sandbox's user namespace.
+    Suid,
 }
 
 /// One filesystem operation; applied in order inside the new root.
@@ -92,6 +96,36 @@ pub enum FsOp {
     Mask {
         dst: PathBuf,
     },
+    /// An OCI `readonlyPaths` entry: DEST made read-only where it is (bound on itself when it
+    /// is not a mount), the mounts below it as `remount_ro_shallow` says; nothing to do when
+    /// DEST does not exist.
+    ReadOnlyPath {
+        dst: PathBuf,
+    },
+    /// An OCI mount's `noexec` option: the mount just made at DEST, and those below it, run
+    /// no programs.
+    NoExec {
+        dst: PathBuf,
+    },
+    /// An OCI sysfs mount: a new sysfs at DEST (nosuid, nodev, noexec), which the kernel
+    /// allows only in a network namespace owned by the sandbox's user namespace; where it
+    /// refuses, the host's /sys bound read-only instead, as rootless runc does.
+    Sysfs {
+        dst: PathBuf,
+    },
+    /// An OCI cgroup mount: on a cgroup v2 host, a new cgroup2 (its root is the sandbox's
+    /// cgroup namespace's, when it has one); where the kernel refuses one, or on a v1 or
+    /// hybrid host, the host's /sys/fs/cgroup bound read-only instead.
+    Cgroup {
+        dst: PathBuf,
+    },
+    /// An OCI tmpfs with `tmpcopyup`: a tmpfs on DEST, as `Tmpfs`, holding first a copy of
+    /// what DEST held (directories, files, symlinks, their modes, and owners where mapped).
+    TmpfsCopyUp {
+        dst: PathBuf,
+        perms: Option<u32>,
+        size: Option<u64>,
+    },
 }
 
 /// Where a `Data` operation's file ends up.
@@ -132,13 +166,29 @@ impl FsOp {
             | FsOp::BindFd { dst, .. }
             | FsOp::Overlay { dst, .. }
             | FsOp::Mask { dst }
+            | FsOp::ReadOnlyPath { dst }
+            | FsOp::NoExec { dst }
+            | FsOp::Sysfs { dst }
+            | FsOp::Cgroup { dst }
+            | FsOp::TmpfsCopyUp { dst, .. }
             | FsOp::Chmod { path: dst, .. } => dst,
         }
     }
 
     /// The option that produced this operation, for error messages.
     pub fn option(&self) -> &'static str {
-        self.op().and_then(options::option_of).unwrap_or("mask")
+        match self {
+            FsOp::ReadOnlyPath { .. } => "linux.readonlyPaths",
+            FsOp::Bind {
+                kind: BindKind::Suid,
+                ..
+            } => "bind mount (suid)",
+            FsOp::NoExec { .. } => "mounts[].options noexec",
+            FsOp::Sysfs { .. } => "sysfs mount",
+            FsOp::Cgroup { .. } => "cgroup mount",
+            FsOp::TmpfsCopyUp { .. } => "tmpfs mount (tmpcopyup)",
+            _ => self.op().and_then(options::option_of).unwrap_or("mask"),
+        }
     }
 }
 
@@ -406,6 +456,9 @@ pub struct Seccomp {
     pub deny: Vec<(String, i32)>,
     /// Let i386 syscalls through (checked against a coarse i386 list); x32 stays refused.
     pub allow_32bit: bool,
+    /// Programs a front end compiled (an OCI config's linux.seccomp), installed like the
+    /// `--seccomp` ones, before them.
+    pub programs: Vec<seccompiler::BpfProgram>,
 }
 
 /// Landlock policy requested for the command.
@@ -509,6 +562,9 @@ pub struct BindExtra {
 pub struct Limits {
     /// memory.max in bytes.
     pub memory: Option<u64>,
+    /// With `memory`: memory.swap.max in bytes (`u64::MAX`: no limit), from an OCI config's
+    /// memory.swap. None: no swap (0), sbox's own.
+    pub swap: Option<u64>,
     /// pids.max.
     pub pids: Option<u64>,
     /// CPU share in percent of one CPU (150 = one and a half CPUs).
@@ -658,8 +714,34 @@ pub struct Spec {
     /// Set with `--profile`: when the caller's working directory exists in the sandbox but is
     /// another directory there (a profile mount hides it), that is an error, not a silent move.
     pub same_cwd: bool,
+    /// `sbox-runc create`/`run` (OCI): the command waits at this gate before its last steps,
+    /// and the supervisor does not stay (see `StartGate`).
+    pub start_gate: Option<StartGate>,
+    /// `sbox-runc --console-socket`: a connected AF_UNIX stream socket; the command gets a
+    /// pseudo-terminal allocated inside the sandbox (its /dev/pts, after pivot_root) as its
+    /// controlling terminal and 0-2, and the master is sent over this socket (SCM_RIGHTS).
+    pub console_socket: Option<RawFd>,
     /// The command and its arguments.
     pub command: Vec<OsString>,
+}
+
+/// OCI `create`: the sandbox is built and its command (pid 1 of its PID namespace, as with
+/// `--as-pid-1`) is checked to exist; then it waits, before capabilities, Landlock and seccomp
+/// apply, until someone opens the fifo `exec.fifo` in `dir` for reading (`sbox-runc start`);
+/// without `dir` (`sbox-runc exec`) it goes on once the pid files are written.
+/// The supervisor writes the command's pid to `pid_files` once it waits there, and returns
+/// that pid instead of supervising: the command goes on alone, a child of whoever reaps the
+/// caller's children (conmon is a subreaper). If the supervisor dies before that, the command
+/// exits instead of waiting.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StartGate {
+    /// An O_PATH descriptor of the directory holding `exec.fifo` (reachable after pivot_root).
+    pub dir: Option<RawFd>,
+    /// Replaced whole (a file renamed into place).
+    pub pid_files: Vec<PathBuf>,
+    /// Open for writing: for `exec`, whose supervisor has joined the container's mount
+    /// namespace by then, where paths name the container's files.
+    pub pid_fds: Vec<RawFd>,
 }
 
 #[cfg(test)]

@@ -370,8 +370,9 @@ pub fn option_of(op: Op) -> Option<&'static str> {
 }
 
 impl FsOp {
-    /// What the table calls this operation; `None` for a profile's `mask`, which no option
-    /// makes.
+    /// What the table calls this operation; `None` for a profile's `mask` and an OCI
+    /// config's read-only paths, noexec, sysfs, cgroup and tmpcopyup mounts, which no
+    /// option makes.
     pub fn op(&self) -> Option<Op> {
         Some(match self {
             FsOp::Bind { kind, optional, .. } => Op::Bind(*kind, *optional),
@@ -390,7 +391,12 @@ impl FsOp {
                 OverlayUpper::Tmp => Upper::Tmp,
                 OverlayUpper::ReadOnly => Upper::ReadOnly,
             }),
-            FsOp::Mask { .. } => return None,
+            FsOp::Mask { .. }
+            | FsOp::ReadOnlyPath { .. }
+            | FsOp::NoExec { .. }
+            | FsOp::Sysfs { .. }
+            | FsOp::Cgroup { .. }
+            | FsOp::TmpfsCopyUp { .. } => return None,
         })
     }
 }

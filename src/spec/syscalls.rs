@@ -1,6 +1,9 @@
 //! x86_64 syscall names → numbers: data only (the command line checks names with it, the
 //! seccomp policy compiles numbers from it). The numbers come from libc's constants so a typo
 //! fails to compile; the few syscalls newer than libc's table are listed by hand below.
+//! `i386`: the same for i386 (32-bit) calls.
+
+pub mod i386;
 
 use crate::sys::sysno::*;
 

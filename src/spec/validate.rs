@@ -51,15 +51,15 @@ pub enum Broken {
         opt: &'static str,
         why: PathRule,
     },
+    /// A rule of what an OCI config brings (namespaces joined by path, --share-userns, id
+    /// maps, process attributes, sysctls), worded where it is checked.
+    Process(String),
     /// An allowlist without a network namespace of the sandbox's own.
     AllowlistSharesNet,
     /// More distinct allowed ports than listeners can be handed over.
     TooManyPorts(usize),
     /// Deny rules without any allow rule.
     DenyWithoutAllow,
-    /// A rule of what an OCI config brings (namespaces joined by path, --share-userns, id
-    /// maps, process attributes, sysctls), worded where it is checked.
-    Process(String),
 }
 
 /// An overlay's kind of upper layer, as the rule words it.
@@ -148,6 +148,7 @@ impl fmt::Display for Broken {
                 }
             ),
             InsidePath { opt, why } => write!(f, "{opt}: {why}"),
+            Process(message) => f.write_str(message),
             AllowlistSharesNet => f.write_str(
                 "--net-allow: needs a network namespace of the sandbox's own (conflicts with \
                  --share-net and a profile's net = \"host\")",
@@ -160,7 +161,6 @@ impl fmt::Display for Broken {
                 "--net-deny: refines an allowlist: add --net-allow rules (without one the \
                  sandbox has the host's network or none)",
             ),
-            Process(message) => f.write_str(message),
         }
     }
 }

@@ -28,8 +28,6 @@ pub enum Why {
     Syscall(String),
     /// An errno (part of the value) that is neither a name nor 1-4095.
     Errno(String),
-    /// A network rule (`--net-allow`, `--net-deny`): what is wrong with it.
-    NetRule(String),
     /// Not of the form an OCI-process option takes (`--rlimit`, `--join-ns`, `--uid-map`,
     /// `--sysctl`, `--oom-score-adj`): what it should look like.
     Form(&'static str),
@@ -39,6 +37,8 @@ pub enum Why {
     Limit,
     /// A --join-ns kind that is no namespace kind.
     NsKind,
+    /// A network rule (`--net-allow`, `--net-deny`): what is wrong with it.
+    NetRule(String),
 }
 
 impl ValueError {
@@ -71,7 +71,6 @@ impl fmt::Display for ValueError {
                 write!(f, "'{name}' is not a syscall on x86_64 (see syscalls(2))")
             }
             Why::Errno(e) => write!(f, "'{e}' is not an errno (a name like EACCES, or 1-4095)"),
-            Why::NetRule(why) => f.write_str(why),
             Why::Form(form) => write!(f, "not {form}"),
             Why::Rlimit => {
                 let names: Vec<&str> = super::RlimitKind::ALL.iter().map(|k| k.name()).collect();
@@ -79,6 +78,7 @@ impl fmt::Display for ValueError {
             }
             Why::Limit => f.write_str("a limit is a number or unlimited"),
             Why::NsKind => f.write_str("unknown kind (user, mnt, pid, net, ipc, uts or cgroup)"),
+            Why::NetRule(why) => f.write_str(why),
         }
     }
 }

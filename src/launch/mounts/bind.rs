@@ -45,6 +45,7 @@ pub(super) fn source<'a>(
         BindKind::Ro => MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
         BindKind::Rw => MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
         BindKind::Dev => MOUNT_ATTR_NOSUID,
+        BindKind::Suid => 0,
     };
     let opened = if strict {
         tree_no_symlinks(src, set)

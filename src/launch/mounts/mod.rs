@@ -5,9 +5,11 @@
 //! Here: what an operation needs from the host (`open_sources`) and the builder that applies
 //! the operations in order (`build`). The in-root path resolver is in resolve.rs; binds,
 //! data files and masks in bind.rs; /dev in dev.rs; /proc in proc.rs; overlays in
-//! overlay.rs; the error wording in wording.rs; entering the root in pivot.rs.
+//! overlay.rs; an OCI tmpfs's `tmpcopyup` in copyup.rs; the error wording in wording.rs;
+//! entering the root in pivot.rs.
 
 mod bind;
+mod copyup;
 mod dev;
 mod overlay;
 mod pivot;
@@ -96,6 +98,28 @@ pub enum Prepared<'a> {
     Mask {
         dst: &'a Path,
     },
+    ReadOnlyPath {
+        dst: &'a Path,
+    },
+    NoExec {
+        dst: &'a Path,
+    },
+    TmpfsCopyUp {
+        dst: &'a Path,
+        perms: Option<u32>,
+        size: Option<u64>,
+    },
+    /// A new cgroup2 when `v2`, or `host` (the host's /sys/fs/cgroup, read-only).
+    Cgroup {
+        dst: &'a Path,
+        host: OwnedFd,
+        v2: bool,
+    },
+    /// A new sysfs, or `host` (the host's /sys, read-only) where the kernel refuses one.
+    Sysfs {
+        dst: &'a Path,
+        host: OwnedFd,
+    },
 }
 
 /// Where the new root is attached until pivot_root; any directory of the host will do, since
@@ -163,6 +187,41 @@ pub fn prepare<'a>(
                 upper: overlay::upper(op, upper, strict)?,
             },
             FsOp::Mask { dst } => Prepared::Mask { dst },
+            FsOp::ReadOnlyPath { dst } => Prepared::ReadOnlyPath { dst },
+            FsOp::NoExec { dst } => Prepared::NoExec { dst },
+            FsOp::Cgroup { dst } => {
+                let host = bind::tree(
+                    Path::new("/sys/fs/cgroup"),
+                    true,
+                    MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+                )
+                .map_err(|errno| MountError::Errno {
+                    step: op.option(),
+                    path: "/sys/fs/cgroup".into(),
+                    errno,
+                })?;
+                let v2 = nix::sys::statfs::fstatfs(&host)
+                    .is_ok_and(|f| f.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC);
+                Prepared::Cgroup { dst, host, v2 }
+            }
+            FsOp::TmpfsCopyUp { dst, perms, size } => Prepared::TmpfsCopyUp {
+                dst,
+                perms: *perms,
+                size: *size,
+            },
+            FsOp::Sysfs { dst } => Prepared::Sysfs {
+                dst,
+                host: bind::tree(
+                    Path::new("/sys"),
+                    true,
+                    MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+                )
+                .map_err(|errno| MountError::Errno {
+                    step: op.option(),
+                    path: "/sys".into(),
+                    errno,
+                })?,
+            },
         });
     }
     Ok(out)
@@ -394,6 +453,47 @@ impl Builder {
             }
             Prepared::Overlay { dst, lower, upper } => self.overlay(dst, &lower, upper),
             Prepared::Mask { dst } => self.mask(dst),
+            Prepared::ReadOnlyPath { dst } => match resolve(self.at(), dst, Create::No) {
+                Err(Errno::ENOENT) => Ok(()),
+                target => remount_ro(target?.as_fd(), !self.remount_ro_shallow),
+            },
+            Prepared::TmpfsCopyUp { dst, perms, size } => {
+                let attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+                let label = self.file_label.as_deref();
+                let fs = labelled_tmpfs(perms.unwrap_or(0o755), size, attrs, label)?;
+                match resolve(self.at(), dst, Create::No) {
+                    Ok(old) => copyup::copy_tree(old.as_fd(), fs.as_fd(), 0)?,
+                    Err(Errno::ENOENT) => {}
+                    Err(e) => return Err(e),
+                }
+                let create = Create::Dir {
+                    mode: 0o755,
+                    parents: 0o755,
+                };
+                self.attach(dst, create, &fs)
+            }
+            Prepared::Cgroup { dst, host, v2 } => {
+                let own = match v2 {
+                    true => sys::new_mount(c"cgroup2", &[], special),
+                    false => Err(Errno::EPERM),
+                };
+                match own {
+                    Ok(fs) => self.attach(dst, dir, &fs),
+                    // Its cgroup namespace is not the sandbox's, or the host's layout is v1.
+                    Err(Errno::EPERM) => self.attach(dst, dir, &host),
+                    Err(e) => Err(e),
+                }
+            }
+            Prepared::Sysfs { dst, host } => match sys::new_mount(c"sysfs", &[], special) {
+                Ok(fs) => self.attach(dst, dir, &fs),
+                // Its network namespace is not the sandbox's.
+                Err(Errno::EPERM) => self.attach(dst, dir, &host),
+                Err(e) => Err(e),
+            },
+            Prepared::NoExec { dst } => {
+                let target = resolve(self.at(), dst, Create::No)?;
+                sys::mount_setattr(target.as_fd(), MOUNT_ATTR_NOEXEC, 0, true)
+            }
         }
     }
 }

@@ -198,7 +198,7 @@ pub fn nrs(name: &str) -> Vec<i64> {
         .iter()
         .chain(IPC_CALLS)
         .any(|(_, n)| *n == name);
-    if let (true, Some(x)) = (through, super::names::nr(name)) {
+    if let (true, Some(x)) = (through, super::nr(name)) {
         out.push(THROUGH + x);
     }
     out

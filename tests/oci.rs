@@ -1,0 +1,733 @@
+//! sbox as an OCI runtime, through its `sbox-runc` link, as the unprivileged test user:
+//! bundles made by `spec --rootless` on a busybox root, the create/start/state/kill/delete
+//! lifecycle, hooks, and bad input (one line on stderr, one JSON log line, nothing left).
+
+mod common;
+use common::*;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The `sbox-runc` link, beside the test copy of sbox.
+fn link() -> PathBuf {
+    let l = bin().parent().unwrap().join("sbox-runc");
+    if !l.exists() {
+        let _ = std::os::unix::fs::symlink("sbox", &l);
+    }
+    l
+}
+
+/// A runtime with its own state directory and JSON log.
+struct Rt {
+    root: PathBuf,
+    log: PathBuf,
+    /// Run as root of this user namespace (podman's situation), through nsenter.
+    userns: Option<u32>,
+}
+
+impl Rt {
+    fn new(name: &str) -> Rt {
+        let d = scratch(&format!("oci-state-{name}"));
+        Rt {
+            root: d.join("root"),
+            log: d.join("log.json"),
+            userns: None,
+        }
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = match self.userns {
+            None => as_user(link()),
+            Some(pid) => {
+                let mut c = as_user("nsenter");
+                c.args(["-U", "--preserve-credentials", "-t", &pid.to_string(), "--"])
+                    .arg(link());
+                c
+            }
+        };
+        c.arg("--root").arg(&self.root);
+        c.arg("--log").arg(&self.log).args(["--log-format", "json"]);
+        c.args(args);
+        c
+    }
+
+    /// Its output through files: a created container's process holds the runtime's stdio (as
+    /// engines expect), so reading pipes to their end would wait for the container.
+    fn out(&self, args: &[&str]) -> Output {
+        let dir = self.root.parent().unwrap();
+        let (o, e) = (dir.join("stdout"), dir.join("stderr"));
+        let status = self
+            .cmd(args)
+            .stdout(std::fs::File::create(&o).unwrap())
+            .stderr(std::fs::File::create(&e).unwrap())
+            .status()
+            .unwrap();
+        Output {
+            status,
+            stdout: std::fs::read(&o).unwrap(),
+            stderr: std::fs::read(&e).unwrap(),
+        }
+    }
+
+    #[track_caller]
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.out(args);
+        assert!(
+            o.status.success(),
+            "sbox-runc {args:?}: {:?}\nstdout: {}\nstderr: {}",
+            o.status,
+            stdout(&o),
+            stderr(&o)
+        );
+        stdout(&o)
+    }
+
+    #[track_caller]
+    fn state(&self, id: &str) -> Value {
+        serde_json::from_str(&self.ok(&["state", id])).unwrap()
+    }
+
+    /// The one error contract: status 1, one line `sbox-runc: ...` on stderr, and the same
+    /// message as the last JSON line of the log.
+    #[track_caller]
+    fn assert_error(&self, o: &Output, contains: &str) {
+        let err = stderr(o);
+        assert_eq!(o.status.code(), Some(1), "status; stderr: {err}");
+        assert_eq!(err.lines().count(), 1, "one line: {err:?}");
+        assert!(err.starts_with("sbox-runc: "), "{err:?}");
+        assert!(err.contains(contains), "{err:?} should say {contains:?}");
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let last: Value = serde_json::from_str(log.lines().last().unwrap_or("{}")).unwrap();
+        assert_eq!(last["level"], "error", "{log}");
+        assert_eq!(
+            last["msg"].as_str().unwrap(),
+            err.trim_end().strip_prefix("sbox-runc: ").unwrap()
+        );
+        assert!(last["time"].as_str().unwrap().ends_with('Z'), "{last}");
+    }
+
+    /// The state once the container stopped (its exit may still be under way when its
+    /// processes' command lines are gone).
+    #[track_caller]
+    fn stopped(&self, id: &str) -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let s = self.state(id);
+            if s["status"] == "stopped" || std::time::Instant::now() > deadline {
+                return s;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
+    /// No state left for `id`.
+    #[track_caller]
+    fn assert_gone(&self, id: &str) {
+        assert!(!self.root.join(id).exists(), "state of {id} left");
+    }
+}
+
+/// A bundle: a busybox root (`sbox --mkroot --busybox`) and `spec --rootless`'s config.json.
+fn bundle(test: &str) -> Option<PathBuf> {
+    if !Path::new("/bin/busybox").exists() {
+        skip_or_fail(test, "no /bin/busybox (Debian: busybox-static)");
+        return None;
+    }
+    let dir = scratch(&format!("oci-{test}"));
+    let rootfs = dir.join("rootfs");
+    ok(&["--mkroot", rootfs.to_str().unwrap(), "--busybox"]);
+    let o = as_user(link())
+        .args(["spec", "--rootless"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "spec: {}", stderr(&o));
+    // Tests run without a terminal (and conmon's console socket is tested with podman).
+    edit(&dir, |c| c["process"]["terminal"] = json!(false));
+    Some(dir)
+}
+
+fn edit(dir: &Path, f: impl FnOnce(&mut Value)) {
+    let p = dir.join("config.json");
+    let mut c: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    f(&mut c);
+    std::fs::write(&p, serde_json::to_string_pretty(&c).unwrap()).unwrap();
+}
+
+fn args(dir: &Path, script: &str) {
+    edit(dir, |c| c["process"]["args"] = json!(["sh", "-c", script]));
+}
+
+#[test]
+fn version_starts_as_containerd_wants() {
+    let o = as_user(link()).arg("--version").output().unwrap();
+    assert!(stdout(&o).starts_with("runc version "), "{}", stdout(&o));
+    assert!(stdout(&o).contains("sbox "), "{}", stdout(&o));
+}
+
+#[test]
+fn features_lists_what_the_mapping_takes() {
+    let o = as_user(link()).arg("features").output().unwrap();
+    let f: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(f["ociVersionMax"], "1.0.2");
+    let has = |v: &Value, x: &str| v.as_array().unwrap().iter().any(|e| e == x);
+    assert!(has(&f["hooks"], "createRuntime"), "{f}");
+    assert!(has(&f["linux"]["namespaces"], "user"), "{f}");
+    assert!(
+        has(&f["linux"]["seccomp"]["actions"], "SCMP_ACT_ERRNO"),
+        "{f}"
+    );
+    assert!(has(&f["mountOptions"], "rbind"), "{f}");
+}
+
+#[test]
+fn run_spec_rootless_bundle() {
+    let Some(b) = bundle("run") else { return };
+    args(
+        &b,
+        "echo pid=$$; echo uid=$(id -u); echo host=$(hostname); touch /x 2>/dev/null && echo rw || echo ro; \
+         grep -E '^Cap(Bnd|Eff)' /proc/self/status; echo nofile=$(ulimit -n); \
+         echo kcore=$(head -c 1 /proc/kcore 2>/dev/null | wc -c); grep -q ' /proc/sys proc ro,' /proc/mounts && echo sys-ro; exit 7",
+    );
+    let rt = Rt::new("run");
+    let o = rt.out(&["run", "--bundle", b.to_str().unwrap(), "r1"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(7), "{out} {}", stderr(&o));
+    // spec --rootless: AUDIT_WRITE, KILL, NET_BIND_SERVICE; RLIMIT_NOFILE 1024; /proc/kcore
+    // masked, /proc/sys read-only.
+    for want in [
+        "pid=1",
+        "uid=0",
+        "ro",
+        "CapBnd:\t0000000020000420",
+        "CapEff:\t0000000020000420",
+        "nofile=1024",
+        "kcore=0",
+        "sys-ro",
+    ] {
+        assert!(out.lines().any(|l| l == want), "{want} in {out}");
+    }
+    let host = config_of(&b)["hostname"].as_str().unwrap().to_string();
+    assert!(out.contains(&format!("host={host}")), "{out}");
+    rt.assert_gone("r1");
+}
+
+fn config_of(dir: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn create_start_state_kill_delete() {
+    let Some(b) = bundle("life") else { return };
+    args(
+        &b,
+        "echo started > /tmp/started; sleep 1000 & exec sleep 1001",
+    );
+    edit(&b, |c| {
+        c["root"]["readonly"] = json!(false);
+        c["annotations"] = json!({"org.example.k": "v"});
+    });
+    let rt = Rt::new("life");
+    let pidf = rt.root.parent().unwrap().join("pid");
+    let bs = b.to_str().unwrap();
+    rt.ok(&[
+        "create",
+        "--bundle",
+        bs,
+        "--pid-file",
+        pidf.to_str().unwrap(),
+        "c1",
+    ]);
+    let pid: i32 = std::fs::read_to_string(&pidf)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let s = rt.state("c1");
+    assert_eq!(s["status"], "created", "{s}");
+    assert_eq!(s["pid"], pid);
+    assert_eq!(s["id"], "c1");
+    assert_eq!(s["ociVersion"], "1.0.2");
+    assert_eq!(s["bundle"], bs);
+    assert_eq!(s["annotations"]["org.example.k"], "v");
+    assert!(s["created"].as_str().unwrap().ends_with('Z'));
+    // Waiting at the gate: the program has not run yet.
+    assert!(!b.join("rootfs/tmp/started").exists());
+    rt.ok(&["start", "c1"]);
+    assert_eq!(rt.state("c1")["status"], "running");
+    // Its process runs the program, as pid 1 of the container.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !b.join("rootfs/tmp/started").exists() {
+        assert!(std::time::Instant::now() < deadline, "never started");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    // start of a running container, delete of a running one without --force: refused.
+    rt.assert_error(&rt.out(&["start", "c1"]), "running");
+    rt.assert_error(&rt.out(&["delete", "c1"]), "--force");
+    wait_for("sleep\x001000");
+    rt.ok(&["kill", "--all", "c1", "KILL"]);
+    for marker in ["sleep\x001000", "sleep\x001001"] {
+        assert!(gone_within(marker, std::time::Duration::from_secs(5)));
+    }
+    let s = rt.stopped("c1");
+    assert_eq!(s["status"], "stopped", "{s}");
+    assert_eq!(s["pid"], 0);
+    rt.ok(&["delete", "c1"]);
+    rt.assert_gone("c1");
+    rt.assert_error(&rt.out(&["state", "c1"]), "does not exist");
+}
+
+#[test]
+fn kill_by_name_and_number_and_delete_force() {
+    let Some(b) = bundle("kill") else { return };
+    // pid 1 of a PID namespace gets only the signals it handles (and SIGKILL).
+    args(&b, "trap 'exit 3' TERM; sleep 1002 & wait");
+    let rt = Rt::new("kill");
+    let bs = b.to_str().unwrap();
+    rt.ok(&["create", "--bundle", bs, "k1"]);
+    rt.ok(&["start", "k1"]);
+    wait_for("sleep\x001002");
+    rt.ok(&["kill", "k1", "15"]);
+    assert!(gone_within(
+        "sleep\x001002",
+        std::time::Duration::from_secs(5)
+    ));
+    assert_eq!(rt.stopped("k1")["status"], "stopped");
+    rt.ok(&["delete", "k1"]);
+    rt.ok(&["create", "--bundle", bs, "k2"]);
+    rt.ok(&["start", "k2"]);
+    wait_for("sleep\x001002");
+    rt.assert_error(&rt.out(&["kill", "k2", "NOSUCH"]), "unknown signal");
+    rt.ok(&["delete", "--force", "k2"]);
+    assert!(gone_within(
+        "sleep\x001002",
+        std::time::Duration::from_secs(5)
+    ));
+    rt.assert_gone("k2");
+    // A created container (never started) can be deleted: its waiting process ends.
+    rt.ok(&["create", "--bundle", bs, "k3"]);
+    let pid = rt.state("k3")["pid"].as_i64().unwrap();
+    rt.ok(&["delete", "k3"]);
+    rt.assert_gone("k3");
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    assert!(stat.is_empty() || stat.contains(") Z"), "{stat}");
+}
+
+#[test]
+fn hooks_run_in_order_with_the_state() {
+    let Some(b) = bundle("hooks") else { return };
+    args(&b, "exit 0");
+    let out = rt_dir("hooks").join("hooks.log");
+    let hook = |kind: &str| {
+        let script = format!(
+            "echo {kind} >> {o}; cat >> {o}; echo >> {o}",
+            o = out.display()
+        );
+        json!([{"path": "/bin/sh", "args": ["sh", "-c", script]}])
+    };
+    edit(&b, |c| {
+        c["hooks"] = json!({
+            "prestart": hook("prestart"),
+            "createRuntime": hook("createRuntime"),
+            "poststart": hook("poststart"),
+            "poststop": hook("poststop"),
+        })
+    });
+    let rt = Rt::new("hooks");
+    rt.ok(&["create", "--bundle", b.to_str().unwrap(), "h1"]);
+    rt.ok(&["start", "h1"]);
+    rt.ok(&["delete", "--force", "h1"]);
+    let text = std::fs::read_to_string(&out).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let kinds: Vec<&str> = lines.iter().step_by(2).copied().collect();
+    assert_eq!(
+        kinds,
+        ["prestart", "createRuntime", "poststart", "poststop"],
+        "{text}"
+    );
+    let states: Vec<Value> = (lines.iter().skip(1).step_by(2))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(states[0]["id"], "h1");
+    assert_eq!(states[0]["status"], "creating");
+    assert!(states[0]["pid"].as_i64().unwrap() > 0);
+    assert_eq!(states[2]["status"], "running");
+    assert_eq!(states[3]["status"], "stopped");
+    // A hook past its timeout fails create, and leaves nothing.
+    edit(
+        &b,
+        |c| {
+            c["hooks"] = json!({"prestart": [{"path": "/bin/sleep", "args": ["sleep", "1011"], "timeout": 1}]})
+        },
+    );
+    rt.assert_error(
+        &rt.out(&["create", "--bundle", b.to_str().unwrap(), "h3"]),
+        "timed out",
+    );
+    rt.assert_gone("h3");
+    assert!(gone_within(
+        "sleep\x001011",
+        std::time::Duration::from_secs(2)
+    ));
+    // A failing hook fails create, and leaves nothing.
+    edit(
+        &b,
+        |c| c["hooks"] = json!({"createRuntime": [{"path": "/bin/false", "args": ["false"]}]}),
+    );
+    rt.assert_error(
+        &rt.out(&["create", "--bundle", b.to_str().unwrap(), "h2"]),
+        "hooks.createRuntime[0]",
+    );
+    rt.assert_gone("h2");
+}
+
+fn rt_dir(name: &str) -> PathBuf {
+    let d = scratch(&format!("oci-out-{name}"));
+    // The hooks run as the test user and write here.
+    d
+}
+
+#[test]
+fn bad_input_is_one_line_and_leaves_nothing() {
+    let Some(b) = bundle("bad") else { return };
+    let rt = Rt::new("bad");
+    let bs = b.to_str().unwrap();
+    let create = |id: &str| rt.out(&["create", "--bundle", bs, id]);
+    // Malformed config.json.
+    let good = std::fs::read_to_string(b.join("config.json")).unwrap();
+    std::fs::write(b.join("config.json"), "{\"ociVersion\": ").unwrap();
+    rt.assert_error(&create("b1"), "config.json");
+    rt.assert_gone("b1");
+    std::fs::write(b.join("config.json"), &good).unwrap();
+    // A missing root file system.
+    edit(&b, |c| c["root"]["path"] = json!("nosuch"));
+    rt.assert_error(&create("b2"), "nosuch");
+    rt.assert_gone("b2");
+    std::fs::write(b.join("config.json"), &good).unwrap();
+    // An unknown namespace type.
+    edit(&b, |c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "time-travel"}))
+    });
+    rt.assert_error(&create("b3"), "time-travel");
+    rt.assert_gone("b3");
+    std::fs::write(b.join("config.json"), &good).unwrap();
+    // A bad id.
+    rt.assert_error(&create("../x"), "invalid");
+    // A missing program: the words podman maps to 127.
+    args(&b, "x");
+    edit(&b, |c| c["process"]["args"] = json!(["/nosuch"]));
+    rt.assert_error(&create("b4"), "no such file or directory");
+    rt.assert_gone("b4");
+    edit(&b, |c| c["process"]["args"] = json!(["nosuch-program"]));
+    rt.assert_error(&create("b5"), "executable file not found in $PATH");
+    rt.assert_gone("b5");
+    // A duplicate id.
+    args(&b, "exec sleep 1003");
+    rt.ok(&["create", "--bundle", bs, "b6"]);
+    rt.assert_error(&create("b6"), "already exists");
+    rt.ok(&["delete", "--force", "b6"]);
+    rt.assert_gone("b6");
+    // An unknown flag.
+    rt.assert_error(&rt.out(&["create", "--frobnicate", "b7"]), "--frobnicate");
+    assert!(gone_within(
+        "sleep\x001003",
+        std::time::Duration::from_secs(5)
+    ));
+    assert_eq!(std::fs::read_dir(&rt.root).unwrap().count(), 0);
+}
+
+#[test]
+fn stale_state_after_sigkill_of_create() {
+    let Some(b) = bundle("stale") else { return };
+    args(&b, "exec sleep 1004");
+    // create is killed while its createRuntime hook runs: its process waits at the gate.
+    edit(
+        &b,
+        |c| {
+            c["hooks"] =
+                json!({"createRuntime": [{"path": "/bin/sleep", "args": ["sleep", "1005"]}]})
+        },
+    );
+    let rt = Rt::new("stale");
+    let bs = b.to_str().unwrap();
+    let mut create = rt.cmd(&["create", "--bundle", bs, "s1"]).spawn().unwrap();
+    wait_for("sleep\x001005");
+    create.kill().unwrap();
+    create.wait().unwrap();
+    for p in pids_running("sleep\x001005") {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(p as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    let s = rt.state("s1");
+    assert_eq!(s["status"], "stopped", "{s}");
+    // create again under that id: said in one line, cleaned, created.
+    edit(&b, |c| c["hooks"] = json!({}));
+    let o = rt.out(&["create", "--bundle", bs, "s1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("did not finish"), "{}", stderr(&o));
+    assert_eq!(rt.state("s1")["status"], "created");
+    rt.ok(&["delete", "s1"]);
+    rt.assert_gone("s1");
+    // The old process left waiting is gone too.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !pids_running(link().to_str().unwrap()).iter().all(|p| {
+        let cmd = std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
+        !String::from_utf8_lossy(&cmd).contains(&*rt.root.to_string_lossy())
+    }) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first process still waits"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn exec_runs_in_the_container() {
+    let Some(b) = bundle("exec") else { return };
+    args(
+        &b,
+        "echo ok > /tmp/mark; trap 'exit 0' TERM; sleep 1006 & wait",
+    );
+    edit(&b, |c| c["root"]["readonly"] = json!(false));
+    let rt = Rt::new("exec");
+    rt.ok(&["create", "--bundle", b.to_str().unwrap(), "x1"]);
+    rt.assert_error(&rt.out(&["exec", "x1", "true"]), "created");
+    rt.ok(&["start", "x1"]);
+    wait_for("sleep\x001006");
+    // Its root (the file its pid 1 wrote), its hostname, not its pid 1, its exit status.
+    let o = rt.out(&[
+        "exec",
+        "x1",
+        "sh",
+        "-c",
+        "cat /tmp/mark; hostname; echo pid=$$; touch /tmp/from-exec; exit 9",
+    ]);
+    assert_eq!(o.status.code(), Some(9), "{}", stderr(&o));
+    let out = stdout(&o);
+    let host = config_of(&b)["hostname"].as_str().unwrap().to_string();
+    assert!(out.starts_with(&format!("ok\n{host}\npid=")), "{out}");
+    assert!(!out.contains("pid=1\n"), "{out}");
+    assert!(b.join("rootfs/tmp/from-exec").exists());
+    // It may signal the container's processes, as under runc.
+    rt.ok(&["exec", "x1", "kill", "-0", "1"]);
+    // A missing program: said before it runs, in the words podman maps to 127.
+    rt.assert_error(
+        &rt.out(&["exec", "x1", "nosuch"]),
+        "executable file not found in $PATH",
+    );
+    // --process and --detach with --pid-file, as conmon calls it.
+    let dir = rt.root.parent().unwrap().to_path_buf();
+    let mut process = config_of(&b)["process"].clone();
+    process["args"] = json!(["sleep", "1007"]);
+    let pf = dir.join("process.json");
+    std::fs::write(&pf, process.to_string()).unwrap();
+    let pid_file = dir.join("exec.pid");
+    let (pfs, pids) = (pf.to_str().unwrap(), pid_file.to_str().unwrap());
+    rt.ok(&[
+        "exec",
+        "--process",
+        pfs,
+        "--detach",
+        "--pid-file",
+        pids,
+        "x1",
+    ]);
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // (Written just before its execve.)
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while std::fs::read(format!("/proc/{pid}/cmdline")).unwrap() != b"sleep\x001007\x00" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "pid {pid} is not the process"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    rt.ok(&["delete", "--force", "x1"]);
+    for m in ["sleep\x001006", "sleep\x001007"] {
+        assert!(gone_within(m, std::time::Duration::from_secs(5)), "{m:?}");
+    }
+    rt.assert_gone("x1");
+}
+
+/// podman's situation: the runtime runs as root of a user namespace of the caller's (held by
+/// `unshare -U -r sleep`, entered with nsenter) and config.json has no user namespace of its
+/// own. Returns the holder; kill it at the end.
+fn podman_like(rt: &mut Rt, b: &Path, test: &str) -> Option<std::process::Child> {
+    if !have("unshare") || !have("nsenter") {
+        skip_or_fail(test, "no unshare/nsenter (Debian: util-linux)");
+        return None;
+    }
+    let holder = as_user("unshare")
+        .args(["-U", "-r", "sleep", "1009"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = holder.id();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !std::fs::read_to_string(format!("/proc/{pid}/uid_map"))
+        .unwrap_or_default()
+        .starts_with("         0")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "unshare -r never mapped"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    rt.userns = Some(pid);
+    edit(b, |c| {
+        let l = &mut c["linux"];
+        l["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|n| n["type"] != "user");
+        l.as_object_mut().unwrap().remove("uidMappings");
+        l.as_object_mut().unwrap().remove("gidMappings");
+    });
+    Some(holder)
+}
+
+/// The runc CVE-2019-5736 class: a process of the container must not reach the runtime's
+/// binary through /proc/PID/exe of a process joining it (sbox before its execve). The
+/// container reads every /proc/PID/exe it can while processes are exec'd into it (one held
+/// for a second before its execve), in podman's situation: the container shares the
+/// runtime's user namespace and uid. Two things stop it: the joining process is not dumpable
+/// (supervisor.rs), and on kernels with Landlock ABI 6 the container's domain scopes ptrace
+/// (either alone passes this test here).
+#[test]
+fn exec_never_shows_the_runtime_binary_inside() {
+    let Some(b) = bundle("exe") else { return };
+    let mut rt = Rt::new("exe");
+    let Some(mut holder) = podman_like(&mut rt, &b, "exec_never_shows_the_runtime_binary_inside")
+    else {
+        return;
+    };
+    args(
+        &b,
+        "while :; do for p in /proc/[0-9]*; do readlink $p/exe; done; done > /tmp/exes 2>/dev/null",
+    );
+    edit(&b, |c| c["root"]["readonly"] = json!(false));
+    rt.ok(&["create", "--bundle", b.to_str().unwrap(), "v1"]);
+    rt.ok(&["start", "v1"]);
+    for _ in 0..10 {
+        rt.ok(&["exec", "v1", "true"]);
+    }
+    // Held before its execve for a second: its pid file is a full pipe until drained here.
+    let fifo = rt.root.parent().unwrap().join("pid.fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    chown_to_test_user(&fifo);
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut reader = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo)
+        .unwrap();
+    let mut writer = std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo)
+        .unwrap();
+    while std::io::Write::write(&mut writer, &[0u8; 4096]).is_ok() {}
+    let mut exec = rt
+        .cmd(&["exec", "--pid-file", fifo.to_str().unwrap(), "v1", "true"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let mut sink = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut reader, &mut sink);
+    drop(writer);
+    let _ = std::io::Read::read_to_end(&mut reader, &mut sink);
+    assert!(exec.wait().unwrap().success());
+    rt.ok(&["delete", "--force", "v1"]);
+    let _ = holder.kill();
+    let _ = holder.wait();
+    let seen = std::fs::read_to_string(b.join("rootfs/tmp/exes")).unwrap();
+
+    assert!(
+        seen.contains("busybox"),
+        "the loop saw nothing: {seen:.200}"
+    );
+    let bin = bin().to_string_lossy().into_owned();
+    assert!(
+        !seen.lines().any(|l| l.contains(&bin) || l.contains("sbox")),
+        "the runtime's binary was reachable: {:?}",
+        seen.lines()
+            .filter(|l| l.contains("sbox"))
+            .collect::<Vec<_>>()
+    );
+}
+
+/// --console-socket: the runtime connects, sends the master of a terminal made in the
+/// container's own /dev/pts (SCM_RIGHTS); the process has the slave as its terminal.
+#[test]
+fn console_socket_gets_the_terminal() {
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let Some(b) = bundle("console") else { return };
+    args(
+        &b,
+        "tty; test -t 0 && test -t 1 && echo terminal; sleep 0.2",
+    );
+    edit(&b, |c| c["process"]["terminal"] = json!(true));
+    let rt = Rt::new("console");
+    let sock = rt.root.parent().unwrap().join("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    chown_to_test_user(&sock);
+    // Without it, a detached container's terminal is refused in one line.
+    rt.assert_error(
+        &rt.out(&["create", "--bundle", b.to_str().unwrap(), "t1"]),
+        "--console-socket",
+    );
+    rt.assert_gone("t1");
+    let socks = sock.to_str().unwrap();
+    rt.ok(&[
+        "create",
+        "--bundle",
+        b.to_str().unwrap(),
+        "--console-socket",
+        socks,
+        "t1",
+    ]);
+    let (conn, _) = listener.accept().unwrap();
+    let mut buf = [0u8; 64];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let msg = recvmsg::<()>(
+        conn.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::empty(),
+    )
+    .unwrap();
+    let fd = msg
+        .cmsgs()
+        .unwrap()
+        .find_map(|c| match c {
+            ControlMessageOwned::ScmRights(f) => f.first().copied(),
+            _ => None,
+        })
+        .expect("a descriptor");
+    // SAFETY: received just now, owned here.
+    let master = unsafe { OwnedFd::from_raw_fd(fd) };
+    rt.ok(&["start", "t1"]);
+    let mut out = Vec::new();
+    let mut f = std::fs::File::from(master);
+    let _ = std::io::Read::read_to_end(&mut f, &mut out);
+    let out = String::from_utf8_lossy(&out);
+    assert!(out.starts_with("/dev/pts/0\r\n"), "{out:?}");
+    assert!(out.contains("terminal"), "{out:?}");
+    rt.ok(&["delete", "--force", "t1"]);
+}
