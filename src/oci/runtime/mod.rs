@@ -514,6 +514,10 @@ fn release(fifo: &Path, pid: i32, start_time: u64, id: &str) -> Result<(), Setup
             Ok(1) => break,
             Err(nix::errno::Errno::EAGAIN) | Ok(0) if std::time::Instant::now() < deadline => {
                 if !state::alive(pid, start_time) {
+                    // Released and already ended since the read above: its byte tells.
+                    if let Ok(1) = nix::unistd::read(&fd, &mut b) {
+                        break;
+                    }
                     return Err(SetupError::new(
                         "start",
                         id,
