@@ -11,7 +11,9 @@
           (goal <= 0.2 ms)
   rss     VmRSS of sbox (the supervisor) holding 200 open connections (goal < 8 MB)
 
-Prints one line per figure and exits non-zero when a goal is missed."""
+Prints one line per figure and exits non-zero when a goal is missed. With NET_BENCH_GROSS=1
+(bench/ci.sh) only a gross miss fails: start > 2x, bulk < 0.4x, connect > +1 ms,
+rss >= 16 MB (CI shares its machine; the goals above are for a quiet one)."""
 import os
 import socket
 import statistics
@@ -78,6 +80,11 @@ def hold(c):
     held.append(c)
 
 
+gross = os.environ.get("NET_BENCH_GROSS") == "1"
+GOAL = {"start": 2.0, "bulk": 0.4, "connect": 1.0, "rss": 16384} if gross else \
+    {"start": 1.15, "bulk": 0.90, "connect": 0.2, "rss": 8192}
+kind = "gross-miss limit" if gross else "goal"
+
 blob = f"/tmp/sbox-net-bench-{os.getpid()}"
 with open(blob, "wb") as f:
     f.truncate(SIZE)
@@ -100,8 +107,8 @@ try:
                 times[k].append(time.perf_counter() - t)
     a, b = (statistics.median(times[k]) for k in cmds)
     ratio = b / a
-    print(f"start    --unshare-net {a * 1e3:.3f} ms, --net-allow {b * 1e3:.3f} ms: {ratio:.3f}x (goal <= 1.15)")
-    if ratio > 1.15:
+    print(f"start    --unshare-net {a * 1e3:.3f} ms, --net-allow {b * 1e3:.3f} ms: {ratio:.3f}x ({kind} <= {GOAL['start']})")
+    if ratio > GOAL["start"]:
         failed.append("start")
 
     # bulk: curl on the host against curl in a sandbox through the proxy.
@@ -115,8 +122,8 @@ try:
                              capture_output=True, check=True).stdout
         boxed.append(float(out))
     h, s = statistics.median(host), statistics.median(boxed)
-    print(f"bulk     {SIZE >> 20} MiB: host {h / 1e6:.0f} MB/s, through sbox {s / 1e6:.0f} MB/s: {s / h:.3f}x (goal >= 0.90)")
-    if s / h < 0.90:
+    print(f"bulk     {SIZE >> 20} MiB: host {h / 1e6:.0f} MB/s, through sbox {s / 1e6:.0f} MB/s: {s / h:.3f}x ({kind} >= {GOAL['bulk']})")
+    if s / h < GOAL["bulk"]:
         failed.append("bulk")
 
     # connect: the same client on the host and in a sandbox (port listener).
@@ -138,8 +145,8 @@ try:
     boxed = float(subprocess.run(BASE + ["--net-allow", f"127.0.0.1:{port}"] + args,
                                  capture_output=True, check=True).stdout)
     added = (boxed - direct) * 1e3
-    print(f"connect  direct {direct * 1e3:.3f} ms, through sbox {boxed * 1e3:.3f} ms: +{added:.3f} ms (goal <= 0.2)")
-    if added > 0.2:
+    print(f"connect  direct {direct * 1e3:.3f} ms, through sbox {boxed * 1e3:.3f} ms: +{added:.3f} ms ({kind} <= {GOAL['connect']})")
+    if added > GOAL["connect"]:
         failed.append("connect")
 
     # rss: 200 connections held open through one sandbox.
@@ -157,8 +164,8 @@ try:
     with open(f"/proc/{p.pid}/status") as f:
         rss = next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
     p.wait()
-    print(f"rss      sbox with 200 connections: {rss} kB (goal < 8192 kB), {len(held)} held by the server")
-    if rss >= 8192 or len(held) < 200:
+    print(f"rss      sbox with 200 connections: {rss} kB ({kind} < {GOAL['rss']} kB), {len(held)} held by the server")
+    if rss >= GOAL["rss"] or len(held) < 200:
         failed.append("rss")
 finally:
     os.unlink(blob)

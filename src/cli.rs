@@ -903,6 +903,10 @@ pub fn parse_named(
         Vec::new()
     };
     let mut spec = apply_options(&m, base)?;
+    profile::settle_offer(
+        &mut spec,
+        m.contains_id("share-net") || m.contains_id("unshare-net"),
+    );
     spec::validate(&spec).map_err(|e| match e.bwrap {
         Some(phrase) => CliError::phrased(e.message, phrase),
         None => CliError::Invalid(e.message),
@@ -916,6 +920,10 @@ pub fn parse_named(
     }
     // Only now is it known what the sandbox can write: the command line adds mounts too.
     profile::check_writable(&spec).map_err(|e| CliError::Invalid(format!("--profile: {e}")))?;
+    // Programs run on the host: only once nothing the sandbox can write could steer them.
+    profiles
+        .registries(&mut spec)
+        .map_err(|e| CliError::Invalid(format!("--profile: {e}")))?;
     Ok(Parsed::Run(spec))
 }
 
@@ -1143,6 +1151,10 @@ fn apply_options(m: &ArgMatches, mut spec: Spec) -> Result<Spec, CliError> {
                 }
             }
         }
+    }
+    // --net-record: written by sbox at the end, relative to where it was started.
+    if let Some(f) = spec.net.record.take() {
+        spec.net.record = Some(std::path::absolute(&f).unwrap_or(f));
     }
     env.sort_by_key(|(i, ..)| *i);
     for (_, edit, values) in env {
@@ -1916,6 +1928,6 @@ mod tests {
             }
             n += 1;
         }
-        assert_eq!(n, 60);
+        assert_eq!(n, 61);
     }
 }

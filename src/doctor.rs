@@ -61,6 +61,7 @@ pub fn run() -> i32 {
         );
     }
     syscalls(&mut r);
+    network(&mut r);
     limits(&mut r);
     i32::from(r.failed)
 }
@@ -214,6 +215,43 @@ fn syscalls(r: &mut Report) {
                 format!("missing (Linux {since}); sbox doesn't need it, programs inside fall back"),
             );
         }
+    }
+}
+
+/// The network allowlist (`--net-allow`, `--net-record`, the fetch profiles' allowlists):
+/// its steps inside a namespace, then the host's resolver that the supervisor asks. Both are
+/// warnings: without them only the allowlist mode fails, `--unshare-net` and the host
+/// network still work.
+fn network(r: &mut Report) {
+    match probe::network() {
+        Ok(()) => r.line(
+            Status::Pass,
+            "network allowlist",
+            "a network namespace with its DNS responder (port 53), proxy and port listeners, passed out",
+        ),
+        Err(e) => r.line(
+            Status::Warn,
+            "network allowlist",
+            format!(
+                "{e}: --net-allow and --net-record fail (--unshare-net and the host network \
+                 work); fix: the user namespace checks above"
+            ),
+        ),
+    }
+    match probe::host_dns() {
+        Ok(server) => r.line(
+            Status::Pass,
+            "host DNS",
+            format!("{server} answers (allowed names are resolved on the host)"),
+        ),
+        Err(e) => r.line(
+            Status::Warn,
+            "host DNS",
+            format!(
+                "{e}: allowed names can't be resolved, only address rules work; fix: a \
+                 nameserver in /etc/resolv.conf that answers"
+            ),
+        ),
     }
 }
 

@@ -468,3 +468,205 @@ fn a_home_spelled_through_a_link_still_works() {
     );
     fx.check_host();
 }
+
+/// A profile whose allowlist lies in the project it lets the build write.
+const FETCH: &str =
+    "extends = [\"make\"]\n[network]\nallowlist = \"${PROJECT}/.sbox/net-allow.toml\"\n";
+
+/// Run 1 rewrites the project's network allowlist from inside (as a hostile build would, to
+/// widen the next run's): the profile that reads that list from a place its sandbox can write
+/// is refused at run 2, before anything runs, with one line.
+#[test]
+fn an_allowlist_its_sandbox_can_rewrite_is_refused() {
+    let fx = fixture("allowlist");
+    write(&fx.home.join(".config/sbox/profiles/fetch.toml"), FETCH);
+    write(
+        &fx.project.join(".sbox/net-allow.toml"),
+        "allow = [\"registry.test:443\"]\n",
+    );
+    chown_tree(&fx.home);
+    chown_tree(&fx.project);
+    let widen =
+        "printf 'allow = [\"registry.test:443\", \"evil.test:443\"]\\n' > .sbox/net-allow.toml";
+    success(&fx.sbox(&fx.project, &["--profile", "make", "--", "sh", "-c", widen]));
+    let list = fx.project.join(".sbox/net-allow.toml");
+    assert!(
+        std::fs::read_to_string(&list)
+            .unwrap()
+            .contains("evil.test")
+    );
+    let o = fx.sbox(
+        &fx.project,
+        &[
+            "--profile",
+            "fetch",
+            "--",
+            "sh",
+            "-c",
+            "echo pwned >> ~/.bashrc",
+        ],
+    );
+    assert_one_line_error(&o, "--profile: ");
+    let want = format!("{}: the sandbox could rewrite it (--bind ", list.display());
+    assert!(stderr(&o).contains(&want), "{}", stderr(&o));
+    // Missing, it is refused the same: a build could create it for the next run.
+    std::fs::remove_file(&list).unwrap();
+    let o = fx.sbox(&fx.project, &["--profile", "fetch", "--", "true"]);
+    assert_one_line_error(&o, "--profile: ");
+    assert!(stderr(&o).contains(&want), "{}", stderr(&o));
+    fx.check_host();
+}
+
+/// npm-install writes the project but keeps .sbox read-only (made when missing): the build
+/// can neither create nor change the allowlist, and the next run accepts it. An optional
+/// read-only cover whose directory is missing covers nothing (it is skipped at launch).
+#[test]
+fn a_read_only_sbox_directory_keeps_the_allowlist() {
+    let fx = fixture("allowlist-ro");
+    let plant = "mkdir -p .sbox; printf 'allow = [\"evil.test:443\"]\\n' > .sbox/net-allow.toml \
+                 || echo refused; touch built";
+    let out = success(&fx.sbox(
+        &fx.project,
+        &["--profile", "npm-install", "--", "sh", "-c", plant],
+    ));
+    assert!(out.contains("refused"), "{out}");
+    assert!(fx.project.join("built").exists());
+    assert!(fx.project.join(".sbox").is_dir());
+    assert!(!fx.project.join(".sbox/net-allow.toml").exists());
+    success(&fx.sbox(&fx.project, &["--profile", "npm-install", "--", "true"]));
+    // The same cover without `create`: refused while .sbox is missing, fine once it exists.
+    let optional = format!(
+        "{FETCH}[[mounts]]\nkind = \"ro-bind\"\nsrc = \"${{PROJECT}}/.sbox\"\noptional = true\n"
+    );
+    write(&fx.home.join(".config/sbox/profiles/fetch.toml"), &optional);
+    chown_tree(&fx.home);
+    std::fs::remove_dir(fx.project.join(".sbox")).unwrap();
+    let o = fx.sbox(&fx.project, &["--profile", "fetch", "--", "true"]);
+    assert_one_line_error(&o, "--profile: ");
+    assert!(
+        stderr(&o).contains("the sandbox could rewrite it"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::create_dir(fx.project.join(".sbox")).unwrap();
+    chown_tree(&fx.project);
+    success(&fx.sbox(&fx.project, &["--profile", "fetch", "--", "true"]));
+    fx.check_host();
+}
+
+/// A link planted where the allowlist is read (the list of another project, or anything the
+/// build chose) is refused as a profile's mount source would be.
+#[test]
+fn a_planted_link_on_the_allowlist_path_is_refused() {
+    let fx = fixture("allowlist-link");
+    let elsewhere = fx.home.join("wide.toml");
+    write(&elsewhere, "allow = [\"evil.test:443\"]\n");
+    write(&fx.home.join(".config/sbox/profiles/fetch.toml"), FETCH);
+    chown_tree(&fx.home);
+    let link = fx.project.join(".sbox/net-allow.toml");
+    let plant = format!(
+        "mkdir -p .sbox && ln -s {} .sbox/net-allow.toml",
+        elsewhere.display()
+    );
+    success(&fx.sbox(
+        &fx.project,
+        &["--profile", "make", "--", "sh", "-c", &plant],
+    ));
+    assert!(link.is_symlink());
+    let o = fx.sbox(&fx.project, &["--profile", "fetch", "--", "true"]);
+    assert_link_refused(&o, &link, &elsewhere);
+    fx.check_host();
+}
+
+/// A project `.npmrc` naming another registry is what a hostile build plants: npm-install asks
+/// npm for its registry from outside the project, so the planted one is not allowed.
+#[test]
+fn a_planted_npmrc_does_not_choose_the_allowed_registry() {
+    if !Path::new("/usr/bin/npm").exists() || !have("curl") {
+        return skip_or_fail(
+            "a_planted_npmrc_does_not_choose_the_allowed_registry",
+            "no /usr/bin/npm (Debian: npm) or curl",
+        );
+    }
+    let fx = fixture("npmrc");
+    write(
+        &fx.project.join("package.json"),
+        "{\"name\": \"p\", \"version\": \"1.0.0\"}\n",
+    );
+    write(
+        &fx.project.join(".npmrc"),
+        "registry=http://planted.test:8080/\n",
+    );
+    chown_tree(&fx.project);
+    // npm itself, run in the project, would take the planted registry.
+    let o = as_user("/usr/bin/npm")
+        .current_dir(&fx.project)
+        .env("HOME", &fx.home)
+        .args(["config", "get", "registry"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        stdout(&o).trim(),
+        "http://planted.test:8080/",
+        "{}",
+        stderr(&o)
+    );
+    let o = fx.sbox(
+        &fx.project,
+        &[
+            "--profile",
+            "npm-install",
+            "--",
+            "curl",
+            "-fsS",
+            "--max-time",
+            "5",
+            "http://planted.test:8080/",
+        ],
+    );
+    assert!(!o.status.success(), "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains("sbox: network: refused planted.test:8080 (not in the allowlist)\n"),
+        "{}",
+        stderr(&o)
+    );
+    fx.check_host();
+}
+
+/// allow_registry runs the tool on the host: an `npm` the sandbox could have planted (in a
+/// PATH directory it can write) would run outside it at the next start. Refused, not run.
+#[test]
+fn a_registry_tool_the_sandbox_could_plant_is_not_run() {
+    let fx = fixture("planted-npm");
+    let dir = fx.project.join("bin");
+    let marker = fx.home.join("ran-outside");
+    write(
+        &dir.join("npm"),
+        &format!(
+            "#!/bin/sh\ntouch {}\necho https://planted.test/\n",
+            marker.display()
+        ),
+    );
+    std::fs::set_permissions(
+        dir.join("npm"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    chown_tree(&fx.project);
+    let mut c = as_user(bin());
+    c.current_dir(&fx.project)
+        .env("HOME", &fx.home)
+        .env("PATH", format!("{}:/usr/bin:/bin", dir.display()))
+        .env_remove("SBOX_PROFILE_PATH")
+        .env_remove("XDG_CONFIG_HOME")
+        .args(["--profile", "npm-install", "--", "true"]);
+    let o = c.output().unwrap();
+    assert_one_line_error(&o, "--profile: allow_registry npm: ");
+    assert!(
+        stderr(&o).contains(&format!("{}: the sandbox could rewrite it", dir.display())),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!marker.exists(), "the planted npm ran outside the sandbox");
+    fx.check_host();
+}

@@ -125,6 +125,18 @@ fn extra_sections() -> String {
          name it with *--project* _DIR_. A profile that its own sandbox could rewrite (under a \
          writable bind not covered by a later read-only one) is refused.",
     );
+    para(
+        &mut r,
+        "In a profile's [network] table, *allowlist* = _PATH_ names an allowlist file (TOML: *allow* and \
+         *deny* lists, one rule per entry); while it exists, even empty, the sandbox reaches \
+         only what it and the profile's rules allow, through sbox; while it is missing the \
+         profile's network is kept and one line says how to record it. *allow_registry* = \
+         [\"npm\", \"pip\", \"cargo\"] allows the registry that tool is configured with, \
+         asked on the host from /. *--net-record* _FILE_ writes such a file: a trusted run, \
+         whatever it reaches is listed. An allowlist, or a tool asked, that the sandbox could \
+         rewrite is refused, as a profile is. *--share-net* and *--unshare-net* set the file \
+         aside.",
+    );
 
     r.control("SH", ["LIMITS"]);
     para(
@@ -202,6 +214,12 @@ fn extra_sections() -> String {
         &mut r,
         "~/.config/sbox/profiles/, /etc/sbox/profiles/, PREFIX/share/sbox/profiles/",
         "Profiles, in search order.",
+    );
+    item(
+        &mut r,
+        "PROJECT/.sbox/net-allow.toml, ~/.config/sbox/net-allow.toml",
+        "The network allowlists of the fetch profiles (cargo-fetch, npm-install, pip-install; \
+         net and curl), recorded with *--net-record*.",
     );
     item(
         &mut r,

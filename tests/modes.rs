@@ -76,6 +76,62 @@ fn doctor_explains_hybrid_memory() {
 /// The doctor tries the mount calls a sandbox is built with (the new mount API), not older
 /// ones: where fsopen is refused (here by an outer sandbox's filter), no sandbox can be
 /// built, and the doctor says so instead of passing.
+/// The network allowlist's steps are probed as a sandbox takes them: a host (here an outer
+/// sandbox) that refuses passing descriptors, or has no resolver, is reported, naming the step.
+#[test]
+fn doctor_probes_the_network_allowlist_steps() {
+    let b = bin().to_str().unwrap();
+    let outer = |deny: &'static str| {
+        let mut v: Vec<&str> = vec![
+            "--allow-userns",
+            "--seccomp-profile",
+            "none",
+            "--unshare-pid",
+            "--ro-bind",
+            "/",
+            "/",
+            "--dev",
+            "/dev",
+            "--proc",
+            "/proc",
+        ];
+        if !deny.is_empty() {
+            v.extend(["--seccomp-deny", deny, "--unshare-net"]);
+        }
+        v.extend(["--", b, "--doctor"]);
+        v
+    };
+    let out = stdout(&sbox(&outer("")));
+    assert!(
+        out.contains("PASS  network allowlist: a network namespace with its DNS responder (port 53), proxy and port listeners, passed out"),
+        "{out}"
+    );
+    let out = stdout(&sbox(&outer("sendmsg:EPERM")));
+    assert!(
+        out.contains("WARN  network allowlist: SCM_RIGHTS: Operation not permitted: --net-allow"),
+        "{out}"
+    );
+    // The doctor is right: an allowlist sandbox fails there, naming the same step.
+    let mut nested = outer("sendmsg:EPERM");
+    nested.pop();
+    nested.extend([
+        "--allow-userns",
+        "--net-allow",
+        "localhost:1",
+        "--ro-bind",
+        "/",
+        "/",
+        "true",
+    ]);
+    let o = sbox(&nested);
+    assert_one_line_error(
+        &o,
+        "--net-allow: pass the listeners: Operation not permitted",
+    );
+    // No network at all in the outer sandbox: the resolver can't be reached.
+    assert!(out.contains("WARN  host DNS: "), "{out}");
+}
+
 #[test]
 fn doctor_probes_the_mount_calls_a_sandbox_uses() {
     let b = bin().to_str().unwrap();

@@ -387,6 +387,29 @@ proptest! {
     fn schema_profiles_load_or_give_one_line(p in schema_profile()) {
         load_profile(&p, false);
     }
+
+    /// An allowlist file (`[network] allowlist`) of any text, or of rules of any shape: a
+    /// sandbox, or one line naming the profile option (the file, its line and column).
+    #[test]
+    fn any_allowlist_file_loads_or_gives_one_line(
+        text in any::<String>(),
+        rules in prop::collection::vec(rule_text(), 0..6),
+        as_rules: bool,
+    ) {
+        let list = if as_rules {
+            let quoted: Vec<String> = rules.iter().map(|r| format!("{r:?}")).collect();
+            format!("# recorded\nallow = [\n  {},\n]\ndeny = [{}]\n", quoted.join(",\n  "), quoted.first().cloned().unwrap_or_default())
+        } else {
+            text
+        };
+        let mut l = loader(&[("t", "extends = [\"net\"]\n[network]\nallowlist = \"/p/list.toml\"\n")]);
+        l.source.files.insert("/p/list.toml".into(), list);
+        let args = ["--profile", "t", "true"].map(OsString::from).to_vec();
+        if let Err(e) = front_end(false, args, &l) {
+            assert_cli_error(&e);
+            assert_names(&e.render(false), &["--profile: /p/list.toml:", "--net-deny: "]);
+        }
+    }
 }
 
 /// A profile from the schema: every section, values valid or not.

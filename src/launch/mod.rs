@@ -21,6 +21,7 @@ mod planted;
 pub mod probe;
 mod process;
 mod proxy;
+mod record;
 mod seccomp;
 mod signals;
 mod supervisor;

@@ -5,8 +5,8 @@
 use super::PhaseError;
 use super::exec::{self, Host};
 use super::{
-    caps, channel, fds, hostdirs, net, planted, proxy, say, seccomp, signals, step, sys, tty,
-    userns,
+    caps, channel, fds, hostdirs, net, planted, proxy, record, say, seccomp, signals, step, sys,
+    tty, userns,
 };
 use crate::error::SetupError;
 use crate::spec::{NsKind, Spec};
@@ -34,6 +34,8 @@ pub struct Plan {
     /// With an allowlist, this process's end of the pair its listeners travel through: the
     /// child's end in the child, the supervisor's after the clone.
     pub net: Option<OwnedFd>,
+    /// `--net-record`: where the destinations used are written at the end.
+    pub recorder: Option<record::Recorder>,
     /// With a start gate, in the sandbox: the supervisor's go-ahead (`detach`).
     pub gate_ack: Option<OwnedFd>,
 }
@@ -104,6 +106,7 @@ pub fn plan(
             || (!spec.caller_terminal && terminal.is_none() && tty::caller_has_one()),
         terminal,
         net: None,
+        recorder: None,
         // Compiled here, in the supervisor, so a bad policy fails before anything starts.
         filters: seccomp::build(spec)?,
         bpf: (spec.seccomp.programs.iter().cloned().map(Ok))
@@ -169,6 +172,13 @@ pub fn start(
     } else {
         None
     };
+    // --net-record: its directory, opened before the sandbox can plant anything on the way.
+    plan.recorder = spec
+        .net
+        .record
+        .as_deref()
+        .map(record::open_dir)
+        .transpose()?;
     // The start gate's go-ahead: the supervisor writes one byte once the pid files are written;
     // end-of-file (the supervisor died first) makes the command exit instead of waiting.
     let ack = match spec.start_gate {
@@ -396,6 +406,18 @@ fn watch(
             say(&format!("network: {}", stats.json()));
         }
         usage.push(("network".to_string(), stats.json()));
+    }
+    // Whatever the command's status: a failed fetch still shows what it reached.
+    if let (Some(r), Some(stats)) = (plan.recorder.take(), &net) {
+        let used = stats.used.lock().map(|u| u.clone()).unwrap_or_default();
+        r.write(&used)?;
+        if spec.verbose {
+            say(&format!(
+                "network: {} destinations recorded in {}",
+                used.len(),
+                r.path().display()
+            ));
+        }
     }
     if let Some(fd) = &json_status {
         let mut exit = vec![("exit-code".to_string(), code.to_string())];

@@ -214,6 +214,14 @@ struct Network {
     allow: Vec<Str>,
     #[serde(default)]
     deny: Vec<Str>,
+    /// An allowlist file (profile::allowlist), used when it exists instead of the host
+    /// network; a later layer's replaces it.
+    allowlist: Option<Str>,
+    /// Tools whose configured registry is allowed (profile::registry).
+    #[serde(default)]
+    allow_registry: Vec<Str>,
+    /// `--net-record FILE`: a trusted run that allows public destinations and writes them.
+    record: Option<Str>,
 }
 
 /// `FILE:LINE:COL: why`, the position being the start of `span` (1-based, in characters).
@@ -389,6 +397,20 @@ pub fn apply(
             ));
         }
         spec.ns.net = true;
+    }
+    // A scalar: a later layer's file replaces an earlier one's (cargo-fetch's the net one's).
+    if let Some(a) = &n.allowlist {
+        spec.net_offer.files = vec![abs(a)?];
+    }
+    for t in &n.allow_registry {
+        let name = super::registry::Tool::from_name(t.get_ref()).map_err(|e| at(t.span(), e))?;
+        let name = name.name().to_string();
+        if !spec.net_offer.tools.contains(&name) {
+            spec.net_offer.tools.push(name);
+        }
+    }
+    if let Some(r) = &n.record {
+        spec.net.record = Some(abs(r)?);
     }
     Ok(())
 }
@@ -567,7 +589,7 @@ fn mount(
 }
 
 /// The variables below which `create = true` may make directories: the caller's own.
-const CREATE_UNDER: [&str; 3] = ["HOME", "XDG_CACHE_HOME", "CWD"];
+const CREATE_UNDER: [&str; 4] = ["HOME", "XDG_CACHE_HOME", "CWD", "PROJECT"];
 
 /// A bind's `create` and `missing` keys. `create` needs a source below one of CREATE_UNDER;
 /// creation starts from that variable's directory (from $HOME for a cache directory inside
@@ -585,7 +607,7 @@ fn bind_extra(m: &Mount, dst: &Path, vars: &Vars) -> Result<Option<BindExtra>, L
             .ok_or_else(|| {
                 (
                     src.span(),
-                    "create = true needs a src below ${HOME}, ${XDG_CACHE_HOME} or ${CWD}".into(),
+                    "create = true needs a src below ${HOME}, ${XDG_CACHE_HOME}, ${CWD} or ${PROJECT}".into(),
                 )
             })?;
         let value = vars

@@ -231,12 +231,29 @@ pub fn check_writable(spec: &Spec) -> Result<(), String> {
                 continue;
             };
             let inside = dst.join(below);
-            let covered = spec.ops[i + 1..]
-                .iter()
-                .any(|later| inside.starts_with(later.dst()));
+            // An optional bind whose source is missing is skipped at launch: it covers
+            // nothing (unless `create = true` makes its source first).
+            let covered = spec.ops[i + 1..].iter().any(|later| {
+                inside.starts_with(later.dst())
+                    && match later {
+                        FsOp::Bind {
+                            optional: true,
+                            src,
+                            dst,
+                            ..
+                        } => {
+                            src.symlink_metadata().is_ok()
+                                || spec
+                                    .bind_extras
+                                    .iter()
+                                    .any(|e| e.dst == *dst && e.create_from.is_some())
+                        }
+                        _ => true,
+                    }
+            });
             if !covered {
                 return Err(format!(
-                    "{}: the sandbox could rewrite it ({} {} on {}), and with it the profile of its next run: keep profiles outside writable mounts, or cover their directory with a read-only bind (see README)",
+                    "{}: the sandbox could rewrite it ({} {} on {}), and with it the policy of its next run: keep profiles and allowlists outside writable mounts, or cover their directory with a read-only bind (see README)",
                     given.display(),
                     op.option(),
                     src.display(),

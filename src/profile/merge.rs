@@ -119,7 +119,7 @@ pub fn entries(spec: &Spec) -> Vec<(String, String)> {
             ),
             EnvOp::Offline(k, v) => add(
                 format!("env.offline {}", k.to_string_lossy()),
-                if spec.ns.net {
+                if spec.ns.net && !spec.net.active() {
                     v.to_string_lossy().into()
                 } else {
                     "not set: the sandbox has the network".into()
@@ -171,6 +171,32 @@ pub fn entries(spec: &Spec) -> Vec<(String, String)> {
     }
     for r in &spec.net.deny {
         add(format!("network.deny {r}"), "denied".into());
+    }
+    // An allowlist file's rules, before they are settled into the policy (the same keys).
+    for r in &spec.net_offer.allow {
+        add(format!("network.allow {r}"), "allowed".into());
+    }
+    for r in &spec.net_offer.deny {
+        add(format!("network.deny {r}"), "denied".into());
+    }
+    // While loading, the offer holds the files; once settled, the policy does.
+    for f in spec.net.lists.iter().chain(&spec.net_offer.files) {
+        add(format!("network.allowlist {}", f.display()), "read".into());
+    }
+    for f in &spec.net_offer.missing {
+        add(
+            format!("network.allowlist {}", f.display()),
+            "missing (record one with --net-record)".into(),
+        );
+    }
+    for t in &spec.net_offer.tools {
+        add(
+            format!("network.allow_registry {t}"),
+            "asked on the host at run time".into(),
+        );
+    }
+    if let Some(r) = &spec.net.record {
+        add("network.record".into(), r.display().to_string());
     }
     out
 }

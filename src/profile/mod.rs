@@ -8,9 +8,11 @@
 //! so the order of composition can't change the result. Command-line filesystem operations
 //! come after the profile's mounts, in their own order, as in bubblewrap.
 
+mod allowlist;
 mod file;
 mod host;
 mod merge;
+pub mod registry;
 
 pub use host::check_writable;
 pub use merge::{attribute, entries, explain};
@@ -190,6 +192,14 @@ pub trait Source {
     fn real_path(&self, path: &Path, _trusted: &[PathBuf]) -> Result<PathBuf, String> {
         Ok(path.to_path_buf())
     }
+    /// Where `tool`'s registry would be asked (`allow_registry`); the host's by default.
+    fn registry_plan(&self, tool: registry::Tool) -> registry::Query {
+        registry::plan(tool, std::env::var_os("HOME").map(PathBuf::from).as_deref())
+    }
+    /// The allow rules of the planned query, run on the host by default.
+    fn registry_ask(&self, q: &registry::Query) -> Result<Vec<String>, String> {
+        registry::ask(q)
+    }
 }
 
 /// The search-path entry of the profiles compiled into sbox: last, so that any file of the
@@ -292,6 +302,22 @@ impl Source for Mem {
     fn read(&self, path: &Path) -> Result<Option<String>, String> {
         Ok(self.files.get(path).cloned())
     }
+    /// Nothing is run: the answer is the file /registry/TOOL, one rule a line.
+    fn registry_plan(&self, tool: registry::Tool) -> registry::Query {
+        let file = PathBuf::from(format!("/registry/{}", tool.name()));
+        registry::Query {
+            tool,
+            file: self.files.contains_key(&file).then(|| file.clone()),
+            protect: vec![file],
+        }
+    }
+    fn registry_ask(&self, q: &registry::Query) -> Result<Vec<String>, String> {
+        let text = q.file.as_ref().and_then(|f| self.files.get(f));
+        Ok(text
+            .into_iter()
+            .flat_map(|t| t.lines().map(String::from))
+            .collect())
+    }
     fn names(&self, dir: &Path) -> Vec<String> {
         self.files
             .keys()
@@ -335,6 +361,9 @@ pub trait Profiles {
     ) -> Result<Spec, String>;
     /// `--list-profiles`: one line per profile file found, `NAME PATH`.
     fn list(&self) -> String;
+    /// Once the sandbox is known (after `check_writable`): the registries of the profiles'
+    /// `allow_registry` tools into the allowlist, or the line saying how to record one.
+    fn registries(&self, spec: &mut Spec) -> Result<(), String>;
 }
 
 /// A profile reference is a path when it contains '/' or ends in .toml, else a name.
@@ -514,6 +543,129 @@ impl<S: Source> Loader<S> {
     }
 }
 
+impl<S: Source> Loader<S> {
+    /// Read the allowlist files the profiles name into the offer. Each path follows the
+    /// symlink rule of a profile's mount sources (a previous sandbox could have planted a
+    /// link), and the file and its directory are protected whether the file exists yet or
+    /// not: one created or rewritten by a build would widen the next run's allowlist.
+    fn allowlists(&self, vars: &Vars, spec: &mut Spec) -> Result<(), String> {
+        let trusted = vars.locations();
+        for given in std::mem::take(&mut spec.net_offer.files) {
+            let at = |e: String| format!("network.allowlist: {e}");
+            let real = self.source.real_path(&given, &trusted).map_err(at)?;
+            let dir = real.parent().unwrap_or(Path::new("/")).to_path_buf();
+            for q in [real.clone(), dir] {
+                if !spec.protect.contains(&q) {
+                    spec.protect.push(q);
+                }
+            }
+            let Some(text) = self.source.read(&real).map_err(at)? else {
+                spec.net_offer.missing.push(real);
+                continue;
+            };
+            spec.net_offer.files.push(real.clone());
+            let list = allowlist::parse(&real, &text)?;
+            for (key, rules, deny) in [("allow", &list.allow, false), ("deny", &list.deny, true)] {
+                for r in rules {
+                    let rule = crate::spec::net::parse_rule(key, r.get_ref())
+                        .map_err(|e| file::located(&real, &text, r.span(), e.to_string()))?;
+                    let into = if deny {
+                        &mut spec.net_offer.deny
+                    } else {
+                        &mut spec.net_offer.allow
+                    };
+                    if spec.origins.wanted {
+                        let key = format!("network.{key} {rule}");
+                        let from = real.display().to_string();
+                        spec.origins.by_key.insert(key, from);
+                    }
+                    if !into.contains(&rule) {
+                        into.push(rule);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Once the command line is applied: use the profiles' allowlists instead of the host
+/// network, unless the command line chose the network itself (`chosen`: `--share-net` gives
+/// the host's back, `--unshare-net` none at all) or the run records (it learns the list).
+pub fn settle_offer(spec: &mut Spec, chosen: bool) {
+    let offer = std::mem::take(&mut spec.net_offer);
+    if chosen || spec.net.record.is_some() {
+        return;
+    }
+    for (from, into) in [
+        (offer.allow, &mut spec.net.allow),
+        (offer.deny, &mut spec.net.deny),
+    ] {
+        for r in from {
+            if !into.contains(&r) {
+                into.push(r);
+            }
+        }
+    }
+    // A file that exists is an allowlist even when empty: everything is refused, and said.
+    spec.net.lists = offer.files;
+    if spec.net.active() {
+        spec.ns.net = true;
+    }
+    spec.net_offer.tools = offer.tools;
+    spec.net_offer.missing = offer.missing;
+    spec.net_offer.profiles = offer.profiles;
+}
+
+/// After `check_writable`: ask the offered tools for their registries (profile::registry)
+/// and allow them. A tool is run only when neither it nor a PATH directory searched before
+/// it lies where the sandbox can write (it would run outside the sandbox next time).
+/// Then, with no allowlist at all, the one line that says how to record one.
+fn ask_registries(source: &dyn Source, spec: &mut Spec) -> Result<(), String> {
+    for name in std::mem::take(&mut spec.net_offer.tools) {
+        let tool = registry::Tool::from_name(&name)?;
+        let q = source.registry_plan(tool);
+        let probe = Spec {
+            protect: q.protect.clone(),
+            ..spec.clone()
+        };
+        // (A program planted there would run outside the sandbox, at the next start.)
+        check_writable(&probe).map_err(|e| format!("allow_registry {name}: {e}"))?;
+        for r in source.registry_ask(&q)? {
+            let rule = crate::spec::net::parse_rule(&format!("allow_registry {name}"), &r)
+                .map_err(|e| e.to_string())?;
+            if !spec.net.allow.contains(&rule) {
+                spec.net.allow.push(rule);
+            }
+        }
+    }
+    if spec.net.active() {
+        spec.ns.net = true;
+    } else if let Some(file) = spec.net_offer.missing.last()
+        && !spec.ns.net
+    {
+        let profiles: Vec<String> = spec
+            .net_offer
+            .profiles
+            .iter()
+            .map(|p| format!("--profile {p}"))
+            .collect();
+        let command: Vec<String> = spec
+            .command
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        spec.warnings.push(format!(
+            "network: no allowlist at {}: this run has the host network; record one with `sbox {} --net-record {} -- {}`, review it, and run again",
+            file.display(),
+            profiles.join(" "),
+            file.display(),
+            command.join(" ")
+        ));
+    }
+    Ok(())
+}
+
 impl<S: Source> Profiles for Loader<S> {
     fn load(
         &self,
@@ -539,7 +691,13 @@ impl<S: Source> Profiles for Loader<S> {
             self.visit(vars, r, p, t, &mut Vec::new(), &mut spec)?;
         }
         self.real_paths(vars, &mut spec)?;
+        self.allowlists(vars, &mut spec)?;
+        spec.net_offer.profiles = names.to_vec();
         Ok(spec)
+    }
+
+    fn registries(&self, spec: &mut Spec) -> Result<(), String> {
+        ask_registries(&self.source, spec)
     }
 
     fn list(&self) -> String {
@@ -579,6 +737,13 @@ impl Profiles for Host {
             vars: Vars::from_host(project),
         };
         l.load(names, None, defaults)
+    }
+
+    fn registries(&self, spec: &mut Spec) -> Result<(), String> {
+        if spec.net_offer.tools.is_empty() && spec.net_offer.missing.is_empty() {
+            return Ok(());
+        }
+        ask_registries(&Fs::from_env(), spec)
     }
 
     fn list(&self) -> String {

@@ -940,3 +940,176 @@ fn network_rules_merge_like_lists_and_imply_a_network_namespace() {
         "{e}"
     );
 }
+
+#[test]
+fn an_allowlist_file_replaces_the_host_network_when_it_exists() {
+    let list = "/home/u/src/p/.sbox/net-allow.toml";
+    let mut l = loader(&[(
+        "fetch",
+        "extends = [\"net\"]\n[network]\nallowlist = \"${PROJECT}/.sbox/net-allow.toml\"\nallow = [\"own.test:8080\"]\n",
+    )]);
+    // Missing: the profile's own rules only (the file may still be made: it is protected).
+    let s = spec(&l, &["--profile", "fetch", "true"]);
+    assert!(s.ns.net && s.net.lists.is_empty(), "{:?}", s.net);
+    assert!(s.protect.contains(&PathBuf::from(list)), "{:?}", s.protect);
+    assert!(s.protect.contains(&PathBuf::from("/home/u/src/p/.sbox")));
+    l.source.files.insert(
+        list.into(),
+        "# reviewed\nallow = [\n  \"a.test:443\",  # the index\n  \"*.cdn.test:443\",\n]\ndeny = [\"x.cdn.test\"]\n".into(),
+    );
+    let s = spec(&l, &["--profile", "fetch", "true"]);
+    assert!(s.ns.net);
+    let shown: Vec<String> = s.net.allow.iter().map(|r| r.to_string()).collect();
+    assert_eq!(shown, ["own.test:8080", "a.test:443", "*.cdn.test:443"]);
+    assert_eq!(s.net.deny.len(), 1);
+    assert_eq!(s.net.lists, [PathBuf::from(list)]);
+    assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+    let out = explain_of(&l, &["--profile", "fetch", "--explain"]);
+    assert!(
+        value_of(&out, &format!("network.allowlist {list}")).contains("read"),
+        "{out}"
+    );
+    assert!(
+        value_of(&out, "network.allow *.cdn.test:443").ends_with(&format!("[{list}]")),
+        "{out}"
+    );
+    // --share-net gives the host network back: the file is not used.
+    let base = loader(&[(
+        "fetch",
+        "extends = [\"net\"]\n[network]\nallowlist = \"${PROJECT}/.sbox/net-allow.toml\"\n",
+    )]);
+    let mut with_file = loader(&[(
+        "fetch",
+        "extends = [\"net\"]\n[network]\nallowlist = \"${PROJECT}/.sbox/net-allow.toml\"\n",
+    )]);
+    with_file
+        .source
+        .files
+        .insert(list.into(), "allow = [\"a.test:443\"]\n".into());
+    let s = spec(&with_file, &["--profile", "fetch", "--share-net", "true"]);
+    assert!(!s.ns.net && !s.net.active(), "{:?}", s.net);
+    // --unshare-net: no network at all, the file is not used either.
+    let s = spec(&with_file, &["--profile", "fetch", "--unshare-net", "true"]);
+    assert!(s.ns.net && !s.net.active(), "{:?}", s.net);
+    // An emptied file is still an allowlist: the sandbox goes through sbox, which refuses all.
+    with_file
+        .source
+        .files
+        .insert(list.into(), "allow = []\n".into());
+    let s = spec(&with_file, &["--profile", "fetch", "true"]);
+    assert!(s.ns.net && s.net.active() && s.net.allow.is_empty());
+    // No file: the host network, and one line naming --net-record and the path.
+    let s = spec(&base, &["--profile", "fetch", "true"]);
+    assert!(!s.ns.net && !s.net.active());
+    assert_eq!(
+        s.warnings,
+        [format!(
+            "network: no allowlist at {list}: this run has the host network; record one with `sbox --profile fetch --net-record {list} -- true`, review it, and run again"
+        )]
+    );
+    // A bad rule in the file: one line naming the file, line and column.
+    with_file.source.files.insert(
+        list.into(),
+        "allow = [\n  \"ok.test\",\n  \"a..b\",\n]\n".into(),
+    );
+    let e = error(&with_file, &["--profile", "fetch", "true"]);
+    assert!(
+        e.starts_with(&format!("--profile: {list}:3:3: allow: 'a..b': ")),
+        "{e}"
+    );
+    with_file
+        .source
+        .files
+        .insert(list.into(), "hosts = [\"a.test\"]\n".into());
+    let e = error(&with_file, &["--profile", "fetch", "true"]);
+    assert!(
+        e.starts_with(&format!("--profile: {list}:1:1: unknown field `hosts`")),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_registry_from_the_tools_configuration_is_allowed() {
+    let mut l = loader(&[]);
+    let s = spec(&l, &["--profile", "npm-install", "true"]);
+    // No answer (npm missing): the host network, and the line saying how to record.
+    assert!(!s.ns.net && s.warnings.len() == 1, "{:?}", s.warnings);
+    assert!(s.warnings[0].contains("--net-record /home/u/src/p/.sbox/net-allow.toml"));
+    l.source
+        .files
+        .insert("/registry/npm".into(), "registry.test:4873\n".into());
+    let s = spec(&l, &["--profile", "npm-install", "true"]);
+    assert!(s.ns.net && s.warnings.is_empty(), "{:?}", s.warnings);
+    let shown: Vec<String> = s.net.allow.iter().map(|r| r.to_string()).collect();
+    assert_eq!(shown, ["registry.test:4873"]);
+    let out = explain_of(&l, &["--profile", "npm-install", "--explain"]);
+    assert!(
+        value_of(&out, "network.allow_registry npm").contains("asked on the host"),
+        "{out}"
+    );
+    // Recording learns the list: neither the file nor the registry restricts it.
+    let s = spec(
+        &l,
+        &[
+            "--profile",
+            "npm-install",
+            "--net-record",
+            "/tmp/r.toml",
+            "true",
+        ],
+    );
+    assert!(s.ns.net && s.net.allow.is_empty() && s.net.record.is_some());
+    let e = error(
+        &loader(&[("t", "[network]\nallow_registry = [\"gem\"]\n")]),
+        &["--profile", "t", "true"],
+    );
+    assert!(
+        e.starts_with("--profile: /p/t.toml:2:19: allow_registry: 'gem': unknown tool"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_profile_can_record() {
+    let l = loader(&[(
+        "rec",
+        "extends = [\"net\"]\n[network]\nrecord = \"${PROJECT}/.sbox/net-allow.toml\"\nallowlist = \"${PROJECT}/.sbox/net-allow.toml\"\n",
+    )]);
+    let s = spec(&l, &["--profile", "rec", "true"]);
+    assert_eq!(
+        s.net.record.as_deref(),
+        Some(Path::new("/home/u/src/p/.sbox/net-allow.toml"))
+    );
+    // A recording run has a network namespace and learns the list: no hint, no file used.
+    assert!(s.ns.net && s.net.active() && s.net.lists.is_empty() && s.warnings.is_empty());
+    let out = explain_of(&l, &["--profile", "rec", "--explain"]);
+    assert!(
+        value_of(&out, "network.record").contains("/home/u/src/p/.sbox/net-allow.toml"),
+        "{out}"
+    );
+    let e = error(
+        &loader(&[("rec", "[network]\nrecord = \"relative.toml\"\n")]),
+        &["--profile", "rec", "true"],
+    );
+    assert!(e.contains("not an absolute path"), "{e}");
+}
+
+#[test]
+fn a_later_layers_allowlist_replaces_an_earlier_ones() {
+    let home_list = "/home/u/.config/sbox/net-allow.toml";
+    let mut l = loader(&[]);
+    l.source
+        .files
+        .insert(home_list.into(), "allow = [\"home.test:443\"]\n".into());
+    // net (and curl) read the user's list.
+    for p in ["net", "curl"] {
+        let s = spec(&l, &["--profile", p, "true"]);
+        assert_eq!(s.net.lists, [PathBuf::from(home_list)], "{p}");
+        assert!(s.ns.net && s.net.allow.len() == 1, "{p}");
+    }
+    // cargo-fetch names the project's instead: the user's list is not used.
+    let s = spec(&l, &["--profile", "cargo-fetch", "true"]);
+    assert!(s.net.lists.is_empty() && !s.net.active(), "{:?}", s.net);
+    assert!(!s.protect.contains(&PathBuf::from(home_list)));
+    assert!(s.warnings[0].contains("no allowlist at /home/u/src/p/.sbox/net-allow.toml"));
+}

@@ -660,6 +660,8 @@ pub struct Spec {
     pub landlock: Landlock,
     /// `--net-allow`, `--net-deny`, a profile's `[network]`: the egress allowlist.
     pub net: net::NetPolicy,
+    /// A profile's allowlist files and registries, settled after the command line.
+    pub net_offer: net::NetOffer,
     /// Let the command create nested user namespaces (mounting stays refused).
     pub allow_userns: bool,
     pub limits: Limits,

@@ -43,8 +43,12 @@ pub struct Rule {
 pub struct NetPolicy {
     pub allow: Vec<Rule>,
     pub deny: Vec<Rule>,
-    /// Recording mode: where the destinations used are written (left to the recording step).
+    /// `--net-record`: every public destination is allowed, and those used are written here
+    /// at the end (launch/record.rs).
     pub record: Option<PathBuf>,
+    /// The allowlist files in use (profile::allowlist): with one, even an empty one, the
+    /// sandbox's network goes through sbox (and an emptied list refuses everything, saying so).
+    pub lists: Vec<PathBuf>,
 }
 
 /// Why a destination is refused; `Display` is the parenthesised reason of the stderr line.
@@ -300,7 +304,7 @@ impl Rule {
 impl NetPolicy {
     /// The sandbox's network goes through sbox.
     pub fn active(&self) -> bool {
-        !self.allow.is_empty() || self.record.is_some()
+        !self.allow.is_empty() || self.record.is_some() || !self.lists.is_empty()
     }
 
     fn denied(&self, m: impl Fn(&Rule) -> bool) -> Result<(), Refusal> {
@@ -315,10 +319,12 @@ impl NetPolicy {
     pub fn check_name(&self, name: &str, port: u16) -> Result<(), Refusal> {
         let name = normalize(name);
         self.denied(|r| r.name_matches(&name) && r.port_matches(port, true))?;
-        if self
-            .allow
-            .iter()
-            .any(|r| r.name_matches(&name) && r.port_matches(port, false))
+        // Recording: every name (its addresses are still checked once resolved).
+        if self.record.is_some()
+            || self
+                .allow
+                .iter()
+                .any(|r| r.name_matches(&name) && r.port_matches(port, false))
         {
             return Ok(());
         }
@@ -333,7 +339,7 @@ impl NetPolicy {
             .deny
             .iter()
             .any(|r| r.port.is_none() && r.name_matches(&name))
-            && self.allow.iter().any(|r| r.name_matches(&name))
+            && (self.record.is_some() || self.allow.iter().any(|r| r.name_matches(&name)))
     }
 
     /// A connection to an address the client gave itself: only an address rule opens it.
@@ -375,6 +381,10 @@ impl NetPolicy {
     /// allow rule's, 443 and 80 for names without one; sorted, once each.
     pub fn ports(&self) -> Vec<u16> {
         let mut out: Vec<u16> = Vec::new();
+        // Recording: the download ports, for programs that ignore the proxy variables.
+        if self.record.is_some() {
+            out.extend(DEFAULT_PORTS);
+        }
         for r in &self.allow {
             match r.port {
                 Some(p) => out.push(p),
@@ -439,6 +449,63 @@ pub fn special(addr: IpAddr) -> Option<&'static str> {
     }
 }
 
+/// The allowlist file (profile::allowlist) that `--net-record` writes: `header` as comment
+/// lines, then the rules one per line (already deduplicated and sorted by the caller).
+pub fn render_allowlist(header: &[String], allow: &[String]) -> String {
+    let mut out = String::new();
+    for h in header {
+        for line in h.lines() {
+            out.push_str("# ");
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out.push_str("allow = [\n");
+    for r in allow {
+        out.push_str("    ");
+        out.push_str(&quote(r));
+        out.push_str(",\n");
+    }
+    out.push_str("]\n");
+    out
+}
+
+/// A TOML basic string.
+fn quote(s: &str) -> String {
+    let mut q = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => q.push_str("\\\""),
+            '\\' => q.push_str("\\\\"),
+            c if c.is_control() => q.push_str(&format!("\\u{:04X}", c as u32)),
+            c => q.push(c),
+        }
+    }
+    q.push('"');
+    q
+}
+
+/// What a profile offers instead of the host network (`[network] allowlist` files and
+/// `allow_registry` tools): used, with `allow` and `deny` joined to the policy and a network
+/// namespace, unless the command line gives the host network back (`--share-net`) or records
+/// (`--net-record` learns the list). With nothing found the profile's network stays as it
+/// is, and `missing` says where a recording would go.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NetOffer {
+    pub allow: Vec<Rule>,
+    pub deny: Vec<Rule>,
+    /// `allow_registry`: tools asked for their registry on the host, once the sandbox is
+    /// known (what it can write decides whether the tool may be run).
+    pub tools: Vec<String>,
+    /// Allowlist files named by the profiles, in order (the loader reads them, and keeps
+    /// those that exist, by their real path).
+    pub files: Vec<PathBuf>,
+    /// Those that do not exist (yet).
+    pub missing: Vec<PathBuf>,
+    /// The profiles named on the command line, for the hint that names a recording command.
+    pub profiles: Vec<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -452,6 +519,7 @@ mod tests {
             allow: allow.iter().map(|s| r(s)).collect(),
             deny: deny.iter().map(|s| r(s)).collect(),
             record: None,
+            lists: Vec::new(),
         }
     }
 
@@ -613,5 +681,34 @@ mod tests {
         assert_eq!(check("127.0.0.1", 80), Err(Refusal::NotAllowed));
         assert!(matches!(check("127.0.0.1", 9), Err(Refusal::Denied(_))));
         assert_eq!(p.check_name("127.0.0.1", 8080), Err(Refusal::NotAllowed));
+    }
+
+    #[test]
+    fn recording_allows_public_destinations_only() {
+        let mut p = policy(&["127.0.0.1:8080"], &["bad.test"]);
+        p.record = Some("/r.toml".into());
+        assert!(p.active());
+        assert_eq!(p.check_name("any.test", 443), Ok(()));
+        assert!(p.resolves("any.test"));
+        assert!(!p.resolves("bad.test"));
+        assert!(p.check_name("bad.test", 443).is_err());
+        let public: IpAddr = "8.8.4.4".parse().unwrap();
+        assert_eq!(p.check_resolved(public, 443, &[]), Ok(()));
+        // (A literal address is checked as a resolved one while recording: launch/proxy.)
+        assert!(p.check_resolved(public, 443, &[public]).is_err());
+        for special in ["127.0.0.1", "10.1.2.3", "169.254.169.254"] {
+            let a: IpAddr = special.parse().unwrap();
+            assert!(p.check_resolved(a, 443, &[]).is_err(), "{special}");
+        }
+        // Named explicitly, a special address is reached (and recorded) as usual.
+        let lo: IpAddr = "127.0.0.1".parse().unwrap();
+        assert_eq!(p.check_literal(lo, 8080), Ok(()));
+        assert_eq!(p.check_resolved(lo, 8080, &[]), Ok(()));
+        // An empty list that exists is an allowlist: the sandbox goes through sbox.
+        let mut empty = NetPolicy::default();
+        assert!(!empty.active());
+        empty.lists.push("/p/.sbox/net-allow.toml".into());
+        assert!(empty.active());
+        assert!(empty.check_name("a.test", 443).is_err());
     }
 }

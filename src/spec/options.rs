@@ -248,6 +248,8 @@ pub static OPTIONS: &[Opt] = &[
         .applies(Apply::Parse(|s, o, v| net::add(&mut s.net.allow, net::parse_rule(o, v)?))),
     opt("--net-deny", &["RULE"], Str, NET, "Refuse RULE even where --net-allow matches it (no port: every port); repeatable")
         .applies(Apply::Parse(|s, o, v| net::add(&mut s.net.deny, net::parse_rule(o, v)?))),
+    opt("--net-record", &["FILE"], Path, NET, "Record: allow every public destination (loopback, private and link-local ones still need a rule), and write each HOST:PORT used to FILE at the end, as an allowlist a profile reads ([network] allowlist). A recording run is trusted: whatever it reaches is written into the list; review it before committing it")
+        .applies(Apply::Path(|s| &mut s.net.record)),
     opt("--hostname", &["NAME"], Str, NS, "Hostname inside (needs --unshare-uts)").applies(Apply::Str(|s| &mut s.hostname)),
     opt("--uid", &["UID"], Value::Id, PROCESS, "User id inside the sandbox (default: yours)").applies(Apply::Id(|s| &mut s.uid)),
     opt("--gid", &["GID"], Value::Id, PROCESS, "Group id inside the sandbox (default: yours)").applies(Apply::Id(|s| &mut s.gid)),

@@ -38,6 +38,9 @@ pub struct Stats {
     pub connections: AtomicU64,
     /// Connections (and names asked of DNS) refused by the policy.
     pub refused: AtomicU64,
+    /// `--net-record`: each destination relayed, as an allow rule (`name:port` as the client
+    /// asked, and `address:port` too when that is a special address, which needs its own).
+    pub used: Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl Stats {
@@ -731,6 +734,12 @@ impl Proxy {
         };
         let verdict = match &target {
             Target::Name(n) => self.policy.check_name(n, port),
+            // Recording: a public address given by the client is checked as a resolved one
+            // (special ranges and this host's own addresses refused unless named).
+            Target::Addr(a) if self.policy.record.is_some() => {
+                let own = self.own.get_or_insert_with(host_addresses);
+                self.policy.check_resolved(*a, port, own)
+            }
             Target::Addr(a) => self.policy.check_literal(*a, port),
         };
         let Some(c) = self.conn(idx) else { return };
@@ -870,6 +879,20 @@ impl Proxy {
         }
         c.state = State::Relay;
         self.stats.connections.fetch_add(1, Ordering::Relaxed);
+        if self.policy.record.is_some()
+            && let Ok(mut used) = self.stats.used.lock()
+        {
+            used.insert(c.shown.to_ascii_lowercase());
+            if let Ok(peer) = up.peer_addr()
+                && crate::spec::net::special(peer.ip()).is_some()
+            {
+                let a = crate::spec::net::canonical(peer.ip());
+                used.insert(match a {
+                    IpAddr::V6(v6) => format!("[{v6}]:{}", peer.port()),
+                    v4 => format!("{v4}:{}", peer.port()),
+                });
+            }
+        }
         if self.verbose {
             let peer = up.peer_addr().map(|a| a.to_string()).unwrap_or_default();
             let line = format!("{} connected (to {peer})", c.shown);
