@@ -72,7 +72,7 @@ impl Recorder {
         let header = [
             format!(
                 "Network allowlist recorded by sbox on {} for: {}",
-                utc_now(),
+                crate::clock::Utc::now().human(),
                 argv.join(" ")
             ),
             "A recording run is trusted: every destination it reached is below. Review the list \
@@ -109,45 +109,9 @@ impl Recorder {
     }
 }
 
-/// `YYYY-MM-DD HH:MM:SS UTC`, from the system clock (days to a civil date: the usual
-/// era-based conversion of the proleptic Gregorian calendar).
-fn utc_now() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    civil(secs)
-}
-
-fn civil(secs: i64) -> String {
-    let (days, rem) = (secs.div_euclid(86400), secs.rem_euclid(86400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dates() {
-        assert_eq!(civil(0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(civil(951_782_400), "2000-02-29 00:00:00 UTC");
-        assert_eq!(civil(1_796_125_394), "2026-12-01 11:43:14 UTC");
-    }
 
     #[test]
     fn written_atomically_through_the_directory_opened_first() {
