@@ -775,4 +775,14 @@ fn run_with_resources_goes_through_the_cgroup_session() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("linux.resources"), "{err}");
     rt.assert_gone("res2");
+    // No start gate when supervised: the hooks that need one are refused, in one line.
+    edit(&b, |c| {
+        c["hooks"] = json!({"prestart": [{"path": "/bin/true"}]})
+    });
+    let o = rt.out(&["run", "--bundle", b.to_str().unwrap(), "res3"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("sbox-runc: hooks.prestart: "), "{err}");
+    rt.assert_gone("res3");
 }
