@@ -46,11 +46,12 @@ pub struct Plan {
 pub fn claim(spec: &Spec) -> Result<(fds::Claimed, Vec<RawFd>), SetupError> {
     caps::refuse_privileged_binary()?;
     if spec.start_gate.is_some() && spec.limits.any() {
-        // The cgroup session belongs to a supervisor that would not stay.
+        // The cgroup session belongs to a supervisor that would not stay (`sbox-runc run`
+        // without --detach keeps it: no start gate there).
         return Err(SetupError::new(
             "linux.resources",
             "",
-            "memory, pids and cpu limits are not supported by sbox-runc create yet: remove them from config.json",
+            "memory, pids and cpu limits are not supported by sbox-runc create (the cgroup would outlive the runtime): use sbox-runc run without --detach, or remove them from config.json",
         ));
     }
     // Every descriptor an option names, owned from here on by the step that uses it.

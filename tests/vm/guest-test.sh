@@ -186,6 +186,71 @@ case "$err" in
 esac
 no_leftovers "no scope or cgroup left after a fork storm"
 
+# --- sbox-runc run of a `spec --rootless` bundle with linux.resources: the same cgroup session
+# (sbox stays as the supervisor), the OOM report and 137, state/kill from another process.
+runc=$w/sbox-runc
+ln -s "$(command -v sbox)" "$runc"
+rt() { "$runc" --root "$w/oci-root" "$@"; }
+# oci_bundle NAME RESOURCES SCRIPT: a bundle whose root is the guest's own (read-only: it has
+# no busybox), running SCRIPT under RESOURCES (linux.resources as JSON).
+oci_bundle() {
+	mkdir -p "$w/$1" && (cd "$w/$1" && "$runc" spec --rootless) &&
+		echo "$3" >"$w/$1/job" &&
+		sed -i -e 's|"terminal": true|"terminal": false|' -e 's|"path": "rootfs"|"path": "/"|' \
+			-e '/"args": \[/{n;s|"sh"|"sh", "'"$w/$1"'/job"|}' \
+			-e 's|"linux": {|"linux": {"resources": '"$2"',|' "$w/$1/config.json"
+}
+oci_bundle oci-mem '{"memory": {"limit": 33554432}}' "$hog"
+err=$(rt run --bundle "$w/oci-mem" m1 2>&1 >/dev/null)
+st=$?
+echo "sbox-runc run, memory.limit 32M hog: status $st, stderr '$err'"
+[ $st = 137 ] && pass "sbox-runc run memory.limit 32M: memory hog exits 137" ||
+	fail "sbox-runc run memory.limit 32M: memory hog exits 137" "status $st: $err"
+case "$err" in
+*"out of memory (limit 32M, peak "*) [ "$(echo "$err" | grep -c .)" = 1 ] &&
+	pass "sbox-runc run memory.limit 32M: OOM kill reported in one line" ||
+	fail "sbox-runc run memory.limit 32M: OOM kill reported in one line" "stderr: $err" ;;
+*) fail "sbox-runc run memory.limit 32M: OOM kill reported in one line" "stderr: $err" ;;
+esac
+[ ! -e "$w/oci-root/m1" ] && pass "sbox-runc run memory.limit: state directory removed at the end" ||
+	fail "sbox-runc run memory.limit: state directory removed at the end" "$(ls "$w/oci-root/m1")"
+no_leftovers "sbox-runc run memory.limit: no scope or cgroup left after an OOM kill"
+
+oci_bundle oci-pids '{"pids": {"limit": 20}}' 'i=0; while [ $i -lt 200 ]; do sleep 10 & i=$((i + 1)); done; echo forked-all'
+err=$(rt run --bundle "$w/oci-pids" p1 2>&1)
+st=$?
+echo "sbox-runc run, pids.limit 20 fork storm: status $st: $(echo "$err" | tail -n 2 | tr '\n' ' ')"
+case "$err" in
+*forked-all*) fail "sbox-runc run pids.limit 20 refuses forks" "all 200 forks succeeded" ;;
+*[Ff]ork*) [ $st != 0 ] && pass "sbox-runc run pids.limit 20 refuses forks (status $st)" ||
+	fail "sbox-runc run pids.limit 20 refuses forks" "status 0: $err" ;;
+*) fail "sbox-runc run pids.limit 20 refuses forks" "status $st: $(echo "$err" | tail -n 2 | tr '\n' ' ')" ;;
+esac
+no_leftovers "sbox-runc run pids.limit: no scope or cgroup left after a fork storm"
+
+oci_bundle oci-state '{"memory": {"limit": 67108864}}' 'exec sleep 30'
+rt run --bundle "$w/oci-state" s1 >/dev/null 2>"$w/s1.err" &
+rp=$!
+i=0
+while [ $i -lt 100 ]; do
+	sj=$(rt state s1 2>/dev/null | tr -d ' \n')
+	case "$sj" in *'"status":"running"'*) break ;; esac
+	sleep 0.1
+	i=$((i + 1))
+done
+case "$sj" in
+*'"pid":'[1-9]*) pass "sbox-runc state of a run with memory.limit: running, with its pid" ;;
+*) fail "sbox-runc state of a run with memory.limit: running, with its pid" "$sj" ;;
+esac
+rt kill s1 KILL
+wait $rp
+st=$?
+[ $st = 137 ] && pass "sbox-runc kill from another process ends a run with memory.limit (137)" ||
+	fail "sbox-runc kill from another process ends a run with memory.limit (137)" "status $st: $(cat "$w/s1.err")"
+[ ! -e "$w/oci-root/s1" ] && pass "sbox-runc run memory.limit: killed, its state directory removed" ||
+	fail "sbox-runc run memory.limit: killed, its state directory removed" "$(ls "$w/oci-root/s1")"
+no_leftovers "sbox-runc run memory.limit: no scope or cgroup left after kill"
+
 # --- --cpu 10% slows a busy loop several-fold.
 loop='i=0; while [ $i -lt 100000 ]; do i=$((i + 1)); done'
 t0=$(now_ms)

@@ -249,7 +249,15 @@ fn dispatch(cmd: Cmd, root: Result<PathBuf, SetupError>, log: &Log) -> Result<i3
         }
         Cmd::Create(a) => create(&a, root, log, false).map(|_| 0),
         Cmd::Run { args, detach, keep } => {
-            let (dir, pid) = create(&args, root, log, !detach)?;
+            let (dir, pid) = match create(&args, root, log, !detach)? {
+                Created::Waiting(dir, pid) => (dir, pid),
+                Created::Ended(code) => {
+                    if !keep {
+                        delete(root, &args.id, true, log)?;
+                    }
+                    return Ok(code);
+                }
+            };
             start(&dir, &args.id, log)?;
             if detach {
                 return Ok(0);
@@ -290,15 +298,18 @@ fn io(step: &str, p: &Path) -> impl Fn(std::io::Error) -> SetupError {
     move |e| SetupError::new(step.clone(), p.clone(), e.to_string())
 }
 
+/// What `create` left: the container waiting at its start gate (the state directory, its
+/// process's pid), or, for `run` with linux.resources, a container already run to its end
+/// under sbox's supervisor (its exit status).
+enum Created {
+    Waiting(Dir, i32),
+    Ended(i32),
+}
+
 /// `create`: the state directory, then the container, left waiting at the start gate.
-/// Returns the state directory and the container process's pid.
-/// `attached` (`run`): a config's terminal without a console socket is the caller's own.
-fn create(
-    a: &CreateArgs,
-    root: &Path,
-    log: &Log,
-    attached: bool,
-) -> Result<(Dir, i32), SetupError> {
+/// `attached` (`run`): a config's terminal without a console socket is the caller's own, and
+/// a config with linux.resources runs supervised (`supervised`).
+fn create(a: &CreateArgs, root: &Path, log: &Log, attached: bool) -> Result<Created, SetupError> {
     let dir = Dir::new(root, &a.id)?;
     let b = bundle::load(&a.bundle)?;
     hooks::check(&b.hooks())?;
@@ -312,6 +323,9 @@ fn create(
     let mut spec = b.to_spec()?;
     std::fs::create_dir_all(root).map_err(io("--root", root))?;
     claim_id(&dir, &a.id, log)?;
+    if attached && spec.limits.any() {
+        return supervised(a, &b, spec, &dir).map(Created::Ended);
+    }
     let me = std::process::id() as i32;
     let mut s = State {
         id: a.id.clone(),
@@ -388,7 +402,59 @@ fn create(
     s.creator = None;
     dir.save(&s)?;
     log.debug(&format!("created {} (pid {pid})", a.id));
-    Ok((dir, pid))
+    Ok(Created::Waiting(dir, pid))
+}
+
+/// `run` of a config with linux.resources: the container runs as a plain sbox sandbox does,
+/// sbox staying as its supervisor (its cgroup session lives as long as sbox does: a systemd
+/// scope or a delegated subtree, with the OOM report and status 137), without a start gate.
+/// The state directory names the process through `supervised` (the supervisor's --info-fd
+/// record), so `state` and `kill` from another process find it while it runs.
+fn supervised(
+    a: &CreateArgs,
+    b: &bundle::Bundle,
+    mut spec: crate::spec::Spec,
+    dir: &Dir,
+) -> Result<i32, SetupError> {
+    let ran = (|| {
+        // These run while the container waits at its gate, which a supervised run has not.
+        for kind in ["prestart", "createRuntime", "poststart"] {
+            let hooks = b.hooks();
+            if hooks[kind].as_array().is_some_and(|h| !h.is_empty()) {
+                return Err(SetupError::new(
+                    format!("hooks.{kind}"),
+                    "",
+                    "not supported with linux.resources by sbox-runc run yet: remove the hook or the limits",
+                ));
+            }
+        }
+        let s = State {
+            id: a.id.clone(),
+            bundle: b.dir.clone(),
+            rootfs: b.rootfs.clone(),
+            created: log::rfc3339(std::time::SystemTime::now()),
+            annotations: b.annotations(),
+            hooks: b.hooks(),
+            ..State::default()
+        };
+        dir.save(&s)?;
+        let p = dir.supervised();
+        let info = std::fs::File::create(&p).map_err(io("run", &p))?;
+        spec.fds.info = Some(std::os::fd::IntoRawFd::into_raw_fd(info));
+        let console = a.console_socket.as_deref().map(connect).transpose()?;
+        spec.console_socket = console.as_ref().map(|c| c.as_raw_fd());
+        oci_defaults(&mut spec, a, console.is_some());
+        if b.terminal() && console.is_none() {
+            // The caller's own terminal, as `run` without limits (see `create`).
+            spec.new_session = false;
+            spec.caller_process_group = true;
+        }
+        crate::launch::run(&spec)
+    })();
+    if ran.is_err() {
+        dir.remove();
+    }
+    ran
 }
 
 /// What every OCI container gets, whatever config.json says.

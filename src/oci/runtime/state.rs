@@ -110,8 +110,23 @@ impl Dir {
             ),
             _ => SetupError::new("state", p.display().to_string(), e.to_string()),
         })?;
-        serde_json::from_str(&text)
-            .map_err(|e| SetupError::new("state", p.display().to_string(), e.to_string()))
+        let mut s: State = serde_json::from_str(&text)
+            .map_err(|e| SetupError::new("state", p.display().to_string(), e.to_string()))?;
+        if s.pid == 0 {
+            // A supervised `run` (linux.resources): its supervisor's record names the process.
+            let record = std::fs::read_to_string(self.supervised()).unwrap_or_default();
+            let record: serde_json::Value = serde_json::from_str(&record).unwrap_or_default();
+            if let Some(pid) = record["child-pid"].as_i64() {
+                s.pid = pid as i32;
+                s.start_time = proc_stat(s.pid).map(|(t, _)| t).unwrap_or(0);
+            }
+        }
+        Ok(s)
+    }
+
+    /// A supervised `run`'s --info-fd record (the container process's pid).
+    pub fn supervised(&self) -> PathBuf {
+        self.path.join("supervised.json")
     }
 
     /// Written whole: a temporary file renamed over state.json.
