@@ -110,17 +110,16 @@ fn bus_without_systemd_is_a_clear_error() {
     let dir = tempdir("bus");
     let sock = dir.join("bus");
     let mut child = std::process::Command::new(daemon)
-        .args(["--session", "--nofork", "--nopidfile"])
+        .args(["--session", "--nofork", "--nopidfile", "--print-address"])
         .arg(format!("--address=unix:path={}", sock.display()))
-        .stdout(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    for _ in 0..200 {
-        if sock.exists() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    // Its address is printed once it listens (the socket file exists a little before).
+    let mut line = String::new();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    assert!(line.starts_with("unix:"), "{line}");
     let addr = format!("unix:path={}", sock.display());
     let r = sbox::cgroup::systemd::start_scope_on("--mem", "sbox-test.scope", &addr, &addr);
     let _ = child.kill();
