@@ -1,8 +1,8 @@
 //! One profile file: its TOML schema, and how its values change a `Spec`. No I/O here: the
 //! text comes from the loader, variables from `Vars`.
 
-use super::Vars;
 use super::merge;
+use super::{ProfileError, Vars};
 use crate::spec::options::{self, Op};
 use crate::spec::validate;
 use crate::spec::values::{self, ValueError};
@@ -224,19 +224,24 @@ struct Network {
     record: Option<Str>,
 }
 
-/// `FILE:LINE:COL: why`, the position being the start of `span` (1-based, in characters).
-pub fn located(path: &Path, text: &str, span: Range<usize>, why: String) -> String {
-    let before = &text[..span.start.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
-    format!("{}:{line}:{col}: {why}", path.display())
+/// `why` at `span` of the file (`FILE:LINE:COL: why`, see ProfileError::at).
+pub fn located(path: &Path, text: &str, span: Range<usize>, why: String) -> ProfileError {
+    ProfileError::at(path, text, span, ProfileError::Worded(why))
 }
 
-pub fn parse(path: &Path, text: &str) -> Result<File, String> {
-    toml::from_str(text).map_err(|e| {
-        let why = e.message().trim().replace('\n', " ");
-        located(path, text, e.span().unwrap_or(0..0), why)
-    })
+pub fn parse(path: &Path, text: &str) -> Result<File, ProfileError> {
+    toml::from_str(text).map_err(|e| toml_error(path, text, e))
+}
+
+/// The TOML reader's error, on one line, at its position.
+pub(super) fn toml_error(path: &Path, text: &str, e: toml::de::Error) -> ProfileError {
+    let why = e.message().trim().replace('\n', " ");
+    ProfileError::at(
+        path,
+        text,
+        e.span().unwrap_or(0..0),
+        ProfileError::Toml(why),
+    )
 }
 
 /// Apply one parsed file on top of `spec` (the merge rule is in the module comment).
@@ -246,9 +251,11 @@ pub fn apply(
     text: &str,
     vars: &Vars,
     spec: &mut Spec,
-) -> Result<(), String> {
+) -> Result<(), ProfileError> {
     let at = |span: Range<usize>, why: String| located(path, text, span, why);
-    let bad = |span: Range<usize>, e: ValueError| at(span, e.to_string());
+    let bad = |span: Range<usize>, e: ValueError| {
+        ProfileError::at(path, text, span, ProfileError::Value(e))
+    };
     // Unlocated (for `mount`, which locates its own errors) and located forms.
     let raw_expand = |s: &Str| vars.expand(s.get_ref());
     let raw_abs = |s: &Str| absolute(&vars.expand(s.get_ref())?);

@@ -1,0 +1,129 @@
+//! Why loading profiles failed: data, worded here (`Display`). The command line puts
+//! `--profile: ` before it (cli.rs).
+
+use crate::spec::values::ValueError;
+use std::fmt;
+use std::path::PathBuf;
+
+#[derive(Debug)]
+pub enum ProfileError {
+    /// At a position of a profile or allowlist file (1-based line and column, in characters).
+    At {
+        file: PathBuf,
+        line: usize,
+        col: usize,
+        why: Box<ProfileError>,
+    },
+    /// Under a key of the profile: `network.allowlist`, `allow_registry NAME`.
+    Key { key: String, why: Box<ProfileError> },
+    /// A file that exists could not be read.
+    Read {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    /// A reference that is no profile name.
+    NotAName(String),
+    /// A reference by path to no file.
+    NoSuchFile(String),
+    /// `builtin:NAME` with no compiled-in profile NAME.
+    NoBuiltin { given: String, name: String },
+    /// A name found in no directory of the search path.
+    NoSuchProfile {
+        given: String,
+        searched: Vec<PathBuf>,
+    },
+    /// `extends` leading back to a file on the way there (`chain`: the labels, outermost
+    /// first); `shipped`: a compiled-in profile of that name exists.
+    Cycle {
+        given: String,
+        chain: Vec<String>,
+        shipped: bool,
+    },
+    /// The TOML reader's own words (syntax, unknown keys, types).
+    Toml(String),
+    /// A value that doesn't parse.
+    Value(ValueError),
+    /// Reasons still worded where they arise (file.rs's checks, host.rs's path rules,
+    /// variables, the registry tools).
+    Worded(String),
+}
+
+impl ProfileError {
+    /// `why` at the start of `span` in `text` (the file at `file`).
+    pub fn at(
+        file: &std::path::Path,
+        text: &str,
+        span: std::ops::Range<usize>,
+        why: ProfileError,
+    ) -> ProfileError {
+        let before = &text[..span.start.min(text.len())];
+        ProfileError::At {
+            file: file.to_path_buf(),
+            line: before.matches('\n').count() + 1,
+            col: before.rsplit('\n').next().unwrap_or("").chars().count() + 1,
+            why: Box::new(why),
+        }
+    }
+
+    pub fn key(key: impl Into<String>, why: ProfileError) -> ProfileError {
+        ProfileError::Key {
+            key: key.into(),
+            why: Box::new(why),
+        }
+    }
+}
+
+impl From<String> for ProfileError {
+    fn from(why: String) -> ProfileError {
+        ProfileError::Worded(why)
+    }
+}
+
+impl fmt::Display for ProfileError {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        use ProfileError::*;
+        match self {
+            At {
+                file,
+                line,
+                col,
+                why,
+            } => write!(f, "{}:{line}:{col}: {why}", file.display()),
+            Key { key, why } => write!(f, "{key}: {why}"),
+            Read { path, error } => write!(f, "{}: {error}", path.display()),
+            NotAName(r) => write!(f, "'{r}': not a profile name (letters, digits, . _ -)"),
+            NoSuchFile(r) => write!(f, "'{r}': no such file"),
+            NoBuiltin { given, name } => write!(
+                f,
+                "'{given}': sbox has no built-in profile '{name}' (see sbox --list-profiles)"
+            ),
+            NoSuchProfile { given, searched } => {
+                let dirs: Vec<String> = searched.iter().map(|d| d.display().to_string()).collect();
+                write!(
+                    f,
+                    "'{given}': no such profile (searched {}; see sbox --list-profiles)",
+                    dirs.join(":")
+                )
+            }
+            Cycle {
+                given,
+                chain,
+                shipped,
+            } => {
+                write!(
+                    f,
+                    "extends '{given}': a cycle ({} -> {given}",
+                    chain.join(" -> ")
+                )?;
+                if *shipped {
+                    write!(f, "; 'builtin:{given}' names the shipped one")?;
+                }
+                f.write_str(")")
+            }
+            Toml(why) | Worded(why) => f.write_str(why),
+            Value(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for ProfileError {}
