@@ -39,6 +39,18 @@ pub enum ProfileError {
         chain: Vec<String>,
         shipped: bool,
     },
+    /// A value with `${` and no `}` after it.
+    Unclosed(String),
+    /// A variable sbox refused to give a value (`why`: the host's reason, e.g. no project).
+    Refused { name: String, why: String },
+    /// A known variable with no value on this host.
+    Unset(String),
+    /// A variable sbox doesn't know.
+    UnknownVariable(String),
+    /// A path that is not absolute.
+    NotAbsolute(String),
+    /// A path with `..`.
+    DotDot(String),
     /// The TOML reader's own words (syntax, unknown keys, types).
     Toml(String),
     /// A value that doesn't parse.
@@ -76,6 +88,12 @@ impl ProfileError {
 impl From<String> for ProfileError {
     fn from(why: String) -> ProfileError {
         ProfileError::Worded(why)
+    }
+}
+
+impl From<&str> for ProfileError {
+    fn from(why: &str) -> ProfileError {
+        ProfileError::Worded(why.to_string())
     }
 }
 
@@ -120,6 +138,22 @@ impl fmt::Display for ProfileError {
                 }
                 f.write_str(")")
             }
+            Unclosed(s) => write!(f, "'{s}': '${{' without a closing '}}'"),
+            Refused { name, why } => write!(f, "${{{name}}}: {why}"),
+            Unset(name) => write!(f, "${{{name}}} has no value here (not set)"),
+            UnknownVariable(name) => {
+                let known: Vec<String> = super::VARIABLES
+                    .iter()
+                    .map(|v| format!("${{{v}}}"))
+                    .collect();
+                write!(
+                    f,
+                    "${{{name}}}: unknown variable (known: {})",
+                    known.join(", ")
+                )
+            }
+            NotAbsolute(s) => write!(f, "'{s}': not an absolute path"),
+            DotDot(s) => write!(f, "'{s}': '..' is not allowed"),
             Toml(why) | Worded(why) => f.write_str(why),
             Value(e) => write!(f, "{e}"),
         }

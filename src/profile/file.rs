@@ -224,11 +224,6 @@ struct Network {
     record: Option<Str>,
 }
 
-/// `why` at `span` of the file (`FILE:LINE:COL: why`, see ProfileError::at).
-pub fn located(path: &Path, text: &str, span: Range<usize>, why: String) -> ProfileError {
-    ProfileError::at(path, text, span, ProfileError::Worded(why))
-}
-
 pub fn parse(path: &Path, text: &str) -> Result<File, ProfileError> {
     toml::from_str(text).map_err(|e| toml_error(path, text, e))
 }
@@ -252,7 +247,7 @@ pub fn apply(
     vars: &Vars,
     spec: &mut Spec,
 ) -> Result<(), ProfileError> {
-    let at = |span: Range<usize>, why: String| located(path, text, span, why);
+    let at = |span: Range<usize>, why: ProfileError| ProfileError::at(path, text, span, why);
     let bad = |span: Range<usize>, e: ValueError| {
         ProfileError::at(path, text, span, ProfileError::Value(e))
     };
@@ -310,7 +305,7 @@ pub fn apply(
     // Environment: keep, then set, then unset, after the earlier layers' edits.
     // The rule is spec::validate's; checked here too to say where.
     let var_name = |k: &str, span: Range<usize>| {
-        validate::env_name(k.as_ref()).map_err(|why| at(span, why.to_string()))
+        validate::env_name(k.as_ref()).map_err(|why| at(span, why.to_string().into()))
     };
     for k in &f.env.keep {
         var_name(k.get_ref(), k.span())?;
@@ -354,7 +349,7 @@ pub fn apply(
     let s = &f.seccomp;
     if let Some(p) = &s.profile {
         spec.seccomp.profile = values::parse_seccomp_profile("seccomp.profile", p.get_ref())
-            .map_err(|e| at(p.span(), e.to_string()))?;
+            .map_err(|e| at(p.span(), e.to_string().into()))?;
     }
     for a in &s.allow {
         let name = values::parse_syscall("seccomp.allow", a.get_ref(), a.get_ref())
@@ -410,7 +405,8 @@ pub fn apply(
         spec.net_offer.files = vec![abs(a)?];
     }
     for t in &n.allow_registry {
-        let name = super::registry::Tool::from_name(t.get_ref()).map_err(|e| at(t.span(), e))?;
+        let name =
+            super::registry::Tool::from_name(t.get_ref()).map_err(|e| at(t.span(), e.into()))?;
         let name = name.name().to_string();
         if !spec.net_offer.tools.contains(&name) {
             spec.net_offer.tools.push(name);
@@ -423,16 +419,16 @@ pub fn apply(
 }
 
 /// An absolute path without `..` (a mount's key is its lexical path), normalized.
-pub(super) fn absolute(s: &str) -> Result<PathBuf, String> {
+pub(super) fn absolute(s: &str) -> Result<PathBuf, ProfileError> {
     if !s.starts_with('/') {
-        return Err(format!("'{s}': not an absolute path"));
+        return Err(ProfileError::NotAbsolute(s.to_string()));
     }
     // What Path::components would keep of an absolute path, on the string (every profile
     // path passes here at every start): no empty or "." components.
     let mut out = String::with_capacity(s.len());
     for c in s.split('/').filter(|c| !c.is_empty() && *c != ".") {
         if c == ".." {
-            return Err(format!("'{s}': '..' is not allowed"));
+            return Err(ProfileError::DotDot(s.to_string()));
         }
         out.push('/');
         out.push_str(c);
@@ -443,13 +439,13 @@ pub(super) fn absolute(s: &str) -> Result<PathBuf, String> {
     Ok(out.into())
 }
 
-type Located = (Range<usize>, String);
+type Located = (Range<usize>, ProfileError);
 
 /// One `[[mounts]]` entry as a filesystem operation, refusing fields its kind doesn't take.
 fn mount(
     m: &Spanned<Mount>,
-    abs: &dyn Fn(&Str) -> Result<PathBuf, String>,
-    expand: &dyn Fn(&Str) -> Result<String, String>,
+    abs: &dyn Fn(&Str) -> Result<PathBuf, ProfileError>,
+    expand: &dyn Fn(&Str) -> Result<String, ProfileError>,
 ) -> Result<FsOp, Located> {
     let whole = m.span();
     let m = m.get_ref();
@@ -492,19 +488,20 @@ fn mount(
                     "a {} mount takes no '{field}' (it takes {})",
                     m.kind.name(),
                     takes.join(", ")
-                ),
+                )
+                .into(),
             ));
         }
     }
     let loc = |s: &Str| {
         let span = s.span();
-        move |e: String| (span, e)
+        move |e: ProfileError| (span, e)
     };
     let need = |v: &Option<Str>, field: &str| {
         v.clone().ok_or_else(|| {
             (
                 whole.clone(),
-                format!("a {} mount needs '{field}'", m.kind.name()),
+                format!("a {} mount needs '{field}'", m.kind.name()).into(),
             )
         })
     };
@@ -518,14 +515,15 @@ fn mount(
         _ => {
             return Err((
                 whole.clone(),
-                format!("a {} mount needs 'dst'", m.kind.name()),
+                format!("a {} mount needs 'dst'", m.kind.name()).into(),
             ));
         }
     };
     let perms = match &m.perms {
-        Some(p) => {
-            Some(values::parse_octal("perms", p.get_ref()).map_err(|e| (p.span(), e.to_string()))?)
-        }
+        Some(p) => Some(
+            values::parse_octal("perms", p.get_ref())
+                .map_err(|e| (p.span(), ProfileError::Value(e)))?,
+        ),
         None => None,
     };
     Ok(match m.kind {
@@ -548,7 +546,7 @@ fn mount(
             size: match &m.size {
                 Some(s) => Some(
                     values::parse_size("size", s.get_ref())
-                        .map_err(|e| (s.span(), e.to_string()))?,
+                        .map_err(|e| (s.span(), e.to_string().into()))?,
                 ),
                 None => None,
             },

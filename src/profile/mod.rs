@@ -130,7 +130,7 @@ impl Vars {
     }
 
     /// Replace every `${NAME}` in `s`. Errors name the variable.
-    pub fn expand(&self, s: &str) -> Result<String, String> {
+    pub fn expand(&self, s: &str) -> Result<String, ProfileError> {
         let mut out = String::new();
         let mut rest = s;
         while let Some(i) = rest.find("${") {
@@ -138,25 +138,21 @@ impl Vars {
             let after = &rest[i + 2..];
             let end = after
                 .find('}')
-                .ok_or_else(|| format!("'{s}': '${{' without a closing '}}'"))?;
+                .ok_or_else(|| ProfileError::Unclosed(s.to_string()))?;
             let name = &after[..end];
             if let Some(why) = self.refused.get(name) {
-                return Err(format!("${{{name}}}: {why}"));
+                return Err(ProfileError::Refused {
+                    name: name.to_string(),
+                    why: why.clone(),
+                });
             }
-            let unset = || format!("${{{name}}} has no value here (not set)");
+            let unset = || ProfileError::Unset(name.to_string());
             match self.values.get(name) {
                 Some(Some(v)) => out.push_str(v),
                 // Looked up only when used (from_host).
                 Some(None) if name == "USER" => out.push_str(&user().ok_or_else(unset)?),
                 Some(None) => return Err(unset()),
-                None => {
-                    let known: Vec<String> =
-                        VARIABLES.iter().map(|v| format!("${{{v}}}")).collect();
-                    return Err(format!(
-                        "${{{name}}}: unknown variable (known: {})",
-                        known.join(", ")
-                    ));
-                }
+                None => return Err(ProfileError::UnknownVariable(name.to_string())),
             }
             rest = &after[end + 1..];
         }

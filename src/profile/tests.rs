@@ -374,6 +374,7 @@ fn variables() {
     assert!(
         v.expand("${HOME")
             .unwrap_err()
+            .to_string()
             .contains("without a closing")
     );
 }
@@ -1119,6 +1120,8 @@ fn profile_errors_carry_their_place_and_reason_as_data() {
     let l = loader(&[
         ("a", "extends = [\"nosuch\"]\n"),
         ("m", "[limits]\nmemory = \"12q\"\n"),
+        ("v", "[[mounts]]\nkind = \"tmpfs\"\ndst = \"${NOPE}/x\"\n"),
+        ("r", "[[mounts]]\nkind = \"tmpfs\"\ndst = \"rel\"\n"),
     ]);
     let e = l.load(&["a".into()], None, Spec::default()).unwrap_err();
     let ProfileError::At {
