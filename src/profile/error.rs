@@ -51,6 +51,27 @@ pub enum ProfileError {
     NotAbsolute(String),
     /// A path with `..`.
     DotDot(String),
+    /// A `[[mounts]]` field its kind doesn't take (`takes`: the fields it does).
+    MountTakesNo {
+        kind: &'static str,
+        field: &'static str,
+        takes: &'static [&'static str],
+    },
+    /// A `[[mounts]]` entry without a field its kind needs.
+    MountNeeds {
+        kind: &'static str,
+        field: &'static str,
+    },
+    /// An overlay with only one of `upper` and `work`.
+    OverlayUpperWithoutWork,
+    /// An overlay with fewer `lower` directories than it needs.
+    OverlayNeedsLower,
+    /// `create = true` on a source below none of the variables it may start from.
+    CreateOutsideVars,
+    /// `network.allow` with `net = "host"`.
+    AllowWithHostNet,
+    /// An environment name that is no variable name.
+    EnvName(crate::spec::validate::NotAName),
     /// The TOML reader's own words (syntax, unknown keys, types).
     Toml(String),
     /// A value that doesn't parse.
@@ -154,6 +175,26 @@ impl fmt::Display for ProfileError {
             }
             NotAbsolute(s) => write!(f, "'{s}': not an absolute path"),
             DotDot(s) => write!(f, "'{s}': '..' is not allowed"),
+            MountTakesNo { kind, field, takes } => write!(
+                f,
+                "a {kind} mount takes no '{field}' (it takes {})",
+                takes.join(", ")
+            ),
+            MountNeeds { kind, field } => write!(f, "a {kind} mount needs '{field}'"),
+            OverlayUpperWithoutWork => {
+                f.write_str("an overlay mount takes 'upper' and 'work' together")
+            }
+            OverlayNeedsLower => {
+                f.write_str("an overlay mount needs 'lower' (a list of directories, topmost first)")
+            }
+            CreateOutsideVars => f.write_str(
+                "create = true needs a src below ${HOME}, ${XDG_CACHE_HOME}, ${CWD} or ${PROJECT}",
+            ),
+            AllowWithHostNet => f.write_str(
+                "network.allow: conflicts with net = \"host\" under [namespaces] (an allowlist \
+                 reaches the outside only through sbox)",
+            ),
+            EnvName(e) => write!(f, "{e}"),
             Toml(why) | Worded(why) => f.write_str(why),
             Value(e) => write!(f, "{e}"),
         }

@@ -305,7 +305,7 @@ pub fn apply(
     // Environment: keep, then set, then unset, after the earlier layers' edits.
     // The rule is spec::validate's; checked here too to say where.
     let var_name = |k: &str, span: Range<usize>| {
-        validate::env_name(k.as_ref()).map_err(|why| at(span, why.to_string().into()))
+        validate::env_name(k.as_ref()).map_err(|why| at(span, ProfileError::EnvName(why)))
     };
     for k in &f.env.keep {
         var_name(k.get_ref(), k.span())?;
@@ -393,10 +393,7 @@ pub fn apply(
     }
     if let Some(first) = n.allow.first() {
         if matches!(ns.net, Some(Net::Host)) {
-            return Err(at(
-                first.span(),
-                "network.allow: conflicts with net = \"host\" under [namespaces] (an allowlist reaches the outside only through sbox)".into(),
-            ));
+            return Err(at(first.span(), ProfileError::AllowWithHostNet));
         }
         spec.ns.net = true;
     }
@@ -484,12 +481,11 @@ fn mount(
         {
             return Err((
                 span,
-                format!(
-                    "a {} mount takes no '{field}' (it takes {})",
-                    m.kind.name(),
-                    takes.join(", ")
-                )
-                .into(),
+                ProfileError::MountTakesNo {
+                    kind: m.kind.name(),
+                    field,
+                    takes,
+                },
             ));
         }
     }
@@ -497,11 +493,14 @@ fn mount(
         let span = s.span();
         move |e: ProfileError| (span, e)
     };
-    let need = |v: &Option<Str>, field: &str| {
+    let need = |v: &Option<Str>, field: &'static str| {
         v.clone().ok_or_else(|| {
             (
                 whole.clone(),
-                format!("a {} mount needs '{field}'", m.kind.name()).into(),
+                ProfileError::MountNeeds {
+                    kind: m.kind.name(),
+                    field,
+                },
             )
         })
     };
@@ -515,7 +514,10 @@ fn mount(
         _ => {
             return Err((
                 whole.clone(),
-                format!("a {} mount needs 'dst'", m.kind.name()).into(),
+                ProfileError::MountNeeds {
+                    kind: m.kind.name(),
+                    field: "dst",
+                },
             ));
         }
     };
@@ -570,18 +572,12 @@ fn mount(
                 },
                 (None, None) => OverlayUpper::Tmp,
                 _ => {
-                    return Err((
-                        whole.clone(),
-                        "an overlay mount takes 'upper' and 'work' together".into(),
-                    ));
+                    return Err((whole.clone(), ProfileError::OverlayUpperWithoutWork));
                 }
             };
             // The rule of spec::validate, said here with the mount's place in the file.
             if m.lower.len() < validate::layers_needed(&upper) {
-                return Err((
-                    whole.clone(),
-                    "an overlay mount needs 'lower' (a list of directories, topmost first)".into(),
-                ));
+                return Err((whole.clone(), ProfileError::OverlayNeedsLower));
             }
             let mut lower = Vec::new();
             // The command line's --overlay-src order is bottom first; `lower` reads topmost first.
@@ -609,12 +605,7 @@ fn bind_extra(m: &Mount, dst: &Path, vars: &Vars) -> Result<Option<BindExtra>, L
         let var = CREATE_UNDER
             .into_iter()
             .find(|v| raw.starts_with(&format!("${{{v}}}/")))
-            .ok_or_else(|| {
-                (
-                    src.span(),
-                    "create = true needs a src below ${HOME}, ${XDG_CACHE_HOME}, ${CWD} or ${PROJECT}".into(),
-                )
-            })?;
+            .ok_or_else(|| (src.span(), ProfileError::CreateOutsideVars))?;
         let value = vars
             .expand(&format!("${{{var}}}"))
             .map_err(|e| (src.span(), e))?;

@@ -1122,6 +1122,10 @@ fn profile_errors_carry_their_place_and_reason_as_data() {
         ("m", "[limits]\nmemory = \"12q\"\n"),
         ("v", "[[mounts]]\nkind = \"tmpfs\"\ndst = \"${NOPE}/x\"\n"),
         ("r", "[[mounts]]\nkind = \"tmpfs\"\ndst = \"rel\"\n"),
+        (
+            "t",
+            "[[mounts]]\nkind = \"tmpfs\"\ndst = \"/x\"\nsrc = \"/y\"\n",
+        ),
     ]);
     let e = l.load(&["a".into()], None, Spec::default()).unwrap_err();
     let ProfileError::At {
