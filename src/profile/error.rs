@@ -72,6 +72,30 @@ pub enum ProfileError {
     AllowWithHostNet,
     /// An environment name that is no variable name.
     EnvName(crate::spec::validate::NotAName),
+    /// A symlink on a profile's path that a previous sandbox could have planted (`to`: its
+    /// target, `?` when unreadable; `fix`: what to do instead).
+    PlantedLink {
+        link: PathBuf,
+        to: String,
+        fix: &'static str,
+    },
+    /// A root-owned symlink on a system path, when the caller is root (who could have made
+    /// it: no telling it apart).
+    RootLink {
+        link: PathBuf,
+        to: PathBuf,
+        fix: &'static str,
+    },
+    /// A project that would be `/` (`root`) or the home or one of its parents.
+    WholeProject { project: PathBuf, root: bool },
+    /// A profile or allowlist (`given`) below the host source `src` of a writable mount
+    /// (`option` on `dst`) that nothing later covers.
+    Rewritable {
+        given: PathBuf,
+        option: &'static str,
+        src: PathBuf,
+        dst: PathBuf,
+    },
     /// The TOML reader's own words (syntax, unknown keys, types).
     Toml(String),
     /// A value that doesn't parse.
@@ -195,6 +219,44 @@ impl fmt::Display for ProfileError {
                  reaches the outside only through sbox)",
             ),
             EnvName(e) => write!(f, "{e}"),
+            PlantedLink { link, to, fix } => write!(
+                f,
+                "{}: is a symbolic link (to {to}), which a previous sandbox could have planted: \
+                 remove it, or {fix}",
+                link.display()
+            ),
+            RootLink { link, to, fix } => write!(
+                f,
+                "{}: is a symbolic link (to {}), and for root sbox can't tell a system link from \
+                 one a sandbox planted: run as a normal user, or {fix}",
+                link.display(),
+                to.display()
+            ),
+            WholeProject { project, root } => write!(
+                f,
+                "{}: the project would be {}: cd into the project's directory, or name it with \
+                 --project DIR",
+                project.display(),
+                if *root {
+                    "the whole filesystem"
+                } else {
+                    "your home directory or a parent of it"
+                }
+            ),
+            Rewritable {
+                given,
+                option,
+                src,
+                dst,
+            } => write!(
+                f,
+                "{}: the sandbox could rewrite it ({option} {} on {}), and with it the policy of \
+                 its next run: keep profiles and allowlists outside writable mounts, or cover \
+                 their directory with a read-only bind (see README)",
+                given.display(),
+                src.display(),
+                dst.display()
+            ),
             Toml(why) | Worded(why) => f.write_str(why),
             Value(e) => write!(f, "{e}"),
         }

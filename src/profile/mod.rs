@@ -84,11 +84,11 @@ impl Vars {
             (Some(p), _) => {
                 std::fs::canonicalize(p).map_err(|e| format!("--project: {}: {e}", p.display()))
             }
-            (None, Some(c)) => host::find_project(c),
+            (None, Some(c)) => host::find_project(c).map_err(|e| e.to_string()),
             (None, None) => Err("the current directory is gone".into()),
         };
         let found = found.and_then(|p| {
-            host::check_project(&p, home.as_deref().map(Path::new))?;
+            host::check_project(&p, home.as_deref().map(Path::new)).map_err(|e| e.to_string())?;
             Ok(p)
         });
         let (project, git) = match found {
@@ -286,11 +286,7 @@ impl Source for Fs {
     }
 
     fn real_path(&self, path: &Path, trusted: &[PathBuf]) -> Result<PathBuf, ProfileError> {
-        Ok(host::real_path(
-            path,
-            trusted,
-            nix::unistd::geteuid().is_root(),
-        )?)
+        host::real_path(path, trusted, nix::unistd::geteuid().is_root())
     }
 }
 
@@ -634,7 +630,7 @@ fn ask_registries(source: &dyn Source, spec: &mut Spec) -> Result<(), ProfileErr
         };
         // (A program planted there would run outside the sandbox, at the next start.)
         check_writable(&probe)
-            .map_err(|e| ProfileError::key(format!("allow_registry {name}"), e.into()))?;
+            .map_err(|e| ProfileError::key(format!("allow_registry {name}"), e))?;
         for r in source.registry_ask(&q)? {
             let rule = crate::spec::net::parse_rule(&format!("allow_registry {name}"), &r)
                 .map_err(|e| ProfileError::from(e.to_string()))?;
