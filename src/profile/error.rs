@@ -96,6 +96,14 @@ pub enum ProfileError {
         src: PathBuf,
         dst: PathBuf,
     },
+    /// `allow_registry` naming no tool sbox knows.
+    UnknownTool(String),
+    /// A registry tool (`prog args`) run on the host that gave no answer.
+    Tool {
+        prog: PathBuf,
+        args: Vec<String>,
+        failure: ToolFailure,
+    },
     /// The TOML reader's own words (syntax, unknown keys, types).
     Toml(String),
     /// A value that doesn't parse.
@@ -103,6 +111,15 @@ pub enum ProfileError {
     /// Reasons still worded where they arise (file.rs's checks, host.rs's path rules,
     /// variables, the registry tools).
     Worded(String),
+}
+
+/// How a registry tool failed.
+#[derive(Debug)]
+pub enum ToolFailure {
+    Spawn(std::io::Error),
+    /// No answer within this many seconds.
+    Timeout(u64),
+    Failed(std::process::ExitStatus),
 }
 
 impl ProfileError {
@@ -257,6 +274,19 @@ impl fmt::Display for ProfileError {
                 src.display(),
                 dst.display()
             ),
+            UnknownTool(n) => write!(f, "allow_registry: '{n}': unknown tool (npm, pip or cargo)"),
+            Tool {
+                prog,
+                args,
+                failure,
+            } => {
+                write!(f, "allow_registry: {} {}: ", prog.display(), args.join(" "))?;
+                match failure {
+                    ToolFailure::Spawn(e) => write!(f, "{e}"),
+                    ToolFailure::Timeout(s) => write!(f, "no answer within {s} s"),
+                    ToolFailure::Failed(status) => write!(f, "failed ({status})"),
+                }
+            }
             Toml(why) | Worded(why) => f.write_str(why),
             Value(e) => write!(f, "{e}"),
         }

@@ -402,8 +402,7 @@ pub fn apply(
         spec.net_offer.files = vec![abs(a)?];
     }
     for t in &n.allow_registry {
-        let name =
-            super::registry::Tool::from_name(t.get_ref()).map_err(|e| at(t.span(), e.into()))?;
+        let name = super::registry::Tool::from_name(t.get_ref()).map_err(|e| at(t.span(), e))?;
         let name = name.name().to_string();
         if !spec.net_offer.tools.contains(&name) {
             spec.net_offer.tools.push(name);
