@@ -349,7 +349,7 @@ pub fn apply(
     let s = &f.seccomp;
     if let Some(p) = &s.profile {
         spec.seccomp.profile = values::parse_seccomp_profile("seccomp.profile", p.get_ref())
-            .map_err(|e| at(p.span(), e.to_string().into()))?;
+            .map_err(|e| at(p.span(), ProfileError::Value(e)))?;
     }
     for a in &s.allow {
         let name = values::parse_syscall("seccomp.allow", a.get_ref(), a.get_ref())
@@ -547,7 +547,7 @@ fn mount(
             size: match &m.size {
                 Some(s) => Some(
                     values::parse_size("size", s.get_ref())
-                        .map_err(|e| (s.span(), e.to_string().into()))?,
+                        .map_err(|e| (s.span(), ProfileError::Value(e)))?,
                 ),
                 None => None,
             },

@@ -566,7 +566,7 @@ impl<S: Source> Loader<S> {
             for (key, rules, deny) in [("allow", &list.allow, false), ("deny", &list.deny, true)] {
                 for r in rules {
                     let rule = crate::spec::net::parse_rule(key, r.get_ref()).map_err(|e| {
-                        ProfileError::at(&real, &text, r.span(), e.to_string().into())
+                        ProfileError::at(&real, &text, r.span(), ProfileError::Value(e))
                     })?;
                     let into = if deny {
                         &mut spec.net_offer.deny
@@ -633,7 +633,7 @@ fn ask_registries(source: &dyn Source, spec: &mut Spec) -> Result<(), ProfileErr
             .map_err(|e| ProfileError::key(format!("allow_registry {name}"), e))?;
         for r in source.registry_ask(&q)? {
             let rule = crate::spec::net::parse_rule(&format!("allow_registry {name}"), &r)
-                .map_err(|e| ProfileError::from(e.to_string()))?;
+                .map_err(ProfileError::Value)?;
             if !spec.net.allow.contains(&rule) {
                 spec.net.allow.push(rule);
             }
