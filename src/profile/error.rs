@@ -104,6 +104,10 @@ pub enum ProfileError {
         args: Vec<String>,
         failure: ToolFailure,
     },
+    /// A registry URL sbox can't make an allow rule of.
+    Url { url: String, why: &'static str },
+    /// A cargo config whose `replace-with` leads back to a source on the way.
+    ReplaceCycle,
     /// The TOML reader's own words (syntax, unknown keys, types).
     Toml(String),
     /// A value that doesn't parse.
@@ -287,6 +291,8 @@ impl fmt::Display for ProfileError {
                     ToolFailure::Failed(status) => write!(f, "failed ({status})"),
                 }
             }
+            Url { url, why } => write!(f, "'{url}': {why}"),
+            ReplaceCycle => f.write_str("source replace-with: a cycle"),
             Toml(why) | Worded(why) => f.write_str(why),
             Value(e) => write!(f, "{e}"),
         }

@@ -55,8 +55,11 @@ impl Tool {
 
 /// `host:port` of a registry URL (`https://host[:port]/...`, cargo's `sparse+` and
 /// `registry+` prefixes, user info dropped), as an allow rule.
-pub fn rule_of_url(url: &str) -> Result<String, String> {
-    let bad = |why: &str| format!("'{url}': {why}");
+pub fn rule_of_url(url: &str) -> Result<String, ProfileError> {
+    let bad = |why: &'static str| ProfileError::Url {
+        url: url.to_string(),
+        why,
+    };
     let u = url.trim();
     let u = u
         .strip_prefix("sparse+")
@@ -126,8 +129,9 @@ pub fn pip_urls(index: Option<&str>, extra: Option<&str>, config_list: &str) -> 
 
 /// The registry URL that replaces crates-io in a cargo config file, following a chain of
 /// `replace-with`; `None` without a replacement (or for a local or directory source).
-pub fn cargo_url(config: &str) -> Result<Option<String>, String> {
-    let v: toml::Table = toml::from_str(config).map_err(|e| e.message().replace('\n', " "))?;
+pub fn cargo_url(config: &str) -> Result<Option<String>, ProfileError> {
+    let v: toml::Table =
+        toml::from_str(config).map_err(|e| ProfileError::Toml(e.message().replace('\n', " ")))?;
     let sources = v.get("source").and_then(|s| s.as_table());
     let Some(sources) = sources else {
         return Ok(None);
@@ -148,7 +152,7 @@ pub fn cargo_url(config: &str) -> Result<Option<String>, String> {
             }
         }
     }
-    Err("source replace-with: a cycle".into())
+    Err(ProfileError::ReplaceCycle)
 }
 
 /// The executable `name` would run as, searched in `path` ($PATH), with every directory
@@ -243,7 +247,7 @@ pub fn ask(q: &Query) -> Result<Vec<String>, ProfileError> {
         }
         Tool::Cargo => match std::fs::read_to_string(file) {
             Ok(text) => cargo_url(&text)
-                .map_err(|e| ProfileError::key(file.display().to_string(), e.into()))?
+                .map_err(|e| ProfileError::key(file.display().to_string(), e))?
                 .into_iter()
                 .collect(),
             // Missing or not yours to read (a CARGO_HOME of another user): no mirror.
@@ -270,10 +274,7 @@ pub fn ask(q: &Query) -> Result<Vec<String>, ProfileError> {
             // A local mirror needs no network: nothing to allow.
             Err(_) if u.trim_start().starts_with("file:") => {}
             Err(e) => {
-                return Err(ProfileError::key(
-                    format!("allow_registry {name}"),
-                    e.into(),
-                ));
+                return Err(ProfileError::key(format!("allow_registry {name}"), e));
             }
         }
     }
@@ -342,7 +343,7 @@ mod tests {
             ("https://[fd00::1]:4873", "[fd00::1]:4873"),
             ("https://10.1.2.3:4873/?x", "10.1.2.3:4873"),
         ] {
-            assert_eq!(rule_of_url(url).as_deref(), Ok(rule), "{url}");
+            assert_eq!(rule_of_url(url).unwrap(), rule, "{url}");
         }
         for url in [
             "registry.test",
@@ -462,5 +463,10 @@ mod tests {
             "{e:?}"
         );
         assert!(matches!(Tool::from_name("gem"), Err(ProfileError::UnknownTool(n)) if n == "gem"));
+        assert!(matches!(
+            rule_of_url("ftp://m.test/"),
+            Err(ProfileError::Url { url, why: "only http and https registries can be reached" })
+                if url == "ftp://m.test/"
+        ));
     }
 }
