@@ -48,8 +48,16 @@ mod tests {
         assert_eq!(rules(&a.allow), ["a.test:443", "*.b.test:80"]);
         assert_eq!(rules(&a.deny), ["c.a.test:443"]);
         // Each rule keeps its place, for an error that names the line.
-        let at = ProfileError::at(Path::new("/p/l.toml"), text, a.allow[1].span(), "x".into());
-        assert_eq!(at.to_string(), "/p/l.toml:4:3: x");
+        let at = ProfileError::at(
+            Path::new("/p/l.toml"),
+            text,
+            a.allow[1].span(),
+            ProfileError::Unset("X".into()),
+        );
+        assert_eq!(
+            at.to_string(),
+            "/p/l.toml:4:3: ${X} has no value here (not set)"
+        );
         assert!(parse(Path::new("/p/l.toml"), "").unwrap().allow.is_empty());
     }
 

@@ -112,9 +112,6 @@ pub enum ProfileError {
     Toml(String),
     /// A value that doesn't parse.
     Value(ValueError),
-    /// Reasons still worded where they arise (file.rs's checks, host.rs's path rules,
-    /// variables, the registry tools).
-    Worded(String),
 }
 
 /// How a registry tool failed.
@@ -148,18 +145,6 @@ impl ProfileError {
             key: key.into(),
             why: Box::new(why),
         }
-    }
-}
-
-impl From<String> for ProfileError {
-    fn from(why: String) -> ProfileError {
-        ProfileError::Worded(why)
-    }
-}
-
-impl From<&str> for ProfileError {
-    fn from(why: &str) -> ProfileError {
-        ProfileError::Worded(why.to_string())
     }
 }
 
@@ -293,7 +278,7 @@ impl fmt::Display for ProfileError {
             }
             Url { url, why } => write!(f, "'{url}': {why}"),
             ReplaceCycle => f.write_str("source replace-with: a cycle"),
-            Toml(why) | Worded(why) => f.write_str(why),
+            Toml(why) => f.write_str(why),
             Value(e) => write!(f, "{e}"),
         }
     }
