@@ -26,6 +26,13 @@ pub enum CliError {
     },
 }
 
+/// A profile's error is the `--profile` option's.
+impl From<profile::ProfileError> for CliError {
+    fn from(e: profile::ProfileError) -> CliError {
+        CliError::Invalid(format!("--profile: {e}"))
+    }
+}
+
 impl CliError {
     fn phrased(sbox: impl Into<String>, bwrap: impl Into<String>) -> CliError {
         CliError::Phrased {
@@ -889,9 +896,7 @@ pub fn parse_named(
     let base = if names.is_empty() {
         defaults
     } else {
-        let mut s = profiles
-            .load(&names, project.map(PathBuf::as_path), defaults)
-            .map_err(|e| CliError::Invalid(format!("--profile: {e}")))?;
+        let mut s = profiles.load(&names, project.map(PathBuf::as_path), defaults)?;
         s.same_cwd = true;
         s
     };
@@ -919,11 +924,9 @@ pub fn parse_named(
         return Err(Refusal::NoCommand { name: name.into() }.into());
     }
     // Only now is it known what the sandbox can write: the command line adds mounts too.
-    profile::check_writable(&spec).map_err(|e| CliError::Invalid(format!("--profile: {e}")))?;
+    profile::check_writable(&spec)?;
     // Programs run on the host: only once nothing the sandbox can write could steer them.
-    profiles
-        .registries(&mut spec)
-        .map_err(|e| CliError::Invalid(format!("--profile: {e}")))?;
+    profiles.registries(&mut spec)?;
     Ok(Parsed::Run(spec))
 }
 

@@ -1,10 +1,76 @@
 //! The network namespace: only loopback, brought up.
 
-use crate::error::SetupError;
+use crate::error::{SetupError, StepError, errno_why, io_why};
+use nix::errno::Errno;
+use std::borrow::Cow;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
+/// What failed in the sandbox's network namespace; worded here, `StepError` gives its option
+/// and the interface or address concerned.
+#[derive(Debug)]
+pub enum NetError {
+    /// `lo` could not be brought up (--unshare-net).
+    LoopbackUp(std::io::Error),
+    /// The socket pair the listeners travel through.
+    Socketpair(Errno),
+    /// A listener of the allowlist that could not be bound.
+    Bind(Bound, std::io::Error),
+    /// The resolver's address (as `lo:N`) could not be given to `lo`.
+    ResolverAddress(Ipv4Addr, std::io::Error),
+    /// The listeners could not be handed to the supervisor.
+    Send(Errno),
+}
+
+/// Where a listener is bound.
+#[derive(Debug, Clone, Copy)]
+pub enum Bound {
+    /// An allowed port, on 0.0.0.0.
+    Port(u16),
+    /// The proxy, on 127.0.0.1.
+    Proxy,
+    /// DNS, port 53 of a resolver's address.
+    Dns(IpAddr),
+}
+
+impl fmt::Display for NetError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NetError::LoopbackUp(e) => write!(f, "bring up: {e}"),
+            NetError::Socketpair(e) | NetError::Send(e) => f.write_str(errno_why(*e)),
+            NetError::Bind(_, e) => f.write_str(&io_why(e)),
+            NetError::ResolverAddress(_, e) => {
+                write!(f, "add the resolver's address: {}", io_why(e))
+            }
+        }
+    }
+}
+
+impl StepError for NetError {
+    fn step(&self) -> Cow<'_, str> {
+        match self {
+            NetError::LoopbackUp(_) => "--unshare-net",
+            _ => "--net-allow",
+        }
+        .into()
+    }
+
+    fn path(&self) -> Cow<'_, str> {
+        match self {
+            NetError::LoopbackUp(_) => "lo".into(),
+            NetError::Socketpair(_) => "socketpair".into(),
+            NetError::Bind(Bound::Port(port), _) => format!("0.0.0.0:{port}").into(),
+            NetError::Bind(Bound::Proxy, _) => "127.0.0.1".into(),
+            NetError::Bind(Bound::Dns(a), _) => format!("{a} port 53").into(),
+            NetError::ResolverAddress(a, _) => format!("lo {a}").into(),
+            NetError::Send(_) => "pass the listeners".into(),
+        }
+    }
+}
+
 pub fn loopback_up() -> Result<(), SetupError> {
-    let fail = |e: std::io::Error| SetupError::new("--unshare-net", "lo", format!("bring up: {e}"));
+    let fail = |e: std::io::Error| SetupError::from(NetError::LoopbackUp(e));
     // SAFETY: plain socket(2) call; the descriptor is owned right away.
     let raw = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
     if raw < 0 {
@@ -62,11 +128,11 @@ pub fn channel() -> Result<(Option<OwnedFd>, Option<OwnedFd>), SetupError> {
         SockFlag::SOCK_CLOEXEC,
     )
     .map(|(a, b)| (Some(a), Some(b)))
-    .map_err(|e| SetupError::new("--net-allow", "socketpair", crate::error::errno_why(e)))
+    .map_err(|e| NetError::Socketpair(e).into())
 }
 
-fn fail(what: String) -> impl FnOnce(std::io::Error) -> SetupError {
-    move |e| SetupError::new("--net-allow", what, crate::error::io_why(&e))
+fn fail(at: Bound) -> impl FnOnce(std::io::Error) -> SetupError {
+    move |e| NetError::Bind(at, e).into()
 }
 
 /// In the child, loopback up: every listener of the policy.
@@ -75,15 +141,15 @@ pub fn listen(spec: &crate::spec::Spec) -> Result<Vec<Listener>, SetupError> {
     let mut out = Vec::new();
     // The allowed ports first: the proxy's port, chosen by the kernel, then avoids them.
     for port in spec.net.ports() {
-        let l = TcpListener::bind((Ipv4Addr::UNSPECIFIED, port))
-            .map_err(fail(format!("0.0.0.0:{port}")))?;
+        let l =
+            TcpListener::bind((Ipv4Addr::UNSPECIFIED, port)).map_err(fail(Bound::Port(port)))?;
         out.push(Listener {
             kind: Kind::Port,
             fd: l.into(),
         });
     }
-    let proxy = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(fail("127.0.0.1".into()))?;
-    let port = proxy.local_addr().map_err(fail("127.0.0.1".into()))?.port();
+    let proxy = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(fail(Bound::Proxy))?;
+    let port = proxy.local_addr().map_err(fail(Bound::Proxy))?.port();
     PROXY_PORT.store(port, std::sync::atomic::Ordering::Relaxed);
     out.push(Listener {
         kind: Kind::Proxy,
@@ -107,7 +173,7 @@ pub fn listen(spec: &crate::spec::Spec) -> Result<Vec<Listener>, SetupError> {
                 if !v4.is_loopback() {
                     add_address(i, *v4)?;
                 }
-                UdpSocket::bind((*a, 53)).map_err(fail(format!("{a} port 53")))?
+                UdpSocket::bind((*a, 53)).map_err(fail(Bound::Dns(*a)))?
             }
             // IPv6: ::1 when the kernel has IPv6 (resolvers go on to the next server); an
             // address of another link can't be given to `lo`.
@@ -135,13 +201,7 @@ fn nameservers(text: &str) -> Vec<std::net::IpAddr> {
 
 /// Give `lo` the address `a` too (as the alias lo:N, host route only).
 fn add_address(n: usize, a: std::net::Ipv4Addr) -> Result<(), SetupError> {
-    let err = |e: std::io::Error| {
-        SetupError::new(
-            "--net-allow",
-            format!("lo {a}"),
-            format!("add the resolver's address: {}", crate::error::io_why(&e)),
-        )
-    };
+    let err = |e: std::io::Error| SetupError::from(NetError::ResolverAddress(a, e));
     // SAFETY: plain socket(2) call; the descriptor is owned right away.
     let raw = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
     if raw < 0 {
@@ -194,13 +254,7 @@ pub fn send(sock: &OwnedFd, listeners: &[Listener]) -> Result<(), SetupError> {
         None,
     )
     .map(drop)
-    .map_err(|e| {
-        SetupError::new(
-            "--net-allow",
-            "pass the listeners",
-            crate::error::errno_why(e),
-        )
-    })
+    .map_err(|e| NetError::Send(e).into())
 }
 
 /// In the supervisor: the listeners, or `None` when the child ended before sending them
@@ -270,6 +324,46 @@ pub fn set_proxy_env() {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    /// Each failure names its option and address as the lines always did.
+    #[test]
+    fn net_errors_are_worded_here() {
+        let line = |e: NetError| {
+            let e = SetupError::from(e);
+            format!("{}: {}: {}", e.step, e.path, e.why)
+        };
+        let refused = || std::io::Error::from_raw_os_error(libc::EADDRINUSE);
+        assert_eq!(
+            line(NetError::Bind(Bound::Port(8080), refused())),
+            "--net-allow: 0.0.0.0:8080: Address already in use"
+        );
+        assert_eq!(
+            line(NetError::Bind(
+                Bound::Dns("10.0.0.53".parse().unwrap()),
+                refused()
+            )),
+            "--net-allow: 10.0.0.53 port 53: Address already in use"
+        );
+        assert_eq!(
+            line(NetError::ResolverAddress(
+                Ipv4Addr::new(10, 0, 0, 53),
+                refused()
+            )),
+            "--net-allow: lo 10.0.0.53: add the resolver's address: Address already in use"
+        );
+        assert_eq!(
+            line(NetError::LoopbackUp(std::io::Error::from_raw_os_error(
+                libc::EPERM
+            ))),
+            "--unshare-net: lo: bring up: Operation not permitted (os error 1)"
+        );
+        assert_eq!(
+            line(NetError::Send(Errno::EPIPE)),
+            "--net-allow: pass the listeners: Broken pipe"
+        );
+    }
+
     #[test]
     fn nameservers_of_a_resolv_conf() {
         let text = "# comment\nsearch example.org\nnameserver 10.255.255.53\n  nameserver ::1\nnameserver bogus\noptions edns0\n";

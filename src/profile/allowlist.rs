@@ -13,7 +13,8 @@
 //! Pure: the text comes from the loader (which refuses a file the sandbox could rewrite);
 //! `spec::net::render_allowlist` writes the format (the supervisor records with it).
 
-use super::file::located;
+use super::ProfileError;
+use super::file::toml_error;
 use serde::Deserialize;
 use std::path::Path;
 use toml::Spanned;
@@ -28,11 +29,8 @@ pub struct Allowlist {
     pub deny: Vec<Spanned<String>>,
 }
 
-pub fn parse(path: &Path, text: &str) -> Result<Allowlist, String> {
-    toml::from_str(text).map_err(|e| {
-        let why = e.message().trim().replace('\n', " ");
-        located(path, text, e.span().unwrap_or(0..0), why)
-    })
+pub fn parse(path: &Path, text: &str) -> Result<Allowlist, ProfileError> {
+    toml::from_str(text).map_err(|e| toml_error(path, text, e))
 }
 
 #[cfg(test)]
@@ -50,16 +48,28 @@ mod tests {
         assert_eq!(rules(&a.allow), ["a.test:443", "*.b.test:80"]);
         assert_eq!(rules(&a.deny), ["c.a.test:443"]);
         // Each rule keeps its place, for an error that names the line.
-        let at = located(Path::new("/p/l.toml"), text, a.allow[1].span(), "x".into());
-        assert_eq!(at, "/p/l.toml:4:3: x");
+        let at = ProfileError::at(
+            Path::new("/p/l.toml"),
+            text,
+            a.allow[1].span(),
+            ProfileError::Unset("X".into()),
+        );
+        assert_eq!(
+            at.to_string(),
+            "/p/l.toml:4:3: ${X} has no value here (not set)"
+        );
         assert!(parse(Path::new("/p/l.toml"), "").unwrap().allow.is_empty());
     }
 
     #[test]
     fn unknown_keys_and_bad_toml_are_one_located_line() {
-        let e = parse(Path::new("/p/l.toml"), "allow = []\nhosts = [\"a\"]\n").unwrap_err();
+        let e = parse(Path::new("/p/l.toml"), "allow = []\nhosts = [\"a\"]\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("/p/l.toml:2:1: unknown field `hosts`"), "{e}");
-        let e = parse(Path::new("/p/l.toml"), "allow = [\"a.test:443\"\n").unwrap_err();
+        let e = parse(Path::new("/p/l.toml"), "allow = [\"a.test:443\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("/p/l.toml:") && !e.contains('\n'), "{e}");
     }
 

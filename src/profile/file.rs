@@ -1,8 +1,8 @@
 //! One profile file: its TOML schema, and how its values change a `Spec`. No I/O here: the
 //! text comes from the loader, variables from `Vars`.
 
-use super::Vars;
 use super::merge;
+use super::{ProfileError, Vars};
 use crate::spec::options::{self, Op};
 use crate::spec::validate;
 use crate::spec::values::{self, ValueError};
@@ -224,19 +224,19 @@ struct Network {
     record: Option<Str>,
 }
 
-/// `FILE:LINE:COL: why`, the position being the start of `span` (1-based, in characters).
-pub fn located(path: &Path, text: &str, span: Range<usize>, why: String) -> String {
-    let before = &text[..span.start.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
-    format!("{}:{line}:{col}: {why}", path.display())
+pub fn parse(path: &Path, text: &str) -> Result<File, ProfileError> {
+    toml::from_str(text).map_err(|e| toml_error(path, text, e))
 }
 
-pub fn parse(path: &Path, text: &str) -> Result<File, String> {
-    toml::from_str(text).map_err(|e| {
-        let why = e.message().trim().replace('\n', " ");
-        located(path, text, e.span().unwrap_or(0..0), why)
-    })
+/// The TOML reader's error, on one line, at its position.
+pub(super) fn toml_error(path: &Path, text: &str, e: toml::de::Error) -> ProfileError {
+    let why = e.message().trim().replace('\n', " ");
+    ProfileError::at(
+        path,
+        text,
+        e.span().unwrap_or(0..0),
+        ProfileError::Toml(why),
+    )
 }
 
 /// Apply one parsed file on top of `spec` (the merge rule is in the module comment).
@@ -246,9 +246,11 @@ pub fn apply(
     text: &str,
     vars: &Vars,
     spec: &mut Spec,
-) -> Result<(), String> {
-    let at = |span: Range<usize>, why: String| located(path, text, span, why);
-    let bad = |span: Range<usize>, e: ValueError| at(span, e.to_string());
+) -> Result<(), ProfileError> {
+    let at = |span: Range<usize>, why: ProfileError| ProfileError::at(path, text, span, why);
+    let bad = |span: Range<usize>, e: ValueError| {
+        ProfileError::at(path, text, span, ProfileError::Value(e))
+    };
     // Unlocated (for `mount`, which locates its own errors) and located forms.
     let raw_expand = |s: &Str| vars.expand(s.get_ref());
     let raw_abs = |s: &Str| absolute(&vars.expand(s.get_ref())?);
@@ -303,7 +305,7 @@ pub fn apply(
     // Environment: keep, then set, then unset, after the earlier layers' edits.
     // The rule is spec::validate's; checked here too to say where.
     let var_name = |k: &str, span: Range<usize>| {
-        validate::env_name(k.as_ref()).map_err(|why| at(span, why.to_string()))
+        validate::env_name(k.as_ref()).map_err(|why| at(span, ProfileError::EnvName(why)))
     };
     for k in &f.env.keep {
         var_name(k.get_ref(), k.span())?;
@@ -347,7 +349,7 @@ pub fn apply(
     let s = &f.seccomp;
     if let Some(p) = &s.profile {
         spec.seccomp.profile = values::parse_seccomp_profile("seccomp.profile", p.get_ref())
-            .map_err(|e| at(p.span(), e.to_string()))?;
+            .map_err(|e| at(p.span(), ProfileError::Value(e)))?;
     }
     for a in &s.allow {
         let name = values::parse_syscall("seccomp.allow", a.get_ref(), a.get_ref())
@@ -391,10 +393,7 @@ pub fn apply(
     }
     if let Some(first) = n.allow.first() {
         if matches!(ns.net, Some(Net::Host)) {
-            return Err(at(
-                first.span(),
-                "network.allow: conflicts with net = \"host\" under [namespaces] (an allowlist reaches the outside only through sbox)".into(),
-            ));
+            return Err(at(first.span(), ProfileError::AllowWithHostNet));
         }
         spec.ns.net = true;
     }
@@ -416,16 +415,16 @@ pub fn apply(
 }
 
 /// An absolute path without `..` (a mount's key is its lexical path), normalized.
-pub(super) fn absolute(s: &str) -> Result<PathBuf, String> {
+pub(super) fn absolute(s: &str) -> Result<PathBuf, ProfileError> {
     if !s.starts_with('/') {
-        return Err(format!("'{s}': not an absolute path"));
+        return Err(ProfileError::NotAbsolute(s.to_string()));
     }
     // What Path::components would keep of an absolute path, on the string (every profile
     // path passes here at every start): no empty or "." components.
     let mut out = String::with_capacity(s.len());
     for c in s.split('/').filter(|c| !c.is_empty() && *c != ".") {
         if c == ".." {
-            return Err(format!("'{s}': '..' is not allowed"));
+            return Err(ProfileError::DotDot(s.to_string()));
         }
         out.push('/');
         out.push_str(c);
@@ -436,13 +435,13 @@ pub(super) fn absolute(s: &str) -> Result<PathBuf, String> {
     Ok(out.into())
 }
 
-type Located = (Range<usize>, String);
+type Located = (Range<usize>, ProfileError);
 
 /// One `[[mounts]]` entry as a filesystem operation, refusing fields its kind doesn't take.
 fn mount(
     m: &Spanned<Mount>,
-    abs: &dyn Fn(&Str) -> Result<PathBuf, String>,
-    expand: &dyn Fn(&Str) -> Result<String, String>,
+    abs: &dyn Fn(&Str) -> Result<PathBuf, ProfileError>,
+    expand: &dyn Fn(&Str) -> Result<String, ProfileError>,
 ) -> Result<FsOp, Located> {
     let whole = m.span();
     let m = m.get_ref();
@@ -481,23 +480,26 @@ fn mount(
         {
             return Err((
                 span,
-                format!(
-                    "a {} mount takes no '{field}' (it takes {})",
-                    m.kind.name(),
-                    takes.join(", ")
-                ),
+                ProfileError::MountTakesNo {
+                    kind: m.kind.name(),
+                    field,
+                    takes,
+                },
             ));
         }
     }
     let loc = |s: &Str| {
         let span = s.span();
-        move |e: String| (span, e)
+        move |e: ProfileError| (span, e)
     };
-    let need = |v: &Option<Str>, field: &str| {
+    let need = |v: &Option<Str>, field: &'static str| {
         v.clone().ok_or_else(|| {
             (
                 whole.clone(),
-                format!("a {} mount needs '{field}'", m.kind.name()),
+                ProfileError::MountNeeds {
+                    kind: m.kind.name(),
+                    field,
+                },
             )
         })
     };
@@ -511,14 +513,18 @@ fn mount(
         _ => {
             return Err((
                 whole.clone(),
-                format!("a {} mount needs 'dst'", m.kind.name()),
+                ProfileError::MountNeeds {
+                    kind: m.kind.name(),
+                    field: "dst",
+                },
             ));
         }
     };
     let perms = match &m.perms {
-        Some(p) => {
-            Some(values::parse_octal("perms", p.get_ref()).map_err(|e| (p.span(), e.to_string()))?)
-        }
+        Some(p) => Some(
+            values::parse_octal("perms", p.get_ref())
+                .map_err(|e| (p.span(), ProfileError::Value(e)))?,
+        ),
         None => None,
     };
     Ok(match m.kind {
@@ -541,7 +547,7 @@ fn mount(
             size: match &m.size {
                 Some(s) => Some(
                     values::parse_size("size", s.get_ref())
-                        .map_err(|e| (s.span(), e.to_string()))?,
+                        .map_err(|e| (s.span(), ProfileError::Value(e)))?,
                 ),
                 None => None,
             },
@@ -565,18 +571,12 @@ fn mount(
                 },
                 (None, None) => OverlayUpper::Tmp,
                 _ => {
-                    return Err((
-                        whole.clone(),
-                        "an overlay mount takes 'upper' and 'work' together".into(),
-                    ));
+                    return Err((whole.clone(), ProfileError::OverlayUpperWithoutWork));
                 }
             };
             // The rule of spec::validate, said here with the mount's place in the file.
             if m.lower.len() < validate::layers_needed(&upper) {
-                return Err((
-                    whole.clone(),
-                    "an overlay mount needs 'lower' (a list of directories, topmost first)".into(),
-                ));
+                return Err((whole.clone(), ProfileError::OverlayNeedsLower));
             }
             let mut lower = Vec::new();
             // The command line's --overlay-src order is bottom first; `lower` reads topmost first.
@@ -604,12 +604,7 @@ fn bind_extra(m: &Mount, dst: &Path, vars: &Vars) -> Result<Option<BindExtra>, L
         let var = CREATE_UNDER
             .into_iter()
             .find(|v| raw.starts_with(&format!("${{{v}}}/")))
-            .ok_or_else(|| {
-                (
-                    src.span(),
-                    "create = true needs a src below ${HOME}, ${XDG_CACHE_HOME}, ${CWD} or ${PROJECT}".into(),
-                )
-            })?;
+            .ok_or_else(|| (src.span(), ProfileError::CreateOutsideVars))?;
         let value = vars
             .expand(&format!("${{{var}}}"))
             .map_err(|e| (src.span(), e))?;

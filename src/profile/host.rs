@@ -2,19 +2,21 @@
 //! and again under the same profile, so nothing the previous run could write (a symlink in
 //! the project, a profile file, the project's `.git`) may steer the next one.
 
+use super::ProfileError;
 use crate::spec::{BindKind, FsOp, OverlayUpper, Spec};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 
 /// The one-line refusal for a symlink on a profile's path.
-pub fn link_error(link: &Path, fix: &str) -> String {
+pub fn link_error(link: &Path, fix: &'static str) -> ProfileError {
     let to = std::fs::read_link(link)
         .map(|t| t.display().to_string())
         .unwrap_or_else(|_| "?".into());
-    format!(
-        "{}: is a symbolic link (to {to}), which a previous sandbox could have planted: remove it, or {fix}",
-        link.display()
-    )
+    ProfileError::PlantedLink {
+        link: link.to_path_buf(),
+        to,
+        fix,
+    }
 }
 
 /// The rule for a host path a profile mounts; returns it with no symlink left in it. What
@@ -27,7 +29,7 @@ pub fn real_path(
     path: &Path,
     trusted: &[PathBuf],
     caller_is_root: bool,
-) -> Result<PathBuf, String> {
+) -> Result<PathBuf, ProfileError> {
     let fix = "give that mount on the command line (where links are followed)";
     let prefix = trusted
         .iter()
@@ -61,17 +63,20 @@ pub fn real_path(
         if prefix.is_none() && caller_is_root && md.uid() == 0 {
             // Never advise root to remove /bin: say why it can't be told apart.
             let to = std::fs::read_link(&next).unwrap_or_default();
-            return Err(format!(
-                "{}: is a symbolic link (to {}), and for root sbox can't tell a system link from one a sandbox planted: run as a normal user, or {fix}",
-                next.display(),
-                to.display()
-            ));
+            return Err(ProfileError::RootLink {
+                link: next,
+                to,
+                fix,
+            });
         }
         if !links_ok || md.uid() != 0 || hops > 40 {
             return Err(link_error(&next, fix));
         }
         // A root-owned link: continue from its target (`cur` has no link, so `..` is lexical).
-        let target = std::fs::read_link(&next).map_err(|e| format!("{}: {e}", next.display()))?;
+        let target = std::fs::read_link(&next).map_err(|error| ProfileError::Read {
+            path: next.clone(),
+            error,
+        })?;
         let mut at = if target.is_absolute() {
             PathBuf::from("/")
         } else {
@@ -96,7 +101,7 @@ pub fn real_path(
 /// The project: the nearest parent of `cwd` (or itself) holding a `.git` directory or a
 /// gitfile (a worktree's or a submodule's `gitdir: ...`), else `cwd`. A `.git` that is a
 /// symlink is refused: the previous run could have planted `src/.git -> ~/.ssh`.
-pub fn find_project(cwd: &Path) -> Result<PathBuf, String> {
+pub fn find_project(cwd: &Path) -> Result<PathBuf, ProfileError> {
     for d in cwd.ancestors() {
         let git = d.join(".git");
         match git.symlink_metadata() {
@@ -111,18 +116,13 @@ pub fn find_project(cwd: &Path) -> Result<PathBuf, String> {
 }
 
 /// Refuse a project that would expose the whole home (or all of `/`).
-pub fn check_project(project: &Path, home: Option<&Path>) -> Result<(), String> {
-    let whole = project == Path::new("/") || home.is_some_and(|h| h.starts_with(project));
-    if whole {
-        return Err(format!(
-            "{}: the project would be {}: cd into the project's directory, or name it with --project DIR",
-            project.display(),
-            if project == Path::new("/") {
-                "the whole filesystem"
-            } else {
-                "your home directory or a parent of it"
-            }
-        ));
+pub fn check_project(project: &Path, home: Option<&Path>) -> Result<(), ProfileError> {
+    let root = project == Path::new("/");
+    if root || home.is_some_and(|h| h.starts_with(project)) {
+        return Err(ProfileError::WholeProject {
+            project: project.to_path_buf(),
+            root,
+        });
     }
     Ok(())
 }
@@ -191,7 +191,7 @@ fn canonical(p: &Path) -> PathBuf {
 /// next time): a path in `spec.protect` under the host source of a writable bind (or of an
 /// overlay's upper directory) where, at the path it has inside, no later mount covers it.
 /// tmpfs mounts don't count: nothing written there persists.
-pub fn check_writable(spec: &Spec) -> Result<(), String> {
+pub fn check_writable(spec: &Spec) -> Result<(), ProfileError> {
     if spec.protect.is_empty() {
         return Ok(());
     }
@@ -252,13 +252,12 @@ pub fn check_writable(spec: &Spec) -> Result<(), String> {
                     }
             });
             if !covered {
-                return Err(format!(
-                    "{}: the sandbox could rewrite it ({} {} on {}), and with it the policy of its next run: keep profiles and allowlists outside writable mounts, or cover their directory with a read-only bind (see README)",
-                    given.display(),
-                    op.option(),
-                    src.display(),
-                    dst.display()
-                ));
+                return Err(ProfileError::Rewritable {
+                    given: given.to_path_buf(),
+                    option: op.option(),
+                    src: src.clone(),
+                    dst: dst.to_path_buf(),
+                });
             }
         }
     }
@@ -284,12 +283,14 @@ mod tests {
         symlink(d.join("p/real"), d.join("p/link")).unwrap();
         let trusted = [d.join("p")];
         assert_eq!(
-            real_path(&d.join("p/real/x"), &trusted, false),
-            Ok(d.join("p/real/x"))
+            real_path(&d.join("p/real/x"), &trusted, false).unwrap(),
+            d.join("p/real/x")
         );
         // Owned by root here (the tests run as root in CI) and still refused: it is below
         // one of the caller's places.
-        let e = real_path(&d.join("p/link/x"), &trusted, false).unwrap_err();
+        let e = real_path(&d.join("p/link/x"), &trusted, false)
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with(&format!(
             "{}: is a symbolic link (to ",
             d.join("p/link").display()
@@ -306,7 +307,7 @@ mod tests {
         let got = real_path(&d.join("bin/sh"), &[], false);
         if root_owned {
             // merged /usr: followed, and the result has no link left.
-            assert_eq!(got, Ok(d.join("usr/bin/sh")));
+            assert_eq!(got.unwrap(), d.join("usr/bin/sh"));
             // The same link for a root caller could be its own: refused.
             assert!(real_path(&d.join("bin/sh"), &[], true).is_err());
             // A link owned by someone else than root: refused.

@@ -9,11 +9,13 @@
 //! come after the profile's mounts, in their own order, as in bubblewrap.
 
 mod allowlist;
+mod error;
 mod file;
 mod host;
 mod merge;
 pub mod registry;
 
+pub use error::{ProfileError, ToolFailure};
 pub use host::check_writable;
 pub use merge::{attribute, entries, explain};
 
@@ -82,11 +84,11 @@ impl Vars {
             (Some(p), _) => {
                 std::fs::canonicalize(p).map_err(|e| format!("--project: {}: {e}", p.display()))
             }
-            (None, Some(c)) => host::find_project(c),
+            (None, Some(c)) => host::find_project(c).map_err(|e| e.to_string()),
             (None, None) => Err("the current directory is gone".into()),
         };
         let found = found.and_then(|p| {
-            host::check_project(&p, home.as_deref().map(Path::new))?;
+            host::check_project(&p, home.as_deref().map(Path::new)).map_err(|e| e.to_string())?;
             Ok(p)
         });
         let (project, git) = match found {
@@ -128,7 +130,7 @@ impl Vars {
     }
 
     /// Replace every `${NAME}` in `s`. Errors name the variable.
-    pub fn expand(&self, s: &str) -> Result<String, String> {
+    pub fn expand(&self, s: &str) -> Result<String, ProfileError> {
         let mut out = String::new();
         let mut rest = s;
         while let Some(i) = rest.find("${") {
@@ -136,25 +138,21 @@ impl Vars {
             let after = &rest[i + 2..];
             let end = after
                 .find('}')
-                .ok_or_else(|| format!("'{s}': '${{' without a closing '}}'"))?;
+                .ok_or_else(|| ProfileError::Unclosed(s.to_string()))?;
             let name = &after[..end];
             if let Some(why) = self.refused.get(name) {
-                return Err(format!("${{{name}}}: {why}"));
+                return Err(ProfileError::Refused {
+                    name: name.to_string(),
+                    why: why.clone(),
+                });
             }
-            let unset = || format!("${{{name}}} has no value here (not set)");
+            let unset = || ProfileError::Unset(name.to_string());
             match self.values.get(name) {
                 Some(Some(v)) => out.push_str(v),
                 // Looked up only when used (from_host).
                 Some(None) if name == "USER" => out.push_str(&user().ok_or_else(unset)?),
                 Some(None) => return Err(unset()),
-                None => {
-                    let known: Vec<String> =
-                        VARIABLES.iter().map(|v| format!("${{{v}}}")).collect();
-                    return Err(format!(
-                        "${{{name}}}: unknown variable (known: {})",
-                        known.join(", ")
-                    ));
-                }
+                None => return Err(ProfileError::UnknownVariable(name.to_string())),
             }
             rest = &after[end + 1..];
         }
@@ -184,12 +182,12 @@ pub trait Source {
     /// The directories searched by name, first match wins.
     fn dirs(&self) -> &[PathBuf];
     /// The file's text, `None` when it does not exist.
-    fn read(&self, path: &Path) -> Result<Option<String>, String>;
+    fn read(&self, path: &Path) -> Result<Option<String>, ProfileError>;
     /// Profile names (file stems of `*.toml`) in one directory, sorted.
     fn names(&self, dir: &Path) -> Vec<String>;
     /// A host path a profile mounts, checked against the symlink rule (`host::real_path`)
     /// and returned with no symlink in it. `trusted`: the caller's places.
-    fn real_path(&self, path: &Path, _trusted: &[PathBuf]) -> Result<PathBuf, String> {
+    fn real_path(&self, path: &Path, _trusted: &[PathBuf]) -> Result<PathBuf, ProfileError> {
         Ok(path.to_path_buf())
     }
     /// Where `tool`'s registry would be asked (`allow_registry`); the host's by default.
@@ -197,7 +195,7 @@ pub trait Source {
         registry::plan(tool, std::env::var_os("HOME").map(PathBuf::from).as_deref())
     }
     /// The allow rules of the planned query, run on the host by default.
-    fn registry_ask(&self, q: &registry::Query) -> Result<Vec<String>, String> {
+    fn registry_ask(&self, q: &registry::Query) -> Result<Vec<String>, ProfileError> {
         registry::ask(q)
     }
 }
@@ -251,7 +249,7 @@ impl Source for Fs {
         &self.0
     }
 
-    fn read(&self, path: &Path) -> Result<Option<String>, String> {
+    fn read(&self, path: &Path) -> Result<Option<String>, ProfileError> {
         if let Ok(file) = path.strip_prefix(BUILTIN_DIR) {
             let name = file.to_str().and_then(|f| f.strip_suffix(".toml"));
             let found = builtin::PROFILES.iter().find(|(n, _)| Some(*n) == name);
@@ -260,7 +258,10 @@ impl Source for Fs {
         match std::fs::read_to_string(path) {
             Ok(t) => Ok(Some(t)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(format!("{}: {e}", path.display())),
+            Err(error) => Err(ProfileError::Read {
+                path: path.to_path_buf(),
+                error,
+            }),
         }
     }
 
@@ -284,7 +285,7 @@ impl Source for Fs {
         v
     }
 
-    fn real_path(&self, path: &Path, trusted: &[PathBuf]) -> Result<PathBuf, String> {
+    fn real_path(&self, path: &Path, trusted: &[PathBuf]) -> Result<PathBuf, ProfileError> {
         host::real_path(path, trusted, nix::unistd::geteuid().is_root())
     }
 }
@@ -299,7 +300,7 @@ impl Source for Mem {
     fn dirs(&self) -> &[PathBuf] {
         &self.dirs
     }
-    fn read(&self, path: &Path) -> Result<Option<String>, String> {
+    fn read(&self, path: &Path) -> Result<Option<String>, ProfileError> {
         Ok(self.files.get(path).cloned())
     }
     /// Nothing is run: the answer is the file /registry/TOOL, one rule a line.
@@ -311,7 +312,7 @@ impl Source for Mem {
             protect: vec![file],
         }
     }
-    fn registry_ask(&self, q: &registry::Query) -> Result<Vec<String>, String> {
+    fn registry_ask(&self, q: &registry::Query) -> Result<Vec<String>, ProfileError> {
         let text = q.file.as_ref().and_then(|f| self.files.get(f));
         Ok(text
             .into_iter()
@@ -358,12 +359,12 @@ pub trait Profiles {
         names: &[String],
         project: Option<&Path>,
         defaults: Spec,
-    ) -> Result<Spec, String>;
+    ) -> Result<Spec, ProfileError>;
     /// `--list-profiles`: one line per profile file found, `NAME PATH`.
     fn list(&self) -> String;
     /// Once the sandbox is known (after `check_writable`): the registries of the profiles'
     /// `allow_registry` tools into the allowlist, or the line saying how to record one.
-    fn registries(&self, spec: &mut Spec) -> Result<(), String>;
+    fn registries(&self, spec: &mut Spec) -> Result<(), ProfileError>;
 }
 
 /// A profile reference is a path when it contains '/' or ends in .toml, else a name.
@@ -378,7 +379,11 @@ pub struct Loader<S: Source> {
 
 impl<S: Source> Loader<S> {
     /// The file a reference points at. Paths in `extends` are relative to the extending file.
-    fn find(&self, r: &str, from: Option<&Path>) -> Result<Option<(PathBuf, String)>, String> {
+    fn find(
+        &self,
+        r: &str,
+        from: Option<&Path>,
+    ) -> Result<Option<(PathBuf, String)>, ProfileError> {
         if is_path(r) {
             let p = match from.and_then(Path::parent) {
                 Some(dir) if Path::new(r).is_relative() => dir.join(r),
@@ -395,9 +400,7 @@ impl<S: Source> Loader<S> {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
         {
-            return Err(format!(
-                "'{r}': not a profile name (letters, digits, . _ -)"
-            ));
+            return Err(ProfileError::NotAName(r.to_string()));
         }
         for dir in dirs {
             let p = dir.join(format!("{r}.toml"));
@@ -430,22 +433,19 @@ impl<S: Source> Loader<S> {
         }
     }
 
-    fn not_found(&self, r: &str) -> String {
+    fn not_found(&self, r: &str) -> ProfileError {
         if let Some(name) = r.strip_prefix(BUILTIN_PREFIX) {
-            format!("'{r}': sbox has no built-in profile '{name}' (see sbox --list-profiles)")
+            ProfileError::NoBuiltin {
+                given: r.to_string(),
+                name: name.to_string(),
+            }
         } else if is_path(r) {
-            format!("'{r}': no such file")
+            ProfileError::NoSuchFile(r.to_string())
         } else {
-            let dirs: Vec<String> = self
-                .source
-                .dirs()
-                .iter()
-                .map(|d| d.display().to_string())
-                .collect();
-            format!(
-                "'{r}': no such profile (searched {}; see sbox --list-profiles)",
-                dirs.join(":")
-            )
+            ProfileError::NoSuchProfile {
+                given: r.to_string(),
+                searched: self.source.dirs().to_vec(),
+            }
         }
     }
 
@@ -459,14 +459,14 @@ impl<S: Source> Loader<S> {
         text: String,
         stack: &mut Vec<(String, PathBuf)>,
         spec: &mut Spec,
-    ) -> Result<(), String> {
+    ) -> Result<(), ProfileError> {
         if spec.origins.layers.iter().any(|(_, p)| *p == path) {
             return Ok(());
         }
         let parsed = file::parse(&path, &text)?;
         stack.push((label.to_string(), path.clone()));
         for ext in &parsed.extends {
-            let at = |why: String| file::located(&path, &text, ext.span(), why);
+            let at = |why: ProfileError| ProfileError::at(&path, &text, ext.span(), why);
             let r = ext.get_ref();
             let (p, t) = self
                 .find(r, Some(&path))
@@ -476,14 +476,12 @@ impl<S: Source> Loader<S> {
                 let chain: Vec<&str> = stack.iter().map(|(l, _)| l.as_str()).collect();
                 // Extending the shipped profile one shadows is what `builtin:` is for.
                 let shipped = Path::new(BUILTIN_DIR).join(format!("{r}.toml"));
-                let hint = match self.source.read(&shipped) {
-                    Ok(Some(_)) if !is_path(r) => format!("; 'builtin:{r}' names the shipped one"),
-                    _ => String::new(),
-                };
-                return Err(at(format!(
-                    "extends '{r}': a cycle ({} -> {r}{hint})",
-                    chain.join(" -> ")
-                )));
+                let shipped = matches!(self.source.read(&shipped), Ok(Some(_))) && !is_path(r);
+                return Err(at(ProfileError::Cycle {
+                    given: r.to_string(),
+                    chain: chain.iter().map(|l| l.to_string()).collect(),
+                    shipped,
+                }));
             }
             self.protect(r, &p, spec);
             self.visit(vars, r, p, t, stack, spec)?;
@@ -504,9 +502,9 @@ impl<S: Source> Loader<S> {
 impl<S: Source> Loader<S> {
     /// Check every host path of the profile's mounts against the symlink rule, and mark the
     /// operations as a profile's (launch opens them following no symlink).
-    fn real_paths(&self, vars: &Vars, spec: &mut Spec) -> Result<(), String> {
+    fn real_paths(&self, vars: &Vars, spec: &mut Spec) -> Result<(), ProfileError> {
         let trusted = vars.locations();
-        let real = |p: &mut PathBuf| -> Result<(), String> {
+        let real = |p: &mut PathBuf| -> Result<(), ProfileError> {
             *p = self.source.real_path(p, &trusted)?;
             Ok(())
         };
@@ -548,10 +546,10 @@ impl<S: Source> Loader<S> {
     /// symlink rule of a profile's mount sources (a previous sandbox could have planted a
     /// link), and the file and its directory are protected whether the file exists yet or
     /// not: one created or rewritten by a build would widen the next run's allowlist.
-    fn allowlists(&self, vars: &Vars, spec: &mut Spec) -> Result<(), String> {
+    fn allowlists(&self, vars: &Vars, spec: &mut Spec) -> Result<(), ProfileError> {
         let trusted = vars.locations();
         for given in std::mem::take(&mut spec.net_offer.files) {
-            let at = |e: String| format!("network.allowlist: {e}");
+            let at = |e| ProfileError::key("network.allowlist", e);
             let real = self.source.real_path(&given, &trusted).map_err(at)?;
             let dir = real.parent().unwrap_or(Path::new("/")).to_path_buf();
             for q in [real.clone(), dir] {
@@ -567,8 +565,9 @@ impl<S: Source> Loader<S> {
             let list = allowlist::parse(&real, &text)?;
             for (key, rules, deny) in [("allow", &list.allow, false), ("deny", &list.deny, true)] {
                 for r in rules {
-                    let rule = crate::spec::net::parse_rule(key, r.get_ref())
-                        .map_err(|e| file::located(&real, &text, r.span(), e.to_string()))?;
+                    let rule = crate::spec::net::parse_rule(key, r.get_ref()).map_err(|e| {
+                        ProfileError::at(&real, &text, r.span(), ProfileError::Value(e))
+                    })?;
                     let into = if deny {
                         &mut spec.net_offer.deny
                     } else {
@@ -621,7 +620,7 @@ pub fn settle_offer(spec: &mut Spec, chosen: bool) {
 /// and allow them. A tool is run only when neither it nor a PATH directory searched before
 /// it lies where the sandbox can write (it would run outside the sandbox next time).
 /// Then, with no allowlist at all, the one line that says how to record one.
-fn ask_registries(source: &dyn Source, spec: &mut Spec) -> Result<(), String> {
+fn ask_registries(source: &dyn Source, spec: &mut Spec) -> Result<(), ProfileError> {
     for name in std::mem::take(&mut spec.net_offer.tools) {
         let tool = registry::Tool::from_name(&name)?;
         let q = source.registry_plan(tool);
@@ -630,10 +629,11 @@ fn ask_registries(source: &dyn Source, spec: &mut Spec) -> Result<(), String> {
             ..spec.clone()
         };
         // (A program planted there would run outside the sandbox, at the next start.)
-        check_writable(&probe).map_err(|e| format!("allow_registry {name}: {e}"))?;
+        check_writable(&probe)
+            .map_err(|e| ProfileError::key(format!("allow_registry {name}"), e))?;
         for r in source.registry_ask(&q)? {
             let rule = crate::spec::net::parse_rule(&format!("allow_registry {name}"), &r)
-                .map_err(|e| e.to_string())?;
+                .map_err(ProfileError::Value)?;
             if !spec.net.allow.contains(&rule) {
                 spec.net.allow.push(rule);
             }
@@ -672,7 +672,7 @@ impl<S: Source> Profiles for Loader<S> {
         names: &[String],
         project: Option<&Path>,
         defaults: Spec,
-    ) -> Result<Spec, String> {
+    ) -> Result<Spec, ProfileError> {
         // Tests only: the host's loader resolves --project into its variables.
         let given;
         let vars = match project {
@@ -696,7 +696,7 @@ impl<S: Source> Profiles for Loader<S> {
         Ok(spec)
     }
 
-    fn registries(&self, spec: &mut Spec) -> Result<(), String> {
+    fn registries(&self, spec: &mut Spec) -> Result<(), ProfileError> {
         ask_registries(&self.source, spec)
     }
 
@@ -731,7 +731,7 @@ impl Profiles for Host {
         names: &[String],
         project: Option<&Path>,
         defaults: Spec,
-    ) -> Result<Spec, String> {
+    ) -> Result<Spec, ProfileError> {
         let l = Loader {
             source: Fs::from_env(),
             vars: Vars::from_host(project),
@@ -739,7 +739,7 @@ impl Profiles for Host {
         l.load(names, None, defaults)
     }
 
-    fn registries(&self, spec: &mut Spec) -> Result<(), String> {
+    fn registries(&self, spec: &mut Spec) -> Result<(), ProfileError> {
         if spec.net_offer.tools.is_empty() && spec.net_offer.missing.is_empty() {
             return Ok(());
         }

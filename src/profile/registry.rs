@@ -22,6 +22,7 @@
 //!   there is no rule (a recorded allowlist then). A sparse mirror may serve its downloads
 //!   from a host its config.json names: record once to learn it.
 
+use super::{ProfileError, ToolFailure};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -44,18 +45,21 @@ impl Tool {
         }
     }
 
-    pub fn from_name(n: &str) -> Result<Tool, String> {
+    pub fn from_name(n: &str) -> Result<Tool, ProfileError> {
         Tool::ALL
             .into_iter()
             .find(|t| t.name() == n)
-            .ok_or_else(|| format!("allow_registry: '{n}': unknown tool (npm, pip or cargo)"))
+            .ok_or_else(|| ProfileError::UnknownTool(n.to_string()))
     }
 }
 
 /// `host:port` of a registry URL (`https://host[:port]/...`, cargo's `sparse+` and
 /// `registry+` prefixes, user info dropped), as an allow rule.
-pub fn rule_of_url(url: &str) -> Result<String, String> {
-    let bad = |why: &str| format!("'{url}': {why}");
+pub fn rule_of_url(url: &str) -> Result<String, ProfileError> {
+    let bad = |why: &'static str| ProfileError::Url {
+        url: url.to_string(),
+        why,
+    };
     let u = url.trim();
     let u = u
         .strip_prefix("sparse+")
@@ -125,8 +129,9 @@ pub fn pip_urls(index: Option<&str>, extra: Option<&str>, config_list: &str) -> 
 
 /// The registry URL that replaces crates-io in a cargo config file, following a chain of
 /// `replace-with`; `None` without a replacement (or for a local or directory source).
-pub fn cargo_url(config: &str) -> Result<Option<String>, String> {
-    let v: toml::Table = toml::from_str(config).map_err(|e| e.message().replace('\n', " "))?;
+pub fn cargo_url(config: &str) -> Result<Option<String>, ProfileError> {
+    let v: toml::Table =
+        toml::from_str(config).map_err(|e| ProfileError::Toml(e.message().replace('\n', " ")))?;
     let sources = v.get("source").and_then(|s| s.as_table());
     let Some(sources) = sources else {
         return Ok(None);
@@ -147,7 +152,7 @@ pub fn cargo_url(config: &str) -> Result<Option<String>, String> {
             }
         }
     }
-    Err("source replace-with: a cycle".into())
+    Err(ProfileError::ReplaceCycle)
 }
 
 /// The executable `name` would run as, searched in `path` ($PATH), with every directory
@@ -221,7 +226,7 @@ pub fn plan(tool: Tool, home: Option<&Path>) -> Query {
 
 /// Run the planned query: the allow rules for the tool's registries (none when the tool is
 /// missing or has no registry to ask for).
-pub fn ask(q: &Query) -> Result<Vec<String>, String> {
+pub fn ask(q: &Query) -> Result<Vec<String>, ProfileError> {
     let Some(file) = &q.file else {
         return Ok(Vec::new());
     };
@@ -242,7 +247,7 @@ pub fn ask(q: &Query) -> Result<Vec<String>, String> {
         }
         Tool::Cargo => match std::fs::read_to_string(file) {
             Ok(text) => cargo_url(&text)
-                .map_err(|e| format!("{}: {e}", file.display()))?
+                .map_err(|e| ProfileError::key(file.display().to_string(), e))?
                 .into_iter()
                 .collect(),
             // Missing or not yours to read (a CARGO_HOME of another user): no mirror.
@@ -254,7 +259,12 @@ pub fn ask(q: &Query) -> Result<Vec<String>, String> {
             {
                 Vec::new()
             }
-            Err(e) => return Err(format!("{}: {e}", file.display())),
+            Err(error) => {
+                return Err(ProfileError::Read {
+                    path: file.clone(),
+                    error,
+                });
+            }
         },
     };
     let mut rules = Vec::new();
@@ -263,17 +273,26 @@ pub fn ask(q: &Query) -> Result<Vec<String>, String> {
             Ok(r) => rules.push(r),
             // A local mirror needs no network: nothing to allow.
             Err(_) if u.trim_start().starts_with("file:") => {}
-            Err(e) => return Err(format!("allow_registry {name}: {e}")),
+            Err(e) => {
+                return Err(ProfileError::key(format!("allow_registry {name}"), e));
+            }
         }
     }
     Ok(rules)
 }
 
+/// Seconds a registry tool has to answer.
+const ANSWER_WITHIN: u64 = 20;
+
 /// `prog ARGS` from `/` with the caller's environment, its stdout; a few seconds at most.
-fn run(prog: &Path, args: &[&str]) -> Result<String, String> {
+fn run(prog: &Path, args: &[&str]) -> Result<String, ProfileError> {
     use std::io::Read;
     use std::process::{Command, Stdio};
-    let what = || format!("allow_registry: {} {}", prog.display(), args.join(" "));
+    let fail = |failure| ProfileError::Tool {
+        prog: prog.to_path_buf(),
+        args: args.iter().map(|a| a.to_string()).collect(),
+        failure,
+    };
     let mut child = Command::new(prog)
         .args(args)
         .current_dir("/")
@@ -281,18 +300,18 @@ fn run(prog: &Path, args: &[&str]) -> Result<String, String> {
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .map_err(|e| format!("{}: {e}", what()))?;
+        .map_err(|e| fail(ToolFailure::Spawn(e)))?;
     let start = Instant::now();
     let status = loop {
         match child.try_wait() {
             Ok(Some(st)) => break st,
-            Ok(None) if start.elapsed() < Duration::from_secs(20) => {
+            Ok(None) if start.elapsed() < Duration::from_secs(ANSWER_WITHIN) => {
                 std::thread::sleep(Duration::from_millis(5));
             }
             _ => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(format!("{}: no answer within 20 s", what()));
+                return Err(fail(ToolFailure::Timeout(ANSWER_WITHIN)));
             }
         }
     };
@@ -302,7 +321,7 @@ fn run(prog: &Path, args: &[&str]) -> Result<String, String> {
     }
     // pip exits 1 when a key is unset; only the output matters then.
     if !status.success() && out.trim().is_empty() && matches!(status.code(), None | Some(2..)) {
-        return Err(format!("{}: failed ({status})", what()));
+        return Err(fail(ToolFailure::Failed(status)));
     }
     Ok(out)
 }
@@ -324,7 +343,7 @@ mod tests {
             ("https://[fd00::1]:4873", "[fd00::1]:4873"),
             ("https://10.1.2.3:4873/?x", "10.1.2.3:4873"),
         ] {
-            assert_eq!(rule_of_url(url).as_deref(), Ok(rule), "{url}");
+            assert_eq!(rule_of_url(url).unwrap(), rule, "{url}");
         }
         for url in [
             "registry.test",
@@ -417,5 +436,37 @@ mod tests {
         assert_eq!(ask(&q).unwrap(), ["registry.test:4873"]);
         assert_eq!(find_program("npm", "/nonexistent").0, None);
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// A tool that fails says which run, and how, as data.
+    #[test]
+    fn a_failing_tool_is_named_with_its_arguments() {
+        let e = run(Path::new("/bin/sh"), &["-c", "exit 3"]).unwrap_err();
+        assert!(
+            matches!(&e, ProfileError::Tool { failure: ToolFailure::Failed(st), args, .. }
+                if st.code() == Some(3) && args == &["-c", "exit 3"]),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            "allow_registry: /bin/sh -c exit 3: failed (exit status: 3)"
+        );
+        let e = run(Path::new("/nonexistent/npm"), &["config"]).unwrap_err();
+        assert!(
+            matches!(
+                &e,
+                ProfileError::Tool {
+                    failure: ToolFailure::Spawn(_),
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(matches!(Tool::from_name("gem"), Err(ProfileError::UnknownTool(n)) if n == "gem"));
+        assert!(matches!(
+            rule_of_url("ftp://m.test/"),
+            Err(ProfileError::Url { url, why: "only http and https registries can be reached" })
+                if url == "ftp://m.test/"
+        ));
     }
 }

@@ -374,6 +374,7 @@ fn variables() {
     assert!(
         v.expand("${HOME")
             .unwrap_err()
+            .to_string()
             .contains("without a closing")
     );
 }
@@ -1112,4 +1113,56 @@ fn a_later_layers_allowlist_replaces_an_earlier_ones() {
     assert!(s.net.lists.is_empty() && !s.net.active(), "{:?}", s.net);
     assert!(!s.protect.contains(&PathBuf::from(home_list)));
     assert!(s.warnings[0].contains("no allowlist at /home/u/src/p/.sbox/net-allow.toml"));
+}
+
+#[test]
+fn profile_errors_carry_their_place_and_reason_as_data() {
+    let l = loader(&[
+        ("a", "extends = [\"nosuch\"]\n"),
+        ("m", "[limits]\nmemory = \"12q\"\n"),
+        ("v", "[[mounts]]\nkind = \"tmpfs\"\ndst = \"${NOPE}/x\"\n"),
+        ("r", "[[mounts]]\nkind = \"tmpfs\"\ndst = \"rel\"\n"),
+        (
+            "t",
+            "[[mounts]]\nkind = \"tmpfs\"\ndst = \"/x\"\nsrc = \"/y\"\n",
+        ),
+    ]);
+    let e = l.load(&["a".into()], None, Spec::default()).unwrap_err();
+    let ProfileError::At {
+        file,
+        line,
+        col,
+        why,
+    } = &e
+    else {
+        panic!("{e:?}")
+    };
+    assert_eq!(
+        (file.as_path(), *line, *col),
+        (Path::new("/p/a.toml"), 1, 12)
+    );
+    let ProfileError::NoSuchProfile { given, searched } = why.as_ref() else {
+        panic!("{why:?}")
+    };
+    assert_eq!(given, "nosuch");
+    assert_eq!(searched, &[PathBuf::from("/p"), PathBuf::from("/shipped")]);
+    assert_eq!(
+        e.to_string(),
+        "/p/a.toml:1:12: 'nosuch': no such profile (searched /p:/shipped; see sbox --list-profiles)"
+    );
+    let e = l.load(&["m".into()], None, Spec::default()).unwrap_err();
+    let ProfileError::At { line: 2, why, .. } = &e else {
+        panic!("{e:?}")
+    };
+    assert!(matches!(why.as_ref(), ProfileError::Value(_)), "{why:?}");
+    let e = l.load(&["../x".into()], None, Spec::default()).unwrap_err();
+    assert!(
+        matches!(&e, ProfileError::NoSuchFile(r) if r == "../x"),
+        "{e:?}"
+    );
+    let e = l.load(&["a b".into()], None, Spec::default()).unwrap_err();
+    assert!(
+        matches!(&e, ProfileError::NotAName(r) if r == "a b"),
+        "{e:?}"
+    );
 }

@@ -3,7 +3,7 @@
 //! a front end can say better (a profile's file and line) it checks too, with the same rule
 //! from here.
 
-use super::{EnvOp, FsOp, NsKind, OverlayUpper, Spec};
+use super::{EnvOp, FsOp, IdRange, NsKind, OverlayUpper, RlimitKind, Spec};
 use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
@@ -51,15 +51,102 @@ pub enum Broken {
         opt: &'static str,
         why: PathRule,
     },
-    /// A rule of what an OCI config brings (namespaces joined by path, --share-userns, id
-    /// maps, process attributes, sysctls), worded where it is checked.
-    Process(String),
+    /// --disable-userns with a user namespace joined by path.
+    DisableUsernsJoinedByPath,
+    /// A namespace kind joined by path twice.
+    JoinedTwice(Joined),
+    /// A namespace joined by path that an option (`created`) also creates.
+    JoinedAndCreated {
+        join: Joined,
+        created: &'static str,
+    },
+    /// A namespace joined by a relative path.
+    JoinNotAbsolute(Joined),
+    /// --share-userns with an option (`what`) that needs a user namespace of sbox's own.
+    ShareUsernsConflicts(&'static str),
+    /// An id map (`opt`: --uid-map, --gid-map) without a user namespace of sbox's own.
+    MapNeedsOwnUserns(&'static str),
+    /// An id map with --userns-block-fd.
+    MapConflictsWithBlock(&'static str),
+    /// An id map's range that is empty or leaves 32-bit ids.
+    MapNotARange {
+        opt: &'static str,
+        range: IdRange,
+    },
+    /// Two ranges of one id map overlapping (inside or outside).
+    MapOverlap {
+        opt: &'static str,
+        range: IdRange,
+        other: IdRange,
+    },
+    /// An id map that leaves the sandbox's own id (--uid, --gid) unmapped.
+    MapMissesId {
+        opt: &'static str,
+        id: u32,
+    },
+    /// An rlimit whose soft limit is above its hard one.
+    SoftAboveHard {
+        kind: RlimitKind,
+        soft: u64,
+        hard: u64,
+    },
+    /// An rlimit given twice.
+    RlimitTwice(RlimitKind),
+    /// An OOM score adjustment out of -1000..1000.
+    OomScoreAdj(i32),
+    /// A umask above 0777.
+    Umask(u32),
+    /// --cap-add with capability sets given one by one.
+    CapAddWithSets,
+    /// A capability of one set missing from the set it must be within (`rule`).
+    CapNotWithin {
+        cap: caps::Capability,
+        rule: &'static str,
+    },
+    /// Additional gids with an unprivileged user namespace (setgroups denied).
+    GroupsNeedPrivilegedMap,
+    /// A sysctl that no namespace of the sandbox makes its own.
+    SysctlNotNamespaced(String),
+    /// A sysctl of a namespace kind (`kind`) the sandbox does not create.
+    SysctlNeedsNs {
+        key: String,
+        kind: &'static str,
+    },
+    /// A sysctl key that is no sysctl name.
+    SysctlNotAName(String),
+    /// A sysctl without a PID namespace of the sandbox's own.
+    SysctlNeedsPid(String),
     /// An allowlist without a network namespace of the sandbox's own.
     AllowlistSharesNet,
     /// More distinct allowed ports than listeners can be handed over.
     TooManyPorts(usize),
     /// Deny rules without any allow rule.
     DenyWithoutAllow,
+}
+
+/// A namespace joined by path (`--join-ns KIND:PATH`), as the rules name it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Joined {
+    pub kind: NsKind,
+    pub path: PathBuf,
+}
+
+impl fmt::Display for Joined {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "--join-ns {}:{}",
+            self.kind.proc_name(),
+            self.path.display()
+        )
+    }
+}
+
+/// `INSIDE:OUTSIDE:COUNT`, as the command line gives it.
+impl fmt::Display for IdRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.inside, self.outside, self.count)
+    }
 }
 
 /// An overlay's kind of upper layer, as the rule words it.
@@ -148,7 +235,61 @@ impl fmt::Display for Broken {
                 }
             ),
             InsidePath { opt, why } => write!(f, "{opt}: {why}"),
-            Process(message) => f.write_str(message),
+            DisableUsernsJoinedByPath => f.write_str(
+                "--disable-userns: needs a user namespace of sbox's own, not one joined with \
+                 --join-ns user:",
+            ),
+            JoinedTwice(j) => write!(f, "{j}: a {} namespace is joined twice", j.kind.name()),
+            JoinedAndCreated { join, created } => write!(
+                f,
+                "{join}: conflicts with {created} (a namespace is either joined or created)"
+            ),
+            JoinNotAbsolute(j) => write!(f, "{j}: not an absolute path"),
+            ShareUsernsConflicts(what) => write!(
+                f,
+                "--share-userns: conflicts with {what} (it needs a user namespace of the \
+                 sandbox's own)"
+            ),
+            MapNeedsOwnUserns(opt) => write!(
+                f,
+                "{opt}: needs a user namespace of the sandbox's own, not a joined one"
+            ),
+            MapConflictsWithBlock(opt) => write!(f, "{opt}: conflicts with --userns-block-fd"),
+            MapNotARange { opt, range } => write!(f, "{opt}: {range}: not a range of 32-bit ids"),
+            MapOverlap { opt, range, other } => write!(f, "{opt}: {range}: overlaps {other}"),
+            MapMissesId { opt, id } => write!(f, "{opt}: does not map the sandbox's id {id}"),
+            SoftAboveHard { kind, soft, hard } => write!(
+                f,
+                "--rlimit {}: the soft limit {soft} is above the hard limit {hard}",
+                kind.name()
+            ),
+            RlimitTwice(kind) => write!(f, "--rlimit {}: given twice", kind.name()),
+            OomScoreAdj(adj) => write!(f, "--oom-score-adj: {adj}: not in -1000..1000"),
+            Umask(m) => write!(f, "--umask: {m:o}: not a mode (0 to 777, octal)"),
+            CapAddWithSets => f.write_str(
+                "capabilities: --cap-add conflicts with capability sets given one by one",
+            ),
+            CapNotWithin { cap, rule } => write!(f, "capabilities: {cap}: must also be {rule}"),
+            GroupsNeedPrivilegedMap => f.write_str(
+                "additional gids: need a gid map written with privilege (--gid-map, newgidmap) \
+                 or no user namespace of the sandbox's own (an unprivileged one denies \
+                 setgroups)",
+            ),
+            SysctlNotNamespaced(key) => write!(
+                f,
+                "--sysctl {key}: not a namespaced sysctl (only net.*, kernel.shm*, kernel.msg*, \
+                 kernel.sem, fs.mqueue.*, kernel.hostname, kernel.domainname can be set in a \
+                 sandbox)"
+            ),
+            SysctlNeedsNs { key, kind } => write!(
+                f,
+                "--sysctl {key}: needs a {kind} namespace of the sandbox's own"
+            ),
+            SysctlNotAName(key) => write!(f, "--sysctl {key}: not a sysctl name"),
+            SysctlNeedsPid(key) => write!(
+                f,
+                "--sysctl {key}: needs a PID namespace of the sandbox's own (--unshare-pid)"
+            ),
             AllowlistSharesNet => f.write_str(
                 "--net-allow: needs a network namespace of the sandbox's own (conflicts with \
                  --share-net and a profile's net = \"host\")",
@@ -199,9 +340,7 @@ fn check(spec: &Spec) -> Result<(), Broken> {
         return Err(Broken::DisableUsernsJoined);
     }
     if ns.disable_userns && ns.joined(super::NsKind::User).is_some() {
-        return invalid(
-            "--disable-userns: needs a user namespace of sbox's own, not one joined with --join-ns user:",
-        );
+        return Err(Broken::DisableUsernsJoinedByPath);
     }
     if ns.disable_userns && ns.assert_userns_disabled {
         return Err(Broken::AssertConflictsWithDisable);
@@ -268,20 +407,16 @@ fn check(spec: &Spec) -> Result<(), Broken> {
     Ok(())
 }
 
-fn invalid(message: impl Into<String>) -> Result<(), Broken> {
-    Err(Broken::Process(message.into()))
-}
-
 /// Joined, created and absent namespaces, and the id maps, agree.
 fn namespaces(spec: &Spec) -> Result<(), Broken> {
     let ns = &spec.ns;
     for (i, j) in ns.join.iter().enumerate() {
-        let opt = format!("--join-ns {}:{}", j.kind.proc_name(), j.path.display());
+        let join = || Joined {
+            kind: j.kind,
+            path: j.path.clone(),
+        };
         if ns.join[..i].iter().any(|o| o.kind == j.kind) {
-            return invalid(format!(
-                "{opt}: a {} namespace is joined twice",
-                j.kind.name()
-            ));
+            return Err(Broken::JoinedTwice(join()));
         }
         let created = match j.kind {
             NsKind::User => {
@@ -294,13 +429,14 @@ fn namespaces(spec: &Spec) -> Result<(), Broken> {
             NsKind::Uts => ns.uts.then_some("--unshare-uts"),
             NsKind::Cgroup => (ns.cgroup || ns.cgroup_try).then_some("--unshare-cgroup"),
         };
-        if let Some(other) = created {
-            return invalid(format!(
-                "{opt}: conflicts with {other} (a namespace is either joined or created)"
-            ));
+        if let Some(created) = created {
+            return Err(Broken::JoinedAndCreated {
+                join: join(),
+                created,
+            });
         }
         if !j.path.is_absolute() {
-            return invalid(format!("{opt}: not an absolute path"));
+            return Err(Broken::JoinNotAbsolute(join()));
         }
     }
     if ns.no_userns {
@@ -314,9 +450,7 @@ fn namespaces(spec: &Spec) -> Result<(), Broken> {
             ),
         ] {
             if set {
-                return invalid(format!(
-                    "--share-userns: conflicts with {what} (it needs a user namespace of the sandbox's own)"
-                ));
+                return Err(Broken::ShareUsernsConflicts(what));
             }
         }
     }
@@ -328,36 +462,32 @@ fn namespaces(spec: &Spec) -> Result<(), Broken> {
             continue;
         }
         if !spec.own_userns() {
-            return invalid(format!(
-                "{opt}: needs a user namespace of the sandbox's own, not a joined one"
-            ));
+            return Err(Broken::MapNeedsOwnUserns(opt));
         }
         if spec.fds.userns_block.is_some() {
-            return invalid(format!("{opt}: conflicts with --userns-block-fd"));
+            return Err(Broken::MapConflictsWithBlock(opt));
         }
         for (i, r) in map.iter().enumerate() {
             let end = |start: u32| start as u64 + r.count as u64;
             if r.count == 0 || end(r.inside) > 1 << 32 || end(r.outside) > 1 << 32 {
-                return invalid(format!(
-                    "{opt}: {}:{}:{}: not a range of 32-bit ids",
-                    r.inside, r.outside, r.count
-                ));
+                return Err(Broken::MapNotARange { opt, range: *r });
             }
             for o in &map[..i] {
                 if ranges_overlap(r.inside, r.count, o.inside, o.count)
                     || ranges_overlap(r.outside, r.count, o.outside, o.count)
                 {
-                    return invalid(format!(
-                        "{opt}: {}:{}:{}: overlaps {}:{}:{}",
-                        r.inside, r.outside, r.count, o.inside, o.outside, o.count
-                    ));
+                    return Err(Broken::MapOverlap {
+                        opt,
+                        range: *r,
+                        other: *o,
+                    });
                 }
             }
         }
         if let Some(id) = id
             && !map.iter().any(|r| ranges_overlap(id, 1, r.inside, r.count))
         {
-            return invalid(format!("{opt}: does not map the sandbox's id {id}"));
+            return Err(Broken::MapMissesId { opt, id });
         }
     }
     Ok(())
@@ -370,32 +500,30 @@ fn ranges_overlap(a: u32, n: u32, b: u32, m: u32) -> bool {
 /// The command's process attributes: rlimits, capability sets, groups, umask, sysctls.
 fn process(spec: &Spec) -> Result<(), Broken> {
     for (i, r) in spec.rlimits.iter().enumerate() {
-        let opt = format!("--rlimit {}", r.kind.name());
         if r.soft > r.hard {
-            return invalid(format!(
-                "{opt}: the soft limit {} is above the hard limit {}",
-                r.soft, r.hard
-            ));
+            return Err(Broken::SoftAboveHard {
+                kind: r.kind,
+                soft: r.soft,
+                hard: r.hard,
+            });
         }
         if spec.rlimits[..i].iter().any(|o| o.kind == r.kind) {
-            return invalid(format!("{opt}: given twice"));
+            return Err(Broken::RlimitTwice(r.kind));
         }
     }
     if let Some(adj) = spec.oom_score_adj
         && !(-1000..=1000).contains(&adj)
     {
-        return invalid(format!("--oom-score-adj: {adj}: not in -1000..1000"));
+        return Err(Broken::OomScoreAdj(adj));
     }
     if let Some(m) = spec.umask
         && m > 0o777
     {
-        return invalid(format!("--umask: {m:o}: not a mode (0 to 777, octal)"));
+        return Err(Broken::Umask(m));
     }
     if let Some(sets) = &spec.cap_sets {
         if !spec.caps.is_empty() {
-            return invalid(
-                "capabilities: --cap-add conflicts with capability sets given one by one",
-            );
+            return Err(Broken::CapAddWithSets);
         }
         let within = |a: &[caps::Capability], b: &[caps::Capability]| {
             a.iter().find(|c| !b.contains(c)).copied()
@@ -407,17 +535,14 @@ fn process(spec: &Spec) -> Result<(), Broken> {
             (&sets.permitted, &sets.bounding, "permitted: in bounding"),
         ] {
             if let Some(c) = within(small, big) {
-                return invalid(format!("capabilities: {c}: must also be {rule}"));
+                return Err(Broken::CapNotWithin { cap: c, rule });
             }
         }
     }
     if !spec.groups.is_empty() && spec.own_userns() && spec.gid_map.is_empty() {
-        return invalid(
-            "additional gids: need a gid map written with privilege (--gid-map, newgidmap) or no user namespace of the sandbox's own (an unprivileged one denies setgroups)",
-        );
+        return Err(Broken::GroupsNeedPrivilegedMap);
     }
     for (key, _) in &spec.sysctl {
-        let opt = format!("--sysctl {key}");
         let ns = &spec.ns;
         let (own, kind) = if key.starts_with("net.") {
             (ns.net, "network")
@@ -430,22 +555,19 @@ fn process(spec: &Spec) -> Result<(), Broken> {
         } else if key == "kernel.hostname" || key == "kernel.domainname" {
             (ns.uts, "UTS")
         } else {
-            return invalid(format!(
-                "{opt}: not a namespaced sysctl (only net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*, kernel.hostname, kernel.domainname can be set in a sandbox)"
-            ));
+            return Err(Broken::SysctlNotNamespaced(key.clone()));
         };
         if !own {
-            return invalid(format!(
-                "{opt}: needs a {kind} namespace of the sandbox's own"
-            ));
+            return Err(Broken::SysctlNeedsNs {
+                key: key.clone(),
+                kind,
+            });
         }
         if key.contains('/') || key.split('.').any(|p| p.is_empty() || p == "..") {
-            return invalid(format!("{opt}: not a sysctl name"));
+            return Err(Broken::SysctlNotAName(key.clone()));
         }
         if !ns.pid {
-            return invalid(format!(
-                "{opt}: needs a PID namespace of the sandbox's own (--unshare-pid)"
-            ));
+            return Err(Broken::SysctlNeedsPid(key.clone()));
         }
     }
     Ok(())
@@ -686,5 +808,57 @@ mod tests {
         s.net.allow.push(rule("localhost:1"));
         s.net.deny.push(rule("localhost"));
         assert_eq!(validate(&s), Ok(()));
+    }
+
+    /// The OCI-process rules say which rule and the values concerned, not a sentence.
+    #[test]
+    fn process_rules_are_data() {
+        let r = |inside, outside, count| IdRange {
+            inside,
+            outside,
+            count,
+        };
+        let s = Spec {
+            uid_map: vec![r(0, 1000, 1), r(0, 100000, 10)],
+            ..Spec::default()
+        };
+        assert_eq!(
+            check(&s),
+            Err(Broken::MapOverlap {
+                opt: "--uid-map",
+                range: r(0, 100000, 10),
+                other: r(0, 1000, 1),
+            })
+        );
+        let mut s = Spec::default();
+        s.ns.join.push(crate::spec::NsJoin {
+            kind: NsKind::Uts,
+            path: "ns/uts".into(),
+        });
+        assert_eq!(
+            check(&s),
+            Err(Broken::JoinNotAbsolute(Joined {
+                kind: NsKind::Uts,
+                path: "ns/uts".into(),
+            }))
+        );
+        let s = Spec {
+            cap_sets: Some(crate::spec::CapSets {
+                effective: vec![caps::Capability::CAP_KILL],
+                ..Default::default()
+            }),
+            ..Spec::default()
+        };
+        assert_eq!(
+            check(&s),
+            Err(Broken::CapNotWithin {
+                cap: caps::Capability::CAP_KILL,
+                rule: "effective: in permitted",
+            })
+        );
+        let mut s = Spec::default();
+        s.ns.net = true;
+        s.sysctl = vec![("net.a..b".into(), "1".into())];
+        assert_eq!(check(&s), Err(Broken::SysctlNotAName("net.a..b".into())));
     }
 }
