@@ -190,7 +190,7 @@ const BUNDLE_VAR: &str = "SBOX_OCIMAP_BUNDLE";
 /// process (the test harness has a second thread; a sandbox is started single-threaded),
 /// then exits with the sandbox's status.
 #[test]
-#[ignore]
+#[ignore = "the child side of run_bundle, not a test by itself"]
 fn bundle_child() {
     let Ok(bundle) = std::env::var(BUNDLE_VAR) else {
         return;

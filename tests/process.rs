@@ -635,7 +635,7 @@ const SPEC_VAR: &str = "SBOX_TEST_SPEC";
 /// AMBIENT` (comma-separated names), `groups=GID,...` and `nnp=off`, separated by spaces. Forks first (the
 /// harness has a second thread; a sandbox starts single-threaded), exits with the status.
 #[test]
-#[ignore]
+#[ignore = "the child side of run_spec, not a test by itself"]
 fn spec_child() {
     let Ok(req) = std::env::var(SPEC_VAR) else {
         return;

@@ -24,12 +24,16 @@ pub(crate) mod child;
 pub use crate::spec::syscalls::i386;
 
 use crate::error::{SetupError, StepError};
+use crate::spec::bpf::{
+    AND, ARCH, AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, JA, JEQ, JGE, JSET, NR, X32_BIT, arg_lo, jump,
+    ld, ret, sock_filter,
+};
 use crate::spec::syscalls as names;
 use crate::spec::values::errno_name;
 use crate::spec::{SeccompProfile, Spec};
 use libc::{EAFNOSUPPORT, ENOSYS, EPERM};
 use nix::errno::Errno;
-use seccompiler::{BpfProgram, sock_filter};
+use seccompiler::BpfProgram;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
@@ -477,7 +481,7 @@ fn if_else(code: u16, k: u32, yes: Vec<sock_filter>, no: Vec<sock_filter>) -> Ve
     let mut p = Vec::with_capacity(2 + yes.len() + no.len());
     match u8::try_from(no.len()) {
         Ok(n) => p.push(jump(code, k, n, 0)),
-        Err(_) => p.extend([jump(code, k, 0, 1), jump(BPF_JA, no.len() as u32, 0, 0)]),
+        Err(_) => p.extend([jump(code, k, 0, 1), jump(JA, no.len() as u32, 0, 0)]),
     }
     p.extend(no);
     p.extend(yes);
@@ -491,7 +495,7 @@ fn search(ranges: &[(u32, Leaf)]) -> Vec<sock_filter> {
     }
     let mid = ranges.len() / 2;
     if_else(
-        BPF_JGE_K,
+        JGE,
         ranges[mid].0,
         search(&ranges[mid..]),
         search(&ranges[..mid]),
@@ -514,14 +518,14 @@ fn leaf_code(l: Leaf) -> Vec<sock_filter> {
         When::Always => vec![deny],
         When::NewNamespace => vec![
             ld(arg_lo(0)),
-            jump(BPF_JSET_K, CLONE_NEW_MASK as u32, 0, 1),
+            jump(JSET, CLONE_NEW_MASK as u32, 0, 1),
             deny,
             other,
         ],
         When::TerminalInjection => vec![
             ld(arg_lo(1)),
-            jump(BPF_JEQ_K, TIOCSTI as u32, 1, 0),
-            jump(BPF_JEQ_K, TIOCLINUX as u32, 0, 1),
+            jump(JEQ, TIOCSTI as u32, 1, 0),
+            jump(JEQ, TIOCLINUX as u32, 0, 1),
             deny,
             other,
         ],
@@ -529,7 +533,7 @@ fn leaf_code(l: Leaf) -> Vec<sock_filter> {
             let n = FAMILIES.len();
             let mut p = vec![ld(arg_lo(0))];
             for (i, f) in FAMILIES.iter().enumerate() {
-                p.push(jump(BPF_JEQ_K, *f as u32, (n - i) as u8, 0));
+                p.push(jump(JEQ, *f as u32, (n - i) as u8, 0));
             }
             p.extend([deny, other]);
             p
@@ -576,11 +580,11 @@ fn program_shared(policy: &Policy) -> Option<BpfProgram> {
     };
     let mut p = vec![
         ld(ARCH),
-        jump(BPF_JEQ_K, AUDIT_ARCH_X86_64, 0, offset(1, foreign_at)?),
+        jump(JEQ, AUDIT_ARCH_X86_64, 0, offset(1, foreign_at)?),
         ld(NR),
         jump(
-            BPF_JGE_K,
-            X32_SYSCALL_BIT,
+            JGE,
+            X32_BIT,
             offset(3, at[0])?,
             offset(3, entry(0, rs.len(), GUARD))?,
         ),
@@ -597,7 +601,7 @@ fn program_shared(policy: &Policy) -> Option<BpfProgram> {
         let (lo_at, hi_at) = (pos + 1, pos + 1 + (mid - lo - 1));
         let jt = offset(pos, entry(mid, hi, hi_at))?;
         let jf = offset(pos, entry(lo, mid, lo_at))?;
-        p.push(jump(BPF_JGE_K, rs[mid].0, jt, jf));
+        p.push(jump(JGE, rs[mid].0, jt, jf));
         stack.push((mid, hi));
         stack.push((lo, mid));
     }
@@ -610,14 +614,14 @@ fn program_shared(policy: &Policy) -> Option<BpfProgram> {
 fn program_inline(policy: &Policy) -> BpfProgram {
     let mut native = vec![ld(NR)];
     native.extend(if_else(
-        BPF_JGE_K,
-        X32_SYSCALL_BIT,
+        JGE,
+        X32_BIT,
         vec![ret_errno(ENOSYS)],
         search(&ranges(policy)),
     ));
     let mut p = vec![ld(ARCH)];
     p.extend(if_else(
-        BPF_JEQ_K,
+        JEQ,
         AUDIT_ARCH_X86_64,
         native,
         foreign(policy.i386.as_deref()),
@@ -627,44 +631,6 @@ fn program_inline(policy: &Policy) -> BpfProgram {
 
 // --- The arch guard, in raw BPF -------------------------------------------------------------
 
-// Instruction codes, composed from libc's BPF_* parts.
-const BPF_LD_W_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
-const BPF_JA: u16 = (libc::BPF_JMP | libc::BPF_JA) as u16;
-const BPF_JEQ_K: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
-const BPF_JGE_K: u16 = (libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K) as u16;
-const BPF_JSET_K: u16 = (libc::BPF_JMP | libc::BPF_JSET | libc::BPF_K) as u16;
-const BPF_AND_K: u16 = (libc::BPF_ALU | libc::BPF_AND | libc::BPF_K) as u16;
-const BPF_RET_K: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
-/// Offsets in `struct seccomp_data`.
-const NR: u32 = 0;
-const ARCH: u32 = 4;
-const fn arg_lo(i: u32) -> u32 {
-    16 + 8 * i
-}
-const AUDIT_ARCH_X86_64: u32 = 0xC000_003E;
-const AUDIT_ARCH_I386: u32 = 0x4000_0003;
-/// x32 syscalls are x86_64 calls with this bit set in the number.
-const X32_SYSCALL_BIT: u32 = 0x4000_0000;
-
-fn ld(off: u32) -> sock_filter {
-    sock_filter {
-        code: BPF_LD_W_ABS,
-        jt: 0,
-        jf: 0,
-        k: off,
-    }
-}
-fn jump(code: u16, k: u32, jt: u8, jf: u8) -> sock_filter {
-    sock_filter { code, jt, jf, k }
-}
-fn ret(k: u32) -> sock_filter {
-    sock_filter {
-        code: BPF_RET_K,
-        jt: 0,
-        jf: 0,
-        k,
-    }
-}
 fn errno_ret(e: i32) -> u32 {
     libc::SECCOMP_RET_ERRNO | e as u32
 }
@@ -680,16 +646,12 @@ fn foreign(i386: Option<&Policy>) -> Vec<sock_filter> {
     let Some(policy) = i386 else {
         return vec![ret_errno(ENOSYS)];
     };
-    let mut p = vec![
-        jump(BPF_JEQ_K, AUDIT_ARCH_I386, 1, 0),
-        ret_errno(ENOSYS),
-        ld(NR),
-    ];
+    let mut p = vec![jump(JEQ, AUDIT_ARCH_I386, 1, 0), ret_errno(ENOSYS), ld(NR)];
     let by_call = |calls: &[(u32, &str)], mask: Option<u32>| {
         let mut code = vec![ld(arg_lo(0))];
         if let Some(m) = mask {
             code.push(sock_filter {
-                code: BPF_AND_K,
+                code: AND,
                 jt: 0,
                 jf: 0,
                 k: m,
@@ -699,11 +661,11 @@ fn foreign(i386: Option<&Policy>) -> Vec<sock_filter> {
         code
     };
     p.extend(if_else(
-        BPF_JEQ_K,
+        JEQ,
         i386::SOCKETCALL,
         by_call(i386::SOCKETCALL_CALLS, None),
         if_else(
-            BPF_JEQ_K,
+            JEQ,
             i386::IPC,
             by_call(i386::IPC_CALLS, Some(0xFFFF)),
             search(&ranges(policy)),
@@ -803,6 +765,25 @@ pub fn describe(spec: &Spec) -> String {
 
 #[cfg(test)]
 mod tests {
+    use crate::spec::bpf::{LD_W_ABS, RET};
+    /// spec::bpf writes the opcodes as numbers (the pure half has no libc): they are libc's.
+    #[test]
+    fn bpf_numbers_are_the_kernels() {
+        use crate::spec::bpf;
+        let op = |c: u32| c as u16;
+        assert_eq!(
+            bpf::LD_W_ABS,
+            op(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS)
+        );
+        assert_eq!(bpf::JA, op(libc::BPF_JMP | libc::BPF_JA));
+        assert_eq!(bpf::JEQ, op(libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K));
+        assert_eq!(bpf::JGT, op(libc::BPF_JMP | libc::BPF_JGT | libc::BPF_K));
+        assert_eq!(bpf::JGE, op(libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K));
+        assert_eq!(bpf::JSET, op(libc::BPF_JMP | libc::BPF_JSET | libc::BPF_K));
+        assert_eq!(bpf::AND, op(libc::BPF_ALU | libc::BPF_AND | libc::BPF_K));
+        assert_eq!(bpf::RET, op(libc::BPF_RET | libc::BPF_K));
+    }
+
     use super::*;
     use crate::spec::Seccomp;
 
@@ -817,9 +798,9 @@ mod tests {
     fn guard(i386: Option<&Policy>) -> BpfProgram {
         let mut p = vec![
             ld(ARCH),
-            jump(BPF_JEQ_K, AUDIT_ARCH_X86_64, 0, 4),
+            jump(JEQ, AUDIT_ARCH_X86_64, 0, 4),
             ld(NR),
-            jump(BPF_JGE_K, X32_SYSCALL_BIT, 0, 1),
+            jump(JGE, X32_BIT, 0, 1),
             ret_errno(ENOSYS),
             ret(libc::SECCOMP_RET_ALLOW),
         ];
@@ -951,7 +932,7 @@ mod tests {
                     "{profile:?} {bits}"
                 );
                 for arch in [AUDIT_ARCH_X86_64, AUDIT_ARCH_I386, 0xC000_00B7] {
-                    for nr in (0..520).chain([X32_SYSCALL_BIT | 16, X32_SYSCALL_BIT | 110]) {
+                    for nr in (0..520).chain([X32_BIT | 16, X32_BIT | 110]) {
                         for a in args {
                             let mut c = call("getppid", a);
                             (c.nr, c.arch) = (nr, arch);
@@ -1004,13 +985,13 @@ mod tests {
                 let p = &build(&s).unwrap()[0];
                 for (pc, i) in p.iter().enumerate() {
                     let target = match i.code {
-                        BPF_JA => pc + 1 + i.k as usize,
+                        JA => pc + 1 + i.k as usize,
                         c if c & 0x07 == 0x05 => pc + 1 + i.jt.max(i.jf) as usize,
                         _ => continue,
                     };
                     assert!(target < p.len(), "{profile:?}: {pc}: {i:?}");
                 }
-                assert_eq!(p.last().unwrap().code, BPF_RET_K);
+                assert_eq!(p.last().unwrap().code, RET);
                 // A binary search: a dozen comparisons reach any number's answer.
                 let depth = (ranges(&resolve(&s).unwrap()).len() as f64).log2().ceil();
                 assert!(depth <= 9.0, "{profile:?}: {depth}");
@@ -1071,14 +1052,14 @@ mod tests {
             pc += 1;
             let cond = |t: bool| if t { i.jt as usize } else { i.jf as usize };
             match i.code {
-                BPF_LD_W_ABS => a = word(c, i.k),
+                LD_W_ABS => a = word(c, i.k),
                 0x54 => a &= i.k,           // ALU AND K
                 0x05 => pc += i.k as usize, // JA
-                BPF_JEQ_K => pc += cond(a == i.k),
+                JEQ => pc += cond(a == i.k),
                 0x25 => pc += cond(a > i.k), // JGT K
-                BPF_JGE_K => pc += cond(a >= i.k),
-                BPF_JSET_K => pc += cond(a & i.k != 0),
-                BPF_RET_K => return i.k,
+                JGE => pc += cond(a >= i.k),
+                JSET => pc += cond(a & i.k != 0),
+                RET => return i.k,
                 op => panic!("opcode {op:#x}"),
             }
         }
@@ -1312,9 +1293,9 @@ mod tests {
             g,
             [
                 ld(ARCH),
-                jump(BPF_JEQ_K, AUDIT_ARCH_X86_64, 0, 4),
+                jump(JEQ, AUDIT_ARCH_X86_64, 0, 4),
                 ld(NR),
-                jump(BPF_JGE_K, X32_SYSCALL_BIT, 0, 1),
+                jump(JGE, X32_BIT, 0, 1),
                 ret_errno(ENOSYS),
                 ret(libc::SECCOMP_RET_ALLOW),
                 ret_errno(ENOSYS),
@@ -1332,7 +1313,7 @@ mod tests {
                     assert!(pc + 1 + (i.jt.max(i.jf) as usize) < g.len(), "{pc}: {i:?}");
                 }
             }
-            assert_eq!(g.last().unwrap().code, BPF_RET_K);
+            assert_eq!(g.last().unwrap().code, RET);
         }
     }
 
@@ -1340,7 +1321,7 @@ mod tests {
     fn x32_and_i386() {
         let s = spec(SeccompProfile::Default);
         let x32 = Call {
-            nr: X32_SYSCALL_BIT | 110,
+            nr: X32_BIT | 110,
             arch: AUDIT_ARCH_X86_64,
             args: [0; 6],
         };

@@ -13,8 +13,12 @@
 //! arguments are in memory), as libseccomp multiplexes them.
 
 use super::config::{ArgRule, OciError, Seccomp, SyscallRule, err};
+use crate::spec::bpf::{
+    AND, ARCH, AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, JA, JEQ, JGE, JGT, NR, X32_BIT, arg_lo, jump,
+    ld, ret, sock_filter,
+};
 use crate::spec::syscalls::{self, i386};
-use seccompiler::{BpfProgram, sock_filter};
+use seccompiler::BpfProgram;
 use std::collections::{BTreeMap, HashMap};
 
 const RET_KILL_THREAD: u32 = 0x0000_0000;
@@ -25,9 +29,6 @@ const RET_TRACE: u32 = 0x7ff0_0000;
 const RET_LOG: u32 = 0x7ffc_0000;
 const RET_ALLOW: u32 = 0x7fff_0000;
 
-const AUDIT_ARCH_X86_64: u32 = 0xC000_003E;
-const AUDIT_ARCH_I386: u32 = 0x4000_0003;
-const X32_BIT: u32 = 0x4000_0000;
 /// The kernel's limit on a program's length (BPF_MAXINSNS).
 const MAX_LEN: usize = 4096;
 
@@ -437,41 +438,6 @@ fn ranges(table: &BTreeMap<u32, Leaf>, start: u32, default: u32) -> Vec<(u32, Le
 
 // --- BPF -----------------------------------------------------------------------------------
 
-// The opcodes of linux/bpf_common.h (class | size | mode, or class | op | source), as numbers:
-// raw libc items stay in the kernel half (tests/layers.rs). BPF_LD 0x00, BPF_W 0x00, BPF_ABS
-// 0x20; BPF_JMP 0x05 with BPF_JA 0x00, BPF_JEQ 0x10, BPF_JGT 0x20, BPF_JGE 0x30; BPF_ALU 0x04
-// with BPF_AND 0x50; BPF_RET 0x06; BPF_K 0x00.
-const LD_W_ABS: u16 = 0x20;
-const JA: u16 = 0x05;
-const JEQ: u16 = 0x15;
-const JGE: u16 = 0x35;
-const JGT: u16 = 0x25;
-const AND: u16 = 0x54;
-const RET: u16 = 0x06;
-/// Offsets in `struct seccomp_data`; an argument is 64 bits, its low half first (x86).
-const NR: u32 = 0;
-const ARCH: u32 = 4;
-fn arg_lo(i: u32) -> u32 {
-    16 + 8 * i
-}
-
-fn ld(off: u32) -> sock_filter {
-    sock_filter {
-        code: LD_W_ABS,
-        jt: 0,
-        jf: 0,
-        k: off,
-    }
-}
-
-fn jump(code: u16, k: u32, jt: u8, jf: u8) -> sock_filter {
-    sock_filter { code, jt, jf, k }
-}
-
-fn ret(k: u32) -> sock_filter {
-    jump(RET, k, 0, 0)
-}
-
 /// `if A <code> k { yes } else { no }`; both end in a return. A conditional jump reaches 255
 /// instructions: a longer `no` is stepped over with JA.
 fn if_else(code: u16, k: u32, yes: Vec<sock_filter>, no: Vec<sock_filter>) -> Vec<sock_filter> {
@@ -598,6 +564,7 @@ fn leaf_code(l: &Leaf, default: u32) -> Vec<sock_filter> {
 mod tests {
     use super::*;
     use crate::oci::config::parse;
+    use crate::spec::bpf::{LD_W_ABS, RET};
 
     /// A call: (arch, nr, args).
     type Call = (u32, u32, [u64; 6]);

@@ -1,6 +1,7 @@
 //! The one data model of a sandbox. The command line and profiles both produce a `Spec`;
 //! everything after it (checks, launch) reads only this.
 
+pub mod bpf;
 pub mod net;
 pub mod ns;
 pub mod options;
