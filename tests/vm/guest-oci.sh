@@ -41,7 +41,7 @@ check "sbox --mem 16M as uid 0 of a user namespace: a hog is OOM-killed and repo
 # The bundle: a busybox root (the host's static busybox, through the share), `spec --rootless`,
 # process `true`. The same directory for both runtimes.
 cp /mnt/host/busybox "$w/b/rootfs/bin/busybox"
-for a in sh true echo head tail cat id; do ln -s busybox "$w/b/rootfs/bin/$a"; done
+for a in sh true echo head tail cat id sleep; do ln -s busybox "$w/b/rootfs/bin/$a"; done
 (cd "$w/b" && "$w/bin/sbox-runc" spec --rootless)
 sed -i -e 's|"terminal": true|"terminal": false|' \
 	-e '/"args": \[/{n;s|"sh"|"true"|}' "$w/b/config.json"
@@ -96,7 +96,7 @@ check "oci-vm: no container state left after the bench" $? "$(ls "$w/state-sbox"
 
 
 # --- podman with each runtime: crun (by name) and sbox-runc (by path). An image made offline
-# (`podman import` of the busybox root); no network; podman's defaults otherwise (overlay
+# (`podman import` of the busybox root); no network; podman's defaults otherwise (its
 # storage, the systemd cgroup manager: it passes --systemd-cgroup and a cgroupsPath
 # "SLICE:libpod:ID"). For the --memory case a spy runtime in front of each (guest-spy.sh)
 # keeps what podman passed: the arguments, config.json, the runtime's uid and cgroup.
@@ -157,6 +157,14 @@ for rt in crun sbox-runc; do
 		check "podman-vm: --runtime sbox-runc --memory 32m: a hog ends as under crun ($ref)" $? \
 			"status $st, OOMKilled $oom: $why"
 	fi
+done
+# Where each runtime puts a container with a limit (crun: the scope cgroupsPath names).
+for rt in crun sbox-runc; do
+	pm $rt run -d --name cg-$rt --memory 32m localhost/sbox-bb sleep 100 >/dev/null 2>"$w/cg.err"
+	p=$(pm $rt inspect -f '{{.State.Pid}}' cg-$rt 2>/dev/null)
+	c=$(sed -n 's/^0:://p' /proc/$p/cgroup 2>/dev/null)
+	echo "INFO podman --runtime $rt run -d --memory 32m: the container's cgroup is $c (memory.max $(cat /sys/fs/cgroup$c/memory.max 2>&1))$(tail -n 1 "$w/cg.err")" >>"$res"
+	pm $rt rm -f -t 0 cg-$rt >/dev/null 2>&1
 done
 echo "user cgroups after the --memory cases:"
 find /sys/fs/cgroup/user.slice/user-1000.slice -name '*libpod*' -o -name 'sbox-*' | sed 's/^/  /'
