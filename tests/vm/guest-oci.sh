@@ -163,7 +163,9 @@ for rt in crun sbox-runc; do
 	pm $rt run -d --name cg-$rt --memory 32m localhost/sbox-bb sleep 100 >/dev/null 2>"$w/cg.err"
 	p=$(pm $rt inspect -f '{{.State.Pid}}' cg-$rt 2>/dev/null)
 	c=$(sed -n 's/^0:://p' /proc/$p/cgroup 2>/dev/null)
-	echo "INFO podman --runtime $rt run -d --memory 32m: the container's cgroup is $c (memory.max $(cat /sys/fs/cgroup$c/memory.max 2>&1))$(tail -n 1 "$w/cg.err")" >>"$res"
+	id=$(pm $rt inspect -f '{{.Id}}' cg-$rt 2>/dev/null)
+	d=$(systemctl --user show -p Delegate -p DelegateControllers "libpod-conmon-$id.scope" 2>&1 | tr '\n' ' ')
+	echo "INFO podman --runtime $rt run -d --memory 32m: the container's cgroup is $c (memory.max $(cat /sys/fs/cgroup$c/memory.max 2>&1)); conmon's scope: $d$(tail -n 1 "$w/cg.err")" >>"$res"
 	pm $rt rm -f -t 0 cg-$rt >/dev/null 2>&1
 done
 echo "user cgroups after the --memory cases:"
