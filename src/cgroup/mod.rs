@@ -13,6 +13,10 @@
 //! outside the limit, survives an OOM kill to read `payload/memory.events` and report it.
 //! Every limit is read back: a controller that is not delegated is an error, never ignored.
 //!
+//! A session normally lives as long as its supervisor ([`Session::finish`] removes it). For
+//! `sbox-runc create` it is kept ([`Session::keep`]): the [`Kept`] record, in the container's
+//! state.json, is what `delete` undoes later ([`Kept::remove`]).
+//!
 //! Every file of that subtree belongs to the user, so file permissions can't keep the command
 //! from lifting its own limit. What does: the command's cgroup namespace, rooted at payload/
 //! (on systemd's nsdelegate mount the kernel refuses a move out of it, and writes to its own
@@ -770,6 +774,21 @@ impl Kept {
         read_report(&self.payload, memory, self.limit, false)
     }
 
+    /// Move this process into the payload leaf (`sbox-runc exec`: what it starts is then one
+    /// of the container's processes, under its limits): directly where cgroup permissions
+    /// allow it, else, for a scope, through systemd.
+    pub fn enter(&self, opt: &str) -> Result<(), CgroupError> {
+        let procs = self.payload.join("cgroup.procs");
+        match (write(&procs, "0"), &self.origin) {
+            (Ok(()), _) => Ok(()),
+            (Err(_), Origin::Scope) => {
+                let unit = self.group.file_name().unwrap_or_default().to_string_lossy();
+                systemd::attach(opt, &unit, "/payload", std::process::id())
+            }
+            (Err(e), _) => Err(io_err(opt, &procs, e)),
+        }
+    }
+
     /// Freeze (`true`) or thaw the container's processes (cgroup.freeze), and wait until the
     /// kernel says it is done.
     pub fn freeze(&self, frozen: bool) -> Result<(), CgroupError> {
@@ -962,6 +981,38 @@ mod tests {
             ]
         );
         assert_eq!(unescape(b"a\\011b\\134c\\0\xff"), b"a\tb\\c\\0\xff");
+    }
+
+    #[test]
+    fn remove_tree_goes_depth_first() {
+        let d = std::env::temp_dir().join(format!("sbox-cg-tree-{}", std::process::id()));
+        fs::create_dir_all(d.join("payload/a/b/c")).unwrap();
+        fs::create_dir_all(d.join("payload/x")).unwrap();
+        remove_tree(&d.join("payload"));
+        assert!(!d.join("payload").exists());
+        fs::remove_dir(&d).unwrap();
+    }
+
+    #[test]
+    fn kept_record_round_trips() {
+        let k = Kept {
+            origin: Origin::Delegated {
+                parent: "/sys/fs/cgroup/ci".into(),
+                enabled_in_parent: vec!["memory".into()],
+            },
+            group: "/sys/fs/cgroup/ci/sbox-1-ab".into(),
+            payload: "/sys/fs/cgroup/ci/sbox-1-ab/payload".into(),
+            controllers: vec!["memory".into(), "pids".into()],
+            limit: Some(1 << 20),
+        };
+        let text = serde_json::to_string(&k).unwrap();
+        assert_eq!(serde_json::from_str::<Kept>(&text).unwrap(), k);
+        let scope: Kept = serde_json::from_str(&text.replace(
+            r#"{"Delegated":{"parent":"/sys/fs/cgroup/ci","enabled_in_parent":["memory"]}}"#,
+            r#""Scope""#,
+        ))
+        .unwrap();
+        assert_eq!(scope.origin, Origin::Scope);
     }
 
     #[test]

@@ -125,6 +125,20 @@ enum Cmd {
     },
     /// Run another process in a running container (its namespaces, its root).
     Exec(ExecArgs),
+    /// Freeze every process of the container (its cgroup: linux.resources).
+    Pause { id: String },
+    /// Thaw a paused container.
+    Resume { id: String },
+    /// The container's processes: their pids.
+    Ps {
+        /// `table` (a PID column) or `json` (an array of pids).
+        #[arg(long, short = 'f', value_parser = ["table", "json"], default_value = "table")]
+        format: String,
+        id: String,
+        /// Accepted for runc compatibility (its ps(1) options): ignored.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        ps_options: Vec<String>,
+    },
     /// What this runtime supports (JSON).
     Features,
 }
@@ -199,7 +213,9 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
         return 0;
     }
     let Some(cmd) = cli.cmd else {
-        log.error("a command is needed: spec, create, start, run, state, kill, delete, features");
+        log.error(
+            "a command is needed: spec, create, start, run, state, kill, delete, exec, pause, resume, ps, features",
+        );
         return 1;
     };
     let root = cli.root.clone().map(Ok).unwrap_or_else(default_root);
@@ -289,6 +305,25 @@ fn dispatch(cmd: Cmd, root: Result<PathBuf, SetupError>, log: &Log) -> Result<i3
         }
         Cmd::Delete { force, id } => delete(root, &id, force, log).map(|()| 0),
         Cmd::Exec(a) => exec(&a, root),
+        Cmd::Pause { id } => freeze(root, &id, true).map(|()| 0),
+        Cmd::Resume { id } => freeze(root, &id, false).map(|()| 0),
+        Cmd::Ps { format, id, .. } => {
+            let dir = Dir::new(root, &id)?;
+            let s = dir.load(&id)?;
+            let pids = match dir.status(&s) {
+                Status::Stopped => Vec::new(),
+                _ => container_pids(&s),
+            };
+            if format == "json" {
+                println!("{}", serde_json::json!(pids));
+            } else {
+                println!("PID");
+                for p in pids {
+                    println!("{p}");
+                }
+            }
+            Ok(0)
+        }
         Cmd::Features => {
             println!("{}", features());
             Ok(0)
@@ -673,6 +708,12 @@ fn exec(a: &ExecArgs, root: &Path) -> Result<i32, SetupError> {
     let mut spec = crate::oci::spec::to_spec(&config, &s.bundle, &bundle::facts())
         .map_err(bundle::oci_error)?;
     into_container(&mut spec, s.pid)?;
+    // No cgroup of its own: with linux.resources the container's, joined here (the process
+    // started inherits it; this one stays in it until that process ends).
+    spec.limits = crate::spec::Limits::default();
+    if let Some(cg) = &s.cgroup {
+        cg.enter("exec")?;
+    }
     bundle::check(&spec)?;
     // A gate without a fifo: a missing program fails before the process runs (in podman's
     // words), and the pid file is written before this returns. Opened here: launch joins the
@@ -816,18 +857,48 @@ fn kill(root: &Path, id: &str, all: bool, signal: &str) -> Result<(), SetupError
     if dir.status(&s) == Status::Stopped {
         return Err(SetupError::new("kill", id, "container not running"));
     }
-    let pids = match (&s.cgroup, all) {
-        (_, false) => vec![s.pid],
-        // The container's cgroup holds all of its processes (sub-cgroups included).
-        (Some(cg), true) => std::iter::once(s.pid)
-            .chain(cg.pids().into_iter().filter(|&p| p != s.pid))
-            .collect(),
-        (None, true) => in_container(&s),
-    };
+    let pids = if all { container_pids(&s) } else { vec![s.pid] };
     for p in pids {
         let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), sig);
     }
     Ok(())
+}
+
+/// Every process of the container, its init first: its cgroup's (sub-cgroups included), or
+/// without one (no linux.resources) those of its PID namespace.
+fn container_pids(s: &State) -> Vec<i32> {
+    match &s.cgroup {
+        Some(cg) => std::iter::once(s.pid)
+            .chain(cg.pids().into_iter().filter(|&p| p != s.pid))
+            .collect(),
+        None => in_container(s),
+    }
+}
+
+/// `pause` (`frozen`) and `resume`: through the container's cgroup.freeze.
+fn freeze(root: &Path, id: &str, frozen: bool) -> Result<(), SetupError> {
+    let (step, from) = match frozen {
+        true => ("pause", Status::Running),
+        false => ("resume", Status::Paused),
+    };
+    let dir = Dir::new(root, id)?;
+    let s = dir.load(id)?;
+    let status = dir.status(&s);
+    if status != from {
+        return Err(SetupError::new(
+            step,
+            id,
+            format!("the container is {}, not {}", status.name(), from.name()),
+        ));
+    }
+    let Some(cg) = &s.cgroup else {
+        return Err(SetupError::new(
+            step,
+            id,
+            "the container has no cgroup of its own to freeze (sbox makes one only for linux.resources: memory, pids or cpu)",
+        ));
+    };
+    cg.freeze(frozen).map_err(SetupError::from)
 }
 
 /// Every process in the container's PID namespace (the init's own first), read from /proc.
