@@ -842,3 +842,31 @@ fn stale_state_after_sigkill_of_run() {
         rt.assert_gone(id);
     }
 }
+
+/// `ps --format json` is runc's JSON array of pids; `pause`/`resume` go through the
+/// container's cgroup, which a container without linux.resources has not: one line says so.
+#[test]
+fn ps_and_pause_without_a_cgroup() {
+    let Some(b) = bundle("ps") else { return };
+    args(&b, "sleep 1008 & exec sleep 1009");
+    let rt = Rt::new("ps");
+    rt.ok(&["run", "--detach", "--bundle", b.to_str().unwrap(), "ps1"]);
+    wait_for("sleep\x001008");
+    let pid = rt.state("ps1")["pid"].as_i64().unwrap();
+    let pids: Vec<i64> = serde_json::from_str(&rt.ok(&["ps", "--format", "json", "ps1"])).unwrap();
+    assert_eq!(pids.len(), 2, "{pids:?}");
+    assert_eq!(pids[0], pid, "{pids:?}");
+    let table = rt.ok(&["ps", "ps1"]);
+    assert!(table.starts_with("PID\n"), "{table}");
+    let o = rt.out(&["pause", "ps1"]);
+    rt.assert_error(&o, "no cgroup of its own");
+    assert_eq!(rt.state("ps1")["status"], "running");
+    let o = rt.out(&["resume", "ps1"]);
+    rt.assert_error(&o, "not paused");
+    rt.ok(&["delete", "--force", "ps1"]);
+    rt.assert_gone("ps1");
+    assert!(gone_within(
+        "sleep\x001008",
+        std::time::Duration::from_secs(2)
+    ));
+}

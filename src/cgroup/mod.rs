@@ -763,8 +763,31 @@ pub struct Kept {
 }
 
 impl Kept {
+    /// The record names a cgroup as sbox makes them (state.json is only a file: nothing
+    /// else is killed or removed through it).
+    fn ours(&self) -> bool {
+        let name = self.group.file_name().unwrap_or_default().to_string_lossy();
+        self.group.is_absolute()
+            && name.starts_with("sbox-")
+            && self.payload == self.group.join("payload")
+    }
+
+    fn check(&self, opt: &str) -> Result<(), CgroupError> {
+        match self.ours() {
+            true => Ok(()),
+            false => Err(io_err(
+                opt,
+                &self.group,
+                io::Error::new(io::ErrorKind::InvalidData, "not a cgroup sbox made"),
+            )),
+        }
+    }
+
     /// Every process of the container's cgroup (sub-cgroups it made included).
     pub fn pids(&self) -> Vec<i32> {
+        if !self.ours() {
+            return Vec::new();
+        }
         procs_under(&self.payload)
     }
 
@@ -778,6 +801,7 @@ impl Kept {
     /// of the container's processes, under its limits): directly where cgroup permissions
     /// allow it, else, for a scope, through systemd.
     pub fn enter(&self, opt: &str) -> Result<(), CgroupError> {
+        self.check(opt)?;
         let procs = self.payload.join("cgroup.procs");
         match (write(&procs, "0"), &self.origin) {
             (Ok(()), _) => Ok(()),
@@ -794,6 +818,7 @@ impl Kept {
     pub fn freeze(&self, frozen: bool) -> Result<(), CgroupError> {
         let f = self.payload.join("cgroup.freeze");
         let step = if frozen { "pause" } else { "resume" };
+        self.check(step)?;
         write(&f, if frozen { "1" } else { "0" }).map_err(|e| io_err(step, &f, e))?;
         let want = u64::from(frozen);
         let deadline = Instant::now() + Duration::from_secs(5);
@@ -819,6 +844,9 @@ impl Kept {
 
     /// Kill everything left in the payload leaf and remove what sbox made (see `undo`).
     pub fn remove(&self) {
+        if !self.ours() {
+            return;
+        }
         let names: Vec<&str> = self.controllers.iter().map(String::as_str).collect();
         undo(&self.group, &self.origin, &names);
     }
@@ -1013,6 +1041,14 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(scope.origin, Origin::Scope);
+        assert!(k.ours() && scope.ours());
+        let other = Kept {
+            group: "/sys/fs/cgroup/user.slice".into(),
+            payload: "/sys/fs/cgroup/user.slice/payload".into(),
+            ..k
+        };
+        assert!(!other.ours());
+        assert!(other.pids().is_empty());
     }
 
     #[test]
