@@ -339,10 +339,11 @@ left=$(pgrep -c -f 'sleep 3002')
 rt delete k1
 no_leftovers "sbox-runc kill --all: no scope or cgroup left after delete"
 
-# A container with CAP_SYS_ADMIN mounts cgroup2 (its namespace's root is payload/) and moves a
-# process into a sub-cgroup of its own: delete still kills it and removes every directory.
+# A container with CAP_SYS_ADMIN mounts cgroup2 (its namespace's root is payload/; a second
+# mount beside its read-only /sys/fs/cgroup) and moves a process into a sub-cgroup of its own:
+# delete still kills it and removes every directory.
 oci_bundle oci-h '{"pids": {"limit": 40}}' \
-	'mount -t cgroup2 none /sys/fs/cgroup; mkdir -p /sys/fs/cgroup/a/b; sleep 3004 & echo $! >/sys/fs/cgroup/a/b/cgroup.procs; echo ready; wait'
+	'mount -t cgroup2 none /dev/shm; mkdir -p /dev/shm/a/b; sleep 3004 & echo $! >/dev/shm/a/b/cgroup.procs; echo ready; wait'
 sed -i 's|"CAP_KILL",|"CAP_KILL", "CAP_SYS_ADMIN",|' "$w/oci-h/config.json"
 # (The container's stdio is the runtime's: its output lands in h1.out.)
 rt run --detach --bundle "$w/oci-h" h1 >"$w/h1.out" 2>&1
