@@ -366,6 +366,35 @@ else
 fi
 no_leftovers "sbox-runc delete --force of a container with sub-cgroups: no scope or cgroup left"
 
+# The delegated origin: no systemd to ask (no bus in the environment), inside a Delegate=yes
+# scope of the caller's own. create builds its group there; delete removes it, disables the
+# controllers it enabled and moves the caller back out of supervisor/.
+cat >"$w/deleg.sh" <<'EOS'
+runc=$1 w=$2 cg=/sys/fs/cgroup
+rt() { "$runc" --root "$w/oci-root" "$@"; }
+own=$cg$(sed -n 's/^0:://p' /proc/self/cgroup)
+before=$(cat "$own/cgroup.subtree_control")
+rt create --bundle "$w/oci-g" g1 >/dev/null 2>"$w/g1.err" && rt start g1 2>>"$w/g1.err"
+pid=$(rt state g1 | tr -d ' \n' | sed -n 's/.*"pid":\([0-9]*\).*/\1/p')
+p=$cg$(sed -n 's/^0:://p' "/proc/$pid/cgroup")
+case "$p" in "$own"/sbox-*/payload) echo "in-group yes $(cat "$p/memory.max")" ;; *) echo "in-group no: $p under $own" ;; esac
+rt delete --force g1 2>>"$w/g1.err"
+[ -d "${p%/payload}" ] && echo "group-left ${p%/payload}: $(find "${p%/payload}" | tr '\n' ' ')" || echo "group-gone"
+after=$(cat "$own/cgroup.subtree_control")
+[ "$after" = "$before" ] && echo "subtree-back" || echo "subtree '$before' -> '$after'"
+[ "$cg$(sed -n 's/^0:://p' /proc/self/cgroup)" = "$own" ] && echo "self-back" || echo "self in $(cat /proc/self/cgroup)"
+EOS
+oci_bundle oci-g '{"memory": {"limit": 33554432}}' 'exec sleep 3007'
+out=$(systemd-run --user --scope -q -p Delegate=yes env -u DBUS_SESSION_BUS_ADDRESS -u XDG_RUNTIME_DIR \
+	sh "$w/deleg.sh" "$runc" "$w" 2>&1 | tr '\n' ' ')
+echo "delegated create/delete: $out $(cat "$w/g1.err")"
+[ "$out" = "in-group yes 33554432 group-gone subtree-back self-back " ] &&
+	pass "sbox-runc create/delete in a delegated cgroup: limit in force, everything undone" ||
+	fail "sbox-runc create/delete in a delegated cgroup: limit in force, everything undone" "$out $(cat "$w/g1.err")"
+[ "$(pgrep -c -f 'sleep 3007')" = 0 ] && pass "sbox-runc delete in a delegated cgroup: nothing left running" ||
+	fail "sbox-runc delete in a delegated cgroup: nothing left running" "$(pgrep -a -f 'sleep 3007')"
+no_leftovers "sbox-runc create in a delegated cgroup: no scope or cgroup left"
+
 # Hooks with resources under an attached run: in order, around the container's process.
 oci_bundle oci-hk '{"memory": {"limit": 67108864}}' 'sleep 0.5; echo main'
 hk() { echo '{"path": "/bin/sh", "args": ["sh", "-c", "echo '"$1"' >>'"$w"'/hooks.log"]}'; }
