@@ -260,12 +260,7 @@ pub fn attach(opt: &str, unit: &str, subcgroup: &str, pid: u32) -> Result<(), Cg
             what: what.into(),
             message: bus_message(&e),
         };
-        let mut ch = Channel::open_private(address)
-            .map_err(|e| fail("cannot connect to the user D-Bus", e))?;
-        if bus == Bus::Shared {
-            ch.register()
-                .map_err(|e| fail("the user D-Bus refused the connection", e))?;
-        }
+        let ch = bus::open(address, bus == Bus::Shared).map_err(|(what, e)| fail(what, e))?;
         call(&ch, "AttachProcessesToUnit", |m| {
             m.append3(unit, subcgroup, vec![pid])
         })
