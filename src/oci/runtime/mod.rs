@@ -4,6 +4,7 @@
 //! `spec::StartGate`) and released by `start`.
 
 mod bundle;
+mod console;
 mod hooks;
 mod log;
 mod state;
@@ -249,8 +250,8 @@ fn dispatch(cmd: Cmd, root: Result<PathBuf, SetupError>, log: &Log) -> Result<i3
         }
         Cmd::Create(a) => create(&a, root, log, false).map(|_| 0),
         Cmd::Run { args, detach, keep } => {
-            let (dir, pid) = match create(&args, root, log, !detach)? {
-                Created::Waiting(dir, pid) => (dir, pid),
+            let (dir, pid, console) = match create(&args, root, log, !detach)? {
+                Created::Waiting(dir, pid, console) => (dir, pid, console),
                 Created::Ended(code) => {
                     if !keep {
                         delete(root, &args.id, true, log)?;
@@ -262,7 +263,7 @@ fn dispatch(cmd: Cmd, root: Result<PathBuf, SetupError>, log: &Log) -> Result<i3
             if detach {
                 return Ok(0);
             }
-            let code = wait(pid);
+            let code = crate::launch::attach::wait(pid, console);
             if !keep {
                 delete(root, &args.id, true, log)?;
             }
@@ -299,16 +300,16 @@ fn io(step: &str, p: &Path) -> impl Fn(std::io::Error) -> SetupError {
 }
 
 /// What `create` left: the container waiting at its start gate (the state directory, its
-/// process's pid), or, for `run` with linux.resources, a container already run to its end
-/// under sbox's supervisor (its exit status).
+/// process's pid, the terminal `run` relays), or, for `run` with linux.resources, a
+/// container already run to its end under sbox's supervisor (its exit status).
 enum Created {
-    Waiting(Dir, i32),
+    Waiting(Dir, i32, Option<crate::launch::attach::Console>),
     Ended(i32),
 }
 
 /// `create`: the state directory, then the container, left waiting at the start gate.
-/// `attached` (`run`): a config's terminal without a console socket is the caller's own, and
-/// a config with linux.resources runs supervised (`supervised`).
+/// `attached` (`run`): a config's terminal without a console socket is relayed by the runtime
+/// (console.rs), and a config with linux.resources runs supervised (`supervised`).
 fn create(a: &CreateArgs, root: &Path, log: &Log, attached: bool) -> Result<Created, SetupError> {
     let dir = Dir::new(root, &a.id)?;
     let b = bundle::load(&a.bundle)?;
@@ -362,23 +363,26 @@ fn create(a: &CreateArgs, root: &Path, log: &Log, attached: bool) -> Result<Crea
             Some(p) => Some(connect(p)?),
             None => None,
         };
-        spec.console_socket = console.as_ref().map(|c| c.as_raw_fd());
-        oci_defaults(&mut spec, a, console.is_some());
-        if attached && b.terminal() && console.is_none() {
-            // `run` with a terminal and no console socket: the caller's own, with its session
-            // and job control (runc relays a pty of its own instead; sbox's supervisor does
-            // not stay to relay one). The caller's terminal is then the container's: on a
-            // kernel that still allows TIOCSTI (dev.tty.legacy_tiocsti), it can type into it.
-            spec.new_session = false;
-            spec.caller_process_group = true;
-        }
+        let own = (attached && b.terminal() && console.is_none())
+            .then(console::Own::new)
+            .transpose()?;
+        spec.console_socket =
+            (console.as_ref().map(|c| c.as_raw_fd())).or(own.as_ref().map(|o| o.fd()));
+        let has_console = spec.console_socket.is_some();
+        oci_defaults(&mut spec, a, has_console);
         let pid = crate::launch::run(&spec)?;
         drop(console);
         drop(dfd);
-        Ok(pid)
+        match own.map(console::Own::receive).transpose() {
+            Ok(relayed) => Ok((pid, relayed)),
+            Err(e) => {
+                end_waiting(pid);
+                Err(e)
+            }
+        }
     })();
-    let pid = match made {
-        Ok(pid) => pid,
+    let (pid, relayed) = match made {
+        Ok(made) => made,
         Err(e) => {
             dir.remove();
             return Err(e);
@@ -391,18 +395,21 @@ fn create(a: &CreateArgs, root: &Path, log: &Log, attached: bool) -> Result<Crea
     let hooked = hooks::run(&s.hooks, "prestart", &st)
         .and_then(|()| hooks::run(&s.hooks, "createRuntime", &st));
     if let Err(e) = hooked {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(pid),
-            nix::sys::signal::Signal::SIGKILL,
-        );
-        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+        end_waiting(pid);
         dir.remove();
         return Err(e);
     }
     s.creator = None;
     dir.save(&s)?;
     log.debug(&format!("created {} (pid {pid})", a.id));
-    Ok(Created::Waiting(dir, pid))
+    Ok(Created::Waiting(dir, pid, relayed))
+}
+
+/// A created container that won't start: its process (our child) killed and reaped.
+fn end_waiting(pid: i32) {
+    let pid = nix::unistd::Pid::from_raw(pid);
+    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+    let _ = nix::sys::wait::waitpid(pid, None);
 }
 
 /// `run` of a config with linux.resources: the container runs as a plain sbox sandbox does,
@@ -622,52 +629,6 @@ fn wait_released(
     Ok(())
 }
 
-/// `run`: wait for the container's process (our child: `create` cloned it), passing on the
-/// signals we get; its exit status, as a shell gives it.
-fn wait(pid: i32) -> i32 {
-    use nix::sys::signal::{SigSet, Signal};
-    use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
-    let child = nix::unistd::Pid::from_raw(pid);
-    // launch left these blocked: read them from a signalfd.
-    let mut set = SigSet::empty();
-    for s in [
-        Signal::SIGINT,
-        Signal::SIGTERM,
-        Signal::SIGHUP,
-        Signal::SIGQUIT,
-        Signal::SIGUSR1,
-        Signal::SIGUSR2,
-        Signal::SIGCHLD,
-    ] {
-        set.add(s);
-    }
-    let _ = set.thread_block();
-    let sfd =
-        nix::sys::signalfd::SignalFd::with_flags(&set, nix::sys::signalfd::SfdFlags::SFD_CLOEXEC);
-    loop {
-        match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::Exited(_, c)) => return c,
-            Ok(WaitStatus::Signaled(_, s, _)) => return 128 + s as i32,
-            Ok(_) => {}
-            Err(_) => return 255,
-        }
-        let Ok(sfd) = &sfd else {
-            std::thread::sleep(std::time::Duration::from_millis(5));
-            continue;
-        };
-        if let Ok(Some(info)) = sfd.read_signal()
-            && info.ssi_signo as i32 != libc_sigchld()
-            && let Ok(s) = Signal::try_from(info.ssi_signo as i32)
-        {
-            let _ = nix::sys::signal::kill(child, s);
-        }
-    }
-}
-
-fn libc_sigchld() -> i32 {
-    nix::sys::signal::Signal::SIGCHLD as i32
-}
-
 /// `exec`: a process in the container's namespaces and root, released like `start` does,
 /// then waited for (its exit status) unless --detach.
 fn exec(a: &ExecArgs, root: &Path) -> Result<i32, SetupError> {
@@ -687,8 +648,8 @@ fn exec(a: &ExecArgs, root: &Path) -> Result<i32, SetupError> {
         .map_err(|e| SetupError::new("config.json", p.display().to_string(), e.to_string()))?;
     config["process"] = exec_process(a, &config["process"])?;
     let config = crate::oci::config::parse(&config.to_string()).map_err(bundle::oci_error)?;
-    if config.process.as_ref().is_some_and(|p| p.terminal) && a.console_socket.is_none() && a.detach
-    {
+    let terminal = config.process.as_ref().is_some_and(|p| p.terminal);
+    if terminal && a.console_socket.is_none() && a.detach {
         return Err(SetupError::new(
             "exec",
             "--tty",
@@ -705,14 +666,19 @@ fn exec(a: &ExecArgs, root: &Path) -> Result<i32, SetupError> {
     let pid_file = (a.pid_file.as_ref())
         .map(|p| std::fs::File::create(p).map_err(io("--pid-file", p)))
         .transpose()?;
-    let ran = (|| -> Result<i32, SetupError> {
+    let ran = (|| {
         spec.start_gate = Some(crate::spec::StartGate {
             dir: None,
             pid_files: Vec::new(),
             pid_fds: pid_file.iter().map(|f| f.as_raw_fd()).collect(),
         });
         let console = a.console_socket.as_deref().map(connect).transpose()?;
-        spec.console_socket = console.as_ref().map(|c| c.as_raw_fd());
+        // A terminal without a console socket: relayed by this process, as for `run`.
+        let own = (terminal && console.is_none())
+            .then(console::Own::new)
+            .transpose()?;
+        spec.console_socket =
+            (console.as_ref().map(|c| c.as_raw_fd())).or(own.as_ref().map(|o| o.fd()));
         let create = CreateArgs {
             bundle: s.bundle.clone(),
             pid_file: None,
@@ -722,13 +688,24 @@ fn exec(a: &ExecArgs, root: &Path) -> Result<i32, SetupError> {
             preserve_fds: a.preserve_fds,
             id: a.id.clone(),
         };
-        oci_defaults(&mut spec, &create, console.is_some());
+        let has_console = spec.console_socket.is_some();
+        oci_defaults(&mut spec, &create, has_console);
         let pid = crate::launch::run(&spec)?;
         drop(console);
-        Ok(pid)
+        match own.map(console::Own::receive).transpose() {
+            Ok(relayed) => Ok((pid, relayed)),
+            Err(e) => {
+                end_waiting(pid);
+                Err(e)
+            }
+        }
     })();
-    let pid = ran?;
-    Ok(if a.detach { 0 } else { wait(pid) })
+    let (pid, relayed) = ran?;
+    Ok(if a.detach {
+        0
+    } else {
+        crate::launch::attach::wait(pid, relayed)
+    })
 }
 
 /// The process of `exec`: --process's, else the config's with the command line's changes.
