@@ -770,7 +770,8 @@ fn the_five_capability_sets_are_as_configured() {
     // The kernel's rules are checked before anything starts.
     let o = run_spec("caps=CAP_KILL//CAP_KILL/CAP_NET_RAW/CAP_NET_RAW", &["true"]);
     assert!(
-        stderr(&o).contains("capabilities: CAP_NET_RAW: must also be ambient: in permitted"),
+        stderr(&o)
+            .contains("ambient capabilities: CAP_NET_RAW: must also be in permitted capabilities"),
         "{}",
         stderr(&o)
     );
