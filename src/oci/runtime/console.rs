@@ -6,7 +6,26 @@
 
 use crate::error::SetupError;
 use crate::launch::attach::Console;
+use crate::spec::Spec;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+
+/// The container's console socket, set as `spec.console_socket`: the engine's
+/// (--console-socket, connected), else with `relay` (a terminal, and the runtime waits for
+/// the container) the runtime's own.
+pub fn choose(
+    spec: &mut Spec,
+    engine: Option<&OwnedFd>,
+    relay: bool,
+) -> Result<Option<Own>, SetupError> {
+    let own = (relay && engine.is_none()).then(Own::new).transpose()?;
+    spec.console_socket = (engine.map(|c| c.as_raw_fd())).or(own.as_ref().map(Own::fd));
+    Ok(own)
+}
+
+/// Once launch returned: the master of the terminal to relay, if the socket was ours.
+pub fn received(own: Option<Own>) -> Result<Option<Console>, SetupError> {
+    own.map(Own::receive).transpose()
+}
 
 /// The runtime's own console socket, until the container's master arrived.
 pub struct Own {

@@ -363,23 +363,14 @@ fn create(a: &CreateArgs, root: &Path, log: &Log, attached: bool) -> Result<Crea
             Some(p) => Some(connect(p)?),
             None => None,
         };
-        let own = (attached && b.terminal() && console.is_none())
-            .then(console::Own::new)
-            .transpose()?;
-        spec.console_socket =
-            (console.as_ref().map(|c| c.as_raw_fd())).or(own.as_ref().map(|o| o.fd()));
+        let own = console::choose(&mut spec, console.as_ref(), attached && b.terminal())?;
         let has_console = spec.console_socket.is_some();
         oci_defaults(&mut spec, a, has_console);
         let pid = crate::launch::run(&spec)?;
         drop(console);
         drop(dfd);
-        match own.map(console::Own::receive).transpose() {
-            Ok(relayed) => Ok((pid, relayed)),
-            Err(e) => {
-                end_waiting(pid);
-                Err(e)
-            }
-        }
+        let relayed = console::received(own).inspect_err(|_| end_waiting(pid))?;
+        Ok((pid, relayed))
     })();
     let (pid, relayed) = match made {
         Ok(made) => made,
@@ -666,7 +657,7 @@ fn exec(a: &ExecArgs, root: &Path) -> Result<i32, SetupError> {
     let pid_file = (a.pid_file.as_ref())
         .map(|p| std::fs::File::create(p).map_err(io("--pid-file", p)))
         .transpose()?;
-    let ran = (|| {
+    let ran = (|| -> Result<_, SetupError> {
         spec.start_gate = Some(crate::spec::StartGate {
             dir: None,
             pid_files: Vec::new(),
@@ -674,11 +665,7 @@ fn exec(a: &ExecArgs, root: &Path) -> Result<i32, SetupError> {
         });
         let console = a.console_socket.as_deref().map(connect).transpose()?;
         // A terminal without a console socket: relayed by this process, as for `run`.
-        let own = (terminal && console.is_none())
-            .then(console::Own::new)
-            .transpose()?;
-        spec.console_socket =
-            (console.as_ref().map(|c| c.as_raw_fd())).or(own.as_ref().map(|o| o.fd()));
+        let own = console::choose(&mut spec, console.as_ref(), terminal && !a.detach)?;
         let create = CreateArgs {
             bundle: s.bundle.clone(),
             pid_file: None,
@@ -692,13 +679,8 @@ fn exec(a: &ExecArgs, root: &Path) -> Result<i32, SetupError> {
         oci_defaults(&mut spec, &create, has_console);
         let pid = crate::launch::run(&spec)?;
         drop(console);
-        match own.map(console::Own::receive).transpose() {
-            Ok(relayed) => Ok((pid, relayed)),
-            Err(e) => {
-                end_waiting(pid);
-                Err(e)
-            }
-        }
+        let relayed = console::received(own).inspect_err(|_| end_waiting(pid))?;
+        Ok((pid, relayed))
     })();
     let (pid, relayed) = ran?;
     Ok(if a.detach {
