@@ -1032,3 +1032,58 @@ fn exec_tty_relays_a_terminal_of_the_containers_own() {
     assert!(out.contains("\n/dev/pts/0\n33 111\n"), "{out}");
     assert!(out.contains("STATUS 6 SAME NEXT b''"), "{out}");
 }
+
+/// The caller's terminal hangs up while `run` relays: its shell dies, the kernel sends SIGHUP
+/// to `run` (the foreground job), which passes it on; the container's trap ends it, and
+/// `run` deletes it: nothing left, and no spinning on the hung-up terminal meanwhile.
+#[test]
+fn run_ends_with_the_container_when_the_callers_terminal_hangs_up() {
+    let Some(b) = terminal_bundle(
+        "run-pty-hup",
+        "trap 'echo hup > /out/trapped; exit 9' HUP; echo ready; while :; do sleep 0.1; done",
+    ) else {
+        return;
+    };
+    let out = scratch("oci-run-pty-hup-out");
+    chown_to_test_user(&out);
+    edit(&b, |c| {
+        let m = json!({"destination": "/out", "type": "bind", "source": out, "options": ["rbind"]});
+        c["mounts"].as_array_mut().unwrap().push(m)
+    });
+    let rt = Rt::new("run-pty-hup");
+    let code = r#"
+import os, pty, time, json, subprocess, select
+pid, m = pty.fork()
+if pid == 0:
+    os.execv('/bin/sh', ['sh', '-c', '"$@"; exit 0', 'sh'] + json.loads(os.environ['ARGS']))
+out = b''
+end = time.time() + 10
+while b'ready' not in out and time.time() < end:
+    if select.select([m], [], [], 0.1)[0]:
+        out += os.read(m, 100)
+os.close(m)
+os.waitpid(pid, 0)
+print(out.decode(errors='replace').strip())
+"#;
+    let run = rt.argv(&["run", "--bundle", b.to_str().unwrap(), "h1"]);
+    let o = as_user("python3")
+        .args(["-c", code])
+        .env("ARGS", json!(run).to_string())
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&o).contains("ready"),
+        "{} {}",
+        stdout(&o),
+        stderr(&o)
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while rt.root.join("h1").exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    rt.assert_gone("h1");
+    assert_eq!(
+        std::fs::read_to_string(out.join("trapped")).unwrap_or_default(),
+        "hup\n"
+    );
+}
