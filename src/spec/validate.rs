@@ -85,7 +85,8 @@ pub enum Broken {
         range: IdRange,
         other: IdRange,
     },
-    /// An id map that leaves the sandbox's own id (`who`: --uid, --gid) unmapped.
+    /// An id map that leaves the sandbox's own id (`who`: the front end's name for its uid or
+    /// gid) unmapped.
     MapMissesId {
         opt: &'static str,
         who: &'static str,
