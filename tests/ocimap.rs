@@ -230,7 +230,7 @@ fn run_bundle(bundle: &Path) -> (Vec<String>, std::process::Output) {
     static EXE: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
     let exe = EXE.get_or_init(|| {
         let dst = scratch("ocimap-bin").join("t");
-        std::fs::copy(std::env::current_exe().unwrap(), &dst).unwrap();
+        copy_executable(&std::env::current_exe().unwrap(), &dst);
         dst
     });
     let o = as_user(exe)
@@ -263,7 +263,7 @@ fn bundle(name: &str, config: &Value) -> Option<std::path::PathBuf> {
     for d in ["bin", "proc", "dev", "sys", "tmp"] {
         std::fs::create_dir_all(root.join(d)).unwrap();
     }
-    std::fs::copy(busybox, root.join("bin/busybox")).unwrap();
+    copy_executable(Path::new(busybox), &root.join("bin/busybox"));
     for applet in [
         "sh", "awk", "tr", "wc", "cat", "id", "hostname", "ls", "grep", "cp", "chmod", "touch",
         "mkdir", "echo",

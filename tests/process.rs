@@ -696,7 +696,7 @@ fn spec_exe() -> &'static std::path::Path {
     static EXE: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
     EXE.get_or_init(|| {
         let dst = scratch("process-bin").join("t");
-        std::fs::copy(std::env::current_exe().unwrap(), &dst).unwrap();
+        copy_executable(&std::env::current_exe().unwrap(), &dst);
         dst
     })
 }
