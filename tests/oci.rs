@@ -792,8 +792,8 @@ fn run_with_resources_goes_through_the_cgroup_session() {
 /// then `STATUS <code> SAME|CHANGED NEXT <bytes>`: its terminal's modes compared with
 /// before, and what it reads from its terminal next (a byte pushed into it from inside would
 /// be there). The other end does each of STEPS after the next `ready` in the output: types
-/// it, or `WINCH` (resize to 40x100, then a newline), `TERM` (SIGTERM to the runtime),
-/// `KILL` (runs KILLCMD). Prints what the terminal showed.
+/// it, or `WINCH` (resize to 40x100, then a newline), `SIG...` (that signal to the
+/// runtime), `KILL` (runs KILLCMD). Prints what the terminal showed.
 const RUN_PTY: &str = r#"
 import os, pty, sys, time, select, fcntl, termios, struct, subprocess, json, signal, re
 args = json.loads(os.environ['ARGS'])
@@ -837,8 +837,8 @@ while time.time() < end:
         if t == 'WINCH':
             fcntl.ioctl(m, termios.TIOCSWINSZ, struct.pack('HHHH', 40, 100, 0, 0))
             os.write(m, b'\n')
-        elif t == 'TERM':
-            os.kill(int(re.search(rb'RUNTIME (\d+)', out).group(1)), signal.SIGTERM)
+        elif t.startswith('SIG'):
+            os.kill(int(re.search(rb'RUNTIME (\d+)', out).group(1)), getattr(signal, t))
         elif t == 'KILL':
             subprocess.call(json.loads(os.environ['KILLCMD']))
         else:
@@ -929,27 +929,29 @@ fn run_puts_the_terminal_back_after_the_container_is_killed() {
     rt.assert_gone("k1");
 }
 
-/// SIGTERM to `run`: passed on to the container's process, whose trap runs; the status is
-/// the container's, and the caller's terminal (raw while relayed) comes back. The same
-/// without a terminal.
+/// SIGTERM or SIGINT to `run`: passed on to the container's process, whose trap runs; the
+/// status is the container's, and the caller's terminal (raw while relayed) comes back. The
+/// same without a terminal.
 #[test]
 fn sigterm_to_run_reaches_the_container() {
-    let script = "trap 'echo trapped; exit 5' TERM; stty raw -echo; echo ready; \
+    let script = "trap 'echo trapped; exit 5' TERM INT; stty raw -echo; echo ready; \
                   while :; do sleep 0.1; done";
     let Some(b) = terminal_bundle("run-pty-term", script) else {
         return;
     };
     let rt = Rt::new("run-pty-term");
-    let out = rt.run_on_pty(&b, "s1", &["TERM"]);
-    assert!(out.contains("trapped"), "{out}");
-    assert!(out.contains("STATUS 5 SAME NEXT b''"), "{out}");
-    rt.assert_gone("s1");
+    for sig in ["SIGTERM", "SIGINT"] {
+        let out = rt.run_on_pty(&b, "s1", &[sig]);
+        assert!(out.contains("trapped"), "{sig}: {out}");
+        assert!(out.contains("STATUS 5 SAME NEXT b''"), "{sig}: {out}");
+        rt.assert_gone("s1");
+    }
     edit(&b, |c| c["process"]["terminal"] = json!(false));
     args(
         &b,
         "trap 'echo trapped; exit 5' TERM; echo ready; while :; do sleep 0.1; done",
     );
-    let out = rt.run_on_pty(&b, "s2", &["TERM"]);
+    let out = rt.run_on_pty(&b, "s2", &["SIGTERM"]);
     assert!(out.contains("trapped"), "{out}");
     assert!(out.contains("STATUS 5 SAME"), "{out}");
     rt.assert_gone("s2");
