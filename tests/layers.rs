@@ -97,7 +97,9 @@ fn launch_exposes_run_and_probes_only() {
         public,
         [
             "pub mod probe;",
-            "pub fn run(spec: &Spec) -> Result<i32, SetupError> {"
+            "pub fn run(spec: &Spec) -> Result<i32, SetupError> {",
+            // sbox-runc create: the command's pid, and its cgroup kept for `delete`.
+            "pub fn run_gated(spec: &Spec) -> Result<(i32, Option<crate::cgroup::Kept>), SetupError> {"
         ]
     );
 }

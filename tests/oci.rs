@@ -738,53 +738,137 @@ fn console_socket_gets_the_terminal() {
     rt.ok(&["delete", "--force", "t1"]);
 }
 
-/// `run` with linux.resources runs supervised through the cgroup code plain `sbox --mem` uses:
-/// the same outcome (on this hybrid host its one-line cgroup error, nothing left in the state
-/// directory), and `create` still refuses them in one line.
+/// `create`, `run --detach` and `run` with linux.resources (hooks included) all go through
+/// the cgroup code plain `sbox --mem` uses: the same outcome (on this hybrid host its one-line
+/// cgroup error, no state directory, nothing started: no hook ran), else the container runs
+/// under them.
 #[test]
-fn run_with_resources_goes_through_the_cgroup_session() {
+fn resources_with_create_and_run_go_through_the_cgroup_session() {
     let Some(b) = bundle("resources") else { return };
     args(&b, "echo ran");
+    let mark = b.join("hooked");
     edit(&b, |c| {
-        c["linux"]["resources"] = json!({"memory": {"limit": 33554432}})
+        c["linux"]["resources"] = json!({"memory": {"limit": 33554432}});
+        c["hooks"] = json!({"prestart": [{"path": "/bin/sh", "args": ["sh", "-c", format!("echo pre >>{}", mark.display())]}]});
     });
     let rt = Rt::new("resources");
-    let o = rt.out(&["run", "--bundle", b.to_str().unwrap(), "res1"]);
     let plain = sbox_cmd(&["--ro-bind", "/", "/", "--mem", "32M", "echo", "ran"])
         .output()
         .unwrap();
-    let (err, want) = (stderr(&o), stderr(&plain));
-    assert_eq!(o.status.code(), plain.status.code(), "{err} / {want}");
-    // The same line, under each program's name.
-    let strip = |s: &str, p: &str| s.strip_prefix(p).unwrap_or(s).to_string();
-    assert_eq!(
-        strip(&err, "sbox-runc: "),
-        strip(&want, "sbox: "),
-        "sbox-runc run vs sbox --mem"
-    );
-    if !plain.status.success() {
-        assert_eq!(err.lines().count(), 1, "{err}");
-        assert!(err.contains("cgroup"), "{err}");
-    } else {
-        assert_eq!(stdout(&o), "ran\n");
+    let want = stderr(&plain);
+    let bs = b.to_str().unwrap();
+    for (i, cmd) in [&["run"][..], &["create"], &["run", "--detach"]]
+        .iter()
+        .enumerate()
+    {
+        let id = format!("res{i}");
+        let mut argv = cmd.to_vec();
+        argv.extend(["--bundle", bs, &id]);
+        let o = rt.out(&argv);
+        let err = stderr(&o);
+        if !plain.status.success() {
+            // The same line, under each program's name.
+            assert_eq!(o.status.code(), Some(1), "{cmd:?}: {err}");
+            let strip = |s: &str, p: &str| s.strip_prefix(p).unwrap_or(s).to_string();
+            assert_eq!(
+                strip(&err, "sbox-runc: "),
+                strip(&want, "sbox: "),
+                "{cmd:?}"
+            );
+            assert_eq!(err.lines().count(), 1, "{err}");
+            assert!(err.contains("cgroup"), "{err}");
+            assert!(!mark.exists(), "{cmd:?}: a hook ran");
+        } else if cmd == &["run"] {
+            assert!(o.status.success(), "{err}");
+            assert_eq!(stdout(&o), "ran\n");
+        } else {
+            assert!(o.status.success(), "{cmd:?}: {err}");
+            if cmd == &["create"] {
+                rt.ok(&["start", &id]);
+            }
+            rt.stopped(&id);
+            rt.ok(&["delete", &id]);
+        }
+        rt.assert_gone(&id);
     }
-    rt.assert_gone("res1");
-    let o = rt.out(&["create", "--bundle", b.to_str().unwrap(), "res2"]);
-    let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(1), "{err}");
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("linux.resources"), "{err}");
-    rt.assert_gone("res2");
-    // No start gate when supervised: the hooks that need one are refused, in one line.
-    edit(&b, |c| {
-        c["hooks"] = json!({"prestart": [{"path": "/bin/true"}]})
-    });
-    let o = rt.out(&["run", "--bundle", b.to_str().unwrap(), "res3"]);
-    let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(1), "{err}");
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.starts_with("sbox-runc: hooks.prestart: "), "{err}");
-    rt.assert_gone("res3");
+    // Nothing of this runtime left running.
+    assert!(
+        gone_within(
+            &format!("{}\0--root\0{}", link().display(), rt.root.display()),
+            std::time::Duration::from_secs(2)
+        ),
+        "a runtime process is left"
+    );
+}
+
+/// A `run` SIGKILLed before its delete leaves its state directory: once its container is gone
+/// too, a later `run` of that id says so in one warning line and goes ahead; `delete` of such
+/// a state works as well.
+#[test]
+fn stale_state_after_sigkill_of_run() {
+    let Some(b) = bundle("stalerun") else { return };
+    args(&b, "exec sleep 1013");
+    let rt = Rt::new("stalerun");
+    let bs = b.to_str().unwrap();
+    for (id, then) in [("r1", "run"), ("r2", "delete")] {
+        let mut run = rt.cmd(&["run", "--bundle", bs, id]).spawn().unwrap();
+        wait_for("sleep\x001013");
+        assert_eq!(rt.state(id)["status"], "running");
+        // While its run is alive (or its container), the id is taken.
+        run.kill().unwrap();
+        run.wait().unwrap();
+        let o = rt.out(&["run", "--bundle", bs, id]);
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        assert!(stderr(&o).contains("already exists"), "{}", stderr(&o));
+        rt.ok(&["kill", id, "KILL"]);
+        assert_eq!(rt.stopped(id)["status"], "stopped");
+        if then == "delete" {
+            let o = rt.out(&["delete", id]);
+            assert!(o.status.success(), "{}", stderr(&o));
+            assert_eq!(stderr(&o), "");
+        } else {
+            args(&b, "echo again");
+            let o = rt.out(&["run", "--bundle", bs, id]);
+            args(&b, "exec sleep 1013");
+            assert!(o.status.success(), "{}", stderr(&o));
+            assert_eq!(stdout(&o), "again\n");
+            let err = stderr(&o);
+            assert_eq!(err.lines().count(), 1, "{err}");
+            assert!(
+                err.starts_with("sbox-runc: warning: ") && err.contains("a run that was killed"),
+                "{err}"
+            );
+        }
+        rt.assert_gone(id);
+    }
+}
+
+/// `ps --format json` is runc's JSON array of pids; `pause`/`resume` go through the
+/// container's cgroup, which a container without linux.resources has not: one line says so.
+#[test]
+fn ps_and_pause_without_a_cgroup() {
+    let Some(b) = bundle("ps") else { return };
+    args(&b, "sleep 1008 & exec sleep 1009");
+    let rt = Rt::new("ps");
+    rt.ok(&["run", "--detach", "--bundle", b.to_str().unwrap(), "ps1"]);
+    wait_for("sleep\x001008");
+    let pid = rt.state("ps1")["pid"].as_i64().unwrap();
+    let pids: Vec<i64> = serde_json::from_str(&rt.ok(&["ps", "--format", "json", "ps1"])).unwrap();
+    assert_eq!(pids.len(), 2, "{pids:?}");
+    assert_eq!(pids[0], pid, "{pids:?}");
+    let table = rt.ok(&["ps", "ps1"]);
+    assert!(table.starts_with("PID\n"), "{table}");
+    let o = rt.out(&["pause", "ps1"]);
+    rt.assert_error(&o, "no cgroup of its own");
+    assert_eq!(rt.state("ps1")["status"], "running");
+    let o = rt.out(&["resume", "ps1"]);
+    rt.assert_error(&o, "not paused");
+    rt.ok(&["delete", "--force", "ps1"]);
+    rt.assert_gone("ps1");
+    assert!(gone_within(
+        "sleep\x001008",
+        std::time::Duration::from_secs(2)
+    ));
 }
 
 /// The caller's side of `sbox-runc run` on a real pseudo-terminal (a Python harness playing

@@ -13,6 +13,10 @@
 //! outside the limit, survives an OOM kill to read `payload/memory.events` and report it.
 //! Every limit is read back: a controller that is not delegated is an error, never ignored.
 //!
+//! A session normally lives as long as its supervisor ([`Session::finish`] removes it). For
+//! `sbox-runc create` it is kept ([`Session::keep`]): the [`Kept`] record, in the container's
+//! state.json, is what `delete` undoes later ([`Kept::remove`]).
+//!
 //! Every file of that subtree belongs to the user, so file permissions can't keep the command
 //! from lifting its own limit. What does: the command's cgroup namespace, rooted at payload/
 //! (on systemd's nsdelegate mount the kernel refuses a move out of it, and writes to its own
@@ -341,8 +345,8 @@ fn random_suffix() -> String {
 }
 
 /// Where the limits live.
-#[derive(Debug)]
-enum Origin {
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Origin {
     /// A transient scope from the user's systemd: the group is the scope; at the end the
     /// supervisor returns into it and systemd collects the scope when sbox exits.
     Scope,
@@ -350,7 +354,7 @@ enum Origin {
     /// enable there are disabled again, and everyone moved out of `parent` goes back.
     Delegated {
         parent: PathBuf,
-        enabled_in_parent: Vec<&'static str>,
+        enabled_in_parent: Vec<String>,
     },
 }
 
@@ -492,7 +496,7 @@ impl Session {
                     r = write(&ctl, &plus);
                 }
                 r.map_err(|e| io_err(c.opt, &ctl, e))?;
-                enabled_in_parent.push(c.name);
+                enabled_in_parent.push(c.name.to_string());
             }
         }
 
@@ -603,20 +607,8 @@ impl Session {
     /// `peak`: read memory.peak too (for --json-status-fd; an OOM report always has it).
     pub fn finish(mut self, peak: bool) -> Report {
         self.procs = None;
-        let payload = self.leaf("payload");
-        let mut r = Report {
-            limit: self.limit,
-            ..Report::default()
-        };
-        if self.ctls.iter().any(|c| c.name == "memory") {
-            let ev = read(&payload.join("memory.events")).unwrap_or_default();
-            r.oom_kill = events::keyed(&ev, "oom_kill").unwrap_or(0);
-            if peak || r.oom_kill > 0 {
-                r.memory_peak = read(&payload.join("memory.peak"))
-                    .ok()
-                    .and_then(|s| s.trim().parse().ok());
-            }
-        }
+        let memory = self.ctls.iter().any(|c| c.name == "memory");
+        let r = read_report(&self.leaf("payload"), memory, self.limit, peak);
         self.teardown();
         self.done = true;
         r
@@ -624,41 +616,239 @@ impl Session {
 
     /// Undo everything `build` did, as far as it got; errors are ignored (best effort).
     fn teardown(&mut self) {
-        let payload = self.leaf("payload");
-        if payload.exists() {
-            // Processes the command left behind (no PID namespace) must not outlive sbox.
-            if populated(&payload) {
-                let _ = write(&payload.join("cgroup.kill"), "1");
-                let deadline = Instant::now() + Duration::from_secs(2);
-                while populated(&payload) && Instant::now() < deadline {
-                    std::thread::sleep(Duration::from_millis(10));
-                }
+        let names: Vec<&str> = self.ctls.iter().map(|c| c.name).collect();
+        undo(&self.group, &self.origin, &names);
+    }
+
+    /// The session outlives this process (`sbox-runc create`): nothing is undone when it is
+    /// dropped; the record says what `delete` must undo ([`Kept::remove`]). With a scope,
+    /// systemd collects it once its last process is gone (this one leaves, the container's
+    /// stay in payload/).
+    pub fn keep(mut self) -> Kept {
+        self.procs = None;
+        self.done = true;
+        Kept {
+            origin: self.origin.clone(),
+            group: self.group.clone(),
+            payload: self.leaf("payload"),
+            controllers: self.ctls.iter().map(|c| c.name.to_string()).collect(),
+            limit: self.limit,
+        }
+    }
+}
+
+/// Kill what is left in `group`'s payload leaf, then remove what sbox made there: for a
+/// delegated subtree every directory (depth first: sub-cgroups the command may have made
+/// included), the controllers enabled, and the processes moved out of the parent moved back.
+/// A scope's cgroups are systemd's to remove once it is empty. Best effort.
+fn undo(group: &Path, origin: &Origin, ctls: &[&str]) {
+    let payload = group.join("payload");
+    if payload.exists() {
+        // Processes the command left behind (no PID namespace) must not outlive sbox.
+        kill_all(&payload);
+    }
+    if let Origin::Scope = origin {
+        // systemd removes the scope's cgroup, leaves included, once its last process (sbox)
+        // has exited. Moving sbox out of its leaf first would cost a migration (a wait for
+        // an RCU grace period) for nothing.
+        return;
+    }
+    remove_tree(&payload);
+    let minus: Vec<String> = ctls.iter().map(|c| format!("-{c}")).collect();
+    let _ = write(&group.join("cgroup.subtree_control"), &minus.join(" "));
+    let sup = group.join("supervisor");
+    if let Origin::Delegated {
+        parent,
+        enabled_in_parent,
+    } = origin
+    {
+        let minus: Vec<String> = enabled_in_parent.iter().map(|c| format!("-{c}")).collect();
+        if minus.is_empty()
+            || write(&parent.join("cgroup.subtree_control"), &minus.join(" ")).is_ok()
+        {
+            move_all(&sup, parent);
+        }
+    }
+    let _ = fs::remove_dir(&sup);
+    let _ = fs::remove_dir(group);
+}
+
+/// Kill every process of cgroup `cg` and its descendants, and wait (a little) until it is
+/// empty: cgroup.kill (Linux 5.14), else SIGKILL to each process, a few rounds (they may
+/// fork meanwhile).
+fn kill_all(cg: &Path) {
+    if !populated(cg) {
+        return;
+    }
+    let killed = write(&cg.join("cgroup.kill"), "1").is_ok();
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while populated(cg) && Instant::now() < deadline {
+        if !killed {
+            for pid in procs_under(cg) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
             }
         }
-        if let Origin::Scope = self.origin {
-            // systemd removes the scope's cgroup, leaves included, once its last process (sbox)
-            // has exited. Moving sbox out of its leaf first would cost a migration (a wait for
-            // an RCU grace period) for nothing.
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The processes of cgroup `cg` and of every cgroup below it.
+fn procs_under(cg: &Path) -> Vec<i32> {
+    let mut pids: Vec<i32> = read(&cg.join("cgroup.procs"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    for sub in subdirs(cg) {
+        pids.extend(procs_under(&sub));
+    }
+    pids
+}
+
+fn subdirs(dir: &Path) -> Vec<PathBuf> {
+    let Ok(rd) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    rd.flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.path())
+        .collect()
+}
+
+/// rmdir `dir` and every directory below it, deepest first (a cgroup can only be removed
+/// once it has no children; its files go with it). Not through symbolic links.
+fn remove_tree(dir: &Path) {
+    for sub in subdirs(dir) {
+        remove_tree(&sub);
+    }
+    let _ = fs::remove_dir(dir);
+}
+
+/// memory.events (and memory.peak on an OOM kill, or when `peak`) of the payload leaf.
+fn read_report(payload: &Path, memory: bool, limit: Option<u64>, peak: bool) -> Report {
+    let mut r = Report {
+        limit,
+        ..Report::default()
+    };
+    if memory {
+        let ev = read(&payload.join("memory.events")).unwrap_or_default();
+        r.oom_kill = events::keyed(&ev, "oom_kill").unwrap_or(0);
+        if peak || r.oom_kill > 0 {
+            r.memory_peak = read(&payload.join("memory.peak"))
+                .ok()
+                .and_then(|s| s.trim().parse().ok());
+        }
+    }
+    r
+}
+
+/// A cgroup session kept past the process that made it (`sbox-runc create` returns while the
+/// container runs): what `state`, `kill --all`, `run` and `delete` need, stored in the
+/// container's state.json.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Kept {
+    /// A systemd scope, or the delegated parent with the controllers sbox enabled in it.
+    pub origin: Origin,
+    /// The group sbox made (the scope's cgroup, or its directory in the delegated parent).
+    pub group: PathBuf,
+    /// The leaf the container's processes are in; every limit is set there.
+    pub payload: PathBuf,
+    /// The controllers enabled in the group's cgroup.subtree_control.
+    pub controllers: Vec<String>,
+    /// memory.max as read back.
+    pub limit: Option<u64>,
+}
+
+impl Kept {
+    /// The record names a cgroup as sbox makes them (state.json is only a file: nothing
+    /// else is killed or removed through it).
+    fn ours(&self) -> bool {
+        let name = self.group.file_name().unwrap_or_default().to_string_lossy();
+        self.group.is_absolute()
+            && name.starts_with("sbox-")
+            && self.payload == self.group.join("payload")
+    }
+
+    fn check(&self, opt: &str) -> Result<(), CgroupError> {
+        match self.ours() {
+            true => Ok(()),
+            false => Err(io_err(
+                opt,
+                &self.group,
+                io::Error::new(io::ErrorKind::InvalidData, "not a cgroup sbox made"),
+            )),
+        }
+    }
+
+    /// Every process of the container's cgroup (sub-cgroups it made included).
+    pub fn pids(&self) -> Vec<i32> {
+        if !self.ours() {
+            return Vec::new();
+        }
+        procs_under(&self.payload)
+    }
+
+    /// What the kernel says happened in the payload leaf: OOM kills, and the peak then.
+    pub fn report(&self) -> Report {
+        let memory = self.controllers.iter().any(|c| c == "memory");
+        read_report(&self.payload, memory, self.limit, false)
+    }
+
+    /// Move this process into the payload leaf (`sbox-runc exec`: what it starts is then one
+    /// of the container's processes, under its limits): directly where cgroup permissions
+    /// allow it, else, for a scope, through systemd.
+    pub fn enter(&self, opt: &str) -> Result<(), CgroupError> {
+        self.check(opt)?;
+        let procs = self.payload.join("cgroup.procs");
+        match (write(&procs, "0"), &self.origin) {
+            (Ok(()), _) => Ok(()),
+            (Err(_), Origin::Scope) => {
+                let unit = self.group.file_name().unwrap_or_default().to_string_lossy();
+                systemd::attach(opt, &unit, "/payload", std::process::id())
+            }
+            (Err(e), _) => Err(io_err(opt, &procs, e)),
+        }
+    }
+
+    /// Freeze (`true`) or thaw the container's processes (cgroup.freeze), and wait until the
+    /// kernel says it is done.
+    pub fn freeze(&self, frozen: bool) -> Result<(), CgroupError> {
+        let f = self.payload.join("cgroup.freeze");
+        let step = if frozen { "pause" } else { "resume" };
+        self.check(step)?;
+        write(&f, if frozen { "1" } else { "0" }).map_err(|e| io_err(step, &f, e))?;
+        let want = u64::from(frozen);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            let ev = read(&self.payload.join("cgroup.events")).unwrap_or_default();
+            if events::keyed(&ev, "frozen") == Some(want) {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Err(io_err(
+            step,
+            &self.payload.join("cgroup.events"),
+            io::Error::from(io::ErrorKind::TimedOut),
+        ))
+    }
+
+    /// Whether the payload leaf is frozen (cgroup.events).
+    pub fn frozen(&self) -> bool {
+        let ev = read(&self.payload.join("cgroup.events")).unwrap_or_default();
+        events::keyed(&ev, "frozen") == Some(1)
+    }
+
+    /// Kill everything left in the payload leaf and remove what sbox made (see `undo`).
+    pub fn remove(&self) {
+        if !self.ours() {
             return;
         }
-        let _ = fs::remove_dir(&payload);
-        let minus: Vec<String> = self.ctls.iter().map(|c| format!("-{}", c.name)).collect();
-        let _ = write(&self.group.join("cgroup.subtree_control"), &minus.join(" "));
-        let sup = self.leaf("supervisor");
-        if let Origin::Delegated {
-            parent,
-            enabled_in_parent,
-        } = &self.origin
-        {
-            let minus: Vec<String> = enabled_in_parent.iter().map(|c| format!("-{c}")).collect();
-            if minus.is_empty()
-                || write(&parent.join("cgroup.subtree_control"), &minus.join(" ")).is_ok()
-            {
-                move_all(&sup, parent);
-            }
-        }
-        let _ = fs::remove_dir(&sup);
-        let _ = fs::remove_dir(&self.group);
+        let names: Vec<&str> = self.controllers.iter().map(String::as_str).collect();
+        undo(&self.group, &self.origin, &names);
     }
 }
 
@@ -819,6 +1009,46 @@ mod tests {
             ]
         );
         assert_eq!(unescape(b"a\\011b\\134c\\0\xff"), b"a\tb\\c\\0\xff");
+    }
+
+    #[test]
+    fn remove_tree_goes_depth_first() {
+        let d = std::env::temp_dir().join(format!("sbox-cg-tree-{}", std::process::id()));
+        fs::create_dir_all(d.join("payload/a/b/c")).unwrap();
+        fs::create_dir_all(d.join("payload/x")).unwrap();
+        remove_tree(&d.join("payload"));
+        assert!(!d.join("payload").exists());
+        fs::remove_dir(&d).unwrap();
+    }
+
+    #[test]
+    fn kept_record_round_trips() {
+        let k = Kept {
+            origin: Origin::Delegated {
+                parent: "/sys/fs/cgroup/ci".into(),
+                enabled_in_parent: vec!["memory".into()],
+            },
+            group: "/sys/fs/cgroup/ci/sbox-1-ab".into(),
+            payload: "/sys/fs/cgroup/ci/sbox-1-ab/payload".into(),
+            controllers: vec!["memory".into(), "pids".into()],
+            limit: Some(1 << 20),
+        };
+        let text = serde_json::to_string(&k).unwrap();
+        assert_eq!(serde_json::from_str::<Kept>(&text).unwrap(), k);
+        let scope: Kept = serde_json::from_str(&text.replace(
+            r#"{"Delegated":{"parent":"/sys/fs/cgroup/ci","enabled_in_parent":["memory"]}}"#,
+            r#""Scope""#,
+        ))
+        .unwrap();
+        assert_eq!(scope.origin, Origin::Scope);
+        assert!(k.ours() && scope.ours());
+        let other = Kept {
+            group: "/sys/fs/cgroup/user.slice".into(),
+            payload: "/sys/fs/cgroup/user.slice/payload".into(),
+            ..k
+        };
+        assert!(!other.ours());
+        assert!(other.pids().is_empty());
     }
 
     #[test]

@@ -250,6 +250,45 @@ fn start_scope_at(
     }
 }
 
+/// Move process `pid` into `subcgroup` (such as "/payload") of the running unit `unit`
+/// (AttachProcessesToUnit, systemd 238): how a process outside the user manager's tree (a
+/// login session's) joins a scope sbox made, where cgroup file permissions can't let it.
+pub fn attach(opt: &str, unit: &str, subcgroup: &str, pid: u32) -> Result<(), CgroupError> {
+    let at = |address: &str, shown: &str, bus: Bus| -> Result<(), CgroupError> {
+        crate::nss::builtin_only();
+        let fail = |what: &str, e: dbus::Error| CgroupError::Bus {
+            opt: opt.into(),
+            bus: shown.into(),
+            what: what.into(),
+            message: bus_message(&e),
+        };
+        let mut ch = Channel::open_private(address)
+            .map_err(|e| fail("cannot connect to the user D-Bus", e))?;
+        if bus == Bus::Shared {
+            ch.register()
+                .map_err(|e| fail("the user D-Bus refused the connection", e))?;
+        }
+        call(&ch, "AttachProcessesToUnit", |m| {
+            m.append3(unit, subcgroup, vec![pid])
+        })
+        .map(drop)
+        .map_err(|e| {
+            fail(
+                &format!("systemd could not move the process into {unit}"),
+                e,
+            )
+        })
+    };
+    if let Some(p) = private_socket() {
+        let shown = p.display().to_string();
+        if at(&format!("unix:path={shown}"), &shown, Bus::Direct).is_ok() {
+            return Ok(());
+        }
+    }
+    let (address, shown) = bus_address(opt)?;
+    at(&address, &shown, Bus::Shared)
+}
+
 /// What the bus said of a failure.
 fn bus_message(e: &dbus::Error) -> String {
     e.message()

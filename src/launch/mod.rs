@@ -38,8 +38,21 @@ use std::os::fd::{AsFd, OwnedFd};
 use supervisor::Plan;
 
 /// Start the sandbox and wait for it; returns the exit status sbox should exit with.
-/// With a start gate (`sbox-runc create`), returns once the command waits at it: its pid.
+/// With a start gate (`sbox-runc create`), returns once the command waits at it: its pid
+/// (see [`run_gated`] for its cgroup).
 pub fn run(spec: &Spec) -> Result<i32, SetupError> {
+    let (code, kept) = launch(spec)?;
+    debug_assert!(kept.is_none(), "limits with a start gate: run_gated");
+    Ok(code)
+}
+
+/// With a start gate: the command's pid once it waits there, and the cgroup of its limits,
+/// kept for the runtime to remove (`sbox-runc delete`).
+pub fn run_gated(spec: &Spec) -> Result<(i32, Option<crate::cgroup::Kept>), SetupError> {
+    launch(spec)
+}
+
+fn launch(spec: &Spec) -> Result<(i32, Option<crate::cgroup::Kept>), SetupError> {
     // Supervisor, before clone: everything that can fail early.
     // 1-2. privileged binary refused, the caller's descriptors claimed, host directories.
     let (mut claimed, passed) = supervisor::claim(spec)?;
@@ -54,7 +67,7 @@ pub fn run(spec: &Spec) -> Result<i32, SetupError> {
         return supervisor::detach(spec, started);
     }
     // After: status records, supervise until the end, reports.
-    supervisor::finish(spec, started, (master, caller))
+    supervisor::finish(spec, started, (master, caller)).map(|code| (code, None))
 }
 
 /// The child, in its new namespaces; then init, or the command (exec.rs). Never returns.

@@ -45,15 +45,6 @@ pub struct Plan {
 /// host directories made.
 pub fn claim(spec: &Spec) -> Result<(fds::Claimed, Vec<RawFd>), SetupError> {
     caps::refuse_privileged_binary()?;
-    if spec.start_gate.is_some() && spec.limits.any() {
-        // The cgroup session belongs to a supervisor that would not stay (`sbox-runc run`
-        // without --detach keeps it: no start gate there).
-        return Err(SetupError::new(
-            "linux.resources",
-            "",
-            "memory, pids and cpu limits are not supported by sbox-runc create (the cgroup would outlive the runtime): use sbox-runc run without --detach, or remove them from config.json",
-        ));
-    }
     // Every descriptor an option names, owned from here on by the step that uses it.
     let claimed = fds::claim(spec)?;
     if spec.exec_label.is_some() || spec.file_label.is_some() {
@@ -308,9 +299,14 @@ pub fn start(
 }
 
 /// With a start gate: wait until the command waits at it, write the pid files, give the
-/// go-ahead and return the command's pid; it goes on alone. On failure nothing is left running.
-pub fn detach(spec: &Spec, started: Started) -> Result<i32, SetupError> {
+/// go-ahead and return the command's pid, and its cgroup kept (limits: the command is in its
+/// payload leaf already); it goes on alone. On failure nothing is left running.
+pub fn detach(
+    spec: &Spec,
+    started: Started,
+) -> Result<(i32, Option<crate::cgroup::Kept>), SetupError> {
     let (child, err_r, ack) = (started.child, started.err_r, started.ack);
+    let mut plan = started.plan;
     // Not dumpable from here on (see `watch`).
     sys::set_dumpable(false);
     let ready = channel::wait_ready(err_r).and_then(|()| match (&spec.start_gate, &ack) {
@@ -323,10 +319,11 @@ pub fn detach(spec: &Spec, started: Started) -> Result<i32, SetupError> {
         _ => Ok(()),
     });
     match ready {
-        Ok(()) => Ok(child.as_raw()),
+        Ok(()) => Ok((child.as_raw(), plan.limits.take().map(|s| s.keep()))),
         Err(e) => {
             let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
             let _ = waitpid(child, None);
+            // (The session, dropped with the plan, removes the cgroup.)
             Err(e)
         }
     }

@@ -187,7 +187,8 @@ esac
 no_leftovers "no scope or cgroup left after a fork storm"
 
 # --- sbox-runc run of a `spec --rootless` bundle with linux.resources: the same cgroup session
-# (sbox stays as the supervisor), the OOM report and 137, state/kill from another process.
+# (kept past create, the run waiting in its supervisor leaf), the OOM report and 137,
+# state/kill from another process.
 runc=$w/sbox-runc
 ln -s "$(command -v sbox)" "$runc"
 rt() { "$runc" --root "$w/oci-root" "$@"; }
@@ -250,6 +251,177 @@ st=$?
 [ ! -e "$w/oci-root/s1" ] && pass "sbox-runc run memory.limit: killed, its state directory removed" ||
 	fail "sbox-runc run memory.limit: killed, its state directory removed" "$(ls "$w/oci-root/s1")"
 no_leftovers "sbox-runc run memory.limit: no scope or cgroup left after kill"
+
+# --- linux.resources with create/start and run --detach: the cgroup outlives the runtime's
+# process; delete removes it.
+# state_of ID: the status in `state`; payload_of PID: its cgroup directory (host view).
+state_of() { rt state "$1" 2>/dev/null | tr -d ' \n' | sed -n 's/.*"status":"\([a-z]*\)".*/\1/p'; }
+payload_of() { echo "$cg$(sed -n 's/^0:://p' "/proc/$1/cgroup")"; }
+pid_of() { rt state "$1" 2>/dev/null | tr -d ' \n' | sed -n 's/.*"pid":\([0-9]*\).*/\1/p'; }
+wait_state() { # ID STATUS
+	i=0
+	while [ "$(state_of "$1")" != "$2" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	[ "$(state_of "$1")" = "$2" ]
+}
+oci_bundle oci-c '{"memory": {"limit": 33554432}}' "while [ ! -e $w/go-c1 ]; do sleep 0.1; done; $hog"
+rt create --bundle "$w/oci-c" c1 >/dev/null 2>"$w/c1.err" && rt start c1 2>>"$w/c1.err"
+st=$(state_of c1)
+pid=$(pid_of c1)
+p=$(payload_of "$pid")
+echo "create+start memory.limit 32M: status '$st', pid $pid, cgroup $p, memory.max $(cat "$p/memory.max" 2>&1), $(cat "$w/c1.err")"
+[ "$st" = running ] && pass "sbox-runc create+start with memory.limit: running" ||
+	fail "sbox-runc create+start with memory.limit: running" "state '$st': $(cat "$w/c1.err")"
+case "$p" in
+*/sbox-*.scope/payload) [ "$(cat "$p/memory.max")" = 33554432 ] &&
+	pass "sbox-runc create: the process is in the payload leaf, memory.max is the limit" ||
+	fail "sbox-runc create: the process is in the payload leaf, memory.max is the limit" "$p: $(cat "$p/memory.max")" ;;
+*) fail "sbox-runc create: the process is in the payload leaf, memory.max is the limit" "cgroup $p" ;;
+esac
+touch "$w/go-c1"
+wait_state c1 stopped && pass "sbox-runc create memory.limit: the hog is OOM-killed, state stopped" ||
+	fail "sbox-runc create memory.limit: the hog is OOM-killed, state stopped" "state $(state_of c1)"
+rt delete c1
+[ ! -e "$w/oci-root/c1" ] && [ ! -d "$p" ] && pass "sbox-runc delete after create: state and cgroup gone" ||
+	fail "sbox-runc delete after create: state and cgroup gone" "$(ls -d "$w/oci-root/c1" "$p" 2>&1)"
+no_leftovers "sbox-runc create memory.limit: no scope or cgroup left after delete"
+
+oci_bundle oci-d '{"memory": {"limit": 67108864}}' 'exec sleep 3000'
+rt run --detach --bundle "$w/oci-d" d1 >/dev/null 2>"$w/d1.err"
+st=$?
+pid=$(pid_of d1)
+p=$(payload_of "$pid")
+[ $st = 0 ] && [ "$(state_of d1)" = running ] && [ "${p##*/}" = payload ] &&
+	[ "$(cat "$p/memory.max")" = 67108864 ] &&
+	pass "sbox-runc run --detach with memory.limit: returns, running in the payload leaf under the limit" ||
+	fail "sbox-runc run --detach with memory.limit: returns, running in the payload leaf under the limit" \
+		"status $st, state $(state_of d1), cgroup $p: $(cat "$w/d1.err")"
+# exec joins the container's cgroup.
+rt exec --detach d1 sleep 3006 2>"$w/e1.err"
+sleep 0.3
+ep=$(pgrep -f 'sleep 3006' | head -n1)
+[ -n "$ep" ] && [ "$(payload_of "$ep")" = "$p" ] &&
+	pass "sbox-runc exec in a container with memory.limit: the process is in its payload leaf" ||
+	fail "sbox-runc exec in a container with memory.limit: the process is in its payload leaf" \
+		"pid '$ep' in $(payload_of "$ep"), not $p: $(cat "$w/e1.err")"
+rt kill d1 KILL
+wait_state d1 stopped && rt delete d1 && [ ! -e "$w/oci-root/d1" ] &&
+	pass "sbox-runc run --detach: kill, stopped, delete" ||
+	fail "sbox-runc run --detach: kill, stopped, delete" "state $(state_of d1)"
+no_leftovers "sbox-runc run --detach memory.limit: no scope or cgroup left after delete"
+
+# delete --force of a running container under pids.limit with 20 background sleeps.
+forks='i=0; while [ $i -lt 20 ]; do sleep MARK & i=$((i + 1)); done; wait'
+oci_bundle oci-f '{"pids": {"limit": 40}}' "$(echo "$forks" | sed 's/MARK/3001/')"
+rt run --detach --bundle "$w/oci-f" f1 2>"$w/f1.err"
+i=0
+while [ "$(pgrep -c -f 'sleep 3001')" -lt 20 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+n=$(pgrep -c -f 'sleep 3001')
+rt delete --force f1
+sleep 0.2
+left=$(pgrep -c -f 'sleep 3001')
+[ "$n" -ge 20 ] && [ "$left" = 0 ] && [ ! -e "$w/oci-root/f1" ] &&
+	pass "sbox-runc delete --force with pids.limit: all 21 processes gone ($n sleeps before)" ||
+	fail "sbox-runc delete --force with pids.limit: all 21 processes gone" "$n sleeps before, $left after: $(cat "$w/f1.err")"
+no_leftovers "sbox-runc delete --force: no scope or cgroup left"
+
+# kill --all: every process of the container's cgroup.
+oci_bundle oci-k '{"pids": {"limit": 40}}' "$(echo "$forks" | sed 's/MARK/3002/')"
+rt run --detach --bundle "$w/oci-k" k1 2>"$w/k1.err"
+i=0
+while [ "$(pgrep -c -f 'sleep 3002')" -lt 20 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+n=$(pgrep -c -f 'sleep 3002')
+rt kill --all k1 KILL
+sleep 0.3
+left=$(pgrep -c -f 'sleep 3002')
+[ "$n" -ge 20 ] && [ "$left" = 0 ] && wait_state k1 stopped &&
+	pass "sbox-runc kill --all: every process of the container's cgroup ($n sleeps)" ||
+	fail "sbox-runc kill --all: every process of the container's cgroup" "$n sleeps before, $left after, state $(state_of k1): $(cat "$w/k1.err")"
+rt delete k1
+no_leftovers "sbox-runc kill --all: no scope or cgroup left after delete"
+
+# A container with CAP_SYS_ADMIN mounts cgroup2 (its namespace's root is payload/; a second
+# mount beside its read-only /sys/fs/cgroup) and moves a process into a sub-cgroup of its own:
+# delete still kills it and removes every directory.
+oci_bundle oci-h '{"pids": {"limit": 40}}' \
+	'mount -t cgroup2 none /dev/shm; mkdir -p /dev/shm/a/b; sleep 3004 & echo $! >/dev/shm/a/b/cgroup.procs; echo ready; wait'
+sed -i 's|"CAP_KILL",|"CAP_KILL", "CAP_SYS_ADMIN",|' "$w/oci-h/config.json"
+# (The container's stdio is the runtime's: its output lands in h1.out.)
+rt run --detach --bundle "$w/oci-h" h1 >"$w/h1.out" 2>&1
+i=0
+while ! grep -q ready "$w/h1.out" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+p=$(payload_of "$(pid_of h1)")
+sub=$(find "$p" -mindepth 1 -type d 2>/dev/null | tr '\n' ' ')
+echo "hostile container: sub-cgroups '$sub'; its output: $(tr '\n' ' ' <"$w/h1.out")"
+rt delete --force h1
+i=0
+while [ -d "$p" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+left=$(pgrep -c -f 'sleep 3004')
+if [ -n "$sub" ]; then
+	[ "$left" = 0 ] && [ ! -d "$p" ] &&
+		pass "sbox-runc delete --force: sub-cgroups the container made are killed and removed" ||
+		fail "sbox-runc delete --force: sub-cgroups the container made are killed and removed" "$left left, $(ls -d "$p" 2>&1)"
+else
+	[ "$left" = 0 ] && pass "sbox-runc delete --force: the container could make no sub-cgroup; nothing left" ||
+		fail "sbox-runc delete --force: nothing left" "$left sleeps left"
+fi
+no_leftovers "sbox-runc delete --force of a container with sub-cgroups: no scope or cgroup left"
+
+# The delegated origin: no systemd to ask (no bus in the environment), inside a Delegate=yes
+# scope of the caller's own. create builds its group there; delete removes it, disables the
+# controllers it enabled and moves the caller back out of supervisor/.
+cat >"$w/deleg.sh" <<'EOS'
+runc=$1 w=$2 cg=/sys/fs/cgroup
+rt() { "$runc" --root "$w/oci-root" "$@"; }
+own=$cg$(sed -n 's/^0:://p' /proc/self/cgroup)
+before=$(cat "$own/cgroup.subtree_control")
+rt create --bundle "$w/oci-g" g1 >/dev/null 2>"$w/g1.err" && rt start g1 2>>"$w/g1.err"
+pid=$(rt state g1 | tr -d ' \n' | sed -n 's/.*"pid":\([0-9]*\).*/\1/p')
+p=$cg$(sed -n 's/^0:://p' "/proc/$pid/cgroup")
+case "$p" in "$own"/sbox-*/payload) echo "in-group yes $(cat "$p/memory.max")" ;; *) echo "in-group no: $p under $own" ;; esac
+rt delete --force g1 2>>"$w/g1.err"
+[ -d "${p%/payload}" ] && echo "group-left ${p%/payload}: $(find "${p%/payload}" | tr '\n' ' ')" || echo "group-gone"
+after=$(cat "$own/cgroup.subtree_control")
+[ "$after" = "$before" ] && echo "subtree-back" || echo "subtree '$before' -> '$after'"
+[ "$cg$(sed -n 's/^0:://p' /proc/self/cgroup)" = "$own" ] && echo "self-back" || echo "self in $(cat /proc/self/cgroup)"
+EOS
+oci_bundle oci-g '{"memory": {"limit": 33554432}}' 'exec sleep 3007'
+out=$(systemd-run --user --scope -q -p Delegate=yes env -u DBUS_SESSION_BUS_ADDRESS -u XDG_RUNTIME_DIR \
+	sh "$w/deleg.sh" "$runc" "$w" 2>&1 | tr '\n' ' ')
+echo "delegated create/delete: $out $(cat "$w/g1.err")"
+[ "$out" = "in-group yes 33554432 group-gone subtree-back self-back " ] &&
+	pass "sbox-runc create/delete in a delegated cgroup: limit in force, everything undone" ||
+	fail "sbox-runc create/delete in a delegated cgroup: limit in force, everything undone" "$out $(cat "$w/g1.err")"
+[ "$(pgrep -c -f 'sleep 3007')" = 0 ] && pass "sbox-runc delete in a delegated cgroup: nothing left running" ||
+	fail "sbox-runc delete in a delegated cgroup: nothing left running" "$(pgrep -a -f 'sleep 3007')"
+no_leftovers "sbox-runc create in a delegated cgroup: no scope or cgroup left"
+
+# Hooks with resources under an attached run: in order, around the container's process.
+oci_bundle oci-hk '{"memory": {"limit": 67108864}}' 'sleep 0.5; echo main'
+hk() { echo '{"path": "/bin/sh", "args": ["sh", "-c", "echo '"$1"' >>'"$w"'/hooks.log"]}'; }
+sed -i 's|^  "ociVersion"|  "hooks": {"prestart": ['"$(hk prestart)"'], "createRuntime": ['"$(hk createRuntime)"'], "poststart": ['"$(hk poststart)"'], "poststop": ['"$(hk poststop)"']},\n  "ociVersion"|' "$w/oci-hk/config.json"
+out=$(rt run --bundle "$w/oci-hk" hk1 2>"$w/hk1.err")
+st=$?
+got=$(tr '\n' ' ' <"$w/hooks.log" 2>/dev/null)
+[ $st = 0 ] && [ "$out" = main ] && [ "$got" = "prestart createRuntime poststart poststop " ] &&
+	pass "sbox-runc run with memory.limit: hooks run in order ($got), the container ran" ||
+	fail "sbox-runc run with memory.limit: hooks run in order" "status $st, output '$out', hooks '$got': $(cat "$w/hk1.err")"
+no_leftovers "sbox-runc run with hooks and memory.limit: no scope or cgroup left"
+
+# pause/resume (cgroup.freeze) and ps of a container with a kept cgroup.
+oci_bundle oci-p '{"pids": {"limit": 40}}' 'exec sleep 3005'
+rt run --detach --bundle "$w/oci-p" p2 2>"$w/p2.err"
+pid=$(pid_of p2)
+ps_json=$(rt ps --format json p2 2>&1)
+rt pause p2
+st=$(state_of p2)
+fz=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$pid/status")
+rt resume p2
+st2=$(state_of p2)
+[ "$ps_json" = "[$pid]" ] && [ "$st" = paused ] && [ "$st2" = running ] &&
+	pass "sbox-runc ps, pause, resume: [$pid], paused ($fz), running" ||
+	fail "sbox-runc ps, pause, resume" "ps '$ps_json' (pid $pid), after pause '$st' ($fz), after resume '$st2': $(cat "$w/p2.err")"
+rt delete --force p2
+no_leftovers "sbox-runc pause/resume: no scope or cgroup left"
 
 # --- --cpu 10% slows a busy loop several-fold.
 loop='i=0; while [ $i -lt 100000 ]; do i=$((i + 1)); done'

@@ -126,6 +126,20 @@ enum Cmd {
     },
     /// Run another process in a running container (its namespaces, its root).
     Exec(ExecArgs),
+    /// Freeze every process of the container (its cgroup: linux.resources).
+    Pause { id: String },
+    /// Thaw a paused container.
+    Resume { id: String },
+    /// The container's processes: their pids.
+    Ps {
+        /// `table` (a PID column) or `json` (an array of pids).
+        #[arg(long, short = 'f', value_parser = ["table", "json"], default_value = "table")]
+        format: String,
+        id: String,
+        /// Accepted for runc compatibility (its ps(1) options): ignored.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        ps_options: Vec<String>,
+    },
     /// What this runtime supports (JSON).
     Features,
 }
@@ -200,7 +214,9 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
         return 0;
     }
     let Some(cmd) = cli.cmd else {
-        log.error("a command is needed: spec, create, start, run, state, kill, delete, features");
+        log.error(
+            "a command is needed: spec, create, start, run, state, kill, delete, exec, pause, resume, ps, features",
+        );
         return 1;
     };
     let root = cli.root.clone().map(Ok).unwrap_or_else(default_root);
@@ -248,22 +264,30 @@ fn dispatch(cmd: Cmd, root: Result<PathBuf, SetupError>, log: &Log) -> Result<i3
                 .map_err(|e| SetupError::new("spec", p.display().to_string(), e.to_string()))?;
             Ok(0)
         }
-        Cmd::Create(a) => create(&a, root, log, false).map(|_| 0),
+        Cmd::Create(a) => create(&a, root, log, Mode::Detached).map(|_| 0),
         Cmd::Run { args, detach, keep } => {
-            let (dir, pid, console) = match create(&args, root, log, !detach)? {
-                Created::Waiting(dir, pid, console) => (dir, pid, console),
-                Created::Ended(code) => {
-                    if !keep {
-                        delete(root, &args.id, true, log)?;
-                    }
-                    return Ok(code);
-                }
+            let mode = match detach {
+                true => Mode::Detached,
+                false => Mode::Attached { keep },
             };
-            start(&dir, &args.id, log)?;
+            let (dir, s, console) = create(&args, root, log, mode)?;
+            if let Err(e) = start(&dir, &args.id, log) {
+                if !detach && !keep {
+                    let _ = delete(root, &args.id, true, log);
+                }
+                return Err(e);
+            }
             if detach {
                 return Ok(0);
             }
-            let code = crate::launch::attach::wait(pid, console);
+            let mut code = crate::launch::attach::wait(s.pid, console);
+            // Read before `delete` removes the cgroup: the OOM report of a plain `sbox --mem`.
+            if let Some(report) = s.cgroup.as_ref().map(crate::cgroup::Kept::report)
+                && report.oom_killed()
+            {
+                crate::output::failure(&report.to_string());
+                code = 137;
+            }
             if !keep {
                 delete(root, &args.id, true, log)?;
             }
@@ -282,6 +306,25 @@ fn dispatch(cmd: Cmd, root: Result<PathBuf, SetupError>, log: &Log) -> Result<i3
         }
         Cmd::Delete { force, id } => delete(root, &id, force, log).map(|()| 0),
         Cmd::Exec(a) => exec(&a, root),
+        Cmd::Pause { id } => freeze(root, &id, true).map(|()| 0),
+        Cmd::Resume { id } => freeze(root, &id, false).map(|()| 0),
+        Cmd::Ps { format, id, .. } => {
+            let dir = Dir::new(root, &id)?;
+            let s = dir.load(&id)?;
+            let pids = match dir.status(&s) {
+                Status::Stopped => Vec::new(),
+                _ => container_pids(&s),
+            };
+            if format == "json" {
+                println!("{}", serde_json::json!(pids));
+            } else {
+                println!("PID");
+                for p in pids {
+                    println!("{p}");
+                }
+            }
+            Ok(0)
+        }
         Cmd::Features => {
             println!("{}", features());
             Ok(0)
@@ -299,18 +342,25 @@ fn io(step: &str, p: &Path) -> impl Fn(std::io::Error) -> SetupError {
     move |e| SetupError::new(step.clone(), p.clone(), e.to_string())
 }
 
-/// What `create` left: the container waiting at its start gate (the state directory, its
-/// process's pid, the terminal `run` relays), or, for `run` with linux.resources, a
-/// container already run to its end under sbox's supervisor (its exit status).
-enum Created {
-    Waiting(Dir, i32, Option<crate::launch::attach::Console>),
-    Ended(i32),
+/// What `create` made: the state directory, the state, the terminal `run` relays.
+type Created = (Dir, State, Option<crate::launch::attach::Console>);
+
+/// How `create` is called.
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    /// `create`, `run --detach`.
+    Detached,
+    /// `run`: a config's terminal without a console socket is relayed by the runtime
+    /// (console.rs); with `keep` false the caller deletes the container once it ends
+    /// (`State.runner`).
+    Attached { keep: bool },
 }
 
-/// `create`: the state directory, then the container, left waiting at the start gate.
-/// `attached` (`run`): a config's terminal without a console socket is relayed by the runtime
-/// (console.rs), and a config with linux.resources runs supervised (`supervised`).
-fn create(a: &CreateArgs, root: &Path, log: &Log, attached: bool) -> Result<Created, SetupError> {
+/// `create`: the state directory, then the container, left waiting at the start gate (in its
+/// cgroup's payload leaf with linux.resources: the limits hold from its exec on). Returns
+/// the state directory, what it holds, and the terminal `run` relays.
+fn create(a: &CreateArgs, root: &Path, log: &Log, mode: Mode) -> Result<Created, SetupError> {
+    let attached = mode != Mode::Detached;
     let dir = Dir::new(root, &a.id)?;
     let b = bundle::load(&a.bundle)?;
     hooks::check(&b.hooks())?;
@@ -324,9 +374,6 @@ fn create(a: &CreateArgs, root: &Path, log: &Log, attached: bool) -> Result<Crea
     let mut spec = b.to_spec()?;
     std::fs::create_dir_all(root).map_err(io("--root", root))?;
     claim_id(&dir, &a.id, log)?;
-    if attached && spec.limits.any() {
-        return supervised(a, &b, spec, &dir).map(Created::Ended);
-    }
     let me = std::process::id() as i32;
     let mut s = State {
         id: a.id.clone(),
@@ -337,6 +384,10 @@ fn create(a: &CreateArgs, root: &Path, log: &Log, attached: bool) -> Result<Crea
         annotations: b.annotations(),
         hooks: b.hooks(),
         creator: state::proc_stat(me).map(|(t, _)| (me, t)),
+        runner: match mode {
+            Mode::Attached { keep: false } => state::proc_stat(me).map(|(t, _)| (me, t)),
+            _ => None,
+        },
         ..State::default()
     };
     let made = (|| {
@@ -366,13 +417,21 @@ fn create(a: &CreateArgs, root: &Path, log: &Log, attached: bool) -> Result<Crea
         let own = console::choose(&mut spec, console.as_ref(), attached && b.terminal())?;
         let has_console = spec.console_socket.is_some();
         oci_defaults(&mut spec, a, has_console);
-        let pid = crate::launch::run(&spec)?;
+        let made = crate::launch::run_gated(&spec)?;
         drop(console);
         drop(dfd);
-        let relayed = console::received(own).inspect_err(|_| end_waiting(pid))?;
-        Ok((pid, relayed))
+        match console::received(own) {
+            Ok(relayed) => Ok((made, relayed)),
+            Err(e) => {
+                end_waiting(made.0);
+                if let Some(cg) = &made.1 {
+                    cg.remove();
+                }
+                Err(e)
+            }
+        }
     })();
-    let (pid, relayed) = match made {
+    let ((pid, cgroup), relayed) = match made {
         Ok(made) => made,
         Err(e) => {
             dir.remove();
@@ -380,20 +439,28 @@ fn create(a: &CreateArgs, root: &Path, log: &Log, attached: bool) -> Result<Crea
         }
     };
     s.pid = pid;
+    s.cgroup = cgroup;
     s.start_time = state::proc_stat(pid).map(|(t, _)| t).unwrap_or(0);
     dir.save(&s)?;
     let st = state::oci_state(&s, Status::Creating);
     let hooked = hooks::run(&s.hooks, "prestart", &st)
         .and_then(|()| hooks::run(&s.hooks, "createRuntime", &st));
     if let Err(e) = hooked {
-        end_waiting(pid);
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+        if let Some(cg) = &s.cgroup {
+            cg.remove();
+        }
         dir.remove();
         return Err(e);
     }
     s.creator = None;
     dir.save(&s)?;
     log.debug(&format!("created {} (pid {pid})", a.id));
-    Ok(Created::Waiting(dir, pid, relayed))
+    Ok((dir, s, relayed))
 }
 
 /// A created container that won't start: its process (our child) killed and reaped.
@@ -401,58 +468,6 @@ fn end_waiting(pid: i32) {
     let pid = nix::unistd::Pid::from_raw(pid);
     let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
     let _ = nix::sys::wait::waitpid(pid, None);
-}
-
-/// `run` of a config with linux.resources: the container runs as a plain sbox sandbox does,
-/// sbox staying as its supervisor (its cgroup session lives as long as sbox does: a systemd
-/// scope or a delegated subtree, with the OOM report and status 137), without a start gate.
-/// The state directory names the process through `supervised` (the supervisor's --info-fd
-/// record), so `state` and `kill` from another process find it while it runs.
-fn supervised(
-    a: &CreateArgs,
-    b: &bundle::Bundle,
-    mut spec: crate::spec::Spec,
-    dir: &Dir,
-) -> Result<i32, SetupError> {
-    let ran = (|| {
-        // These run while the container waits at its gate, which a supervised run has not.
-        for kind in ["prestart", "createRuntime", "poststart"] {
-            let hooks = b.hooks();
-            if hooks[kind].as_array().is_some_and(|h| !h.is_empty()) {
-                return Err(SetupError::new(
-                    format!("hooks.{kind}"),
-                    "",
-                    "not supported with linux.resources by sbox-runc run yet: remove the hook or the limits",
-                ));
-            }
-        }
-        let s = State {
-            id: a.id.clone(),
-            bundle: b.dir.clone(),
-            rootfs: b.rootfs.clone(),
-            created: log::rfc3339(std::time::SystemTime::now()),
-            annotations: b.annotations(),
-            hooks: b.hooks(),
-            ..State::default()
-        };
-        dir.save(&s)?;
-        let p = dir.supervised();
-        let info = std::fs::File::create(&p).map_err(io("run", &p))?;
-        spec.fds.info = Some(std::os::fd::IntoRawFd::into_raw_fd(info));
-        let console = a.console_socket.as_deref().map(connect).transpose()?;
-        spec.console_socket = console.as_ref().map(|c| c.as_raw_fd());
-        oci_defaults(&mut spec, a, console.is_some());
-        if b.terminal() && console.is_none() {
-            // The caller's own terminal, as `run` without limits (see `create`).
-            spec.new_session = false;
-            spec.caller_process_group = true;
-        }
-        crate::launch::run(&spec)
-    })();
-    if ran.is_err() {
-        dir.remove();
-    }
-    ran
 }
 
 /// What every OCI container gets, whatever config.json says.
@@ -484,9 +499,17 @@ fn claim_id(dir: &Dir, id: &str, log: &Log) -> Result<(), SetupError> {
         }
         Err(_) => {}
     }
-    let stale = match dir.load(id) {
-        Err(_) => true,
-        Ok(s) => s.creator.is_some() && dir.status(&s) == Status::Stopped,
+    let (stale, by) = match dir.load(id) {
+        Err(_) => (true, "a create that did not finish"),
+        Ok(s) if s.creator.is_some() => (
+            dir.status(&s) == Status::Stopped,
+            "a create that did not finish",
+        ),
+        // An attached `run` that was killed before its delete, its container gone since.
+        Ok(s) => (
+            s.runner.is_some_and(|(p, t)| !state::alive(p, t)) && dir.status(&s) == Status::Stopped,
+            "a run that was killed",
+        ),
     };
     if !stale {
         return Err(SetupError::new(
@@ -496,7 +519,7 @@ fn claim_id(dir: &Dir, id: &str, log: &Log) -> Result<(), SetupError> {
         ));
     }
     log.warn(&format!(
-        "container {id}: a state directory left by a create that did not finish: removed"
+        "container {id}: a state directory left by {by}: removed"
     ));
     if let Ok(mut s) = dir.load(id) {
         if s.pid == 0 {
@@ -505,6 +528,9 @@ fn claim_id(dir: &Dir, id: &str, log: &Log) -> Result<(), SetupError> {
             s.start_time = state::proc_stat(s.pid).map(|(t, _)| t).unwrap_or(0);
         }
         end(&s);
+        if let Some(cg) = &s.cgroup {
+            cg.remove();
+        }
     }
     dir.remove();
     std::fs::create_dir(&dir.path).map_err(io("create", &dir.path))
@@ -650,6 +676,12 @@ fn exec(a: &ExecArgs, root: &Path) -> Result<i32, SetupError> {
     let mut spec = crate::oci::spec::to_spec(&config, &s.bundle, &bundle::facts())
         .map_err(bundle::oci_error)?;
     into_container(&mut spec, s.pid)?;
+    // No cgroup of its own: with linux.resources the container's, joined here (the process
+    // started inherits it; this one stays in it until that process ends).
+    spec.limits = crate::spec::Limits::default();
+    if let Some(cg) = &s.cgroup {
+        cg.enter("exec")?;
+    }
     bundle::check(&spec)?;
     // A gate without a fifo: a missing program fails before the process runs (in podman's
     // words), and the pid file is written before this returns. Opened here: launch joins the
@@ -800,11 +832,48 @@ fn kill(root: &Path, id: &str, all: bool, signal: &str) -> Result<(), SetupError
     if dir.status(&s) == Status::Stopped {
         return Err(SetupError::new("kill", id, "container not running"));
     }
-    let pids = if all { in_container(&s) } else { vec![s.pid] };
+    let pids = if all { container_pids(&s) } else { vec![s.pid] };
     for p in pids {
         let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), sig);
     }
     Ok(())
+}
+
+/// Every process of the container, its init first: its cgroup's (sub-cgroups included), or
+/// without one (no linux.resources) those of its PID namespace.
+fn container_pids(s: &State) -> Vec<i32> {
+    match &s.cgroup {
+        Some(cg) => std::iter::once(s.pid)
+            .chain(cg.pids().into_iter().filter(|&p| p != s.pid))
+            .collect(),
+        None => in_container(s),
+    }
+}
+
+/// `pause` (`frozen`) and `resume`: through the container's cgroup.freeze.
+fn freeze(root: &Path, id: &str, frozen: bool) -> Result<(), SetupError> {
+    let (step, from) = match frozen {
+        true => ("pause", Status::Running),
+        false => ("resume", Status::Paused),
+    };
+    let dir = Dir::new(root, id)?;
+    let s = dir.load(id)?;
+    let status = dir.status(&s);
+    if status != from {
+        return Err(SetupError::new(
+            step,
+            id,
+            format!("the container is {}, not {}", status.name(), from.name()),
+        ));
+    }
+    let Some(cg) = &s.cgroup else {
+        return Err(SetupError::new(
+            step,
+            id,
+            "the container has no cgroup of its own to freeze (sbox makes one only for linux.resources: memory, pids or cpu)",
+        ));
+    };
+    cg.freeze(frozen).map_err(SetupError::from)
 }
 
 /// Every process in the container's PID namespace (the init's own first), read from /proc.
@@ -851,12 +920,16 @@ fn delete(root: &Path, id: &str, force: bool, log: &Log) -> Result<(), SetupErro
         r => r?,
     };
     let status = dir.status(&s);
-    if status == Status::Running && !force {
+    if matches!(status, Status::Running | Status::Paused) && !force {
         return Err(SetupError::new(
             "delete",
             id,
             "cannot delete a running container: stop it first (kill), or use --force",
         ));
+    }
+    if let Some(cg) = &s.cgroup {
+        // Everything in its cgroup killed (a paused one too), then what sbox made removed.
+        cg.remove();
     }
     end(&s);
     dir.remove();

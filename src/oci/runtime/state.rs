@@ -25,6 +25,14 @@ pub struct State {
     /// While `create` runs: its pid and start time. A state left with these by a `create`
     /// that is gone (SIGKILLed) is stale.
     pub creator: Option<(i32, u64)>,
+    /// An attached `run` (without --keep), which deletes the container once it ends: its pid
+    /// and start time. A state whose runner and container are both gone (the run was
+    /// SIGKILLed) is stale.
+    #[serde(default)]
+    pub runner: Option<(i32, u64)>,
+    /// The cgroup of linux.resources, kept past `create` (removed by `delete`).
+    #[serde(default)]
+    pub cgroup: Option<crate::cgroup::Kept>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,6 +40,8 @@ pub enum Status {
     Creating,
     Created,
     Running,
+    /// Its cgroup is frozen (`pause`).
+    Paused,
     Stopped,
 }
 
@@ -41,6 +51,7 @@ impl Status {
             Status::Creating => "creating",
             Status::Created => "created",
             Status::Running => "running",
+            Status::Paused => "paused",
             Status::Stopped => "stopped",
         }
     }
@@ -110,23 +121,9 @@ impl Dir {
             ),
             _ => SetupError::new("state", p.display().to_string(), e.to_string()),
         })?;
-        let mut s: State = serde_json::from_str(&text)
+        let s: State = serde_json::from_str(&text)
             .map_err(|e| SetupError::new("state", p.display().to_string(), e.to_string()))?;
-        if s.pid == 0 {
-            // A supervised `run` (linux.resources): its supervisor's record names the process.
-            let record = std::fs::read_to_string(self.supervised()).unwrap_or_default();
-            let record: serde_json::Value = serde_json::from_str(&record).unwrap_or_default();
-            if let Some(pid) = record["child-pid"].as_i64() {
-                s.pid = pid as i32;
-                s.start_time = proc_stat(s.pid).map(|(t, _)| t).unwrap_or(0);
-            }
-        }
         Ok(s)
-    }
-
-    /// A supervised `run`'s --info-fd record (the container process's pid).
-    pub fn supervised(&self) -> PathBuf {
-        self.path.join("supervised.json")
     }
 
     /// Written whole: a temporary file renamed over state.json.
@@ -155,6 +152,8 @@ impl Dir {
         } else if s.creator.is_some() {
             // Its `create` died before finishing: the init waits for nothing.
             Status::Stopped
+        } else if s.cgroup.as_ref().is_some_and(|c| c.frozen()) {
+            Status::Paused
         } else {
             Status::Running
         }
