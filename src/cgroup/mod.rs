@@ -24,6 +24,7 @@
 //! through them). The host's own mount stays out of reach: `/proc/PID/root` of the user's
 //! other processes is refused to a process in a child user namespace.
 
+mod bus;
 pub mod delegated;
 mod error;
 pub mod events;

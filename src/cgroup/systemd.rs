@@ -1,13 +1,14 @@
 //! A transient scope from the user's systemd, over its private socket or the user D-Bus.
 //!
 //! The client is libdbus (the `dbus` crate, vendored): it starts no threads, and the supervisor
-//! must be single-threaded when it clones. The connection is used for one call and closed.
+//! must be single-threaded when it clones. The connection is used for one call and closed; in a
+//! user namespace it is a socket of sbox's own (bus.rs).
 
+use super::bus::{self, Conn};
 use super::error::CgroupError;
 use crate::error::SetupError;
 use dbus::Message;
 use dbus::arg::{RefArg, Variant};
-use dbus::channel::Channel;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -59,7 +60,7 @@ fn bus_address(opt: &str) -> Result<(String, String), CgroupError> {
 }
 
 fn call(
-    ch: &Channel,
+    ch: &Conn,
     method: &str,
     build: impl FnOnce(Message) -> Message,
 ) -> Result<Message, dbus::Error> {
@@ -147,12 +148,9 @@ fn start_scope_at(
     let gone = |what: &str, e: dbus::Error| unreachable(bus_err(what, e));
     // libdbus can look users up (its cookie authentication).
     crate::nss::builtin_only();
-    let mut ch =
-        Channel::open_private(address).map_err(|e| gone("cannot connect to the user D-Bus", e))?;
+    let ch = bus::open(address, bus == Bus::Shared).map_err(|(what, e)| gone(what, e))?;
     let mut match_serial = None;
     if bus == Bus::Shared {
-        ch.register()
-            .map_err(|e| gone("the user D-Bus refused the connection", e))?;
         // Listen for the job's end before asking. Not waited for: the bus daemon handles a
         // connection's messages in order, so the rule is in place before systemd gets the call
         // (its reply, an error included, is looked at below). systemd sends JobRemoved to the
@@ -262,12 +260,7 @@ pub fn attach(opt: &str, unit: &str, subcgroup: &str, pid: u32) -> Result<(), Cg
             what: what.into(),
             message: bus_message(&e),
         };
-        let mut ch = Channel::open_private(address)
-            .map_err(|e| fail("cannot connect to the user D-Bus", e))?;
-        if bus == Bus::Shared {
-            ch.register()
-                .map_err(|e| fail("the user D-Bus refused the connection", e))?;
-        }
+        let ch = bus::open(address, bus == Bus::Shared).map_err(|(what, e)| fail(what, e))?;
         call(&ch, "AttachProcessesToUnit", |m| {
             m.append3(unit, subcgroup, vec![pid])
         })
@@ -331,12 +324,7 @@ fn manager_version(address: &str, shown: &str, bus: Bus) -> Result<String, Cgrou
         what: String::new(),
         message: bus_message(&e),
     };
-    let mut ch =
-        Channel::open_private(address).map_err(|e| fail("cannot connect to the user D-Bus", e))?;
-    if bus == Bus::Shared {
-        ch.register()
-            .map_err(|e| fail("the user D-Bus refused the connection", e))?;
-    }
+    let ch = bus::open(address, bus == Bus::Shared).map_err(|(what, e)| fail(what, e))?;
     let m = Message::new_method_call(SYSTEMD, PATH, "org.freedesktop.DBus.Properties", "Get")
         .map_err(|e| fail("D-Bus", dbus::Error::new_failed(&e)))?
         .append2(MANAGER, "Version");

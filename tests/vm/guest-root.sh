@@ -14,6 +14,7 @@ echo "user@1000 ready at $(cut -d' ' -f1 /proc/uptime) s guest uptime" >>/mnt/ho
 : >/mnt/host/results.txt
 chmod 0666 /mnt/host/results.txt
 runuser -l tester -c 'sh /mnt/host/guest-test.sh /mnt/host/results.txt' >/mnt/host/guest-test.log 2>&1
+runuser -l tester -c 'sh /mnt/host/guest-oci.sh /mnt/host/results.txt' >/mnt/host/guest-oci.log 2>&1
 runuser -l nodeleg -c 'sh /mnt/host/guest-test.sh /mnt/host/results.txt' >>/mnt/host/guest-test.log 2>&1
 echo END >>/mnt/host/results.txt
 echo "tests done at $(cut -d' ' -f1 /proc/uptime) s guest uptime" >>/mnt/host/timing

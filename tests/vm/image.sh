@@ -2,7 +2,10 @@
 # Build the Debian bookworm guest used by tests/vm/run.sh: kernel, initrd and an ext4 image
 # with systemd, a user D-Bus and a lingering user "tester" (uid 1000) whose user@.service
 # delegates memory, pids and cpu (bookworm's default), and a lingering user "nodeleg" (uid 1001)
-# whose slice withholds memory.
+# whose slice withholds memory. crun (the reference runtime of the OCI bench) and rootless
+# podman (conmon, uidmap with subuid/subgid ranges for tester, slirp4netns, fuse-overlayfs,
+# catatonit) for the OCI cases; containernetworking-plugins provides the virtual package
+# container-network-stack that containers-common depends on (debootstrap can't pick one).
 #
 # Usage: image.sh OUTDIR      (as root; OUTDIR gets vmlinuz, initrd.img, rootfs.img)
 # The result depends only on this file: run.sh caches it under a hash of it.
@@ -22,7 +25,7 @@ fi
 
 t0=$(date +%s)
 debootstrap --variant=minbase \
-	--include=systemd,systemd-sysv,dbus,dbus-user-session,libpam-systemd,udev,iproute2,procps,util-linux,kmod,initramfs-tools,linux-image-amd64 \
+	--include=systemd,systemd-sysv,dbus,dbus-user-session,libpam-systemd,udev,iproute2,procps,util-linux,kmod,initramfs-tools,linux-image-amd64,crun,podman,containernetworking-plugins,conmon,uidmap,slirp4netns,fuse-overlayfs,catatonit \
 	bookworm "$root" "$mirror" >"$out/debootstrap.log" 2>&1 ||
 	{ tail -n 30 "$out/debootstrap.log"; exit 1; }
 t1=$(date +%s)
@@ -32,6 +35,10 @@ echo "image: debootstrap $((t1 - t0)) s"
 chroot "$root" useradd -m -u 1000 -s /bin/bash tester
 mkdir -p "$root/var/lib/systemd/linger"
 touch "$root/var/lib/systemd/linger/tester"
+# Rootless podman maps these into its user namespace (through newuidmap/newgidmap).
+for f in subuid subgid; do
+	grep -qs '^tester:' "$root/etc/$f" || echo tester:100000:65536 >>"$root/etc/$f"
+done
 # A second lingering user whose slice withholds the memory controller: "not delegated".
 chroot "$root" useradd -m -u 1001 -s /bin/bash nodeleg
 touch "$root/var/lib/systemd/linger/nodeleg"

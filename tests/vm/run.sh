@@ -18,6 +18,7 @@ missing=
 command -v debootstrap >/dev/null || missing="$missing debootstrap"
 command -v qemu-system-x86_64 >/dev/null || missing="$missing qemu-system-x86"
 command -v mkfs.ext4 >/dev/null || missing="$missing e2fsprogs"
+[ -x /bin/busybox ] || missing="$missing busybox-static"
 if [ -n "$missing" ]; then
 	echo "vm: installing$missing"
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
@@ -44,9 +45,11 @@ share=$(mktemp -d /var/tmp/sbox-vm-share.XXXXXX)
 [ "${SBOX_VM_KEEP:-}" = 1 ] || trap 'rm -rf "$share"' EXIT
 chmod 0777 "$share"
 cp "$sbox" "$share/sbox"
-cp "$here/guest-root.sh" "$here/guest-test.sh" "$share/"
-chmod 0755 "$share/sbox"
-chmod 0644 "$share/guest-root.sh" "$share/guest-test.sh"
+cp "$here"/guest-*.sh "$share/"
+# The OCI cases' bundle and podman image: a static busybox (the host's busybox-static).
+cp /bin/busybox "$share/busybox"
+chmod 0755 "$share/sbox" "$share/busybox"
+chmod 0644 "$share"/guest-*.sh
 
 # TCG unless the CPU really has hardware virtualization (a PVM /dev/kvm hangs a stock kernel).
 accel=tcg
@@ -77,6 +80,10 @@ cat "$share/results.txt"
 if [ -s "$share/guest.log" ] && grep -q '^FAIL' "$share/results.txt"; then
 	echo "vm: guest log:"
 	tail -n 60 "$share/guest.log" | sed 's/^/  | /'
+	if [ -s "$share/guest-oci.log" ]; then
+		echo "vm: guest-oci log:"
+		tail -n 60 "$share/guest-oci.log" | sed 's/^/  | /'
+	fi
 fi
 passed=$(grep -c '^PASS' "$share/results.txt" || true)
 failed=$(grep -c '^FAIL' "$share/results.txt" || true)
