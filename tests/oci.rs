@@ -807,12 +807,12 @@ fn resources_with_create_and_run_go_through_the_cgroup_session() {
 #[test]
 fn stale_state_after_sigkill_of_run() {
     let Some(b) = bundle("stalerun") else { return };
-    args(&b, "exec sleep 1007");
+    args(&b, "exec sleep 1013");
     let rt = Rt::new("stalerun");
     let bs = b.to_str().unwrap();
     for (id, then) in [("r1", "run"), ("r2", "delete")] {
         let mut run = rt.cmd(&["run", "--bundle", bs, id]).spawn().unwrap();
-        wait_for("sleep\x001007");
+        wait_for("sleep\x001013");
         assert_eq!(rt.state(id)["status"], "running");
         // While its run is alive (or its container), the id is taken.
         run.kill().unwrap();
@@ -829,7 +829,7 @@ fn stale_state_after_sigkill_of_run() {
         } else {
             args(&b, "echo again");
             let o = rt.out(&["run", "--bundle", bs, id]);
-            args(&b, "exec sleep 1007");
+            args(&b, "exec sleep 1013");
             assert!(o.status.success(), "{}", stderr(&o));
             assert_eq!(stdout(&o), "again\n");
             let err = stderr(&o);
@@ -869,4 +869,307 @@ fn ps_and_pause_without_a_cgroup() {
         "sleep\x001008",
         std::time::Duration::from_secs(2)
     ));
+}
+
+/// The caller's side of `sbox-runc run` on a real pseudo-terminal (a Python harness playing
+/// the caller's shell): the shell prints its terminal's name, runs ARGS in the foreground,
+/// then `STATUS <code> SAME|CHANGED NEXT <bytes>`: its terminal's modes compared with
+/// before, and what it reads from its terminal next (a byte pushed into it from inside would
+/// be there). The other end does each of STEPS after the next `ready` in the output: types
+/// it, or `WINCH` (resize to 40x100, then a newline), `SIG...` (that signal to the
+/// runtime), `KILL` (runs KILLCMD). Prints what the terminal showed.
+const RUN_PTY: &str = r#"
+import os, pty, sys, time, select, fcntl, termios, struct, subprocess, json, signal, re
+args = json.loads(os.environ['ARGS'])
+steps = json.loads(os.environ['STEPS'])
+# Held: the caller's terminal is then not the host's /dev/pts/0 (the container's is its pts/0).
+hold = os.openpty()
+pid, m = pty.fork()
+if pid == 0:
+    print('OUTER', os.ttyname(0), flush=True)
+    before = termios.tcgetattr(0)
+    p = subprocess.Popen(args)
+    print('RUNTIME', p.pid, flush=True)
+    rc = p.wait()
+    after = termios.tcgetattr(0)
+    t = termios.tcgetattr(0)
+    t[3] &= ~termios.ICANON
+    t[6][termios.VMIN] = 0
+    t[6][termios.VTIME] = 0
+    termios.tcsetattr(0, termios.TCSANOW, t)
+    time.sleep(0.3)
+    left = os.read(0, 100)
+    print('\nSTATUS', rc, 'SAME' if before == after else 'CHANGED', 'NEXT', repr(left), flush=True)
+    os._exit(0)
+fcntl.ioctl(m, termios.TIOCSWINSZ, struct.pack('HHHH', 33, 111, 0, 0))
+out = b''
+sent = 0
+end = time.time() + 20
+while time.time() < end:
+    r, _, _ = select.select([m], [], [], 0.1)
+    if r:
+        try:
+            d = os.read(m, 4096)
+        except OSError:
+            break
+        if not d:
+            break
+        out += d
+    if sent < len(steps) and out.count(b'ready') > sent:
+        time.sleep(0.3)
+        t = steps[sent]
+        if t == 'WINCH':
+            fcntl.ioctl(m, termios.TIOCSWINSZ, struct.pack('HHHH', 40, 100, 0, 0))
+            os.write(m, b'\n')
+        elif t.startswith('SIG'):
+            os.kill(int(re.search(rb'RUNTIME (\d+)', out).group(1)), getattr(signal, t))
+        elif t == 'KILL':
+            subprocess.call(json.loads(os.environ['KILLCMD']))
+        else:
+            os.write(m, t.encode())
+        sent += 1
+os.waitpid(pid, 0)
+sys.stdout.write(out.decode(errors='replace').replace('\r', ''))
+"#;
+
+impl Rt {
+    /// The argv of `sbox-runc ARGS` with this runtime's options.
+    fn argv(&self, args: &[&str]) -> Vec<String> {
+        let mut v = vec![link().display().to_string()];
+        v.extend(["--root".into(), self.root.display().to_string()]);
+        v.extend(["--log".into(), self.log.display().to_string()]);
+        v.extend(args.iter().map(|a| a.to_string()));
+        v
+    }
+
+    /// `run` of `b` as `id` on the harness's terminal; what the terminal showed.
+    fn run_on_pty(&self, b: &Path, id: &str, steps: &[&str]) -> String {
+        self.on_pty(&["run", "--bundle", b.to_str().unwrap(), id], id, steps)
+    }
+
+    /// `sbox-runc ARGS` (about container `id`) on the harness's terminal.
+    fn on_pty(&self, args: &[&str], id: &str, steps: &[&str]) -> String {
+        let run = self.argv(args);
+        let o = as_user("python3")
+            .args(["-c", RUN_PTY])
+            .env("ARGS", json!(run).to_string())
+            .env("STEPS", json!(steps).to_string())
+            .env(
+                "KILLCMD",
+                json!(self.argv(&["kill", id, "KILL"])).to_string(),
+            )
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "harness: {}", stderr(&o));
+        stdout(&o)
+    }
+}
+
+/// A terminal bundle on the busybox root, running `script`.
+fn terminal_bundle(test: &str, script: &str) -> Option<PathBuf> {
+    let b = bundle(test)?;
+    args(&b, script);
+    edit(&b, |c| c["process"]["terminal"] = json!(true));
+    Some(b)
+}
+
+/// `run` of a terminal bundle without --console-socket: the container's terminal is a pty of
+/// its own devpts that the runtime relays (not the caller's), sized as the caller's and
+/// following it, typed input reaching it, its exit status through, the caller's modes back.
+#[test]
+fn run_relays_a_terminal_of_the_containers_own() {
+    let Some(b) = terminal_bundle(
+        "run-pty",
+        "tty; readlink /proc/self/fd/0; stty size; echo ready; read x; stty size; echo ready; \
+         read l; echo got:$l; exit 3",
+    ) else {
+        return;
+    };
+    let rt = Rt::new("run-pty");
+    let out = rt.run_on_pty(&b, "p1", &["WINCH", "hello\n"]);
+    let outer = out.lines().find_map(|l| l.strip_prefix("OUTER ")).unwrap();
+    assert_ne!(outer, "/dev/pts/0", "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    let at = lines.iter().position(|l| *l == "33 111").expect(&out);
+    // `tty` and the descriptor: the container's own pts/0, not the caller's terminal.
+    assert_eq!(lines[at - 2..at], ["/dev/pts/0", "/dev/pts/0"], "{out}");
+    assert!(out.contains("\n40 100\n"), "{out}");
+    assert!(out.contains("got:hello\n"), "{out}");
+    assert!(out.contains("STATUS 3 SAME NEXT b''"), "{out}");
+    rt.assert_gone("p1");
+}
+
+/// The container changes its terminal's modes and is then killed: the caller's terminal is
+/// as before (it never was the container's), and the status is the signal's.
+#[test]
+fn run_puts_the_terminal_back_after_the_container_is_killed() {
+    let Some(b) = terminal_bundle("run-pty-kill", "stty -echo -icanon; echo ready; sleep 30")
+    else {
+        return;
+    };
+    let rt = Rt::new("run-pty-kill");
+    let out = rt.run_on_pty(&b, "k1", &["KILL"]);
+    assert!(out.contains("STATUS 137 SAME NEXT b''"), "{out}");
+    rt.assert_gone("k1");
+}
+
+/// SIGTERM or SIGINT to `run`: passed on to the container's process, whose trap runs; the
+/// status is the container's, and the caller's terminal (raw while relayed) comes back. The
+/// same without a terminal.
+#[test]
+fn sigterm_to_run_reaches_the_container() {
+    let script = "trap 'echo trapped; exit 5' TERM INT; stty raw -echo; echo ready; \
+                  while :; do sleep 0.1; done";
+    let Some(b) = terminal_bundle("run-pty-term", script) else {
+        return;
+    };
+    let rt = Rt::new("run-pty-term");
+    for sig in ["SIGTERM", "SIGINT"] {
+        let out = rt.run_on_pty(&b, "s1", &[sig]);
+        assert!(out.contains("trapped"), "{sig}: {out}");
+        assert!(out.contains("STATUS 5 SAME NEXT b''"), "{sig}: {out}");
+        rt.assert_gone("s1");
+    }
+    edit(&b, |c| c["process"]["terminal"] = json!(false));
+    args(
+        &b,
+        "trap 'echo trapped; exit 5' TERM; echo ready; while :; do sleep 0.1; done",
+    );
+    let out = rt.run_on_pty(&b, "s2", &["SIGTERM"]);
+    assert!(out.contains("trapped"), "{out}");
+    assert!(out.contains("STATUS 5 SAME"), "{out}");
+    rt.assert_gone("s2");
+}
+
+/// TIOCSTI from inside pushes input into the container's own terminal only: the caller's
+/// shell reads nothing it did not type. (The host's root, read-only, for python3.)
+#[test]
+fn a_container_cannot_type_into_the_callers_terminal() {
+    let Some(b) = bundle("run-pty-sti") else {
+        return;
+    };
+    edit(&b, |c| {
+        c["root"] = json!({"path": "/", "readonly": true});
+        c["process"]["terminal"] = json!(true);
+        c["process"]["args"] = json!([
+            "python3",
+            "-c",
+            "import fcntl, termios\ntry:\n    fcntl.ioctl(0, termios.TIOCSTI, b'x')\n    \
+             print('sti:ok')\nexcept OSError as e:\n    print('sti:', e.errno)"
+        ]);
+    });
+    let rt = Rt::new("run-pty-sti");
+    let out = rt.run_on_pty(&b, "i1", &[]);
+    // Where the kernel allows it at all (dev.tty.legacy_tiocsti), it worked on its own terminal.
+    let legacy = std::fs::read_to_string("/proc/sys/dev/tty/legacy_tiocsti").unwrap_or_default();
+    if legacy.trim() == "1" {
+        assert!(out.contains("sti:ok"), "{out}");
+    }
+    assert!(out.contains("STATUS 0 SAME NEXT b''"), "{out}");
+    rt.assert_gone("i1");
+}
+
+/// Without a terminal on the caller's side, `run` relays anyway (as runc): the container's
+/// stdin is its terminal, the caller's pipe is copied into it, and its end reaches the
+/// container as end-of-file (an unfinished last line included).
+#[test]
+fn run_relays_piped_stdio_through_the_containers_terminal() {
+    let Some(b) = terminal_bundle(
+        "run-pty-pipe",
+        "test -t 0 && test -t 1 && echo tty01; cat >/tmp/got; echo lines=$(wc -l </tmp/got); \
+         cat /tmp/got; exit 4",
+    ) else {
+        return;
+    };
+    edit(&b, |c| {
+        let tmp = json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"});
+        c["mounts"].as_array_mut().unwrap().push(tmp)
+    });
+    let rt = Rt::new("run-pty-pipe");
+    let mut child = rt
+        .cmd(&["run", "--bundle", b.to_str().unwrap(), "e1"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"hello\nthere").unwrap();
+    drop(child.stdin.take());
+    let o = child.wait_with_output().unwrap();
+    let out = stdout(&o).replace('\r', "");
+    assert_eq!(o.status.code(), Some(4), "{out} {}", stderr(&o));
+    assert!(out.contains("tty01\n"), "{out}");
+    assert!(out.contains("lines=1\nhello\nthere"), "{out}");
+    rt.assert_gone("e1");
+}
+
+/// `exec --tty` without --console-socket: relayed as for `run`, on a terminal of the
+/// container's devpts; its status through, the caller's modes back.
+#[test]
+fn exec_tty_relays_a_terminal_of_the_containers_own() {
+    let Some(b) = bundle("exec-pty") else { return };
+    args(&b, "sleep 30");
+    let rt = Rt::new("exec-pty");
+    rt.ok(&["create", "--bundle", b.to_str().unwrap(), "x1"]);
+    rt.ok(&["start", "x1"]);
+    let script = "tty; stty size; stty raw; exit 6";
+    let out = rt.on_pty(&["exec", "--tty", "x1", "sh", "-c", script], "x1", &[]);
+    rt.ok(&["delete", "--force", "x1"]);
+    assert!(out.contains("\n/dev/pts/0\n33 111\n"), "{out}");
+    assert!(out.contains("STATUS 6 SAME NEXT b''"), "{out}");
+}
+
+/// The caller's terminal hangs up while `run` relays: its shell dies, the kernel sends SIGHUP
+/// to `run` (the foreground job), which passes it on; the container's trap ends it, and
+/// `run` deletes it: nothing left, and no spinning on the hung-up terminal meanwhile.
+#[test]
+fn run_ends_with_the_container_when_the_callers_terminal_hangs_up() {
+    let Some(b) = terminal_bundle(
+        "run-pty-hup",
+        "trap 'echo hup > /out/trapped; exit 9' HUP; echo ready; while :; do sleep 0.1; done",
+    ) else {
+        return;
+    };
+    let out = scratch("oci-run-pty-hup-out");
+    chown_to_test_user(&out);
+    edit(&b, |c| {
+        let m = json!({"destination": "/out", "type": "bind", "source": out, "options": ["rbind"]});
+        c["mounts"].as_array_mut().unwrap().push(m)
+    });
+    let rt = Rt::new("run-pty-hup");
+    let code = r#"
+import os, pty, time, json, subprocess, select
+pid, m = pty.fork()
+if pid == 0:
+    os.execv('/bin/sh', ['sh', '-c', '"$@"; exit 0', 'sh'] + json.loads(os.environ['ARGS']))
+out = b''
+end = time.time() + 10
+while b'ready' not in out and time.time() < end:
+    if select.select([m], [], [], 0.1)[0]:
+        out += os.read(m, 100)
+os.close(m)
+os.waitpid(pid, 0)
+print(out.decode(errors='replace').strip())
+"#;
+    let run = rt.argv(&["run", "--bundle", b.to_str().unwrap(), "h1"]);
+    let o = as_user("python3")
+        .args(["-c", code])
+        .env("ARGS", json!(run).to_string())
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&o).contains("ready"),
+        "{} {}",
+        stdout(&o),
+        stderr(&o)
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while rt.root.join("h1").exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    rt.assert_gone("h1");
+    assert_eq!(
+        std::fs::read_to_string(out.join("trapped")).unwrap_or_default(),
+        "hup\n"
+    );
 }

@@ -230,7 +230,7 @@ fn run_bundle(bundle: &Path) -> (Vec<String>, std::process::Output) {
     static EXE: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
     let exe = EXE.get_or_init(|| {
         let dst = scratch("ocimap-bin").join("t");
-        std::fs::copy(std::env::current_exe().unwrap(), &dst).unwrap();
+        copy_executable(&std::env::current_exe().unwrap(), &dst);
         dst
     });
     let o = as_user(exe)
@@ -263,7 +263,7 @@ fn bundle(name: &str, config: &Value) -> Option<std::path::PathBuf> {
     for d in ["bin", "proc", "dev", "sys", "tmp"] {
         std::fs::create_dir_all(root.join(d)).unwrap();
     }
-    std::fs::copy(busybox, root.join("bin/busybox")).unwrap();
+    copy_executable(Path::new(busybox), &root.join("bin/busybox"));
     for applet in [
         "sh", "awk", "tr", "wc", "cat", "id", "hostname", "ls", "grep", "cp", "chmod", "touch",
         "mkdir", "echo",
@@ -579,5 +579,195 @@ fn the_non_rootless_template_runs_unprivileged() {
     };
     let (out, o) = run_bundle(&dir);
     assert_eq!(out, ["0 lo"], "{}", stderr(&o));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The `sbox-runc` link, beside the test copy of sbox.
+fn runc_link() -> std::path::PathBuf {
+    let l = bin().parent().unwrap().join("sbox-runc");
+    if !l.exists() {
+        let _ = std::os::unix::fs::symlink("sbox", &l);
+    }
+    l
+}
+
+/// Every rule of `spec::validate` that a config can reach, tripped by a bundle of its own:
+/// `sbox-runc run` refuses it in one line that names the config's JSON path (no sbox option),
+/// the same message is the JSON log's one line, and nothing is left in the state directory.
+#[test]
+fn a_broken_rule_names_the_configs_json_path() {
+    let (uid, _) = ids();
+    type Edit = Box<dyn Fn(&mut Value)>;
+    fn without(c: &mut Value, kind: &str) {
+        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+        ns.retain(|n| n["type"] != kind);
+    }
+    let map = |ranges: &[(u32, u32, u32)]| {
+        let v: Vec<Value> = (ranges.iter())
+            .map(|&(c, h, n)| json!({"containerID": c, "hostID": h, "size": n}))
+            .collect();
+        json!(v)
+    };
+    let (own, other) = (map(&[(0, uid, 1), (1, 100000, 10)]), map(&[(0, uid, 1)]));
+    let cases: Vec<(Edit, String)> = vec![
+        (
+            Box::new(|c| {
+                without(c, "uts");
+                c["hostname"] = json!("h");
+            }),
+            r#"hostname: needs a UTS namespace: add {"type": "uts"} in linux.namespaces"#.into(),
+        ),
+        (
+            Box::new(|c| c["process"]["env"] = json!(["PATH=/bin", "=x"])),
+            "process.env[1]: '': not a variable name".into(),
+        ),
+        (
+            Box::new(move |c| {
+                without(c, "user");
+                let user = json!({"type": "user", "path": "/proc/self/ns/user"});
+                c["linux"]["namespaces"].as_array_mut().unwrap().push(user);
+                c["linux"]["uidMappings"] = own.clone();
+            }),
+            "linux.uidMappings: needs a user namespace of the sandbox's own, not a joined one"
+                .into(),
+        ),
+        (
+            Box::new(move |c| c["linux"]["gidMappings"] = map(&[(0, uid, 1), (1, 4294967290, 10)])),
+            "linux.gidMappings: 1:4294967290:10: not a range of 32-bit ids".into(),
+        ),
+        (
+            Box::new(move |c| c["linux"]["uidMappings"] = map(&[(0, uid, 1), (0, 100000, 10)])),
+            format!("linux.uidMappings: 0:100000:10: overlaps 0:{uid}:1"),
+        ),
+        (
+            Box::new(move |c| {
+                c["process"]["user"]["uid"] = json!(5);
+                c["linux"]["uidMappings"] = other.clone();
+            }),
+            "linux.uidMappings: does not map process.user.uid 5".into(),
+        ),
+        (
+            Box::new(|c| {
+                c["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "soft": 10, "hard": 5}])
+            }),
+            "process.rlimits[0] (RLIMIT_NOFILE): the soft limit 10 is above the hard limit 5"
+                .into(),
+        ),
+        (
+            Box::new(|c| {
+                let r = json!({"type": "RLIMIT_NOFILE", "soft": 5, "hard": 5});
+                c["process"]["rlimits"] = json!([r, r]);
+            }),
+            "process.rlimits[1] (RLIMIT_NOFILE): given twice".into(),
+        ),
+        (
+            Box::new(|c| c["process"]["oomScoreAdj"] = json!(2000)),
+            "process.oomScoreAdj: 2000: not in -1000..1000".into(),
+        ),
+        (
+            Box::new(|c| c["process"]["user"]["umask"] = json!(512)),
+            "process.user.umask: 1000: not a mode".into(),
+        ),
+        (
+            Box::new(|c| {
+                let caps = &mut c["process"]["capabilities"];
+                caps["effective"] = json!(["CAP_KILL", "CAP_CHOWN"]);
+                caps["permitted"] = json!(["CAP_KILL"]);
+            }),
+            "process.capabilities.effective: CAP_CHOWN: must also be in process.capabilities.permitted"
+                .into(),
+        ),
+        (
+            Box::new(|c| {
+                let caps = &mut c["process"]["capabilities"];
+                caps["effective"] = json!(["CAP_KILL"]);
+                caps["permitted"] = json!(["CAP_KILL", "CAP_SYS_ADMIN"]);
+                caps["bounding"] = json!(["CAP_KILL"]);
+            }),
+            "process.capabilities.permitted: CAP_SYS_ADMIN: must also be in \
+             process.capabilities.bounding"
+                .into(),
+        ),
+        (
+            Box::new(|c| c["process"]["user"]["additionalGids"] = json!([10])),
+            "process.user.additionalGids: need a gid map written with privilege \
+             (linux.gidMappings, newgidmap)"
+                .into(),
+        ),
+        (
+            Box::new(|c| c["linux"]["sysctl"] = json!({"kernel.panic": "1"})),
+            r#"linux.sysctl["kernel.panic"]: not a namespaced sysctl"#.into(),
+        ),
+        (
+            Box::new(|c| c["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1"})),
+            r#"linux.sysctl["net.ipv4.ip_forward"]: needs a network namespace of the sandbox's own"#
+                .into(),
+        ),
+        (
+            Box::new(|c| {
+                let net = json!({"type": "network"});
+                c["linux"]["namespaces"].as_array_mut().unwrap().push(net);
+                c["linux"]["sysctl"] = json!({"net..x": "1"});
+            }),
+            r#"linux.sysctl["net..x"]: not a sysctl name"#.into(),
+        ),
+        (
+            Box::new(|c| {
+                without(c, "pid");
+                c["linux"]["sysctl"] = json!({"kernel.shmmax": "1"});
+            }),
+            r#"linux.sysctl["kernel.shmmax"]: needs a PID namespace of the sandbox's own ({"type": "pid"} in linux.namespaces)"#
+                .into(),
+        ),
+        (
+            Box::new(|c| {
+                without(c, "uts");
+                c["domainname"] = json!("d");
+            }),
+            "domainname: needs a UTS namespace of the sandbox's own".into(),
+        ),
+    ];
+    let Some(dir) = bundle("ocimap-rules", &rootless("echo OUT ran")) else {
+        return skip_or_fail(
+            "a_broken_rule_names_the_configs_json_path",
+            "no busybox (install busybox-static)",
+        );
+    };
+    let state = scratch("ocimap-rules-state");
+    chown_to_test_user(&state);
+    let root = state.join("root");
+    for (i, (edit, want)) in cases.iter().enumerate() {
+        let mut config = rootless("echo OUT ran");
+        edit(&mut config);
+        write(&dir.join("config.json"), &config.to_string());
+        let log = state.join(format!("log{i}.json"));
+        let o = as_user(runc_link())
+            .arg("--root")
+            .arg(&root)
+            .arg("--log")
+            .arg(&log)
+            .args(["--log-format", "json", "run", "--bundle"])
+            .arg(&dir)
+            .arg(format!("rule{i}"))
+            .output()
+            .unwrap();
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{want}: {err}");
+        assert!(stdout(&o).is_empty(), "{want}: {}", stdout(&o));
+        assert_eq!(err.lines().count(), 1, "{err}");
+        let line = err.trim_end();
+        assert!(
+            line.starts_with(&format!("sbox-runc: config.json: {want}")),
+            "{line}\nwant: {want}"
+        );
+        assert!(!line.contains("--"), "an sbox option named: {line}");
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert_eq!(text.lines().count(), 1, "{text}");
+        let rec: Value = serde_json::from_str(text.trim_end()).unwrap();
+        assert_eq!(rec["level"], "error");
+        assert_eq!(rec["msg"], line.strip_prefix("sbox-runc: ").unwrap());
+        let left = std::fs::read_dir(&root).map(|d| d.count()).unwrap_or(0);
+        assert_eq!(left, 0, "{want}: state left in {}", root.display());
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

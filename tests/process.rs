@@ -696,7 +696,7 @@ fn spec_exe() -> &'static std::path::Path {
     static EXE: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
     EXE.get_or_init(|| {
         let dst = scratch("process-bin").join("t");
-        std::fs::copy(std::env::current_exe().unwrap(), &dst).unwrap();
+        copy_executable(&std::env::current_exe().unwrap(), &dst);
         dst
     })
 }
@@ -770,7 +770,8 @@ fn the_five_capability_sets_are_as_configured() {
     // The kernel's rules are checked before anything starts.
     let o = run_spec("caps=CAP_KILL//CAP_KILL/CAP_NET_RAW/CAP_NET_RAW", &["true"]);
     assert!(
-        stderr(&o).contains("capabilities: CAP_NET_RAW: must also be ambient: in permitted"),
+        stderr(&o)
+            .contains("ambient capabilities: CAP_NET_RAW: must also be in permitted capabilities"),
         "{}",
         stderr(&o)
     );

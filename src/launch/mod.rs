@@ -7,6 +7,7 @@
 //! otherwise (or with --as-pid-1) the child execs the command itself. A failure before exec
 //! travels back to the supervisor over a close-on-exec pipe and is printed once there.
 
+pub(crate) mod attach;
 mod caps;
 mod channel;
 mod child;

@@ -22,9 +22,14 @@ pub struct Slave {
 /// The supervisor's side.
 pub struct Master {
     fd: OwnedFd,
-    /// The caller's terminal: its input (fd 0, if a terminal), its output, its size.
+    /// The caller's side: its input (fd 0, if a terminal; or any fd 0 for a container's
+    /// console), its output, and the terminal whose size the sandbox's follows.
     input: Option<RawFd>,
     output: RawFd,
+    size_of: RawFd,
+    /// At the end of an input that is no terminal, the sandbox's terminal gets its
+    /// end-of-file character (a container's console relayed from a pipe).
+    eof_at_end: bool,
 }
 
 /// The sandbox's terminal could not be made or attached.
@@ -117,13 +122,16 @@ pub fn open() -> Result<Option<(Master, Slave)>, TtyError> {
         }
         let _ = tcsetattr(&slave, SetArg::TCSANOW, &t);
     }
+    let output = [1, 2, 0]
+        .into_iter()
+        .find(|&fd| ttys[fd as usize])
+        .unwrap_or(first);
     let m = Master {
         fd: master,
         input: ttys[0].then_some(0),
-        output: [1, 2, 0]
-            .into_iter()
-            .find(|&fd| ttys[fd as usize])
-            .unwrap_or(first),
+        output,
+        size_of: output,
+        eof_at_end: false,
     };
     m.resize();
     nix::fcntl::fcntl(&m.fd, nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).map_err(fail)?;
@@ -208,7 +216,65 @@ pub fn to_console_socket(sock: RawFd) -> Result<(), crate::error::SetupError> {
     })?)
 }
 
+/// `sbox-runc run` of a container with a terminal: a socket pair standing for a console
+/// socket, the runtime's end first; the other end is the container's `Spec.console_socket`.
+pub fn console_pair() -> Result<(OwnedFd, OwnedFd), crate::error::SetupError> {
+    use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
+    socketpair(
+        AddressFamily::Unix,
+        SockType::Stream,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .map_err(|e| crate::launch::errno_error("terminal", "console socket", e))
+}
+
+/// The pseudo-terminal master the container sent over `sock` (`to_console_socket`), once
+/// `create` returned: already queued, so this does not wait.
+pub fn receive_console(sock: &OwnedFd) -> Result<OwnedFd, crate::error::SetupError> {
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+    let fail = |e| crate::launch::errno_error("terminal", "console socket", e);
+    let mut name = [0u8; 64];
+    let mut iov = [std::io::IoSliceMut::new(&mut name)];
+    let mut space = nix::cmsg_space!([RawFd; 1]);
+    let msg = recvmsg::<()>(
+        sock.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .map_err(fail)?;
+    let mut got = None;
+    for c in msg.cmsgs().map_err(fail)? {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            for fd in fds {
+                // SAFETY: received just now (close-on-exec): owned here, and closed if extra.
+                let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+                got.get_or_insert(fd);
+            }
+        }
+    }
+    got.ok_or_else(|| fail(Errno::ENOMSG))
+}
+
 impl Master {
+    /// The master of a container's terminal (`receive_console`), relayed as runc does: the
+    /// caller's 0 and 1 whatever they are (raw while it runs if 0 is a terminal), its size
+    /// from the first terminal among 0-2.
+    pub fn console(fd: OwnedFd) -> Result<Master, TtyError> {
+        nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).map_err(fail)?;
+        let tty = |n| nix::unistd::isatty(borrow(n)).unwrap_or(false);
+        let m = Master {
+            fd,
+            input: Some(0),
+            output: 1,
+            size_of: (0..3).find(|&n| tty(n)).unwrap_or(1),
+            eof_at_end: !tty(0),
+        };
+        m.resize();
+        Ok(m)
+    }
+
     /// SIGWINCH: the caller's terminal size to the sandbox's (the kernel signals its
     /// foreground group).
     pub fn resize(&self) {
@@ -220,7 +286,7 @@ impl Master {
         };
         // SAFETY: TIOCGWINSZ/TIOCSWINSZ read and write a struct winsize.
         unsafe {
-            if libc::ioctl(self.output, libc::TIOCGWINSZ, &mut ws) == 0 {
+            if libc::ioctl(self.size_of, libc::TIOCGWINSZ, &mut ws) == 0 {
                 libc::ioctl(self.fd.as_raw_fd(), libc::TIOCSWINSZ, &ws);
             }
         }
@@ -233,6 +299,7 @@ impl Master {
         let saved = self.input.and_then(|fd| tcgetattr(borrow(fd)).ok());
         let relay = Relay {
             input_open: self.input.is_some(),
+            line_open: false,
             output_open: true,
             pending: Vec::new(),
             master: self,
@@ -249,6 +316,8 @@ pub struct Relay {
     master: Master,
     saved: Option<Termios>,
     input_open: bool,
+    /// The last byte read from the input ended no line.
+    line_open: bool,
     output_open: bool,
     /// Typed bytes the master has not taken yet.
     pending: Vec<u8>,
@@ -321,8 +390,16 @@ impl Relay {
             };
             if !typed.is_empty() {
                 match nix::unistd::read(input, &mut buf) {
+                    Ok(0) if self.master.eof_at_end => {
+                        self.input_open = false;
+                        let eof = end_of_input(m, self.line_open);
+                        self.pending.extend_from_slice(&eof);
+                    }
                     Ok(0) | Err(Errno::EIO) | Err(Errno::EBADF) => self.input_open = false,
-                    Ok(n) => self.pending.extend_from_slice(&buf[..n]),
+                    Ok(n) => {
+                        self.pending.extend_from_slice(&buf[..n]);
+                        self.line_open = buf[n - 1] != b'\n';
+                    }
                     Err(_) => {}
                 }
             }
@@ -371,6 +448,15 @@ impl Drop for Relay {
             let _ = tcsetattr(borrow(fd), SetArg::TCSADRAIN, saved);
         }
     }
+}
+
+/// A piped input ended: the sandbox's terminal's end-of-file character, as a user would type
+/// it (twice after an unfinished line: the first only ends the line).
+fn end_of_input(master: BorrowedFd, line_open: bool) -> Vec<u8> {
+    let eof = tcgetattr(master)
+        .map(|t| t.control_chars[nix::sys::termios::SpecialCharacterIndices::VEOF as usize])
+        .unwrap_or(4);
+    vec![eof; if line_open { 2 } else { 1 }]
 }
 
 fn write_all(fd: BorrowedFd, mut data: &[u8]) -> Result<(), Errno> {

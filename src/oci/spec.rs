@@ -50,6 +50,64 @@ fn in_bundle(bundle: &Path, p: &str) -> PathBuf {
     }
 }
 
+/// What `spec::validate`'s refusals call a config's fields: their JSON paths.
+#[derive(Default)]
+pub struct ConfigNames {
+    /// The config has `domainname`: the first sysctl is its (see `to_spec`).
+    pub domainname: bool,
+}
+
+impl crate::spec::validate::Names for ConfigNames {
+    fn hostname(&self) -> &'static str {
+        "hostname"
+    }
+    fn create_ns(&self, kind: NsKind) -> String {
+        let kind = match kind {
+            NsKind::Net => "network",
+            k => k.name(),
+        };
+        format!("{{\"type\": \"{kind}\"}} in linux.namespaces")
+    }
+    fn env(&self, at: usize, _: &EnvOp) -> String {
+        format!("process.env[{at}]")
+    }
+    fn id_map(&self, uid: bool) -> &'static str {
+        if uid {
+            "linux.uidMappings"
+        } else {
+            "linux.gidMappings"
+        }
+    }
+    fn own_id(&self, uid: bool) -> &'static str {
+        if uid {
+            "process.user.uid"
+        } else {
+            "process.user.gid"
+        }
+    }
+    fn rlimit(&self, at: usize, kind: RlimitKind) -> String {
+        format!("process.rlimits[{at}] (RLIMIT_{})", kind.name())
+    }
+    fn oom_score_adj(&self) -> &'static str {
+        "process.oomScoreAdj"
+    }
+    fn umask(&self) -> &'static str {
+        "process.user.umask"
+    }
+    fn cap_set(&self, set: &'static str) -> String {
+        format!("process.capabilities.{set}")
+    }
+    fn groups(&self) -> &'static str {
+        "process.user.additionalGids"
+    }
+    fn sysctl(&self, at: usize, key: &str) -> String {
+        match self.domainname && at == 0 {
+            true => "domainname".into(),
+            false => format!("linux.sysctl[{key:?}]"),
+        }
+    }
+}
+
 /// The Spec that runs `c` (bundle: the bundle directory, absolute).
 pub fn to_spec(c: &Config, bundle: &Path, facts: &Facts) -> Result<Spec, OciError> {
     let mut spec = Spec {
@@ -189,7 +247,10 @@ pub fn to_spec(c: &Config, bundle: &Path, facts: &Facts) -> Result<Spec, OciErro
     if root.readonly {
         spec.ops.push(FsOp::RemountRo { dst: "/".into() });
     }
-    crate::spec::validate(&spec).map_err(|e| said(e.message))?;
+    let names = ConfigNames {
+        domainname: c.domainname.is_some(),
+    };
+    crate::spec::validate::validate_as(&spec, &names).map_err(|e| said(e.message))?;
     Ok(spec)
 }
 

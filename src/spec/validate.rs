@@ -34,11 +34,17 @@ pub enum Broken {
     UsernsBlockWithoutInfo,
     UsernsBlockConflictsWithDisable,
     PlantedNotAbsolute(PathBuf),
-    HostnameWithoutUts,
+    /// A hostname (`hostname`: its option or key) without a UTS namespace (`uts`: how to
+    /// get one).
+    HostnameWithoutUts {
+        hostname: &'static str,
+        uts: String,
+    },
     AsPid1WithoutPid,
-    /// An environment name (`opt`: the option or profile key) that is no variable name.
+    /// An environment name (`opt`: the option, profile key or config field) that is no
+    /// variable name.
     EnvName {
-        opt: &'static str,
+        opt: String,
         name: OsString,
     },
     /// An overlay (`option`) with fewer lower layers than it needs.
@@ -79,43 +85,61 @@ pub enum Broken {
         range: IdRange,
         other: IdRange,
     },
-    /// An id map that leaves the sandbox's own id (--uid, --gid) unmapped.
+    /// An id map that leaves the sandbox's own id (`who`: the front end's name for its uid or
+    /// gid) unmapped.
     MapMissesId {
         opt: &'static str,
+        who: &'static str,
         id: u32,
     },
-    /// An rlimit whose soft limit is above its hard one.
+    /// An rlimit (`name`: as the front end names it) whose soft limit is above its hard one.
     SoftAboveHard {
-        kind: RlimitKind,
+        name: String,
         soft: u64,
         hard: u64,
     },
-    /// An rlimit given twice.
-    RlimitTwice(RlimitKind),
-    /// An OOM score adjustment out of -1000..1000.
-    OomScoreAdj(i32),
-    /// A umask above 0777.
-    Umask(u32),
+    /// An rlimit (its name) of a kind given before.
+    RlimitTwice(String),
+    /// An OOM score adjustment (`name`: its option or field) out of -1000..1000.
+    OomScoreAdj {
+        name: &'static str,
+        adj: i32,
+    },
+    /// A umask (`name`: its option or field) above 0777.
+    Umask {
+        name: &'static str,
+        mask: u32,
+    },
     /// --cap-add with capability sets given one by one.
     CapAddWithSets,
-    /// A capability of one set missing from the set it must be within (`rule`).
+    /// A capability of one set (`set`) missing from the set it must be within (`within`),
+    /// the sets as the front end names them.
     CapNotWithin {
         cap: caps::Capability,
-        rule: &'static str,
+        set: String,
+        within: String,
     },
-    /// Additional gids with an unprivileged user namespace (setgroups denied).
-    GroupsNeedPrivilegedMap,
-    /// A sysctl that no namespace of the sandbox makes its own.
+    /// Additional gids (`name`) with an unprivileged user namespace (setgroups denied);
+    /// `map`: what gives a gid map written with privilege.
+    GroupsNeedPrivilegedMap {
+        name: &'static str,
+        map: &'static str,
+    },
+    /// A sysctl (its name as the front end gives it: `--sysctl KEY`, a config's field) that
+    /// no namespace of the sandbox makes its own.
     SysctlNotNamespaced(String),
-    /// A sysctl of a namespace kind (`kind`) the sandbox does not create.
+    /// A sysctl (`name`) of a namespace kind (`kind`) the sandbox does not create.
     SysctlNeedsNs {
-        key: String,
+        name: String,
         kind: &'static str,
     },
-    /// A sysctl key that is no sysctl name.
+    /// A sysctl (its name) whose key is no sysctl name.
     SysctlNotAName(String),
-    /// A sysctl without a PID namespace of the sandbox's own.
-    SysctlNeedsPid(String),
+    /// A sysctl (`name`) without a PID namespace of the sandbox's own (`pid`: how to get one).
+    SysctlNeedsPid {
+        name: String,
+        pid: String,
+    },
     /// An allowlist without a network namespace of the sandbox's own.
     AllowlistSharesNet,
     /// More distinct allowed ports than listeners can be handed over.
@@ -141,6 +165,73 @@ impl fmt::Display for Joined {
         )
     }
 }
+
+/// What a front end calls the fields the rules concern, so that a broken rule names what its
+/// user wrote: sbox's options and profile keys (`Options`: every method's default), or the
+/// JSON paths of an OCI config (oci/spec.rs). Only the fields a config can set have a name
+/// here; the other rules concern options only.
+pub trait Names {
+    /// What sets the hostname.
+    fn hostname(&self) -> &'static str {
+        "--hostname"
+    }
+    /// How to get a namespace of `kind` of the sandbox's own.
+    fn create_ns(&self, kind: NsKind) -> String {
+        match kind {
+            NsKind::Uts => "--unshare-uts (in a profile: uts = true under [namespaces])".into(),
+            k => format!("--unshare-{}", k.name()),
+        }
+    }
+    /// The `at`th environment operation `op`.
+    fn env(&self, at: usize, op: &EnvOp) -> String {
+        let _ = at;
+        match op {
+            EnvOp::Set(..) => "--setenv",
+            EnvOp::Unset(_) => "--unsetenv",
+            EnvOp::Keep(_) => "env.keep",
+            EnvOp::Offline(..) => "env.offline",
+        }
+        .into()
+    }
+    /// The uid map (`uid`) or the gid map.
+    fn id_map(&self, uid: bool) -> &'static str {
+        if uid { "--uid-map" } else { "--gid-map" }
+    }
+    /// The sandbox's uid (`uid`) or gid, that its map must map.
+    fn own_id(&self, uid: bool) -> &'static str {
+        let _ = uid;
+        "the sandbox's id"
+    }
+    /// The `at`th rlimit, of `kind`.
+    fn rlimit(&self, at: usize, kind: RlimitKind) -> String {
+        let _ = at;
+        format!("--rlimit {}", kind.name())
+    }
+    fn oom_score_adj(&self) -> &'static str {
+        "--oom-score-adj"
+    }
+    fn umask(&self) -> &'static str {
+        "--umask"
+    }
+    /// A capability set: bounding, effective, permitted, inheritable or ambient.
+    fn cap_set(&self, set: &'static str) -> String {
+        format!("{set} capabilities")
+    }
+    /// The additional gids.
+    fn groups(&self) -> &'static str {
+        "additional gids"
+    }
+    /// The `at`th sysctl, `key`.
+    fn sysctl(&self, at: usize, key: &str) -> String {
+        let _ = at;
+        format!("--sysctl {key}")
+    }
+}
+
+/// The command line's and profiles' names.
+pub struct Options;
+
+impl Names for Options {}
 
 /// `INSIDE:OUTSIDE:COUNT`, as the command line gives it.
 impl fmt::Display for IdRange {
@@ -220,10 +311,9 @@ impl fmt::Display for Broken {
                 "--report-planted: {}: not an absolute path",
                 dir.display()
             ),
-            HostnameWithoutUts => f.write_str(
-                "--hostname: needs a UTS namespace: add --unshare-uts (in a profile: uts = true \
-                 under [namespaces])",
-            ),
+            HostnameWithoutUts { hostname, uts } => {
+                write!(f, "{hostname}: needs a UTS namespace: add {uts}")
+            }
             AsPid1WithoutPid => f.write_str("--as-pid-1: needs a PID namespace: add --unshare-pid"),
             EnvName { opt, name } => write!(f, "{opt}: {}", NotAName(name.clone())),
             TooFewLayers { option, upper } => write!(
@@ -257,38 +347,38 @@ impl fmt::Display for Broken {
             MapConflictsWithBlock(opt) => write!(f, "{opt}: conflicts with --userns-block-fd"),
             MapNotARange { opt, range } => write!(f, "{opt}: {range}: not a range of 32-bit ids"),
             MapOverlap { opt, range, other } => write!(f, "{opt}: {range}: overlaps {other}"),
-            MapMissesId { opt, id } => write!(f, "{opt}: does not map the sandbox's id {id}"),
-            SoftAboveHard { kind, soft, hard } => write!(
+            MapMissesId { opt, who, id } => write!(f, "{opt}: does not map {who} {id}"),
+            SoftAboveHard { name, soft, hard } => write!(
                 f,
-                "--rlimit {}: the soft limit {soft} is above the hard limit {hard}",
-                kind.name()
+                "{name}: the soft limit {soft} is above the hard limit {hard}"
             ),
-            RlimitTwice(kind) => write!(f, "--rlimit {}: given twice", kind.name()),
-            OomScoreAdj(adj) => write!(f, "--oom-score-adj: {adj}: not in -1000..1000"),
-            Umask(m) => write!(f, "--umask: {m:o}: not a mode (0 to 777, octal)"),
+            RlimitTwice(name) => write!(f, "{name}: given twice"),
+            OomScoreAdj { name, adj } => write!(f, "{name}: {adj}: not in -1000..1000"),
+            Umask { name, mask } => write!(f, "{name}: {mask:o}: not a mode (0 to 777, octal)"),
             CapAddWithSets => f.write_str(
                 "capabilities: --cap-add conflicts with capability sets given one by one",
             ),
-            CapNotWithin { cap, rule } => write!(f, "capabilities: {cap}: must also be {rule}"),
-            GroupsNeedPrivilegedMap => f.write_str(
-                "additional gids: need a gid map written with privilege (--gid-map, newgidmap) \
-                 or no user namespace of the sandbox's own (an unprivileged one denies \
-                 setgroups)",
-            ),
-            SysctlNotNamespaced(key) => write!(
+            CapNotWithin { cap, set, within } => {
+                write!(f, "{set}: {cap}: must also be in {within}")
+            }
+            GroupsNeedPrivilegedMap { name, map } => write!(
                 f,
-                "--sysctl {key}: not a namespaced sysctl (only net.*, kernel.shm*, kernel.msg*, \
+                "{name}: need a gid map written with privilege ({map}, newgidmap) or no user \
+                 namespace of the sandbox's own (an unprivileged one denies setgroups)"
+            ),
+            SysctlNotNamespaced(name) => write!(
+                f,
+                "{name}: not a namespaced sysctl (only net.*, kernel.shm*, kernel.msg*, \
                  kernel.sem, fs.mqueue.*, kernel.hostname, kernel.domainname can be set in a \
                  sandbox)"
             ),
-            SysctlNeedsNs { key, kind } => write!(
+            SysctlNeedsNs { name, kind } => {
+                write!(f, "{name}: needs a {kind} namespace of the sandbox's own")
+            }
+            SysctlNotAName(name) => write!(f, "{name}: not a sysctl name"),
+            SysctlNeedsPid { name, pid } => write!(
                 f,
-                "--sysctl {key}: needs a {kind} namespace of the sandbox's own"
-            ),
-            SysctlNotAName(key) => write!(f, "--sysctl {key}: not a sysctl name"),
-            SysctlNeedsPid(key) => write!(
-                f,
-                "--sysctl {key}: needs a PID namespace of the sandbox's own (--unshare-pid)"
+                "{name}: needs a PID namespace of the sandbox's own ({pid})"
             ),
             AllowlistSharesNet => f.write_str(
                 "--net-allow: needs a network namespace of the sandbox's own (conflicts with \
@@ -311,7 +401,9 @@ impl Broken {
     pub fn bwrap(&self) -> Option<&'static str> {
         match self {
             Broken::UsernsBlockWithoutInfo => Some("--userns-block-fd requires --info-fd"),
-            Broken::HostnameWithoutUts => Some("Specifying --hostname requires --unshare-uts"),
+            Broken::HostnameWithoutUts { .. } => {
+                Some("Specifying --hostname requires --unshare-uts")
+            }
             Broken::AsPid1WithoutPid => Some("Specifying --as-pid-1 requires --unshare-pid"),
             Broken::TooFewLayers { upper, .. } => Some(match upper {
                 Upper::Dir => "--overlay requires at least one --overlay-src",
@@ -326,12 +418,18 @@ impl Broken {
 /// The most distinct ports an allowlist may name.
 pub const MAX_PORTS: usize = 200;
 
-/// Every cross-option rule of a `Spec`.
+/// Every cross-option rule of a `Spec`, worded with sbox's option names.
 pub fn validate(spec: &Spec) -> Result<(), Invalid> {
-    check(spec).map_err(Invalid::from)
+    validate_as(spec, &Options)
 }
 
-fn check(spec: &Spec) -> Result<(), Broken> {
+/// The same rules, worded with a front end's names for the fields (an OCI config's JSON
+/// paths).
+pub fn validate_as(spec: &Spec, names: &dyn Names) -> Result<(), Invalid> {
+    check(spec, names).map_err(Invalid::from)
+}
+
+fn check(spec: &Spec, n: &dyn Names) -> Result<(), Broken> {
     let ns = &spec.ns;
     if ns.userns2.is_some() && ns.userns.is_none() {
         return Err(Broken::Userns2WithoutUserns);
@@ -353,15 +451,18 @@ fn check(spec: &Spec) -> Result<(), Broken> {
             return Err(Broken::UsernsBlockConflictsWithDisable);
         }
     }
-    namespaces(spec)?;
-    process(spec)?;
+    namespaces(spec, n)?;
+    process(spec, n)?;
     if let Some(dir) = spec.report_planted.iter().find(|d| !d.is_absolute()) {
         return Err(Broken::PlantedNotAbsolute(dir.clone()));
     }
     // A hostname is only private in a UTS namespace of the sandbox's own: from a profile as
     // from the command line, it is asked for, not implied.
     if spec.hostname.is_some() && !ns.uts {
-        return Err(Broken::HostnameWithoutUts);
+        return Err(Broken::HostnameWithoutUts {
+            hostname: n.hostname(),
+            uts: n.create_ns(NsKind::Uts),
+        });
     }
     if spec.as_pid_1 && !ns.pid {
         return Err(Broken::AsPid1WithoutPid);
@@ -387,14 +488,15 @@ fn check(spec: &Spec) -> Result<(), Broken> {
     if !spec.net.deny.is_empty() && !spec.net.active() {
         return Err(Broken::DenyWithoutAllow);
     }
-    for op in &spec.env {
-        let (opt, name) = match op {
-            EnvOp::Set(k, _) => ("--setenv", k.as_os_str()),
-            EnvOp::Unset(k) => ("--unsetenv", k.as_os_str()),
-            EnvOp::Keep(k) => ("env.keep", OsStr::new(k)),
-            EnvOp::Offline(k, _) => ("env.offline", k.as_os_str()),
+    for (i, op) in spec.env.iter().enumerate() {
+        let name = match op {
+            EnvOp::Set(k, _) | EnvOp::Unset(k) | EnvOp::Offline(k, _) => k.as_os_str(),
+            EnvOp::Keep(k) => OsStr::new(k),
         };
-        env_name(name).map_err(|NotAName(name)| Broken::EnvName { opt, name })?;
+        env_name(name).map_err(|NotAName(name)| Broken::EnvName {
+            opt: n.env(i, op),
+            name,
+        })?;
     }
     for (opt, list) in [
         ("--landlock-ro", &spec.landlock.ro),
@@ -408,7 +510,7 @@ fn check(spec: &Spec) -> Result<(), Broken> {
 }
 
 /// Joined, created and absent namespaces, and the id maps, agree.
-fn namespaces(spec: &Spec) -> Result<(), Broken> {
+fn namespaces(spec: &Spec, n: &dyn Names) -> Result<(), Broken> {
     let ns = &spec.ns;
     for (i, j) in ns.join.iter().enumerate() {
         let join = || Joined {
@@ -454,10 +556,11 @@ fn namespaces(spec: &Spec) -> Result<(), Broken> {
             }
         }
     }
-    for (opt, map, id) in [
-        ("--uid-map", &spec.uid_map, spec.uid),
-        ("--gid-map", &spec.gid_map, spec.gid),
+    for (uid, map, id) in [
+        (true, &spec.uid_map, spec.uid),
+        (false, &spec.gid_map, spec.gid),
     ] {
+        let opt = n.id_map(uid);
         if map.is_empty() {
             continue;
         }
@@ -487,7 +590,11 @@ fn namespaces(spec: &Spec) -> Result<(), Broken> {
         if let Some(id) = id
             && !map.iter().any(|r| ranges_overlap(id, 1, r.inside, r.count))
         {
-            return Err(Broken::MapMissesId { opt, id });
+            return Err(Broken::MapMissesId {
+                opt,
+                who: n.own_id(uid),
+                id,
+            });
         }
     }
     Ok(())
@@ -498,28 +605,34 @@ fn ranges_overlap(a: u32, n: u32, b: u32, m: u32) -> bool {
 }
 
 /// The command's process attributes: rlimits, capability sets, groups, umask, sysctls.
-fn process(spec: &Spec) -> Result<(), Broken> {
+fn process(spec: &Spec, n: &dyn Names) -> Result<(), Broken> {
     for (i, r) in spec.rlimits.iter().enumerate() {
         if r.soft > r.hard {
             return Err(Broken::SoftAboveHard {
-                kind: r.kind,
+                name: n.rlimit(i, r.kind),
                 soft: r.soft,
                 hard: r.hard,
             });
         }
         if spec.rlimits[..i].iter().any(|o| o.kind == r.kind) {
-            return Err(Broken::RlimitTwice(r.kind));
+            return Err(Broken::RlimitTwice(n.rlimit(i, r.kind)));
         }
     }
     if let Some(adj) = spec.oom_score_adj
         && !(-1000..=1000).contains(&adj)
     {
-        return Err(Broken::OomScoreAdj(adj));
+        return Err(Broken::OomScoreAdj {
+            name: n.oom_score_adj(),
+            adj,
+        });
     }
-    if let Some(m) = spec.umask
-        && m > 0o777
+    if let Some(mask) = spec.umask
+        && mask > 0o777
     {
-        return Err(Broken::Umask(m));
+        return Err(Broken::Umask {
+            name: n.umask(),
+            mask,
+        });
     }
     if let Some(sets) = &spec.cap_sets {
         if !spec.caps.is_empty() {
@@ -528,22 +641,30 @@ fn process(spec: &Spec) -> Result<(), Broken> {
         let within = |a: &[caps::Capability], b: &[caps::Capability]| {
             a.iter().find(|c| !b.contains(c)).copied()
         };
-        for (small, big, rule) in [
-            (&sets.ambient, &sets.permitted, "ambient: in permitted"),
-            (&sets.ambient, &sets.inheritable, "ambient: in inheritable"),
-            (&sets.effective, &sets.permitted, "effective: in permitted"),
-            (&sets.permitted, &sets.bounding, "permitted: in bounding"),
+        for (small, big, set, of) in [
+            (&sets.ambient, &sets.permitted, "ambient", "permitted"),
+            (&sets.ambient, &sets.inheritable, "ambient", "inheritable"),
+            (&sets.effective, &sets.permitted, "effective", "permitted"),
+            (&sets.permitted, &sets.bounding, "permitted", "bounding"),
         ] {
             if let Some(c) = within(small, big) {
-                return Err(Broken::CapNotWithin { cap: c, rule });
+                return Err(Broken::CapNotWithin {
+                    cap: c,
+                    set: n.cap_set(set),
+                    within: n.cap_set(of),
+                });
             }
         }
     }
     if !spec.groups.is_empty() && spec.own_userns() && spec.gid_map.is_empty() {
-        return Err(Broken::GroupsNeedPrivilegedMap);
+        return Err(Broken::GroupsNeedPrivilegedMap {
+            name: n.groups(),
+            map: n.id_map(false),
+        });
     }
-    for (key, _) in &spec.sysctl {
+    for (i, (key, _)) in spec.sysctl.iter().enumerate() {
         let ns = &spec.ns;
+        let name = || n.sysctl(i, key);
         let (own, kind) = if key.starts_with("net.") {
             (ns.net, "network")
         } else if ["kernel.shm", "kernel.msg", "fs.mqueue."]
@@ -555,19 +676,19 @@ fn process(spec: &Spec) -> Result<(), Broken> {
         } else if key == "kernel.hostname" || key == "kernel.domainname" {
             (ns.uts, "UTS")
         } else {
-            return Err(Broken::SysctlNotNamespaced(key.clone()));
+            return Err(Broken::SysctlNotNamespaced(name()));
         };
         if !own {
-            return Err(Broken::SysctlNeedsNs {
-                key: key.clone(),
-                kind,
-            });
+            return Err(Broken::SysctlNeedsNs { name: name(), kind });
         }
         if key.contains('/') || key.split('.').any(|p| p.is_empty() || p == "..") {
-            return Err(Broken::SysctlNotAName(key.clone()));
+            return Err(Broken::SysctlNotAName(name()));
         }
         if !ns.pid {
-            return Err(Broken::SysctlNeedsPid(key.clone()));
+            return Err(Broken::SysctlNeedsPid {
+                name: name(),
+                pid: n.create_ns(NsKind::Pid),
+            });
         }
     }
     Ok(())
@@ -756,7 +877,7 @@ mod tests {
                         ..Default::default()
                     })
                 }),
-                "capabilities: CAP_KILL: must also be effective: in permitted",
+                "effective capabilities: CAP_KILL: must also be in permitted capabilities",
             ),
             (
                 Box::new(move |s| s.sysctl = sysctl("kernel.panic")),
@@ -823,7 +944,7 @@ mod tests {
             ..Spec::default()
         };
         assert_eq!(
-            check(&s),
+            check(&s, &Options),
             Err(Broken::MapOverlap {
                 opt: "--uid-map",
                 range: r(0, 100000, 10),
@@ -836,7 +957,7 @@ mod tests {
             path: "ns/uts".into(),
         });
         assert_eq!(
-            check(&s),
+            check(&s, &Options),
             Err(Broken::JoinNotAbsolute(Joined {
                 kind: NsKind::Uts,
                 path: "ns/uts".into(),
@@ -850,15 +971,19 @@ mod tests {
             ..Spec::default()
         };
         assert_eq!(
-            check(&s),
+            check(&s, &Options),
             Err(Broken::CapNotWithin {
                 cap: caps::Capability::CAP_KILL,
-                rule: "effective: in permitted",
+                set: "effective capabilities".into(),
+                within: "permitted capabilities".into(),
             })
         );
         let mut s = Spec::default();
         s.ns.net = true;
         s.sysctl = vec![("net.a..b".into(), "1".into())];
-        assert_eq!(check(&s), Err(Broken::SysctlNotAName("net.a..b".into())));
+        assert_eq!(
+            check(&s, &Options),
+            Err(Broken::SysctlNotAName("--sysctl net.a..b".into()))
+        );
     }
 }

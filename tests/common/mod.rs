@@ -74,10 +74,18 @@ pub fn bin() -> &'static Path {
     BIN.get_or_init(|| {
         let dir = scratch("bin");
         let dst = dir.join("sbox");
-        std::fs::copy(env!("CARGO_BIN_EXE_sbox"), &dst).unwrap();
+        copy_executable(Path::new(env!("CARGO_BIN_EXE_sbox")), &dst);
         std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(0o755)).unwrap();
         dst
     })
+}
+
+/// Copy a program that tests then run, by a `cp` process: a descriptor open for writing in
+/// this (threaded) process would be inherited by another test's fork until its exec, and
+/// running the copy meanwhile fails with ETXTBSY.
+pub fn copy_executable(src: &Path, dst: &Path) {
+    let st = Command::new("cp").arg(src).arg(dst).status().unwrap();
+    assert!(st.success(), "cp {} {}", src.display(), dst.display());
 }
 
 /// A `Command` that runs `prog` as the unprivileged test user, from a neutral directory.

@@ -64,9 +64,11 @@ pub fn facts() -> Facts {
     }
 }
 
-/// The spec's validation error, as the runtime's one line.
+/// The spec's validation error, as the runtime's one line (naming the config's fields).
 pub fn check(spec: &Spec) -> Result<(), SetupError> {
-    crate::spec::validate(spec).map_err(|e| SetupError::new("config.json", "", e.message))
+    let names = crate::oci::spec::ConfigNames::default();
+    crate::spec::validate::validate_as(spec, &names)
+        .map_err(|e| SetupError::new("config.json", "", e.message))
 }
 
 impl Bundle {

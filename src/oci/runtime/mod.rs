@@ -4,6 +4,7 @@
 //! `spec::StartGate`) and released by `start`.
 
 mod bundle;
+mod console;
 mod hooks;
 mod log;
 mod state;
@@ -269,7 +270,7 @@ fn dispatch(cmd: Cmd, root: Result<PathBuf, SetupError>, log: &Log) -> Result<i3
                 true => Mode::Detached,
                 false => Mode::Attached { keep },
             };
-            let (dir, s) = create(&args, root, log, mode)?;
+            let (dir, s, console) = create(&args, root, log, mode)?;
             if let Err(e) = start(&dir, &args.id, log) {
                 if !detach && !keep {
                     let _ = delete(root, &args.id, true, log);
@@ -279,7 +280,7 @@ fn dispatch(cmd: Cmd, root: Result<PathBuf, SetupError>, log: &Log) -> Result<i3
             if detach {
                 return Ok(0);
             }
-            let mut code = wait(s.pid);
+            let mut code = crate::launch::attach::wait(s.pid, console);
             // Read before `delete` removes the cgroup: the OOM report of a plain `sbox --mem`.
             if let Some(report) = s.cgroup.as_ref().map(crate::cgroup::Kept::report)
                 && report.oom_killed()
@@ -341,20 +342,24 @@ fn io(step: &str, p: &Path) -> impl Fn(std::io::Error) -> SetupError {
     move |e| SetupError::new(step.clone(), p.clone(), e.to_string())
 }
 
+/// What `create` made: the state directory, the state, the terminal `run` relays.
+type Created = (Dir, State, Option<crate::launch::attach::Console>);
+
 /// How `create` is called.
 #[derive(Clone, Copy, PartialEq)]
 enum Mode {
     /// `create`, `run --detach`.
     Detached,
-    /// `run`: a config's terminal without a console socket is the caller's own; with `keep`
-    /// false the caller deletes the container once it ends (`State.runner`).
+    /// `run`: a config's terminal without a console socket is relayed by the runtime
+    /// (console.rs); with `keep` false the caller deletes the container once it ends
+    /// (`State.runner`).
     Attached { keep: bool },
 }
 
 /// `create`: the state directory, then the container, left waiting at the start gate (in its
 /// cgroup's payload leaf with linux.resources: the limits hold from its exec on). Returns
-/// the state directory and what it holds.
-fn create(a: &CreateArgs, root: &Path, log: &Log, mode: Mode) -> Result<(Dir, State), SetupError> {
+/// the state directory, what it holds, and the terminal `run` relays.
+fn create(a: &CreateArgs, root: &Path, log: &Log, mode: Mode) -> Result<Created, SetupError> {
     let attached = mode != Mode::Detached;
     let dir = Dir::new(root, &a.id)?;
     let b = bundle::load(&a.bundle)?;
@@ -409,22 +414,24 @@ fn create(a: &CreateArgs, root: &Path, log: &Log, mode: Mode) -> Result<(Dir, St
             Some(p) => Some(connect(p)?),
             None => None,
         };
-        spec.console_socket = console.as_ref().map(|c| c.as_raw_fd());
-        oci_defaults(&mut spec, a, console.is_some());
-        if attached && b.terminal() && console.is_none() {
-            // `run` with a terminal and no console socket: the caller's own, with its session
-            // and job control (runc relays a pty of its own instead; sbox's supervisor does
-            // not stay to relay one). The caller's terminal is then the container's: on a
-            // kernel that still allows TIOCSTI (dev.tty.legacy_tiocsti), it can type into it.
-            spec.new_session = false;
-            spec.caller_process_group = true;
-        }
+        let own = console::choose(&mut spec, console.as_ref(), attached && b.terminal())?;
+        let has_console = spec.console_socket.is_some();
+        oci_defaults(&mut spec, a, has_console);
         let made = crate::launch::run_gated(&spec)?;
         drop(console);
         drop(dfd);
-        Ok(made)
+        match console::received(own) {
+            Ok(relayed) => Ok((made, relayed)),
+            Err(e) => {
+                end_waiting(made.0);
+                if let Some(cg) = &made.1 {
+                    cg.remove();
+                }
+                Err(e)
+            }
+        }
     })();
-    let (pid, cgroup) = match made {
+    let ((pid, cgroup), relayed) = match made {
         Ok(made) => made,
         Err(e) => {
             dir.remove();
@@ -453,7 +460,14 @@ fn create(a: &CreateArgs, root: &Path, log: &Log, mode: Mode) -> Result<(Dir, St
     s.creator = None;
     dir.save(&s)?;
     log.debug(&format!("created {} (pid {pid})", a.id));
-    Ok((dir, s))
+    Ok((dir, s, relayed))
+}
+
+/// A created container that won't start: its process (our child) killed and reaped.
+fn end_waiting(pid: i32) {
+    let pid = nix::unistd::Pid::from_raw(pid);
+    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+    let _ = nix::sys::wait::waitpid(pid, None);
 }
 
 /// What every OCI container gets, whatever config.json says.
@@ -632,52 +646,6 @@ fn wait_released(
     Ok(())
 }
 
-/// `run`: wait for the container's process (our child: `create` cloned it), passing on the
-/// signals we get; its exit status, as a shell gives it.
-fn wait(pid: i32) -> i32 {
-    use nix::sys::signal::{SigSet, Signal};
-    use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
-    let child = nix::unistd::Pid::from_raw(pid);
-    // launch left these blocked: read them from a signalfd.
-    let mut set = SigSet::empty();
-    for s in [
-        Signal::SIGINT,
-        Signal::SIGTERM,
-        Signal::SIGHUP,
-        Signal::SIGQUIT,
-        Signal::SIGUSR1,
-        Signal::SIGUSR2,
-        Signal::SIGCHLD,
-    ] {
-        set.add(s);
-    }
-    let _ = set.thread_block();
-    let sfd =
-        nix::sys::signalfd::SignalFd::with_flags(&set, nix::sys::signalfd::SfdFlags::SFD_CLOEXEC);
-    loop {
-        match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::Exited(_, c)) => return c,
-            Ok(WaitStatus::Signaled(_, s, _)) => return 128 + s as i32,
-            Ok(_) => {}
-            Err(_) => return 255,
-        }
-        let Ok(sfd) = &sfd else {
-            std::thread::sleep(std::time::Duration::from_millis(5));
-            continue;
-        };
-        if let Ok(Some(info)) = sfd.read_signal()
-            && info.ssi_signo as i32 != libc_sigchld()
-            && let Ok(s) = Signal::try_from(info.ssi_signo as i32)
-        {
-            let _ = nix::sys::signal::kill(child, s);
-        }
-    }
-}
-
-fn libc_sigchld() -> i32 {
-    nix::sys::signal::Signal::SIGCHLD as i32
-}
-
 /// `exec`: a process in the container's namespaces and root, released like `start` does,
 /// then waited for (its exit status) unless --detach.
 fn exec(a: &ExecArgs, root: &Path) -> Result<i32, SetupError> {
@@ -697,8 +665,8 @@ fn exec(a: &ExecArgs, root: &Path) -> Result<i32, SetupError> {
         .map_err(|e| SetupError::new("config.json", p.display().to_string(), e.to_string()))?;
     config["process"] = exec_process(a, &config["process"])?;
     let config = crate::oci::config::parse(&config.to_string()).map_err(bundle::oci_error)?;
-    if config.process.as_ref().is_some_and(|p| p.terminal) && a.console_socket.is_none() && a.detach
-    {
+    let terminal = config.process.as_ref().is_some_and(|p| p.terminal);
+    if terminal && a.console_socket.is_none() && a.detach {
         return Err(SetupError::new(
             "exec",
             "--tty",
@@ -721,14 +689,15 @@ fn exec(a: &ExecArgs, root: &Path) -> Result<i32, SetupError> {
     let pid_file = (a.pid_file.as_ref())
         .map(|p| std::fs::File::create(p).map_err(io("--pid-file", p)))
         .transpose()?;
-    let ran = (|| -> Result<i32, SetupError> {
+    let ran = (|| -> Result<_, SetupError> {
         spec.start_gate = Some(crate::spec::StartGate {
             dir: None,
             pid_files: Vec::new(),
             pid_fds: pid_file.iter().map(|f| f.as_raw_fd()).collect(),
         });
         let console = a.console_socket.as_deref().map(connect).transpose()?;
-        spec.console_socket = console.as_ref().map(|c| c.as_raw_fd());
+        // A terminal without a console socket: relayed by this process, as for `run`.
+        let own = console::choose(&mut spec, console.as_ref(), terminal && !a.detach)?;
         let create = CreateArgs {
             bundle: s.bundle.clone(),
             pid_file: None,
@@ -738,13 +707,19 @@ fn exec(a: &ExecArgs, root: &Path) -> Result<i32, SetupError> {
             preserve_fds: a.preserve_fds,
             id: a.id.clone(),
         };
-        oci_defaults(&mut spec, &create, console.is_some());
+        let has_console = spec.console_socket.is_some();
+        oci_defaults(&mut spec, &create, has_console);
         let pid = crate::launch::run(&spec)?;
         drop(console);
-        Ok(pid)
+        let relayed = console::received(own).inspect_err(|_| end_waiting(pid))?;
+        Ok((pid, relayed))
     })();
-    let pid = ran?;
-    Ok(if a.detach { 0 } else { wait(pid) })
+    let (pid, relayed) = ran?;
+    Ok(if a.detach {
+        0
+    } else {
+        crate::launch::attach::wait(pid, relayed)
+    })
 }
 
 /// The process of `exec`: --process's, else the config's with the command line's changes.
