@@ -871,67 +871,6 @@ fn ps_and_pause_without_a_cgroup() {
     ));
 }
 
-/// The caller's side of `sbox-runc run` on a real pseudo-terminal (a Python harness playing
-/// the caller's shell): the shell prints its terminal's name, runs ARGS in the foreground,
-/// then `STATUS <code> SAME|CHANGED NEXT <bytes>`: its terminal's modes compared with
-/// before, and what it reads from its terminal next (a byte pushed into it from inside would
-/// be there). The other end does each of STEPS after the next `ready` in the output: types
-/// it, or `WINCH` (resize to 40x100, then a newline), `SIG...` (that signal to the
-/// runtime), `KILL` (runs KILLCMD). Prints what the terminal showed.
-const RUN_PTY: &str = r#"
-import os, pty, sys, time, select, fcntl, termios, struct, subprocess, json, signal, re
-args = json.loads(os.environ['ARGS'])
-steps = json.loads(os.environ['STEPS'])
-# Held: the caller's terminal is then not the host's /dev/pts/0 (the container's is its pts/0).
-hold = os.openpty()
-pid, m = pty.fork()
-if pid == 0:
-    print('OUTER', os.ttyname(0), flush=True)
-    before = termios.tcgetattr(0)
-    p = subprocess.Popen(args)
-    print('RUNTIME', p.pid, flush=True)
-    rc = p.wait()
-    after = termios.tcgetattr(0)
-    t = termios.tcgetattr(0)
-    t[3] &= ~termios.ICANON
-    t[6][termios.VMIN] = 0
-    t[6][termios.VTIME] = 0
-    termios.tcsetattr(0, termios.TCSANOW, t)
-    time.sleep(0.3)
-    left = os.read(0, 100)
-    print('\nSTATUS', rc, 'SAME' if before == after else 'CHANGED', 'NEXT', repr(left), flush=True)
-    os._exit(0)
-fcntl.ioctl(m, termios.TIOCSWINSZ, struct.pack('HHHH', 33, 111, 0, 0))
-out = b''
-sent = 0
-end = time.time() + 20
-while time.time() < end:
-    r, _, _ = select.select([m], [], [], 0.1)
-    if r:
-        try:
-            d = os.read(m, 4096)
-        except OSError:
-            break
-        if not d:
-            break
-        out += d
-    if sent < len(steps) and out.count(b'ready') > sent:
-        time.sleep(0.3)
-        t = steps[sent]
-        if t == 'WINCH':
-            fcntl.ioctl(m, termios.TIOCSWINSZ, struct.pack('HHHH', 40, 100, 0, 0))
-            os.write(m, b'\n')
-        elif t.startswith('SIG'):
-            os.kill(int(re.search(rb'RUNTIME (\d+)', out).group(1)), getattr(signal, t))
-        elif t == 'KILL':
-            subprocess.call(json.loads(os.environ['KILLCMD']))
-        else:
-            os.write(m, t.encode())
-        sent += 1
-os.waitpid(pid, 0)
-sys.stdout.write(out.decode(errors='replace').replace('\r', ''))
-"#;
-
 impl Rt {
     /// The argv of `sbox-runc ARGS` with this runtime's options.
     fn argv(&self, args: &[&str]) -> Vec<String> {
@@ -949,19 +888,12 @@ impl Rt {
 
     /// `sbox-runc ARGS` (about container `id`) on the harness's terminal.
     fn on_pty(&self, args: &[&str], id: &str, steps: &[&str]) -> String {
-        let run = self.argv(args);
-        let o = as_user("python3")
-            .args(["-c", RUN_PTY])
-            .env("ARGS", json!(run).to_string())
-            .env("STEPS", json!(steps).to_string())
-            .env(
-                "KILLCMD",
-                json!(self.argv(&["kill", id, "KILL"])).to_string(),
-            )
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "harness: {}", stderr(&o));
-        stdout(&o)
+        let kill = self.argv(&["kill", id, "KILL"]);
+        common::on_pty(
+            &self.argv(args),
+            steps,
+            &[("KILLCMD", json!(kill).to_string())],
+        )
     }
 }
 

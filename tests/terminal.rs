@@ -7,77 +7,13 @@ mod common;
 use common::*;
 use std::time::{Duration, Instant};
 
-/// The harness: a session on a fresh pty whose leader (the "shell") runs sbox in the
-/// foreground, then prints `STATUS <code> SAME|CHANGED` (its terminal's foreground group and
-/// modes compared with before). The other end types each of TYPED after the next `ready` in
-/// the output (`WINCH` resizes the terminal to 40x100 and types a newline). Prints what the
-/// terminal showed.
-const HARNESS: &str = r#"
-import os, pty, sys, time, select, fcntl, termios, struct, subprocess, json
-S = os.environ['SBOX']
-args = json.loads(os.environ['ARGS'])
-typed = json.loads(os.environ['TYPED'])
-pid, m = pty.fork()
-if pid == 0:
-    before = (os.tcgetpgrp(0), termios.tcgetattr(0))
-    rc = subprocess.call([S] + args)
-    after = (os.tcgetpgrp(0), termios.tcgetattr(0))
-    print('\nSTATUS', rc, 'SAME' if before == after else 'CHANGED', flush=True)
-    os._exit(0)
-fcntl.ioctl(m, termios.TIOCSWINSZ, struct.pack('HHHH', 33, 111, 0, 0))
-out = b''
-sent = 0
-end = time.time() + 15
-while time.time() < end:
-    r, _, _ = select.select([m], [], [], 0.1)
-    if r:
-        try:
-            d = os.read(m, 4096)
-        except OSError:
-            break
-        if not d:
-            break
-        out += d
-    if sent < len(typed) and out.count(b'ready') > sent:
-        time.sleep(0.2)
-        t = typed[sent]
-        if t == 'WINCH':
-            fcntl.ioctl(m, termios.TIOCSWINSZ, struct.pack('HHHH', 40, 100, 0, 0))
-            t = '\n'
-        os.write(m, t.encode())
-        sent += 1
-os.waitpid(pid, 0)
-sys.stdout.write(out.decode(errors='replace').replace('\r', ''))
-"#;
-
+/// `prog ARGS` on a real pseudo-terminal (tests/common/pty.py plays the caller's shell),
+/// typing each of TYPED after the next `ready`: what the terminal showed, ending in
+/// `STATUS <code> SAME|CHANGED ...` (the terminal's foreground group and modes after).
 fn on_pty(prog: &std::path::Path, args: &[&str], typed: &[&str]) -> String {
-    // A JSON list of strings (control characters as \u escapes).
-    let json = |v: &[&str]| {
-        let quoted: Vec<String> = v
-            .iter()
-            .map(|s| {
-                let body: String = s
-                    .chars()
-                    .map(|c| match c {
-                        '"' | '\\' => format!("\\{c}"),
-                        c if (c as u32) < 0x20 => format!("\\u{:04x}", c as u32),
-                        c => c.to_string(),
-                    })
-                    .collect();
-                format!("\"{body}\"")
-            })
-            .collect();
-        format!("[{}]", quoted.join(","))
-    };
-    let o = as_user("python3")
-        .args(["-c", HARNESS])
-        .env("SBOX", prog)
-        .env("ARGS", json(args))
-        .env("TYPED", json(typed))
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "harness: {}", stderr(&o));
-    stdout(&o)
+    let mut argv = vec![prog.display().to_string()];
+    argv.extend(args.iter().map(|a| a.to_string()));
+    common::on_pty(&argv, typed, &[])
 }
 
 #[test]
@@ -137,20 +73,13 @@ fn without_a_terminal_among_0_2_the_callers_is_still_out_of_reach() {
     // so /dev/tty opens nothing.
     let code = "import os, errno\ntry:\n    os.open('/dev/tty', os.O_RDWR); print('opened')\nexcept OSError as e:\n    print(errno.errorcode[e.errno])\nprint(os.getsid(0) == os.getpid())";
     let script = "\"$SBOX\" --ro-bind / / --dev /dev python3 -c \"$CODE\" </dev/null 2>&1 | cat";
-    let o = as_user("python3")
-        .args(["-c", HARNESS])
-        .env("SBOX", "/bin/sh")
-        .env("REAL_SBOX", bin())
-        .env("CODE", code)
-        .env(
-            "ARGS",
-            format!("[\"-c\", {:?}]", script.replace("$SBOX", "$REAL_SBOX")),
-        )
-        .env("TYPED", "[]")
-        .output()
-        .unwrap();
-    let out = stdout(&o);
-    assert!(out.contains("ENXIO\nTrue\n"), "{out} {}", stderr(&o));
+    let argv = ["/bin/sh", "-c", script].map(String::from);
+    let out = common::on_pty(
+        &argv,
+        &[],
+        &[("SBOX", bin().display().to_string()), ("CODE", code.into())],
+    );
+    assert!(out.contains("ENXIO\nTrue\n"), "{out}");
     assert!(out.contains("STATUS 0 SAME"), "{out}");
 }
 

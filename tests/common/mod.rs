@@ -109,6 +109,23 @@ pub fn sbox(args: &[&str]) -> Output {
     sbox_cmd(args).output().expect("run sbox")
 }
 
+/// The pseudo-terminal harness (tests/common/pty.py says what it does and prints).
+pub const PTY_HARNESS: &str = include_str!("pty.py");
+
+/// `argv` on a real pseudo-terminal, run by [`PTY_HARNESS`] as the test user, doing `steps`,
+/// with `env` added: what the terminal showed.
+pub fn on_pty(argv: &[String], steps: &[&str], env: &[(&str, String)]) -> String {
+    let o = as_user("python3")
+        .args(["-c", PTY_HARNESS])
+        .env("ARGS", serde_json::to_string(argv).unwrap())
+        .env("STEPS", serde_json::to_string(steps).unwrap())
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "harness: {}", stderr(&o));
+    stdout(&o)
+}
+
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
