@@ -3,11 +3,7 @@
 # its runtime (echo, --memory with a hog). Run by guest-root.sh after guest-test.sh; one line
 # per test appended to $1 ("PASS name", "FAIL name: why", "INFO ..." for the figures).
 res=$1
-pass() { echo "PASS $1" >>"$res"; }
-fail() { echo "FAIL $1: $2" >>"$res"; }
-check() { # name status-of-the-condition why
-	if [ "$2" = 0 ]; then pass "$1"; else fail "$1" "$3"; fi
-}
+. "$(dirname "$0")/guest-lib.sh"
 w=$(mktemp -d)
 chmod 755 "$w"
 mkdir -p "$w/bin" "$w/b/rootfs/bin"
@@ -64,13 +60,6 @@ done
 # of N rounds after 3 warm-up rounds. A failure only on a gross miss (sbox-runc slower than
 # crun); the goal (issue 15) is 0.5.
 N=41
-us_of() { # command... -> elapsed microseconds
-	t0=$(date +%s%N)
-	"$@" >/dev/null 2>&1
-	t1=$(date +%s%N)
-	echo $(((t1 - t0) / 1000))
-}
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 ratio() { awk "BEGIN {printf \"%.2f\", $1 / $2}"; }
 csd() { $1 create o2 && $1 start o2 && $1 delete --force o2; }
 for f in csd-crun csd-sbox run-crun run-sbox; do : >"$w/t.$f"; done

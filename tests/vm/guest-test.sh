@@ -3,8 +3,7 @@
 # systemd has no memory controller). One line per test appended to $1: "PASS name",
 # "FAIL name: why" (guest-root.sh writes "END" when all ran).
 res=$1
-pass() { echo "PASS $1" >>"$res"; }
-fail() { echo "FAIL $1: $2" >>"$res"; }
+. "$(dirname "$0")/guest-lib.sh"
 
 if [ "$(id -un)" = nodeleg ]; then
 	out=$(sbox --ro-bind / / --mem 64M sh -c 'echo ran' 2>&1)
@@ -608,13 +607,6 @@ out=$(sbox --ro-bind "$w/malutka" / --mem 512K sh -c 'echo hi' 2>/dev/null)
 # with the same limit, and the same sandbox without limits (the difference is what --mem's scope
 # set-up costs); alternating, medians of 41 each. Reported as an INFO line; a failure only on a
 # gross regression (more than twice systemd-run's median).
-us_of() { # command... -> elapsed microseconds
-	t0=$(date +%s%N)
-	"$@" >/dev/null 2>&1
-	t1=$(date +%s%N)
-	echo $(((t1 - t0) / 1000))
-}
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 : >"$w/t.run" && : >"$w/t.mem" && : >"$w/t.plain"
 i=0
 while [ $i -lt 41 ]; do
