@@ -287,9 +287,9 @@ no_leftovers "sbox-runc create memory.limit: no scope or cgroup left after delet
 
 # --- --systemd-cgroup with linux.cgroupsPath "slice:prefix:name" (podman's form): the scope is
 # that unit in that slice of the user's systemd, the leaves inside it; delete: the unit is gone.
-oci_bundle oci-p '{"memory": {"limit": 33554432}}' 'exec sleep 3001'
-sed -i 's|"linux": {|"linux": {"cgroupsPath": "user.slice:test:c1",|' "$w/oci-p/config.json"
-rt --systemd-cgroup create --bundle "$w/oci-p" p1 >/dev/null 2>"$w/p1.err"
+oci_bundle oci-cgpath '{"memory": {"limit": 33554432}}' 'exec sleep 3001'
+sed -i 's|"linux": {|"linux": {"cgroupsPath": "user.slice:test:c1",|' "$w/oci-cgpath/config.json"
+rt --systemd-cgroup create --bundle "$w/oci-cgpath" p1 >/dev/null 2>"$w/p1.err"
 pid=$(pid_of p1)
 p=$(payload_of "$pid")
 u=$(systemctl --user show -p Slice -p ActiveState test-c1.scope 2>&1 | tr '\n' ' ')
