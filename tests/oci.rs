@@ -801,6 +801,64 @@ fn resources_with_create_and_run_go_through_the_cgroup_session() {
     );
 }
 
+/// linux.cgroupsPath with a limit to place: a path runc's systemd form can't read, a slice for
+/// a unit, or a cgroupfs path (which a rootless runtime can't honour) is one line naming it,
+/// before anything starts (no hook runs, no state is left). Without a limit there is no cgroup:
+/// a cgroupfs path is ignored, as runc does rootless. (The scope itself: tests/vm.)
+#[test]
+fn cgroups_path_that_cannot_be_honoured_is_one_line() {
+    let Some(b) = bundle("cgpath") else { return };
+    args(&b, "true");
+    let mark = b.join("hooked");
+    let rt = Rt::new("cgpath");
+    let bs = b.to_str().unwrap();
+    let with = |path: &str, resources: bool| {
+        edit(&b, |c| {
+            c["linux"]["cgroupsPath"] = json!(path);
+            c["linux"]["resources"] = match resources {
+                true => json!({"memory": {"limit": 33554432}}),
+                false => json!(null),
+            };
+            c["hooks"] = json!({"prestart": [{"path": "/bin/sh", "args": ["sh", "-c", format!("echo pre >>{}", mark.display())]}]});
+        })
+    };
+    for (flags, path, says) in [
+        (
+            &[][..],
+            "/sbox-test/c1",
+            "linux.cgroupsPath: \"/sbox-test/c1\": a rootless runtime can't make a cgroup at a cgroupfs path; pass --systemd-cgroup",
+        ),
+        (
+            &["--systemd-cgroup"],
+            "/sbox-test/c1",
+            "linux.cgroupsPath: \"/sbox-test/c1\": not of the form \"slice:prefix:name\"",
+        ),
+        (
+            &["--cgroup-manager", "systemd"],
+            "user.slice:test:c1.slice",
+            "linux.cgroupsPath: \"user.slice:test:c1.slice\": \"c1.slice\": a slice unit holds no processes",
+        ),
+        (
+            &["--systemd-cgroup"],
+            "user:test:c1",
+            "\"user\": not a slice name",
+        ),
+    ] {
+        with(path, true);
+        let mut argv = flags.to_vec();
+        argv.extend(["create", "--bundle", bs, "cg1"]);
+        rt.assert_error(&rt.out(&argv), says);
+        rt.assert_gone("cg1");
+        assert!(!mark.exists(), "{flags:?} {path}: a hook ran");
+    }
+    with("/sbox-test/c1", false);
+    rt.ok(&["create", "--bundle", bs, "cg2"]);
+    rt.ok(&["start", "cg2"]);
+    rt.stopped("cg2");
+    rt.ok(&["delete", "cg2"]);
+    rt.assert_gone("cg2");
+}
+
 /// A `run` SIGKILLed before its delete leaves its state directory: once its container is gone
 /// too, a later `run` of that id says so in one warning line and goes ahead; `delete` of such
 /// a state works as well.

@@ -410,24 +410,31 @@ pub fn prepare(limits: &Limits) -> Result<Option<Session>, SetupError> {
         limit: None,
         done: false,
     };
-    let mut s = if standing == delegated::Standing::Delegated {
+    // A scope asked for by name (linux.cgroupsPath) is made by systemd or not at all.
+    let wish = limits.scope.as_ref();
+    let mut s = if standing == delegated::Standing::Delegated && wish.is_none() {
         in_place(cg, ctls)
     } else {
-        let unit = format!("{name}.scope");
-        match systemd::start_scope(first.opt, &unit) {
+        let (opt, unit, slice) = match wish {
+            Some(w) => ("linux.cgroupsPath", w.unit.clone(), Some(w.slice.as_str())),
+            None => (first.opt, format!("{name}.scope"), None),
+        };
+        match systemd::start_scope(opt, &unit, slice) {
             Ok(()) => {}
             // No systemd to ask, but this cgroup is ours with the controllers: use it.
-            Err(e) if e.unreachable && standing == delegated::Standing::Writable => {
+            Err(e)
+                if e.unreachable && standing == delegated::Standing::Writable && wish.is_none() =>
+            {
                 let mut s = in_place(cg, ctls);
                 s.build(limits)?;
                 return Ok(Some(s));
             }
             Err(e) => return Err(e.error),
         }
-        let (scope, _) = own_cgroup(first.opt, &mnt, &mnt_root)?;
+        let (scope, _) = own_cgroup(opt, &mnt, &mnt_root)?;
         if scope.file_name().and_then(|n| n.to_str()) != Some(unit.as_str()) {
             return Err(CgroupError::NotInScope {
-                opt: first.opt.into(),
+                opt: opt.into(),
                 scope,
                 unit,
             }
@@ -765,12 +772,12 @@ pub struct Kept {
 
 impl Kept {
     /// The record names a cgroup as sbox makes them (state.json is only a file: nothing
-    /// else is killed or removed through it).
+    /// else is killed or removed through it): `sbox-*`, or a scope named by the config.
     fn ours(&self) -> bool {
         let name = self.group.file_name().unwrap_or_default().to_string_lossy();
-        self.group.is_absolute()
-            && name.starts_with("sbox-")
-            && self.payload == self.group.join("payload")
+        let named =
+            name.starts_with("sbox-") || (self.origin == Origin::Scope && name.ends_with(".scope"));
+        self.group.is_absolute() && named && self.payload == self.group.join("payload")
     }
 
     fn check(&self, opt: &str) -> Result<(), CgroupError> {
@@ -1046,10 +1053,25 @@ mod tests {
         let other = Kept {
             group: "/sys/fs/cgroup/user.slice".into(),
             payload: "/sys/fs/cgroup/user.slice/payload".into(),
-            ..k
+            ..k.clone()
         };
         assert!(!other.ours());
         assert!(other.pids().is_empty());
+        // A scope named by linux.cgroupsPath is one sbox made; a directory so named is not.
+        let named = Kept {
+            origin: Origin::Scope,
+            group: "/sys/fs/cgroup/user.slice/libpod-1.scope".into(),
+            payload: "/sys/fs/cgroup/user.slice/libpod-1.scope/payload".into(),
+            ..other.clone()
+        };
+        assert!(named.ours());
+        assert!(
+            !Kept {
+                origin: k.origin.clone(),
+                ..named
+            }
+            .ours()
+        );
     }
 
     #[test]

@@ -71,7 +71,7 @@ fn call(
 
 type Props = Vec<(&'static str, Variant<Box<dyn RefArg>>)>;
 
-fn scope_props(pid: u32, oom_policy: bool) -> Props {
+fn scope_props(pid: u32, oom_policy: bool, slice: Option<&str>) -> Props {
     let mut p: Props = vec![
         ("Description", Variant(Box::new("sbox sandbox".to_string()))),
         // The supervisor itself: the sandbox is cloned from it and inherits the cgroup.
@@ -84,6 +84,9 @@ fn scope_props(pid: u32, oom_policy: bool) -> Props {
             Variant(Box::new("inactive-or-failed".to_string())),
         ),
     ];
+    if let Some(slice) = slice {
+        p.push(("Slice", Variant(Box::new(slice.to_string()))));
+    }
     if oom_policy {
         // systemd ≥ 253 would stop the whole scope (and the supervisor with it) on an OOM kill
         // inside it, before sbox can read memory.events.
@@ -105,17 +108,19 @@ fn private_socket() -> Option<std::path::PathBuf> {
 /// one, else over the user bus. The direct socket (no bus daemon in between), no
 /// Subscribe/Unsubscribe and no wait for AddMatch are each round trips saved on every `--mem`
 /// start (bench/README.md has the measurements).
-pub fn start_scope(opt: &str, unit: &str) -> Result<(), ScopeError> {
+/// `slice`: the unit's slice (else the manager's default, app.slice).
+pub fn start_scope(opt: &str, unit: &str, slice: Option<&str>) -> Result<(), ScopeError> {
     if let Some(p) = private_socket() {
         let address = format!("unix:path={}", p.display());
-        match start_scope_at(opt, unit, &address, &p.display().to_string(), Bus::Direct) {
+        let shown = p.display().to_string();
+        match start_scope_at(opt, (unit, slice), &address, &shown, Bus::Direct) {
             // Not ours to use (e.g. after su): the bus may still lead to a systemd.
             Err(e) if e.unreachable => {}
             r => return r,
         }
     }
     let (address, shown) = bus_address(opt).map_err(unreachable)?;
-    start_scope_on(opt, unit, &address, &shown)
+    start_scope_at(opt, (unit, slice), &address, &shown, Bus::Shared)
 }
 
 /// How sbox reaches systemd.
@@ -129,12 +134,12 @@ enum Bus {
 
 /// [`start_scope`] on the bus at `address` (`shown` names it in errors).
 pub fn start_scope_on(opt: &str, unit: &str, address: &str, shown: &str) -> Result<(), ScopeError> {
-    start_scope_at(opt, unit, address, shown, Bus::Shared)
+    start_scope_at(opt, (unit, None), address, shown, Bus::Shared)
 }
 
 fn start_scope_at(
     opt: &str,
-    unit: &str,
+    (unit, slice): (&str, Option<&str>),
     address: &str,
     shown: &str,
     bus: Bus,
@@ -178,8 +183,12 @@ fn start_scope_at(
     let start = |oom_policy: bool| {
         call(&ch, "StartTransientUnit", |m| {
             let aux: Vec<(&str, Props)> = Vec::new();
-            m.append3(unit, "fail", scope_props(std::process::id(), oom_policy))
-                .append1(aux)
+            m.append3(
+                unit,
+                "fail",
+                scope_props(std::process::id(), oom_policy, slice),
+            )
+            .append1(aux)
         })
     };
     let reply = match start(true) {
@@ -335,4 +344,27 @@ fn manager_version(address: &str, shown: &str, bus: Bus) -> Result<String, Cgrou
         .read1()
         .map_err(|e| fail("systemd", dbus::Error::new_failed(&e.to_string())))?;
     Ok(version.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text<'a>(p: &'a Props, key: &str) -> Option<&'a str> {
+        p.iter()
+            .find(|(k, _)| *k == key)
+            .and_then(|(_, v)| v.0.as_str())
+    }
+
+    #[test]
+    fn scope_properties_carry_the_slice_asked_for() {
+        let p = scope_props(7, true, Some("user.slice"));
+        assert_eq!(text(&p, "Slice"), Some("user.slice"));
+        assert_eq!(text(&p, "OOMPolicy"), Some("continue"));
+        let delegate = p.iter().find(|(k, _)| *k == "Delegate").unwrap();
+        assert_eq!(delegate.1.0.as_i64(), Some(1));
+        // Without a wish the manager's default slice: no Slice property at all.
+        let p = scope_props(7, false, None);
+        assert!(p.iter().all(|(k, _)| *k != "Slice" && *k != "OOMPolicy"));
+    }
 }

@@ -175,7 +175,7 @@ pub struct Linux {
     pub sysctl: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resources: Option<Resources>,
-    /// Where the engine wants the container's cgroup; sbox places its own (kept for `oci`).
+    /// Where the engine wants the container's cgroup (oci::spec::cgroups_path).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cgroups_path: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -5,8 +5,8 @@
 use super::config::{Config, Mount, OciError, err};
 use crate::spec::values::{parse_cap, parse_octal, parse_size};
 use crate::spec::{
-    BindKind, CapSets, EnvOp, FsOp, IdRange, NsJoin, NsKind, Rlimit, RlimitKind, SeccompProfile,
-    Spec,
+    BindKind, CapSets, EnvOp, FsOp, IdRange, NsJoin, NsKind, Rlimit, RlimitKind, ScopeUnit,
+    SeccompProfile, Spec,
 };
 use std::path::{Component, Path, PathBuf};
 
@@ -629,6 +629,96 @@ fn resources(r: &super::config::Resources, spec: &mut Spec) -> Result<(), OciErr
     Ok(())
 }
 
+/// The cgroup manager the engine chose on the runtime's command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CgroupManager {
+    /// `--systemd-cgroup` or `--cgroup-manager systemd`.
+    Systemd,
+    /// cgroupfs (the default), or `--cgroup-manager disabled`.
+    Other,
+}
+
+/// linux.cgroupsPath, for a container that gets a cgroup (`spec.limits` has a limit). With the
+/// systemd manager the path is runc's "slice:prefix:name": the scope is that unit in that
+/// slice (checked even without a limit, as runc does). With cgroupfs a rootless runtime can
+/// only make a cgroup where systemd or a delegation lets it, never at a path of the engine's
+/// choosing: refused when there is a limit to place, ignored otherwise (as runc, rootless).
+pub fn cgroups_path(c: &Config, manager: CgroupManager, spec: &mut Spec) -> Result<(), OciError> {
+    let Some(path) = (c.linux.as_ref())
+        .and_then(|l| l.cgroups_path.as_deref())
+        .filter(|p| !p.is_empty())
+    else {
+        return Ok(());
+    };
+    let why = |why: String| err("linux.cgroupsPath", format!("{path:?}: {why}"));
+    match manager {
+        CgroupManager::Systemd => {
+            let unit = systemd_scope(path).map_err(why)?;
+            if spec.limits.any() {
+                spec.limits.scope = Some(unit);
+            }
+            Ok(())
+        }
+        CgroupManager::Other if spec.limits.any() => Err(why(
+            "a rootless runtime can't make a cgroup at a cgroupfs path; pass --systemd-cgroup \
+             with a \"slice:prefix:name\" path, or leave cgroupsPath out"
+                .into(),
+        )),
+        CgroupManager::Other => Ok(()),
+    }
+}
+
+/// Characters systemd allows in a unit name.
+fn unit_chars(s: &str) -> bool {
+    s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_.\\@".contains(c))
+}
+
+/// runc's systemd form "slice:prefix:name" → the unit `prefix-name.scope` in `slice` (empty:
+/// user.slice, a rootless runtime's default). A slice name ends in ".slice", its dash-separated
+/// parts are not empty ("-.slice" is the root slice), and it has no "/". A name ending in
+/// ".slice" asks runc for a slice unit: refused, sbox's processes live in a scope.
+pub fn systemd_scope(path: &str) -> Result<ScopeUnit, String> {
+    let parts: Vec<&str> = path.split(':').collect();
+    let [slice, prefix, name] = parts[..] else {
+        return Err(
+            "not of the form \"slice:prefix:name\" (such as \"user.slice:libpod:ID\") \
+                    that the systemd cgroup manager needs"
+                .into(),
+        );
+    };
+    let slice = match slice {
+        "" => "user.slice",
+        s => {
+            let base = s.strip_suffix(".slice").unwrap_or("");
+            let parts_ok = base == "-" || base.split('-').all(|p| !p.is_empty());
+            if !s.ends_with(".slice") || !parts_ok || !unit_chars(s) {
+                return Err(format!(
+                    "{s:?}: not a slice name (such as user.slice or my-app.slice)"
+                ));
+            }
+            s
+        }
+    };
+    if name.is_empty() {
+        return Err("no name after the last \":\"".into());
+    }
+    if name.ends_with(".slice") {
+        return Err(format!(
+            "{name:?}: a slice unit holds no processes (sbox puts the container in a scope: \
+             give a name without .slice)"
+        ));
+    }
+    let unit = format!("{prefix}-{name}.scope");
+    if !unit_chars(&unit) {
+        return Err(format!("{unit:?}: not a systemd unit name"));
+    }
+    Ok(ScopeUnit {
+        unit,
+        slice: slice.into(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -652,6 +742,83 @@ mod tests {
         );
         let c = parse(&text).map_err(|e| e.0)?;
         to_spec(&c, Path::new("/b"), f).map_err(|e| e.0)
+    }
+
+    #[test]
+    fn cgroups_path_in_runcs_systemd_form() {
+        let ok = |p: &str| systemd_scope(p).map(|u| (u.unit, u.slice));
+        let s = |a: &str, b: &str| Ok((a.to_string(), b.to_string()));
+        assert_eq!(
+            ok("user.slice:libpod:abc"),
+            s("libpod-abc.scope", "user.slice")
+        );
+        // An empty slice is a rootless runtime's default; an empty prefix is kept, as runc does.
+        assert_eq!(ok(":test:c1"), s("test-c1.scope", "user.slice"));
+        assert_eq!(ok("user.slice::c1"), s("-c1.scope", "user.slice"));
+        assert_eq!(ok("-.slice:p:n"), s("p-n.scope", "-.slice"));
+        assert_eq!(ok("my-app.slice:p:n@1"), s("p-n@1.scope", "my-app.slice"));
+        let bad = |p: &str| systemd_scope(p).unwrap_err();
+        for p in ["", "c1", "user.slice:c1", "a:b:c:d", "/user.slice/x"] {
+            assert!(bad(p).contains("\"slice:prefix:name\""), "{p}: {}", bad(p));
+        }
+        for slice in [
+            "user",
+            ".slice",
+            "a--b.slice",
+            "-a.slice",
+            "a-.slice",
+            "a/b.slice",
+        ] {
+            let e = bad(&format!("{slice}:p:n"));
+            assert!(e.contains("not a slice name"), "{slice}: {e}");
+        }
+        assert!(bad("user.slice:p:").contains("no name"));
+        assert!(bad("user.slice:p:sub.slice").contains("a slice unit holds no processes"));
+        assert!(bad("user.slice:p q:n").contains("not a systemd unit name"));
+        assert!(bad("user.slice:p:../n").contains("not a systemd unit name"));
+    }
+
+    #[test]
+    fn cgroups_path_places_the_scope_only_with_a_limit() {
+        let with = |path: &str, res: &str, m| {
+            let linux = format!(r#""cgroupsPath":"{path}"{res}"#);
+            let text = format!(
+                r#"{{"ociVersion":"1.0.2","root":{{"path":"rootfs"}},
+                "process":{{"user":{{"uid":0,"gid":0}},"args":["sh"],"cwd":"/"}},
+                "linux":{{{linux}}}}}"#
+            );
+            let c = parse(&text).unwrap();
+            let mut spec = to_spec(&c, Path::new("/b"), &facts(false)).unwrap();
+            cgroups_path(&c, m, &mut spec)
+                .map(|()| spec.limits.scope)
+                .map_err(|e| e.0)
+        };
+        let mem = r#","resources":{"memory":{"limit":1048576}}"#;
+        let sd = CgroupManager::Systemd;
+        assert_eq!(
+            with("user.slice:test:c1", mem, sd),
+            Ok(Some(ScopeUnit {
+                unit: "test-c1.scope".into(),
+                slice: "user.slice".into()
+            }))
+        );
+        // No limit, no cgroup: nothing to place (but a malformed path is still one).
+        assert_eq!(with("user.slice:test:c1", "", sd), Ok(None));
+        assert_eq!(
+            with("/x", "", sd).unwrap_err(),
+            "config.json: linux.cgroupsPath: \"/x\": not of the form \"slice:prefix:name\" \
+             (such as \"user.slice:libpod:ID\") that the systemd cgroup manager needs"
+        );
+        // cgroupfs: a path refused only when there is a limit to place.
+        let other = CgroupManager::Other;
+        assert_eq!(with("/x/c1", "", other), Ok(None));
+        let e = with("/x/c1", mem, other).unwrap_err();
+        assert!(
+            e.starts_with("config.json: linux.cgroupsPath: \"/x/c1\": a rootless runtime")
+                && e.contains("pass --systemd-cgroup"),
+            "{e}"
+        );
+        assert_eq!(with("", mem, other), Ok(None));
     }
 
     /// podman's situation: uid 0 in its own user namespace, no user namespace in the config,

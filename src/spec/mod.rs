@@ -570,6 +570,18 @@ pub struct Limits {
     pub pids: Option<u64>,
     /// CPU share in percent of one CPU (150 = one and a half CPUs).
     pub cpu_percent: Option<u32>,
+    /// The systemd scope the limits must live in (an OCI config's linux.cgroupsPath under the
+    /// systemd cgroup manager). None: sbox's own `sbox-PID-RAND.scope`, or a delegated cgroup.
+    pub scope: Option<ScopeUnit>,
+}
+
+/// A transient scope asked for by name, in a slice of the user's systemd.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ScopeUnit {
+    /// The unit, `PREFIX-NAME.scope`.
+    pub unit: String,
+    /// Its `Slice` property, such as `user.slice`.
+    pub slice: String,
 }
 
 impl Limits {

@@ -152,6 +152,11 @@ for rt in crun sbox-runc; do
 	id=$(pm $rt inspect -f '{{.Id}}' cg-$rt 2>/dev/null)
 	d=$(systemctl --user show -p Delegate -p DelegateControllers "libpod-conmon-$id.scope" 2>&1 | tr '\n' ' ')
 	echo "INFO podman --runtime $rt run -d --memory 32m: the container's cgroup is $c (memory.max $(cat /sys/fs/cgroup$c/memory.max 2>&1)); conmon's scope: $d$(tail -n 1 "$w/cg.err")" >>"$res"
+	if [ $rt = sbox-runc ]; then
+		# podman's cgroupsPath "user.slice:libpod:ID" names the scope (podman looks there).
+		case "$c" in */user.slice/libpod-$id.scope/payload) true ;; *) false ;; esac
+		check "podman-vm: --runtime sbox-runc --memory 32m: the container is in user.slice/libpod-ID.scope" $? "cgroup $c"
+	fi
 	pm $rt rm -f -t 0 cg-$rt >/dev/null 2>&1
 done
 echo "user cgroups after the --memory cases:"

@@ -284,6 +284,32 @@ rt delete c1
 	fail "sbox-runc delete after create: state and cgroup gone" "$(ls -d "$w/oci-root/c1" "$p" 2>&1)"
 no_leftovers "sbox-runc create memory.limit: no scope or cgroup left after delete"
 
+# --- --systemd-cgroup with linux.cgroupsPath "slice:prefix:name" (podman's form): the scope is
+# that unit in that slice of the user's systemd, the leaves inside it; delete: the unit is gone.
+oci_bundle oci-cgpath '{"memory": {"limit": 33554432}}' 'exec sleep 3001'
+sed -i 's|"linux": {|"linux": {"cgroupsPath": "user.slice:test:c1",|' "$w/oci-cgpath/config.json"
+rt --systemd-cgroup create --bundle "$w/oci-cgpath" p1 >/dev/null 2>"$w/p1.err"
+pid=$(pid_of p1)
+p=$(payload_of "$pid")
+u=$(systemctl --user show -p Slice -p ActiveState test-c1.scope 2>&1 | tr '\n' ' ')
+echo "--systemd-cgroup create, cgroupsPath user.slice:test:c1: pid $pid, cgroup $p, memory.max $(cat "$p/memory.max" 2>&1), unit: $u$(cat "$w/p1.err")"
+case "$p" in
+*/user@1000.service/user.slice/test-c1.scope/payload) [ "$(cat "$p/memory.max")" = 33554432 ] &&
+	pass "sbox-runc --systemd-cgroup create: in user.slice/test-c1.scope/payload (cgroupsPath), memory.max set" ||
+	fail "sbox-runc --systemd-cgroup create: in user.slice/test-c1.scope/payload (cgroupsPath), memory.max set" "$p: $(cat "$p/memory.max")" ;;
+*) fail "sbox-runc --systemd-cgroup create: in user.slice/test-c1.scope/payload (cgroupsPath), memory.max set" "cgroup $p: $(cat "$w/p1.err")" ;;
+esac
+rt --systemd-cgroup delete --force p1
+i=0
+while [ "$(systemctl --user show -p LoadState --value test-c1.scope 2>&1)" != not-found ] && [ $i -lt 50 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+u=$(systemctl --user show -p LoadState --value test-c1.scope 2>&1)
+[ "$u" = not-found ] && [ ! -e "$w/oci-root/p1" ] && [ ! -d "$p" ] &&
+	pass "sbox-runc delete of a cgroupsPath container: test-c1.scope gone, state gone" ||
+	fail "sbox-runc delete of a cgroupsPath container: test-c1.scope gone, state gone" "LoadState $u; $(ls -d "$w/oci-root/p1" "$p" 2>&1)"
+
 oci_bundle oci-d '{"memory": {"limit": 67108864}}' 'exec sleep 3000'
 rt run --detach --bundle "$w/oci-d" d1 >/dev/null 2>"$w/d1.err"
 st=$?

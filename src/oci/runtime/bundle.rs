@@ -3,7 +3,7 @@
 
 use crate::error::SetupError;
 use crate::oci::config::{self, Config, OciError};
-use crate::oci::spec::Facts;
+use crate::oci::spec::{CgroupManager, Facts};
 use crate::spec::Spec;
 use std::path::{Path, PathBuf};
 
@@ -86,9 +86,11 @@ impl Bundle {
         self.config.process.as_ref().is_some_and(|p| p.terminal)
     }
 
-    pub fn to_spec(&self) -> Result<Spec, SetupError> {
-        let spec =
+    /// The container's spec; `manager` places its cgroup (linux.cgroupsPath).
+    pub fn to_spec(&self, manager: CgroupManager) -> Result<Spec, SetupError> {
+        let mut spec =
             crate::oci::spec::to_spec(&self.config, &self.dir, &facts()).map_err(oci_error)?;
+        crate::oci::spec::cgroups_path(&self.config, manager, &mut spec).map_err(oci_error)?;
         check(&spec)?;
         Ok(spec)
     }

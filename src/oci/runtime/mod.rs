@@ -10,6 +10,7 @@ mod log;
 mod state;
 
 use crate::error::SetupError;
+use crate::oci::spec::CgroupManager;
 use clap::{Args, Parser, Subcommand};
 use log::Log;
 use state::{Dir, State, Status};
@@ -42,10 +43,10 @@ struct Cli {
     /// `text` or `json` (one object per line: level, time, msg).
     #[arg(long, global = true, value_parser = ["text", "json"], default_value = "text")]
     log_format: String,
-    /// Accepted for runc compatibility: cgroups come from the engine's scope.
+    /// With linux.resources: the container's scope is the cgroupsPath "slice:prefix:name".
     #[arg(long, global = true)]
     systemd_cgroup: bool,
-    /// Accepted: cgroupfs, systemd or disabled.
+    /// cgroupfs, systemd (as --systemd-cgroup) or disabled.
     #[arg(long, global = true, value_parser = ["cgroupfs", "systemd", "disabled"])]
     cgroup_manager: Option<String>,
     /// Accepted: runc's rootless mode (sbox is always rootless).
@@ -220,7 +221,11 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
         return 1;
     };
     let root = cli.root.clone().map(Ok).unwrap_or_else(default_root);
-    match dispatch(cmd, root, &log) {
+    let manager = match cli.systemd_cgroup || cli.cgroup_manager.as_deref() == Some("systemd") {
+        true => CgroupManager::Systemd,
+        false => CgroupManager::Other,
+    };
+    match dispatch(cmd, root, manager, &log) {
         Ok(code) => code,
         Err(e) => {
             log.error(&e.to_string());
@@ -244,7 +249,12 @@ fn default_root() -> Result<PathBuf, SetupError> {
 }
 
 /// `root`: the state directory, an error for the commands that need one if there is none.
-fn dispatch(cmd: Cmd, root: Result<PathBuf, SetupError>, log: &Log) -> Result<i32, SetupError> {
+fn dispatch(
+    cmd: Cmd,
+    root: Result<PathBuf, SetupError>,
+    manager: CgroupManager,
+    log: &Log,
+) -> Result<i32, SetupError> {
     if let Cmd::Spec { .. } | Cmd::Features = cmd {
     } else if let Err(e) = root {
         return Err(e);
@@ -264,13 +274,13 @@ fn dispatch(cmd: Cmd, root: Result<PathBuf, SetupError>, log: &Log) -> Result<i3
                 .map_err(|e| SetupError::new("spec", p.display().to_string(), e.to_string()))?;
             Ok(0)
         }
-        Cmd::Create(a) => create(&a, root, log, Mode::Detached).map(|_| 0),
+        Cmd::Create(a) => create(&a, root, manager, log, Mode::Detached).map(|_| 0),
         Cmd::Run { args, detach, keep } => {
             let mode = match detach {
                 true => Mode::Detached,
                 false => Mode::Attached { keep },
             };
-            let (dir, s, console) = create(&args, root, log, mode)?;
+            let (dir, s, console) = create(&args, root, manager, log, mode)?;
             if let Err(e) = start(&dir, &args.id, log) {
                 if !detach && !keep {
                     let _ = delete(root, &args.id, true, log);
@@ -359,7 +369,13 @@ enum Mode {
 /// `create`: the state directory, then the container, left waiting at the start gate (in its
 /// cgroup's payload leaf with linux.resources: the limits hold from its exec on). Returns
 /// the state directory, what it holds, and the terminal `run` relays.
-fn create(a: &CreateArgs, root: &Path, log: &Log, mode: Mode) -> Result<Created, SetupError> {
+fn create(
+    a: &CreateArgs,
+    root: &Path,
+    manager: CgroupManager,
+    log: &Log,
+    mode: Mode,
+) -> Result<Created, SetupError> {
     let attached = mode != Mode::Detached;
     let dir = Dir::new(root, &a.id)?;
     let b = bundle::load(&a.bundle)?;
@@ -371,7 +387,7 @@ fn create(a: &CreateArgs, root: &Path, log: &Log, mode: Mode) -> Result<Created,
             "a detached container's terminal needs --console-socket (or set terminal to false)",
         ));
     }
-    let mut spec = b.to_spec()?;
+    let mut spec = b.to_spec(manager)?;
     std::fs::create_dir_all(root).map_err(io("--root", root))?;
     claim_id(&dir, &a.id, log)?;
     let me = std::process::id() as i32;
