@@ -71,6 +71,31 @@ fn info_and_json_status_fds() {
     );
 }
 
+/// The status records name the namespaces of a command that is over before the supervisor
+/// gets to them (strace holds the supervisor at its clone for 0.3 s while the command runs
+/// `true`): the supervisor reads them while the child waits.
+#[test]
+fn info_fd_names_the_namespaces_of_a_command_over_at_once() {
+    if !have("strace") {
+        skip_or_fail(
+            "info_fd_names_the_namespaces_of_a_command_over_at_once",
+            "no strace (Debian: strace)",
+        );
+        return;
+    }
+    let out = wrapper_ok(&format!(
+        "{PY_PRELUDE}ir, iw = os.pipe()\n\
+         held = ['strace', '-qq', '-o', '/dev/null', '-f', '-e', 'trace=clone,clone3', '-e', 'inject=clone,clone3:delay_exit=300000']\n\
+         p = subprocess.Popen(held + [S, '--ro-bind', '/', '/', '--unshare-net', '--info-fd', str(iw), 'true'], pass_fds=[iw])\n\
+         os.close(iw)\n\
+         print(sorted(json.loads(os.fdopen(ir).read())), p.wait())"
+    ));
+    assert_eq!(
+        out.trim(),
+        "['child-pid', 'mnt-namespace', 'net-namespace'] 0"
+    );
+}
+
 #[test]
 fn json_status_reports_what_landlock_enforced() {
     // sbox's extra record between start and exit: what the command runs under, as JSON that

@@ -50,6 +50,13 @@ pub fn ids(
             userns::write_maps(inner, (host.uid, host.gid))
         })?;
     }
+    if let Some(fd) = claimed.records_read.take() {
+        // The supervisor reads this process's namespaces for the status records first.
+        let mut byte = [0u8];
+        if nix::unistd::read(&fd, &mut byte) != Ok(1) {
+            sys::exit_now(1)
+        }
+    }
     if let Some(adj) = spec.oom_score_adj {
         // The host's /proc is still there.
         super::process::set_oom_score_adj(adj)?;

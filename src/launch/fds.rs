@@ -130,6 +130,9 @@ pub struct Claimed {
     /// Not the caller's: with id maps of several ranges, the reading end of the pipe on which
     /// the supervisor says it wrote them (`userns::write_child_maps`).
     pub maps_written: Option<OwnedFd>,
+    /// Not the caller's: with --info-fd or --json-status-fd, the reading end of the pipe on
+    /// which the supervisor says it read the child's namespaces for them.
+    pub records_read: Option<OwnedFd>,
 }
 
 /// Claim every descriptor the options name, before anything else: each must be open (reading

@@ -134,9 +134,11 @@ pub fn plan(
 pub struct Started {
     plan: Plan,
     child: Pid,
-    flags: libc::c_int,
     err_r: OwnedFd,
     status: (Option<std::fs::File>, Option<std::fs::File>),
+    /// With --info-fd or --json-status-fd: the child's pid and namespaces, read while it
+    /// waited (`fds::child_fields`).
+    start: Vec<(String, String)>,
     planted: Option<planted::Watch>,
     /// The --die-with-parent pipe, held open until the supervisor ends.
     alive: Option<(OwnedFd, OwnedFd)>,
@@ -191,6 +193,15 @@ pub fn start(
         false => (None, None),
     };
     plan.net = net_child;
+    // The status records name the child's namespaces: read while it waits, since one that
+    // ran to its end (a quick command, a loaded machine) has none left to read.
+    let mut records = if claimed.info.is_some() || claimed.json_status.is_some() {
+        let (r, w) = pipe("status records")?;
+        claimed.records_read = Some(r);
+        Some(w)
+    } else {
+        None
+    };
     signals::block()?;
     // Namespaces to join are joined by the supervisor: the child is then created inside them.
     if let Some(fd) = claimed.userns.take() {
@@ -236,6 +247,7 @@ pub fn start(
         drop(err_r);
         // Only the supervisor may end the wait for the maps (by writing, or by going away).
         drop(maps.take());
+        drop(records.take());
         // The status descriptors belong to the supervisor; the sandbox never sees them.
         claimed.info = None;
         claimed.json_status = None;
@@ -252,6 +264,7 @@ pub fn start(
     }
     drop(err_w);
     claimed.maps_written = None;
+    claimed.records_read = None;
     if let Some(w) = maps {
         let host = (plan.host.uid, plan.host.gid);
         if let Err(e) = userns::write_child_maps(spec, pid, host) {
@@ -265,6 +278,15 @@ pub fn start(
         // (A pipe's first byte: it goes, or the child sees the end and leaves.)
         let _ = nix::unistd::write(&w, b"1");
     }
+    let start = match records {
+        Some(w) => {
+            let fields = fds::child_fields(Pid::from_raw(pid), flags);
+            // (As for the maps: the byte goes, or the child sees the end and leaves.)
+            let _ = nix::unistd::write(&w, b"1");
+            fields
+        }
+        None => Vec::new(),
+    };
     // (Dropping the child's end: the supervisor sees end-of-file if the child dies first.)
     plan.net = net_sup;
     // The sandbox has its copies of the descriptors passed to the command: holding them here
@@ -289,9 +311,9 @@ pub fn start(
     Ok(Started {
         plan,
         child: Pid::from_raw(pid),
-        flags,
         err_r,
         status,
+        start,
         planted,
         alive,
         ack: ack.map(|(_, w)| w),
@@ -339,14 +361,14 @@ pub fn finish(
     let Started {
         mut plan,
         child,
-        flags,
         err_r,
         status,
+        start,
         planted,
         alive,
         ..
     } = started;
-    let result = watch(spec, &mut plan, child, flags, err_r, host, status);
+    let result = watch(spec, &mut plan, child, &start, err_r, host, status);
     if result.is_err() {
         // Nothing is left running when sbox fails.
         let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
@@ -363,18 +385,17 @@ fn watch(
     spec: &Spec,
     plan: &mut Plan,
     child: Pid,
-    flags: libc::c_int,
+    start: &[(String, String)],
     err_r: OwnedFd,
     host: (Option<tty::Master>, Option<Pid>),
     (info, json_status): (Option<std::fs::File>, Option<std::fs::File>),
 ) -> Result<i32, SetupError> {
     if info.is_some() || json_status.is_some() {
-        let start = fds::child_fields(child, flags);
         if let Some(f) = info {
-            fds::write_json(&f, &start, true)?;
+            fds::write_json(&f, start, true)?;
         }
         if let Some(f) = &json_status {
-            fds::write_json(f, &start, false)?;
+            fds::write_json(f, start, false)?;
         }
     }
     // From now on not dumpable: a sandboxed process of the same uid can't open the
