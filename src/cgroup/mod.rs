@@ -638,7 +638,6 @@ impl Session {
         Kept {
             origin: self.origin.clone(),
             group: self.group.clone(),
-            payload: self.leaf("payload"),
             controllers: self.ctls.iter().map(|c| c.name.to_string()).collect(),
             limit: self.limit,
         }
@@ -762,8 +761,6 @@ pub struct Kept {
     pub origin: Origin,
     /// The group sbox made (the scope's cgroup, or its directory in the delegated parent).
     pub group: PathBuf,
-    /// The leaf the container's processes are in; every limit is set there.
-    pub payload: PathBuf,
     /// The controllers enabled in the group's cgroup.subtree_control.
     pub controllers: Vec<String>,
     /// memory.max as read back.
@@ -777,7 +774,12 @@ impl Kept {
         let name = self.group.file_name().unwrap_or_default().to_string_lossy();
         let named =
             name.starts_with("sbox-") || (self.origin == Origin::Scope && name.ends_with(".scope"));
-        self.group.is_absolute() && named && self.payload == self.group.join("payload")
+        self.group.is_absolute() && named
+    }
+
+    /// The leaf the container's processes are in; every limit is set there.
+    fn payload(&self) -> PathBuf {
+        self.group.join("payload")
     }
 
     fn check(&self, opt: &str) -> Result<(), CgroupError> {
@@ -796,13 +798,13 @@ impl Kept {
         if !self.ours() {
             return Vec::new();
         }
-        procs_under(&self.payload)
+        procs_under(&self.payload())
     }
 
     /// What the kernel says happened in the payload leaf: OOM kills, and the peak then.
     pub fn report(&self) -> Report {
         let memory = self.controllers.iter().any(|c| c == "memory");
-        read_report(&self.payload, memory, self.limit, false)
+        read_report(&self.payload(), memory, self.limit, false)
     }
 
     /// Move this process into the payload leaf (`sbox-runc exec`: what it starts is then one
@@ -810,7 +812,7 @@ impl Kept {
     /// allow it, else, for a scope, through systemd.
     pub fn enter(&self, opt: &str) -> Result<(), CgroupError> {
         self.check(opt)?;
-        let procs = self.payload.join("cgroup.procs");
+        let procs = self.payload().join("cgroup.procs");
         match (write(&procs, "0"), &self.origin) {
             (Ok(()), _) => Ok(()),
             (Err(_), Origin::Scope) => {
@@ -824,29 +826,27 @@ impl Kept {
     /// Freeze (`true`) or thaw the container's processes (cgroup.freeze), and wait until the
     /// kernel says it is done.
     pub fn freeze(&self, frozen: bool) -> Result<(), CgroupError> {
-        let f = self.payload.join("cgroup.freeze");
+        let f = self.payload().join("cgroup.freeze");
         let step = if frozen { "pause" } else { "resume" };
         self.check(step)?;
         write(&f, if frozen { "1" } else { "0" }).map_err(|e| io_err(step, &f, e))?;
-        let want = u64::from(frozen);
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
-            let ev = read(&self.payload.join("cgroup.events")).unwrap_or_default();
-            if events::keyed(&ev, "frozen") == Some(want) {
+            if self.frozen() == frozen {
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(5));
         }
         Err(io_err(
             step,
-            &self.payload.join("cgroup.events"),
+            &self.payload().join("cgroup.events"),
             io::Error::from(io::ErrorKind::TimedOut),
         ))
     }
 
     /// Whether the payload leaf is frozen (cgroup.events).
     pub fn frozen(&self) -> bool {
-        let ev = read(&self.payload.join("cgroup.events")).unwrap_or_default();
+        let ev = read(&self.payload().join("cgroup.events")).unwrap_or_default();
         events::keyed(&ev, "frozen") == Some(1)
     }
 
@@ -1037,7 +1037,6 @@ mod tests {
                 enabled_in_parent: vec!["memory".into()],
             },
             group: "/sys/fs/cgroup/ci/sbox-1-ab".into(),
-            payload: "/sys/fs/cgroup/ci/sbox-1-ab/payload".into(),
             controllers: vec!["memory".into(), "pids".into()],
             limit: Some(1 << 20),
         };
@@ -1052,7 +1051,6 @@ mod tests {
         assert!(k.ours() && scope.ours());
         let other = Kept {
             group: "/sys/fs/cgroup/user.slice".into(),
-            payload: "/sys/fs/cgroup/user.slice/payload".into(),
             ..k.clone()
         };
         assert!(!other.ours());
@@ -1061,7 +1059,6 @@ mod tests {
         let named = Kept {
             origin: Origin::Scope,
             group: "/sys/fs/cgroup/user.slice/libpod-1.scope".into(),
-            payload: "/sys/fs/cgroup/user.slice/libpod-1.scope/payload".into(),
             ..other.clone()
         };
         assert!(named.ours());

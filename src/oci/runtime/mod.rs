@@ -462,11 +462,7 @@ fn create(
     let hooked = hooks::run(&s.hooks, "prestart", &st)
         .and_then(|()| hooks::run(&s.hooks, "createRuntime", &st));
     if let Err(e) = hooked {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(pid),
-            nix::sys::signal::Signal::SIGKILL,
-        );
-        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+        end_waiting(pid);
         if let Some(cg) = &s.cgroup {
             cg.remove();
         }
